@@ -1,0 +1,58 @@
+"""The data that flows through the broadcaster. Pure: no I/O anywhere below this package."""
+
+from broadcaster.model.alert import (
+    DISTRICT_CODE,
+    JIS_X0402,
+    SEVERITY_RANK,
+    URGENCY_RANK,
+    Alert,
+    Area,
+    Category,
+    Certainty,
+    Info,
+    MsgType,
+    NamedValue,
+    Resource,
+    ResponseType,
+    Scope,
+    Severity,
+    Status,
+    Urgency,
+)
+from broadcaster.model.dispatch import Dispatch, DispatchOrder, Explanation, Priority, idempotency_key
+from broadcaster.model.raw import RawEvent
+from broadcaster.model.receipt import FINAL_STATUSES, Hops, Receipt, ReceiptStatus
+from broadcaster.model.timeutil import JST, cap_datetime, now
+
+__all__ = [
+    "DISTRICT_CODE",
+    "FINAL_STATUSES",
+    "JIS_X0402",
+    "JST",
+    "SEVERITY_RANK",
+    "URGENCY_RANK",
+    "Alert",
+    "Area",
+    "Category",
+    "Certainty",
+    "Dispatch",
+    "DispatchOrder",
+    "Explanation",
+    "Hops",
+    "Info",
+    "MsgType",
+    "NamedValue",
+    "Priority",
+    "RawEvent",
+    "Receipt",
+    "ReceiptStatus",
+    "Resource",
+    "ResponseType",
+    "Scope",
+    "Severity",
+    "Status",
+    "Urgency",
+    "cap_datetime",
+    "idempotency_key",
+    "now",
+]
