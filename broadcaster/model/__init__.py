@@ -20,6 +20,7 @@ from broadcaster.model.alert import (
     Urgency,
 )
 from broadcaster.model.dispatch import Dispatch, DispatchOrder, Explanation, Priority, idempotency_key
+from broadcaster.model.kinds import KIND, LEVEL, Kind
 from broadcaster.model.raw import RawEvent
 from broadcaster.model.receipt import FINAL_STATUSES, Hops, Receipt, ReceiptStatus
 from broadcaster.model.timeutil import JST, cap_datetime, now
@@ -29,6 +30,8 @@ __all__ = [
     "FINAL_STATUSES",
     "JIS_X0402",
     "JST",
+    "KIND",
+    "LEVEL",
     "SEVERITY_RANK",
     "URGENCY_RANK",
     "Alert",
@@ -40,6 +43,7 @@ __all__ = [
     "Explanation",
     "Hops",
     "Info",
+    "Kind",
     "MsgType",
     "NamedValue",
     "Priority",

@@ -11,8 +11,9 @@ from __future__ import annotations
 from enum import StrEnum
 from typing import Annotated
 
-from broadcaster.model.timeutil import cap_datetime
 from pydantic import AwareDatetime, BaseModel, ConfigDict, Field, StringConstraints, model_validator
+
+from broadcaster.model.timeutil import cap_datetime
 
 
 class Status(StrEnum):
