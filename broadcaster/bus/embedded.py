@@ -1,0 +1,569 @@
+"""The embedded bus: a durable, partitioned log in one SQLite file (WAL), for one machine.
+
+Semantics follow Kafka where it matters (see protocol.py). Design notes:
+
+* One writer thread owns the write connection and applies queued operations in a single
+  transaction (group commit): under load many publishes and commits share one fsync, and when the
+  system is quiet a single publish is committed at once.
+* Offsets are a global sequence (SQLite rowid), so commit order is log order across processes
+  that share the file; offsets in one partition are increasing but not contiguous.
+* A commit that goes with a retry or dead-letter publish is written in the same transaction, so
+  a crash can neither lose the message nor leave both copies.
+* Publishes wake consumers of this process at once; messages written by another process (for
+  example ``broadcaster send``) are found by polling every ``poll_interval`` seconds.
+* A consumer group is held by one consumer at a time (a lease row with the owner's pid), so two
+  ``broadcaster run`` processes on one file never consume the same partition twice; the lease of
+  a dead process is taken over at once.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import json
+import os
+import socket
+import sqlite3
+import time
+import zlib
+from collections.abc import Mapping, Sequence
+from concurrent.futures import ThreadPoolExecutor
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any, TypeVar
+
+from broadcaster.bus.protocol import (
+    Ack,
+    DeadLetter,
+    Handler,
+    Outcome,
+    Outgoing,
+    Record,
+    Retry,
+    TopicSpec,
+)
+from broadcaster.bus.topics import (
+    dead_letter_message,
+    is_retry_topic,
+    not_before,
+    retry_message,
+    tier_topics,
+)
+from broadcaster.errors import ConfigError, TransientError
+from broadcaster.logging import get_logger
+
+log = get_logger(__name__)
+T = TypeVar("T")
+
+_SCHEMA = """
+CREATE TABLE IF NOT EXISTS topics (name TEXT PRIMARY KEY, partitions INTEGER NOT NULL);
+CREATE TABLE IF NOT EXISTS messages (
+    seq INTEGER PRIMARY KEY AUTOINCREMENT,
+    topic TEXT NOT NULL,
+    partition INTEGER NOT NULL,
+    key TEXT NOT NULL,
+    value BLOB NOT NULL,
+    headers TEXT NOT NULL,
+    ts REAL NOT NULL
+);
+CREATE INDEX IF NOT EXISTS messages_by_partition ON messages (topic, partition, seq);
+CREATE TABLE IF NOT EXISTS commits (
+    grp TEXT NOT NULL, topic TEXT NOT NULL, partition INTEGER NOT NULL, seq INTEGER NOT NULL,
+    PRIMARY KEY (grp, topic, partition)
+);
+CREATE TABLE IF NOT EXISTS members (
+    grp TEXT PRIMARY KEY, owner TEXT NOT NULL, pid INTEGER NOT NULL, host TEXT NOT NULL,
+    heartbeat REAL NOT NULL
+);
+"""
+
+LEASE_STALE_S = 30.0
+HEARTBEAT_S = 5.0
+# Unexpected handler exceptions are retried this many times before dead-lettering: a bug must
+# not spin forever, nor drop a message on its first occurrence.
+MAX_UNEXPECTED_ATTEMPTS = 10
+
+
+def partition_for(key: str, partitions: int) -> int:
+    return zlib.crc32(key.encode("utf-8")) % partitions
+
+
+@dataclass
+class _Op:
+    publishes: list[Outgoing]
+    commit: tuple[str, str, int, int] | None  # group, topic, partition, seq
+    future: asyncio.Future[None] = field(repr=False)
+
+
+class EmbeddedBus:
+    def __init__(
+        self,
+        path: Path,
+        *,
+        partitions: int = 8,
+        poll_interval: float = 0.2,
+        synchronous: str = "NORMAL",
+        retention_hours: float = 72.0,
+    ) -> None:
+        self.path = Path(path)
+        self.default_partitions = partitions
+        self.poll_interval = poll_interval
+        self.synchronous = synchronous
+        self.retention_s = retention_hours * 3600
+        self._writer_pool = ThreadPoolExecutor(max_workers=1, thread_name_prefix="bus-writer")
+        self._reader_pool = ThreadPoolExecutor(max_workers=1, thread_name_prefix="bus-reader")
+        self._wconn: sqlite3.Connection | None = None
+        self._rconn: sqlite3.Connection | None = None
+        self._queue: asyncio.Queue[_Op] = asyncio.Queue()
+        self._writer_task: asyncio.Task[None] | None = None
+        self._partitions: dict[str, int] = {}
+        self._wake: dict[str, asyncio.Event] = {}
+        self._started = False
+        self._last_cleanup = 0.0
+
+    # -- life cycle ---------------------------------------------------------------------------
+
+    async def start(self) -> None:
+        if self._started:
+            return
+        self.path.parent.mkdir(parents=True, exist_ok=True)
+        await self._on_writer(self._open_writer)
+        await self._on_reader(self._open_reader)
+        self._writer_task = asyncio.create_task(self._writer_loop(), name="bus-writer")
+        self._started = True
+
+    async def close(self) -> None:
+        if not self._started:
+            return
+        self._started = False
+        if self._writer_task is not None:
+            self._writer_task.cancel()
+            with contextlib.suppress(asyncio.CancelledError):
+                await self._writer_task
+        await self._on_writer(self._close_writer)
+        await self._on_reader(self._close_reader)
+        self._writer_pool.shutdown(wait=True)
+        self._reader_pool.shutdown(wait=True)
+
+    async def __aenter__(self) -> EmbeddedBus:
+        await self.start()
+        return self
+
+    async def __aexit__(self, *exc: object) -> None:
+        await self.close()
+
+    def _connect(self) -> sqlite3.Connection:
+        conn = sqlite3.connect(self.path, isolation_level=None, check_same_thread=False, timeout=30.0)
+        conn.execute("PRAGMA journal_mode=WAL")
+        conn.execute(f"PRAGMA synchronous={self.synchronous}")
+        conn.execute("PRAGMA busy_timeout=30000")
+        return conn
+
+    def _open_writer(self) -> None:
+        self._wconn = self._connect()
+        self._wconn.executescript(_SCHEMA)
+        for name, parts in self._wconn.execute("SELECT name, partitions FROM topics"):
+            self._partitions[name] = parts
+
+    def _open_reader(self) -> None:
+        self._rconn = self._connect()
+
+    def _close_writer(self) -> None:
+        if self._wconn is not None:
+            self._wconn.close()
+            self._wconn = None
+
+    def _close_reader(self) -> None:
+        if self._rconn is not None:
+            self._rconn.close()
+            self._rconn = None
+
+    async def _on_writer(self, fn: Any, *args: Any) -> Any:
+        return await asyncio.get_running_loop().run_in_executor(self._writer_pool, fn, *args)
+
+    async def _on_reader(self, fn: Any, *args: Any) -> Any:
+        return await asyncio.get_running_loop().run_in_executor(self._reader_pool, fn, *args)
+
+    # -- topics -------------------------------------------------------------------------------
+
+    async def ensure_topics(self, specs: Sequence[TopicSpec]) -> None:
+        await self._on_writer(self._ensure_topics_sync, list(specs))
+
+    def _ensure_topics_sync(self, specs: list[TopicSpec]) -> None:
+        assert self._wconn is not None
+        for spec in specs:
+            row = self._wconn.execute("SELECT partitions FROM topics WHERE name = ?", (spec.name,)).fetchone()
+            if row is None:
+                self._wconn.execute("INSERT INTO topics VALUES (?, ?)", (spec.name, spec.partitions))
+                self._partitions[spec.name] = spec.partitions
+            elif row[0] != spec.partitions:
+                # Re-partitioning would move keys between partitions and break their order.
+                raise ConfigError(
+                    f"topic {spec.name} has {row[0]} partitions in {self.path}, settings ask for "
+                    f"{spec.partitions}; the embedded bus cannot re-partition a topic in place"
+                )
+            else:
+                self._partitions[spec.name] = row[0]
+
+    def _topic_partitions(self, topic: str) -> int:
+        """Partitions of a topic; one never declared gets the default (retry, dead-letter)."""
+        assert self._wconn is not None
+        parts = self._partitions.get(topic)
+        if parts is None:
+            row = self._wconn.execute("SELECT partitions FROM topics WHERE name = ?", (topic,)).fetchone()
+            if row is None:
+                self._wconn.execute("INSERT INTO topics VALUES (?, ?)", (topic, self.default_partitions))
+                parts = self.default_partitions
+            else:
+                parts = int(row[0])
+            self._partitions[topic] = parts
+        return parts
+
+    # -- writing ------------------------------------------------------------------------------
+
+    async def publish(
+        self, topic: str, value: bytes, *, key: str, headers: Mapping[str, str] | None = None
+    ) -> None:
+        await self.publish_many([Outgoing(topic, value, key, dict(headers or {}))])
+
+    async def publish_many(self, messages: Sequence[Outgoing]) -> None:
+        if messages:
+            await self._submit(list(messages), None)
+
+    async def _submit(self, publishes: list[Outgoing], commit: tuple[str, str, int, int] | None) -> None:
+        if not self._started:
+            raise RuntimeError("the bus is not started")
+        fut: asyncio.Future[None] = asyncio.get_running_loop().create_future()
+        await self._queue.put(_Op(publishes, commit, fut))
+        await fut
+
+    async def _writer_loop(self) -> None:
+        while True:
+            ops = [await self._queue.get()]
+            while not self._queue.empty() and len(ops) < 500:
+                ops.append(self._queue.get_nowait())
+            try:
+                await self._on_writer(self._apply, ops)
+                results: list[BaseException | None] = [None] * len(ops)
+            except Exception:
+                # One bad operation must not fail the others that shared its transaction.
+                results = []
+                for op in ops:
+                    try:
+                        await self._on_writer(self._apply, [op])
+                        results.append(None)
+                    except Exception as e:
+                        results.append(e)
+            touched: set[str] = set()
+            for op, err in zip(ops, results, strict=True):
+                if op.future.done():
+                    continue
+                if err is None:
+                    op.future.set_result(None)
+                    touched.update(m.topic for m in op.publishes)
+                else:
+                    op.future.set_exception(_wrap_sqlite(err))
+            for topic in touched:
+                self._notify(topic)
+            if time.monotonic() - self._last_cleanup > 300:
+                self._last_cleanup = time.monotonic()
+                with contextlib.suppress(Exception):
+                    await self._on_writer(self._cleanup)
+
+    def _apply(self, ops: list[_Op]) -> None:
+        conn = self._wconn
+        assert conn is not None
+        conn.execute("BEGIN IMMEDIATE")
+        try:
+            now = time.time()
+            for op in ops:
+                rows = [
+                    (
+                        m.topic,
+                        partition_for(m.key, self._topic_partitions(m.topic)),
+                        m.key,
+                        m.value,
+                        json.dumps(dict(m.headers), ensure_ascii=False),
+                        now,
+                    )
+                    for m in op.publishes
+                ]
+                conn.executemany(
+                    "INSERT INTO messages (topic, partition, key, value, headers, ts) VALUES (?, ?, ?, ?, ?, ?)",
+                    rows,
+                )
+                if op.commit is not None:
+                    conn.execute(
+                        "INSERT INTO commits (grp, topic, partition, seq) VALUES (?, ?, ?, ?) "
+                        "ON CONFLICT (grp, topic, partition) DO UPDATE SET seq = max(seq, excluded.seq)",
+                        op.commit,
+                    )
+            conn.execute("COMMIT")
+        except BaseException:
+            conn.execute("ROLLBACK")
+            raise
+
+    def _cleanup(self) -> None:
+        assert self._wconn is not None
+        self._wconn.execute("DELETE FROM messages WHERE ts < ?", (time.time() - self.retention_s,))
+
+    def _notify(self, topic: str) -> None:
+        event = self._wake.pop(topic, None)
+        if event is not None:
+            event.set()
+
+    def _wake_event(self, topic: str) -> asyncio.Event:
+        event = self._wake.get(topic)
+        if event is None:
+            event = self._wake[topic] = asyncio.Event()
+        return event
+
+    # -- reading ------------------------------------------------------------------------------
+
+    async def fetch(self, topic: str, partition: int, after: int, limit: int = 100) -> list[Record]:
+        rows = await self._on_reader(self._fetch_sync, topic, partition, after, limit)
+        return [
+            Record(topic, partition, seq, key, value, json.loads(headers), ts)
+            for seq, key, value, headers, ts in rows
+        ]
+
+    def _fetch_sync(self, topic: str, partition: int, after: int, limit: int) -> list[tuple[Any, ...]]:
+        assert self._rconn is not None
+        return self._rconn.execute(
+            "SELECT seq, key, value, headers, ts FROM messages "
+            "WHERE topic = ? AND partition = ? AND seq > ? ORDER BY seq LIMIT ?",
+            (topic, partition, after, limit),
+        ).fetchall()
+
+    async def partitions_of(self, topic: str) -> int:
+        return int(await self._on_writer(self._topic_partitions, topic))
+
+    async def committed(self, group: str, topic: str) -> dict[int, int]:
+        rows = await self._on_reader(
+            lambda: self._rconn.execute(  # type: ignore[union-attr]
+                "SELECT partition, seq FROM commits WHERE grp = ? AND topic = ?", (group, topic)
+            ).fetchall()
+        )
+        return {int(p): int(s) for p, s in rows}
+
+    async def commit(self, group: str, record: Record, publishes: Sequence[Outgoing] = ()) -> None:
+        await self._submit(list(publishes), (group, record.topic, record.partition, record.offset))
+
+    async def count_after(self, topic: str, partition: int, after: int) -> int:
+        row = await self._on_reader(
+            lambda: self._rconn.execute(  # type: ignore[union-attr]
+                "SELECT COUNT(*) FROM messages WHERE topic = ? AND partition = ? AND seq > ?",
+                (topic, partition, after),
+            ).fetchone()
+        )
+        return int(row[0])
+
+    async def lag(self, group: str, topics: Sequence[str]) -> dict[str, int]:
+        """Messages stored but not yet committed by `group`, per topic."""
+        out: dict[str, int] = {}
+        for topic in topics:
+            committed = await self.committed(group, topic)
+            total = 0
+            for p in range(await self.partitions_of(topic)):
+                total += await self.count_after(topic, p, committed.get(p, 0))
+            out[topic] = total
+        return out
+
+    async def messages(self, topic: str) -> list[Record]:
+        """Every stored message of a topic in log order (tests, dead-letter inspection)."""
+        parts = await self.partitions_of(topic)
+        out: list[Record] = []
+        for p in range(parts):
+            out.extend(await self.fetch(topic, p, 0, limit=1_000_000))
+        return sorted(out, key=lambda r: r.offset)
+
+    # -- membership ---------------------------------------------------------------------------
+
+    async def acquire_group(self, group: str, owner: str) -> bool:
+        return bool(await self._on_writer(self._acquire_sync, group, owner))
+
+    def _acquire_sync(self, group: str, owner: str) -> bool:
+        conn = self._wconn
+        assert conn is not None
+        host = socket.gethostname()
+        conn.execute("BEGIN IMMEDIATE")
+        try:
+            row = conn.execute("SELECT owner, pid, host, heartbeat FROM members WHERE grp = ?", (group,)).fetchone()
+            if row is not None and row[0] != owner and _holder_alive(row[1], row[2], row[3], host, row[0]):
+                conn.execute("ROLLBACK")
+                return False
+            conn.execute(
+                "INSERT INTO members VALUES (?, ?, ?, ?, ?) ON CONFLICT (grp) DO UPDATE SET "
+                "owner = excluded.owner, pid = excluded.pid, host = excluded.host, heartbeat = excluded.heartbeat",
+                (group, owner, os.getpid(), host, time.time()),
+            )
+            conn.execute("COMMIT")
+            return True
+        except BaseException:
+            conn.execute("ROLLBACK")
+            raise
+
+    async def release_group(self, group: str, owner: str) -> None:
+        def _release() -> None:
+            assert self._wconn is not None
+            self._wconn.execute("DELETE FROM members WHERE grp = ? AND owner = ?", (group, owner))
+
+        await self._on_writer(_release)
+
+    def consumer(self, group: str, topics: Sequence[str], *, retry_tiers: Sequence[float]) -> EmbeddedConsumer:
+        return EmbeddedConsumer(self, group, list(topics), list(retry_tiers))
+
+
+_LIVE_OWNERS: set[str] = set()
+
+
+def _holder_alive(pid: int, host: str, heartbeat: float, my_host: str, owner: str) -> bool:
+    if time.time() - heartbeat > LEASE_STALE_S:
+        return False
+    if host != my_host:
+        return True
+    if pid == os.getpid():
+        return owner in _LIVE_OWNERS
+    try:
+        os.kill(pid, 0)
+    except ProcessLookupError:
+        return False
+    except PermissionError:
+        return True
+    return True
+
+
+def _wrap_sqlite(err: BaseException) -> BaseException:
+    if isinstance(err, sqlite3.OperationalError):
+        text = str(err)
+        if "disk is full" in text or "database or disk is full" in text:
+            return TransientError(f"embedded bus: the disk is full ({text}); nothing was written")
+        return TransientError(f"embedded bus: {text}")
+    return err
+
+
+class EmbeddedConsumer:
+    def __init__(self, bus: EmbeddedBus, group: str, topics: list[str], retry_tiers: list[float]) -> None:
+        self.bus = bus
+        self.group = group
+        self.topics = topics
+        self.retry_tiers = retry_tiers or [1.0]
+        self._stop = asyncio.Event()
+        self._owner = f"{os.getpid()}:{id(self)}"
+
+    def _all_topics(self) -> list[str]:
+        return self.topics + tier_topics(self.group, self.retry_tiers)
+
+    async def run(self, handler: Handler) -> None:
+        _LIVE_OWNERS.add(self._owner)
+        try:
+            while not await self.bus.acquire_group(self.group, self._owner):
+                log.warning("group_held_elsewhere", group=self.group, path=str(self.bus.path))
+                if await self._sleep(1.0):
+                    return
+            tasks = [asyncio.create_task(self._heartbeat(), name=f"heartbeat:{self.group}")]
+            for topic in self._all_topics():
+                committed = await self.bus.committed(self.group, topic)
+                for p in range(await self.bus.partitions_of(topic)):
+                    tasks.append(
+                        asyncio.create_task(
+                            self._partition_loop(handler, topic, p, committed.get(p, 0)),
+                            name=f"consume:{self.group}:{topic}:{p}",
+                        )
+                    )
+            stopping = asyncio.ensure_future(self._stop.wait())
+            try:
+                done, _ = await asyncio.wait([stopping, *tasks[1:]], return_when=asyncio.FIRST_COMPLETED)
+            except asyncio.CancelledError:
+                # Cancelled from outside: stop at once, like a crash; nothing more is committed.
+                for t in tasks:
+                    t.cancel()
+                await asyncio.gather(*tasks, return_exceptions=True)
+                raise
+            finally:
+                stopping.cancel()
+            self._stop.set()
+            tasks[0].cancel()
+            # Partition loops finish the record in hand (and commit it) before they return.
+            await asyncio.gather(*tasks, return_exceptions=True)
+            await self.bus.release_group(self.group, self._owner)
+            for t in done:
+                if t is not stopping and t.exception() is not None:
+                    raise t.exception()  # type: ignore[misc]
+        finally:
+            _LIVE_OWNERS.discard(self._owner)
+
+    async def stop(self) -> None:
+        self._stop.set()
+
+    async def _sleep(self, seconds: float) -> bool:
+        """Sleep unless stopped first; True when stopping."""
+        with contextlib.suppress(TimeoutError):
+            await asyncio.wait_for(self._stop.wait(), timeout=seconds)
+        return self._stop.is_set()
+
+    async def _heartbeat(self) -> None:
+        while True:
+            await asyncio.sleep(HEARTBEAT_S)
+            with contextlib.suppress(Exception):
+                await self.bus.acquire_group(self.group, self._owner)
+
+    async def _partition_loop(self, handler: Handler, topic: str, partition: int, position: int) -> None:
+        retry = is_retry_topic(topic)
+        while not self._stop.is_set():
+            wake = self.bus._wake_event(topic)
+            try:
+                records = await self.bus.fetch(topic, partition, position)
+            except Exception as e:
+                log.error("bus_fetch_failed", topic=topic, partition=partition, error=str(e))
+                if await self._sleep(1.0):
+                    return
+                continue
+            if not records:
+                stop_wait = asyncio.ensure_future(self._stop.wait())
+                wake_wait = asyncio.ensure_future(wake.wait())
+                await asyncio.wait(
+                    {stop_wait, wake_wait}, timeout=self.bus.poll_interval, return_when=asyncio.FIRST_COMPLETED
+                )
+                stop_wait.cancel()
+                wake_wait.cancel()
+                continue
+            for record in records:
+                if self._stop.is_set():
+                    return
+                if retry:
+                    # Tier topics have one delay each, so the head is always the first due.
+                    due = not_before(record.headers) - time.time()
+                    if due > 0 and await self._sleep(due):
+                        return
+                await self._handle(handler, record)
+                position = record.offset
+
+    async def _handle(self, handler: Handler, record: Record) -> None:
+        try:
+            outcome: Outcome = await handler(record)
+        except asyncio.CancelledError:
+            raise
+        except Exception as e:  # a bug in a stage: retry a few times, then dead-letter
+            log.exception("handler_crashed", group=self.group, topic=record.topic, offset=record.offset)
+            reason = f"unexpected {type(e).__name__}: {e}"
+            if record.attempt >= MAX_UNEXPECTED_ATTEMPTS:
+                outcome = DeadLetter(reason)
+            else:
+                outcome = Retry(min(2.0**record.attempt, 60.0), reason)
+        publishes: list[Outgoing] = []
+        if isinstance(outcome, Retry):
+            publishes.append(retry_message(record, self.group, outcome.delay, outcome.reason, self.retry_tiers))
+        elif isinstance(outcome, DeadLetter):
+            publishes.append(dead_letter_message(record, self.group, outcome.reason))
+        else:
+            assert isinstance(outcome, Ack)
+        while True:
+            try:
+                await self.bus.commit(self.group, record, publishes)
+                return
+            except TransientError as e:
+                # The work is done; the commit must follow or the record comes back after a
+                # restart. Keep trying: the disk may have filled, and will be freed.
+                log.error("bus_commit_failed", group=self.group, error=str(e))
+                await asyncio.sleep(1.0)

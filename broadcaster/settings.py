@@ -1,0 +1,249 @@
+"""One settings object, built once at start-up and passed down in slices.
+
+Sources, strongest first: keyword arguments (the CLI), ``BROADCASTER_*`` environment variables
+(nested with ``__``: ``BROADCASTER_TENANTS__ANAMIZU__CHANNELS__LINE__CREDENTIALS__TOKEN``), then a
+TOML file (``--config`` or ``BROADCASTER_CONFIG``), then ``*.toml`` files in ``tenants_dir`` (one per
+town, so that an operator adds a town by adding a file), then the defaults below. Secrets are
+SecretStr: they print as ``**********`` and never reach a log.
+"""
+
+from __future__ import annotations
+
+import os
+import tomllib
+from pathlib import Path
+from typing import Any, Literal
+
+from pydantic import BaseModel, ConfigDict, Field, SecretStr, field_validator, model_validator
+from pydantic_settings import (
+    BaseSettings,
+    PydanticBaseSettingsSource,
+    SettingsConfigDict,
+    TomlConfigSettingsSource,
+)
+
+from broadcaster.errors import ConfigError
+
+PROJECT_ROOT = Path(__file__).resolve().parent.parent
+
+# The channels every tenant has unless it says otherwise (DESIGN.md, data flow). Each runs in
+# outbox mode until it has credentials and a live adapter.
+DEFAULT_CHANNELS = ("website", "app_push", "line", "sns", "email", "circular", "webhook", "lalert_out")
+
+
+class _Section(BaseModel):
+    model_config = ConfigDict(frozen=True, extra="forbid")
+
+
+class ChannelSettings(_Section):
+    enabled: bool = True
+    # Entry-point name of the adapter (group broadcaster.channels); defaults to the channel name.
+    adapter: str | None = None
+    # auto: live when the adapter is installed and credentials are set, outbox otherwise.
+    mode: Literal["auto", "live", "outbox"] = "auto"
+    credentials: dict[str, SecretStr] = Field(default_factory=dict)
+    options: dict[str, Any] = Field(default_factory=dict)
+    # A send that takes longer is abandoned and retried, so a hung provider cannot stall the
+    # partition it sits on for longer than this.
+    timeout_s: float = Field(default=15.0, gt=0)
+    max_attempts: int = Field(default=8, ge=1)
+
+
+class District(_Section):
+    id: str = Field(pattern=r"^[a-z0-9_-]+$")
+    name: str
+    name_en: str | None = None
+    households: int | None = Field(default=None, ge=0)
+
+
+class TenantSettings(_Section):
+    id: str = Field(pattern=r"^[a-z0-9_-]+$")
+    name: str
+    name_en: str | None = None
+    # Codes that define the tenant's territory, by table: {"jma": ["1746100"]} is expanded at
+    # start-up by the area expander registered as "jma" into every JMA code that covers the town.
+    areas: dict[str, list[str]] = Field(default_factory=dict)
+    # Extra geocodes given literally: [{value_name = "...", value = "..."}].
+    geocodes: list[dict[str, str]] = Field(default_factory=list)
+    districts: list[District] = Field(default_factory=list)
+    # Per-tenant channel settings override the deployment's.
+    channels: dict[str, ChannelSettings] = Field(default_factory=dict)
+    # Tenants whose officers may send on this tenant's behalf (a neighbour covering a stricken
+    # town hall); every such send is audited.
+    delegates: list[str] = Field(default_factory=list)
+
+
+class BusSettings(_Section):
+    # embedded:PATH (SQLite log on this machine) or kafka://host:port[,host:port]
+    url: str = "embedded:var/bus.sqlite3"
+    partitions: int = Field(default=8, ge=1, le=256)
+    # How often an embedded consumer looks for messages written by another process; messages
+    # published in-process wake consumers at once.
+    poll_interval_s: float = Field(default=0.2, gt=0)
+    # NORMAL survives a kill -9 of the process (WAL); FULL also survives power loss, slower.
+    sqlite_synchronous: Literal["NORMAL", "FULL"] = "NORMAL"
+    retention_hours: float = Field(default=72.0, gt=0)
+    kafka_idempotent_producer: bool = False
+    kafka_client_id: str = "broadcaster"
+
+
+class WebSettings(_Section):
+    host: str = "127.0.0.1"
+    port: int = Field(default=8080, ge=0, le=65535)
+    public_url: str = "http://127.0.0.1:8080"
+
+
+class PipelineSettings(_Section):
+    # A dispatch not final after this long is re-published from the ledger (DESIGN.md,
+    # Decisions 5): long enough not to race a retry in flight, short enough to matter.
+    redrive_after_s: float = Field(default=900.0, gt=0)
+    redrive_interval_s: float = Field(default=30.0, gt=0)
+    # Deadline for a dispatch to be sent, by priority; past it a dispatch counts as late.
+    deadline_s: dict[str, float] = Field(
+        default_factory=lambda: {"flash": 60.0, "high": 300.0, "normal": 900.0, "low": 3600.0}
+    )
+    retry_tiers_s: list[float] = Field(default_factory=lambda: [1.0, 5.0, 30.0, 120.0, 600.0])
+
+
+def _resolve(base: Path, p: Path) -> Path:
+    return p if p.is_absolute() else (base / p)
+
+
+def _resolve_sqlite_url(base: Path, url: str) -> str:
+    for prefix in ("sqlite+aiosqlite:///", "sqlite:///"):
+        if url.startswith(prefix):
+            rest = url[len(prefix) :]
+            if rest and not rest.startswith("/") and not rest.startswith(":memory:"):
+                return prefix + str(base / rest)
+    return url
+
+
+def _resolve_bus_url(base: Path, url: str) -> str:
+    if url.startswith("embedded:"):
+        rest = url[len("embedded:") :]
+        if not rest.startswith("/"):
+            return "embedded:" + str(base / rest)
+    return url
+
+
+
+class Settings(BaseSettings):
+    model_config = SettingsConfigDict(
+        env_prefix="BROADCASTER_",
+        env_nested_delimiter="__",
+        extra="forbid",
+        frozen=True,
+    )
+
+    var_dir: Path = Path("var")
+    db_url: str = "sqlite+aiosqlite:///var/ledger.sqlite3"
+    templates_dir: Path = PROJECT_ROOT / "templates"
+    rules_dir: Path = PROJECT_ROOT / "rules"
+    tenants_dir: Path | None = None
+    outbox_dir: Path = Path("var/outbox")
+    log_format: Literal["console", "json"] = "console"
+    log_level: str = "INFO"
+    bus: BusSettings = BusSettings()
+    web: WebSettings = WebSettings()
+    pipeline: PipelineSettings = PipelineSettings()
+    # Deployment-wide channel settings; a tenant's own section overrides them.
+    channels: dict[str, ChannelSettings] = Field(
+        default_factory=lambda: {name: ChannelSettings() for name in DEFAULT_CHANNELS}
+    )
+    tenants: dict[str, TenantSettings] = Field(default_factory=dict)
+
+    @field_validator("tenants", mode="before")
+    @classmethod
+    def _tenant_ids(cls, v: Any) -> Any:
+        # In TOML the table name is the id; repeating it inside the table is optional.
+        if isinstance(v, dict):
+            return {k: ({"id": k, **t} if isinstance(t, dict) and "id" not in t else t) for k, t in v.items()}
+        return v
+
+    @model_validator(mode="after")
+    def _consistent(self) -> Settings:
+        for key, tenant in self.tenants.items():
+            if key != tenant.id:
+                raise ValueError(f"tenant table [{key}] has id {tenant.id!r}")
+            for d in tenant.delegates:
+                if d not in self.tenants:
+                    raise ValueError(f"tenant {key}: delegate {d!r} is not a tenant of this deployment")
+            for ch in tenant.channels:
+                if ch not in self.channels:
+                    raise ValueError(f"tenant {key}: channel {ch!r} is not configured for the deployment")
+        return self
+
+    def channel(self, tenant: str | None, name: str) -> ChannelSettings:
+        base = self.channels[name]
+        if tenant is not None and tenant in self.tenants and name in self.tenants[tenant].channels:
+            return self.tenants[tenant].channels[name]
+        return base
+
+    def resolve_paths(self, base: Path) -> Settings:
+        """Relative paths in a config file are relative to that file (or the working directory)."""
+        return self.model_copy(
+            update={
+                "var_dir": _resolve(base, self.var_dir),
+                "templates_dir": _resolve(base, self.templates_dir),
+                "rules_dir": _resolve(base, self.rules_dir),
+                "outbox_dir": _resolve(base, self.outbox_dir),
+                "db_url": _resolve_sqlite_url(base, self.db_url),
+                "bus": self.bus.model_copy(update={"url": _resolve_bus_url(base, self.bus.url)}),
+            }
+        )
+
+    def enabled_channels(self) -> list[str]:
+        return [name for name, ch in self.channels.items() if ch.enabled]
+
+    @classmethod
+    def settings_customise_sources(
+        cls,
+        settings_cls: type[BaseSettings],
+        init_settings: PydanticBaseSettingsSource,
+        env_settings: PydanticBaseSettingsSource,
+        dotenv_settings: PydanticBaseSettingsSource,
+        file_secret_settings: PydanticBaseSettingsSource,
+    ) -> tuple[PydanticBaseSettingsSource, ...]:
+        return (init_settings, env_settings, TomlConfigSettingsSource(settings_cls))
+
+
+def _tenant_files(directory: Path) -> dict[str, Any]:
+    tenants: dict[str, Any] = {}
+    for path in sorted(directory.glob("*.toml")):
+        try:
+            data = tomllib.loads(path.read_text(encoding="utf-8"))
+        except (OSError, tomllib.TOMLDecodeError) as e:
+            raise ConfigError(f"{path}: {e}") from e
+        tenant_id = data.get("id", path.stem)
+        tenants[tenant_id] = {"id": tenant_id, **data}
+    return tenants
+
+
+def load_settings(config: Path | str | None = None, **overrides: Any) -> Settings:
+    """Build the settings; a wrong file or value is a ConfigError naming what is wrong."""
+    from pydantic import ValidationError
+
+    path = Path(config) if config else None
+    if path is None and os.environ.get("BROADCASTER_CONFIG"):
+        path = Path(os.environ["BROADCASTER_CONFIG"])
+    if path is not None and not path.is_file():
+        raise ConfigError(f"config file not found: {path}")
+
+    cls: type[Settings] = Settings
+    base_dir = Path.cwd()
+    if path is not None:
+        cls = type("Settings", (Settings,), {"model_config": {**Settings.model_config, "toml_file": path}})
+        base_dir = path.resolve().parent
+    try:
+        settings = cls(**overrides)
+        if settings.tenants_dir is not None:
+            tenants_dir = settings.tenants_dir
+            if not tenants_dir.is_absolute():
+                tenants_dir = base_dir / tenants_dir
+            from_files = _tenant_files(tenants_dir)
+            merged = {**from_files, **{k: v.model_dump() for k, v in settings.tenants.items()}}
+            settings = cls(**overrides, tenants=merged)
+    except ValidationError as e:
+        where = f" in {path}" if path else ""
+        raise ConfigError(f"invalid settings{where}:\n{e}") from e
+    return settings.resolve_paths(base_dir)
