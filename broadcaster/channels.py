@@ -12,11 +12,52 @@ Adapters are registered under the entry-point group ``broadcaster.channels``.
 from __future__ import annotations
 
 from collections.abc import Mapping
-from typing import Any, ClassVar, Protocol, runtime_checkable
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any, ClassVar, Literal, Protocol, Self, runtime_checkable
 
 from pydantic import BaseModel, ConfigDict, Field
 
 from broadcaster.model import Alert, Dispatch
+from broadcaster.settings import ChannelSettings
+
+# How a channel reaches people: "broadcast" channels reach their whole audience at once (a web
+# page, an SNS account, a webhook), "recipients" channels need each address (e-mail, web push),
+# "both" can do either (LINE: broadcast to every follower, or multicast to a district's).
+Addressing = Literal["broadcast", "recipients", "both"]
+
+
+@dataclass(frozen=True, slots=True)
+class ChannelProfile:
+    addressing: Addressing
+    max_text_length: int | None
+    max_recipients_per_request: int | None
+
+
+# Profiles of the standard channels, used while a channel has no live adapter installed (it then
+# runs in outbox mode, but routing and rendering must already treat it as the real thing).
+STANDARD_PROFILES: dict[str, ChannelProfile] = {
+    "website": ChannelProfile("broadcast", None, None),
+    "app_push": ChannelProfile("recipients", 4000, 1000),
+    "line": ChannelProfile("both", 5000, 500),
+    "sns": ChannelProfile("broadcast", 280, None),
+    "email": ChannelProfile("recipients", None, 50),
+    "circular": ChannelProfile("recipients", None, 100),
+    "webhook": ChannelProfile("broadcast", None, None),
+    "lalert_out": ChannelProfile("broadcast", None, None),
+}
+DEFAULT_PROFILE = ChannelProfile("broadcast", None, None)
+
+
+@dataclass(frozen=True, slots=True)
+class AdapterEnv:
+    """What an adapter may know of the deployment: where to write, how it is reached."""
+
+    tenant: str
+    tenant_name: str
+    outbox_dir: Path
+    var_dir: Path
+    public_url: str
 
 
 class RenderedText(BaseModel):
@@ -74,9 +115,15 @@ class SendResult(BaseModel):
 @runtime_checkable
 class ChannelAdapter(Protocol):
     name: ClassVar[str]
+    addressing: ClassVar[Addressing]
     # Limits the renderer enforces before an adapter ever sees the text.
     max_text_length: ClassVar[int | None]
     max_recipients_per_request: ClassVar[int | None]
+    # Credential names without which the channel runs in outbox mode.
+    required_credentials: ClassVar[tuple[str, ...]]
+
+    @classmethod
+    def from_settings(cls, channel: str, settings: ChannelSettings, env: AdapterEnv) -> Self: ...
 
     async def send(self, delivery: Delivery) -> SendResult: ...
 

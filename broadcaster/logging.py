@@ -11,6 +11,7 @@ from __future__ import annotations
 import hashlib
 import logging
 import sys
+from collections.abc import MutableMapping
 from typing import Any
 
 import structlog
@@ -23,13 +24,12 @@ def hash_id(value: str) -> str:
     return "h:" + hashlib.blake2s(value.encode("utf-8"), key=_PEPPER, digest_size=6).hexdigest()
 
 
-def _redact_secrets(_: Any, __: str, event: dict[str, Any]) -> dict[str, Any]:
+def _redact_secrets(_: Any, __: str, event: MutableMapping[str, Any]) -> MutableMapping[str, Any]:
     # A SecretStr renders as ********** already; this also catches one unwrapped by mistake
     # under a name that says what it is.
     for key, value in list(event.items()):
-        if isinstance(value, SecretStr):
-            event[key] = "**********"
-        elif any(word in key.lower() for word in ("token", "secret", "password", "authorization")):
+        secret_name = any(word in key.lower() for word in ("token", "secret", "password", "authorization"))
+        if isinstance(value, SecretStr) or secret_name:
             event[key] = "**********"
     return event
 

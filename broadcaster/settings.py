@@ -126,7 +126,6 @@ def _resolve_bus_url(base: Path, url: str) -> str:
     return url
 
 
-
 class Settings(BaseSettings):
     model_config = SettingsConfigDict(
         env_prefix="BROADCASTER_",
@@ -151,6 +150,15 @@ class Settings(BaseSettings):
         default_factory=lambda: {name: ChannelSettings() for name in DEFAULT_CHANNELS}
     )
     tenants: dict[str, TenantSettings] = Field(default_factory=dict)
+
+    @field_validator("channels", mode="before")
+    @classmethod
+    def _standard_channels(cls, v: Any) -> Any:
+        # The standard channels always exist (rules may name them); a deployment disables one
+        # with enabled = false rather than by leaving it out.
+        if isinstance(v, dict):
+            return {**{name: {} for name in DEFAULT_CHANNELS}, **v}
+        return v
 
     @field_validator("tenants", mode="before")
     @classmethod

@@ -188,8 +188,8 @@ def generate(corpus: Path) -> dict[str, Any]:
     codes = sorted({k for k, v in tree.items() if v.get("level") == "city"} | set(city_seis))
     for code in codes:
         node = tree.get(code, {})
-        forecast_node = node if node.get("matome") or node.get("ichiji") else tree.get(
-            ward_parent.get(code, ""), {}
+        forecast_node = (
+            node if node.get("matome") or node.get("ichiji") else tree.get(ward_parent.get(code, ""), {})
         )
         forecast = [forecast_node[k] for k in ("matome", "ichiji", "fuken") if forecast_node.get(k)]
         wards = [w for w, p in ward_parent.items() if p == code]

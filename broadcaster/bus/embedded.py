@@ -388,7 +388,9 @@ class EmbeddedBus:
         host = socket.gethostname()
         conn.execute("BEGIN IMMEDIATE")
         try:
-            row = conn.execute("SELECT owner, pid, host, heartbeat FROM members WHERE grp = ?", (group,)).fetchone()
+            row = conn.execute(
+                "SELECT owner, pid, host, heartbeat FROM members WHERE grp = ?", (group,)
+            ).fetchone()
             if row is not None and row[0] != owner and _holder_alive(row[1], row[2], row[3], host, row[0]):
                 conn.execute("ROLLBACK")
                 return False
@@ -410,7 +412,9 @@ class EmbeddedBus:
 
         await self._on_writer(_release)
 
-    def consumer(self, group: str, topics: Sequence[str], *, retry_tiers: Sequence[float]) -> EmbeddedConsumer:
+    def consumer(
+        self, group: str, topics: Sequence[str], *, retry_tiers: Sequence[float]
+    ) -> EmbeddedConsumer:
         return EmbeddedConsumer(self, group, list(topics), list(retry_tiers))
 
 
@@ -461,7 +465,9 @@ class EmbeddedConsumer:
                 log.warning("group_held_elsewhere", group=self.group, path=str(self.bus.path))
                 if await self._sleep(1.0):
                     return
-            tasks = [asyncio.create_task(self._heartbeat(), name=f"heartbeat:{self.group}")]
+            tasks: list[asyncio.Task[Any]] = [
+                asyncio.create_task(self._heartbeat(), name=f"heartbeat:{self.group}")
+            ]
             for topic in self._all_topics():
                 committed = await self.bus.committed(self.group, topic)
                 for p in range(await self.bus.partitions_of(topic)):
@@ -471,7 +477,7 @@ class EmbeddedConsumer:
                             name=f"consume:{self.group}:{topic}:{p}",
                         )
                     )
-            stopping = asyncio.ensure_future(self._stop.wait())
+            stopping: asyncio.Task[Any] = asyncio.ensure_future(self._stop.wait())
             try:
                 done, _ = await asyncio.wait([stopping, *tasks[1:]], return_when=asyncio.FIRST_COMPLETED)
             except asyncio.CancelledError:
@@ -523,7 +529,9 @@ class EmbeddedConsumer:
                 stop_wait = asyncio.ensure_future(self._stop.wait())
                 wake_wait = asyncio.ensure_future(wake.wait())
                 await asyncio.wait(
-                    {stop_wait, wake_wait}, timeout=self.bus.poll_interval, return_when=asyncio.FIRST_COMPLETED
+                    {stop_wait, wake_wait},
+                    timeout=self.bus.poll_interval,
+                    return_when=asyncio.FIRST_COMPLETED,
                 )
                 stop_wait.cancel()
                 wake_wait.cancel()
@@ -553,7 +561,9 @@ class EmbeddedConsumer:
                 outcome = Retry(min(2.0**record.attempt, 60.0), reason)
         publishes: list[Outgoing] = []
         if isinstance(outcome, Retry):
-            publishes.append(retry_message(record, self.group, outcome.delay, outcome.reason, self.retry_tiers))
+            publishes.append(
+                retry_message(record, self.group, outcome.delay, outcome.reason, self.retry_tiers)
+            )
         elif isinstance(outcome, DeadLetter):
             publishes.append(dead_letter_message(record, self.group, outcome.reason))
         else:

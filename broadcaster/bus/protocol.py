@@ -104,8 +104,9 @@ class Bus(Protocol):
         """Create missing topics; refuse (ConfigError) an existing one with fewer partitions."""
         ...
 
-    async def publish(self, topic: str, value: bytes, *, key: str, headers: Mapping[str, str] | None = None) -> None:
-        ...
+    async def publish(
+        self, topic: str, value: bytes, *, key: str, headers: Mapping[str, str] | None = None
+    ) -> None: ...
 
     async def publish_many(self, messages: Sequence[Outgoing]) -> None:
         """All or, after an error, possibly some: each message is durable when this returns."""

@@ -6,7 +6,15 @@ import math
 import time
 from collections.abc import Mapping, Sequence
 
-from broadcaster.bus.protocol import H_ATTEMPT, H_GROUP, H_NOT_BEFORE, H_ORIGIN_TOPIC, H_REASON, Outgoing, Record
+from broadcaster.bus.protocol import (
+    H_ATTEMPT,
+    H_GROUP,
+    H_NOT_BEFORE,
+    H_ORIGIN_TOPIC,
+    H_REASON,
+    Outgoing,
+    Record,
+)
 
 INGEST_RAW = "ingest.raw"
 ALERTS = "alerts"

@@ -17,7 +17,7 @@ from __future__ import annotations
 
 from collections.abc import Iterable, Sequence
 from dataclasses import dataclass
-from datetime import datetime
+from datetime import UTC, datetime
 
 from broadcaster.errors import ParseError
 
@@ -48,7 +48,7 @@ def encode(codes: Iterable[str], ext: Extension) -> list[str]:
     if ext.tenant is not None:
         out.append(TENANT + ext.tenant)
     if ext.received is not None:
-        out.append(RECEIVED + ext.received.isoformat())
+        out.append(RECEIVED + _iso(ext.received))
     return out
 
 
@@ -77,6 +77,15 @@ def decode(codes: Sequence[str]) -> tuple[tuple[str, ...], Extension | None]:
         tenant=found.get(TENANT),
         received=_received(found[RECEIVED]) if RECEIVED in found else None,
     )
+
+
+def _iso(value: datetime) -> str:
+    # fromisoformat drops the microseconds of an offset (+00:00:00.000001), so such a rare offset
+    # is written as the same instant in UTC.
+    offset = value.utcoffset()
+    if offset is not None and offset.microseconds:
+        value = value.astimezone(UTC)
+    return value.isoformat()
 
 
 def _received(text: str) -> datetime:

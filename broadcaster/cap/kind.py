@@ -35,7 +35,7 @@ _SAME: dict[str, Kind] = {
 _WORDS: tuple[tuple[tuple[str, ...], Kind], ...] = (
     (("緊急地震速報", "earthquake early warning"), Kind.EEW),
     (("津波", "tsunami"), Kind.TSUNAMI),
-    (("地震", "earthquake"), Kind.EARTHQUAKE),
+    (("地震", "震度", "震源", "earthquake"), Kind.EARTHQUAKE),
     (("噴火", "火山", "volcan"), Kind.VOLCANO),
     (("ミサイル", "国民保護", "missile"), Kind.MISSILE),
     (("特別警報",), Kind.SPECIAL_WARNING),

@@ -9,7 +9,7 @@ reason code.
 from __future__ import annotations
 
 import re
-from datetime import datetime
+from datetime import datetime, timedelta
 from enum import StrEnum
 from typing import TypeVar
 
@@ -78,7 +78,10 @@ def _alert(node: _Node, codes: tuple[str, ...], extension: ext.Extension | None)
     incidents = node.one("incidents")
     infos = _infos(node)
     if extension is None:
-        # Foreign CAP: give rules and templates the project's own classification.
+        # Foreign CAP: the model reads the first info block as the Japanese one that the others
+        # translate (Alert.primary), so a Japanese block moves to the front; then give rules and
+        # templates the project's own classification.
+        infos.sort(key=lambda i: not _is_japanese(i.language))
         kind = infer_kind(infos).value
         infos = [
             i if i.event_codes(KIND) else i.model_copy(update={"event_code": (*i.event_code, _kind(kind))})
@@ -106,6 +109,10 @@ def _alert(node: _Node, codes: tuple[str, ...], extension: ext.Extension | None)
         origin=extension.origin if extension else FOREIGN_ORIGIN,
         received=extension.received if extension else None,
     )
+
+
+def _is_japanese(language: str) -> bool:
+    return language.lower().split("-")[0] == "ja"
 
 
 def _kind(kind: str) -> NamedValue:
@@ -145,9 +152,12 @@ def _infos(node: _Node) -> list[Info]:
 def _info(node: _Node) -> Info:
     # An empty <language/> takes the schema default, as an absent one does.
     language = (node.one("language") or "").strip(XML_SPACE) or DEFAULT_LANGUAGE
+    categories = tuple(node.enums("category", Category))
+    if not categories:
+        raise ParseError("missing_element", "<category> is required in <info>")
     return Info(
         language=language,
-        category=tuple(node.enums("category", Category)),
+        category=categories,
         event=node.required("event"),
         response_type=tuple(node.enums("responseType", ResponseType)),
         urgency=node.enum("urgency", Urgency),
@@ -277,9 +287,13 @@ def _member(enum: type[E], name: str, value: str) -> E:
 
 def _datetime(name: str, text: str) -> datetime:
     # CAP 1.2 forbids "Z" and fractions, but senders use both; the instant is still unambiguous.
+    # xs:dateTime also allows 24:00:00, the end of a day, which Python spells as the next midnight.
+    end_of_day = "T24:00:00" in text
     try:
-        value = datetime.fromisoformat(text)
-    except ValueError as e:
+        value = datetime.fromisoformat(text.replace("T24:00:00", "T00:00:00", 1))
+        if end_of_day:
+            value += timedelta(days=1)
+    except (ValueError, OverflowError) as e:
         raise ParseError("bad_datetime", f"<{name}> {text[:40]!r}") from e
     if value.utcoffset() is None:
         raise ParseError("bad_datetime", f"<{name}> {text[:40]!r} has no time zone offset")

@@ -33,6 +33,8 @@ def to_cap(alert: Alert) -> bytes:
     """
     try:
         root = _alert(alert)
+    except CapEncodeError:
+        raise
     except ValueError as e:  # lxml refuses text that XML 1.0 cannot carry
         raise CapEncodeError(str(e)) from e
     # Built to be valid by construction; this is the guard that keeps a bug from shipping.

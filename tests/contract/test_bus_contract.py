@@ -29,7 +29,9 @@ def _group() -> str:
 class Running:
     """A consumer running in the background with a handler; stop() waits for it to finish."""
 
-    def __init__(self, bus: Bus, group: str, topics: list[str], handler: Callable[[Record], Awaitable[Outcome]]):
+    def __init__(
+        self, bus: Bus, group: str, topics: list[str], handler: Callable[[Record], Awaitable[Outcome]]
+    ):
         self.consumer = bus.consumer(group, topics, retry_tiers=TIERS)
         self.task = asyncio.create_task(self.consumer.run(handler))
 
@@ -222,7 +224,8 @@ async def test_headers_and_attempts_travel_with_the_message(any_bus: Bus) -> Non
     assert got[0].value.decode() == "日本語の本文"
     assert got[0].key == "鍵"
     assert got[0].headers["x-tenant"] == "anamizu"
-    assert H_ATTEMPT not in got[0].headers and got[0].attempt == 1
+    assert H_ATTEMPT not in got[0].headers
+    assert got[0].attempt == 1
 
 
 async def test_topic_cannot_shrink_or_grow_silently(any_bus: Bus) -> None:

@@ -88,11 +88,11 @@ def to_area(place: Place, *, name: str | None = None, municipality: str | None =
         desc = code
     geocode = []
     if code is not None:
-        geocode.append(NamedValue(valueName=JIS_X0402, value=code))
+        geocode.append(NamedValue(value_name=JIS_X0402, value=code))
     if place.district is not None:
-        geocode.append(NamedValue(valueName=DISTRICT_CODE, value=place.district))
+        geocode.append(NamedValue(value_name=DISTRICT_CODE, value=place.district))
     return Area(
-        areaDesc=desc,
+        area_desc=desc,
         circle=(place.circle,) if place.circle else (),
         polygon=(place.polygon,) if place.polygon else (),
         geocode=tuple(geocode),

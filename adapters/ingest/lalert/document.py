@@ -117,7 +117,11 @@ def read_document(content: etree._Element) -> Document:
     headline = child(head, "Headline")
     areas = child(headline, "Areas")
     body = next(
-        (c for c in report.iterchildren() if isinstance(c.tag, str) and in_commons_family(c) and local(c) not in _NOT_BODY),
+        (
+            c
+            for c in report.iterchildren()
+            if isinstance(c.tag, str) and in_commons_family(c) and local(c) not in _NOT_BODY
+        ),
         None,
     )
     publishing = child(control, "PublishingOffice")

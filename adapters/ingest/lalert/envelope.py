@@ -50,7 +50,9 @@ def distributions(root: etree._Element) -> list[etree._Element]:
             raise ParseError("no_distribution", "SOAP envelope without a Body")
         found = list(descendants(body, "EDXLDistribution", EDXL_DE))
         if not found:
-            stray = next((e for e in body.iter() if isinstance(e.tag, str) and local(e) == "EDXLDistribution"), None)
+            stray = next(
+                (e for e in body.iter() if isinstance(e.tag, str) and local(e) == "EDXLDistribution"), None
+            )
             if stray is not None:
                 raise ParseError("wrong_namespace", f"EDXLDistribution in {namespace(stray)!r}")
             raise ParseError("no_distribution", "SOAP body holds no EDXL-DE distribution")

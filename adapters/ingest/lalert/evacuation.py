@@ -70,7 +70,10 @@ def _order(detail: etree._Element) -> _Order | None:
 
 
 def _counts(households: int | None, head_count: int | None) -> str:
-    parts = [f"{households}世帯" if households is not None else "", f"{head_count}人" if head_count is not None else ""]
+    parts = [
+        f"{households}世帯" if households is not None else "",
+        f"{head_count}人" if head_count is not None else "",
+    ]
     joined = " ".join(p for p in parts if p)
     return f"（{joined}）" if joined else ""
 
@@ -135,15 +138,15 @@ def _grade(facts: BodyFacts, top: _Order | None, *, in_force: bool, level: int |
     if top is None:
         return
     if not in_force:
-        facts.urgency, facts.severity, facts.certainty = Urgency.PAST, Severity.MINOR, Certainty.OBSERVED
+        facts.grade(Urgency.PAST, Severity.MINOR, Certainty.OBSERVED)
         facts.response = (ResponseType.ALL_CLEAR,)
         return
     if top.rank >= 5:
-        facts.urgency, facts.severity, facts.certainty = Urgency.IMMEDIATE, Severity.EXTREME, Certainty.OBSERVED
+        facts.grade(Urgency.IMMEDIATE, Severity.EXTREME, Certainty.OBSERVED)
         facts.response = (ResponseType.EVACUATE,)
     elif level == 4:
-        facts.urgency, facts.severity, facts.certainty = Urgency.IMMEDIATE, Severity.SEVERE, Certainty.LIKELY
+        facts.grade(Urgency.IMMEDIATE, Severity.SEVERE, Certainty.LIKELY)
         facts.response = (ResponseType.EVACUATE,)
     elif level == 3:
-        facts.urgency, facts.severity, facts.certainty = Urgency.EXPECTED, Severity.MODERATE, Certainty.LIKELY
+        facts.grade(Urgency.EXPECTED, Severity.MODERATE, Certainty.LIKELY)
         facts.response = (ResponseType.PREPARE,)

@@ -36,9 +36,12 @@ class BodyFacts:
     headline: str | None = None
     description: str | None = None
 
+    def grade(self, urgency: Urgency, severity: Severity, certainty: Certainty) -> None:
+        self.urgency, self.severity, self.certainty = urgency, severity, certainty
+
     def param(self, name: str, value: str | int | None) -> None:
         if value is not None and str(value) != "":
-            self.parameters.append(NamedValue(valueName=name, value=str(value)))
+            self.parameters.append(NamedValue(value_name=name, value=str(value)))
 
 
 def count(value: str | None) -> int | None:

@@ -31,7 +31,9 @@ def read_shelter(body: etree._Element, ctx: Context) -> BodyFacts:
         place = read_place(location)
         name = place.name or child_text(info, "Name")
         address = child_text(location, "Address") or child_text(info, "Address")
-        area = to_area(place, name=name or address or f"避難所{len(areas) + 1}", municipality=ctx.municipality)
+        area = to_area(
+            place, name=name or address or f"避難所{len(areas) + 1}", municipality=ctx.municipality
+        )
         if area is None:  # unreachable: a name is always given above
             continue
         areas.append(area)
@@ -66,10 +68,10 @@ def read_shelter(body: etree._Element, ctx: Context) -> BodyFacts:
     opened = any(s in v.SHELTER_OPEN for s in states)
     if opened:
         facts.event = "避難所開設"
-        facts.urgency, facts.severity, facts.certainty = Urgency.EXPECTED, Severity.MODERATE, Certainty.OBSERVED
+        facts.grade(Urgency.EXPECTED, Severity.MODERATE, Certainty.OBSERVED)
     elif states and all(s == v.SHELTER_CLOSED for s in states):
         facts.event = "避難所閉鎖"
-        facts.urgency, facts.severity, facts.certainty = Urgency.PAST, Severity.MINOR, Certainty.OBSERVED
+        facts.grade(Urgency.PAST, Severity.MINOR, Certainty.OBSERVED)
         facts.response = (ResponseType.ALL_CLEAR,)
     complementary = child_text(body, "ComplementaryInfo")
     if complementary:

@@ -1,0 +1,208 @@
+"""Manual alerts: the project's own JSON, written by an officer (console, API or `broadcaster send`).
+
+The format is documented in docs/manual-alerts.md. It is deliberately strict: `status` has no
+default, so a drill can never become Actual by omission, and unknown fields are refused rather
+than ignored.
+"""
+
+from __future__ import annotations
+
+import json
+from collections.abc import Sequence
+from datetime import datetime
+from typing import ClassVar, Literal
+
+from pydantic import AwareDatetime, BaseModel, ConfigDict, Field, ValidationError
+
+from broadcaster.errors import ParseError
+from broadcaster.model import (
+    DISTRICT_CODE,
+    KIND,
+    LEVEL,
+    Alert,
+    Area,
+    Category,
+    Certainty,
+    Info,
+    Kind,
+    MsgType,
+    NamedValue,
+    RawEvent,
+    ResponseType,
+    Severity,
+    Status,
+    Urgency,
+)
+
+CONTENT_TYPE = "application/vnd.broadcaster.manual+json"
+MAX_BYTES = 256 * 1024
+
+
+class _Strict(BaseModel):
+    model_config = ConfigDict(extra="forbid", frozen=True, populate_by_name=True)
+
+
+class Translation(_Strict):
+    event: str | None = None
+    headline: str | None = None
+    description: str | None = None
+    instruction: str | None = None
+
+
+class ManualDistrict(_Strict):
+    id: str = Field(pattern=r"^[a-z0-9_-]+$")
+    name: str | None = None
+
+
+class ManualAlert(_Strict):
+    tenant: str | None = None
+    status: Literal["Actual", "Exercise", "Test", "System", "Draft"]
+    msg_type: Literal["Alert", "Update", "Cancel"] = Field(default="Alert", alias="msgType")
+    references: list[str] = Field(default_factory=list)
+    event_key: str | None = Field(default=None, alias="eventKey")
+    kind: Kind
+    level: int | None = Field(default=None, ge=1, le=5)
+    event: str = Field(min_length=1, max_length=200)
+    headline: str = Field(min_length=1, max_length=500)
+    description: str = Field(default="", max_length=20000)
+    instruction: str | None = Field(default=None, max_length=5000)
+    category: list[Category] = Field(default_factory=lambda: [Category.SAFETY], min_length=1)
+    response_type: list[ResponseType] = Field(default_factory=list, alias="responseType")
+    urgency: Urgency = Urgency.EXPECTED
+    severity: Severity = Severity.MODERATE
+    certainty: Certainty = Certainty.LIKELY
+    districts: list[str | ManualDistrict] = Field(default_factory=list)
+    area_desc: str | None = Field(default=None, alias="areaDesc")
+    parameters: dict[str, str] = Field(default_factory=dict)
+    effective: AwareDatetime | None = None
+    expires: AwareDatetime | None = None
+    sent: AwareDatetime | None = None
+    translations: dict[str, Translation] = Field(default_factory=dict)
+    template: str | None = None
+
+
+class ManualAlertParser:
+    name: ClassVar[str] = "manual"
+
+    def accepts(self, raw: RawEvent) -> bool:
+        return raw.source == "manual" or raw.content_type == CONTENT_TYPE
+
+    def parse(self, raw: RawEvent) -> Sequence[Alert]:
+        if raw.tenant is None:
+            raise ParseError("no_tenant", "a manual alert must come from a tenant's officer")
+        if not raw.submitted_by.startswith("officer:"):
+            raise ParseError(
+                "no_officer", f"manual alerts carry an officer identity, got {raw.submitted_by!r}"
+            )
+        if len(raw.body) > MAX_BYTES:
+            raise ParseError("too_large", f"{len(raw.body)} bytes, limit {MAX_BYTES}")
+        try:
+            data = json.loads(raw.body.decode("utf-8"))
+        except (UnicodeDecodeError, json.JSONDecodeError) as e:
+            raise ParseError("malformed_json", str(e)[:300]) from e
+        try:
+            manual = ManualAlert.model_validate(data)
+        except ValidationError as e:
+            raise ParseError("invalid_manual_alert", _summary(e)) from e
+        if manual.tenant is not None and manual.tenant != raw.tenant:
+            raise ParseError(
+                "tenant_mismatch", f"alert names tenant {manual.tenant}, officer belongs to {raw.tenant}"
+            )
+        return [to_alert(manual, raw)]
+
+
+def to_alert(m: ManualAlert, raw: RawEvent) -> Alert:
+    assert raw.tenant is not None
+    tenant = raw.tenant
+    identifier = f"m-{tenant}-{raw.id[:24]}"
+    sender = f"{tenant}@broadcaster"
+    sent: datetime = m.sent or raw.received
+    if m.msg_type != "Alert" and not m.references:
+        raise ParseError("missing_references", f"a {m.msg_type} must name the alert(s) it follows")
+    references = tuple(_reference(r, sender) for r in m.references)
+    event_key = m.event_key or (
+        f"manual|{tenant}|{_identifier_of(m.references[0])}"
+        if m.references
+        else f"manual|{tenant}|{identifier}"
+    )
+    codes = [NamedValue(value_name=KIND, value=m.kind.value)]
+    params = [NamedValue(value_name=k, value=v) for k, v in sorted(m.parameters.items())]
+    if m.level is not None:
+        params.insert(0, NamedValue(value_name=LEVEL, value=str(m.level)))
+    if m.template:
+        params.append(NamedValue(value_name="broadcaster:template", value=m.template))
+    areas = _areas(m)
+
+    def info(language: str, t: Translation | None) -> Info:
+        return Info(
+            language=language,
+            category=tuple(m.category),
+            event=(t.event if t and t.event else m.event),
+            response_type=tuple(m.response_type),
+            urgency=m.urgency,
+            severity=m.severity,
+            certainty=m.certainty,
+            event_code=tuple(codes),
+            effective=m.effective,
+            expires=m.expires,
+            sender_name=None,
+            headline=(t.headline if t and t.headline else m.headline),
+            description=(t.description if t and t.description else m.description) or None,
+            instruction=(t.instruction if t and t.instruction else m.instruction),
+            parameter=tuple(params),
+            area=areas,
+        )
+
+    infos = [info("ja-JP", None)]
+    infos.extend(
+        info(lang, tr) for lang, tr in sorted(m.translations.items()) if not lang.lower().startswith("ja")
+    )
+    return Alert(
+        identifier=identifier,
+        sender=sender,
+        sent=sent,
+        status=Status(m.status),
+        msg_type=MsgType(m.msg_type),
+        source=raw.submitted_by,
+        references=references,
+        info=tuple(infos),
+        tenant=tenant,
+        event_key=event_key,
+        origin="manual",
+        received=raw.received,
+    )
+
+
+def _areas(m: ManualAlert) -> tuple[Area, ...]:
+    areas = []
+    for d in m.districts:
+        district = d if isinstance(d, ManualDistrict) else ManualDistrict(id=d)
+        areas.append(
+            Area(
+                area_desc=district.name or district.id,
+                geocode=(NamedValue(value_name=DISTRICT_CODE, value=district.id),),
+            )
+        )
+    if not areas:
+        # No district named: the whole municipality. The normalize stage adds its codes.
+        areas.append(Area(area_desc=m.area_desc or "全域"))
+    return tuple(areas)
+
+
+def _reference(ref: str, sender: str) -> str:
+    # Officers name earlier alerts by identifier; CAP wants "sender,identifier,sent".
+    if ref.count(",") == 2:
+        return ref
+    return f"{sender},{ref},"
+
+
+def _identifier_of(ref: str) -> str:
+    return ref.split(",")[1] if ref.count(",") == 2 else ref
+
+
+def _summary(e: ValidationError) -> str:
+    parts = []
+    for err in e.errors()[:5]:
+        where = ".".join(str(x) for x in err["loc"]) or "(document)"
+        parts.append(f"{where}: {err['msg']}")
+    return "; ".join(parts)

@@ -1,0 +1,106 @@
+"""Which adapter serves a tenant's channel: the live one, or the outbox when it cannot be live."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from typing import Any
+
+from broadcaster import registry
+from broadcaster.channels import (
+    DEFAULT_PROFILE,
+    STANDARD_PROFILES,
+    AdapterEnv,
+    ChannelAdapter,
+    ChannelProfile,
+)
+from broadcaster.errors import ConfigError
+from broadcaster.logging import get_logger
+from broadcaster.settings import Settings
+
+log = get_logger(__name__)
+
+
+@dataclass(frozen=True, slots=True)
+class Resolved:
+    adapter_cls: Any  # type[ChannelAdapter]
+    live: bool
+    reason: str
+
+
+def profile_of(settings: Settings, channel: str) -> ChannelProfile:
+    """The channel's addressing and limits: the live adapter's, else the standard table's."""
+    cls = registry.try_load(registry.CHANNELS, settings.channels[channel].adapter or channel)
+    if cls is not None and cls.name != "outbox":
+        return ChannelProfile(cls.addressing, cls.max_text_length, cls.max_recipients_per_request)
+    return STANDARD_PROFILES.get(channel, DEFAULT_PROFILE)
+
+
+def resolve(settings: Settings, tenant: str | None, channel: str) -> Resolved:
+    cfg = settings.channel(tenant, channel)
+    name = cfg.adapter or channel
+    outbox = registry.load(registry.CHANNELS, "outbox")
+    if cfg.mode == "outbox":
+        return Resolved(outbox, False, "outbox mode set in settings")
+    cls = registry.try_load(registry.CHANNELS, name)
+    if cls is None:
+        if cfg.mode == "live":
+            raise ConfigError(f"channel {channel}: mode live, but no adapter {name!r} is installed")
+        return Resolved(outbox, False, f"no live adapter {name!r} installed")
+    missing = [c for c in cls.required_credentials if not cfg.credentials.get(c)]
+    if missing:
+        if cfg.mode == "live":
+            raise ConfigError(f"channel {channel}: mode live, but credentials missing: {', '.join(missing)}")
+        return Resolved(outbox, False, f"no credentials ({', '.join(missing)})")
+    return Resolved(cls, True, "live")
+
+
+class AdapterPool:
+    """One adapter per (tenant, channel), made on first use: each town has its own accounts."""
+
+    def __init__(self, settings: Settings, overrides: dict[str, Any] | None = None) -> None:
+        self.settings = settings
+        # channel → adapter class, taking precedence over entry points (embedding, tests)
+        self.overrides = dict(overrides or {})
+        self._adapters: dict[tuple[str, str], ChannelAdapter] = {}
+        self._modes: dict[tuple[str, str], Resolved] = {}
+
+    def get(self, tenant: str, channel: str) -> ChannelAdapter:
+        key = (tenant, channel)
+        adapter = self._adapters.get(key)
+        if adapter is None:
+            resolved = (
+                Resolved(self.overrides[channel], True, "override")
+                if channel in self.overrides
+                else resolve(self.settings, tenant, channel)
+            )
+            tenant_cfg = self.settings.tenants.get(tenant)
+            env = AdapterEnv(
+                tenant=tenant,
+                tenant_name=tenant_cfg.name if tenant_cfg else tenant,
+                outbox_dir=self.settings.outbox_dir,
+                var_dir=self.settings.var_dir,
+                public_url=self.settings.web.public_url,
+            )
+            adapter = resolved.adapter_cls.from_settings(channel, self.settings.channel(tenant, channel), env)
+            self._adapters[key] = adapter
+            self._modes[key] = resolved
+            log.info(
+                "channel_adapter_ready",
+                tenant=tenant,
+                channel=channel,
+                live=resolved.live,
+                why=resolved.reason,
+            )
+        return adapter
+
+    def mode(self, tenant: str, channel: str) -> Resolved:
+        self.get(tenant, channel)
+        return self._modes[(tenant, channel)]
+
+    async def close(self) -> None:
+        for adapter in self._adapters.values():
+            try:
+                await adapter.close()
+            except Exception as e:  # closing must not hide the real shutdown reason
+                log.warning("adapter_close_failed", error=str(e))
+        self._adapters.clear()

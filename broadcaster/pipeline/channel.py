@@ -1,0 +1,212 @@
+"""channel.<name>: one worker group per channel renders and sends its dispatches.
+
+Each channel has its own topic and group, so a slow or broken provider delays only itself. Per
+dispatch: skip it if already final (a redelivery); record it superseded if a newer message of the
+same event makes it moot; record a cancel of something never sent here without sending it;
+otherwise write the attempt, send with a time limit, write the result, and publish the receipt.
+"""
+
+from __future__ import annotations
+
+import asyncio
+from collections.abc import Awaitable, Callable, Mapping
+from datetime import datetime
+from typing import TypeVar
+
+import structlog
+from pydantic import ValidationError
+
+from broadcaster.bus import Ack, Bus, DeadLetter, Outcome, Record, Retry
+from broadcaster.bus.topics import RECEIPTS, backoff
+from broadcaster.channels import ChannelProfile, Delivery, SendResult
+from broadcaster.errors import PermanentError, TransientError
+from broadcaster.logging import get_logger
+from broadcaster.model import Dispatch, DispatchOrder, Hops, MsgType, Receipt, ReceiptStatus, now
+from broadcaster.pipeline.adapters import AdapterPool
+from broadcaster.pipeline.hops import H_NORMALIZED, H_RECEIVED, H_ROUTED, read
+from broadcaster.render.renderer import Renderer
+from broadcaster.settings import Settings
+from broadcaster.store.ledger import Ledger
+
+log = get_logger(__name__)
+T = TypeVar("T")
+
+
+async def persist(what: str, fn: Callable[[], Awaitable[T]], *, max_wait: float = 600.0) -> T:
+    """Write to the ledger, waiting out an outage instead of re-sending what was sent.
+
+    After a send the result must be recorded; if the database is down, the worker holds here
+    (back-pressure) and goes on when it is back, up to `max_wait` seconds.
+    """
+    delay = 0.2
+    waited = 0.0
+    while True:
+        try:
+            return await fn()
+        except Exception as e:
+            if waited >= max_wait:
+                raise
+            log.error("ledger_write_retry", what=what, error=str(e)[:300], waited=round(waited, 1))
+            await asyncio.sleep(delay)
+            waited += delay
+            delay = min(delay * 2, 5.0)
+
+
+class ChannelStage:
+    def __init__(
+        self,
+        channel: str,
+        bus: Bus,
+        ledger: Ledger,
+        adapters: AdapterPool,
+        renderer: Renderer,
+        profile: ChannelProfile,
+        settings: Settings,
+        tenant_names: Mapping[str, str],
+    ) -> None:
+        self.channel = channel
+        self.group = f"channel.{channel}"
+        self.bus = bus
+        self.ledger = ledger
+        self.adapters = adapters
+        self.renderer = renderer
+        self.profile = profile
+        self.settings = settings
+        self.tenant_names = tenant_names
+        self.tiers = settings.pipeline.retry_tiers_s
+
+    async def handle(self, record: Record) -> Outcome:
+        try:
+            order = DispatchOrder.model_validate_json(record.value)
+        except ValidationError as e:
+            return DeadLetter(f"not a DispatchOrder: {str(e)[:500]}")
+        d, alert = order.dispatch, order.alert
+        structlog.contextvars.bind_contextvars(
+            tenant=d.tenant, alert=d.alert_id, dispatch=d.key, channel=self.channel
+        )
+        try:
+            return await self._handle(order, record)
+        finally:
+            structlog.contextvars.unbind_contextvars("tenant", "alert", "dispatch", "channel")
+
+    async def _handle(self, order: DispatchOrder, record: Record) -> Outcome:
+        d, alert = order.dispatch, order.alert
+        hops = Hops(
+            received=read(record.headers, H_RECEIVED) or alert.received,
+            normalized=read(record.headers, H_NORMALIZED),
+            routed=read(record.headers, H_ROUTED) or d.created,
+        )
+        try:
+            state = await self.ledger.dispatch_state(d.key)
+            if state is not None and (state.final or state.state == "held"):
+                log.info("dispatch_skipped", state=state.state)
+                return Ack()
+            newer = await self.ledger.superseding_alert(d, alert.sent)
+            if newer is not None:
+                return await self._decided(d, hops, ReceiptStatus.SUPERSEDED, f"superseded by {newer}")
+            if alert.msg_type is MsgType.CANCEL:
+                earlier = await self.ledger.earlier_alerts(alert)
+                if not await self.ledger.was_attempted(d.tenant, earlier, d.channel, d.audience, d.batch):
+                    return await self._decided(
+                        d, hops, ReceiptStatus.RECORDED, "the original was never sent here"
+                    )
+        except Exception as e:  # the ledger is unreachable: nothing sent yet, try again later
+            log.error("ledger_read_failed", error=str(e)[:300])
+            return Retry(backoff(record.attempt, self.tiers), f"ledger: {e}")
+
+        texts = self.renderer.render(
+            alert,
+            d,
+            self.profile,
+            tenant_name=self.tenant_names.get(d.tenant, d.tenant),
+            public_url=self.settings.web.public_url,
+        )
+        started = now()
+        attempt = await persist("begin_attempt", lambda: self.ledger.begin_attempt(d, started))
+        hops = hops.model_copy(update={"send_started": started})
+        cfg = self.settings.channel(d.tenant, self.channel)
+        delivery = Delivery(dispatch=d, alert=alert, texts=texts, attempt=attempt)
+        try:
+            adapter = self.adapters.get(d.tenant, self.channel)
+            result: SendResult = await asyncio.wait_for(adapter.send(delivery), timeout=cfg.timeout_s)
+        except (TransientError, TimeoutError) as e:
+            retry_after = getattr(e, "retry_after", None)
+            reason = str(e) or f"no answer within {cfg.timeout_s:g} s"
+            if attempt >= cfg.max_attempts:
+                await self._finish(
+                    d, attempt, hops, ReceiptStatus.DEAD, error=f"gave up after {attempt} attempts: {reason}"
+                )
+                return DeadLetter(f"retry budget spent: {reason}")
+            await self._finish(d, attempt, hops, ReceiptStatus.FAILED, error=reason, retriable=True)
+            return Retry(retry_after if retry_after is not None else backoff(attempt, self.tiers), reason)
+        except PermanentError as e:
+            await self._finish(d, attempt, hops, ReceiptStatus.DEAD, error=str(e), retriable=False)
+            return DeadLetter(f"permanent: {e}")
+        except Exception as e:
+            # An adapter bug: treat like a transient failure, bounded by the same budget.
+            log.exception("adapter_crashed")
+            reason = f"{type(e).__name__}: {e}"
+            if attempt >= cfg.max_attempts:
+                await self._finish(d, attempt, hops, ReceiptStatus.DEAD, error=reason)
+                return DeadLetter(reason)
+            await self._finish(d, attempt, hops, ReceiptStatus.FAILED, error=reason, retriable=True)
+            return Retry(backoff(attempt, self.tiers), reason)
+        await self._finish(
+            d,
+            attempt,
+            hops,
+            ReceiptStatus.ACCEPTED,
+            mode=result.mode,
+            provider_ref=result.provider_ref,
+            recipients=result.accepted,
+        )
+        return Ack()
+
+    async def _decided(self, d: Dispatch, hops: Hops, status: ReceiptStatus, why: str) -> Outcome:
+        await self._finish(d, 0, hops, status, error=why)
+        return Ack()
+
+    async def _finish(
+        self,
+        d: Dispatch,
+        attempt: int,
+        hops: Hops,
+        status: ReceiptStatus,
+        *,
+        mode: str | None = None,
+        provider_ref: str | None = None,
+        recipients: int = 0,
+        error: str | None = None,
+        retriable: bool | None = None,
+    ) -> None:
+        finished: datetime = now()
+        receipt = Receipt(
+            dispatch_key=d.key,
+            tenant=d.tenant,
+            alert_id=d.alert_id,
+            channel=d.channel,
+            audience=d.audience,
+            batch=d.batch,
+            attempt=max(attempt, 1),
+            status=status,
+            mode=mode or ("live" if self.adapters.mode(d.tenant, self.channel).live else "outbox"),
+            provider_ref=provider_ref,
+            recipients=recipients,
+            hops=hops.model_copy(update={"sent": finished}),
+            error=error,
+            retriable=retriable,
+        )
+        await persist("finish_attempt", lambda: self.ledger.finish_attempt(receipt))
+        log.info(
+            "dispatch_" + status.value,
+            attempt=receipt.attempt,
+            mode=receipt.mode,
+            latency_ms=round(receipt.latency_ms, 1) if receipt.latency_ms is not None else None,
+            error=error,
+        )
+        try:
+            await self.bus.publish(
+                RECEIPTS, receipt.model_dump_json().encode("utf-8"), key=f"{d.tenant}|{d.alert_id}"
+            )
+        except Exception as e:  # the ledger has it; the receipts topic only feeds roll-ups
+            log.warning("receipt_publish_failed", error=str(e)[:300])

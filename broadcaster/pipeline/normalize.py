@@ -1,0 +1,202 @@
+"""normalize: RawEvent → per-tenant Alerts, or a quarantine entry that says why not.
+
+Nothing that arrives is dropped: input no parser accepts, input a parser refuses, and input that
+makes a parser crash all land in quarantine with the raw bytes and the reason, and the stage goes
+on with the next message.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from dataclasses import dataclass
+
+from pydantic import ValidationError
+
+from broadcaster.bus import Ack, Bus, Outcome, Outgoing, Record, Retry
+from broadcaster.bus.topics import ALERTS
+from broadcaster.errors import ParseError
+from broadcaster.logging import get_logger
+from broadcaster.model import DISTRICT_CODE, Alert, Area, RawEvent, cap_datetime, now
+from broadcaster.parsing import SourceParser
+from broadcaster.pipeline.hops import H_NORMALIZED, H_TENANT, carry, stamp
+from broadcaster.pipeline.tenancy import TenantDirectory
+from broadcaster.store.ledger import Ledger
+
+log = get_logger(__name__)
+
+
+@dataclass(frozen=True, slots=True)
+class Refused:
+    reason: str
+    detail: str
+
+
+def pick_parser(raw: RawEvent, parsers: Sequence[SourceParser]) -> SourceParser | None:
+    for parser in parsers:
+        try:
+            if parser.accepts(raw):
+                return parser
+        except Exception as e:  # a parser's sniffing must not stop the others from trying
+            log.warning("parser_accepts_failed", parser=parser.name, error=str(e))
+    return None
+
+
+def parse(raw: RawEvent, parsers: Sequence[SourceParser]) -> list[Alert] | Refused:
+    parser = pick_parser(raw, parsers)
+    if parser is None:
+        return Refused("no_parser", f"no parser accepts source={raw.source} content_type={raw.content_type}")
+    try:
+        return list(parser.parse(raw))
+    except ParseError as e:
+        return Refused(e.reason, f"{parser.name}: {e.detail or e}")
+    except ValidationError as e:
+        return Refused("invalid_alert", f"{parser.name}: {str(e)[:1500]}")
+    except Exception as e:
+        # A parser bug is quarantined like bad input: the stage must go on, and the raw bytes
+        # are kept so the telegram can be re-driven once the parser is fixed.
+        log.exception("parser_crashed", parser=parser.name, raw=raw.id)
+        return Refused("parser_crashed", f"{parser.name}: {type(e).__name__}: {e}")
+
+
+def assign_tenants(
+    alerts: Sequence[Alert], raw: RawEvent, directory: TenantDirectory
+) -> list[Alert] | Refused:
+    out: list[Alert] = []
+    for alert in alerts:
+        if raw.tenant is not None:
+            if raw.tenant not in directory.tenants:
+                return Refused("unknown_tenant", f"tenant {raw.tenant!r} is not served by this deployment")
+            if alert.tenant not in (None, raw.tenant):
+                return Refused("tenant_mismatch", f"{alert.tenant} from a source of {raw.tenant}")
+            out.append(_enrich(alert.for_tenant(raw.tenant), raw, directory))
+        elif alert.tenant is not None:
+            return Refused("tenant_claimed", "a shared source may not name a tenant; areas decide")
+        else:
+            out.extend(_enrich(alert.for_tenant(t), raw, directory) for t in directory.match(alert))
+    return out
+
+
+def _enrich(alert: Alert, raw: RawEvent, directory: TenantDirectory) -> Alert:
+    """Received time, and the tenant's own names for the districts an alert names by id."""
+    assert alert.tenant is not None
+    names = {d.id: d.name for d in directory.tenants[alert.tenant].districts}
+    infos = []
+    for info in alert.info:
+        areas = []
+        for area in info.area:
+            codes = area.codes(DISTRICT_CODE)
+            if len(codes) == 1 and area.area_desc == codes[0] and codes[0] in names:
+                area = Area.model_validate({**area.model_dump(by_alias=True), "areaDesc": names[codes[0]]})
+            areas.append(area)
+        infos.append(info.model_copy(update={"area": tuple(areas)}))
+    return alert.model_copy(update={"received": alert.received or raw.received, "info": tuple(infos)})
+
+
+async def resolve_references(alert: Alert, ledger: Ledger) -> Alert | Refused:
+    """Manual alerts name earlier alerts by identifier; fill in CAP's triple and the event key.
+
+    An officer's update or cancel of an alert the ledger does not know is refused: it would
+    otherwise be sent to nobody, silently.
+    """
+    if not alert.references or all(not r.endswith(",") for r in alert.references):
+        return alert
+    assert alert.tenant is not None
+    refs: list[str] = []
+    event_key = alert.event_key
+    for i, ref in enumerate(alert.references):
+        if not ref.endswith(","):
+            refs.append(ref)
+            continue
+        identifier = ref.split(",")[1]
+        earlier = await ledger.alert(alert.tenant, identifier)
+        if earlier is None:
+            return Refused(
+                "unknown_reference", f"{alert.msg_type.value} of {identifier}, which this tenant never had"
+            )
+        refs.append(f"{earlier.sender},{earlier.identifier},{cap_datetime(earlier.sent)}")
+        if i == 0:
+            event_key = earlier.event_key
+    return alert.model_copy(update={"references": tuple(refs), "event_key": event_key})
+
+
+class NormalizeStage:
+    group = "normalize"
+
+    def __init__(
+        self, bus: Bus, ledger: Ledger, parsers: Sequence[SourceParser], directory: TenantDirectory
+    ) -> None:
+        self.bus = bus
+        self.ledger = ledger
+        self.parsers = list(parsers)
+        self.directory = directory
+
+    async def handle(self, record: Record) -> Outcome:
+        try:
+            raw = RawEvent.model_validate_json(record.value)
+        except ValidationError as e:
+            # Not even a RawEvent: keep the bytes as one so nothing is lost.
+            raw = RawEvent(source="unknown", body=record.value, submitted_by="bus", source_ref=record.topic)
+            return await self._quarantine(raw, Refused("invalid_raw_event", str(e)[:1500]))
+        parsed = parse(raw, self.parsers)
+        if isinstance(parsed, Refused):
+            return await self._quarantine(raw, parsed)
+        assigned = assign_tenants(parsed, raw, self.directory)
+        if isinstance(assigned, Refused):
+            return await self._quarantine(raw, assigned)
+        alerts: list[Alert] = []
+        for alert in assigned:
+            resolved = await resolve_references(alert, self.ledger)
+            if isinstance(resolved, Refused):
+                return await self._quarantine(raw, resolved)
+            alerts.append(resolved)
+        try:
+            new = await self.ledger.record_ingest(raw, alerts)
+        except Exception as e:  # the database is down: try again, nothing is lost meanwhile
+            log.error("ledger_write_failed", stage=self.group, error=str(e))
+            return Retry(2.0, f"ledger: {e}")
+        out: list[Outgoing] = []
+        normalized = now()
+        for alert, is_new in zip(alerts, new, strict=True):
+            if (
+                not is_new
+                and await self.ledger.alert_state(alert.tenant or "", alert.identifier) != "received"
+            ):
+                log.info("alert_duplicate", tenant=alert.tenant, alert=alert.identifier, raw=raw.id)
+                continue
+            headers = stamp(carry(record.headers), H_NORMALIZED, normalized)
+            headers[H_TENANT] = alert.tenant or ""
+            out.append(
+                Outgoing(
+                    ALERTS,
+                    alert.model_dump_json(by_alias=True).encode("utf-8"),
+                    key=f"{alert.tenant}|{alert.event_key}",
+                    headers=headers,
+                )
+            )
+            log.info(
+                "alert_accepted",
+                tenant=alert.tenant,
+                alert=alert.identifier,
+                status=alert.status.value,
+                msg_type=alert.msg_type.value,
+                raw=raw.id,
+            )
+        if not alerts:
+            log.info("raw_unmatched", raw=raw.id, source=raw.source)
+        await self.bus.publish_many(out)
+        return Ack()
+
+    async def _quarantine(self, raw: RawEvent, refused: Refused) -> Outcome:
+        log.warning(
+            "raw_quarantined",
+            raw=raw.id,
+            source=raw.source,
+            reason=refused.reason,
+            detail=refused.detail[:300],
+        )
+        try:
+            await self.ledger.record_quarantine(raw, refused.reason, refused.detail)
+        except Exception as e:
+            log.error("ledger_write_failed", stage=self.group, error=str(e))
+            return Retry(2.0, f"ledger: {e}")
+        return Ack()

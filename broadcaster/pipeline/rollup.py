@@ -1,0 +1,111 @@
+"""ledger: receipts → the alert-level record, and word to the officers when a channel gives up.
+
+Channel workers write each attempt to the ledger themselves (they need it to decide the next
+send). This stage reads their receipts from the bus and does what no single channel can: it marks
+an alert done when every dispatch of it is final, and when a dispatch is dead it raises a System
+alert for the tenant's duty officers, at most once per channel per quiet period so that a provider
+outage does not become a flood.
+"""
+
+from __future__ import annotations
+
+import time
+
+from pydantic import ValidationError
+
+from broadcaster.bus import Ack, Bus, DeadLetter, Outcome, Record, Retry
+from broadcaster.bus.topics import ALERTS
+from broadcaster.logging import get_logger
+from broadcaster.model import (
+    KIND,
+    Alert,
+    Category,
+    Certainty,
+    Info,
+    Kind,
+    MsgType,
+    NamedValue,
+    Receipt,
+    ReceiptStatus,
+    Severity,
+    Status,
+    Urgency,
+    now,
+)
+from broadcaster.pipeline.hops import H_RECEIVED, H_TENANT
+from broadcaster.store.ledger import Ledger
+
+log = get_logger(__name__)
+
+FAILURE_NOTICE_QUIET_S = 600.0
+SYSTEM_ORIGIN = "broadcaster"
+
+
+def failure_alert(receipt: Receipt) -> Alert:
+    at = now()
+    return Alert(
+        identifier=f"sys-{receipt.tenant}-{receipt.dispatch_key}",
+        sender=f"{receipt.tenant}@broadcaster",
+        sent=at,
+        status=Status.SYSTEM,
+        msg_type=MsgType.ALERT,
+        info=(
+            Info(
+                category=(Category.INFRA,),
+                event="配信失敗",
+                urgency=Urgency.IMMEDIATE,
+                severity=Severity.MODERATE,
+                certainty=Certainty.OBSERVED,
+                event_code=(NamedValue(value_name=KIND, value=Kind.SYSTEM.value),),
+                headline=f"{receipt.channel} への配信が失敗しました（{receipt.alert_id}）",
+                description=receipt.error or "",
+                instruction="コンソールで失敗理由を確認し、必要なら再配信してください。",
+                parameter=(
+                    NamedValue(value_name="channel", value=receipt.channel),
+                    NamedValue(value_name="alert", value=receipt.alert_id),
+                ),
+            ),
+        ),
+        tenant=receipt.tenant,
+        event_key=f"system|{receipt.tenant}|delivery|{receipt.channel}",
+        origin=SYSTEM_ORIGIN,
+        received=at,
+    )
+
+
+class LedgerStage:
+    group = "ledger"
+
+    def __init__(self, bus: Bus, ledger: Ledger) -> None:
+        self.bus = bus
+        self.ledger = ledger
+        self._last_notice: dict[tuple[str, str], float] = {}
+
+    async def handle(self, record: Record) -> Outcome:
+        try:
+            receipt = Receipt.model_validate_json(record.value)
+        except ValidationError as e:
+            return DeadLetter(f"not a Receipt: {str(e)[:500]}")
+        try:
+            if await self.ledger.complete_if_final(receipt.tenant, receipt.alert_id):
+                log.info("alert_done", tenant=receipt.tenant, alert=receipt.alert_id)
+        except Exception as e:
+            return Retry(2.0, f"ledger: {e}")
+        if receipt.status is ReceiptStatus.DEAD and not receipt.alert_id.startswith("sys-"):
+            await self._notify(receipt)
+        return Ack()
+
+    async def _notify(self, receipt: Receipt) -> None:
+        slot = (receipt.tenant, receipt.channel)
+        if time.monotonic() - self._last_notice.get(slot, -1e9) < FAILURE_NOTICE_QUIET_S:
+            return
+        self._last_notice[slot] = time.monotonic()
+        alert = failure_alert(receipt)
+        await self.ledger.record_alert(alert, submitted_by="system:ledger")
+        await self.bus.publish(
+            ALERTS,
+            alert.model_dump_json(by_alias=True).encode("utf-8"),
+            key=f"{alert.tenant}|{alert.event_key}",
+            headers={H_TENANT: receipt.tenant, H_RECEIVED: alert.sent.isoformat()},
+        )
+        log.warning("delivery_failure_notified", tenant=receipt.tenant, channel=receipt.channel)

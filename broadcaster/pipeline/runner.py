@@ -1,0 +1,173 @@
+"""Assembling the stages: all in one process (`broadcaster run`) or one per worker process.
+
+Stage names: ``normalize``, ``route``, ``channel:<name>``, ``ledger``, ``redrive``.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+from collections.abc import Sequence
+from dataclasses import dataclass, field
+from typing import Any
+
+from broadcaster import registry
+from broadcaster.bus import Bus, Consumer, Handler, TopicSpec
+from broadcaster.bus.topics import ALERTS, INGEST_RAW, RECEIPTS, dispatch_topic
+from broadcaster.channels import ChannelProfile
+from broadcaster.errors import ConfigError
+from broadcaster.logging import get_logger
+from broadcaster.parsing import SourceParser
+from broadcaster.pipeline.adapters import AdapterPool, profile_of
+from broadcaster.pipeline.channel import ChannelStage
+from broadcaster.pipeline.normalize import NormalizeStage
+from broadcaster.pipeline.redrive import Redriver
+from broadcaster.pipeline.rollup import LedgerStage
+from broadcaster.pipeline.route import RouteStage
+from broadcaster.pipeline.tenancy import TenantDirectory
+from broadcaster.render.renderer import Renderer
+from broadcaster.rules.engine import RuleSet, load_tenant_rules
+from broadcaster.settings import Settings
+from broadcaster.store.audiences import Audiences
+from broadcaster.store.ledger import Ledger
+
+log = get_logger(__name__)
+
+
+def topic_specs(settings: Settings) -> list[TopicSpec]:
+    n = settings.bus.partitions
+    names = [INGEST_RAW, ALERTS, RECEIPTS] + [dispatch_topic(c) for c in settings.enabled_channels()]
+    return [TopicSpec(name, n) for name in names]
+
+
+def stage_names(settings: Settings) -> list[str]:
+    return ["normalize", "route", *(f"channel:{c}" for c in settings.enabled_channels()), "ledger", "redrive"]
+
+
+def load_parsers() -> list[SourceParser]:
+    parsers: list[SourceParser] = []
+    for name, cls in registry.load_all(registry.PARSERS).items():
+        try:
+            parsers.append(cls())
+        except Exception as e:
+            raise ConfigError(f"parser {name} cannot start: {e}") from e
+    # The most specific first: a manual alert is recognised by its source, others by content.
+    return sorted(parsers, key=lambda p: (p.name != "manual", p.name))
+
+
+@dataclass
+class Runtime:
+    """Everything the stages share, built once from the settings."""
+
+    settings: Settings
+    bus: Bus
+    ledger: Ledger
+    directory: TenantDirectory
+    rules: dict[str, RuleSet]
+    profiles: dict[str, ChannelProfile]
+    renderer: Renderer
+    adapters: AdapterPool
+    parsers: list[SourceParser]
+    audiences: Audiences
+
+    @classmethod
+    def build(cls, settings: Settings, bus: Bus, ledger: Ledger) -> Runtime:
+        channels = settings.enabled_channels()
+        return cls(
+            settings=settings,
+            bus=bus,
+            ledger=ledger,
+            directory=TenantDirectory.from_settings(settings),
+            rules={t: load_tenant_rules(settings.rules_dir, t, list(settings.channels)) for t in settings.tenants},
+            profiles={c: profile_of(settings, c) for c in channels},
+            renderer=Renderer(settings.templates_dir),
+            adapters=AdapterPool(settings),
+            parsers=load_parsers(),
+            audiences=Audiences(ledger.engine),
+        )
+
+    def handler(self, stage: str) -> tuple[str, list[str], Handler]:
+        """(group, topics, handler) of a consuming stage."""
+        if stage == "normalize":
+            s: Any = NormalizeStage(self.bus, self.ledger, self.parsers, self.directory)
+            return s.group, [INGEST_RAW], s.handle
+        if stage == "route":
+            s = RouteStage(
+                self.bus,
+                self.ledger,
+                self.audiences,
+                self.directory,
+                self.rules.__getitem__,
+                self.profiles,
+                self.settings.pipeline.deadline_s,
+            )
+            return s.group, [ALERTS], s.handle
+        if stage == "ledger":
+            s = LedgerStage(self.bus, self.ledger)
+            return s.group, [RECEIPTS], s.handle
+        if stage.startswith("channel:"):
+            channel = stage.split(":", 1)[1]
+            if channel not in self.profiles:
+                raise ConfigError(f"channel {channel!r} is not enabled; enabled: {', '.join(self.profiles)}")
+            names = {t.id: t.name for t in self.settings.tenants.values()}
+            s = ChannelStage(
+                channel,
+                self.bus,
+                self.ledger,
+                self.adapters,
+                self.renderer,
+                self.profiles[channel],
+                self.settings,
+                names,
+            )
+            return s.group, [dispatch_topic(channel)], s.handle
+        raise ConfigError(f"unknown stage {stage!r}; stages: {', '.join(stage_names(self.settings))}")
+
+
+@dataclass
+class Pipeline:
+    runtime: Runtime
+    stages: Sequence[str]
+    _consumers: list[Consumer] = field(default_factory=list)
+    _redriver: Redriver | None = None
+    _tasks: list[asyncio.Task[None]] = field(default_factory=list)
+    _started: asyncio.Event = field(default_factory=asyncio.Event)
+
+    async def start(self) -> None:
+        rt = self.runtime
+        await rt.bus.ensure_topics(topic_specs(rt.settings))
+        await rt.ledger.ensure_tenants((t.id, t.name) for t in rt.settings.tenants.values())
+        tiers = rt.settings.pipeline.retry_tiers_s
+        for stage in self.stages:
+            if stage == "redrive":
+                p = rt.settings.pipeline
+                self._redriver = Redriver(
+                    rt.bus, rt.ledger, after_s=p.redrive_after_s, interval_s=p.redrive_interval_s
+                )
+                self._tasks.append(asyncio.create_task(self._redriver.run(), name="redrive"))
+                continue
+            group, topics, handle = rt.handler(stage)
+            consumer = rt.bus.consumer(group, topics, retry_tiers=tiers)
+            self._consumers.append(consumer)
+            self._tasks.append(asyncio.create_task(consumer.run(handle), name=f"stage:{stage}"))
+        log.info("pipeline_started", stages=list(self.stages))
+
+    async def wait(self) -> None:
+        """Until a stage fails (raised) or all stop."""
+        if not self._tasks:
+            return
+        done, _ = await asyncio.wait(self._tasks, return_when=asyncio.FIRST_EXCEPTION)
+        for t in done:
+            if not t.cancelled() and t.exception() is not None:
+                raise t.exception()  # type: ignore[misc]
+
+    async def stop(self) -> None:
+        for c in self._consumers:
+            await c.stop()
+        if self._redriver is not None:
+            await self._redriver.stop()
+        for t in self._tasks:
+            with contextlib.suppress(asyncio.CancelledError, Exception):
+                await asyncio.wait_for(t, timeout=30)
+        await self.runtime.adapters.close()
+        log.info("pipeline_stopped")

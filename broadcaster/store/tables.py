@@ -1,0 +1,213 @@
+"""The ledger's tables (SQLAlchemy Core). Migrations in migrations/ create and change them.
+
+The ledger is the source of truth (DESIGN.md, Decisions 5): every raw input, every accepted alert,
+every dispatch with its state and every attempt is here, so what the bus held in flight can be
+re-driven from it.
+"""
+
+from __future__ import annotations
+
+from datetime import UTC, datetime
+from typing import Any
+
+import sqlalchemy as sa
+from sqlalchemy.engine import Dialect
+
+
+class UTCDateTime(sa.types.TypeDecorator[datetime]):
+    """Timezone-aware in and out on every backend (SQLite's DATETIME forgets the offset)."""
+
+    impl = sa.DateTime(timezone=True)
+    cache_ok = True
+
+    def process_bind_param(self, value: datetime | None, dialect: Dialect) -> datetime | None:
+        if value is None:
+            return None
+        if value.tzinfo is None:
+            raise ValueError("naive datetime reached the ledger")
+        value = value.astimezone(UTC)
+        return value.replace(tzinfo=None) if dialect.name == "sqlite" else value
+
+    def process_result_value(self, value: Any, dialect: Dialect) -> datetime | None:
+        if value is None:
+            return None
+        stored: datetime = value
+        return stored.replace(tzinfo=UTC) if stored.tzinfo is None else stored
+
+
+metadata = sa.MetaData()
+
+tenants = sa.Table(
+    "tenants",
+    metadata,
+    sa.Column("id", sa.String(64), primary_key=True),
+    sa.Column("name", sa.String(200), nullable=False),
+    sa.Column("created", UTCDateTime(), nullable=False),
+)
+
+raw_events = sa.Table(
+    "raw_events",
+    metadata,
+    sa.Column("id", sa.String(64), primary_key=True),
+    sa.Column("source", sa.String(64), nullable=False),
+    sa.Column("received", UTCDateTime(), nullable=False),
+    sa.Column("content_type", sa.String(200), nullable=False),
+    sa.Column("digest", sa.String(64), nullable=False, index=True),
+    sa.Column("size", sa.Integer(), nullable=False),
+    sa.Column("tenant", sa.String(64), nullable=True),
+    sa.Column("submitted_by", sa.String(200), nullable=False),
+    sa.Column("source_ref", sa.Text(), nullable=True),
+    # accepted (became alerts) | unmatched (no tenant's areas) | quarantined
+    sa.Column("status", sa.String(20), nullable=False),
+    sa.Column("alerts", sa.Integer(), nullable=False, server_default="0"),
+    sa.Column("body", sa.LargeBinary(), nullable=False),
+)
+
+alerts = sa.Table(
+    "alerts",
+    metadata,
+    sa.Column("tenant", sa.String(64), sa.ForeignKey("tenants.id"), primary_key=True),
+    sa.Column("identifier", sa.String(512), primary_key=True),
+    sa.Column("event_key", sa.String(512), nullable=False),
+    sa.Column("origin", sa.String(64), nullable=False),
+    sa.Column("status", sa.String(16), nullable=False),
+    sa.Column("msg_type", sa.String(16), nullable=False),
+    sa.Column("sent", UTCDateTime(), nullable=False),
+    sa.Column("received", UTCDateTime(), nullable=False),
+    sa.Column("kind", sa.String(32), nullable=False),
+    sa.Column("severity", sa.String(16), nullable=False),
+    sa.Column("headline", sa.Text(), nullable=True),
+    sa.Column("raw_event_id", sa.String(64), nullable=True),
+    sa.Column("submitted_by", sa.String(200), nullable=True),
+    # received → routed (dispatches decided) ; held while waiting for an approver
+    sa.Column("state", sa.String(16), nullable=False),
+    sa.Column("routed", UTCDateTime(), nullable=True),
+    sa.Column("data", sa.JSON(), nullable=False),
+    sa.Index("alerts_by_event", "tenant", "event_key", "sent"),
+    sa.Index("alerts_by_state", "state", "received"),
+)
+
+dispatches = sa.Table(
+    "dispatches",
+    metadata,
+    sa.Column("key", sa.String(64), primary_key=True),
+    sa.Column("tenant", sa.String(64), sa.ForeignKey("tenants.id"), nullable=False),
+    sa.Column("alert_id", sa.String(512), nullable=False),
+    sa.Column("event_key", sa.String(512), nullable=False),
+    sa.Column("channel", sa.String(64), nullable=False),
+    sa.Column("audience", sa.String(200), nullable=False),
+    sa.Column("batch", sa.Integer(), nullable=False),
+    sa.Column("batch_count", sa.Integer(), nullable=False),
+    sa.Column("template", sa.String(200), nullable=False),
+    sa.Column("priority", sa.String(16), nullable=False),
+    sa.Column("requires_approval", sa.Boolean(), nullable=False),
+    # pending | held | sending | accepted | failed | dead | superseded | recorded
+    sa.Column("state", sa.String(16), nullable=False),
+    sa.Column("attempts", sa.Integer(), nullable=False, server_default="0"),
+    sa.Column("mode", sa.String(16), nullable=True),
+    sa.Column("provider_ref", sa.Text(), nullable=True),
+    sa.Column("last_error", sa.Text(), nullable=True),
+    sa.Column("created", UTCDateTime(), nullable=False),
+    sa.Column("updated", UTCDateTime(), nullable=False),
+    sa.Column("deadline", UTCDateTime(), nullable=False),
+    sa.Column("accepted_at", UTCDateTime(), nullable=True),
+    sa.Column("latency_ms", sa.Float(), nullable=True),
+    sa.Column("data", sa.JSON(), nullable=False),  # the Dispatch, recipients and explanation included
+    sa.Index("dispatches_by_alert", "tenant", "alert_id"),
+    sa.Index("dispatches_by_event", "tenant", "event_key", "channel", "audience"),
+    sa.Index("dispatches_by_state", "state", "updated"),
+)
+
+# One row per attempt, never updated but to close the attempt: an attempt that was started and
+# never finished is an in-doubt send (DESIGN.md, Decisions 2).
+attempts = sa.Table(
+    "attempts",
+    metadata,
+    sa.Column("id", sa.Integer(), primary_key=True, autoincrement=True),
+    sa.Column("dispatch_key", sa.String(64), nullable=False, index=True),
+    sa.Column("tenant", sa.String(64), nullable=False),
+    sa.Column("alert_id", sa.String(512), nullable=False),
+    sa.Column("channel", sa.String(64), nullable=False),
+    sa.Column("attempt", sa.Integer(), nullable=False),
+    # started | accepted | failed | dead | superseded | recorded
+    sa.Column("status", sa.String(16), nullable=False),
+    sa.Column("mode", sa.String(16), nullable=True),
+    sa.Column("provider_ref", sa.Text(), nullable=True),
+    sa.Column("recipients", sa.Integer(), nullable=False, server_default="0"),
+    sa.Column("error", sa.Text(), nullable=True),
+    sa.Column("started", UTCDateTime(), nullable=False),
+    sa.Column("finished", UTCDateTime(), nullable=True),
+    sa.Column("hops", sa.JSON(), nullable=True),
+)
+
+quarantine = sa.Table(
+    "quarantine",
+    metadata,
+    sa.Column("id", sa.Integer(), primary_key=True, autoincrement=True),
+    sa.Column("raw_event_id", sa.String(64), nullable=False, index=True),
+    sa.Column("source", sa.String(64), nullable=False),
+    sa.Column("tenant", sa.String(64), nullable=True),
+    sa.Column("reason", sa.String(64), nullable=False),
+    sa.Column("detail", sa.Text(), nullable=False),
+    sa.Column("at", UTCDateTime(), nullable=False),
+    sa.Column("resolved", sa.Boolean(), nullable=False, server_default=sa.false()),
+)
+
+# Append-only, each row chained to the one before by a hash, so a removed or altered row shows.
+audit_log = sa.Table(
+    "audit_log",
+    metadata,
+    sa.Column("id", sa.Integer(), primary_key=True, autoincrement=True),
+    sa.Column("at", UTCDateTime(), nullable=False),
+    sa.Column("actor", sa.String(200), nullable=False),
+    sa.Column("tenant", sa.String(64), nullable=True),
+    sa.Column("action", sa.String(64), nullable=False),
+    sa.Column("target", sa.Text(), nullable=True),
+    sa.Column("origin", sa.String(200), nullable=True),
+    sa.Column("detail", sa.JSON(), nullable=False),
+    sa.Column("prev_hash", sa.String(64), nullable=False),
+    sa.Column("hash", sa.String(64), nullable=False),
+)
+
+# People the tenant reaches one by one: residents who registered, district leaders (区長,
+# 町内会長), officers. Channel addresses live apart so that one person may have several.
+subscribers = sa.Table(
+    "subscribers",
+    metadata,
+    sa.Column("id", sa.Integer(), primary_key=True, autoincrement=True),
+    sa.Column("tenant", sa.String(64), sa.ForeignKey("tenants.id"), nullable=False),
+    # resident | leader | deputy | officer
+    sa.Column("kind", sa.String(16), nullable=False),
+    sa.Column("name", sa.String(200), nullable=True),
+    sa.Column("language", sa.String(16), nullable=False, server_default="ja"),
+    sa.Column("topics", sa.JSON(), nullable=False),
+    sa.Column("active", sa.Boolean(), nullable=False, server_default=sa.true()),
+    sa.Column("external_ref", sa.String(200), nullable=True),
+    sa.Column("created", UTCDateTime(), nullable=False),
+    sa.Column("updated", UTCDateTime(), nullable=False),
+    sa.Index("subscribers_by_tenant", "tenant", "kind", "active"),
+)
+
+subscriber_endpoints = sa.Table(
+    "subscriber_endpoints",
+    metadata,
+    sa.Column(
+        "subscriber_id", sa.Integer(), sa.ForeignKey("subscribers.id", ondelete="CASCADE"), primary_key=True
+    ),
+    sa.Column("channel", sa.String(64), primary_key=True),
+    # A keyed hash of the address, for lookups (an unfollow event names a LINE user id) without
+    # reading the address itself.
+    sa.Column("address_hash", sa.String(64), primary_key=True),
+    sa.Column("address", sa.Text(), nullable=False),
+    sa.Index("endpoints_by_channel", "channel", "address_hash"),
+)
+
+subscriber_districts = sa.Table(
+    "subscriber_districts",
+    metadata,
+    sa.Column(
+        "subscriber_id", sa.Integer(), sa.ForeignKey("subscribers.id", ondelete="CASCADE"), primary_key=True
+    ),
+    sa.Column("district", sa.String(64), primary_key=True),
+    sa.Index("districts_by_district", "district"),
+)

@@ -1,0 +1,143 @@
+"""Building blocks for tests that run the pipeline: settings, a running pipeline, waiting."""
+
+from __future__ import annotations
+
+import asyncio
+import json
+import time
+from collections.abc import AsyncIterator, Callable
+from contextlib import asynccontextmanager
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+from broadcaster.bus import Bus
+from broadcaster.bus.embedded import EmbeddedBus
+from broadcaster.model import RawEvent
+from broadcaster.pipeline.ingest import submit
+from broadcaster.pipeline.runner import Pipeline, Runtime, stage_names
+from broadcaster.settings import Settings, load_settings
+from broadcaster.store import migrate
+from broadcaster.store.ledger import Ledger
+
+ROOT = Path(__file__).resolve().parents[1]
+
+TENANTS: dict[str, Any] = {
+    "anamizu": {
+        "name": "穴水町",
+        "name_en": "Anamizu",
+        "geocodes": [
+            {"value_name": "test/city", "value": "1746100"},
+            {"value_name": "test/region", "value": "170020"},
+        ],
+        "districts": [
+            {"id": "kawashima", "name": "川島", "households": 420},
+            {"id": "omachi", "name": "大町", "households": 310},
+        ],
+    },
+    "wajima": {
+        "name": "輪島市",
+        "name_en": "Wajima",
+        "geocodes": [
+            {"value_name": "test/city", "value": "1720400"},
+            {"value_name": "test/region", "value": "170020"},
+        ],
+        "districts": [{"id": "kawai", "name": "河井"}],
+    },
+}
+
+
+def make_settings(tmp: Path, **overrides: Any) -> Settings:
+    base: dict[str, Any] = {
+        "var_dir": tmp,
+        "db_url": f"sqlite+aiosqlite:///{tmp / 'ledger.sqlite3'}",
+        "outbox_dir": tmp / "outbox",
+        "bus": {"url": f"embedded:{tmp / 'bus.sqlite3'}", "partitions": 4, "poll_interval_s": 0.05},
+        "pipeline": {"retry_tiers_s": [0.2, 0.5, 1.0], "redrive_after_s": 600, "redrive_interval_s": 600},
+        "tenants": TENANTS,
+    }
+    base.update(overrides)
+    return load_settings(None, **base)
+
+
+def manual(tenant: str = "anamizu", **fields: Any) -> RawEvent:
+    doc = {
+        "status": "Actual",
+        "kind": "notice",
+        "event": "お知らせ",
+        "headline": "防災訓練のお知らせ",
+        "description": "11月30日に町内全域で防災訓練を行います。",
+    }
+    doc.update(fields)
+    return RawEvent(
+        source="manual",
+        content_type="application/vnd.broadcaster.manual+json",
+        body=json.dumps(doc, ensure_ascii=False).encode(),
+        tenant=tenant,
+        submitted_by=f"officer:{tenant}/tanaka",
+    )
+
+
+@dataclass
+class Running:
+    settings: Settings
+    bus: Bus
+    ledger: Ledger
+    runtime: Runtime
+    pipeline: Pipeline
+
+    async def submit(self, raw: RawEvent) -> None:
+        await submit(self.bus, raw)
+
+    def outbox(self, tenant: str, channel: str) -> list[dict[str, Any]]:
+        from adapters.outbound.outbox import read_outbox
+
+        return read_outbox(self.settings.outbox_dir / tenant / f"{channel}.jsonl")  # type: ignore[return-value]
+
+
+@asynccontextmanager
+async def running_pipeline(
+    settings: Settings,
+    *,
+    adapters: dict[str, Any] | None = None,
+    parsers: list[Any] | None = None,
+    bus: Bus | None = None,
+) -> AsyncIterator[Running]:
+    own_bus = bus is None
+    if bus is None:
+        bus = EmbeddedBus(
+            Path(settings.bus.url.removeprefix("embedded:")),
+            partitions=settings.bus.partitions,
+            poll_interval=settings.bus.poll_interval_s,
+        )
+        await bus.start()
+    ledger = Ledger.connect(settings.db_url)
+    await migrate.upgrade(ledger.engine)
+    runtime = Runtime.build(settings, bus, ledger)
+    if adapters:
+        runtime.adapters.overrides.update(adapters)
+    if parsers:
+        runtime.parsers = [*parsers, *runtime.parsers]
+    pipeline = Pipeline(runtime, stage_names(settings))
+    await pipeline.start()
+    try:
+        yield Running(settings, bus, ledger, runtime, pipeline)
+    finally:
+        await pipeline.stop()
+        await ledger.close()
+        if own_bus:
+            await bus.close()
+
+
+async def eventually(check: Callable[[], Any], timeout: float = 30.0, interval: float = 0.05) -> Any:
+    """Poll an (async) check until it returns something truthy; fail with its last value."""
+    deadline = time.monotonic() + timeout
+    last: Any = None
+    while time.monotonic() < deadline:
+        last = check()
+        if asyncio.iscoroutine(last):
+            last = await last
+        if last:
+            return last
+        await asyncio.sleep(interval)
+    raise AssertionError(f"not reached in {timeout}s; last: {last!r}")
