@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import re
+
 CAP12 = "urn:oasis:names:tc:emergency:cap:1.2"
 CAP11 = "urn:oasis:names:tc:emergency:cap:1.1"
 CAP10 = "http://www.incident.com/cap/1.0"
@@ -11,6 +13,9 @@ XSI = "http://www.w3.org/2001/XMLSchema-instance"
 
 # What from_cap reads: 1.1 uses the same element names, 1.2 only added values and tightened types.
 READABLE = frozenset({CAP12, CAP11})
+
+# xs:language (RFC 3066), the form of every info block's <language>.
+LANGUAGE_TAG = re.compile(r"[a-zA-Z]{1,8}(-[a-zA-Z0-9]{1,8})*")
 
 # XML white space (not Python's wider str.isspace): what CAP lists are separated by.
 XML_SPACE = " \t\n\r"

@@ -8,6 +8,7 @@ reason code.
 
 from __future__ import annotations
 
+import math
 import re
 from datetime import datetime, timedelta
 from enum import StrEnum
@@ -19,7 +20,7 @@ from pydantic import ValidationError
 from broadcaster.cap import ext
 from broadcaster.cap.kind import infer_kind
 from broadcaster.cap.lists import split_list
-from broadcaster.cap.names import CAP10, READABLE, XML_SPACE
+from broadcaster.cap.names import CAP10, CAP11, LANGUAGE_TAG, READABLE, XML_SPACE
 from broadcaster.errors import ParseError
 from broadcaster.model import (
     KIND,
@@ -152,6 +153,9 @@ def _infos(node: _Node) -> list[Info]:
 def _info(node: _Node) -> Info:
     # An empty <language/> takes the schema default, as an absent one does.
     language = (node.one("language") or "").strip(XML_SPACE) or DEFAULT_LANGUAGE
+    # Refused rather than kept: an alert we cannot write back as CAP could not be passed on.
+    if not LANGUAGE_TAG.fullmatch(language):
+        raise ParseError("bad_value", f"<language> {language[:40]!r} is not an RFC 3066 tag")
     categories = tuple(node.enums("category", Category))
     if not categories:
         raise ParseError("missing_element", "<category> is required in <info>")
@@ -182,7 +186,7 @@ def _info(node: _Node) -> Info:
 
 def _resource(node: _Node) -> Resource:
     size = node.one("size")
-    mime_type = node.one("mimeType")
+    mime_type = node.one("mimeType") if node.ns == CAP11 else node.required("mimeType")
     return Resource(
         resource_desc=node.required("resourceDesc"),
         mime_type=DEFAULT_MIME_TYPE if mime_type is None else mime_type,
@@ -273,9 +277,10 @@ def _integer(name: str, text: str) -> int:
 def _decimal(name: str, text: str) -> float:
     # An exponent is not xs:decimal, but its value is unambiguous; NaN and infinities are not numbers.
     value = text.strip(XML_SPACE)
-    if not _NUMBER.fullmatch(value):
+    number = float(value) if _NUMBER.fullmatch(value) else math.nan
+    if not math.isfinite(number):  # 1e999 overflows to infinity
         raise ParseError("bad_value", f"<{name}> {text[:40]!r} is not a decimal number")
-    return float(value)
+    return number
 
 
 def _member(enum: type[E], name: str, value: str) -> E:

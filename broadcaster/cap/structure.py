@@ -17,7 +17,7 @@ from enum import StrEnum
 
 from lxml import etree
 
-from broadcaster.cap.names import CAP12, DSIG, XML_SPACE, XSI, q
+from broadcaster.cap.names import CAP12, DSIG, LANGUAGE_TAG, XML_SPACE, XSI, q
 from broadcaster.model import Category, Certainty, MsgType, ResponseType, Scope, Severity, Status, Urgency
 
 # A check returns what is wrong with a text value, or None when it is fine.
@@ -49,7 +49,6 @@ def _collapse(text: str) -> str:
 _DATETIME = re.compile(
     r"([0-9]{4})-([0-9]{2})-([0-9]{2})T([0-9]{2}):([0-9]{2}):([0-9]{2})([-+])([0-9]{2}):([0-9]{2})"
 )
-_LANGUAGE = re.compile(r"[a-zA-Z]{1,8}(-[a-zA-Z0-9]{1,8})*")
 _INTEGER = re.compile(r"[+-]?[0-9]+")
 _DECIMAL = re.compile(r"[+-]?([0-9]+(\.[0-9]*)?|\.[0-9]+)")
 
@@ -134,7 +133,7 @@ _RESOURCE = El(
 _INFO = El(
     "info",
     children=(
-        El("language", _pattern(_LANGUAGE, "an xs:language tag"), min=0, default="en-US"),
+        El("language", _pattern(LANGUAGE_TAG, "an xs:language tag"), min=0, default="en-US"),
         El("category", _values(Category), max=None),
         El("event"),
         El("responseType", _values(ResponseType), min=0, max=None),

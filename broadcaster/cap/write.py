@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import math
-import re
 from collections.abc import Iterable
 from datetime import UTC, datetime, timedelta
 from decimal import Decimal
@@ -11,12 +10,11 @@ from decimal import Decimal
 from lxml import etree
 
 from broadcaster.cap import ext
-from broadcaster.cap.names import CAP12, XML_SPACE, q
+from broadcaster.cap.names import CAP12, LANGUAGE_TAG, XML_SPACE, q
 from broadcaster.cap.structure import check_structure
 from broadcaster.errors import PermanentError
 from broadcaster.model import Alert, Area, Info, NamedValue, Resource, cap_datetime
 
-_LANGUAGE = re.compile(r"[a-zA-Z]{1,8}(-[a-zA-Z0-9]{1,8})*")
 # The largest offset xs:dateTime allows.
 _MAX_OFFSET = timedelta(hours=14)
 
@@ -70,7 +68,7 @@ def _alert(alert: Alert) -> etree._Element:
 
 
 def _info(el: etree._Element, info: Info) -> None:
-    if not _LANGUAGE.fullmatch(info.language):
+    if not LANGUAGE_TAG.fullmatch(info.language):
         raise CapEncodeError(f"language {info.language!r} is not an RFC 3066 tag")
     _text(el, "language", info.language)
     for category in info.category:

@@ -1,0 +1,75 @@
+"""`broadcaster check`: find at the desk what would otherwise fail at 3 a.m."""
+
+from __future__ import annotations
+
+from collections.abc import Iterator
+
+import jinja2
+
+from broadcaster import registry
+from broadcaster.errors import ConfigError
+from broadcaster.model import Kind
+from broadcaster.pipeline.adapters import resolve
+from broadcaster.pipeline.tenancy import TenantDirectory
+from broadcaster.render.renderer import Renderer
+from broadcaster.rules.engine import load_tenant_rules
+from broadcaster.settings import Settings
+
+Check = tuple[bool, str, str]
+
+
+def run_checks(settings: Settings) -> list[Check]:
+    return list(_checks(settings))
+
+
+def _checks(settings: Settings) -> Iterator[Check]:
+    yield (bool(settings.tenants), "tenants", ", ".join(settings.tenants) or "no tenant configured")
+    try:
+        directory = TenantDirectory.from_settings(settings)
+        for tenant in settings.tenants:
+            n = len(directory.geocodes.get(tenant, ()))
+            yield (n > 0, f"tenant {tenant} territory", f"{n} area codes" if n else "no area codes: no source alert can reach it")
+    except ConfigError as e:
+        yield (False, "tenant areas", str(e))
+    for tenant in settings.tenants:
+        try:
+            rules = load_tenant_rules(settings.rules_dir, tenant, list(settings.channels))
+            yield (bool(rules.rules), f"rules for {tenant}", f"{len(rules.rules)} rules")
+        except ConfigError as e:
+            yield (False, f"rules for {tenant}", str(e))
+    yield from _template_checks(settings)
+    for channel in settings.enabled_channels():
+        for tenant in settings.tenants:
+            try:
+                r = resolve(settings, tenant, channel)
+                yield (True, f"channel {channel} for {tenant}", "live" if r.live else f"outbox ({r.reason})")
+            except ConfigError as e:
+                yield (False, f"channel {channel} for {tenant}", str(e))
+    for name in registry.names(registry.PARSERS):
+        ok = registry.try_load(registry.PARSERS, name) is not None
+        yield (ok, f"parser {name}", "" if ok else "cannot be imported")
+
+
+def _template_checks(settings: Settings) -> Iterator[Check]:
+    root = settings.templates_dir
+    if not root.is_dir():
+        yield (False, "templates", f"{root} is not a folder")
+        return
+    renderer = Renderer(root)
+    broken = 0
+    files = sorted(root.rglob("*.j2"))
+    for path in files:
+        rel = path.relative_to(root).as_posix()
+        try:
+            renderer.env.parse(path.read_text(encoding="utf-8"), name=rel, filename=str(path))
+        except jinja2.TemplateSyntaxError as e:
+            broken += 1
+            yield (False, f"template {rel}", f"line {e.lineno}: {e.message}")
+    yield (broken == 0, "templates", f"{len(files)} files compile" if not broken else f"{broken} broken")
+    missing = [
+        f"{channel}/{kind.value}"
+        for channel in settings.enabled_channels()
+        for kind in Kind
+        if renderer.find("-", channel, kind.value, "ja") is None
+    ]
+    yield (not missing, "templates cover every channel and kind in ja", ", ".join(missing[:10]))

@@ -1,0 +1,313 @@
+"""The `broadcaster` command."""
+
+from __future__ import annotations
+
+import asyncio
+import json
+import signal
+import sys
+from collections.abc import Awaitable, Callable, Coroutine
+from functools import wraps
+from pathlib import Path
+from typing import Any, TypeVar
+
+import click
+
+from broadcaster.errors import BroadcasterError, ConfigError
+from broadcaster.logging import configure
+from broadcaster.settings import Settings, load_settings
+
+T = TypeVar("T")
+
+
+def _run(coro: Coroutine[Any, Any, T]) -> T:
+    return asyncio.run(coro)
+
+
+def _settings(ctx: click.Context, **overrides: Any) -> Settings:
+    obj = ctx.ensure_object(dict)
+    extra = {k: v for k, v in overrides.items() if v is not None}
+    try:
+        settings = load_settings(obj.get("config"), **extra)
+    except ConfigError as e:
+        raise click.ClickException(str(e)) from e
+    configure(obj.get("log_level") or settings.log_level, settings.log_format)
+    return settings
+
+
+def _friendly(fn: Callable[..., T]) -> Callable[..., T]:
+    """Errors an operator can act on become one clear line and exit status 1, not a traceback."""
+
+    @wraps(fn)
+    def wrapper(*args: Any, **kwargs: Any) -> T:
+        try:
+            return fn(*args, **kwargs)
+        except BroadcasterError as e:
+            raise click.ClickException(str(e)) from e
+
+    return wrapper
+
+
+@click.group()
+@click.option("--config", "-c", type=click.Path(dir_okay=False, path_type=Path), envvar="BROADCASTER_CONFIG",
+              help="TOML settings file (also BROADCASTER_CONFIG).")
+@click.option("--log-level", default=None, help="DEBUG, INFO, WARNING, ERROR.")
+@click.pass_context
+def main(ctx: click.Context, config: Path | None, log_level: str | None) -> None:
+    """Emergency information broadcaster: one input, every medium at once."""
+    ctx.ensure_object(dict)
+    ctx.obj["config"] = config
+    ctx.obj["log_level"] = log_level
+
+
+def _bus_db(bus: str | None, db: str | None) -> dict[str, Any]:
+    out: dict[str, Any] = {}
+    if db:
+        out["db_url"] = db
+    if bus:
+        out["bus"] = {"url": bus}
+    return out
+
+
+async def _open(settings: Settings) -> tuple[Any, Any]:
+    from broadcaster.bus import open_bus
+    from broadcaster.store import migrate
+    from broadcaster.store.ledger import Ledger
+
+    settings.var_dir.mkdir(parents=True, exist_ok=True)
+    bus = open_bus(settings.bus)
+    await bus.start()
+    ledger = Ledger.connect(settings.db_url, synchronous=settings.bus.sqlite_synchronous)
+    current = await migrate.current_revision(ledger.engine)
+    head = migrate.head_revision()
+    if current != head:
+        await ledger.close()
+        await bus.close()
+        raise ConfigError(
+            f"the database is at revision {current or 'none'}, this version needs {head}: run `broadcaster db upgrade`"
+        )
+    return bus, ledger
+
+
+async def _until_signal(wait: Awaitable[None]) -> None:
+    stop = asyncio.Event()
+    loop = asyncio.get_running_loop()
+    for sig in (signal.SIGINT, signal.SIGTERM):
+        loop.add_signal_handler(sig, stop.set)
+    stopper = asyncio.ensure_future(stop.wait())
+    waiter = asyncio.ensure_future(wait)
+    done, _ = await asyncio.wait({stopper, waiter}, return_when=asyncio.FIRST_COMPLETED)
+    stopper.cancel()
+    if waiter in done:
+        waiter.result()
+
+
+@main.command()
+@click.option("--bus", help="Bus URL: embedded:PATH or kafka://host:port.")
+@click.option("--db", help="Database URL (sqlite+aiosqlite:///PATH or postgresql+asyncpg://...).")
+@click.option("--stage", "stages", multiple=True, help="Run only these stages (default: all).")
+@click.pass_context
+@_friendly
+def run(ctx: click.Context, bus: str | None, db: str | None, stages: tuple[str, ...]) -> None:
+    """Run the pipeline (every stage in this process) until SIGINT or SIGTERM."""
+    settings = _settings(ctx, **_bus_db(bus, db))
+    _run(_serve_pipeline(settings, list(stages) or None))
+
+
+async def _serve_pipeline(settings: Settings, stages: list[str] | None) -> None:
+    from broadcaster.pipeline.runner import Pipeline, Runtime, stage_names
+
+    bus, ledger = await _open(settings)
+    try:
+        runtime = Runtime.build(settings, bus, ledger)
+        pipeline = Pipeline(runtime, stages or stage_names(settings))
+        await pipeline.start()
+        click.echo(f"broadcaster running: bus {settings.bus.url}, {len(pipeline.stages)} stages. Ctrl-C stops.", err=True)
+        try:
+            await _until_signal(pipeline.wait())
+        finally:
+            await pipeline.stop()
+    finally:
+        await ledger.close()
+        await bus.close()
+
+
+@main.command()
+@click.argument("stage")
+@click.option("--bus", help="Bus URL (kafka://host:port for scale-out).")
+@click.option("--db", help="Database URL.")
+@click.pass_context
+@_friendly
+def worker(ctx: click.Context, stage: str, bus: str | None, db: str | None) -> None:
+    """Run one stage: normalize, route, channel:NAME, ledger or redrive (scale out by adding more)."""
+    settings = _settings(ctx, **_bus_db(bus, db))
+    _run(_serve_pipeline(settings, [stage]))
+
+
+@main.group()
+def db() -> None:
+    """The ledger database."""
+
+
+@db.command("upgrade")
+@click.option("--db", "url", help="Database URL.")
+@click.pass_context
+@_friendly
+def db_upgrade(ctx: click.Context, url: str | None) -> None:
+    """Create or migrate the ledger's tables to this version."""
+    settings = _settings(ctx, **_bus_db(None, url))
+
+    async def go() -> str | None:
+        from broadcaster.store import migrate
+        from broadcaster.store.ledger import Ledger
+
+        settings.var_dir.mkdir(parents=True, exist_ok=True)
+        ledger = Ledger.connect(settings.db_url)
+        try:
+            await migrate.upgrade(ledger.engine)
+            await ledger.ensure_tenants((t.id, t.name) for t in settings.tenants.values())
+            return await migrate.current_revision(ledger.engine)
+        finally:
+            await ledger.close()
+
+    click.echo(f"database at revision {_run(go())}")
+
+
+@main.command()
+@click.pass_context
+def check(ctx: click.Context) -> None:
+    """Check settings, tenants, rules, templates and adapters; exit 1 on any problem."""
+    from broadcaster.checks import run_checks
+
+    try:
+        settings = _settings(ctx)
+    except click.ClickException as e:
+        click.echo(f"FAIL settings: {e.message}")
+        sys.exit(1)
+    problems = 0
+    for ok, what, detail in run_checks(settings):
+        click.echo(f"{'ok  ' if ok else 'FAIL'} {what}{': ' + detail if detail else ''}")
+        problems += not ok
+    if problems:
+        click.echo(f"{problems} problem(s)")
+        sys.exit(1)
+    click.echo("all checks passed")
+
+
+@main.command()
+@click.argument("file", type=click.Path(exists=True, dir_okay=False, path_type=Path))
+@click.option("--officer", help="Officer identity for a manual alert (required for JSON).")
+@click.option("--tenant", help="Tenant the officer sends for (required for JSON).")
+@click.option("--source", default=None, help="Source name for a raw telegram (default: by content).")
+@click.option("--bus", help="Bus URL.")
+@click.pass_context
+@_friendly
+def send(ctx: click.Context, file: Path, officer: str | None, tenant: str | None, source: str | None, bus: str | None) -> None:
+    """Put FILE on the pipeline: a raw telegram (XML), or a manual alert (JSON) under an officer."""
+    from broadcaster.bus import open_bus
+    from broadcaster.pipeline.ingest import submit
+    from broadcaster.sources import raw_from_file
+
+    settings = _settings(ctx, **_bus_db(bus, None))
+    raw = raw_from_file(file, officer=officer, tenant=tenant, source=source, known_tenants=settings.tenants)
+
+    async def go() -> None:
+        settings.var_dir.mkdir(parents=True, exist_ok=True)
+        b = open_bus(settings.bus)
+        await b.start()
+        try:
+            await submit(b, raw)
+        finally:
+            await b.close()
+
+    _run(go())
+    click.echo(f"accepted {file.name} as raw event {raw.id} (source {raw.source}, by {raw.submitted_by})")
+
+
+@main.command()
+@click.argument("alert_id")
+@click.option("--tenant", required=True)
+@click.option("--officer", required=True, help="The approving officer (not the author).")
+@click.pass_context
+@_friendly
+def approve(ctx: click.Context, alert_id: str, tenant: str, officer: str) -> None:
+    """Approve a held alert (two-person rule): it goes to every channel at once."""
+    from broadcaster.pipeline.approval import approve as do_approve
+
+    settings = _settings(ctx)
+
+    async def go() -> int:
+        bus, ledger = await _open(settings)
+        try:
+            return await do_approve(bus, ledger, tenant, alert_id, f"officer:{tenant}/{officer}")
+        finally:
+            await ledger.close()
+            await bus.close()
+
+    click.echo(f"approved: {_run(go())} dispatches released")
+
+
+@main.command()
+@click.argument("alert_id", required=False)
+@click.option("--tenant")
+@click.option("--json", "as_json", is_flag=True, help="Machine-readable output.")
+@click.pass_context
+@_friendly
+def status(ctx: click.Context, alert_id: str | None, tenant: str | None, as_json: bool) -> None:
+    """Per-channel delivery table (sent, accepted, failed, latency) and the quarantine."""
+    from broadcaster.status import collect_status, render_status
+
+    settings = _settings(ctx)
+
+    async def go() -> dict[str, Any]:
+        bus, ledger = await _open(settings)
+        try:
+            return await collect_status(settings, bus, ledger, alert_id=alert_id, tenant=tenant)
+        finally:
+            await ledger.close()
+            await bus.close()
+
+    data = _run(go())
+    click.echo(json.dumps(data, ensure_ascii=False, indent=1, default=str) if as_json else render_status(data))
+
+
+@main.command()
+@click.argument("files", nargs=-1, required=True, type=click.Path(exists=True, dir_okay=False, path_type=Path))
+@_friendly
+def parse(files: tuple[Path, ...]) -> None:
+    """Print each file's normalized Alerts as JSON lines with CAP field names (or why not)."""
+    from broadcaster.pipeline.normalize import Refused
+    from broadcaster.pipeline.normalize import parse as do_parse
+    from broadcaster.pipeline.runner import load_parsers
+    from broadcaster.sources import raw_from_file
+
+    configure("WARNING")
+    parsers = load_parsers()
+    failed = 0
+    for path in files:
+        raw = raw_from_file(path, officer="officer:cli/parse", tenant="-", source=None, known_tenants=None)
+        result = do_parse(raw, parsers)
+        if isinstance(result, Refused):
+            failed += 1
+            click.echo(json.dumps({"file": str(path), "refused": result.reason, "detail": result.detail}, ensure_ascii=False))
+            continue
+        for alert in result:
+            click.echo(alert.model_dump_json(by_alias=True, exclude_none=True))
+    if failed:
+        sys.exit(1)
+
+
+@main.command()
+@click.option("--serve", is_flag=True, help="Keep running after the demo (Ctrl-C stops).")
+@click.option("--dir", "workdir", type=click.Path(file_okay=False, path_type=Path), default=Path("var/demo"),
+              show_default=True, help="Where the demo keeps its bus, ledger and outbox (emptied first).")
+def demo(serve: bool, workdir: Path) -> None:
+    """Run the offline demo: sample telegrams and a manual alert through every channel."""
+    from broadcaster.demo import run_demo
+
+    configure("WARNING")
+    sys.exit(_run(run_demo(workdir, serve=serve)))
+
+
+if __name__ == "__main__":
+    main()

@@ -1,0 +1,187 @@
+"""`broadcaster demo`: the Noto earthquake evening and a night of heavy rain, offline.
+
+Everything runs in this process on the embedded bus and SQLite, every channel in outbox mode.
+The demo feeds the project's own sample telegrams (samples/) and two officers' manual alerts
+through the pipeline, waits until every dispatch is final, and prints what went where and how
+fast. With --serve it keeps the pipeline running for `broadcaster send` from another terminal.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import json
+import shutil
+import time
+from collections.abc import Sequence
+from pathlib import Path
+from typing import Any
+
+import click
+
+from broadcaster.bus.embedded import EmbeddedBus
+from broadcaster.model import RawEvent
+from broadcaster.pipeline.approval import approve
+from broadcaster.pipeline.ingest import submit
+from broadcaster.pipeline.runner import Pipeline, Runtime, stage_names
+from broadcaster.settings import PROJECT_ROOT, Settings, load_settings
+from broadcaster.sources import raw_from_file
+from broadcaster.status import collect_status, render_status
+from broadcaster.store import migrate, reports
+from broadcaster.store.audiences import Audiences
+from broadcaster.store.ledger import Ledger
+
+SAMPLES = PROJECT_ROOT / "samples"
+CONFIG = PROJECT_ROOT / "config" / "demo.toml"
+
+# (what the demo says, file, who sends it); None = a source (JMA, L-Alert), else an officer.
+STORY: Sequence[tuple[str, str, str | None]] = (
+    ("16:10 震度速報: 石川県能登 震度7", "jma/01_vxse51_shindo_sokuho.xml", None),
+    ("16:12 大津波警報: 石川県能登", "jma/02_vtse41_otsunami_keiho.xml", None),
+    ("16:20 震源・震度に関する情報: M7.6", "jma/03_vxse53_shingen_shindo.xml", None),
+    ("訂正: 大津波警報 (JMA corrects its own telegram)", "jma/06_vtse41_teisei.xml", None),
+    ("a garbled telegram arrives (it goes to quarantine, nothing else stops)", "manual/garbled.xml", None),
+    ("02:40 officer 田中 issues 避難指示 for 川島 and 大町 (held for a second officer)", "manual/evacuation_order.json", "tanaka"),
+    ("03:20 L-Alert: 穴水町 opens two shelters", "lalert/anamizu_shelter_open.xml", None),
+)
+
+
+async def _seed_people(audiences: Audiences, settings: Settings) -> int:
+    """Residents, leaders and officers with made-up addresses, so that counts mean something."""
+    n = 0
+    languages = ["ja"] * 8 + ["en", "vi"]
+    for tenant in settings.tenants.values():
+        for d_index, district in enumerate(tenant.districts):
+            for i in range(12):
+                lang = languages[(i + d_index) % len(languages)]
+                endpoints = {"line": f"U{tenant.id[:4]}{d_index:02d}{i:026x}"}
+                if i % 2 == 0:
+                    endpoints["email"] = f"{tenant.id}.{district.id}.{i}@example.jp"
+                if i % 3 == 0:
+                    endpoints["app_push"] = f"https://push.example.jp/{tenant.id}/{district.id}/{i}"
+                await audiences.add(tenant.id, language=lang, districts=[district.id], endpoints=endpoints)
+                n += 1
+            await audiences.add(
+                tenant.id,
+                kind="leader",
+                name=f"{district.name} 区長",
+                districts=[district.id],
+                endpoints={"circular": f"leader-{tenant.id}-{district.id}", "line": f"Uleader{tenant.id}{district.id}"},
+            )
+            n += 1
+        for officer in ("tanaka", "sato"):
+            await audiences.add(tenant.id, kind="officer", name=officer, endpoints={"email": f"{officer}@{tenant.id}.example.jp"})
+            n += 1
+    return n
+
+
+async def _settled(ledger: Ledger) -> bool:
+    states = await reports.dispatch_states(ledger)
+    return bool(states) and not any(s in states for s in ("pending", "sending", "failed"))
+
+
+async def _wait(ledger: Ledger, timeout: float) -> bool:
+    deadline = time.monotonic() + timeout
+    while time.monotonic() < deadline:
+        if await _settled(ledger):
+            return True
+        await asyncio.sleep(0.1)
+    return False
+
+
+async def _held(ledger: Ledger, tenant: str) -> str | None:
+    for alert in await reports.alerts(ledger, tenant=tenant):
+        if alert["state"] == "held":
+            return str(alert["identifier"])
+    return None
+
+
+def demo_settings(workdir: Path) -> Settings:
+    workdir = workdir.resolve()
+    return load_settings(
+        CONFIG,
+        var_dir=workdir,
+        db_url=f"sqlite+aiosqlite:///{workdir / 'ledger.sqlite3'}",
+        outbox_dir=workdir / "outbox",
+        bus={"url": f"embedded:{workdir / 'bus.sqlite3'}", "partitions": 8, "poll_interval_s": 0.1},
+    )
+
+
+async def run_demo(workdir: Path, *, serve: bool = False) -> int:
+    if workdir.exists():
+        shutil.rmtree(workdir)
+    workdir.mkdir(parents=True)
+    settings = demo_settings(workdir)
+    echo = click.echo
+    echo(f"Offline demo: {', '.join(t.name for t in settings.tenants.values())} share one deployment.")
+    echo(f"Every channel runs in outbox mode (no credentials). Working folder: {workdir}\n")
+
+    bus = EmbeddedBus(Path(settings.bus.url.removeprefix("embedded:")), partitions=settings.bus.partitions,
+                      poll_interval=settings.bus.poll_interval_s)
+    await bus.start()
+    ledger = Ledger.connect(settings.db_url)
+    try:
+        await migrate.upgrade(ledger.engine)
+        runtime = Runtime.build(settings, bus, ledger)
+        pipeline = Pipeline(runtime, stage_names(settings))
+        await pipeline.start()
+        people = await _seed_people(runtime.audiences, settings)
+        echo(f"Registered {people} demo people (residents in ja/en/vi, district leaders, officers).\n")
+        try:
+            for what, rel, officer in STORY:
+                echo(f"  → {what}")
+                raw = _raw(SAMPLES / rel, officer)
+                await submit(bus, raw)
+                await _wait(ledger, 20)
+                if officer:
+                    alert_id = await _held(ledger, "anamizu")
+                    if alert_id:
+                        echo(f"    held: {alert_id} waits for approval (two-person rule)")
+                        n = await approve(bus, ledger, "anamizu", alert_id, "officer:anamizu/sato", origin="demo")
+                        echo(f"    officer 佐藤 approves → {n} dispatches go out at once")
+                        await _wait(ledger, 20)
+            complete = await _wait(ledger, 60)
+            data = await collect_status(settings, bus, ledger)
+            echo("\nWhat went where (per alert and channel; latency = ingest to provider answer):\n")
+            echo(render_status(data))
+            _print_outputs(settings, echo)
+            if serve:
+                echo(f"\nServing: the pipeline keeps running. In another terminal:\n"
+                     f"  broadcaster --config {CONFIG} send samples/jma/12_vxse43_eew_keiho.xml\n"
+                     f"  broadcaster --config {CONFIG} status\n"
+                     "Ctrl-C stops.")
+                await _forever()
+        finally:
+            await pipeline.stop()
+    finally:
+        await ledger.close()
+        await bus.close()
+    return 0 if complete else 1
+
+
+def _raw(path: Path, officer: str | None) -> RawEvent:
+    if officer:
+        return raw_from_file(path, officer=officer, tenant="anamizu", source=None, known_tenants=None)
+    return raw_from_file(path, officer=None, tenant=None, source=None, known_tenants=None)
+
+
+def _print_outputs(settings: Settings, echo: Any) -> None:
+    echo("\nOutputs (append-only, one JSON line per attempt):")
+    for path in sorted(settings.outbox_dir.glob("*/*.jsonl")):
+        lines = path.read_text(encoding="utf-8").splitlines()
+        echo(f"  {path}  ({len(lines)} records)")
+    sample = settings.outbox_dir / "anamizu" / "line.jsonl"
+    if sample.exists():
+        first = json.loads(sample.read_text(encoding="utf-8").splitlines()[0])
+        echo("\nFor example, the first LINE message of 穴水町:\n")
+        for part in first["texts"][0].get("parts") or [first["texts"][0]["body"]]:
+            echo("    " + part.replace("\n", "\n    "))
+
+
+async def _forever() -> None:
+    stop = asyncio.Event()
+    loop = asyncio.get_running_loop()
+    import signal
+
+    for sig in (signal.SIGINT, signal.SIGTERM):
+        loop.add_signal_handler(sig, stop.set)
+    await stop.wait()

@@ -1,0 +1,82 @@
+"""`broadcaster status`: what went out where, how fast, what failed, what was refused."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from broadcaster.bus import Bus
+from broadcaster.bus.topics import ALERTS, INGEST_RAW, RECEIPTS, dispatch_topic
+from broadcaster.settings import Settings
+from broadcaster.store import reports
+from broadcaster.store.ledger import Ledger
+
+
+async def collect_status(
+    settings: Settings, bus: Bus, ledger: Ledger, *, alert_id: str | None = None, tenant: str | None = None
+) -> dict[str, Any]:
+    rows = await reports.channel_table(ledger, tenant=tenant, alert_id=alert_id)
+    alerts = {(a["tenant"], a["identifier"]): a for a in await reports.alerts(ledger, tenant=tenant, limit=200)}
+    lag: dict[str, int] = {}
+    bus_error: str | None = None
+    groups = [("normalize", [INGEST_RAW]), ("route", [ALERTS]), ("ledger", [RECEIPTS])]
+    groups += [(f"channel.{c}", [dispatch_topic(c)]) for c in settings.enabled_channels()]
+    for group, topics in groups:
+        try:
+            lag[group] = sum((await bus.lag(group, topics)).values())
+        except Exception as e:  # status must still show the ledger when the bus is unreachable
+            lag[group] = -1
+            bus_error = str(e)
+    return {
+        "channels": [
+            {**r.__dict__, "headline": (alerts.get((r.tenant, r.alert_id)) or {}).get("headline")} for r in rows
+        ],
+        "alerts": list(alerts.values()),
+        "quarantine": await reports.quarantine(ledger, limit=20),
+        "lag": lag,
+        "bus_error": bus_error,
+    }
+
+
+def _ms(v: float | None) -> str:
+    return "-" if v is None else f"{v:.0f}"
+
+
+def render_status(data: dict[str, Any]) -> str:
+    lines: list[str] = []
+    by_alert: dict[tuple[str, str], list[dict[str, Any]]] = {}
+    for row in data["channels"]:
+        by_alert.setdefault((row["tenant"], row["alert_id"]), []).append(row)
+    for alert in data["alerts"]:
+        key = (alert["tenant"], alert["identifier"])
+        rows = by_alert.get(key, [])
+        lines.append(
+            f"{alert['tenant']}  {alert['identifier']}  [{alert['status']}/{alert['msg_type']}/{alert['state']}]  "
+            f"{alert['headline'] or ''}"
+        )
+        if not rows:
+            lines.append("    (no dispatches)")
+            continue
+        lines.append(
+            f"    {'channel':<11}{'sent':>5}{'ok':>5}{'fail':>5}{'dead':>5}{'supd':>5}{'wait':>5}{'people':>8}"
+            f"{'p50 ms':>9}{'max ms':>9}  mode"
+        )
+        for r in rows:
+            lines.append(
+                f"    {r['channel']:<11}{r['dispatches']:>5}{r['accepted']:>5}{r['failed']:>5}{r['dead']:>5}"
+                f"{r['superseded'] + r['recorded']:>5}{r['waiting']:>5}{r['recipients']:>8}"
+                f"{_ms(r['latency_p50_ms']):>9}{_ms(r['latency_max_ms']):>9}  {r['mode']}"
+            )
+        firsts = [r["first_accepted"] for r in rows if r["first_accepted"]]
+        lasts = [r["last_accepted"] for r in rows if r["last_accepted"]]
+        if firsts and lasts:
+            lines.append(f"    skew (first to last channel): {(max(lasts) - min(firsts)).total_seconds() * 1000:.0f} ms")
+    if data["quarantine"]:
+        lines.append("")
+        lines.append("quarantine (newest first):")
+        for q in data["quarantine"]:
+            lines.append(f"    #{q['id']} {q['at']:%Y-%m-%d %H:%M:%S} {q['source']}: {q['reason']} - {q['detail'][:120]}")
+    lines.append("")
+    lines.append("bus lag: " + ", ".join(f"{g}={n}" for g, n in data["lag"].items()))
+    if data.get("bus_error"):
+        lines.append(f"bus unreachable: {data['bus_error']}")
+    return "\n".join(lines)
