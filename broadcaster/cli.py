@@ -78,7 +78,7 @@ async def _open(settings: Settings) -> tuple[Any, Any]:
     bus = open_bus(settings.bus)
     await bus.start()
     ledger = Ledger.connect(settings.db_url, synchronous=settings.bus.sqlite_synchronous)
-    current = await migrate.current_revision(ledger.engine)
+    current = await migrate.current_revision(ledger.db)
     head = migrate.head_revision()
     if current != head:
         await ledger.close()
@@ -164,9 +164,9 @@ def db_upgrade(ctx: click.Context, url: str | None) -> None:
         settings.var_dir.mkdir(parents=True, exist_ok=True)
         ledger = Ledger.connect(settings.db_url)
         try:
-            await migrate.upgrade(ledger.engine)
+            await migrate.upgrade(ledger.db)
             await ledger.ensure_tenants((t.id, t.name) for t in settings.tenants.values())
-            return await migrate.current_revision(ledger.engine)
+            return await migrate.current_revision(ledger.db)
         finally:
             await ledger.close()
 
@@ -303,10 +303,11 @@ def parse(files: tuple[Path, ...]) -> None:
               show_default=True, help="Where the demo keeps its bus, ledger and outbox (emptied first).")
 def demo(serve: bool, workdir: Path) -> None:
     """Run the offline demo: sample telegrams and a manual alert through every channel."""
-    from broadcaster.demo import run_demo
+    from broadcaster.demo import prepare, run_demo
 
-    configure("WARNING")
-    sys.exit(_run(run_demo(workdir, serve=serve)))
+    # The demo tells its own story; the log would only interleave with it.
+    configure("ERROR")
+    sys.exit(_run(run_demo(prepare(workdir), serve=serve)))
 
 
 if __name__ == "__main__":

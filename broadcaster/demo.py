@@ -74,15 +74,18 @@ async def _seed_people(audiences: Audiences, settings: Settings) -> int:
     return n
 
 
-async def _settled(ledger: Ledger) -> bool:
+async def _settled(ledger: Ledger, raw_id: str | None) -> bool:
+    """The raw event (if given) is recorded and routed, and no dispatch is still on its way."""
+    if raw_id is not None and not await reports.raw_processed(ledger, raw_id):
+        return False
     states = await reports.dispatch_states(ledger)
-    return bool(states) and not any(s in states for s in ("pending", "sending", "failed"))
+    return not any(s in states for s in ("pending", "sending", "failed"))
 
 
-async def _wait(ledger: Ledger, timeout: float) -> bool:
-    deadline = time.monotonic() + timeout
+async def _wait(ledger: Ledger, within: float, raw_id: str | None = None) -> bool:
+    deadline = time.monotonic() + within
     while time.monotonic() < deadline:
-        if await _settled(ledger):
+        if await _settled(ledger, raw_id):
             return True
         await asyncio.sleep(0.1)
     return False
@@ -106,11 +109,16 @@ def demo_settings(workdir: Path) -> Settings:
     )
 
 
-async def run_demo(workdir: Path, *, serve: bool = False) -> int:
+def prepare(workdir: Path) -> Settings:
+    """An empty working folder and the demo's settings (before the event loop starts)."""
     if workdir.exists():
         shutil.rmtree(workdir)
     workdir.mkdir(parents=True)
-    settings = demo_settings(workdir)
+    return demo_settings(workdir)
+
+
+async def run_demo(settings: Settings, *, serve: bool = False) -> int:
+    workdir = settings.var_dir
     echo = click.echo
     echo(f"Offline demo: {', '.join(t.name for t in settings.tenants.values())} share one deployment.")
     echo(f"Every channel runs in outbox mode (no credentials). Working folder: {workdir}\n")
@@ -120,7 +128,7 @@ async def run_demo(workdir: Path, *, serve: bool = False) -> int:
     await bus.start()
     ledger = Ledger.connect(settings.db_url)
     try:
-        await migrate.upgrade(ledger.engine)
+        await migrate.upgrade(ledger.db)
         runtime = Runtime.build(settings, bus, ledger)
         pipeline = Pipeline(runtime, stage_names(settings))
         await pipeline.start()
@@ -131,7 +139,7 @@ async def run_demo(workdir: Path, *, serve: bool = False) -> int:
                 echo(f"  → {what}")
                 raw = _raw(SAMPLES / rel, officer)
                 await submit(bus, raw)
-                await _wait(ledger, 20)
+                await _wait(ledger, 20, raw.id)
                 if officer:
                     alert_id = await _held(ledger, "anamizu")
                     if alert_id:

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from dataclasses import asdict
 from typing import Any
 
 from broadcaster.bus import Bus
@@ -28,7 +29,7 @@ async def collect_status(
             bus_error = str(e)
     return {
         "channels": [
-            {**r.__dict__, "headline": (alerts.get((r.tenant, r.alert_id)) or {}).get("headline")} for r in rows
+            {**asdict(r), "headline": (alerts.get((r.tenant, r.alert_id)) or {}).get("headline")} for r in rows
         ],
         "alerts": list(alerts.values()),
         "quarantine": await reports.quarantine(ledger, limit=20),

@@ -73,6 +73,28 @@ def _start(config: Path, log: Path) -> subprocess.Popen[bytes]:
         )
 
 
+def _progress(c: sa.Connection) -> tuple[int, int, int]:
+    count = sa.select(sa.func.count())
+    n_alerts = c.execute(count.select_from(tables.alerts)).scalar() or 0
+    open_ = c.execute(
+        count.select_from(tables.dispatches).where(tables.dispatches.c.state != "accepted")
+    ).scalar()
+    routed = c.execute(count.select_from(tables.alerts).where(tables.alerts.c.state != "received")).scalar()
+    return int(n_alerts), int(open_ or 0), int(routed or 0)
+
+
+def _outcome(c: sa.Connection) -> tuple[set[str], list[sa.Row[tuple[str, str]]], set[str]]:
+    headlines = {r.headline for r in c.execute(sa.select(tables.alerts.c.headline))}
+    dispatches = list(c.execute(sa.select(tables.dispatches.c.key, tables.dispatches.c.state)))
+    in_doubt = {
+        r.dispatch_key
+        for r in c.execute(
+            sa.select(tables.attempts.c.dispatch_key).where(tables.attempts.c.status == "started")
+        )
+    }
+    return headlines, dispatches, in_doubt
+
+
 def _outbox_keys(outbox: Path) -> Counter[str]:
     keys: Counter[str] = Counter()
     for path in outbox.glob("*/*.jsonl"):
@@ -89,9 +111,9 @@ async def run_trial(tmp: Path, *, alerts: int, kills: int, seed: int, timeout: f
     config.write_text(CONFIG.format(tmp=tmp), encoding="utf-8")
     settings = load_settings(config)
     ledger = Ledger.connect(settings.db_url)
-    await migrate.upgrade(ledger.engine)
+    await migrate.upgrade(ledger.db)
     await ledger.ensure_tenants([("anamizu", "穴水町")])
-    audiences = Audiences(ledger.engine)
+    audiences = Audiences(ledger.db)
     for n in range(5):
         await audiences.add(
             "anamizu", districts=["kawashima"], endpoints={"email": f"p{n}@example.jp", "app_push": f"sub{n}"}
@@ -114,7 +136,9 @@ async def run_trial(tmp: Path, *, alerts: int, kills: int, seed: int, timeout: f
             # (re)start, then strike at a random moment of the stream.
             before = sum(_outbox_keys(settings.outbox_dir).values())
             grow_deadline = time.monotonic() + 60
-            while sum(_outbox_keys(settings.outbox_dir).values()) <= before and time.monotonic() < grow_deadline:
+            while (
+                sum(_outbox_keys(settings.outbox_dir).values()) <= before and time.monotonic() < grow_deadline
+            ):
                 await asyncio.sleep(0.02)
             await asyncio.sleep(rng.uniform(0.0, 0.3))
             os.killpg(proc.pid, signal.SIGKILL)
@@ -125,20 +149,7 @@ async def run_trial(tmp: Path, *, alerts: int, kills: int, seed: int, timeout: f
 
         deadline = time.monotonic() + timeout
         while time.monotonic() < deadline:
-            async with ledger.engine.connect() as conn:
-                n_alerts = (await conn.execute(sa.select(sa.func.count()).select_from(tables.alerts))).scalar()
-                open_ = (
-                    await conn.execute(
-                        sa.select(sa.func.count())
-                        .select_from(tables.dispatches)
-                        .where(tables.dispatches.c.state != "accepted")
-                    )
-                ).scalar()
-                routed = (
-                    await conn.execute(
-                        sa.select(sa.func.count()).select_from(tables.alerts).where(tables.alerts.c.state != "received")
-                    )
-                ).scalar()
+            n_alerts, open_, routed = await ledger.db.read(_progress)
             if n_alerts == alerts and routed == alerts and open_ == 0:
                 break
             await asyncio.sleep(0.2)
@@ -152,17 +163,7 @@ async def run_trial(tmp: Path, *, alerts: int, kills: int, seed: int, timeout: f
                 proc.wait()
         await bus.close()
 
-    async with ledger.engine.connect() as conn:
-        headlines = {
-            r.headline for r in await conn.execute(sa.select(tables.alerts.c.headline))
-        }
-        dispatches = list(await conn.execute(sa.select(tables.dispatches.c.key, tables.dispatches.c.state)))
-        in_doubt_keys = {
-            r.dispatch_key
-            for r in await conn.execute(
-                sa.select(tables.attempts.c.dispatch_key).where(tables.attempts.c.status == "started")
-            )
-        }
+    headlines, dispatches, in_doubt_keys = await ledger.db.read(_outcome)
     await ledger.close()
     result.lost = [f"alert お知らせ {n}" for n in range(alerts) if f"お知らせ {n}" not in headlines]
     result.dispatches = len(dispatches)

@@ -112,7 +112,7 @@ async def running_pipeline(
         )
         await bus.start()
     ledger = Ledger.connect(settings.db_url)
-    await migrate.upgrade(ledger.engine)
+    await migrate.upgrade(ledger.db)
     runtime = Runtime.build(settings, bus, ledger)
     if adapters:
         runtime.adapters.overrides.update(adapters)

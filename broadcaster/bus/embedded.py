@@ -9,8 +9,9 @@ Semantics follow Kafka where it matters (see protocol.py). Design notes:
   that share the file; offsets in one partition are increasing but not contiguous.
 * A commit that goes with a retry or dead-letter publish is written in the same transaction, so
   a crash can neither lose the message nor leave both copies.
-* Publishes wake consumers of this process at once; messages written by another process (for
-  example ``broadcaster send``) are found by polling every ``poll_interval`` seconds.
+* Publishes wake the consumers of the partitions they wrote to at once. Messages written by
+  another process (for example ``broadcaster send``) are found by one watcher per bus that asks
+  every ``poll_interval`` seconds which partitions grew; idle partitions cost nothing.
 * A consumer group is held by one consumer at a time (a lease row with the owner's pid), so two
   ``broadcaster run`` processes on one file never consume the same partition twice; the lease of
   a dead process is taken over at once.
@@ -117,7 +118,9 @@ class EmbeddedBus:
         self._queue: asyncio.Queue[_Op] = asyncio.Queue()
         self._writer_task: asyncio.Task[None] | None = None
         self._partitions: dict[str, int] = {}
-        self._wake: dict[str, asyncio.Event] = {}
+        self._wake: dict[tuple[str, int], asyncio.Event] = {}
+        self._watcher: asyncio.Task[None] | None = None
+        self._seen_seq = 0
         self._started = False
         self._last_cleanup = 0.0
 
@@ -129,17 +132,20 @@ class EmbeddedBus:
         self.path.parent.mkdir(parents=True, exist_ok=True)
         await self._on_writer(self._open_writer)
         await self._on_reader(self._open_reader)
+        self._seen_seq = await self._on_reader(self._max_seq)
         self._writer_task = asyncio.create_task(self._writer_loop(), name="bus-writer")
+        self._watcher = asyncio.create_task(self._watch(), name="bus-watcher")
         self._started = True
 
     async def close(self) -> None:
         if not self._started:
             return
         self._started = False
-        if self._writer_task is not None:
-            self._writer_task.cancel()
-            with contextlib.suppress(asyncio.CancelledError):
-                await self._writer_task
+        for task in (self._watcher, self._writer_task):
+            if task is not None:
+                task.cancel()
+                with contextlib.suppress(asyncio.CancelledError):
+                    await task
         await self._on_writer(self._close_writer)
         await self._on_reader(self._close_reader)
         self._writer_pool.shutdown(wait=True)
@@ -242,37 +248,38 @@ class EmbeddedBus:
             ops = [await self._queue.get()]
             while not self._queue.empty() and len(ops) < 500:
                 ops.append(self._queue.get_nowait())
+            touched: set[tuple[str, int]] = set()
             try:
-                await self._on_writer(self._apply, ops)
+                touched = await self._on_writer(self._apply, ops)
                 results: list[BaseException | None] = [None] * len(ops)
             except Exception:
                 # One bad operation must not fail the others that shared its transaction.
                 results = []
                 for op in ops:
                     try:
-                        await self._on_writer(self._apply, [op])
+                        touched |= await self._on_writer(self._apply, [op])
                         results.append(None)
                     except Exception as e:
                         results.append(e)
-            touched: set[str] = set()
             for op, err in zip(ops, results, strict=True):
                 if op.future.done():
                     continue
                 if err is None:
                     op.future.set_result(None)
-                    touched.update(m.topic for m in op.publishes)
                 else:
                     op.future.set_exception(_wrap_sqlite(err))
-            for topic in touched:
-                self._notify(topic)
+            for tp in touched:
+                self._notify(tp)
             if time.monotonic() - self._last_cleanup > 300:
                 self._last_cleanup = time.monotonic()
                 with contextlib.suppress(Exception):
                     await self._on_writer(self._cleanup)
 
-    def _apply(self, ops: list[_Op]) -> None:
+    def _apply(self, ops: list[_Op]) -> set[tuple[str, int]]:
+        """Apply in one transaction; returns the (topic, partition)s written to."""
         conn = self._wconn
         assert conn is not None
+        touched: set[tuple[str, int]] = set()
         conn.execute("BEGIN IMMEDIATE")
         try:
             now = time.time()
@@ -292,6 +299,7 @@ class EmbeddedBus:
                     "INSERT INTO messages (topic, partition, key, value, headers, ts) VALUES (?, ?, ?, ?, ?, ?)",
                     rows,
                 )
+                touched.update((r[0], r[1]) for r in rows)
                 if op.commit is not None:
                     conn.execute(
                         "INSERT INTO commits (grp, topic, partition, seq) VALUES (?, ?, ?, ?) "
@@ -302,21 +310,46 @@ class EmbeddedBus:
         except BaseException:
             conn.execute("ROLLBACK")
             raise
+        return touched
 
     def _cleanup(self) -> None:
         assert self._wconn is not None
         self._wconn.execute("DELETE FROM messages WHERE ts < ?", (time.time() - self.retention_s,))
 
-    def _notify(self, topic: str) -> None:
-        event = self._wake.pop(topic, None)
+    def _notify(self, tp: tuple[str, int]) -> None:
+        event = self._wake.pop(tp, None)
         if event is not None:
             event.set()
 
-    def _wake_event(self, topic: str) -> asyncio.Event:
-        event = self._wake.get(topic)
+    def _wake_event(self, topic: str, partition: int) -> asyncio.Event:
+        """The event the next write to this partition sets; take it before looking for records."""
+        event = self._wake.get((topic, partition))
         if event is None:
-            event = self._wake[topic] = asyncio.Event()
+            event = self._wake[(topic, partition)] = asyncio.Event()
         return event
+
+    def _max_seq(self) -> int:
+        assert self._rconn is not None
+        return int(self._rconn.execute("SELECT COALESCE(MAX(seq), 0) FROM messages").fetchone()[0])
+
+    def _grown_since(self, seq: int) -> list[tuple[str, int, int]]:
+        assert self._rconn is not None
+        return self._rconn.execute(
+            "SELECT topic, partition, MAX(seq) FROM messages WHERE seq > ? GROUP BY topic, partition", (seq,)
+        ).fetchall()
+
+    async def _watch(self) -> None:
+        """Wake the partitions that another process wrote to (one query per interval)."""
+        while True:
+            await asyncio.sleep(self.poll_interval)
+            try:
+                grown = await self._on_reader(self._grown_since, self._seen_seq)
+            except Exception as e:
+                log.warning("bus_watch_failed", error=str(e))
+                continue
+            for topic, partition, seq in grown:
+                self._seen_seq = max(self._seen_seq, seq)
+                self._notify((topic, partition))
 
     # -- reading ------------------------------------------------------------------------------
 
@@ -517,7 +550,7 @@ class EmbeddedConsumer:
     async def _partition_loop(self, handler: Handler, topic: str, partition: int, position: int) -> None:
         retry = is_retry_topic(topic)
         while not self._stop.is_set():
-            wake = self.bus._wake_event(topic)
+            wake = self.bus._wake_event(topic, partition)
             try:
                 records = await self.bus.fetch(topic, partition, position)
             except Exception as e:
@@ -528,11 +561,7 @@ class EmbeddedConsumer:
             if not records:
                 stop_wait = asyncio.ensure_future(self._stop.wait())
                 wake_wait = asyncio.ensure_future(wake.wait())
-                await asyncio.wait(
-                    {stop_wait, wake_wait},
-                    timeout=self.bus.poll_interval,
-                    return_when=asyncio.FIRST_COMPLETED,
-                )
+                await asyncio.wait({stop_wait, wake_wait}, return_when=asyncio.FIRST_COMPLETED)
                 stop_wait.cancel()
                 wake_wait.cancel()
                 continue

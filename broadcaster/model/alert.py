@@ -8,10 +8,19 @@ CAP as documented in broadcaster/cap.
 
 from __future__ import annotations
 
+from datetime import datetime
 from enum import StrEnum
 from typing import Annotated
 
-from pydantic import AwareDatetime, BaseModel, ConfigDict, Field, StringConstraints, model_validator
+from pydantic import (
+    AwareDatetime,
+    BaseModel,
+    ConfigDict,
+    Field,
+    StringConstraints,
+    field_validator,
+    model_validator,
+)
 
 from broadcaster.model.timeutil import cap_datetime
 
@@ -105,6 +114,15 @@ URGENCY_RANK: dict[Urgency, int] = {
     Urgency.IMMEDIATE: 4,
 }
 
+# xs:language, which CAP uses for info/language.
+LanguageTag = Annotated[str, StringConstraints(pattern=r"^[a-zA-Z]{1,8}(-[a-zA-Z0-9]{1,8})*$")]
+
+
+def _whole_seconds(v: datetime | None) -> datetime | None:
+    # CAP carries whole seconds; holding the same precision here keeps Alert → CAP → Alert exact.
+    return v.replace(microsecond=0) if v is not None else None
+
+
 # CAP forbids white space, commas and the XML-restricted characters < and & in identifiers.
 CapToken = Annotated[str, StringConstraints(min_length=1, max_length=512, pattern=r"^[^\s,<&]+$")]
 
@@ -150,7 +168,7 @@ class Area(_Frozen):
 class Info(_Frozen):
     """One language's view of the alert (CAP `info`)."""
 
-    language: str = "ja-JP"
+    language: LanguageTag = "ja-JP"
     category: tuple[Category, ...] = Field(min_length=1)
     event: str = Field(min_length=1)
     response_type: tuple[ResponseType, ...] = Field(default=(), alias="responseType")
@@ -171,6 +189,11 @@ class Info(_Frozen):
     parameter: tuple[NamedValue, ...] = ()
     resource: tuple[Resource, ...] = ()
     area: tuple[Area, ...] = ()
+
+    @field_validator("effective", "onset", "expires")
+    @classmethod
+    def _seconds(cls, v: datetime | None) -> datetime | None:
+        return _whole_seconds(v)
 
     def event_codes(self, value_name: str | None = None) -> tuple[str, ...]:
         return tuple(c.value for c in self.event_code if value_name is None or c.value_name == value_name)
@@ -209,6 +232,11 @@ class Alert(_Frozen):
     # Which ingest adapter or person brought it in: "jma", "lalert", "jalert", "cap", "manual".
     origin: str = Field(min_length=1)
     received: AwareDatetime | None = None
+
+    @field_validator("sent")
+    @classmethod
+    def _sent_seconds(cls, v: datetime) -> datetime:
+        return v.replace(microsecond=0)
 
     @model_validator(mode="after")
     def _check(self) -> Alert:

@@ -55,6 +55,9 @@ class Dispatch(BaseModel):
     recipients: tuple[str, ...] = ()
     template: str
     languages: tuple[str, ...] = ("ja",)
+    # This alert's place among the messages of its event for the tenant (1 = the first), for
+    # channels that number revisions (L-Alert) whatever the alert itself references.
+    revision: int = Field(default=1, ge=1)
     priority: Priority = Priority.NORMAL
     requires_approval: bool = False
     explanation: Explanation

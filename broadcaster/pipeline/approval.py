@@ -17,16 +17,17 @@ class ApprovalError(BroadcasterError):
     pass
 
 
-async def approve(bus: Bus, ledger: Ledger, tenant: str, alert_id: str, approver: str, *, origin: str = "cli") -> int:
+async def approve(
+    bus: Bus, ledger: Ledger, tenant: str, alert_id: str, approver: str, *, origin: str = "cli"
+) -> int:
     """Release a held alert to every channel at once; returns the number of dispatches sent."""
-    async with ledger.engine.connect() as conn:
-        row = (
-            await conn.execute(
-                sa.select(t.alerts.c.state, t.alerts.c.submitted_by).where(
-                    t.alerts.c.tenant == tenant, t.alerts.c.identifier == alert_id
-                )
+    row = await ledger.db.read(
+        lambda c: c.execute(
+            sa.select(t.alerts.c.state, t.alerts.c.submitted_by).where(
+                t.alerts.c.tenant == tenant, t.alerts.c.identifier == alert_id
             )
         ).first()
+    )
     if row is None:
         raise ApprovalError(f"no alert {alert_id} for tenant {tenant}")
     if row.state != "held":
@@ -36,10 +37,18 @@ async def approve(bus: Bus, ledger: Ledger, tenant: str, alert_id: str, approver
     alert = await ledger.alert(tenant, alert_id)
     assert alert is not None
     dispatches = await ledger.release_held(tenant, alert_id)
-    headers = {H_TENANT: tenant, H_RECEIVED: (alert.received or alert.sent).isoformat(), H_ROUTED: now().isoformat()}
+    headers = {
+        H_TENANT: tenant,
+        H_RECEIVED: (alert.received or alert.sent).isoformat(),
+        H_ROUTED: now().isoformat(),
+    }
     await bus.publish_many([order_message(alert, d, headers) for d in dispatches])
     await ledger.audit(
-        actor=approver, action="approve", tenant=tenant, target=alert_id, origin=origin,
+        actor=approver,
+        action="approve",
+        tenant=tenant,
+        target=alert_id,
+        origin=origin,
         detail={"author": row.submitted_by, "dispatches": len(dispatches)},
     )
     return len(dispatches)

@@ -80,7 +80,7 @@ class ChannelStage:
             order = DispatchOrder.model_validate_json(record.value)
         except ValidationError as e:
             return DeadLetter(f"not a DispatchOrder: {str(e)[:500]}")
-        d, alert = order.dispatch, order.alert
+        d = order.dispatch
         structlog.contextvars.bind_contextvars(
             tenant=d.tenant, alert=d.alert_id, dispatch=d.key, channel=self.channel
         )
@@ -97,19 +97,17 @@ class ChannelStage:
             routed=read(record.headers, H_ROUTED) or d.created,
         )
         try:
-            state = await self.ledger.dispatch_state(d.key)
+            earlier = await self.ledger.earlier_alerts(alert) if alert.msg_type is MsgType.CANCEL else None
+            state, newer, attempted = await self.ledger.pre_send(d, alert, earlier)
             if state is not None and (state.final or state.state == "held"):
                 log.info("dispatch_skipped", state=state.state)
                 return Ack()
-            newer = await self.ledger.superseding_alert(d, alert.sent)
             if newer is not None:
                 return await self._decided(d, hops, ReceiptStatus.SUPERSEDED, f"superseded by {newer}")
-            if alert.msg_type is MsgType.CANCEL:
-                earlier = await self.ledger.earlier_alerts(alert)
-                if not await self.ledger.was_attempted(d.tenant, earlier, d.channel, d.audience, d.batch):
-                    return await self._decided(
-                        d, hops, ReceiptStatus.RECORDED, "the original was never sent here"
-                    )
+            if earlier is not None and not attempted:
+                return await self._decided(
+                    d, hops, ReceiptStatus.RECORDED, "the original was never sent here"
+                )
         except Exception as e:  # the ledger is unreachable: nothing sent yet, try again later
             log.error("ledger_read_failed", error=str(e)[:300])
             return Retry(backoff(record.attempt, self.tiers), f"ledger: {e}")

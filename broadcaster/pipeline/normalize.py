@@ -13,10 +13,10 @@ from dataclasses import dataclass
 from pydantic import ValidationError
 
 from broadcaster.bus import Ack, Bus, Outcome, Outgoing, Record, Retry
-from broadcaster.bus.topics import ALERTS
+from broadcaster.bus.topics import ALERTS, backoff
 from broadcaster.errors import ParseError
 from broadcaster.logging import get_logger
-from broadcaster.model import DISTRICT_CODE, Alert, Area, RawEvent, cap_datetime, now
+from broadcaster.model import DISTRICT_CODE, Alert, Area, MsgType, RawEvent, cap_datetime, now
 from broadcaster.parsing import SourceParser
 from broadcaster.pipeline.hops import H_NORMALIZED, H_TENANT, carry, stamp
 from broadcaster.pipeline.tenancy import TenantDirectory
@@ -59,10 +59,18 @@ def parse(raw: RawEvent, parsers: Sequence[SourceParser]) -> list[Alert] | Refus
 
 
 def assign_tenants(
-    alerts: Sequence[Alert], raw: RawEvent, directory: TenantDirectory
+    alerts: Sequence[Alert],
+    raw: RawEvent,
+    directory: TenantDirectory,
+    followers: Sequence[set[str]] | None = None,
 ) -> list[Alert] | Refused:
+    """Per-tenant copies of each alert: the source's tenant, or those its areas cover.
+
+    `followers[i]` are the tenants that had earlier messages of alert i's event: an update or
+    cancel reaches them even when it names no area (or fewer areas than the original).
+    """
     out: list[Alert] = []
-    for alert in alerts:
+    for index, alert in enumerate(alerts):
         if raw.tenant is not None:
             if raw.tenant not in directory.tenants:
                 return Refused("unknown_tenant", f"tenant {raw.tenant!r} is not served by this deployment")
@@ -72,7 +80,10 @@ def assign_tenants(
         elif alert.tenant is not None:
             return Refused("tenant_claimed", "a shared source may not name a tenant; areas decide")
         else:
-            out.extend(_enrich(alert.for_tenant(t), raw, directory) for t in directory.match(alert))
+            tenants = set(directory.match(alert))
+            if followers is not None and alert.msg_type is not MsgType.ALERT:
+                tenants |= {t for t in followers[index] if t in directory.tenants}
+            out.extend(_enrich(alert.for_tenant(t), raw, directory) for t in sorted(tenants))
     return out
 
 
@@ -123,8 +134,14 @@ class NormalizeStage:
     group = "normalize"
 
     def __init__(
-        self, bus: Bus, ledger: Ledger, parsers: Sequence[SourceParser], directory: TenantDirectory
+        self,
+        bus: Bus,
+        ledger: Ledger,
+        parsers: Sequence[SourceParser],
+        directory: TenantDirectory,
+        retry_tiers: Sequence[float] = (1.0, 5.0, 30.0),
     ) -> None:
+        self.retry_tiers = retry_tiers
         self.bus = bus
         self.ledger = ledger
         self.parsers = list(parsers)
@@ -140,7 +157,16 @@ class NormalizeStage:
         parsed = parse(raw, self.parsers)
         if isinstance(parsed, Refused):
             return await self._quarantine(raw, parsed)
-        assigned = assign_tenants(parsed, raw, self.directory)
+        try:
+            followers = [
+                await self.ledger.tenants_of_event(a.event_key, a.referenced_identifiers())
+                if a.msg_type is not MsgType.ALERT and a.tenant is None and raw.tenant is None
+                else set()
+                for a in parsed
+            ]
+        except Exception as e:
+            return Retry(backoff(record.attempt, self.retry_tiers), f"ledger: {e}")
+        assigned = assign_tenants(parsed, raw, self.directory, followers)
         if isinstance(assigned, Refused):
             return await self._quarantine(raw, assigned)
         alerts: list[Alert] = []
@@ -150,17 +176,14 @@ class NormalizeStage:
                 return await self._quarantine(raw, resolved)
             alerts.append(resolved)
         try:
-            new = await self.ledger.record_ingest(raw, alerts)
+            states = await self.ledger.record_ingest(raw, alerts)
         except Exception as e:  # the database is down: try again, nothing is lost meanwhile
             log.error("ledger_write_failed", stage=self.group, error=str(e))
-            return Retry(2.0, f"ledger: {e}")
+            return Retry(backoff(record.attempt, self.retry_tiers), f"ledger: {e}")
         out: list[Outgoing] = []
         normalized = now()
-        for alert, is_new in zip(alerts, new, strict=True):
-            if (
-                not is_new
-                and await self.ledger.alert_state(alert.tenant or "", alert.identifier) != "received"
-            ):
+        for alert, state in zip(alerts, states, strict=True):
+            if state != "received":
                 log.info("alert_duplicate", tenant=alert.tenant, alert=alert.identifier, raw=raw.id)
                 continue
             headers = stamp(carry(record.headers), H_NORMALIZED, normalized)

@@ -8,6 +8,7 @@ costs nothing: the channel worker finds it final, or sends it once with the same
 from __future__ import annotations
 
 import asyncio
+import contextlib
 from datetime import timedelta
 
 from broadcaster.bus import Bus, Outgoing
@@ -67,10 +68,8 @@ class Redriver:
                 await self.run_once()
             except Exception as e:  # the database or bus is down; try again next round
                 log.error("redrive_failed", error=str(e)[:300])
-            try:
+            with contextlib.suppress(TimeoutError):
                 await asyncio.wait_for(self._stop.wait(), timeout=self.interval_s)
-            except TimeoutError:
-                pass
 
     async def stop(self) -> None:
         self._stop.set()

@@ -17,7 +17,7 @@ from datetime import timedelta
 from pydantic import ValidationError
 
 from broadcaster.bus import Ack, Bus, DeadLetter, Outcome, Outgoing, Record, Retry
-from broadcaster.bus.topics import dispatch_topic
+from broadcaster.bus.topics import backoff, dispatch_topic
 from broadcaster.channels import ChannelProfile
 from broadcaster.logging import get_logger
 from broadcaster.model import Alert, Dispatch, DispatchOrder, Explanation, MsgType, Priority, Status, now
@@ -53,6 +53,7 @@ class RouteStage:
         engines: Callable[[str], RulesEngine],
         profiles: Mapping[str, ChannelProfile],
         deadlines: Mapping[str, float],
+        retry_tiers: Sequence[float] = (1.0, 5.0, 30.0),
     ) -> None:
         self.bus = bus
         self.ledger = ledger
@@ -61,6 +62,7 @@ class RouteStage:
         self.engines = engines
         self.profiles = profiles
         self.deadlines = deadlines
+        self.retry_tiers = retry_tiers
 
     async def handle(self, record: Record) -> Outcome:
         try:
@@ -74,7 +76,7 @@ class RouteStage:
             to_publish = await self.ledger.record_dispatches(alert, dispatches, held=held)
         except Exception as e:
             log.error("route_failed", tenant=alert.tenant, alert=alert.identifier, error=str(e))
-            return Retry(2.0, f"route: {type(e).__name__}: {e}")
+            return Retry(backoff(record.attempt, self.retry_tiers), f"route: {type(e).__name__}: {e}")
         headers = stamp(carry(record.headers), H_ROUTED, now())
         headers[H_TENANT] = alert.tenant
         await self.bus.publish_many([order_message(alert, d, headers) for d in _flash_first(to_publish)])
@@ -90,13 +92,15 @@ class RouteStage:
 
     async def decide(self, alert: Alert) -> tuple[list[Dispatch], bool]:
         assert alert.tenant is not None
+        earlier = await self.ledger.earlier_alerts(alert)
+        revision = len(earlier) + 1
         if alert.msg_type is MsgType.CANCEL:
-            return await self._follow(alert), False
+            return await self._follow(alert, earlier, revision), False
         decisions = self.engines(alert.tenant).decide(alert)
-        dispatches = await self._expand(alert, decisions)
+        dispatches = await self._expand(alert, decisions, revision)
         if alert.msg_type is MsgType.UPDATE:
             taken = {(d.channel, d.audience) for d in dispatches}
-            for d in await self._earlier_dispatches(alert):
+            for d in await self.ledger.dispatches_of(alert.tenant, earlier):
                 if (d.channel, d.audience) not in taken and d.channel in self.profiles:
                     taken.add((d.channel, d.audience))
                     decision = Decision(
@@ -110,7 +114,9 @@ class RouteStage:
                             reasons=(f"an update goes wherever {d.alert_id} went",),
                         ),
                     )
-                    dispatches.extend(await self._expand(alert, [decision], resolve_districts=False))
+                    dispatches.extend(
+                        await self._expand(alert, [decision], revision, resolve_districts=False)
+                    )
         # Two-person rule: only officers' own alerts wait for an approver. Sources (JMA, J-Alert,
         # L-Alert) are already official and must never be held.
         held = (
@@ -120,17 +126,12 @@ class RouteStage:
         )
         return dispatches, held
 
-    async def _earlier_dispatches(self, alert: Alert) -> list[Dispatch]:
-        assert alert.tenant is not None
-        earlier = await self.ledger.earlier_alerts(alert)
-        return await self.ledger.dispatches_of(alert.tenant, earlier)
-
-    async def _follow(self, alert: Alert) -> list[Dispatch]:
+    async def _follow(self, alert: Alert, earlier: Sequence[str], revision: int) -> list[Dispatch]:
         """The cancel's dispatches: one for each (channel, audience, batch) that an earlier had."""
         assert alert.tenant is not None
         created = now()
         out: dict[tuple[str, str, int], Dispatch] = {}
-        for d in await self._earlier_dispatches(alert):
+        for d in await self.ledger.dispatches_of(alert.tenant, earlier):
             slot = (d.channel, d.audience, d.batch)
             if slot in out:
                 continue
@@ -145,6 +146,7 @@ class RouteStage:
                 recipients=d.recipients,
                 template="auto",
                 languages=d.languages,
+                revision=revision,
                 priority=d.priority,
                 explanation=Explanation(
                     rule="cancel-follows-original",
@@ -158,7 +160,7 @@ class RouteStage:
         return list(out.values())
 
     async def _expand(
-        self, alert: Alert, decisions: Sequence[Decision], *, resolve_districts: bool = True
+        self, alert: Alert, decisions: Sequence[Decision], revision: int, *, resolve_districts: bool = True
     ) -> list[Dispatch]:
         assert alert.tenant is not None
         created = now()
@@ -184,6 +186,7 @@ class RouteStage:
                             recipients=batch.recipients,
                             template=dec.template,
                             languages=batch.languages,
+                            revision=revision,
                             priority=dec.priority,
                             requires_approval=dec.requires_approval,
                             explanation=dec.explanation,

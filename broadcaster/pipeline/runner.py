@@ -78,18 +78,22 @@ class Runtime:
             bus=bus,
             ledger=ledger,
             directory=TenantDirectory.from_settings(settings),
-            rules={t: load_tenant_rules(settings.rules_dir, t, list(settings.channels)) for t in settings.tenants},
+            rules={
+                t: load_tenant_rules(settings.rules_dir, t, list(settings.channels)) for t in settings.tenants
+            },
             profiles={c: profile_of(settings, c) for c in channels},
             renderer=Renderer(settings.templates_dir),
             adapters=AdapterPool(settings),
             parsers=load_parsers(),
-            audiences=Audiences(ledger.engine),
+            audiences=Audiences(ledger.db),
         )
 
     def handler(self, stage: str) -> tuple[str, list[str], Handler]:
         """(group, topics, handler) of a consuming stage."""
         if stage == "normalize":
-            s: Any = NormalizeStage(self.bus, self.ledger, self.parsers, self.directory)
+            s: Any = NormalizeStage(
+                self.bus, self.ledger, self.parsers, self.directory, self.settings.pipeline.retry_tiers_s
+            )
             return s.group, [INGEST_RAW], s.handle
         if stage == "route":
             s = RouteStage(
@@ -100,6 +104,7 @@ class Runtime:
                 self.rules.__getitem__,
                 self.profiles,
                 self.settings.pipeline.deadline_s,
+                self.settings.pipeline.retry_tiers_s,
             )
             return s.group, [ALERTS], s.handle
         if stage == "ledger":

@@ -45,16 +45,34 @@ class TenantDirectory:
         return sorted(found)
 
     def districts_of(self, tenant: str, alert: Alert) -> list[str]:
-        """The tenant's districts an alert names (manual alerts and L-Alert name them)."""
-        known = {d.id for d in self.tenants[tenant].districts} if tenant in self.tenants else set()
+        """The tenant's districts an alert names, by district code or by name.
+
+        Officers' alerts name districts by id; L-Alert names them in words ("川島地区"), so a
+        name matches with or without the usual suffixes.
+        """
+        districts = self.tenants[tenant].districts if tenant in self.tenants else []
+        by_id = {d.id for d in districts}
+        by_name = {_bare(d.name): d.id for d in districts}
         out: list[str] = []
         for info in alert.info[:1]:
             for area in info.area:
-                for code in area.codes(DISTRICT_CODE):
-                    if code in known and code not in out:
-                        out.append(code)
+                found = [c for c in area.codes(DISTRICT_CODE) if c in by_id]
+                if not found and _bare(area.area_desc) in by_name:
+                    found = [by_name[_bare(area.area_desc)]]
+                out.extend(f for f in found if f not in out)
         return out
 
     def name(self, tenant: str) -> str:
         t = self.tenants.get(tenant)
         return t.name if t else tenant
+
+
+_SUFFIXES = ("地区", "地域", "区", "町内会", "自治会")
+
+
+def _bare(name: str) -> str:
+    name = name.strip()
+    for suffix in _SUFFIXES:
+        if name.endswith(suffix) and len(name) > len(suffix):
+            return name[: -len(suffix)]
+    return name

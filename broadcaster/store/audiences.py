@@ -12,10 +12,10 @@ from collections.abc import Sequence
 from dataclasses import dataclass
 
 import sqlalchemy as sa
-from sqlalchemy.ext.asyncio import AsyncEngine
 
 from broadcaster.model import now
 from broadcaster.store import tables as t
+from broadcaster.store.db import Database
 
 _ADDRESS_KEY = b"broadcaster-address-hash"
 
@@ -54,8 +54,8 @@ def _audience_filter(tenant: str, audience: str) -> sa.ColumnElement[bool]:
 
 
 class Audiences:
-    def __init__(self, engine: AsyncEngine) -> None:
-        self.engine = engine
+    def __init__(self, db: Database) -> None:
+        self.db = db
 
     async def recipients(self, tenant: str, audience: str, channel: str) -> list[Recipient]:
         """Addresses on `channel`, in subscriber order so that batches come out the same."""
@@ -66,9 +66,9 @@ class Audiences:
             .where(_audience_filter(tenant, audience), e.c.channel == channel)
             .order_by(s.c.id, e.c.address_hash)
         )
-        async with self.engine.connect() as conn:
-            rows = await conn.execute(query)
-            return [Recipient(r.id, r.address, r.language) for r in rows]
+        return await self.db.read(
+            lambda c: [Recipient(r.id, r.address, r.language) for r in c.execute(query)]
+        )
 
     async def count(self, tenant: str, audience: str, channel: str) -> int:
         s, e = t.subscribers, t.subscriber_endpoints
@@ -77,8 +77,7 @@ class Audiences:
             .select_from(s.join(e, e.c.subscriber_id == s.c.id))
             .where(_audience_filter(tenant, audience), e.c.channel == channel)
         )
-        async with self.engine.connect() as conn:
-            return int((await conn.execute(query)).scalar() or 0)
+        return await self.db.read(lambda c: int(c.execute(query).scalar() or 0))
 
     async def add(
         self,
@@ -93,8 +92,9 @@ class Audiences:
         external_ref: str | None = None,
     ) -> int:
         at = now()
-        async with self.engine.begin() as conn:
-            result = await conn.execute(
+
+        def work(c: sa.Connection) -> int:
+            result = c.execute(
                 t.subscribers.insert().values(
                     tenant=tenant,
                     kind=kind,
@@ -109,12 +109,12 @@ class Audiences:
             )
             sid = int(result.inserted_primary_key[0])  # type: ignore[index]
             if districts:
-                await conn.execute(
+                c.execute(
                     t.subscriber_districts.insert(),
                     [{"subscriber_id": sid, "district": d} for d in districts],
                 )
             if endpoints:
-                await conn.execute(
+                c.execute(
                     t.subscriber_endpoints.insert(),
                     [
                         {
@@ -126,4 +126,6 @@ class Audiences:
                         for ch, addr in endpoints.items()
                     ],
                 )
-        return sid
+            return sid
+
+        return await self.db.write(work)

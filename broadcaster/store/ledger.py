@@ -1,7 +1,8 @@
 """The ledger: what the pipeline stages record and ask, on SQLite or PostgreSQL.
 
-Every write that must be seen together is one transaction. Inserts of things that may arrive
-twice (a redelivered message, the same telegram on two feeds) are idempotent by key.
+Each method is one unit of work (store/db.py): its statements share one transaction and, on
+SQLite, one trip to the database thread. Inserts of things that may arrive twice (a redelivered
+message, the same telegram on two feeds) are idempotent by key.
 """
 
 from __future__ import annotations
@@ -14,33 +15,21 @@ from datetime import UTC, datetime, timedelta
 from typing import Any
 
 import sqlalchemy as sa
-from sqlalchemy import event
-from sqlalchemy.ext.asyncio import AsyncConnection, AsyncEngine, create_async_engine
 
 from broadcaster.model import KIND, Alert, Dispatch, MsgType, RawEvent, Receipt, ReceiptStatus, now
 from broadcaster.store import tables as t
+from broadcaster.store.db import Database
 
 FINAL_STATES = frozenset({"accepted", "dead", "superseded", "recorded"})
 GENESIS_HASH = "0" * 64
 
-
-def make_engine(url: str, *, synchronous: str = "NORMAL") -> AsyncEngine:
-    if url.startswith("sqlite"):
-        # One connection: SQLite takes one writer at a time anyway, and queueing in-process is
-        # far cheaper than the busy-wait backoff of several connections fighting for the lock.
-        engine = create_async_engine(url, pool_size=1, max_overflow=0, pool_timeout=120)
-
-        @event.listens_for(engine.sync_engine, "connect")
-        def _pragmas(dbapi_conn: Any, _: Any) -> None:
-            cur = dbapi_conn.cursor()
-            cur.execute("PRAGMA journal_mode=WAL")
-            cur.execute(f"PRAGMA synchronous={synchronous}")
-            cur.execute("PRAGMA busy_timeout=30000")
-            cur.execute("PRAGMA foreign_keys=ON")
-            cur.close()
-
-        return engine
-    return create_async_engine(url, pool_size=10, max_overflow=10, pool_pre_ping=True)
+_RECEIPT_STATE = {
+    ReceiptStatus.ACCEPTED: "accepted",
+    ReceiptStatus.FAILED: "failed",
+    ReceiptStatus.DEAD: "dead",
+    ReceiptStatus.SUPERSEDED: "superseded",
+    ReceiptStatus.RECORDED: "recorded",
+}
 
 
 @dataclass(frozen=True, slots=True)
@@ -58,7 +47,9 @@ class DispatchState:
         return self.state in FINAL_STATES
 
 
-def _alert_row(alert: Alert, raw: RawEvent | None, state: str) -> dict[str, Any]:
+def _alert_row(
+    alert: Alert, raw: RawEvent | None, state: str, submitted_by: str | None = None
+) -> dict[str, Any]:
     assert alert.tenant is not None
     info = alert.info[0] if alert.info else None
     kinds = info.event_codes(KIND) if info else ()
@@ -75,7 +66,7 @@ def _alert_row(alert: Alert, raw: RawEvent | None, state: str) -> dict[str, Any]
         "severity": info.severity.value if info else "Unknown",
         "headline": info.headline if info else None,
         "raw_event_id": raw.id if raw else None,
-        "submitted_by": raw.submitted_by if raw else None,
+        "submitted_by": raw.submitted_by if raw else submitted_by,
         "state": state,
         "routed": None,
         "data": json.loads(alert.model_dump_json(by_alias=True)),
@@ -99,53 +90,71 @@ def _raw_row(raw: RawEvent, status: str, n_alerts: int) -> dict[str, Any]:
     }
 
 
+def _dispatch_row(d: Dispatch, state: str, at: datetime) -> dict[str, Any]:
+    return {
+        "key": d.key,
+        "tenant": d.tenant,
+        "alert_id": d.alert_id,
+        "event_key": d.event_key,
+        "channel": d.channel,
+        "audience": d.audience,
+        "batch": d.batch,
+        "batch_count": d.batch_count,
+        "template": d.template,
+        "priority": d.priority.value,
+        "requires_approval": d.requires_approval,
+        "state": state,
+        "attempts": 0,
+        "created": d.created,
+        "updated": at,
+        "deadline": d.deadline,
+        "data": json.loads(d.model_dump_json()),
+    }
+
+
 class Ledger:
-    def __init__(self, engine: AsyncEngine) -> None:
-        self.engine = engine
-        self._insert_ignore = self._make_insert_ignore()
+    def __init__(self, db: Database) -> None:
+        self.db = db
+        if db.dialect == "postgresql":
+            from sqlalchemy.dialects.postgresql import insert as pg_insert
+
+            self._insert_ignore: Any = lambda table: pg_insert(table).on_conflict_do_nothing()
+        else:
+            from sqlalchemy.dialects.sqlite import insert as sqlite_insert
+
+            self._insert_ignore = lambda table: sqlite_insert(table).on_conflict_do_nothing()
 
     @classmethod
     def connect(cls, url: str, *, synchronous: str = "NORMAL") -> Ledger:
-        return cls(make_engine(url, synchronous=synchronous))
+        return cls(Database.connect(url, synchronous=synchronous))
 
     async def close(self) -> None:
-        await self.engine.dispose()
+        await self.db.close()
 
     @property
     def dialect(self) -> str:
-        return self.engine.dialect.name
-
-    def _make_insert_ignore(self) -> Any:
-        if self.engine.dialect.name == "postgresql":
-            from sqlalchemy.dialects.postgresql import insert as pg_insert
-
-            return lambda table: pg_insert(table).on_conflict_do_nothing()
-        from sqlalchemy.dialects.sqlite import insert as sqlite_insert
-
-        return lambda table: sqlite_insert(table).on_conflict_do_nothing()
+        return self.db.dialect
 
     # -- tenants ------------------------------------------------------------------------------
 
     async def ensure_tenants(self, tenants: Iterable[tuple[str, str]]) -> None:
         rows = [{"id": tid, "name": name, "created": now()} for tid, name in tenants]
-        if not rows:
-            return
-        async with self.engine.begin() as conn:
-            await conn.execute(self._insert_ignore(t.tenants), rows)
+
+        def work(c: sa.Connection) -> None:
+            if rows:
+                c.execute(self._insert_ignore(t.tenants), rows)
             for row in rows:
-                await conn.execute(
-                    t.tenants.update().where(t.tenants.c.id == row["id"]).values(name=row["name"])
-                )
+                c.execute(t.tenants.update().where(t.tenants.c.id == row["id"]).values(name=row["name"]))
+
+        await self.db.write(work)
 
     # -- ingest -------------------------------------------------------------------------------
 
     async def record_quarantine(self, raw: RawEvent, reason: str, detail: str) -> None:
-        async with self.engine.begin() as conn:
-            await conn.execute(self._insert_ignore(t.raw_events), [_raw_row(raw, "quarantined", 0)])
-            await conn.execute(
-                t.raw_events.update().where(t.raw_events.c.id == raw.id).values(status="quarantined")
-            )
-            await conn.execute(
+        def work(c: sa.Connection) -> None:
+            c.execute(self._insert_ignore(t.raw_events), [_raw_row(raw, "quarantined", 0)])
+            c.execute(t.raw_events.update().where(t.raw_events.c.id == raw.id).values(status="quarantined"))
+            c.execute(
                 t.quarantine.insert().values(
                     raw_event_id=raw.id,
                     source=raw.source,
@@ -156,58 +165,89 @@ class Ledger:
                 )
             )
 
-    async def record_ingest(self, raw: RawEvent, alerts: Sequence[Alert]) -> list[bool]:
-        """Store the raw event and its per-tenant alerts; True for each alert not seen before."""
+        await self.db.write(work)
+
+    async def record_ingest(self, raw: RawEvent, alerts: Sequence[Alert]) -> list[str]:
+        """Store the raw event and its per-tenant alerts; for each alert, its state afterwards.
+
+        "received" means not routed yet (new, or left so by a crash): it must go on to routing.
+        """
         status = "accepted" if alerts else "unmatched"
-        new: list[bool] = []
-        async with self.engine.begin() as conn:
-            await conn.execute(self._insert_ignore(t.raw_events), [_raw_row(raw, status, len(alerts))])
+
+        def work(c: sa.Connection) -> list[str]:
+            c.execute(self._insert_ignore(t.raw_events), [_raw_row(raw, status, len(alerts))])
+            states: list[str] = []
             for alert in alerts:
-                result = await conn.execute(
-                    self._insert_ignore(t.alerts), [_alert_row(alert, raw, "received")]
-                )
-                new.append(result.rowcount == 1)
-        return new
+                c.execute(self._insert_ignore(t.alerts), [_alert_row(alert, raw, "received")])
+                state = c.execute(
+                    sa.select(t.alerts.c.state).where(
+                        t.alerts.c.tenant == alert.tenant, t.alerts.c.identifier == alert.identifier
+                    )
+                ).scalar()
+                states.append(str(state))
+            return states
+
+        return await self.db.write(work)
 
     async def record_alert(
         self, alert: Alert, *, state: str = "received", submitted_by: str | None = None
     ) -> bool:
-        row = _alert_row(alert, None, state)
-        row["submitted_by"] = submitted_by
-        async with self.engine.begin() as conn:
-            result = await conn.execute(self._insert_ignore(t.alerts), [row])
-            return result.rowcount == 1
+        row = _alert_row(alert, None, state, submitted_by)
+        return await self.db.write(lambda c: c.execute(self._insert_ignore(t.alerts), [row]).rowcount == 1)
+
+    async def tenants_of_event(self, event_key: str, identifiers: Sequence[str]) -> set[str]:
+        """Tenants that have had an alert of this event (or one of these), for arealess follow-ups.
+
+        A JMA 取消 names no areas; it must still reach every tenant that got what it cancels.
+        """
+
+        def work(c: sa.Connection) -> set[str]:
+            rows = c.execute(
+                sa.select(t.alerts.c.tenant)
+                .where(
+                    sa.or_(
+                        t.alerts.c.event_key == event_key,
+                        t.alerts.c.identifier.in_(identifiers) if identifiers else sa.false(),
+                    )
+                )
+                .distinct()
+            )
+            return {r.tenant for r in rows}
+
+        return await self.db.read(work)
 
     # -- routing ------------------------------------------------------------------------------
 
     async def alert(self, tenant: str, identifier: str) -> Alert | None:
-        async with self.engine.connect() as conn:
-            row = (
-                await conn.execute(
-                    sa.select(t.alerts.c.data).where(
-                        t.alerts.c.tenant == tenant, t.alerts.c.identifier == identifier
-                    )
-                )
-            ).first()
-        return Alert.model_validate(row.data) if row else None
-
-    async def alert_state(self, tenant: str, identifier: str) -> str | None:
-        async with self.engine.connect() as conn:
-            return (
-                await conn.execute(
-                    sa.select(t.alerts.c.state).where(
-                        t.alerts.c.tenant == tenant, t.alerts.c.identifier == identifier
-                    )
+        def work(c: sa.Connection) -> Alert | None:
+            data = c.execute(
+                sa.select(t.alerts.c.data).where(
+                    t.alerts.c.tenant == tenant, t.alerts.c.identifier == identifier
                 )
             ).scalar()
+            return Alert.model_validate(data) if data is not None else None
+
+        return await self.db.read(work)
+
+    async def alert_state(self, tenant: str, identifier: str) -> str | None:
+        def work(c: sa.Connection) -> str | None:
+            return c.execute(
+                sa.select(t.alerts.c.state).where(
+                    t.alerts.c.tenant == tenant, t.alerts.c.identifier == identifier
+                )
+            ).scalar()
+
+        return await self.db.read(work)
 
     async def earlier_alerts(self, alert: Alert) -> list[str]:
         """Identifiers of the alerts this one follows: those it references and older ones of its event."""
         assert alert.tenant is not None
         refs = set(alert.referenced_identifiers())
-        async with self.engine.connect() as conn:
-            rows = await conn.execute(
-                sa.select(t.alerts.c.identifier).where(
+
+        def work(c: sa.Connection) -> list[str]:
+            rows = c.execute(
+                sa.select(t.alerts.c.identifier)
+                .where(
                     t.alerts.c.tenant == alert.tenant,
                     t.alerts.c.identifier != alert.identifier,
                     sa.or_(
@@ -215,19 +255,25 @@ class Ledger:
                         sa.and_(t.alerts.c.event_key == alert.event_key, t.alerts.c.sent <= alert.sent),
                     ),
                 )
+                .order_by(t.alerts.c.sent, t.alerts.c.received)
             )
             return [r.identifier for r in rows]
+
+        return await self.db.read(work)
 
     async def dispatches_of(self, tenant: str, alert_ids: Sequence[str]) -> list[Dispatch]:
         if not alert_ids:
             return []
-        async with self.engine.connect() as conn:
-            rows = await conn.execute(
+
+        def work(c: sa.Connection) -> list[Dispatch]:
+            rows = c.execute(
                 sa.select(t.dispatches.c.data)
                 .where(t.dispatches.c.tenant == tenant, t.dispatches.c.alert_id.in_(alert_ids))
                 .order_by(t.dispatches.c.created)
             )
             return [Dispatch.model_validate(r.data) for r in rows]
+
+        return await self.db.read(work)
 
     async def record_dispatches(
         self, alert: Alert, dispatches: Sequence[Dispatch], *, held: bool = False
@@ -239,50 +285,33 @@ class Ledger:
         """
         assert alert.tenant is not None
         at = now()
-        rows = [
-            {
-                "key": d.key,
-                "tenant": d.tenant,
-                "alert_id": d.alert_id,
-                "event_key": d.event_key,
-                "channel": d.channel,
-                "audience": d.audience,
-                "batch": d.batch,
-                "batch_count": d.batch_count,
-                "template": d.template,
-                "priority": d.priority.value,
-                "requires_approval": d.requires_approval,
-                "state": "held" if held else "pending",
-                "attempts": 0,
-                "created": d.created,
-                "updated": at,
-                "deadline": d.deadline,
-                "data": json.loads(d.model_dump_json()),
-            }
-            for d in dispatches
-        ]
-        async with self.engine.begin() as conn:
+        rows = [_dispatch_row(d, "held" if held else "pending", at) for d in dispatches]
+
+        def work(c: sa.Connection) -> set[str]:
             if rows:
-                await conn.execute(self._insert_ignore(t.dispatches), rows)
-            await conn.execute(
+                c.execute(self._insert_ignore(t.dispatches), rows)
+            c.execute(
                 t.alerts.update()
                 .where(t.alerts.c.tenant == alert.tenant, t.alerts.c.identifier == alert.identifier)
                 .values(state="held" if held else "routed", routed=at)
             )
             if not dispatches:
-                return []
-            states = await conn.execute(
+                return set()
+            states = c.execute(
                 sa.select(t.dispatches.c.key, t.dispatches.c.state).where(
                     t.dispatches.c.key.in_([d.key for d in dispatches])
                 )
             )
-            open_keys = {r.key for r in states if r.state not in FINAL_STATES and r.state != "held"}
+            return {r.key for r in states if r.state not in FINAL_STATES and r.state != "held"}
+
+        open_keys = await self.db.write(work)
         return [d for d in dispatches if d.key in open_keys]
 
     async def release_held(self, tenant: str, alert_id: str) -> list[Dispatch]:
         """An approver let a held alert go: its dispatches become pending and are returned."""
-        async with self.engine.begin() as conn:
-            await conn.execute(
+
+        def work(c: sa.Connection) -> list[Dispatch]:
+            c.execute(
                 t.dispatches.update()
                 .where(
                     t.dispatches.c.tenant == tenant,
@@ -291,12 +320,12 @@ class Ledger:
                 )
                 .values(state="pending", updated=now())
             )
-            await conn.execute(
+            c.execute(
                 t.alerts.update()
                 .where(t.alerts.c.tenant == tenant, t.alerts.c.identifier == alert_id)
                 .values(state="routed")
             )
-            rows = await conn.execute(
+            rows = c.execute(
                 sa.select(t.dispatches.c.data).where(
                     t.dispatches.c.tenant == tenant,
                     t.dispatches.c.alert_id == alert_id,
@@ -305,68 +334,98 @@ class Ledger:
             )
             return [Dispatch.model_validate(r.data) for r in rows]
 
+        return await self.db.write(work)
+
     # -- channel workers ----------------------------------------------------------------------
 
     async def dispatch_state(self, key: str) -> DispatchState | None:
-        async with self.engine.connect() as conn:
-            row = (
-                await conn.execute(
-                    sa.select(
-                        t.dispatches.c.key,
-                        t.dispatches.c.state,
-                        t.dispatches.c.attempts,
-                        t.dispatches.c.alert_id,
-                        t.dispatches.c.channel,
-                        t.dispatches.c.audience,
-                        t.dispatches.c.batch,
-                    ).where(t.dispatches.c.key == key)
-                )
+        def work(c: sa.Connection) -> DispatchState | None:
+            row = c.execute(
+                sa.select(
+                    t.dispatches.c.key,
+                    t.dispatches.c.state,
+                    t.dispatches.c.attempts,
+                    t.dispatches.c.alert_id,
+                    t.dispatches.c.channel,
+                    t.dispatches.c.audience,
+                    t.dispatches.c.batch,
+                ).where(t.dispatches.c.key == key)
             ).first()
-        return DispatchState(*row) if row else None
+            return DispatchState(*row) if row else None
 
-    async def superseding_alert(self, dispatch: Dispatch, sent: datetime) -> str | None:
+        return await self.db.read(work)
+
+    @staticmethod
+    def _superseding(
+        c: sa.Connection, dispatch: Dispatch, sent: datetime, received: datetime | None
+    ) -> str | None:
+        # Newer by the time the source gave; within the same second (CAP's precision), by when
+        # we received it.
+        later = t.alerts.c.sent > sent
+        if received is not None:
+            later = sa.or_(later, sa.and_(t.alerts.c.sent == sent, t.alerts.c.received > received))
+        newer = sa.and_(
+            t.alerts.c.tenant == dispatch.tenant,
+            t.alerts.c.event_key == dispatch.event_key,
+            t.alerts.c.identifier != dispatch.alert_id,
+            later,
+        )
+        cancel = c.execute(
+            sa.select(t.alerts.c.identifier)
+            .where(newer, t.alerts.c.msg_type == MsgType.CANCEL.value)
+            .limit(1)
+        ).scalar()
+        if cancel is not None:
+            return str(cancel)
+        row = c.execute(
+            sa.select(t.alerts.c.identifier)
+            .select_from(
+                t.alerts.join(
+                    t.dispatches,
+                    sa.and_(
+                        t.dispatches.c.tenant == t.alerts.c.tenant,
+                        t.dispatches.c.alert_id == t.alerts.c.identifier,
+                    ),
+                )
+            )
+            .where(
+                newer,
+                t.dispatches.c.channel == dispatch.channel,
+                t.dispatches.c.audience == dispatch.audience,
+            )
+            .limit(1)
+        ).scalar()
+        return str(row) if row is not None else None
+
+    @staticmethod
+    def _attempted(
+        c: sa.Connection, tenant: str, alert_ids: Sequence[str], channel: str, audience: str, batch: int
+    ) -> bool:
+        if not alert_ids:
+            return False
+        n = c.execute(
+            sa.select(sa.func.count())
+            .select_from(t.dispatches)
+            .where(
+                t.dispatches.c.tenant == tenant,
+                t.dispatches.c.alert_id.in_(alert_ids),
+                t.dispatches.c.channel == channel,
+                t.dispatches.c.audience == audience,
+                t.dispatches.c.batch == batch,
+                sa.or_(t.dispatches.c.state == "accepted", t.dispatches.c.attempts > 0),
+            )
+        ).scalar()
+        return bool(n)
+
+    async def superseding_alert(
+        self, dispatch: Dispatch, sent: datetime, received: datetime | None = None
+    ) -> str | None:
         """The newer alert of the same event that makes this dispatch moot, if any.
 
         A newer Cancel supersedes on every channel. A newer Alert or Update supersedes only where
         it has a dispatch itself (same channel and audience), so that nobody is left with neither.
         """
-        async with self.engine.connect() as conn:
-            newer = sa.and_(
-                t.alerts.c.tenant == dispatch.tenant,
-                t.alerts.c.event_key == dispatch.event_key,
-                t.alerts.c.identifier != dispatch.alert_id,
-                t.alerts.c.sent > sent,
-            )
-            cancel = (
-                await conn.execute(
-                    sa.select(t.alerts.c.identifier)
-                    .where(newer, t.alerts.c.msg_type == MsgType.CANCEL.value)
-                    .limit(1)
-                )
-            ).scalar()
-            if cancel is not None:
-                return str(cancel)
-            row = (
-                await conn.execute(
-                    sa.select(t.alerts.c.identifier)
-                    .select_from(
-                        t.alerts.join(
-                            t.dispatches,
-                            sa.and_(
-                                t.dispatches.c.tenant == t.alerts.c.tenant,
-                                t.dispatches.c.alert_id == t.alerts.c.identifier,
-                            ),
-                        )
-                    )
-                    .where(
-                        newer,
-                        t.dispatches.c.channel == dispatch.channel,
-                        t.dispatches.c.audience == dispatch.audience,
-                    )
-                    .limit(1)
-                )
-            ).scalar()
-            return str(row) if row is not None else None
+        return await self.db.read(lambda c: self._superseding(c, dispatch, sent, received))
 
     async def was_attempted(
         self, tenant: str, alert_ids: Sequence[str], channel: str, audience: str, batch: int
@@ -376,40 +435,57 @@ class Ledger:
         "Possibly": an attempt that started and never finished is in doubt, and a cancel must go
         wherever the original may have gone.
         """
-        if not alert_ids:
-            return False
-        async with self.engine.connect() as conn:
-            row = (
-                await conn.execute(
-                    sa.select(sa.func.count())
-                    .select_from(t.dispatches)
-                    .where(
-                        t.dispatches.c.tenant == tenant,
-                        t.dispatches.c.alert_id.in_(alert_ids),
-                        t.dispatches.c.channel == channel,
-                        t.dispatches.c.audience == audience,
-                        t.dispatches.c.batch == batch,
-                        sa.or_(t.dispatches.c.state == "accepted", t.dispatches.c.attempts > 0),
-                    )
-                )
-            ).scalar()
-        return bool(row)
+        return await self.db.read(lambda c: self._attempted(c, tenant, alert_ids, channel, audience, batch))
+
+    async def pre_send(
+        self, order_dispatch: Dispatch, alert: Alert, earlier: Sequence[str] | None
+    ) -> tuple[DispatchState | None, str | None, bool]:
+        """What a channel worker must know before a send, in one trip.
+
+        (state of the dispatch, the alert that supersedes it if any, and, for a cancel with its
+        earlier alerts given, whether what it cancels was (possibly) sent on this slot).
+        """
+        d = order_dispatch
+
+        def work(c: sa.Connection) -> tuple[DispatchState | None, str | None, bool]:
+            row = c.execute(
+                sa.select(
+                    t.dispatches.c.key,
+                    t.dispatches.c.state,
+                    t.dispatches.c.attempts,
+                    t.dispatches.c.alert_id,
+                    t.dispatches.c.channel,
+                    t.dispatches.c.audience,
+                    t.dispatches.c.batch,
+                ).where(t.dispatches.c.key == d.key)
+            ).first()
+            state = DispatchState(*row) if row else None
+            if state is not None and (state.final or state.state == "held"):
+                return state, None, False
+            newer = self._superseding(c, d, alert.sent, alert.received)
+            attempted = (
+                self._attempted(c, d.tenant, earlier, d.channel, d.audience, d.batch)
+                if earlier is not None
+                else False
+            )
+            return state, newer, attempted
+
+        return await self.db.read(work)
 
     async def begin_attempt(self, dispatch: Dispatch, started: datetime) -> int:
         """Write the intent before the send; returns the attempt number (counting crashed ones)."""
-        async with self.engine.begin() as conn:
-            await conn.execute(
+
+        def work(c: sa.Connection) -> int:
+            c.execute(
                 t.dispatches.update()
                 .where(t.dispatches.c.key == dispatch.key)
                 .values(attempts=t.dispatches.c.attempts + 1, state="sending", updated=started)
             )
-            n = (
-                await conn.execute(
-                    sa.select(t.dispatches.c.attempts).where(t.dispatches.c.key == dispatch.key)
-                )
+            n = c.execute(
+                sa.select(t.dispatches.c.attempts).where(t.dispatches.c.key == dispatch.key)
             ).scalar()
             attempt = int(n or 1)
-            await conn.execute(
+            c.execute(
                 t.attempts.insert().values(
                     dispatch_key=dispatch.key,
                     tenant=dispatch.tenant,
@@ -421,20 +497,17 @@ class Ledger:
                     started=started,
                 )
             )
-        return attempt
+            return attempt
+
+        return await self.db.write(work)
 
     async def finish_attempt(self, receipt: Receipt) -> None:
         finished = receipt.hops.sent or now()
-        state = {
-            ReceiptStatus.ACCEPTED: "accepted",
-            ReceiptStatus.FAILED: "failed",
-            ReceiptStatus.DEAD: "dead",
-            ReceiptStatus.SUPERSEDED: "superseded",
-            ReceiptStatus.RECORDED: "recorded",
-        }[receipt.status]
+        state = _RECEIPT_STATE[receipt.status]
         hops = json.loads(receipt.hops.model_dump_json())
-        async with self.engine.begin() as conn:
-            closed = await conn.execute(
+
+        def work(c: sa.Connection) -> None:
+            closed = c.execute(
                 t.attempts.update()
                 .where(
                     t.attempts.c.dispatch_key == receipt.dispatch_key,
@@ -452,7 +525,7 @@ class Ledger:
             )
             if closed.rowcount == 0:
                 # Decided without an attempt (superseded, recorded): still one row per decision.
-                await conn.execute(
+                c.execute(
                     t.attempts.insert().values(
                         dispatch_key=receipt.dispatch_key,
                         tenant=receipt.tenant,
@@ -479,7 +552,7 @@ class Ledger:
                 values.update(
                     provider_ref=receipt.provider_ref, accepted_at=finished, latency_ms=receipt.latency_ms
                 )
-            await conn.execute(
+            c.execute(
                 t.dispatches.update()
                 .where(t.dispatches.c.key == receipt.dispatch_key)
                 # A late failure report must not undo a success recorded by another attempt.
@@ -487,23 +560,24 @@ class Ledger:
                 .values(**values)
             )
 
+        await self.db.write(work)
+
     async def complete_if_final(self, tenant: str, alert_id: str) -> bool:
         """Mark the alert done once every dispatch of it is final; True when it just became so."""
-        async with self.engine.begin() as conn:
-            open_count = (
-                await conn.execute(
-                    sa.select(sa.func.count())
-                    .select_from(t.dispatches)
-                    .where(
-                        t.dispatches.c.tenant == tenant,
-                        t.dispatches.c.alert_id == alert_id,
-                        t.dispatches.c.state.not_in(FINAL_STATES),
-                    )
+
+        def work(c: sa.Connection) -> bool:
+            open_count = c.execute(
+                sa.select(sa.func.count())
+                .select_from(t.dispatches)
+                .where(
+                    t.dispatches.c.tenant == tenant,
+                    t.dispatches.c.alert_id == alert_id,
+                    t.dispatches.c.state.not_in(FINAL_STATES),
                 )
             ).scalar()
             if open_count:
                 return False
-            result = await conn.execute(
+            result = c.execute(
                 t.alerts.update()
                 .where(
                     t.alerts.c.tenant == tenant,
@@ -514,13 +588,16 @@ class Ledger:
             )
             return result.rowcount == 1
 
+        return await self.db.write(work)
+
     # -- re-drive -----------------------------------------------------------------------------
 
     async def stale_dispatches(self, older_than: timedelta, limit: int = 500) -> list[Dispatch]:
         """Dispatches not final and untouched for a while: the bus may have lost them."""
         cutoff = now() - older_than
-        async with self.engine.connect() as conn:
-            rows = await conn.execute(
+
+        def work(c: sa.Connection) -> list[Dispatch]:
+            rows = c.execute(
                 sa.select(t.dispatches.c.data)
                 .where(
                     t.dispatches.c.state.in_(["pending", "sending", "failed"]),
@@ -531,22 +608,27 @@ class Ledger:
             )
             return [Dispatch.model_validate(r.data) for r in rows]
 
+        return await self.db.read(work)
+
     async def touch_dispatches(self, keys: Sequence[str]) -> None:
-        async with self.engine.begin() as conn:
-            await conn.execute(
-                t.dispatches.update().where(t.dispatches.c.key.in_(keys)).values(updated=now())
-            )
+        at = now()
+        await self.db.write(
+            lambda c: c.execute(t.dispatches.update().where(t.dispatches.c.key.in_(keys)).values(updated=at))
+        )
 
     async def unrouted_alerts(self, older_than: timedelta, limit: int = 200) -> list[Alert]:
         cutoff = now() - older_than
-        async with self.engine.connect() as conn:
-            rows = await conn.execute(
+
+        def work(c: sa.Connection) -> list[Alert]:
+            rows = c.execute(
                 sa.select(t.alerts.c.data)
                 .where(t.alerts.c.state == "received", t.alerts.c.received < cutoff)
                 .order_by(t.alerts.c.received)
                 .limit(limit)
             )
             return [Alert.model_validate(r.data) for r in rows]
+
+        return await self.db.read(work)
 
     # -- audit --------------------------------------------------------------------------------
 
@@ -560,44 +642,46 @@ class Ledger:
         origin: str | None = None,
         detail: dict[str, Any] | None = None,
     ) -> None:
-        async with self.engine.begin() as conn:
-            await self._audit(
-                conn,
-                actor=actor,
-                action=action,
-                tenant=tenant,
-                target=target,
-                origin=origin,
-                detail=detail or {},
-            )
+        row: dict[str, Any] = {
+            "actor": actor,
+            "action": action,
+            "tenant": tenant,
+            "target": target,
+            "origin": origin,
+            "detail": detail or {},
+        }
+        dialect = self.dialect
 
-    async def _audit(self, conn: AsyncConnection, **row: Any) -> None:
-        if self.dialect == "postgresql":
-            # Serialise writers so that two rows never chain to the same predecessor.
-            await conn.execute(sa.text("LOCK TABLE audit_log IN SHARE ROW EXCLUSIVE MODE"))
-        prev = (
-            await conn.execute(sa.select(t.audit_log.c.hash).order_by(t.audit_log.c.id.desc()).limit(1))
-        ).scalar() or GENESIS_HASH
-        at = now()
-        row["at"] = at
-        row["prev_hash"] = prev
-        row["hash"] = audit_hash(prev, row)
-        await conn.execute(t.audit_log.insert().values(**row))
+        def work(c: sa.Connection) -> None:
+            if dialect == "postgresql":
+                # Serialise writers so that two rows never chain to the same predecessor.
+                c.execute(sa.text("LOCK TABLE audit_log IN SHARE ROW EXCLUSIVE MODE"))
+            prev = c.execute(
+                sa.select(t.audit_log.c.hash).order_by(t.audit_log.c.id.desc()).limit(1)
+            ).scalar()
+            prev = prev or GENESIS_HASH
+            full = {**row, "at": now(), "prev_hash": prev}
+            full["hash"] = audit_hash(prev, full)
+            c.execute(t.audit_log.insert().values(**full))
+
+        await self.db.write(work)
 
     async def verify_audit(self) -> tuple[int, list[int]]:
         """(rows checked, ids whose hash does not match the chain)."""
-        bad: list[int] = []
-        prev = GENESIS_HASH
-        n = 0
-        async with self.engine.connect() as conn:
-            rows = await conn.execute(sa.select(t.audit_log).order_by(t.audit_log.c.id))
-            for r in rows.mappings():
+
+        def work(c: sa.Connection) -> tuple[int, list[int]]:
+            bad: list[int] = []
+            prev = GENESIS_HASH
+            n = 0
+            for r in c.execute(sa.select(t.audit_log).order_by(t.audit_log.c.id)).mappings():
                 n += 1
                 row = dict(r)
                 if row["prev_hash"] != prev or audit_hash(prev, row) != row["hash"]:
                     bad.append(int(row["id"]))
                 prev = row["hash"]
-        return n, bad
+            return n, bad
+
+        return await self.db.read(work)
 
 
 def audit_hash(prev: str, row: dict[str, Any]) -> str:

@@ -9,7 +9,8 @@ from alembic.config import Config
 from alembic.runtime.migration import MigrationContext
 from alembic.script import ScriptDirectory
 from sqlalchemy.engine import Connection
-from sqlalchemy.ext.asyncio import AsyncEngine
+
+from broadcaster.store.db import Database
 
 MIGRATIONS = Path(__file__).parent / "migrations"
 
@@ -26,17 +27,14 @@ def head_revision() -> str | None:
     return ScriptDirectory.from_config(_config()).get_current_head()
 
 
-async def upgrade(engine: AsyncEngine, revision: str = "head") -> None:
-    async with engine.begin() as conn:
-        await conn.run_sync(lambda c: command.upgrade(_config(c), revision))
+async def upgrade(db: Database, revision: str = "head") -> None:
+    await db.write(lambda c: command.upgrade(_config(c), revision))
 
 
-async def current_revision(engine: AsyncEngine) -> str | None:
-    async with engine.connect() as conn:
-        return await conn.run_sync(lambda c: MigrationContext.configure(c).get_current_revision())
+async def current_revision(db: Database) -> str | None:
+    return await db.read(lambda c: MigrationContext.configure(c).get_current_revision())
 
 
-async def autogenerate(engine: AsyncEngine, message: str) -> None:
+async def autogenerate(db: Database, message: str) -> None:
     """Developer tool: write a new revision from the difference between tables.py and the db."""
-    async with engine.begin() as conn:
-        await conn.run_sync(lambda c: command.revision(_config(c), message=message, autogenerate=True))
+    await db.write(lambda c: command.revision(_config(c), message=message, autogenerate=True))

@@ -51,9 +51,8 @@ async def channel_table(
     if alert_id is not None:
         query = query.where(d.c.alert_id == alert_id)
     groups: dict[tuple[str, str, str], list[Any]] = {}
-    async with ledger.engine.connect() as conn:
-        for r in await conn.execute(query.order_by(d.c.created)):
-            groups.setdefault((r.tenant, r.alert_id, r.channel), []).append(r)
+    for r in await ledger.db.read(lambda c: list(c.execute(query.order_by(d.c.created)))):
+        groups.setdefault((r.tenant, r.alert_id, r.channel), []).append(r)
     out: list[ChannelRow] = []
     for (ten, alert, channel), rows in groups.items():
         states = [r.state for r in rows]
@@ -101,20 +100,19 @@ async def alerts(ledger: Ledger, *, tenant: str | None = None, limit: int = 50) 
     )
     if tenant is not None:
         query = query.where(a.c.tenant == tenant)
-    async with ledger.engine.connect() as conn:
-        rows = await conn.execute(query.order_by(a.c.received.desc()).limit(limit))
-        return [dict(r._mapping) for r in rows]
+    return await ledger.db.read(
+        lambda c: [dict(r._mapping) for r in c.execute(query.order_by(a.c.received.desc()).limit(limit))]
+    )
 
 
 async def quarantine(ledger: Ledger, *, limit: int = 50) -> list[dict[str, Any]]:
     q = t.quarantine
-    async with ledger.engine.connect() as conn:
-        rows = await conn.execute(
-            sa.select(q.c.id, q.c.raw_event_id, q.c.source, q.c.tenant, q.c.reason, q.c.detail, q.c.at)
-            .order_by(q.c.id.desc())
-            .limit(limit)
-        )
-        return [dict(r._mapping) for r in rows]
+    query = (
+        sa.select(q.c.id, q.c.raw_event_id, q.c.source, q.c.tenant, q.c.reason, q.c.detail, q.c.at)
+        .order_by(q.c.id.desc())
+        .limit(limit)
+    )
+    return await ledger.db.read(lambda c: [dict(r._mapping) for r in c.execute(query)])
 
 
 async def dispatch_states(ledger: Ledger, *, tenant: str | None = None) -> dict[str, int]:
@@ -122,8 +120,7 @@ async def dispatch_states(ledger: Ledger, *, tenant: str | None = None) -> dict[
     query = sa.select(d.c.state, sa.func.count()).group_by(d.c.state)
     if tenant is not None:
         query = query.where(d.c.tenant == tenant)
-    async with ledger.engine.connect() as conn:
-        return {r[0]: int(r[1]) for r in await conn.execute(query)}
+    return await ledger.db.read(lambda c: {r[0]: int(r[1]) for r in c.execute(query)})
 
 
 async def attempts(ledger: Ledger, dispatch_key: str | None = None) -> list[dict[str, Any]]:
@@ -131,5 +128,21 @@ async def attempts(ledger: Ledger, dispatch_key: str | None = None) -> list[dict
     query = sa.select(at)
     if dispatch_key is not None:
         query = query.where(at.c.dispatch_key == dispatch_key)
-    async with ledger.engine.connect() as conn:
-        return [dict(r._mapping) for r in await conn.execute(query.order_by(at.c.id))]
+    return await ledger.db.read(lambda c: [dict(r._mapping) for r in c.execute(query.order_by(at.c.id))])
+
+
+async def raw_processed(ledger: Ledger, raw_id: str) -> bool:
+    """The raw event is recorded and none of its alerts waits to be routed."""
+
+    def work(c: sa.Connection) -> bool:
+        status = c.execute(sa.select(t.raw_events.c.status).where(t.raw_events.c.id == raw_id)).scalar()
+        if status is None:
+            return False
+        waiting = c.execute(
+            sa.select(sa.func.count())
+            .select_from(t.alerts)
+            .where(t.alerts.c.raw_event_id == raw_id, t.alerts.c.state == "received")
+        ).scalar()
+        return not waiting
+
+    return await ledger.db.read(work)

@@ -73,9 +73,15 @@ CASES: list[tuple[str, bytes, str]] = [
     (
         "bad size",
         _swap(
-            "</certainty>", "</certainty><resource><resourceDesc>a</resourceDesc><size>1_0</size></resource>"
+            "</certainty>",
+            "</certainty><resource><resourceDesc>a</resourceDesc><mimeType>m</mimeType><size>1_0</size></resource>",
         ),
         "bad_value",
+    ),
+    (
+        "resource without mimeType",
+        _swap("</certainty>", "</certainty><resource><resourceDesc>a</resourceDesc></resource>"),
+        "missing_element",
     ),
     (
         "bad altitude",
@@ -127,6 +133,14 @@ def test_leniency_that_loses_nothing() -> None:
     )
     assert alert.status is Status.ACTUAL
     assert alert.sent == datetime(2024, 1, 1, 7, 10, 0, 250000, tzinfo=UTC)
+
+
+def test_cap_1_1_resource_without_mime_type() -> None:
+    body = (HEAD + INFO).replace(
+        "</certainty>", "</certainty><resource><resourceDesc>a</resourceDesc></resource>"
+    )
+    (resource,) = from_cap(cap(body, ns="urn:oasis:names:tc:emergency:cap:1.1")).info[0].resource
+    assert resource.mime_type == "application/octet-stream"
 
 
 def test_foreign_duplicate_language_keeps_the_first() -> None:

@@ -119,12 +119,9 @@ def test_our_own_incidents_are_left_as_they_are() -> None:
 def test_foreign_event_key(
     msg_type: MsgType, references: tuple[str, ...], incidents: str | None, key: str
 ) -> None:
-    foreign = etree.fromstring(
-        to_cap(alert(identifier="x-2", msg_type=msg_type, references=references, incidents=incidents))
+    parsed = from_cap(
+        _foreign(alert(identifier="x-2", msg_type=msg_type, references=references, incidents=incidents))
     )
-    for code in foreign.findall("cap:code", NS):
-        foreign.remove(code)  # now nothing marks it as ours
-    parsed = from_cap(foreign)
     assert parsed.event_key == key
     assert (parsed.origin, parsed.tenant, parsed.received) == ("cap", None, None)
 
@@ -133,16 +130,10 @@ def test_foreign_kind_is_added_once_and_never_to_our_own() -> None:
     ours = alert(info=(info(event="お知らせ", category=Category.OTHER),))
     assert from_cap(to_cap(ours)).info[0].event_code == ()
 
-    foreign = etree.fromstring(to_cap(ours))
-    for code in foreign.findall("cap:code", NS):
-        foreign.remove(code)
-    assert from_cap(foreign).info[0].event_codes(KIND) == ("other",)
+    assert from_cap(_foreign(ours)).info[0].event_codes(KIND) == ("other",)
 
     tagged = alert(info=(info(event_code=(NamedValue(value_name=KIND, value="notice"),)),))
-    foreign = etree.fromstring(to_cap(tagged))
-    for code in foreign.findall("cap:code", NS):
-        foreign.remove(code)
-    assert from_cap(foreign).info[0].event_codes(KIND) == ("notice",)
+    assert from_cap(_foreign(tagged)).info[0].event_codes(KIND) == ("notice",)
 
 
 @pytest.mark.parametrize(
@@ -198,3 +189,24 @@ def test_carriage_returns_and_markup_survive() -> None:
         note="line 1\r\nline 2\r<b>&amp;</b> ]]>", info=(info(description="  leading and trailing  "),)
     )
     assert from_cap(to_cap(ours)) == ours
+
+
+def _foreign(ours: Alert) -> etree._Element:
+    root = etree.fromstring(to_cap(ours))
+    for code in root.findall("cap:code", NS):
+        root.remove(code)  # nothing marks it as ours any more
+    return root
+
+
+def test_foreign_japanese_block_comes_first_ours_keep_their_order() -> None:
+    ours = alert(info=(info("Tsunami Warning", language="en-US"), info("津波警報", language="ja")))
+    assert [i.language for i in from_cap(to_cap(ours)).info] == ["en-US", "ja"]
+    assert [i.language for i in from_cap(_foreign(ours)).info] == ["ja", "en-US"]
+
+
+def test_end_of_day_is_the_next_midnight() -> None:
+    root = _foreign(alert())
+    sent = root.find("cap:sent", NS)
+    assert sent is not None
+    sent.text = "2024-12-31T24:00:00+09:00"
+    assert from_cap(root).sent == datetime(2025, 1, 1, tzinfo=timezone(timedelta(hours=9)))

@@ -15,6 +15,7 @@ from lxml import etree
 from pydantic import BaseModel
 
 from broadcaster.cap import from_cap, to_cap, validate_cap
+from broadcaster.errors import ParseError
 from broadcaster.model import (
     DISTRICT_CODE,
     JIS_X0402,
@@ -344,3 +345,51 @@ def test_structural_validator_agrees_with_the_schema_on_near_misses(alert: Alert
     for name, doc in _mutations(root):
         data = etree.tostring(doc)
         assert bool(validate_cap(data)) == bool(validate_cap(data, xsd)), name
+
+
+tricky = st.one_of(
+    texts,
+    st.sampled_from(
+        [
+            "",
+            " ",
+            "Update",
+            "Cancel",
+            "Restricted",
+            "Private",
+            "1e999",
+            "-0",
+            "日本語",
+            "ja",
+            "2024-01-01T24:00:00+09:00",
+            "2024-01-01T00:00:00",
+            "0001-01-01T00:00:00+14:00",
+            "broadcaster:origin=",
+            "broadcaster:received=2024-01-01",
+        ]
+    ),
+)
+
+
+@SLOW
+@given(alert=alerts(), data=st.data())
+def test_damaged_documents_are_refused_or_read_into_alerts_we_can_write(
+    alert: Alert, data: st.DataObject
+) -> None:
+    root = etree.fromstring(to_cap(alert))
+    elements = [el for el in root.iter() if el is not root]
+    for _ in range(data.draw(st.integers(1, 4))):
+        el = data.draw(st.sampled_from(elements))
+        parent = el.getparent()
+        action = data.draw(st.sampled_from(["text", "drop", "repeat"]))
+        if action == "text":
+            el.text = data.draw(tricky)
+        elif parent is not None and action == "drop":
+            parent.remove(el)
+        elif parent is not None:
+            el.addnext(etree.fromstring(etree.tostring(el)))
+    try:
+        back = from_cap(etree.tostring(root))
+    except ParseError:
+        return
+    assert validate_cap(to_cap(back)) == []

@@ -7,6 +7,7 @@ import time
 from collections.abc import AsyncIterator, Callable
 from datetime import UTC, datetime, timedelta
 from email.utils import format_datetime
+from pathlib import Path
 from typing import Any
 
 import aiohttp
@@ -17,9 +18,10 @@ from adapters.ingest.lalert import parse_bytes
 from adapters.outbound.lalert_out import LAlertOutAdapter, LAlertOutSettings
 from adapters.outbound.lalert_out.adapter import acknowledged, retry_after
 from adapters.outbound.lalert_out.document import document_id
-from broadcaster.channels import ChannelAdapter
-from broadcaster.errors import PermanentError, TransientError
-from broadcaster.model import LEVEL, Kind, MsgType
+from broadcaster.channels import AdapterEnv, ChannelAdapter
+from broadcaster.errors import ConfigError, PermanentError, TransientError
+from broadcaster.model import LEVEL, Kind, MsgType, ResponseType
+from broadcaster.settings import ChannelSettings
 from tests.fakes.lalert import FakeLAlert, anamizu_publisher, delivery_for, town_alert
 
 TOKEN = "s3cret-token"
@@ -126,18 +128,16 @@ async def test_order_then_lift_are_two_revisions(fake: FakeLAlert, make: Make) -
         msg_type=MsgType.UPDATE,
         references=(order.reference_key,),
         sent=order.sent + timedelta(hours=3),
-        event="避難指示",
-    )
-    lift = lift.model_copy(update={"info": (lift.primary.model_copy(update={"response_type": ()}),)})
-    lift = lift.model_copy(
-        update={"info": (lift.primary.model_copy(update={"parameter": (*lift.primary.parameter,)}),)}
+        response=(ResponseType.ALL_CLEAR,),
     )
     r1 = await adapter.send(delivery_for(order))
     r2 = await adapter.send(delivery_for(lift))
     assert (r1.provider_ref or "").endswith("/1")
     assert (r2.provider_ref or "").endswith("/2")
+    assert r2.detail == "Update revision 2"
     assert [a.msg_type for a in fake.published] == [MsgType.ALERT, MsgType.UPDATE]
     assert fake.published[1].referenced_identifiers() == (fake.published[0].identifier,)
+    assert fake.published[1].primary.param("lalert:issueOrLift") == "解除"
 
 
 async def test_429_is_transient_with_retry_after(fake: FakeLAlert, make: Make) -> None:
@@ -158,11 +158,14 @@ async def test_429_with_http_date(fake: FakeLAlert, make: Make) -> None:
     fake.fail_next(429, retry_after=format_datetime(datetime.now(UTC) + timedelta(seconds=120), usegmt=True))
     with pytest.raises(TransientError) as e:
         await make().send(delivery_for(town_alert()))
-    assert e.value.retry_after is not None and 60 < e.value.retry_after <= 120
+    assert e.value.retry_after is not None
+    assert 60 < e.value.retry_after <= 120
 
 
 @pytest.mark.parametrize(("status", "header"), [(500, None), (502, None), (503, "30")])
-async def test_server_errors_are_transient(fake: FakeLAlert, make: Make, status: int, header: str | None) -> None:
+async def test_server_errors_are_transient(
+    fake: FakeLAlert, make: Make, status: int, header: str | None
+) -> None:
     fake.fail_next(status, retry_after=header)
     with pytest.raises(TransientError) as e:
         await make().send(delivery_for(town_alert()))
@@ -240,7 +243,9 @@ def test_settings_refuse_two_kinds_of_credentials() -> None:
             publisher=anamizu_publisher(),
         )
     with pytest.raises(ValidationError, match="both username and password"):
-        LAlertOutSettings(endpoint="https://lalert.example/publish", username="u", publisher=anamizu_publisher())
+        LAlertOutSettings(
+            endpoint="https://lalert.example/publish", username="u", publisher=anamizu_publisher()
+        )
 
 
 def test_settings_keep_secrets_out_of_repr() -> None:
@@ -273,3 +278,77 @@ def test_acknowledgement_forms() -> None:
     assert acknowledged(b"<ok/>", "text/xml") == (None, None)
     assert acknowledged(b"not xml", "text/plain") == (None, None)
     assert acknowledged(b"[1, 2]", "application/json") == (None, None)
+
+
+ENV = AdapterEnv(
+    tenant="anamizu",
+    tenant_name="穴水町",
+    outbox_dir=Path("var/outbox"),
+    var_dir=Path("var"),
+    public_url="http://127.0.0.1:8080",
+)
+PUBLISHER_OPTIONS = {"organization_code": "174611", "office_name": "総務課", "domain": "town.anamizu.lg.jp"}
+
+
+async def test_from_channel_settings(fake: FakeLAlert) -> None:
+    section = ChannelSettings(
+        credentials={"token": SecretStr(TOKEN)},
+        options={"endpoint": fake.url, "publisher": PUBLISHER_OPTIONS},
+        timeout_s=5.0,
+    )
+    adapter = LAlertOutAdapter.from_settings("lalert_out", section, ENV)
+    try:
+        await adapter.send(delivery_for(town_alert()))
+    finally:
+        await adapter.close()
+    assert fake.requests[0].headers["Authorization"] == f"Bearer {TOKEN}"
+    # The organization name defaults to the tenant's.
+    assert fake.published[0].primary.sender_name == "穴水町"
+
+
+async def test_from_channel_settings_with_basic_auth() -> None:
+    async with FakeLAlert(basic=("anamizu", TOKEN)) as server:
+        section = ChannelSettings(
+            credentials={"token": SecretStr(TOKEN)},
+            options={
+                "endpoint": server.url,
+                "publisher": PUBLISHER_OPTIONS,
+                "auth": "basic",
+                "username": "anamizu",
+            },
+        )
+        adapter = LAlertOutAdapter.from_settings("lalert_out", section, ENV)
+        try:
+            await adapter.send(delivery_for(town_alert()))
+        finally:
+            await adapter.close()
+    assert server.requests[0].status == 200
+
+
+@pytest.mark.parametrize(
+    ("options", "match"),
+    [
+        ({"publisher": PUBLISHER_OPTIONS}, "endpoint"),
+        ({"endpoint": "https://lalert.example/publish"}, "publisher"),
+        ({"endpoint": "https://lalert.example/publish", "publisher": {"domain": "x"}}, "organization_code"),
+        (
+            {"endpoint": "https://lalert.example/publish", "publisher": PUBLISHER_OPTIONS, "colour": "red"},
+            "colour",
+        ),
+        (
+            {"endpoint": "https://lalert.example/publish", "publisher": PUBLISHER_OPTIONS, "auth": "magic"},
+            "auth",
+        ),
+        ({"endpoint": "not a url", "publisher": PUBLISHER_OPTIONS}, "endpoint"),
+    ],
+)
+def test_misconfiguration_fails_at_start_up(options: dict[str, Any], match: str) -> None:
+    section = ChannelSettings(credentials={"token": SecretStr(TOKEN)}, options=options)
+    with pytest.raises(ConfigError, match=match):
+        LAlertOutAdapter.from_settings("lalert_out", section, ENV)
+
+
+def test_without_its_secret_the_channel_stays_in_outbox_mode() -> None:
+    # The pipeline's resolver runs a channel live only when every required credential is set.
+    assert LAlertOutAdapter.required_credentials == ("token",)
+    assert LAlertOutAdapter.addressing == "broadcast"

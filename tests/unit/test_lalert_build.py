@@ -28,7 +28,7 @@ from broadcaster.model import (
 )
 from tests.fakes.lalert import TOWN_SENT, anamizu_publisher, district, town_alert
 
-DATA = Path(__file__).resolve().parents[1] / "data" / "lalert"
+DATA = Path(__file__).resolve().parents[2] / "samples" / "lalert"
 PUBLISHER = anamizu_publisher()
 
 
@@ -225,7 +225,8 @@ def test_soap_envelope_parses_to_the_same_alert() -> None:
     alert = town_alert()
     bare = build_document(alert, revision=1, publisher=PUBLISHER)
     soap = envelope(build_element(alert, revision=1, publisher=PUBLISHER).element)
-    assert b"soap:Envelope" in soap and b"pcsoap:publish" in soap
+    assert b"soap:Envelope" in soap
+    assert b"pcsoap:publish" in soap
     assert parse_bytes(soap) == parse_bytes(bare)
 
 

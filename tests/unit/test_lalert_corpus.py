@@ -163,14 +163,16 @@ def test_soap_sample_details(corpus: Path) -> None:
         Severity.SEVERE,
         Certainty.OBSERVED,
     )
-    assert info.expires is not None and info.expires.isoformat() == "2013-04-12T18:56:00+09:00"
+    assert info.expires is not None
+    assert info.expires.isoformat() == "2013-04-12T18:56:00+09:00"
     assert info.sender_name == "東京都千代田区"
     assert (info.param("lalert:order.1.areas") or "").startswith("一ツ橋一丁目、一ツ橋二丁目、猿楽町一丁目")
 
 
 def test_old_sample_keeps_reason_and_notes_the_missing_revision(corpus: Path) -> None:
     (alert,) = parse_bytes((corpus / "lalert/lgdis/adsoltestbest.xml").read_bytes())
-    assert alert.note is not None and "Update" in alert.note
+    assert alert.note is not None
+    assert "Update" in alert.note
     assert alert.primary.description is not None
     assert "避難判断水位" in alert.primary.description  # edxlde:incidentDescription
     assert alert.primary.contact == "079-427-9399"

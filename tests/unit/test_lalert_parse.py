@@ -26,7 +26,7 @@ from broadcaster.model import (
 from broadcaster.parsing import SourceParser
 from tests.fakes.lalert import commons_doc, evacuation_body
 
-DATA = Path(__file__).resolve().parents[1] / "data" / "lalert"
+DATA = Path(__file__).resolve().parents[2] / "samples" / "lalert"
 ORDER_DOC = "editor.town.anamizu.lg.jp-2aafe4d1-7b04-49d6-9224-769cfb5755e5"
 
 
@@ -70,7 +70,8 @@ def test_anamizu_evacuation_order() -> None:
     assert info.param("lalert:order.1.areas") == "川島地区、大町地区"
     assert info.param("lalert:issueOrLift") == "発令"
     assert info.headline == "避難指示 発令 07月10日午前02時40分 (川島地区、大町地区)"
-    assert info.description is not None and "危険な場所から全員避難" in info.description
+    assert info.description is not None
+    assert "危険な場所から全員避難" in info.description
     assert info.sender_name == "穴水町"
 
 
@@ -235,7 +236,8 @@ def test_status_words(outer: str | None, inner: str | None, expected: Status) ->
 def test_conflicting_status_is_taken_as_the_drill() -> None:
     alert = one(commons_doc(status="Actual", control_status="訓練"))
     assert alert.status is Status.EXERCISE
-    assert alert.note is not None and "Control" in alert.note
+    assert alert.note is not None
+    assert "Control" in alert.note
 
 
 @pytest.mark.parametrize("dist_type", ["Cancel", "取消"])
@@ -255,6 +257,20 @@ def test_cancel_references_the_previous_revision(dist_type: str) -> None:
     # The second edition's own send time is not in the document; the first edition's is the bound.
     assert alert.references == ("editor.town.anamizu.lg.jp,lalert-doc-0001-r2,2025-07-10T01:00:00+09:00",)
     assert alert.note == "誤って発信したため取り消します。"
+
+
+def test_cancel_written_as_a_status() -> None:
+    alert = one(commons_doc(status="取消", control_status="訓練", dist_type="Update", revision="2"))
+    assert alert.msg_type is MsgType.CANCEL
+    assert alert.status is Status.EXERCISE
+    assert alert.referenced_identifiers() == ("lalert-doc-0001-r1",)
+
+
+def test_cancel_written_as_info_type() -> None:
+    data = commons_doc(revision="2").replace(
+        b"<pcx_ib:Title>", "<pcx_ib:InfoType>取消</pcx_ib:InfoType><pcx_ib:Title>".encode()
+    )
+    assert one(data).msg_type is MsgType.CANCEL
 
 
 def test_later_revision_without_type_is_an_update_of_the_one_before() -> None:
@@ -278,7 +294,8 @@ def test_revision_given_only_in_the_head() -> None:
 def test_non_ascii_document_id_becomes_a_stable_ascii_identifier() -> None:
     a = one(commons_doc(doc_id="穴水町 避難 1"))
     b = one(commons_doc(doc_id="穴水町 避難 2"))
-    assert a.identifier.isascii() and b.identifier.isascii()
+    assert a.identifier.isascii()
+    assert b.identifier.isascii()
     assert a.identifier != b.identifier
     assert a.event_key == "lalert|穴水町 避難 1"
     assert one(commons_doc(doc_id="穴水町 避難 1")).identifier == a.identifier
@@ -307,7 +324,8 @@ def test_damage_information() -> None:
     assert info.event == "被害情報"
     assert info.param("lalert:damage.死者.人") == "1"
     assert info.param("lalert:damage.床上浸水.棟") == "12"
-    assert info.description is not None and "負傷者_軽傷 4人" in info.description
+    assert info.description is not None
+    assert "負傷者_軽傷 4人" in info.description
     # The body names no places: the document's target area (the town) applies.
     assert [(a.area_desc, a.codes()) for a in info.area] == [("石川県穴水町", ("174611",))]
 
@@ -333,7 +351,8 @@ def test_urgent_mail() -> None:
     assert info.event_codes(KIND) == (Kind.OTHER.value,)
     assert info.event_codes("lalert:category") == ("UrgentMail",)
     assert info.headline == "避難指示発令"
-    assert info.description is not None and info.description.startswith("川島地区に避難指示を発令しました。")
+    assert info.description is not None
+    assert info.description.startswith("川島地区に避難指示を発令しました。")
     assert info.urgency is Urgency.IMMEDIATE
 
 
@@ -344,7 +363,8 @@ def test_general_information_is_a_notice() -> None:
     info = one(commons_doc(body, category="GeneralInformation")).primary
     assert info.event_codes(KIND) == (Kind.NOTICE.value,)
     assert info.event == "お知らせ"
-    assert info.description is not None and "ごみ収集日の変更" in info.description
+    assert info.description is not None
+    assert "ごみ収集日の変更" in info.description
 
 
 def test_unknown_category_is_other_not_refused() -> None:

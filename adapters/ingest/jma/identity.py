@@ -10,12 +10,11 @@ for what stays fixed between a telegram and its 訂正/取消:
 * 地震・津波・火山 (seismology, volcanology): a 訂正/取消 carries its own ReportDateTime but the
   original's EventID, Serial and head title. Where a seismic title has a Serial (緊急地震速報,
   震源・震度に関する情報, 津波情報, ...), (title, head title, EventID, Serial) names the original
-  exactly. Titles without a Serial
-  (震度速報, 震源に関する情報, 津波警報・注意報・予報, 噴火警報・予報, ...) can come several times per
-  EventID (the corpus has five 震度速報 for one earthquake), and volcanic Serials start again
-  with each series of one volcano, so their identity needs the ReportDateTime and transmission
-  time, which the 取消 does not repeat: JMA's 取消 then means "the latest telegram of
-  this title and EventID". The reference carries the anchor of the event instead, and the
+  exactly. Titles without a Serial (震度速報, 震源に関する情報, 津波警報・注意報・予報,
+  噴火警報・予報, ...) can come several times per EventID (the corpus has five 震度速報 for one
+  earthquake), and volcanic Serials start again with each series of one volcano, so their
+  identity needs the ReportDateTime and transmission time, which the 取消 does not repeat: JMA's
+  取消 then means "the latest telegram of this title and EventID". The reference carries the anchor of the event instead, and the
   parameter ``referenceScope`` says ``latestOfEvent`` so that the pipeline resolves it through the
   event key (the latest alert under it) rather than by identifier.
 """

@@ -8,7 +8,7 @@ from __future__ import annotations
 
 from adapters.ingest.jma.draft import LANDSLIDE_CODE, Draft, join
 from adapters.ingest.jma.envelope import Envelope
-from adapters.ingest.jma.warnitems import finest, from_body, from_head
+from adapters.ingest.jma.warnitems import combined, from_body, from_head
 from adapters.ingest.jma.xmltools import text
 from broadcaster.model import Category, Certainty, Kind, ResponseType, Severity, Urgency
 
@@ -21,7 +21,7 @@ def parse_landslide(env: Envelope, draft: Draft) -> None:
     draft.kind = Kind.LANDSLIDE
     # The same telegram is titled by its head: 「…土砂災害警戒情報」 or 「…レベル４土砂災害危険警報」.
     name = LEVEL4_NAME if env.head_title.endswith(LEVEL4_NAME) else "土砂災害警戒情報"
-    items = finest(from_body(env.body, "土砂災害警戒情報") or from_head(env.headline, "土砂災害警戒情報"))
+    items = combined(from_body(env.body, "土砂災害警戒情報"), from_head(env.headline, "土砂災害警戒情報"))
     active = lifted = 0
     for item in items:
         if not item.affected:

@@ -10,7 +10,7 @@ from __future__ import annotations
 
 from adapters.ingest.jma.draft import RAIN_CODE, Draft, join
 from adapters.ingest.jma.envelope import Envelope
-from adapters.ingest.jma.warnitems import finest, from_body, from_head
+from adapters.ingest.jma.warnitems import combined, from_body, from_head
 from adapters.ingest.jma.xmltools import attr, every, iter_local, text
 from broadcaster.model import Category, Certainty, Kind, ResponseType, Severity, Urgency
 
@@ -58,8 +58,8 @@ def parse_record_rain(env: Envelope, draft: Draft) -> None:
     draft.category = Category.MET
     draft.kind = Kind.HEAVY_RAIN
     draft.event = "記録的短時間大雨情報"
-    items = finest(
-        from_body(env.body, "記録的短時間大雨情報") or from_head(env.headline, "記録的短時間大雨情報")
+    items = combined(
+        from_body(env.body, "記録的短時間大雨情報"), from_head(env.headline, "記録的短時間大雨情報")
     )
     for item in items:
         if any(k.active for k in item.kinds):

@@ -8,7 +8,7 @@ from __future__ import annotations
 
 from adapters.ingest.jma.draft import TORNADO_CODE, Draft, join
 from adapters.ingest.jma.envelope import Envelope
-from adapters.ingest.jma.warnitems import finest, from_body, from_head
+from adapters.ingest.jma.warnitems import combined, from_body, from_head
 from adapters.ingest.jma.xmltools import attr, every
 from broadcaster.model import Category, Certainty, Kind, ResponseType, Severity, Urgency
 
@@ -19,7 +19,7 @@ def parse_tornado(env: Envelope, draft: Draft) -> None:
     draft.category = Category.MET
     draft.kind = Kind.TORNADO
     draft.event = "竜巻注意情報"
-    items = finest(from_body(env.body, "竜巻注意情報") or from_head(env.headline, "竜巻注意情報（"))
+    items = combined(from_body(env.body, "竜巻注意情報"), from_head(env.headline, "竜巻注意情報（"))
     for item in items:
         if any(k.active for k in item.kinds):
             draft.area(item.name, item.code, item.code_type)

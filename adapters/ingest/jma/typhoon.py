@@ -32,8 +32,10 @@ def _centre(prop: Element) -> tuple[str, str] | None:
     return None
 
 
-def _storm_radius_km(prop: Element) -> float:
-    for part in every(prop, "WarningAreaPart"):
+def _storm_radius_km(current: Element | None) -> float:
+    """Largest radius of the 暴風域 (each area part sits in a Property of its own)."""
+    radii = [0.0]
+    for part in every(current, "Item", "Kind", "Property", "WarningAreaPart"):
         if attr(part, "type") != "暴風域":
             continue
         for radius in every(part, "Circle", "Axes", "Axis", "Radius"):
@@ -41,9 +43,8 @@ def _storm_radius_km(prop: Element) -> float:
                 value = float(text(radius))
             except ValueError:
                 continue
-            unit = attr(radius, "unit")
-            return value * _NAUTICAL_MILE_KM if unit == "海里" else value
-    return 0.0
+            radii.append(value * _NAUTICAL_MILE_KM if attr(radius, "unit") == "海里" else value)
+    return max(radii)
 
 
 def parse_typhoon(env: Envelope, draft: Draft) -> None:
@@ -73,7 +74,7 @@ def parse_typhoon(env: Envelope, draft: Draft) -> None:
             draft.param("movingSpeed", attr(first(centre, "Speed"), "description"))
             point = _centre(prop)
             if point is not None:
-                radius = _storm_radius_km(prop)
+                radius = _storm_radius_km(current)
                 draft.area("台風中心", "", "", circle=f"{point[0]},{point[1]} {radius:.0f}")
         for wind in every(prop, "WindPart", "WindSpeed"):
             if attr(wind, "type") == "最大風速":

@@ -135,3 +135,18 @@ def finest(items: list[AreaItem]) -> list[AreaItem]:
         return []
     best = min(_fineness(i.level) for i in items)
     return [i for i in items if _fineness(i.level) == best]
+
+
+def combined(body: list[AreaItem], head: list[AreaItem]) -> list[AreaItem]:
+    """The body's finest items, plus any area the head names at that level and the body omits.
+
+    The head is what broadcasters read out; an area it names must not be lost because the body
+    left it out (the official samples have such a 竜巻注意情報).
+    """
+    items = finest(body)
+    if not items:
+        return finest(head)
+    level_types = {i.code_type for i in items}
+    seen = {(i.code_type, i.code) for i in items}
+    extra = [h for h in finest(head) if h.code_type in level_types and (h.code_type, h.code) not in seen]
+    return items + extra

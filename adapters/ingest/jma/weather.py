@@ -12,7 +12,7 @@ import re
 
 from adapters.ingest.jma.draft import WARNING_CODE, Draft, join
 from adapters.ingest.jma.envelope import Envelope
-from adapters.ingest.jma.warnitems import AreaItem, KindState, finest, from_body, from_head
+from adapters.ingest.jma.warnitems import AreaItem, KindState, combined, from_body, from_head
 from broadcaster.model import Category, Certainty, Kind, ResponseType, Severity, Urgency
 
 # 警戒レベル相当 of the warnings named without a level (the formats before Ｒ０６), by code:
@@ -63,10 +63,7 @@ RATING = {
 
 
 def _items(env: Envelope) -> list[AreaItem]:
-    items = from_body(env.body, "気象警報・注意報")
-    if not items:
-        items = from_head(env.headline, env.info_kind or "気象")
-    return finest(items)
+    return combined(from_body(env.body, "気象警報・注意報"), from_head(env.headline, env.info_kind or "気象"))
 
 
 def parse_warnings(env: Envelope, draft: Draft) -> None:
@@ -107,7 +104,10 @@ def parse_warnings(env: Envelope, draft: Draft) -> None:
     else:
         draft.kind = Kind.WEATHER_WARNING
 
-    base = "気象特別警報・警報・注意報" if env.title.startswith("気象特別警報") else "気象警報・注意報"
+    base = {
+        "気象特別警報報知": "気象特別警報",
+        "気象特別警報・警報・注意報": "気象特別警報・警報・注意報",
+    }.get(env.title, "気象警報・注意報")
     if ranked:
         top = ranked[0]
         severity, urgency = RATING[gravity(top)]

@@ -71,18 +71,31 @@ def _status_word(value: str | None) -> Status | None:
     return status
 
 
-def _status(dist: Distribution, doc: Document, notes: list[str]) -> Status:
-    outer, inner = _status_word(dist.status), _status_word(doc.control_status)
+def _is_cancel_word(value: str | None) -> bool:
+    return value is not None and v.normalize(value) in v.CANCEL_WORDS
+
+
+def _status(dist: Distribution, doc: Document, notes: list[str]) -> tuple[Status, bool]:
+    """The status, and whether a status field said 取消 instead of giving one."""
+    raw = (dist.status, doc.control_status)
+    cancelled = any(_is_cancel_word(r) for r in raw)
+    outer, inner = (None if _is_cancel_word(r) else _status_word(r) for r in raw)
     if outer is None and inner is None:
-        raise ParseError("missing_status", "neither the distribution nor the Control part gives a status")
+        if not cancelled:
+            raise ParseError("missing_status", "neither the distribution nor the Control part gives a status")
+        # A withdrawal carries no instruction of its own; without a status it withdraws for real.
+        notes.append("status given only as 取消")
+        return Status.ACTUAL, True
     if outer is not None and inner is not None and outer != inner:
         # A drill must never be taken for the real thing: whichever part says it is not Actual wins.
         notes.append(f"distributionStatus {outer} in the envelope, {inner} in Control")
-        return outer if outer is not Status.ACTUAL else inner
-    return outer or inner or Status.ACTUAL
+        return (outer if outer is not Status.ACTUAL else inner), cancelled
+    return outer or inner or Status.ACTUAL, cancelled
 
 
 def _declared_type(dist: Distribution, doc: Document) -> MsgType | None:
+    if _is_cancel_word(doc.info_type):
+        return MsgType.CANCEL
     value = dist.type or doc.head_type
     if value is None:
         return None
@@ -182,31 +195,39 @@ def _description(own: str | None, headline: str | None, lines: list[str], reason
     return "\n".join(seen) or None
 
 
+def _place_in_chain(
+    declared: MsgType | None, revision: int, previous_revision: int | None, notes: list[str]
+) -> tuple[MsgType, int]:
+    """The message type, and the revision this one follows (meaningful for Update and Cancel).
+
+    The revision numbers decide, not the declared type: editions count from 1, so a later
+    revision updates the one before it, and a previousDocumentRevision of 0 (or one not below
+    this revision) names no earlier edition. Only a withdrawal must be declared as Cancel.
+    """
+    previous = previous_revision if previous_revision is not None else revision - 1
+    has_previous = FIRST_REVISION <= previous < revision
+    if declared is MsgType.CANCEL:
+        if not has_previous:
+            raise ParseError("cancel_without_previous", f"Cancel at revision {revision} names no earlier one")
+        return MsgType.CANCEL, previous
+    if has_previous:
+        return MsgType.UPDATE, previous
+    if declared is MsgType.UPDATE:
+        notes.append(f"distributionType Update at revision {revision} without an earlier revision")
+    return MsgType.ALERT, previous
+
+
 def build_alert(dist: Distribution, doc: Document, *, tenant: str | None, received: datetime | None) -> Alert:
     document_id = doc.document_id or dist.distribution_id
     if document_id is None:
         raise ParseError("missing_document_id", "neither commons:documentID nor edxlde:distributionID")
     revision = doc.revision if doc.revision is not None else FIRST_REVISION
     notes: list[str] = []
-    status = _status(dist, doc, notes)
+    status, cancelled = _status(dist, doc, notes)
     sent = _sent(dist.sent or doc.created or doc.reported)
 
-    # Revisions count from 1; a previousDocumentRevision of 0 (or one not below this revision)
-    # names no earlier edition.
-    previous = doc.previous_revision if doc.previous_revision is not None else revision - 1
-    has_previous = FIRST_REVISION <= previous < revision
-    declared = _declared_type(dist, doc)
-    if declared is MsgType.CANCEL:
-        if not has_previous:
-            raise ParseError("cancel_without_previous", f"Cancel at revision {revision} names no earlier one")
-        msg_type = MsgType.CANCEL
-    elif has_previous:
-        msg_type = MsgType.UPDATE
-    else:
-        if declared is MsgType.UPDATE:
-            notes.append(f"distributionType Update at revision {revision} without an earlier revision")
-        msg_type = MsgType.ALERT
-
+    declared = MsgType.CANCEL if cancelled else _declared_type(dist, doc)
+    msg_type, previous = _place_in_chain(declared, revision, doc.previous_revision, notes)
     municipality = _municipality(dist, doc)
     sender = _sender(dist, doc, municipality)
     references: tuple[str, ...] = ()

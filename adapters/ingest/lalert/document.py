@@ -58,6 +58,7 @@ class Document:
     target_time: str | None
     valid_until: str | None
     head_type: str | None
+    info_type: str | None  # 発表 / 訂正 / 取消, where a sender writes it the JMA way
     headline: str | None
     headline_areas: tuple[Place, ...]
     urgency: str | None
@@ -157,6 +158,7 @@ def read_document(content: etree._Element) -> Document:
         target_time=child_text(head, "TargetDateTime"),
         valid_until=child_text(head, "ValidDateTime"),
         head_type=child_text(head, "distributionType", EDXL_DE),
+        info_type=child_text(head, "InfoType"),
         headline=child_text(headline, "Text"),
         headline_areas=tuple(read_place(a) for a in children(areas, "Area")) if areas is not None else (),
         urgency=child_text(content, "urgency", COMMONS),

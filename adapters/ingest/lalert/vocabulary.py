@@ -30,6 +30,9 @@ STATUS_WORDS: dict[str, Status] = {
     "システム": Status.SYSTEM,
 }
 
+# Some systems write the withdrawal into the status field, or into a JMA-style Head/InfoType.
+CANCEL_WORDS = frozenset({"取消", "取消し", "取り消し"})
+
 # edxlde:distributionType. "Report" is a first edition; the commons uses Update for every later
 # revision and Cancel for a withdrawal (取消). 訂正 (correction) is an update of the same document.
 DISTRIBUTION_TYPES: dict[str, MsgType] = {

@@ -7,22 +7,24 @@ acknowledged. It never touches the bus or the database.
 
 from __future__ import annotations
 
+import base64
 import json
 from datetime import UTC, datetime
 from email.utils import parsedate_to_datetime
-from typing import ClassVar, Literal, Self
+from typing import Any, ClassVar, Literal, Self
 
 import aiohttp
-from pydantic import BaseModel, ConfigDict, Field, HttpUrl, SecretStr, model_validator
+from pydantic import BaseModel, ConfigDict, Field, HttpUrl, SecretStr, ValidationError, model_validator
 
 from adapters.ingest.lalert import vocabulary as v
 from adapters.ingest.lalert.namespaces import descendants, text
 from adapters.outbound.lalert_out import soap
 from adapters.outbound.lalert_out.document import build_element, serialize
 from adapters.outbound.lalert_out.publisher import PublisherInfo
-from broadcaster.channels import Delivery, SendResult
-from broadcaster.errors import ParseError, PermanentError, TransientError
+from broadcaster.channels import AdapterEnv, Addressing, Delivery, SendResult
+from broadcaster.errors import ConfigError, ParseError, PermanentError, TransientError
 from broadcaster.model import Alert
+from broadcaster.settings import ChannelSettings
 from broadcaster.xmlsafe import parse_xml
 
 # The endpoint's answer is read for its acknowledgement only; nothing legitimate is bigger.
@@ -38,7 +40,7 @@ class LAlertOutSettings(BaseModel):
     # Either a bearer token or basic auth (username + password), or neither for a relay that
     # authenticates the connection itself (a VPN, client certificates).
     token: SecretStr | None = None
-    username: str | None = None
+    username: str | None = Field(default=None, pattern=r"^[^:]+$")  # RFC 7617: no colon in a user-id
     password: SecretStr | None = None
     publisher: PublisherInfo
     # "soap": the commons' SOAP publish envelope; "edxl": the bare EDXL-DE document (for relays).
@@ -53,18 +55,17 @@ class LAlertOutSettings(BaseModel):
         return self
 
 
-def revision_for(alert: Alert) -> int:
+def revision_for(alert: Alert, sequence: int = 1) -> int:
     """The commons revision of this message of an event.
 
     An explicit lalert:revision parameter wins (a console that keeps its own counter). Otherwise it
-    is one more than the number of earlier messages the alert references: the original is 1, its
-    first update (referencing the original) 2, and so on. That holds when updates and cancels
-    reference every earlier message of the event, as CAP recommends.
+    is the message's place in its event as the ledger counts it (the dispatch's revision), or one
+    more than the references it carries, whichever is larger: the original is 1, the first update 2.
     """
     explicit = alert.primary.param(v.P_REVISION) if alert.info else None
     if explicit is not None and explicit.isdigit() and int(explicit) >= 1:
         return int(explicit)
-    return len(alert.references) + 1
+    return max(sequence, len(alert.references) + 1)
 
 
 def retry_after(value: str | None, *, now: datetime | None = None) -> float | None:
@@ -107,16 +108,67 @@ def acknowledged(body: bytes, content_type: str) -> tuple[str | None, str | None
     )
 
 
+async def _read_capped(resp: aiohttp.ClientResponse) -> bytes:
+    chunks: list[bytes] = []
+    size = 0
+    async for chunk in resp.content.iter_chunked(8192):
+        chunks.append(chunk)
+        size += len(chunk)
+        if size >= _MAX_RESPONSE_BYTES:
+            break
+    return b"".join(chunks)[:_MAX_RESPONSE_BYTES]
+
+
 class LAlertOutAdapter:
     name: ClassVar[str] = "lalert_out"
+    # The commons republishes to TV, radio and portals; it has no recipients of ours.
+    addressing: ClassVar[Addressing] = "broadcast"
     # The commons sets no published limit on headline text; the renderer's defaults apply.
     max_text_length: ClassVar[int | None] = None
     max_recipients_per_request: ClassVar[int | None] = None
+    # Without its secret the channel runs in outbox mode. It is the bearer token, or with
+    # options.auth = "basic" the password of options.username.
+    required_credentials: ClassVar[tuple[str, ...]] = ("token",)
 
     def __init__(self, settings: LAlertOutSettings, *, session: aiohttp.ClientSession | None = None) -> None:
         self._settings = settings
         self._session = session
         self._owns_session = session is None
+
+    @classmethod
+    def from_settings(cls, channel: str, settings: ChannelSettings, env: AdapterEnv) -> Self:
+        """Build from a tenant's channel section; a wrong section fails here, at start-up.
+
+        options: endpoint (URL), publisher {organization_code, office_name, domain, and optionally
+        organization_name (default: the tenant's name), area_name, phone, sender_id}, envelope
+        ("soap" | "edxl"), auth ("bearer" | "basic"), username (with basic).
+        """
+        opts = dict(settings.options)
+        token = settings.credentials.get("token")
+        auth = opts.pop("auth", "bearer")
+        if auth not in ("bearer", "basic"):
+            raise ConfigError(f"channel {channel}: options.auth must be 'bearer' or 'basic', not {auth!r}")
+        publisher: Any = opts.pop("publisher", None)
+        if isinstance(publisher, dict):
+            publisher = {"organization_name": env.tenant_name, **publisher}
+        fields: dict[str, Any] = {
+            "endpoint": opts.pop("endpoint", None),
+            "publisher": publisher,
+            # Just under the worker's limit, so that a slow endpoint is reported by this adapter
+            # as a timeout rather than abandoned by the worker without a reason.
+            "timeout": min(300.0, settings.timeout_s * 0.9),
+            **{k: opts.pop(k) for k in ("envelope",) if k in opts},
+        }
+        if auth == "basic":
+            fields.update(username=opts.pop("username", None), password=token)
+        else:
+            fields["token"] = token
+        if opts:
+            raise ConfigError(f"channel {channel}: unknown options {', '.join(sorted(opts))}")
+        try:
+            return cls(LAlertOutSettings(**fields))
+        except ValidationError as e:
+            raise ConfigError(f"channel {channel} (tenant {env.tenant}): {e}") from e
 
     def _headers(self, idempotency_key: str) -> dict[str, str]:
         s = self._settings
@@ -129,12 +181,14 @@ class LAlertOutAdapter:
         if s.token is not None:
             headers["Authorization"] = f"Bearer {s.token.get_secret_value()}"
         elif s.username is not None and s.password is not None:
-            headers["Authorization"] = aiohttp.BasicAuth(s.username, s.password.get_secret_value()).encode()
+            pair = f"{s.username}:{s.password.get_secret_value()}".encode()
+            headers["Authorization"] = "Basic " + base64.b64encode(pair).decode("ascii")
         return headers
 
     def _client(self) -> aiohttp.ClientSession:
         if self._session is None:
             self._session = aiohttp.ClientSession(timeout=aiohttp.ClientTimeout(total=self._settings.timeout))
+            self._owns_session = True
         return self._session
 
     async def send(self, delivery: Delivery) -> SendResult:
@@ -145,7 +199,7 @@ class LAlertOutAdapter:
         try:
             built = build_element(
                 alert,
-                revision=revision_for(alert),
+                revision=revision_for(alert, delivery.dispatch.revision),
                 publisher=self._settings.publisher,
                 headline_text=delivery.text("ja").body or None,
             )
@@ -164,7 +218,7 @@ class LAlertOutAdapter:
             ) as resp:
                 status = resp.status
                 wait = retry_after(resp.headers.get("Retry-After"))
-                body = await resp.content.read(_MAX_RESPONSE_BYTES)
+                body = await _read_capped(resp)
                 content_type = resp.headers.get("Content-Type", "")
         except TimeoutError as e:  # asyncio's timeout is the builtin one since 3.11
             raise TransientError(f"L-Alert endpoint did not answer within {self._settings.timeout}s") from e
