@@ -8,7 +8,7 @@ CAP as documented in broadcaster/cap.
 
 from __future__ import annotations
 
-from datetime import datetime
+from datetime import UTC, datetime, timedelta
 from enum import StrEnum
 from typing import Annotated
 
@@ -118,9 +118,18 @@ URGENCY_RANK: dict[Urgency, int] = {
 LanguageTag = Annotated[str, StringConstraints(pattern=r"^[a-zA-Z]{1,8}(-[a-zA-Z0-9]{1,8})*$")]
 
 
+def _writable_offset(v: datetime) -> datetime:
+    # ISO 8601 offsets are whole minutes; a stranger one (a bad clock library) becomes UTC at the
+    # same instant, so that every timestamp survives JSON and CAP unchanged.
+    offset = v.utcoffset()
+    if offset is not None and offset % timedelta(minutes=1):
+        return v.astimezone(UTC)
+    return v
+
+
 def _whole_seconds(v: datetime | None) -> datetime | None:
     # CAP carries whole seconds; holding the same precision here keeps Alert → CAP → Alert exact.
-    return v.replace(microsecond=0) if v is not None else None
+    return _writable_offset(v).replace(microsecond=0) if v is not None else None
 
 
 # CAP forbids white space, commas and the XML-restricted characters < and & in identifiers.
@@ -236,7 +245,12 @@ class Alert(_Frozen):
     @field_validator("sent")
     @classmethod
     def _sent_seconds(cls, v: datetime) -> datetime:
-        return v.replace(microsecond=0)
+        return _writable_offset(v).replace(microsecond=0)
+
+    @field_validator("received")
+    @classmethod
+    def _received_offset(cls, v: datetime | None) -> datetime | None:
+        return _writable_offset(v) if v is not None else None
 
     @model_validator(mode="after")
     def _check(self) -> Alert:

@@ -2,7 +2,8 @@
 
 Templates are configuration (DESIGN.md, Decisions 7): ``<templates>/<channel>/<kind>.<lang>.j2``,
 with tenant overrides in ``<templates>/tenants/<tenant>/<channel>/...`` and shared fallbacks in
-``_default/``. They run in Jinja's sandbox with StrictUndefined, since staff edit them and a typo
+``_default/``. A template starts with ``{% set title %}...{% endset %}`` and uses ``{{ title }}``
+where its body shows it. They run in Jinja's sandbox with StrictUndefined, since staff edit them and a typo
 must fail loudly, not print an empty warning.
 
 Two things hold whatever a template says: an alert that is not Actual carries its 訓練/試験 label
@@ -74,6 +75,9 @@ class Renderer:
             f"{channel}/default.{lang}.j2",
             f"_default/{kind}.{lang}.j2",
             f"_default/default.{lang}.j2",
+            # A language without templates of its own still gets the alert's text in it.
+            f"{channel}/default.any.j2",
+            "_default/default.any.j2",
         ]
 
     def find(self, tenant: str, channel: str, kind: str, lang: str) -> jinja2.Template | None:
@@ -142,9 +146,11 @@ class Renderer:
         try:
             if template is None:
                 raise jinja2.TemplateNotFound(f"{dispatch.channel}/{kind}.{lang}")
-            body = template.render(context).strip()
-            title_block = template.blocks.get("title")
-            title = "".join(title_block(template.new_context(context))).strip() if title_block else ""
+            # A template sets `title` at its top and uses it in its body; the renderer reads
+            # the title from the rendered module for channels that show one apart.
+            module = template.make_module(context)
+            body = str(module).strip()
+            title = str(getattr(module, "title", "")).strip()
         except jinja2.TemplateError as e:
             # A broken or missing template must not stop a warning: send the plain facts, and
             # say in the receipt why the text looks plain.

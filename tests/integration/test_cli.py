@@ -1,0 +1,164 @@
+"""The `broadcaster` command as an operator uses it, in real subprocesses."""
+
+from __future__ import annotations
+
+import json
+import os
+import subprocess
+import sys
+import time
+from pathlib import Path
+from typing import Any
+
+import pytest
+
+ROOT = Path(__file__).resolve().parents[2]
+SAMPLES = ROOT / "samples"
+
+CONFIG = """
+var_dir = "{tmp}"
+db_url = "sqlite+aiosqlite:///{tmp}/ledger.sqlite3"
+outbox_dir = "{tmp}/outbox"
+tenants_dir = "{root}/config/tenants"
+
+[bus]
+url = "embedded:{tmp}/bus.sqlite3"
+poll_interval_s = 0.05
+"""
+
+
+def cli(config: Path | None, *args: str, timeout: float = 120) -> subprocess.CompletedProcess[str]:
+    env = {**os.environ}
+    if config is not None:
+        env["BROADCASTER_CONFIG"] = str(config)
+    return subprocess.run(
+        [sys.executable, "-m", "broadcaster.cli", *args],
+        env=env,
+        capture_output=True,
+        text=True,
+        timeout=timeout,
+        check=False,
+        cwd=ROOT,
+    )
+
+
+@pytest.fixture
+def config(tmp_path: Path) -> Path:
+    path = tmp_path / "broadcaster.toml"
+    path.write_text(CONFIG.format(tmp=tmp_path, root=ROOT), encoding="utf-8")
+    return path
+
+
+def test_check_passes_on_the_demo_configuration(config: Path) -> None:
+    result = cli(config, "check")
+    assert result.returncode == 0, result.stdout + result.stderr
+    assert "rules for anamizu" in result.stdout
+    assert "channel line for anamizu: outbox (no live adapter 'line' installed)" in result.stdout
+    assert "all checks passed" in result.stdout
+
+
+def test_check_names_the_file_and_line_of_a_broken_rule(config: Path, tmp_path: Path) -> None:
+    rules = tmp_path / "rules" / "anamizu"
+    rules.mkdir(parents=True)
+    (rules / "10.yaml").write_text(
+        "rules:\n  - name: ok\n    channels: [website]\n  - name: bad\n    channels: [pager]\n", encoding="utf-8"
+    )
+    for tenant in ("wajima", "noto"):
+        (tmp_path / "rules" / tenant).mkdir()
+        (tmp_path / "rules" / tenant / "10.yaml").write_text("rules:\n  - name: x\n    channels: [website]\n")
+    result = cli(config, "check", timeout=60)
+    env_result = subprocess.run(
+        [sys.executable, "-m", "broadcaster.cli", "check"],
+        env={**os.environ, "BROADCASTER_CONFIG": str(config), "BROADCASTER_RULES_DIR": str(tmp_path / "rules")},
+        capture_output=True, text=True, timeout=60, check=False, cwd=ROOT,
+    )
+    assert result.returncode == 0
+    assert env_result.returncode == 1
+    assert f"{rules / '10.yaml'}:4" in env_result.stdout
+    assert "unknown channel(s) pager" in env_result.stdout
+
+
+def test_parse_prints_cap_named_json_lines_and_refuses_garbage() -> None:
+    result = cli(None, "parse", str(SAMPLES / "jma" / "01_vxse51_shindo_sokuho.xml"), str(SAMPLES / "lalert" / "anamizu_shelter_open.xml"))
+    assert result.returncode == 0, result.stderr
+    docs = [json.loads(line) for line in result.stdout.splitlines()]
+    assert [d["origin"] for d in docs] == ["jma", "lalert"]
+    assert docs[0]["msgType"] == "Alert"
+    assert docs[0]["info"][0]["eventCode"]
+    bad = cli(None, "parse", str(SAMPLES / "manual" / "garbled.xml"))
+    assert bad.returncode == 1
+    assert json.loads(bad.stdout)["refused"] == "malformed_xml"
+
+
+def _status(config: Path) -> dict[str, Any]:
+    result = cli(config, "status", "--json")
+    assert result.returncode == 0, result.stderr
+    return json.loads(result.stdout)  # type: ignore[no-any-return]
+
+
+def test_send_run_and_status_end_to_end(config: Path) -> None:
+    assert cli(config, "db", "upgrade").returncode == 0
+    refused = cli(config, "send", str(SAMPLES / "manual" / "evacuation_order.json"))
+    assert refused.returncode == 1
+    assert "needs --officer and --tenant" in refused.stderr
+
+    log = (config.parent / "run.log").open("wb")
+    run = subprocess.Popen(
+        [sys.executable, "-m", "broadcaster.cli", "run"],
+        env={**os.environ, "BROADCASTER_CONFIG": str(config)},
+        stdout=log,
+        stderr=subprocess.STDOUT,
+        cwd=ROOT,
+    )
+    try:
+        assert cli(config, "send", str(SAMPLES / "jma" / "02_vtse41_otsunami_keiho.xml")).returncode == 0
+        assert cli(config, "send", str(SAMPLES / "manual" / "garbled.xml")).returncode == 0
+        sent = cli(config, "send", "--officer", "tanaka", "--tenant", "anamizu", str(SAMPLES / "manual" / "evacuation_order.json"))
+        assert sent.returncode == 0, sent.stderr
+        deadline = time.monotonic() + 60
+        status: dict[str, Any] = {}
+        while time.monotonic() < deadline:
+            status = _status(config)
+            states = {a["state"] for a in status["alerts"]}
+            if len(status["alerts"]) == 4 and states <= {"done", "held"} and status["quarantine"]:
+                break
+            time.sleep(0.3)
+        tenants = {a["tenant"] for a in status["alerts"] if a["origin"] == "jma"}
+        assert tenants == {"anamizu", "wajima", "noto"}, "a 大津波警報 for 石川県能登 reaches all three towns"
+        held = [a for a in status["alerts"] if a["state"] == "held"]
+        assert len(held) == 1, "the officer's Actual evacuation order waits for a second officer"
+        assert status["quarantine"][0]["reason"] == "malformed_xml"
+
+        self_approval = cli(config, "approve", held[0]["identifier"], "--tenant", "anamizu", "--officer", "tanaka")
+        assert self_approval.returncode == 1
+        assert "cannot approve their own alert" in self_approval.stderr
+        approved = cli(config, "approve", held[0]["identifier"], "--tenant", "anamizu", "--officer", "sato")
+        assert approved.returncode == 0, approved.stderr
+        while time.monotonic() < deadline:
+            status = _status(config)
+            if all(a["state"] == "done" for a in status["alerts"]):
+                break
+            time.sleep(0.3)
+        rows = [r for r in status["channels"] if r["alert_id"] == held[0]["identifier"]]
+        # No one has registered here, so only the channels that reach everyone at once carry it.
+        assert {r["channel"] for r in rows} == {"website", "sns", "webhook", "lalert_out"}
+        assert all(r["accepted"] == r["dispatches"] for r in rows)
+        text = cli(config, "status").stdout
+        assert "quarantine" in text
+        assert "malformed_xml" in text
+    finally:
+        run.terminate()
+        run.wait(timeout=30)
+        log.close()
+    assert run.returncode == 0, "SIGTERM stops the pipeline cleanly"
+
+
+def test_demo_runs_offline_and_ends_by_itself(tmp_path: Path) -> None:
+    result = cli(None, "demo", "--dir", str(tmp_path / "demo"), timeout=300)
+    assert result.returncode == 0, result.stdout[-3000:] + result.stderr[-3000:]
+    out = result.stdout
+    assert "Every channel runs in outbox mode" in out
+    assert "held: " in out
+    assert "officer 佐藤 approves" in out
+    assert "malformed_xml" in out
+    assert (tmp_path / "demo" / "outbox" / "anamizu" / "line.jsonl").exists()
