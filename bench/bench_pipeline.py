@@ -109,8 +109,8 @@ async def _count(ledger: Ledger, table: sa.Table) -> int:
     )
 
 
-async def _wait_done(ledger: Ledger, alerts: int, timeout: float = 600) -> None:
-    deadline = time.monotonic() + timeout
+async def _wait_done(ledger: Ledger, alerts: int, within: float = 600) -> None:
+    deadline = time.monotonic() + within
     while time.monotonic() < deadline:
         routed, open_ = await ledger.db.read(_progress)
         if routed == alerts and open_ == 0:
@@ -169,7 +169,7 @@ async def run(bus_url: str | None, db_url: str | None, latency_n: int, burst_n: 
             pipeline = Pipeline(Runtime.build(settings, bus, ledger), stage_names(settings))
             await pipeline.start()
             try:
-                await asyncio.sleep(0.5)
+                await pipeline.ready()
                 if phase == "latency":
                     for i in range(n):
                         await submit(bus, raw_alert(i))

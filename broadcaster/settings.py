@@ -85,6 +85,10 @@ class BusSettings(_Section):
     retention_hours: float = Field(default=72.0, gt=0)
     kafka_idempotent_producer: bool = False
     kafka_client_id: str = "broadcaster"
+    kafka_replication: int = Field(default=1, ge=1)
+    kafka_session_timeout_ms: int = Field(default=10_000, ge=1000)
+    # Prefix of every topic and group name on the cluster (deployments sharing a cluster).
+    prefix: str = Field(default="", pattern=r"^[A-Za-z0-9._-]*$")
 
 
 class WebSettings(_Section):

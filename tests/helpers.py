@@ -5,14 +5,14 @@ from __future__ import annotations
 import asyncio
 import json
 import time
+import uuid
 from collections.abc import AsyncIterator, Callable
 from contextlib import asynccontextmanager
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
-from broadcaster.bus import Bus
-from broadcaster.bus.embedded import EmbeddedBus
+from broadcaster.bus import Bus, open_bus
 from broadcaster.model import RawEvent
 from broadcaster.pipeline.ingest import submit
 from broadcaster.pipeline.runner import Pipeline, Runtime, stage_names
@@ -47,12 +47,24 @@ TENANTS: dict[str, Any] = {
 }
 
 
-def make_settings(tmp: Path, **overrides: Any) -> Settings:
+def bus_settings(tmp: Path, kafka: str | None = None) -> dict[str, Any]:
+    """Embedded in tmp, or Kafka at `kafka` with a prefix of its own (tests share one broker)."""
+    if kafka is None:
+        return {"url": f"embedded:{tmp / 'bus.sqlite3'}", "partitions": 4, "poll_interval_s": 0.05}
+    return {
+        "url": f"kafka://{kafka}",
+        "partitions": 4,
+        "prefix": f"t{uuid.uuid4().hex[:8]}.",
+        "kafka_session_timeout_ms": 6000,
+    }
+
+
+def make_settings(tmp: Path, *, kafka: str | None = None, **overrides: Any) -> Settings:
     base: dict[str, Any] = {
         "var_dir": tmp,
         "db_url": f"sqlite+aiosqlite:///{tmp / 'ledger.sqlite3'}",
         "outbox_dir": tmp / "outbox",
-        "bus": {"url": f"embedded:{tmp / 'bus.sqlite3'}", "partitions": 4, "poll_interval_s": 0.05},
+        "bus": bus_settings(tmp, kafka),
         "pipeline": {"retry_tiers_s": [0.2, 0.5, 1.0], "redrive_after_s": 600, "redrive_interval_s": 600},
         "tenants": TENANTS,
     }
@@ -105,11 +117,7 @@ async def running_pipeline(
 ) -> AsyncIterator[Running]:
     own_bus = bus is None
     if bus is None:
-        bus = EmbeddedBus(
-            Path(settings.bus.url.removeprefix("embedded:")),
-            partitions=settings.bus.partitions,
-            poll_interval=settings.bus.poll_interval_s,
-        )
+        bus = open_bus(settings.bus)
         await bus.start()
     ledger = Ledger.connect(settings.db_url)
     await migrate.upgrade(ledger.db)
@@ -120,6 +128,7 @@ async def running_pipeline(
         runtime.parsers = [*parsers, *runtime.parsers]
     pipeline = Pipeline(runtime, stage_names(settings))
     await pipeline.start()
+    await pipeline.ready()
     try:
         yield Running(settings, bus, ledger, runtime, pipeline)
     finally:

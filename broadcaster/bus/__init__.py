@@ -53,7 +53,11 @@ def open_bus(settings: BusSettings) -> Bus:
         return KafkaBus(
             url[len("kafka://") :],
             partitions=settings.partitions,
+            replication=settings.kafka_replication,
             client_id=settings.kafka_client_id,
             idempotent=settings.kafka_idempotent_producer,
+            session_timeout_ms=settings.kafka_session_timeout_ms,
+            heartbeat_interval_ms=max(settings.kafka_session_timeout_ms // 10, 300),
+            prefix=settings.prefix,
         )
     raise ConfigError(f"bus url must start with embedded: or kafka://, got {url!r}")

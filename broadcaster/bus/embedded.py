@@ -486,6 +486,7 @@ class EmbeddedConsumer:
         self.topics = topics
         self.retry_tiers = retry_tiers or [1.0]
         self._stop = asyncio.Event()
+        self._ready = asyncio.Event()
         self._owner = f"{os.getpid()}:{id(self)}"
 
     def _all_topics(self) -> list[str]:
@@ -510,6 +511,7 @@ class EmbeddedConsumer:
                             name=f"consume:{self.group}:{topic}:{p}",
                         )
                     )
+            self._ready.set()
             stopping: asyncio.Task[Any] = asyncio.ensure_future(self._stop.wait())
             try:
                 done, _ = await asyncio.wait([stopping, *tasks[1:]], return_when=asyncio.FIRST_COMPLETED)
@@ -534,6 +536,9 @@ class EmbeddedConsumer:
 
     async def stop(self) -> None:
         self._stop.set()
+
+    async def ready(self) -> None:
+        await self._ready.wait()
 
     async def _sleep(self, seconds: float) -> bool:
         """Sleep unless stopped first; True when stopping."""

@@ -94,6 +94,10 @@ class Consumer(Protocol):
 
     async def stop(self) -> None: ...
 
+    async def ready(self) -> None:
+        """Returns once the consumer holds its partitions and is reading (start-up, tests)."""
+        ...
+
 
 class Bus(Protocol):
     async def start(self) -> None: ...

@@ -157,6 +157,11 @@ class Pipeline:
             self._tasks.append(asyncio.create_task(consumer.run(handle), name=f"stage:{stage}"))
         log.info("pipeline_started", stages=list(self.stages))
 
+    async def ready(self, within: float = 120.0) -> None:
+        """Until every consumer holds its partitions (Kafka groups take seconds to form)."""
+        await asyncio.wait_for(asyncio.gather(*(c.ready() for c in self._consumers)), within)
+        log.info("pipeline_ready", stages=list(self.stages))
+
     async def wait(self) -> None:
         """Until a stage fails (raised) or all stop."""
         if not self._tasks:

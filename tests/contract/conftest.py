@@ -9,13 +9,19 @@ import sqlalchemy as sa
 
 from broadcaster.bus import Bus
 from broadcaster.bus.embedded import EmbeddedBus
+from broadcaster.bus.kafka import KafkaBus
 from broadcaster.store import migrate
 from broadcaster.store.ledger import Ledger
 
 
-@pytest.fixture(params=["embedded"])
+@pytest.fixture(params=["embedded", pytest.param("kafka", marks=pytest.mark.kafka)])
 async def any_bus(request: pytest.FixtureRequest, tmp_path: Path) -> AsyncIterator[Bus]:
-    bus: Bus = EmbeddedBus(tmp_path / "bus.sqlite3", partitions=4, poll_interval=0.05)
+    bus: Bus
+    if request.param == "kafka":
+        broker = request.getfixturevalue("kafka")
+        bus = KafkaBus(broker.bootstrap, partitions=4, session_timeout_ms=6000, heartbeat_interval_ms=500)
+    else:
+        bus = EmbeddedBus(tmp_path / "bus.sqlite3", partitions=4, poll_interval=0.05)
     await bus.start()
     try:
         yield bus

@@ -1,4 +1,4 @@
-"""The spine end to end on the embedded bus and SQLite: input → every channel → ledger."""
+"""The spine end to end, on both buses (SQLite ledger): input → every channel → ledger."""
 
 from __future__ import annotations
 
@@ -6,11 +6,21 @@ import asyncio
 from pathlib import Path
 from typing import Any, ClassVar
 
+import pytest
+
 from broadcaster.channels import Delivery, SendResult
 from broadcaster.errors import PermanentError
 from broadcaster.model import RawEvent
 from broadcaster.store import reports
 from tests.helpers import eventually, make_settings, manual, running_pipeline
+
+
+@pytest.fixture(params=["embedded", pytest.param("kafka", marks=pytest.mark.kafka)])
+def bus_kind(request: pytest.FixtureRequest) -> str | None:
+    """None for the embedded bus, else the bootstrap address of the test broker."""
+    if request.param == "kafka":
+        return str(request.getfixturevalue("kafka").bootstrap)
+    return None
 
 EVERY_WEB_CHANNEL = {"website", "app_push", "line", "sns", "email", "webhook", "lalert_out"}
 
@@ -21,8 +31,8 @@ async def _final(run: Any, alert_prefix: str = "") -> list[reports.ChannelRow]:
     return rows if rows and all(r.waiting == 0 and r.failed == 0 for r in rows) else []
 
 
-async def test_manual_alert_reaches_every_channel_with_a_receipt(tmp_path: Path) -> None:
-    settings = make_settings(tmp_path)
+async def test_manual_alert_reaches_every_channel_with_a_receipt(tmp_path: Path, bus_kind: str | None) -> None:
+    settings = make_settings(tmp_path, kafka=bus_kind)
     async with running_pipeline(settings) as run:
         await run.ledger.ensure_tenants([("anamizu", "穴水町")])
         await run.runtime.audiences.add(
@@ -71,8 +81,8 @@ async def _alert_state(run: Any, state: str) -> bool:
     return all(a["state"] == state for a in await reports.alerts(run.ledger))
 
 
-async def test_alert_of_a_shared_source_reaches_only_the_tenants_it_covers(tmp_path: Path) -> None:
-    settings = make_settings(tmp_path)
+async def test_alert_of_a_shared_source_reaches_only_the_tenants_it_covers(tmp_path: Path, bus_kind: str | None) -> None:
+    settings = make_settings(tmp_path, kafka=bus_kind)
     async with running_pipeline(settings, parsers=[TestCodeParser()]) as run:
         await run.submit(RawEvent(source="test", body=b"1720400", submitted_by="feed:test"))
         rows = await eventually(lambda: _final(run))
@@ -129,8 +139,8 @@ class TestCodeParser:
         ]
 
 
-async def test_bad_input_is_quarantined_and_the_pipeline_goes_on(tmp_path: Path) -> None:
-    settings = make_settings(tmp_path)
+async def test_bad_input_is_quarantined_and_the_pipeline_goes_on(tmp_path: Path, bus_kind: str | None) -> None:
+    settings = make_settings(tmp_path, kafka=bus_kind)
     async with running_pipeline(settings, parsers=[TestCodeParser()]) as run:
         await run.submit(RawEvent(source="nobody-knows", body=b"\x00\xffgarbage", submitted_by="feed:x"))
         await run.submit(RawEvent(source="test", body=b"CRASH", submitted_by="feed:test"))
@@ -140,7 +150,8 @@ async def test_bad_input_is_quarantined_and_the_pipeline_goes_on(tmp_path: Path)
         rows = await eventually(lambda: _final(run))
         assert rows, "the good alert after the bad ones still goes out"
         quarantined = await eventually(lambda: _quarantine_reasons(run, 4))
-        assert quarantined == ["no_parser", "parser_crashed", "malformed_json", "unknown_reference"]
+        # Different sources travel on different partitions: no order between them is promised.
+        assert sorted(quarantined) == ["malformed_json", "no_parser", "parser_crashed", "unknown_reference"]
 
 
 async def _quarantine_reasons(run: Any, n: int) -> list[str] | None:
@@ -173,10 +184,11 @@ class RefusingAdapter(HangingAdapter):
         raise PermanentError("400 invalid recipient")
 
 
-async def test_a_hanging_channel_does_not_delay_the_others(tmp_path: Path) -> None:
+async def test_a_hanging_channel_does_not_delay_the_others(tmp_path: Path, bus_kind: str | None) -> None:
     off = {"enabled": False}
     settings = make_settings(
         tmp_path,
+        kafka=bus_kind,
         channels={
             "sns": {"timeout_s": 1.0, "max_attempts": 2},
             **{c: off for c in ("app_push", "email", "circular", "lalert_out")},
