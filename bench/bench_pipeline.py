@@ -55,7 +55,12 @@ def percentile(values: list[float], q: float) -> float:
     return ordered[lo] + (ordered[hi] - ordered[lo]) * (k - lo)
 
 
-def bench_settings(workdir: Path, bus_url: str | None, db_url: str | None) -> Settings:
+FETCH_WAIT_MS = 50
+
+
+def bench_settings(
+    workdir: Path, bus_url: str | None, db_url: str | None, fetch_wait_ms: int = FETCH_WAIT_MS
+) -> Settings:
     return load_settings(
         None,
         var_dir=workdir,
@@ -65,6 +70,10 @@ def bench_settings(workdir: Path, bus_url: str | None, db_url: str | None) -> Se
             "url": bus_url or f"embedded:{workdir / 'bus.sqlite3'}",
             "partitions": 8,
             "poll_interval_s": 0.2,
+            # Each phase on its own topics and groups when the broker is shared.
+            "prefix": f"b{workdir.name}{time.time_ns()}.",
+            "kafka_session_timeout_ms": 6000,
+            "kafka_fetch_max_wait_ms": fetch_wait_ms,
         },
         tenants={"anamizu": TENANT},
         # Every channel, on the project's default rules: a notice goes to website, app, LINE and
@@ -151,7 +160,9 @@ async def _latencies(ledger: Ledger) -> tuple[list[float], list[float], dict[str
     return latencies, skews, hops_ms
 
 
-async def run(bus_url: str | None, db_url: str | None, latency_n: int, burst_n: int) -> dict[str, Any]:
+async def run(
+    bus_url: str | None, db_url: str | None, latency_n: int, burst_n: int, fetch_wait_ms: int = FETCH_WAIT_MS
+) -> dict[str, Any]:
     results: dict[str, Any] = {
         "bus": bus_url or "embedded",
         "db": "sqlite" if not db_url else db_url.split(":")[0],
@@ -161,7 +172,7 @@ async def run(bus_url: str | None, db_url: str | None, latency_n: int, burst_n: 
         for phase, n in (("latency", latency_n), ("throughput", burst_n)):
             workdir = Path(tmp) / phase
             workdir.mkdir()
-            settings = bench_settings(workdir, bus_url, db_url)
+            settings = bench_settings(workdir, bus_url, db_url, fetch_wait_ms)
             bus = open_bus(settings.bus)
             await bus.start()
             ledger = Ledger.connect(settings.db_url)
@@ -212,20 +223,50 @@ def main() -> None:
     parser = argparse.ArgumentParser(
         description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter
     )
-    parser.add_argument("--bus", default=None)
+    parser.add_argument(
+        "--kafka", default=None, help="also on Kafka: bootstrap servers, or 'auto' to start tansu"
+    )
     parser.add_argument("--db", default=None)
     parser.add_argument("--latency-alerts", type=int, default=100)
     parser.add_argument("--burst-alerts", type=int, default=200)
+    parser.add_argument(
+        "--fetch-wait-ms",
+        type=int,
+        default=FETCH_WAIT_MS,
+        help="Kafka consumers' fetch_max_wait_ms (tansu holds every fetch this long)",
+    )
     parser.add_argument("--quick", action="store_true")
     parser.add_argument("--json", type=Path, default=None, help="also write the results here")
     args = parser.parse_args()
     configure("ERROR")
     latency_n, burst_n = (5, 10) if args.quick else (args.latency_alerts, args.burst_alerts)
-    results = asyncio.run(run(args.bus, args.db, latency_n, burst_n))
+    results = asyncio.run(run_all(args.kafka, args.db, latency_n, burst_n, args.fetch_wait_ms))
     text = json.dumps(results, indent=2, ensure_ascii=False)
     print(text)
     if args.json:
         args.json.write_text(text, encoding="utf-8")
+
+
+async def run_all(
+    kafka: str | None, db_url: str | None, latency_n: int, burst_n: int, fetch_wait_ms: int = FETCH_WAIT_MS
+) -> dict[str, Any]:
+    """The embedded bus, and Kafka when asked, one after the other in the same run."""
+    out: dict[str, Any] = {"embedded": await run(None, db_url, latency_n, burst_n)}
+    if kafka:
+        broker = None
+        if kafka == "auto":
+            from tests.kafka_broker import KafkaBroker
+
+            broker = KafkaBroker()
+            broker.start(Path(tempfile.mkdtemp()))
+            kafka = broker.bootstrap
+        try:
+            out["kafka"] = await run(f"kafka://{kafka}", db_url, latency_n, burst_n, fetch_wait_ms)
+            out["kafka"]["fetch_max_wait_ms"] = fetch_wait_ms
+        finally:
+            if broker is not None:
+                broker.stop()
+    return out
 
 
 if __name__ == "__main__":

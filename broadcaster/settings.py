@@ -87,6 +87,7 @@ class BusSettings(_Section):
     kafka_client_id: str = "broadcaster"
     kafka_replication: int = Field(default=1, ge=1)
     kafka_session_timeout_ms: int = Field(default=10_000, ge=1000)
+    kafka_fetch_max_wait_ms: int = Field(default=50, ge=1, le=5000)
     # Prefix of every topic and group name on the cluster (deployments sharing a cluster).
     prefix: str = Field(default="", pattern=r"^[A-Za-z0-9._-]*$")
 

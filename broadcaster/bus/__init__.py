@@ -59,5 +59,6 @@ def open_bus(settings: BusSettings) -> Bus:
             session_timeout_ms=settings.kafka_session_timeout_ms,
             heartbeat_interval_ms=max(settings.kafka_session_timeout_ms // 10, 300),
             prefix=settings.prefix,
+            fetch_max_wait_ms=settings.kafka_fetch_max_wait_ms,
         )
     raise ConfigError(f"bus url must start with embedded: or kafka://, got {url!r}")

@@ -61,11 +61,16 @@ class KafkaBus:
         session_timeout_ms: int = 10_000,
         heartbeat_interval_ms: int = 1_000,
         prefix: str = "",
+        fetch_max_wait_ms: int = 50,
     ) -> None:
         self.bootstrap = bootstrap
         # Every topic and group name on the cluster starts with this, so that several
         # deployments (a staging and a live one, two prefectures) can share one cluster.
         self.prefix = prefix
+        # How long the broker may hold a fetch when nothing is there. Brokers answer at once
+        # when data arrives, but some Kafka-protocol brokers wait the full time, so this bounds
+        # the latency each hop may add.
+        self.fetch_max_wait_ms = fetch_max_wait_ms
         self.default_partitions = partitions
         self.replication = replication
         self.client_id = client_id
@@ -196,6 +201,7 @@ class KafkaBus:
             # Handlers run beside the fetch loop, so polling never stalls; the limit only has to
             # outlast a slow metadata refresh.
             max_poll_interval_ms=300_000,
+            fetch_max_wait_ms=self.fetch_max_wait_ms,
             **extra,
         )
 
