@@ -24,15 +24,21 @@ def _config(connection: Connection | None = None) -> Config:
 
 
 def head_revision() -> str | None:
-    return ScriptDirectory.from_config(_config()).get_current_head()
+    """The head, or the sorted heads joined by "+" while branches are not yet merged."""
+    heads = sorted(ScriptDirectory.from_config(_config()).get_heads())
+    return "+".join(heads) if heads else None
 
 
-async def upgrade(db: Database, revision: str = "head") -> None:
+async def upgrade(db: Database, revision: str = "heads") -> None:
     await db.write(lambda c: command.upgrade(_config(c), revision))
 
 
 async def current_revision(db: Database) -> str | None:
-    return await db.read(lambda c: MigrationContext.configure(c).get_current_revision())
+    def work(c: Connection) -> str | None:
+        heads = sorted(MigrationContext.configure(c).get_current_heads())
+        return "+".join(heads) if heads else None
+
+    return await db.read(work)
 
 
 async def autogenerate(db: Database, message: str) -> None:
