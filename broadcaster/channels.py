@@ -40,7 +40,10 @@ STANDARD_PROFILES: dict[str, ChannelProfile] = {
     "website": ChannelProfile("broadcast", None, None),
     "app_push": ChannelProfile("recipients", 4000, 1000),
     "line": ChannelProfile("both", 5000, 500),
-    "sns": ChannelProfile("broadcast", 280, None),
+    # Each social network is a channel of its own, so that one's rate limit never delays another.
+    "x": ChannelProfile("broadcast", 280, None),
+    "mastodon": ChannelProfile("broadcast", 500, None),
+    "bluesky": ChannelProfile("broadcast", 300, None),
     "email": ChannelProfile("recipients", None, 50),
     "circular": ChannelProfile("recipients", None, 100),
     "webhook": ChannelProfile("broadcast", None, None),

@@ -28,7 +28,18 @@ PROJECT_ROOT = Path(__file__).resolve().parent.parent
 
 # The channels every tenant has unless it says otherwise (DESIGN.md, data flow). Each runs in
 # outbox mode until it has credentials and a live adapter.
-DEFAULT_CHANNELS = ("website", "app_push", "line", "sns", "email", "circular", "webhook", "lalert_out")
+DEFAULT_CHANNELS = (
+    "website",
+    "app_push",
+    "line",
+    "x",
+    "mastodon",
+    "bluesky",
+    "email",
+    "circular",
+    "webhook",
+    "lalert_out",
+)
 
 
 class _Section(BaseModel):

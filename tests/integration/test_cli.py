@@ -141,7 +141,7 @@ def test_send_run_and_status_end_to_end(config: Path) -> None:
             time.sleep(0.3)
         rows = [r for r in status["channels"] if r["alert_id"] == held[0]["identifier"]]
         # No one has registered here, so only the channels that reach everyone at once carry it.
-        assert {r["channel"] for r in rows} == {"website", "sns", "webhook", "lalert_out"}
+        assert {r["channel"] for r in rows} == {"website", "x", "mastodon", "bluesky", "webhook", "lalert_out"}
         assert all(r["accepted"] == r["dispatches"] for r in rows)
         text = cli(config, "status").stdout
         assert "quarantine" in text

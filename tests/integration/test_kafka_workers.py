@@ -54,7 +54,11 @@ enabled = false
 enabled = false
 [channels.circular]
 enabled = false
-[channels.sns]
+[channels.x]
+enabled = false
+[channels.mastodon]
+enabled = false
+[channels.bluesky]
 enabled = false
 [channels.webhook]
 enabled = false

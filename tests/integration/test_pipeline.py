@@ -22,7 +22,7 @@ def bus_kind(request: pytest.FixtureRequest) -> str | None:
         return str(request.getfixturevalue("kafka").bootstrap)
     return None
 
-EVERY_WEB_CHANNEL = {"website", "app_push", "line", "sns", "email", "webhook", "lalert_out"}
+EVERY_WEB_CHANNEL = {"website", "app_push", "line", "x", "mastodon", "bluesky", "email", "webhook", "lalert_out"}
 
 
 async def _final(run: Any, alert_prefix: str = "") -> list[reports.ChannelRow]:
@@ -190,11 +190,11 @@ async def test_a_hanging_channel_does_not_delay_the_others(tmp_path: Path, bus_k
         tmp_path,
         kafka=bus_kind,
         channels={
-            "sns": {"timeout_s": 1.0, "max_attempts": 2},
-            **{c: off for c in ("app_push", "email", "circular", "lalert_out")},
+            "x": {"timeout_s": 1.0, "max_attempts": 2},
+            **{c: off for c in ("app_push", "email", "circular", "lalert_out", "mastodon", "bluesky")},
         },
     )
-    async with running_pipeline(settings, adapters={"sns": HangingAdapter, "webhook": RefusingAdapter}) as run:
+    async with running_pipeline(settings, adapters={"x": HangingAdapter, "webhook": RefusingAdapter}) as run:
         await run.submit(manual(kind="evacuation", event="避難指示", headline="避難指示", level=4, status="Exercise"))
 
         async def others_done() -> list[Any]:
@@ -204,12 +204,12 @@ async def test_a_hanging_channel_does_not_delay_the_others(tmp_path: Path, bus_k
 
         rows = await eventually(others_done, timeout=10)
         assert all((r.latency_max_ms or 0) < 1000 for r in rows), "the others did not wait for the hung one"
-        table = {r.channel: r for r in await eventually(lambda: _settled(run, {"sns", "webhook"}), timeout=20)}
+        table = {r.channel: r for r in await eventually(lambda: _settled(run, {"x", "webhook"}), timeout=20)}
         assert table["webhook"].dead == 1, "a permanent error is dead at once"
-        assert table["sns"].dead == 1, "the hung one gave up after its attempts"
-        sns_attempts = [a for a in await reports.attempts(run.ledger) if a["channel"] == "sns"]
-        assert [a["status"] for a in sns_attempts] == ["failed", "dead"]
-        assert "no answer within 1 s" in (sns_attempts[0]["error"] or "")
+        assert table["x"].dead == 1, "the hung one gave up after its attempts"
+        x_attempts = [a for a in await reports.attempts(run.ledger) if a["channel"] == "x"]
+        assert [a["status"] for a in x_attempts] == ["failed", "dead"]
+        assert "no answer within 1 s" in (x_attempts[0]["error"] or "")
 
 
 async def _settled(run: Any, channels: set[str]) -> list[Any]:
