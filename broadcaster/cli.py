@@ -120,7 +120,7 @@ async def _serve_pipeline(settings: Settings, stages: list[str] | None) -> None:
     bus, ledger = await _open(settings)
     try:
         runtime = Runtime.build(settings, bus, ledger)
-        pipeline = Pipeline(runtime, stages or stage_names(settings))
+        pipeline = Pipeline(runtime, stages or stage_names(settings, web=True))
         await pipeline.start()
         click.echo(f"broadcaster running: bus {settings.bus.url}, {len(pipeline.stages)} stages. Ctrl-C stops.", err=True)
         try:
@@ -309,6 +309,15 @@ def demo(serve: bool, workdir: Path) -> None:
     configure("ERROR")
     sys.exit(_run(run_demo(prepare(workdir), serve=serve)))
 
+
+def _register() -> None:
+    from broadcaster.cli_access import audit, tokens, users
+
+    for group in (users, tokens, audit):
+        main.add_command(group)
+
+
+_register()
 
 if __name__ == "__main__":
     main()

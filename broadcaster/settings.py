@@ -104,9 +104,15 @@ class BusSettings(_Section):
 
 
 class WebSettings(_Section):
+    enabled: bool = True
     host: str = "127.0.0.1"
     port: int = Field(default=8080, ge=0, le=65535)
     public_url: str = "http://127.0.0.1:8080"
+    session_hours: float = Field(default=12.0, gt=0)
+    idle_minutes: float = Field(default=60.0, gt=0)
+    # None: Secure cookies whenever public_url is https (a plain-http local demo still works).
+    cookie_secure: bool | None = None
+    max_body_bytes: int = Field(default=2 * 1024 * 1024, ge=1024)
 
 
 class PipelineSettings(_Section):
@@ -119,6 +125,33 @@ class PipelineSettings(_Section):
         default_factory=lambda: {"flash": 60.0, "high": 300.0, "normal": 900.0, "low": 3600.0}
     )
     retry_tiers_s: list[float] = Field(default_factory=lambda: [1.0, 5.0, 30.0, 120.0, 600.0])
+
+
+class FeedSourceSettings(_Section):
+    """A source the broadcaster polls (JMA's Atom feeds); stage ``ingest:<name>`` when enabled.
+
+    Off by default: polling reaches the internet, and the demo must stay offline.
+    """
+
+    enabled: bool = False
+    # Entry-point name of the poller (group broadcaster.feeds); defaults to the section's name.
+    adapter: str | None = None
+    # None: the poller's own (JMA: its public feed URL and the four high-frequency feeds).
+    base_url: str | None = None
+    feeds: list[str] | None = None
+    # Read the long feeds at start-up and after a failed poll, to catch up after a gap.
+    catch_up: bool = True
+    # Older entries are never fetched: a first start must not replay days of old warnings.
+    max_entry_age_h: float = Field(default=12.0, gt=0)
+    # JMA asks for one poll a minute, from second 20 of the minute.
+    poll_interval_s: float = Field(default=60.0, gt=0)
+    poll_offset_s: float = Field(default=20.0, ge=0, lt=60)
+    timeout_s: float = Field(default=20.0, gt=0)
+    # JMA telegrams are well under 1 MB; a long feed holds days of entries.
+    max_body_bytes: int = Field(default=1024 * 1024, gt=0)
+    max_feed_bytes: int = Field(default=20 * 1024 * 1024, gt=0)
+    # No successful poll for this long raises a System alert to every tenant's officers.
+    stale_after_minutes: float = Field(default=10.0, gt=0)
 
 
 def _resolve(base: Path, p: Path) -> Path:
@@ -166,6 +199,8 @@ class Settings(BaseSettings):
         default_factory=lambda: {name: ChannelSettings() for name in DEFAULT_CHANNELS}
     )
     tenants: dict[str, TenantSettings] = Field(default_factory=dict)
+    # Polled sources by name ([ingest.jma]); each runs as stage ingest:<name> when enabled.
+    ingest: dict[str, FeedSourceSettings] = Field(default_factory=lambda: {"jma": FeedSourceSettings()})
 
     @field_validator("channels", mode="before")
     @classmethod

@@ -33,6 +33,9 @@ db_url = "sqlite+aiosqlite:///{tmp}/ledger.sqlite3"
 outbox_dir = "{tmp}/outbox"
 log_format = "json"
 
+[web]
+port = 0
+
 [bus]
 url = "embedded:{tmp}/bus.sqlite3"
 partitions = 4

@@ -40,8 +40,12 @@ def topic_specs(settings: Settings) -> list[TopicSpec]:
     return [TopicSpec(name, n) for name in names]
 
 
-def stage_names(settings: Settings) -> list[str]:
-    return ["normalize", "route", *(f"channel:{c}" for c in settings.enabled_channels()), "ledger", "redrive"]
+def stage_names(settings: Settings, *, web: bool = False) -> list[str]:
+    """Every stage; `web` adds the web server (console, pages, hooks, API) when it is enabled."""
+    names = ["normalize", "route", *(f"channel:{c}" for c in settings.enabled_channels()), "ledger", "redrive"]
+    if web and settings.web.enabled:
+        names.append("web")
+    return names
 
 
 def load_parsers() -> list[SourceParser]:
@@ -135,8 +139,10 @@ class Pipeline:
     stages: Sequence[str]
     _consumers: list[Consumer] = field(default_factory=list)
     _redriver: Redriver | None = None
+    _web: Any = None
     _tasks: list[asyncio.Task[None]] = field(default_factory=list)
     _started: asyncio.Event = field(default_factory=asyncio.Event)
+    web_port: int | None = None
 
     async def start(self) -> None:
         rt = self.runtime
@@ -144,6 +150,14 @@ class Pipeline:
         await rt.ledger.ensure_tenants((t.id, t.name) for t in rt.settings.tenants.values())
         tiers = rt.settings.pipeline.retry_tiers_s
         for stage in self.stages:
+            if stage == "web":
+                from broadcaster.web.app import WebServer, build_app
+                from broadcaster.web.context import WebContext
+
+                ctx = WebContext.build(rt.settings, rt.ledger, rt.bus)
+                self._web = WebServer(build_app(ctx), rt.settings.web.host, rt.settings.web.port)
+                self.web_port = await self._web.start()
+                continue
             if stage == "redrive":
                 p = rt.settings.pipeline
                 self._redriver = Redriver(
@@ -179,5 +193,7 @@ class Pipeline:
         for t in self._tasks:
             with contextlib.suppress(asyncio.CancelledError, Exception):
                 await asyncio.wait_for(t, timeout=30)
+        if self._web is not None:
+            await self._web.stop()
         await self.runtime.adapters.close()
         log.info("pipeline_stopped")

@@ -211,3 +211,101 @@ subscriber_districts = sa.Table(
     sa.Column("district", sa.String(64), primary_key=True),
     sa.Index("districts_by_district", "district"),
 )
+
+# Officers and operators of the console and API. Roles are per tenant: an officer of 輪島市 may
+# hold a role in 穴水町 too (a neighbour covering a stricken town hall).
+users = sa.Table(
+    "users",
+    metadata,
+    sa.Column("id", sa.Integer(), primary_key=True, autoincrement=True),
+    sa.Column("username", sa.String(100), nullable=False, unique=True),
+    sa.Column("display_name", sa.String(200), nullable=False),
+    sa.Column("home_tenant", sa.String(64), sa.ForeignKey("tenants.id"), nullable=False),
+    sa.Column("password_hash", sa.Text(), nullable=False),
+    sa.Column("totp_secret", sa.Text(), nullable=True),
+    sa.Column("phone", sa.String(40), nullable=True),
+    sa.Column("active", sa.Boolean(), nullable=False, server_default=sa.true()),
+    sa.Column("failed_logins", sa.Integer(), nullable=False, server_default="0"),
+    sa.Column("locked_until", UTCDateTime(), nullable=True),
+    sa.Column("created", UTCDateTime(), nullable=False),
+)
+
+user_roles = sa.Table(
+    "user_roles",
+    metadata,
+    sa.Column("user_id", sa.Integer(), sa.ForeignKey("users.id", ondelete="CASCADE"), primary_key=True),
+    sa.Column("tenant", sa.String(64), sa.ForeignKey("tenants.id"), primary_key=True),
+    # viewer < operator < approver < admin
+    sa.Column("role", sa.String(16), nullable=False),
+)
+
+# Server-side sessions: the cookie holds a random token, the table only its hash.
+web_sessions = sa.Table(
+    "web_sessions",
+    metadata,
+    sa.Column("token_hash", sa.String(64), primary_key=True),
+    sa.Column("user_id", sa.Integer(), sa.ForeignKey("users.id", ondelete="CASCADE"), nullable=False),
+    sa.Column("csrf_token", sa.String(64), nullable=False),
+    sa.Column("created", UTCDateTime(), nullable=False),
+    sa.Column("last_seen", UTCDateTime(), nullable=False),
+    sa.Column("expires", UTCDateTime(), nullable=False),
+    sa.Column("origin", sa.String(200), nullable=True),
+)
+
+api_tokens = sa.Table(
+    "api_tokens",
+    metadata,
+    sa.Column("id", sa.Integer(), primary_key=True, autoincrement=True),
+    sa.Column("tenant", sa.String(64), sa.ForeignKey("tenants.id"), nullable=False),
+    sa.Column("name", sa.String(100), nullable=False),
+    sa.Column("token_hash", sa.String(64), nullable=False, unique=True),
+    sa.Column("role", sa.String(16), nullable=False),
+    sa.Column("created", UTCDateTime(), nullable=False),
+    sa.Column("revoked", UTCDateTime(), nullable=True),
+)
+
+# Polled feeds (JMA's Atom feeds). An entry is handed on once, ever: JMA asks clients never to
+# download the same file twice. Keyed by a hash of the entry id, so that any id fits the key.
+feed_entries = sa.Table(
+    "feed_entries",
+    metadata,
+    sa.Column("source", sa.String(32), primary_key=True),
+    sa.Column("entry_key", sa.String(64), primary_key=True),
+    sa.Column("entry_id", sa.Text(), nullable=False),
+    sa.Column("feed", sa.String(64), nullable=False),
+    sa.Column("url", sa.Text(), nullable=True),
+    # fetched (handed on as raw_event_id) | refused (too large; never downloaded again)
+    sa.Column("state", sa.String(16), nullable=False),
+    sa.Column("raw_event_id", sa.String(64), nullable=True),
+    sa.Column("at", UTCDateTime(), nullable=False),
+    sa.Index("feed_entries_by_at", "at"),
+)
+
+# One row per feed document: the validators of its last complete read (conditional GET) and
+# when it last succeeded, for the stale-feed alarm.
+feed_status = sa.Table(
+    "feed_status",
+    metadata,
+    sa.Column("source", sa.String(32), primary_key=True),
+    sa.Column("feed", sa.String(64), primary_key=True),
+    sa.Column("etag", sa.Text(), nullable=True),
+    sa.Column("last_modified", sa.Text(), nullable=True),
+    sa.Column("first_attempt", UTCDateTime(), nullable=False),
+    sa.Column("last_attempt", UTCDateTime(), nullable=False),
+    sa.Column("last_success", UTCDateTime(), nullable=True),
+    # consecutive failed polls since the last success
+    sa.Column("failures", sa.Integer(), nullable=False, server_default="0"),
+    sa.Column("last_error", sa.Text(), nullable=True),
+)
+
+# The stale-feed alarm in force per source (no row: none): what was last said, so that the
+# officers hear once when feeds go stale, of each change, and once when all recover.
+feed_alarms = sa.Table(
+    "feed_alarms",
+    metadata,
+    sa.Column("source", sa.String(32), primary_key=True),
+    sa.Column("episode", sa.String(32), nullable=False),
+    sa.Column("seq", sa.Integer(), nullable=False),
+    sa.Column("feeds", sa.JSON(), nullable=False),
+    sa.Column("sent", UTCDateTime(), nullable=False),
+)

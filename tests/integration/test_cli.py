@@ -21,6 +21,9 @@ db_url = "sqlite+aiosqlite:///{tmp}/ledger.sqlite3"
 outbox_dir = "{tmp}/outbox"
 tenants_dir = "{root}/config/tenants"
 
+[web]
+port = 0
+
 [bus]
 url = "embedded:{tmp}/bus.sqlite3"
 poll_interval_s = 0.05

@@ -1,0 +1,60 @@
+"""The web application: one aiohttp app for the console, public pages, hooks and the API."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+from aiohttp import web
+
+from broadcaster.logging import get_logger
+from broadcaster.web.api import api
+from broadcaster.web.context import WebContext
+from broadcaster.web.endpoints import Endpoint, Endpoints
+from broadcaster.web.health import health
+from broadcaster.web.keys import CONTEXT, ENDPOINTS
+from broadcaster.web.middleware import authorize, security_headers
+from broadcaster.web.pages import pages
+
+log = get_logger(__name__)
+
+STATIC = Path(__file__).parent / "static"
+
+
+def build_app(ctx: WebContext, extra: list[Endpoints] | None = None) -> web.Application:
+    app = web.Application(
+        middlewares=[security_headers, authorize],
+        client_max_size=ctx.settings.web.max_body_bytes,
+    )
+    app[CONTEXT] = ctx
+    registry: dict[object, Endpoint] = {}
+    app[ENDPOINTS] = registry
+    for group in (health, pages, api, *(extra or [])):
+        group.register(app, registry)
+    app.router.add_static("/static/", STATIC, follow_symlinks=False)
+    return app
+
+
+class WebServer:
+    """Runs the app on the configured address until stopped (a stage of `broadcaster run`)."""
+
+    def __init__(self, app: web.Application, host: str, port: int) -> None:
+        self.app = app
+        self.host = host
+        self.port = port
+        self._runner: web.AppRunner | None = None
+
+    async def start(self) -> int:
+        self._runner = web.AppRunner(self.app, access_log=None)
+        await self._runner.setup()
+        site = web.TCPSite(self._runner, self.host, self.port)
+        await site.start()
+        # Port 0 asks the system for a free one; report the one we got.
+        addresses = self._runner.addresses
+        port = addresses[0][1] if addresses else self.port
+        log.info("web_listening", host=self.host, port=port)
+        return int(port)
+
+    async def stop(self) -> None:
+        if self._runner is not None:
+            await self._runner.cleanup()
+            self._runner = None

@@ -1,0 +1,142 @@
+"""Console pages: log in and out, language, the officer's home."""
+
+from __future__ import annotations
+
+from datetime import timedelta
+from pathlib import Path
+from typing import Any
+from urllib.parse import urlsplit
+
+import jinja2
+from aiohttp import web
+
+from broadcaster.logging import get_logger
+from broadcaster.store import reports
+from broadcaster.store.users import Role
+from broadcaster.web.endpoints import Endpoints
+from broadcaster.web.i18n import t
+from broadcaster.web.keys import CONTEXT, LANG, principal
+from broadcaster.web.middleware import SESSION_COOKIE
+
+log = get_logger(__name__)
+pages = Endpoints()
+
+_env = jinja2.Environment(
+    loader=jinja2.FileSystemLoader(str(Path(__file__).parent / "templates")),
+    autoescape=True,
+    undefined=jinja2.StrictUndefined,
+    trim_blocks=True,
+    lstrip_blocks=True,
+)
+
+
+def render(request: web.Request, template: str, status: int = 200, **context: Any) -> web.Response:
+    lang = request.get(LANG, "ja")
+    html = _env.get_template(template).render(
+        lang=lang,
+        t=lambda key: t(key, lang),
+        principal=principal(request),
+        request_path=request.path_qs,
+        **context,
+    )
+    return web.Response(text=html, status=status, content_type="text/html", charset="utf-8")
+
+
+def _safe_next(value: str | None) -> str:
+    """Only a path on this site: a login link must not bounce an officer to another site."""
+    if not value:
+        return "/console"
+    parts = urlsplit(value)
+    if parts.scheme or parts.netloc or not value.startswith("/") or value.startswith("//"):
+        return "/console"
+    return value
+
+
+def _cookie_secure(request: web.Request) -> bool:
+    web_settings = request.app[CONTEXT].settings.web
+    if web_settings.cookie_secure is not None:
+        return web_settings.cookie_secure
+    return web_settings.public_url.startswith("https://")
+
+
+def client_ip(request: web.Request) -> str:
+    return request.remote or "unknown"
+
+
+@pages.route("GET", "/login", role=None, kind="page", summary="Login form")
+async def login_form(request: web.Request) -> web.StreamResponse:
+    return render(request, "login.html", next=_safe_next(request.query.get("next")), error=None)
+
+
+@pages.route("POST", "/login", role=None, kind="page", summary="Log in")
+async def login(request: web.Request) -> web.StreamResponse:
+    ctx = request.app[CONTEXT]
+    form = await request.post()
+    username = str(form.get("username", ""))[:100]
+    next_url = _safe_next(str(form.get("next", "")))
+    result = await ctx.authenticator.login(
+        username, str(form.get("password", "")), str(form.get("code", "")), ip=client_ip(request)
+    )
+    lang = request.get(LANG, "ja")
+    if result.user is None:
+        await ctx.ledger.audit(
+            actor=f"login:{username}", action="login_failed", origin=client_ip(request), detail={"reason": result.reason}
+        )
+        message = t("login_locked" if result.reason in ("locked", "rate_limited") else "login_failed", lang)
+        return render(request, "login.html", status=401, next=next_url, error=message)
+    lifetime = timedelta(hours=ctx.settings.web.session_hours)
+    token, _ = await ctx.users.open_session(result.user.id, lifetime=lifetime, origin=client_ip(request))
+    await ctx.ledger.audit(
+        actor=f"officer:{result.user.home_tenant}/{result.user.username}", action="login", origin=client_ip(request)
+    )
+    response = web.HTTPSeeOther(next_url)
+    response.set_cookie(
+        SESSION_COOKIE,
+        token,
+        max_age=int(lifetime.total_seconds()),
+        httponly=True,
+        secure=_cookie_secure(request),
+        samesite="Lax",
+        path="/",
+    )
+    raise response
+
+
+@pages.route("POST", "/logout", role=Role.VIEWER, kind="page", summary="Log out")
+async def logout(request: web.Request) -> web.StreamResponse:
+    ctx = request.app[CONTEXT]
+    token = request.cookies.get(SESSION_COOKIE)
+    if token:
+        await ctx.users.close_session(token)
+    who = principal(request)
+    if who is not None:
+        await ctx.ledger.audit(actor=who.identity, action="logout", origin=client_ip(request))
+    response = web.HTTPSeeOther("/login")
+    response.del_cookie(SESSION_COOKIE, path="/")
+    raise response
+
+
+@pages.route("POST", "/lang", role=None, kind="page", summary="Switch the console language")
+async def switch_language(request: web.Request) -> web.StreamResponse:
+    form = await request.post()
+    response = web.HTTPSeeOther(_safe_next(str(form.get("next", ""))))
+    response.set_cookie("bc_lang", "ja" if request.get(LANG) == "en" else "en", max_age=365 * 86400, samesite="Lax", path="/")
+    raise response
+
+
+@pages.route("GET", "/console", role=Role.VIEWER, kind="page", summary="The officer's home")
+async def console_home(request: web.Request) -> web.StreamResponse:
+    ctx = request.app[CONTEXT]
+    who = principal(request)
+    assert who is not None
+    tenants = [(ctx.settings.tenants[tid], role.label) for tid, role in sorted(who.roles.items()) if tid in ctx.settings.tenants]
+    alerts: list[dict[str, Any]] = []
+    for tenant, _ in tenants:
+        alerts.extend(await reports.alerts(ctx.ledger, tenant=tenant.id, limit=20))
+    alerts.sort(key=lambda a: a["received"], reverse=True)
+    return render(request, "console_home.html", tenants=tenants, alerts=alerts[:30])
+
+
+@pages.route("GET", "/", role=None, kind="public", summary="Front door")
+async def front(request: web.Request) -> web.StreamResponse:
+    raise web.HTTPSeeOther("/console")
