@@ -81,9 +81,8 @@ async def test_a_code_cannot_be_used_twice(env: WebEnv) -> None:
         data = {"username": "admin", "password": PASSWORD, "code": code}
         async with s.post(f"{env.base}/login", data=data, allow_redirects=False) as r:
             assert r.status == 303
-    async with client() as s:
-        async with s.post(f"{env.base}/login", data=data, allow_redirects=False) as r:
-            assert r.status == 401
+    async with client() as s, s.post(f"{env.base}/login", data=data, allow_redirects=False) as r:
+        assert r.status == 401
 
 
 async def test_each_login_gets_a_new_session_and_logout_ends_it(env: WebEnv) -> None:
