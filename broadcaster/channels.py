@@ -39,9 +39,12 @@ class ChannelProfile:
 STANDARD_PROFILES: dict[str, ChannelProfile] = {
     "website": ChannelProfile("broadcast", None, None),
     "app_push": ChannelProfile("recipients", 4000, 1000),
+    # The town's native app through FCM: a 4096-byte payload, Japanese three bytes a character.
+    "fcm": ChannelProfile("recipients", 1000, 500),
     "line": ChannelProfile("both", 5000, 500),
     # Each social network is a channel of its own, so that one's rate limit never delays another.
-    "x": ChannelProfile("broadcast", 280, None),
+    # X weighs a Japanese character as two of its 280, so 140 characters fill a post.
+    "x": ChannelProfile("broadcast", 140, None),
     "mastodon": ChannelProfile("broadcast", 500, None),
     "bluesky": ChannelProfile("broadcast", 300, None),
     "email": ChannelProfile("recipients", None, 50),
@@ -61,6 +64,8 @@ class AdapterEnv:
     outbox_dir: Path
     var_dir: Path
     public_url: str
+    # The tenant's districts as (id, name), for channels that show them (the website's pages).
+    districts: tuple[tuple[str, str], ...] = ()
 
 
 class RenderedText(BaseModel):
@@ -113,6 +118,9 @@ class SendResult(BaseModel):
     mode: str = "live"
     accepted: int = 0
     detail: str | None = None
+    # Recipients the provider says are gone for good (a push subscription answered 404/410, an
+    # unregistered FCM token): the channel worker removes them from the audience.
+    gone: tuple[str, ...] = ()
 
 
 @runtime_checkable

@@ -114,19 +114,31 @@ def run(ctx: click.Context, bus: str | None, db: str | None, stages: tuple[str, 
     _run(_serve_pipeline(settings, list(stages) or None))
 
 
-async def _serve_pipeline(settings: Settings, stages: list[str] | None) -> None:
+async def _serve_pipeline(settings: Settings, stages: list[str] | None, *, metrics_port: int | None = None) -> None:
     from broadcaster.pipeline.runner import Pipeline, Runtime, stage_names
 
     bus, ledger = await _open(settings)
+    metrics_server = None
     try:
         runtime = Runtime.build(settings, bus, ledger)
         pipeline = Pipeline(runtime, stages or stage_names(settings, web=True))
         await pipeline.start()
+        if metrics_port is not None:
+            from broadcaster.web.app import WebServer, build_app
+            from broadcaster.web.context import WebContext
+
+            metrics_server = WebServer(
+                build_app(WebContext.build(settings, ledger, bus), only_health=True), settings.web.host, metrics_port
+            )
+            await metrics_server.start()
+            pipeline.start_metrics()
         click.echo(f"broadcaster running: bus {settings.bus.url}, {len(pipeline.stages)} stages. Ctrl-C stops.", err=True)
         try:
             await _until_signal(pipeline.wait())
         finally:
             await pipeline.stop()
+            if metrics_server is not None:
+                await metrics_server.stop()
     finally:
         await ledger.close()
         await bus.close()
@@ -136,12 +148,13 @@ async def _serve_pipeline(settings: Settings, stages: list[str] | None) -> None:
 @click.argument("stage")
 @click.option("--bus", help="Bus URL (kafka://host:port for scale-out).")
 @click.option("--db", help="Database URL.")
+@click.option("--metrics-port", type=int, default=None, help="Serve /metrics, /healthz and /readyz on this port.")
 @click.pass_context
 @_friendly
-def worker(ctx: click.Context, stage: str, bus: str | None, db: str | None) -> None:
-    """Run one stage: normalize, route, channel:NAME, ledger or redrive (scale out by adding more)."""
+def worker(ctx: click.Context, stage: str, bus: str | None, db: str | None, metrics_port: int | None) -> None:
+    """Run one stage: normalize, route, channel:NAME, ledger, redrive or ingest:NAME (scale out by adding more)."""
     settings = _settings(ctx, **_bus_db(bus, db))
-    _run(_serve_pipeline(settings, [stage]))
+    _run(_serve_pipeline(settings, [stage], metrics_port=metrics_port))
 
 
 @main.group()
@@ -200,24 +213,28 @@ def check(ctx: click.Context) -> None:
 @click.option("--tenant", help="Tenant the officer sends for (required for JSON).")
 @click.option("--source", default=None, help="Source name for a raw telegram (default: by content).")
 @click.option("--bus", help="Bus URL.")
+@click.option("--from-tenant", help="The officer's own municipality, sending on --tenant's behalf (a delegate of it).")
 @click.pass_context
 @_friendly
-def send(ctx: click.Context, file: Path, officer: str | None, tenant: str | None, source: str | None, bus: str | None) -> None:
+def send(ctx: click.Context, file: Path, officer: str | None, tenant: str | None, source: str | None, bus: str | None, from_tenant: str | None) -> None:
     """Put FILE on the pipeline: a raw telegram (XML), or a manual alert (JSON) under an officer."""
-    from broadcaster.bus import open_bus
     from broadcaster.pipeline.ingest import submit
+    from broadcaster.pipeline.tenancy import delegation_for
     from broadcaster.sources import raw_from_file
 
     settings = _settings(ctx, **_bus_db(bus, None))
-    raw = raw_from_file(file, officer=officer, tenant=tenant, source=source, known_tenants=settings.tenants)
+    delegation = delegation_for(settings.tenants, tenant, officer, from_tenant)
+    who = delegation.officer if delegation else officer
+    raw = raw_from_file(file, officer=who, tenant=tenant, source=source, known_tenants=settings.tenants)
 
     async def go() -> None:
-        settings.var_dir.mkdir(parents=True, exist_ok=True)
-        b = open_bus(settings.bus)
-        await b.start()
+        b, ledger = await _open(settings)
         try:
-            await submit(b, raw)
+            await submit(b, raw, ledger)
+            if delegation is not None:
+                await ledger.audit(**delegation.audit_entry("delegated_send", raw.id, "cli"))
         finally:
+            await ledger.close()
             await b.close()
 
     _run(go())
@@ -228,23 +245,58 @@ def send(ctx: click.Context, file: Path, officer: str | None, tenant: str | None
 @click.argument("alert_id")
 @click.option("--tenant", required=True)
 @click.option("--officer", required=True, help="The approving officer (not the author).")
+@click.option("--from-tenant", help="The officer's own municipality, approving on --tenant's behalf.")
 @click.pass_context
 @_friendly
-def approve(ctx: click.Context, alert_id: str, tenant: str, officer: str) -> None:
+def approve(ctx: click.Context, alert_id: str, tenant: str, officer: str, from_tenant: str | None) -> None:
     """Approve a held alert (two-person rule): it goes to every channel at once."""
     from broadcaster.pipeline.approval import approve as do_approve
+    from broadcaster.pipeline.tenancy import delegation_for
+
+    settings = _settings(ctx)
+    delegation = delegation_for(settings.tenants, tenant, officer, from_tenant)
+    who = delegation.officer if delegation else f"officer:{tenant}/{officer}"
+
+    async def go() -> int:
+        bus, ledger = await _open(settings)
+        try:
+            n = await do_approve(bus, ledger, tenant, alert_id, who)
+            if delegation is not None:
+                await ledger.audit(**delegation.audit_entry("delegated_approve", alert_id, "cli"))
+            return n
+        finally:
+            await ledger.close()
+            await bus.close()
+
+    click.echo(f"approved: {_run(go())} dispatches released")
+
+
+@main.command()
+@click.argument("alert_id")
+@click.option("--tenant", required=True)
+@click.option("--officer", required=True, help="Who asks (recorded in the audit log).")
+@click.option("--channel", help="Only this channel.")
+@click.option("--dispatch", "key", help="Only this dispatch (its idempotency key, from `status --json`).")
+@click.pass_context
+@_friendly
+def republish(ctx: click.Context, alert_id: str, tenant: str, officer: str, channel: str | None, key: str | None) -> None:
+    """Send an alert's dead or failed dispatches again (after a provider recovered)."""
+    from broadcaster.pipeline.republish import republish as do_republish
 
     settings = _settings(ctx)
 
     async def go() -> int:
         bus, ledger = await _open(settings)
         try:
-            return await do_approve(bus, ledger, tenant, alert_id, f"officer:{tenant}/{officer}")
+            return await do_republish(
+                bus, ledger, tenant, alert_id, actor=f"officer:{tenant}/{officer}", channel=channel, key=key
+            )
         finally:
             await ledger.close()
             await bus.close()
 
-    click.echo(f"approved: {_run(go())} dispatches released")
+    n = _run(go())
+    click.echo(f"republished {n} dispatch(es)" if n else "nothing to republish: no dead or failed dispatch matches")
 
 
 @main.command()
@@ -312,12 +364,22 @@ def demo(serve: bool, workdir: Path) -> None:
 
 def _register() -> None:
     from broadcaster.cli_access import audit, tokens, users
+    from broadcaster.cli_audiences import audiences
+    from broadcaster.cli_rules import rules
 
-    for group in (users, tokens, audit):
+    for group in (users, tokens, audit, audiences, rules):
         main.add_command(group)
 
 
+def _register_bridge() -> None:
+    # Runs on the J-Alert receiver's side (LGWAN), apart from everything else here.
+    from adapters.ingest.jalert.bridge.command import jalert_bridge
+
+    main.add_command(jalert_bridge)
+
+
 _register()
+_register_bridge()
 
 if __name__ == "__main__":
     main()

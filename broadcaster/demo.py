@@ -138,7 +138,7 @@ async def run_demo(settings: Settings, *, serve: bool = False) -> int:
             for what, rel, officer in STORY:
                 echo(f"  → {what}")
                 raw = _raw(SAMPLES / rel, officer)
-                await submit(bus, raw)
+                await submit(bus, raw, ledger)
                 await _wait(ledger, 20, raw.id)
                 if officer:
                     alert_id = await _held(ledger, "anamizu")

@@ -15,6 +15,7 @@ log = get_logger(__name__)
 PARSERS = "broadcaster.parsers"
 CHANNELS = "broadcaster.channels"
 AREAS = "broadcaster.areas"
+FEEDS = "broadcaster.feeds"
 
 
 @cache

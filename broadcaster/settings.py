@@ -31,6 +31,7 @@ PROJECT_ROOT = Path(__file__).resolve().parent.parent
 DEFAULT_CHANNELS = (
     "website",
     "app_push",
+    "fcm",
     "line",
     "x",
     "mastodon",
@@ -113,6 +114,8 @@ class WebSettings(_Section):
     # None: Secure cookies whenever public_url is https (a plain-http local demo still works).
     cookie_secure: bool | None = None
     max_body_bytes: int = Field(default=2 * 1024 * 1024, ge=1024)
+    # When set, /metrics answers only to "Authorization: Bearer <token>".
+    metrics_token: SecretStr | None = None
 
 
 class PipelineSettings(_Section):
@@ -137,7 +140,7 @@ class FeedSourceSettings(_Section):
     # Entry-point name of the poller (group broadcaster.feeds); defaults to the section's name.
     adapter: str | None = None
     # None: the poller's own (JMA: its public feed URL and the four high-frequency feeds).
-    base_url: str | None = None
+    base_url: str | None = Field(default=None, pattern=r"^https?://")
     feeds: list[str] | None = None
     # Read the long feeds at start-up and after a failed poll, to catch up after a gap.
     catch_up: bool = True
@@ -152,6 +155,37 @@ class FeedSourceSettings(_Section):
     max_feed_bytes: int = Field(default=20 * 1024 * 1024, gt=0)
     # No successful poll for this long raises a System alert to every tenant's officers.
     stale_after_minutes: float = Field(default=10.0, gt=0)
+    # The tenant whose source this is (a town's L-Alert feed: its documents are the town's, and
+    # only its officers hear of the feed going stale); None: a shared source matched by area.
+    tenant: str | None = None
+    # For pollers whose source wants one (an L-Alert relay: `token` is sent as a bearer token).
+    credentials: dict[str, SecretStr] = Field(default_factory=dict)
+
+
+class HookKey(_Section):
+    """One sender's key for a signed ingest hook (broadcaster/signing.py)."""
+
+    secret: SecretStr
+    # The tenant whose source this is (its L-Alert relay, its own J-Alert receiver); None for a
+    # shared J-Alert receiver, whose messages reach tenants by their areas.
+    tenant: str | None = None
+
+    @field_validator("secret")
+    @classmethod
+    def _long_enough(cls, v: SecretStr) -> SecretStr:
+        if len(v.get_secret_value().encode("utf-8")) < 32:
+            raise ValueError("a hook secret needs at least 32 bytes (e.g. `openssl rand -hex 32`)")
+        return v
+
+
+class HookSettings(_Section):
+    """A signed ingest hook ([hooks.jalert], [hooks.lalert]); without keys it refuses everything."""
+
+    # Key id → key; several keys let a sender's secret be rotated without a gap.
+    keys: dict[str, HookKey] = Field(default_factory=dict)
+    # How far a request's timestamp may be from our clock; nonces are remembered twice as long.
+    max_skew_s: float = Field(default=300.0, gt=0, le=3600)
+    max_body_bytes: int = Field(default=1024 * 1024, ge=1024)
 
 
 def _resolve(base: Path, p: Path) -> Path:
@@ -201,6 +235,8 @@ class Settings(BaseSettings):
     tenants: dict[str, TenantSettings] = Field(default_factory=dict)
     # Polled sources by name ([ingest.jma]); each runs as stage ingest:<name> when enabled.
     ingest: dict[str, FeedSourceSettings] = Field(default_factory=lambda: {"jma": FeedSourceSettings()})
+    # Signed push endpoints by name ([hooks.jalert], [hooks.lalert]); see broadcaster/web/hooks.py.
+    hooks: dict[str, HookSettings] = Field(default_factory=dict)
 
     @field_validator("channels", mode="before")
     @classmethod
@@ -230,6 +266,15 @@ class Settings(BaseSettings):
             for ch in tenant.channels:
                 if ch not in self.channels:
                     raise ValueError(f"tenant {key}: channel {ch!r} is not configured for the deployment")
+        for name, feed in self.ingest.items():
+            if feed.tenant is not None and feed.tenant not in self.tenants:
+                raise ValueError(f"ingest {name}: tenant {feed.tenant!r} is not a tenant of this deployment")
+        for name, hook in self.hooks.items():
+            for key_id, hook_key in hook.keys.items():
+                if hook_key.tenant is not None and hook_key.tenant not in self.tenants:
+                    raise ValueError(f"hooks.{name}.keys.{key_id}: tenant {hook_key.tenant!r} is not a tenant")
+                if name == "lalert" and hook_key.tenant is None:
+                    raise ValueError(f"hooks.lalert.keys.{key_id}: an L-Alert key belongs to one tenant")
         return self
 
     def channel(self, tenant: str | None, name: str) -> ChannelSettings:

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import re
 from collections.abc import Mapping
 from pathlib import Path
 from typing import Any
@@ -20,8 +21,17 @@ _SNIFF = (
 )
 
 
+# The J-Alert message format (docs/jalert.md) says what it is on a line or member of its own.
+_JALERT = (
+    re.compile(rb"(?m)^[ \t]*format[ \t]*=[ \t]*jalert/1[ \t]*\r?$"),
+    re.compile(rb'"format"\s*:\s*"jalert/1"'),
+)
+
+
 def sniff_source(body: bytes) -> str:
     head = body[:8192]
+    if head.lstrip()[:1] != b"<" and any(p.search(head) for p in _JALERT):
+        return "jalert"
     for needle, source in _SNIFF:
         if needle in head:
             return source
@@ -40,7 +50,7 @@ def raw_from_file(
     if size > MAX_FILE_BYTES:
         raise ConfigError(f"{path}: {size} bytes is more than any telegram; refusing")
     body = path.read_bytes()
-    if body.lstrip()[:1] in (b"{", b"["):
+    if body.lstrip()[:1] in (b"{", b"[") and sniff_source(body) != "jalert":
         if not officer or not tenant:
             raise ConfigError("a manual alert needs --officer and --tenant: every manual alert carries who sent it")
         if known_tenants is not None and tenant not in known_tenants:

@@ -6,7 +6,9 @@ from dataclasses import asdict
 from typing import Any
 
 from broadcaster.bus import Bus
-from broadcaster.bus.topics import ALERTS, INGEST_RAW, RECEIPTS, dispatch_topic
+from broadcaster.model import JST
+from broadcaster.pipeline.feeds import freshness as feed_freshness
+from broadcaster.pipeline.runner import consumer_groups
 from broadcaster.settings import Settings
 from broadcaster.store import reports
 from broadcaster.store.ledger import Ledger
@@ -19,9 +21,7 @@ async def collect_status(
     alerts = {(a["tenant"], a["identifier"]): a for a in await reports.alerts(ledger, tenant=tenant, limit=200)}
     lag: dict[str, int] = {}
     bus_error: str | None = None
-    groups = [("normalize", [INGEST_RAW]), ("route", [ALERTS]), ("ledger", [RECEIPTS])]
-    groups += [(f"channel.{c}", [dispatch_topic(c)]) for c in settings.enabled_channels()]
-    for group, topics in groups:
+    for group, topics in consumer_groups(settings):
         try:
             lag[group] = sum((await bus.lag(group, topics)).values())
         except Exception as e:  # status must still show the ledger when the bus is unreachable
@@ -33,6 +33,10 @@ async def collect_status(
         ],
         "alerts": list(alerts.values()),
         "quarantine": await reports.quarantine(ledger, limit=20),
+        "feeds": [
+            {**asdict(f), "stale_after_minutes": settings.ingest[f.source].stale_after_minutes}
+            for f in await feed_freshness(settings, ledger.db)
+        ],
         "lag": lag,
         "bus_error": bus_error,
     }
@@ -40,6 +44,23 @@ async def collect_status(
 
 def _ms(v: float | None) -> str:
     return "-" if v is None else f"{v:.0f}"
+
+
+def _feed_lines(feeds: list[dict[str, Any]]) -> list[str]:
+    """Polled feeds: STALE when no poll succeeded for stale_after_minutes (the officers were alerted)."""
+    lines = ["feeds:"]
+    for f in feeds:
+        name = f"{f['source']}/{f['feed']}"
+        if f["age_s"] is None:
+            lines.append(f"    {name:<16}never polled")
+            continue
+        last = f"{f['last_success'].astimezone(JST):%Y-%m-%d %H:%M:%S} JST" if f["last_success"] else "never"
+        state = f"STALE (>{f['stale_after_minutes']:g} min)" if f["stale"] else "ok"
+        line = f"    {name:<16}{state:<16}last success {last} ({f['age_s']:.0f} s ago)"
+        if f["failures"]:
+            line += f", {f['failures']} failed poll(s): {(f['last_error'] or '')[:120]}"
+        lines.append(line)
+    return lines
 
 
 def render_status(data: dict[str, Any]) -> str:
@@ -76,6 +97,9 @@ def render_status(data: dict[str, Any]) -> str:
         lines.append("quarantine (newest first):")
         for q in data["quarantine"]:
             lines.append(f"    #{q['id']} {q['at']:%Y-%m-%d %H:%M:%S} {q['source']}: {q['reason']} - {q['detail'][:120]}")
+    if data.get("feeds"):
+        lines.append("")
+        lines.extend(_feed_lines(data["feeds"]))
     lines.append("")
     lines.append("bus lag: " + ", ".join(f"{g}={n}" for g, n in data["lag"].items()))
     if data.get("bus_error"):

@@ -129,7 +129,7 @@ async def run_trial(tmp: Path, *, alerts: int, kills: int, seed: int, timeout: f
 
     async def feed() -> None:
         for n in range(alerts):
-            await submit(bus, manual(headline=f"お知らせ {n}", kind="notice", districts=["kawashima"]))
+            await submit(bus, manual(headline=f"お知らせ {n}", kind="notice", districts=["kawashima"]), ledger)
             await asyncio.sleep(rng.uniform(0.0, 0.1))
 
     feeder = asyncio.create_task(feed())

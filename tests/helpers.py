@@ -99,7 +99,7 @@ class Running:
     pipeline: Pipeline
 
     async def submit(self, raw: RawEvent) -> None:
-        await submit(self.bus, raw)
+        await submit(self.bus, raw, self.ledger)
 
     def outbox(self, tenant: str, channel: str) -> list[dict[str, Any]]:
         from adapters.outbound.outbox import read_outbox

@@ -77,11 +77,14 @@ def free_port() -> int:
 
 
 @asynccontextmanager
-async def web_env(tmp: Path, extra: list[Endpoints] | None = None, **settings_over: Any) -> AsyncIterator[WebEnv]:
+async def web_env(
+    tmp: Path, extra: list[Endpoints] | None = None, web_extra: dict[str, Any] | None = None, **settings_over: Any
+) -> AsyncIterator[WebEnv]:
     from broadcaster.web.auth import hash_password
 
     port = free_port()
-    settings = make_settings(tmp, web={"port": port, "public_url": f"http://127.0.0.1:{port}"}, **settings_over)
+    web_settings = {"port": port, "public_url": f"http://127.0.0.1:{port}", **(web_extra or {})}
+    settings = make_settings(tmp, web=web_settings, **settings_over)
     ledger = Ledger.connect(settings.db_url)
     await migrate.upgrade(ledger.db)
     await ledger.ensure_tenants((t.id, t.name) for t in settings.tenants.values())

@@ -308,7 +308,10 @@ class EmbeddedBus:
                     )
             conn.execute("COMMIT")
         except BaseException:
-            conn.execute("ROLLBACK")
+            # SQLite rolls back by itself on some errors (a full disk); then there is nothing
+            # left to roll back, and the original error is the one to report.
+            if conn.in_transaction:
+                conn.execute("ROLLBACK")
             raise
         return touched
 
@@ -435,7 +438,10 @@ class EmbeddedBus:
             conn.execute("COMMIT")
             return True
         except BaseException:
-            conn.execute("ROLLBACK")
+            # SQLite rolls back by itself on some errors (a full disk); then there is nothing
+            # left to roll back, and the original error is the one to report.
+            if conn.in_transaction:
+                conn.execute("ROLLBACK")
             raise
 
     async def release_group(self, group: str, owner: str) -> None:

@@ -51,6 +51,10 @@ def resolve(settings: Settings, tenant: str | None, channel: str) -> Resolved:
         if cfg.mode == "live":
             raise ConfigError(f"channel {channel}: mode live, but credentials missing: {', '.join(missing)}")
         return Resolved(outbox, False, f"no credentials ({', '.join(missing)})")
+    if cfg.mode == "auto" and not getattr(cls, "live_in_auto", True):
+        # An adapter that needs no credentials but writes somewhere public (the website's
+        # folder) goes live only when the settings say mode = "live".
+        return Resolved(outbox, False, f"{name} runs live only with mode = \"live\"")
     return Resolved(cls, True, "live")
 
 
@@ -80,6 +84,7 @@ class AdapterPool:
                 outbox_dir=self.settings.outbox_dir,
                 var_dir=self.settings.var_dir,
                 public_url=self.settings.web.public_url,
+                districts=tuple((d.id, d.name) for d in tenant_cfg.districts) if tenant_cfg else (),
             )
             adapter = resolved.adapter_cls.from_settings(channel, self.settings.channel(tenant, channel), env)
             self._adapters[key] = adapter

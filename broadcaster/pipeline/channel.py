@@ -21,11 +21,13 @@ from broadcaster.bus.topics import RECEIPTS, backoff
 from broadcaster.channels import ChannelProfile, Delivery, SendResult
 from broadcaster.errors import PermanentError, TransientError
 from broadcaster.logging import get_logger
+from broadcaster.metrics import METRICS
 from broadcaster.model import Dispatch, DispatchOrder, Hops, MsgType, Receipt, ReceiptStatus, now
 from broadcaster.pipeline.adapters import AdapterPool
 from broadcaster.pipeline.hops import H_NORMALIZED, H_RECEIVED, H_ROUTED, read
 from broadcaster.render.renderer import Renderer
 from broadcaster.settings import Settings
+from broadcaster.store.audiences import Audiences
 from broadcaster.store.ledger import Ledger
 
 log = get_logger(__name__)
@@ -158,7 +160,19 @@ class ChannelStage:
             provider_ref=result.provider_ref,
             recipients=result.accepted,
         )
+        if result.gone:
+            await self._prune(d.tenant, result.gone)
         return Ack()
+
+    async def _prune(self, tenant: str, gone: tuple[str, ...]) -> None:
+        """Take recipients the provider called gone (a 410 push subscription) off the audience."""
+        audiences = Audiences(self.ledger.db)
+        for address in gone:
+            try:
+                await audiences.remove_endpoint(tenant, self.channel, address)
+            except Exception as e:  # the send is done; the next 410 for this address retries
+                log.warning("recipient_prune_failed", error=str(e)[:300])
+        log.info("recipients_pruned", count=len(gone))
 
     async def _decided(self, d: Dispatch, hops: Hops, status: ReceiptStatus, why: str) -> Outcome:
         await self._finish(d, 0, hops, status, error=why)
@@ -195,6 +209,17 @@ class ChannelStage:
             retriable=retriable,
         )
         await persist("finish_attempt", lambda: self.ledger.finish_attempt(receipt))
+        send_s = (
+            (finished - hops.send_started).total_seconds() if hops.send_started is not None and attempt > 0 else None
+        )
+        METRICS.record_attempt(
+            d.tenant,
+            d.channel,
+            status.value,
+            receipt.mode,
+            receipt.latency_ms / 1000 if receipt.latency_ms is not None else None,
+            send_s,
+        )
         log.info(
             "dispatch_" + status.value,
             attempt=receipt.attempt,

@@ -1,7 +1,7 @@
 """Re-drive from the ledger: what the bus lost, the ledger still knows (DESIGN.md, Decisions 5).
 
-A dispatch that is not final and has not moved for `redrive_after` is published again; an alert
-that was recorded but never routed is published again. Re-driving something that was only slow
+A raw event recorded at ingest but never normalized, an alert recorded but never routed, and a
+dispatch that is not final and has not moved for `redrive_after` are published again. Re-driving something that was only slow
 costs nothing: the channel worker finds it final, or sends it once with the same idempotency key.
 """
 
@@ -16,6 +16,7 @@ from broadcaster.bus.topics import ALERTS
 from broadcaster.logging import get_logger
 from broadcaster.model import Alert
 from broadcaster.pipeline.hops import H_RECEIVED, H_REDRIVE, H_TENANT
+from broadcaster.pipeline.ingest import publish_raw
 from broadcaster.pipeline.route import order_message
 from broadcaster.store.ledger import Ledger
 
@@ -31,6 +32,9 @@ class Redriver:
         self._stop = asyncio.Event()
 
     async def run_once(self) -> tuple[int, int]:
+        for raw in await self.ledger.unprocessed_raw(self.after):
+            await publish_raw(self.bus, raw, redrive=True)
+            log.warning("raw_redriven", raw=raw.id, source=raw.source)
         dispatches = await self.ledger.stale_dispatches(self.after)
         messages: list[Outgoing] = []
         alerts: dict[tuple[str, str], Alert | None] = {}

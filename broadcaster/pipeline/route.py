@@ -2,17 +2,22 @@
 
 Three paths (DESIGN.md, Decisions 3):
 * an Alert goes where the tenant's rules say;
-* an Update goes where the rules say and also everywhere the earlier messages of its event went,
-  so that nobody who heard the first word misses the change;
+* an Update goes where the rules say and also everywhere the earlier messages of its event went
+  (or will go), so that nobody who heard the first word misses the change;
 * a Cancel goes exactly where the earlier messages went, batch for batch, whatever the rules say
-  now.
+  now; what they still had scheduled is called off.
+
+The rules decide audiences, never people: the stage then expands each (channel, audience) into
+fixed recipient batches once, so a retry resends the same batch. A channel that reaches its whole
+audience at once (a web page, an SNS account) gets one dispatch to ``public`` however many
+audiences the rules named, so that the town's website posts each alert once.
 """
 
 from __future__ import annotations
 
-from collections.abc import Callable, Mapping, Sequence
-from dataclasses import dataclass
-from datetime import timedelta
+from collections.abc import Callable, Iterable, Mapping, Sequence
+from dataclasses import dataclass, field, replace
+from datetime import datetime, timedelta
 
 from pydantic import ValidationError
 
@@ -24,6 +29,7 @@ from broadcaster.model import Alert, Dispatch, DispatchOrder, Explanation, MsgTy
 from broadcaster.pipeline.hops import H_ROUTED, H_TENANT, carry, stamp
 from broadcaster.pipeline.tenancy import TenantDirectory
 from broadcaster.rules.engine import Decision, RulesEngine
+from broadcaster.store import routing
 from broadcaster.store.audiences import Audiences
 from broadcaster.store.ledger import Ledger
 
@@ -34,6 +40,17 @@ log = get_logger(__name__)
 class Batch:
     recipients: tuple[str, ...]
     languages: tuple[str, ...]
+
+
+@dataclass
+class Routed:
+    """The outcome of routing one alert, before anything is recorded."""
+
+    dispatches: list[Dispatch] = field(default_factory=list)
+    scheduled: list[routing.Scheduled] = field(default_factory=list)
+    held: bool = False
+    suppressed: list[Decision] = field(default_factory=list)
+    marks: list[tuple[str, str, str]] = field(default_factory=list)
 
 
 def _languages(lang: str) -> tuple[str, ...]:
@@ -72,8 +89,12 @@ class RouteStage:
         if alert.tenant is None or alert.tenant not in self.directory.tenants:
             return DeadLetter(f"alert for unknown tenant {alert.tenant!r}")
         try:
-            dispatches, held = await self.decide(alert)
-            to_publish = await self.ledger.record_dispatches(alert, dispatches, held=held)
+            routed = await self.route(alert)
+            # Scheduled first: a crash in between leaves the alert unrouted, so it is routed
+            # again and records the same keys (each insert ignores what exists).
+            await routing.record_scheduled(self.ledger.db, routed.scheduled)
+            to_publish = await self.ledger.record_dispatches(alert, routed.dispatches, held=routed.held)
+            await routing.put_marks(self.ledger.db, alert.tenant, alert.identifier, routed.marks, self._at(alert))
         except Exception as e:
             log.error("route_failed", tenant=alert.tenant, alert=alert.identifier, error=str(e))
             return Retry(backoff(record.attempt, self.retry_tiers), f"route: {type(e).__name__}: {e}")
@@ -84,54 +105,153 @@ class RouteStage:
             "alert_routed",
             tenant=alert.tenant,
             alert=alert.identifier,
-            dispatches=len(dispatches),
+            dispatches=len(routed.dispatches),
             published=len(to_publish),
-            held=held,
+            scheduled=len(routed.scheduled),
+            suppressed=len(routed.suppressed),
+            held=routed.held,
         )
         return Ack()
 
     async def decide(self, alert: Alert) -> tuple[list[Dispatch], bool]:
+        """The dispatches to send at once and whether they wait for an approver."""
+        routed = await self.route(alert)
+        return routed.dispatches, routed.held
+
+    @staticmethod
+    def _at(alert: Alert) -> datetime:
+        return alert.received or alert.sent
+
+    async def route(self, alert: Alert) -> Routed:
         assert alert.tenant is not None
         earlier = await self.ledger.earlier_alerts(alert)
         revision = len(earlier) + 1
         if alert.msg_type is MsgType.CANCEL:
-            return await self._follow(alert, earlier, revision), False
-        decisions = self.engines(alert.tenant).decide(alert)
-        dispatches = await self._expand(alert, decisions, revision)
+            called_off = await routing.supersede_scheduled(self.ledger.db, alert.tenant, earlier)
+            if called_off:
+                log.info("scheduled_called_off", tenant=alert.tenant, alert=alert.identifier, dispatches=called_off)
+            return Routed(dispatches=await self._follow(alert, earlier, revision))
+        ctx = self.directory.context(alert.tenant, alert)
+        decisions = _first_per_slot(
+            c for c in (self._collapse(d) for d in self.engines(alert.tenant).decide(alert, ctx)) if c is not None
+        )
+        routed = Routed()
+        decisions = await self._dedupe(alert, decisions, routed)
+        current = now()
+        # Audiences overlap (a leader is also a resident of the district): each address gets the
+        # alert once per channel, in the first audience by precedence. Escalations are reminders
+        # with a purpose of their own and are counted apart.
+        given: dict[tuple[str, str], set[str]] = {}
+        for dec in decisions:
+            dispatches = await self._expand(alert, dec, revision, given.setdefault((dec.purpose, dec.channel), set()))
+            if dec.not_before is not None and dec.not_before > current:
+                routed.scheduled.extend(
+                    routing.Scheduled(
+                        _deadline_from(d, dec.not_before, self.deadlines),
+                        dec.not_before,
+                        dec.purpose if dec.purpose == "escalation" else "delay",
+                        dec.scope,
+                    )
+                    for d in dispatches
+                )
+            else:
+                routed.dispatches.extend(dispatches)
         if alert.msg_type is MsgType.UPDATE:
-            taken = {(d.channel, d.audience) for d in dispatches}
-            for d in await self.ledger.dispatches_of(alert.tenant, earlier):
-                if (d.channel, d.audience) not in taken and d.channel in self.profiles:
-                    taken.add((d.channel, d.audience))
-                    decision = Decision(
-                        channel=d.channel,
-                        audience=d.audience,
-                        template="auto",
-                        priority=d.priority,
-                        requires_approval=False,
-                        explanation=Explanation(
-                            rule="follow-earlier",
-                            reasons=(f"an update goes wherever {d.alert_id} went",),
-                        ),
-                    )
-                    dispatches.extend(
-                        await self._expand(alert, [decision], revision, resolve_districts=False)
-                    )
+            await self._follow_for_update(alert, earlier, revision, routed, given)
         # Two-person rule: only officers' own alerts wait for an approver. Sources (JMA, J-Alert,
         # L-Alert) are already official and must never be held.
-        held = (
+        routed.held = (
             alert.origin == "manual"
             and alert.status is Status.ACTUAL
             and any(dec.requires_approval for dec in decisions)
         )
-        return dispatches, held
+        return routed
+
+    def _collapse(self, dec: Decision) -> Decision | None:
+        """A channel that reaches everyone at once gets one dispatch, to `public`."""
+        profile = self.profiles.get(dec.channel)
+        if profile is None or profile.addressing != "broadcast" or dec.audience == "public":
+            return dec
+        if dec.purpose == "escalation":
+            # Reminding the deputies on the town's website would tell everyone and no one.
+            log.warning("escalation_on_broadcast_channel", channel=dec.channel, rule=dec.explanation.rule)
+            return None
+        why = f"{dec.channel} reaches everyone at once: one post for {dec.audience}"
+        explanation = dec.explanation.model_copy(update={"reasons": (*dec.explanation.reasons, why)})
+        return replace(dec, audience="public", explanation=explanation)
+
+    async def _dedupe(self, alert: Alert, decisions: list[Decision], routed: Routed) -> list[Decision]:
+        assert alert.tenant is not None
+        wanted = [d for d in decisions if d.dedupe is not None]
+        if not wanted:
+            return decisions
+        at = self._at(alert)
+        longest = max(d.dedupe.window_s for d in wanted if d.dedupe is not None)
+        seen = await routing.seen_marks(
+            self.ledger.db,
+            alert.tenant,
+            alert.identifier,
+            [(d.dedupe.mark, d.channel, d.audience) for d in wanted if d.dedupe is not None],
+            at - timedelta(seconds=longest),
+        )
+        kept: list[Decision] = []
+        for d in decisions:
+            last = seen.get((d.dedupe.mark, d.channel, d.audience)) if d.dedupe is not None else None
+            if d.dedupe is not None and last is not None and last >= at - timedelta(seconds=d.dedupe.window_s):
+                routed.suppressed.append(d)
+                log.info(
+                    "dispatch_deduplicated",
+                    tenant=alert.tenant,
+                    alert=alert.identifier,
+                    channel=d.channel,
+                    audience=d.audience,
+                    same=d.dedupe.text,
+                )
+                continue
+            if d.dedupe is not None:
+                routed.marks.append((d.dedupe.mark, d.channel, d.audience))
+            kept.append(d)
+        return kept
+
+    async def _follow_for_update(
+        self,
+        alert: Alert,
+        earlier: Sequence[str],
+        revision: int,
+        routed: Routed,
+        given: dict[tuple[str, str], set[str]],
+    ) -> None:
+        assert alert.tenant is not None
+        taken = {(d.channel, d.audience) for d in routed.dispatches}
+        taken |= {(s.dispatch.channel, s.dispatch.audience) for s in routed.scheduled}
+        for e in await routing.earlier_dispatches(self.ledger.db, alert.tenant, earlier):
+            d = e.dispatch
+            # Slots still scheduled (an escalation not yet due) have told nobody anything yet.
+            if e.state == routing.SCHEDULED or (d.channel, d.audience) in taken or d.channel not in self.profiles:
+                continue
+            taken.add((d.channel, d.audience))
+            decision = Decision(
+                channel=d.channel,
+                audience=d.audience,
+                template="auto",
+                priority=d.priority,
+                requires_approval=False,
+                explanation=Explanation(
+                    rule="follow-earlier",
+                    reasons=(f"an update goes wherever {d.alert_id} went: {d.channel}/{d.audience}",),
+                ),
+            )
+            routed.dispatches.extend(
+                await self._expand(alert, decision, revision, given.setdefault(("send", d.channel), set()))
+            )
 
     async def _follow(self, alert: Alert, earlier: Sequence[str], revision: int) -> list[Dispatch]:
         """The cancel's dispatches: one for each (channel, audience, batch) that an earlier had."""
         assert alert.tenant is not None
         created = now()
         out: dict[tuple[str, str, int], Dispatch] = {}
-        for d in await self.ledger.dispatches_of(alert.tenant, earlier):
+        for e in await routing.earlier_dispatches(self.ledger.db, alert.tenant, earlier):
+            d = e.dispatch
             slot = (d.channel, d.audience, d.batch)
             if slot in out:
                 continue
@@ -150,7 +270,11 @@ class RouteStage:
                 priority=d.priority,
                 explanation=Explanation(
                     rule="cancel-follows-original",
-                    reasons=(f"{d.alert_id} went to {d.channel}/{d.audience} batch {d.batch}",),
+                    source=d.explanation.source,
+                    reasons=(
+                        f"{d.alert_id} went to {d.channel}/{d.audience} batch {d.batch} "
+                        f"(by rule {d.explanation.rule}); a cancel follows it there whatever the rules say now",
+                    ),
                 ),
                 created=created,
                 deadline=created + timedelta(seconds=self.deadlines.get(d.priority.value, 900.0)),
@@ -159,46 +283,38 @@ class RouteStage:
             log.info("cancel_with_nothing_to_follow", tenant=alert.tenant, alert=alert.identifier)
         return list(out.values())
 
-    async def _expand(
-        self, alert: Alert, decisions: Sequence[Decision], revision: int, *, resolve_districts: bool = True
-    ) -> list[Dispatch]:
+    async def _expand(self, alert: Alert, dec: Decision, revision: int, given: set[str]) -> list[Dispatch]:
         assert alert.tenant is not None
+        profile = self.profiles.get(dec.channel)
+        if profile is None:
+            log.warning("rule_names_disabled_channel", channel=dec.channel, rule=dec.explanation.rule)
+            return []
         created = now()
-        out: list[Dispatch] = []
-        districts = self.directory.districts_of(alert.tenant, alert)
-        for dec in decisions:
-            profile = self.profiles.get(dec.channel)
-            if profile is None:
-                log.warning("rule_names_disabled_channel", channel=dec.channel, rule=dec.explanation.rule)
-                continue
-            for audience in _audiences(dec.audience, districts) if resolve_districts else [dec.audience]:
-                batches = await self._batches(alert, audience, dec.channel, profile)
-                for n, batch in enumerate(batches):
-                    out.append(
-                        Dispatch(
-                            tenant=alert.tenant,
-                            alert_id=alert.identifier,
-                            event_key=alert.event_key,
-                            channel=dec.channel,
-                            audience=audience,
-                            batch=n,
-                            batch_count=len(batches),
-                            recipients=batch.recipients,
-                            template=dec.template,
-                            languages=batch.languages,
-                            revision=revision,
-                            priority=dec.priority,
-                            requires_approval=dec.requires_approval,
-                            explanation=dec.explanation,
-                            created=created,
-                            deadline=created
-                            + timedelta(seconds=self.deadlines.get(dec.priority.value, 900.0)),
-                        )
-                    )
-        return out
+        batches = await self._batches(alert, dec.audience, dec.channel, profile, given)
+        return [
+            Dispatch(
+                tenant=alert.tenant,
+                alert_id=alert.identifier,
+                event_key=alert.event_key,
+                channel=dec.channel,
+                audience=dec.audience,
+                batch=n,
+                batch_count=len(batches),
+                recipients=batch.recipients,
+                template=dec.template,
+                languages=batch.languages,
+                revision=revision,
+                priority=dec.priority,
+                requires_approval=dec.requires_approval,
+                explanation=dec.explanation,
+                created=created,
+                deadline=created + timedelta(seconds=self.deadlines.get(dec.priority.value, 900.0)),
+            )
+            for n, batch in enumerate(batches)
+        ]
 
     async def _batches(
-        self, alert: Alert, audience: str, channel: str, profile: ChannelProfile
+        self, alert: Alert, audience: str, channel: str, profile: ChannelProfile, given: set[str]
     ) -> list[Batch]:
         all_langs = tuple(dict.fromkeys(i.language.split("-")[0].lower() for i in alert.info)) or ("ja",)
         whole = profile.addressing == "broadcast" or (profile.addressing == "both" and audience == "public")
@@ -208,7 +324,9 @@ class RouteStage:
         people = await self.audiences.recipients(alert.tenant, audience, channel)
         by_lang: dict[str, list[str]] = {}
         for p in people:
-            by_lang.setdefault(p.language, []).append(p.address)
+            if p.address not in given:
+                given.add(p.address)
+                by_lang.setdefault(p.language, []).append(p.address)
         size = profile.max_recipients_per_request or 1000
         batches: list[Batch] = []
         for lang in sorted(by_lang, key=lambda x: (x != "ja", x)):
@@ -218,12 +336,17 @@ class RouteStage:
         return batches
 
 
-def _audiences(audience: str, districts: Sequence[str]) -> list[str]:
-    if audience == "district":
-        return [f"district:{d}" for d in districts] or ["public"]
-    if audience == "leaders" and districts:
-        return [f"leaders:{d}" for d in districts]
-    return [audience]
+def _deadline_from(d: Dispatch, due: datetime, deadlines: Mapping[str, float]) -> Dispatch:
+    """A put-off dispatch is late relative to when it is due, not to when it was decided."""
+    return d.model_copy(update={"deadline": due + timedelta(seconds=deadlines.get(d.priority.value, 900.0))})
+
+
+def _first_per_slot(decisions: Iterable[Decision]) -> list[Decision]:
+    """One decision per (channel, audience): the first, which has the higher precedence."""
+    out: dict[tuple[str, str], Decision] = {}
+    for d in decisions:
+        out.setdefault(d.slot, d)
+    return list(out.values())
 
 
 _PRIORITY_ORDER = {Priority.FLASH: 0, Priority.HIGH: 1, Priority.NORMAL: 2, Priority.LOW: 3}

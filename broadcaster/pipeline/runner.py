@@ -1,6 +1,6 @@
 """Assembling the stages: all in one process (`broadcaster run`) or one per worker process.
 
-Stage names: ``normalize``, ``route``, ``channel:<name>``, ``ledger``, ``redrive``.
+Stage names: ``normalize``, ``route``, ``channel:<name>``, ``ledger``, ``redrive``, ``ingest:<name>``.
 """
 
 from __future__ import annotations
@@ -20,13 +20,15 @@ from broadcaster.logging import get_logger
 from broadcaster.parsing import SourceParser
 from broadcaster.pipeline.adapters import AdapterPool, profile_of
 from broadcaster.pipeline.channel import ChannelStage
+from broadcaster.pipeline.feeds import FeedStage
 from broadcaster.pipeline.normalize import NormalizeStage
 from broadcaster.pipeline.redrive import Redriver
 from broadcaster.pipeline.rollup import LedgerStage
 from broadcaster.pipeline.route import RouteStage
+from broadcaster.pipeline.schedule import RouteBackground
 from broadcaster.pipeline.tenancy import TenantDirectory
 from broadcaster.render.renderer import Renderer
-from broadcaster.rules.engine import RuleSet, load_tenant_rules
+from broadcaster.rules.library import RuleLibrary
 from broadcaster.settings import Settings
 from broadcaster.store.audiences import Audiences
 from broadcaster.store.ledger import Ledger
@@ -40,9 +42,17 @@ def topic_specs(settings: Settings) -> list[TopicSpec]:
     return [TopicSpec(name, n) for name in names]
 
 
+def consumer_groups(settings: Settings) -> list[tuple[str, list[str]]]:
+    """(group, topics) of every consuming stage: for lag in status and metrics."""
+    groups = [("normalize", [INGEST_RAW]), ("route", [ALERTS]), ("ledger", [RECEIPTS])]
+    groups += [(f"channel.{c}", [dispatch_topic(c)]) for c in settings.enabled_channels()]
+    return groups
+
+
 def stage_names(settings: Settings, *, web: bool = False) -> list[str]:
     """Every stage; `web` adds the web server (console, pages, hooks, API) when it is enabled."""
     names = ["normalize", "route", *(f"channel:{c}" for c in settings.enabled_channels()), "ledger", "redrive"]
+    names += [f"ingest:{name}" for name, feed in settings.ingest.items() if feed.enabled]
     if web and settings.web.enabled:
         names.append("web")
     return names
@@ -67,7 +77,8 @@ class Runtime:
     bus: Bus
     ledger: Ledger
     directory: TenantDirectory
-    rules: dict[str, RuleSet]
+    # Hot-reloaded per tenant (broadcaster/rules/library.py); invalid rules fail start-up.
+    rules: RuleLibrary
     profiles: dict[str, ChannelProfile]
     renderer: Renderer
     adapters: AdapterPool
@@ -82,9 +93,11 @@ class Runtime:
             bus=bus,
             ledger=ledger,
             directory=TenantDirectory.from_settings(settings),
-            rules={
-                t: load_tenant_rules(settings.rules_dir, t, list(settings.channels)) for t in settings.tenants
-            },
+            rules=RuleLibrary(
+                settings.rules_dir,
+                {t.id: [d.id for d in t.districts] for t in settings.tenants.values()},
+                list(settings.channels),
+            ),
             profiles={c: profile_of(settings, c) for c in channels},
             renderer=Renderer(settings.templates_dir),
             adapters=AdapterPool(settings),
@@ -105,7 +118,7 @@ class Runtime:
                 self.ledger,
                 self.audiences,
                 self.directory,
-                self.rules.__getitem__,
+                self.rules.get,
                 self.profiles,
                 self.settings.pipeline.deadline_s,
                 self.settings.pipeline.retry_tiers_s,
@@ -139,7 +152,10 @@ class Pipeline:
     stages: Sequence[str]
     _consumers: list[Consumer] = field(default_factory=list)
     _redriver: Redriver | None = None
+    _route_background: RouteBackground | None = None
+    _feeds: list[FeedStage] = field(default_factory=list)
     _web: Any = None
+    _refresher: Any = None
     _tasks: list[asyncio.Task[None]] = field(default_factory=list)
     _started: asyncio.Event = field(default_factory=asyncio.Event)
     web_port: int | None = None
@@ -157,6 +173,7 @@ class Pipeline:
                 ctx = WebContext.build(rt.settings, rt.ledger, rt.bus)
                 self._web = WebServer(build_app(ctx), rt.settings.web.host, rt.settings.web.port)
                 self.web_port = await self._web.start()
+                self.start_metrics()
                 continue
             if stage == "redrive":
                 p = rt.settings.pipeline
@@ -165,11 +182,30 @@ class Pipeline:
                 )
                 self._tasks.append(asyncio.create_task(self._redriver.run(), name="redrive"))
                 continue
+            if stage.startswith("ingest:"):
+                # A poller, not a consumer: it runs as a task, like the re-driver.
+                feed = FeedStage(stage.split(":", 1)[1], rt.settings, rt.bus, rt.ledger)
+                self._feeds.append(feed)
+                self._tasks.append(asyncio.create_task(feed.run(), name=f"stage:{stage}"))
+                continue
             group, topics, handle = rt.handler(stage)
             consumer = rt.bus.consumer(group, topics, retry_tiers=tiers)
             self._consumers.append(consumer)
             self._tasks.append(asyncio.create_task(consumer.run(handle), name=f"stage:{stage}"))
+            if stage == "route":
+                # Beside the consumer: rule-file hot reload and dispatches that become due.
+                self._route_background = RouteBackground(rt.bus, rt.ledger, rt.rules)
+                self._tasks.append(asyncio.create_task(self._route_background.run(), name="route:background"))
         log.info("pipeline_started", stages=list(self.stages))
+
+    def start_metrics(self) -> None:
+        """Keep the queried gauges (lag, quarantine, open dispatches) fresh for /metrics."""
+        from broadcaster.metrics import METRICS, GaugeRefresher
+
+        if self._refresher is None:
+            rt = self.runtime
+            self._refresher = GaugeRefresher(METRICS, ledger=rt.ledger, bus=rt.bus, groups=consumer_groups(rt.settings))
+            self._refresher.start()
 
     async def ready(self, within: float = 120.0) -> None:
         """Until every consumer holds its partitions (Kafka groups take seconds to form)."""
@@ -190,9 +226,15 @@ class Pipeline:
             await c.stop()
         if self._redriver is not None:
             await self._redriver.stop()
+        if self._route_background is not None:
+            await self._route_background.stop()
+        for feed in self._feeds:
+            await feed.stop()
         for t in self._tasks:
             with contextlib.suppress(asyncio.CancelledError, Exception):
                 await asyncio.wait_for(t, timeout=30)
+        if self._refresher is not None:
+            await self._refresher.stop()
         if self._web is not None:
             await self._web.stop()
         await self.runtime.adapters.close()

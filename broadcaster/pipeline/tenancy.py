@@ -1,11 +1,21 @@
-"""Which tenants an alert concerns, by the codes of its areas."""
+"""Tenants: which ones an alert concerns (by the codes of its areas), what the rules see of each,
+and who may send on a tenant's behalf.
+
+Isolation is by construction: every stage takes the tenant from the alert (or the officer), and
+each store query names it. A neighbour's officer may send for a tenant only when that tenant lists
+the neighbour among its `delegates`, and every such send is written to the audit log.
+"""
 
 from __future__ import annotations
 
 from collections.abc import Iterable
+from dataclasses import dataclass
+from typing import Any
 
-from broadcaster import registry
-from broadcaster.model import DISTRICT_CODE, Alert
+from broadcaster import areacodes, registry
+from broadcaster.errors import BroadcasterError
+from broadcaster.model import DISTRICT_CODE, JIS_X0402, Alert
+from broadcaster.rules.facts import Context
 from broadcaster.settings import Settings, TenantSettings
 
 
@@ -32,6 +42,7 @@ class TenantDirectory:
                 expand = registry.area_expander(table)
                 for value in values:
                     codes.update((nv.value_name, nv.value) for nv in expand(value))
+            codes.update(prefecture_codes(codes))
             geocodes[tenant.id] = frozenset(codes)
         return cls(settings.tenants.values(), geocodes)
 
@@ -66,6 +77,88 @@ class TenantDirectory:
         t = self.tenants.get(tenant)
         return t.name if t else tenant
 
+    def context(self, tenant: str, alert: Alert) -> Context:
+        """What the rules need to know of the tenant to decide on this alert."""
+        settings = self.tenants.get(tenant)
+        return Context(
+            tenant=tenant,
+            territory=self.geocodes.get(tenant, frozenset()),
+            districts=tuple(self.districts_of(tenant, alert)),
+            district_names={d.id: d.name for d in settings.districts} if settings else {},
+            tenant_name=settings.name if settings else tenant,
+        )
+
+
+def prefecture_codes(codes: Iterable[tuple[str, str]]) -> set[tuple[str, str]]:
+    """The prefecture code (JIS X 0402 form, 石川県 = 170003) of each municipality code given.
+
+    A message for a whole prefecture (J-Alert's 国民保護情報 for 石川県, a prefecture's L-Alert
+    document) names the prefecture's code; it must reach every tenant in that prefecture.
+    """
+    out: set[tuple[str, str]] = set()
+    for value_name, value in codes:
+        pref = areacodes.prefecture_of(value) if value_name == JIS_X0402 else None
+        if pref is not None:
+            out.add((JIS_X0402, pref))
+    return out
+
+
+class DelegationRefused(BroadcasterError):
+    """An officer of one tenant tried to send for another that has not authorised their town."""
+
+
+@dataclass(frozen=True, slots=True)
+class Delegation:
+    on_behalf_of: str  # the tenant whose people receive the alert
+    officer_tenant: str  # the officer's own municipality
+    officer: str  # officer:<officer_tenant>/<name>
+
+    @property
+    def delegated(self) -> bool:
+        return self.on_behalf_of != self.officer_tenant
+
+    def audit_detail(self) -> dict[str, str]:
+        return {"on_behalf_of": self.on_behalf_of, "officer_tenant": self.officer_tenant, "officer": self.officer}
+
+    def audit_entry(self, action: str, target: str, origin: str) -> dict[str, Any]:
+        """Keyword arguments for Ledger.audit: who acted, for whom, on what."""
+        return {
+            "actor": self.officer,
+            "action": action,
+            "tenant": self.on_behalf_of,
+            "target": target,
+            "origin": origin,
+            "detail": self.audit_detail(),
+        }
+
+
+def authorize(
+    tenants: dict[str, TenantSettings], on_behalf_of: str, officer_tenant: str, officer: str
+) -> Delegation:
+    """May an officer of `officer_tenant` send for `on_behalf_of`? Raises DelegationRefused if not.
+
+    The CLI (`broadcaster send --from-tenant`), the console and the API all ask here, so the rule
+    is one: a tenant sends for itself, or for a tenant that lists it among its delegates.
+    """
+    for tenant in (on_behalf_of, officer_tenant):
+        if tenant not in tenants:
+            raise DelegationRefused(f"unknown tenant {tenant!r}; tenants: {', '.join(sorted(tenants)) or 'none'}")
+    name = officer.removeprefix("officer:")
+    if "/" in name:
+        home, _, name = name.partition("/")
+        if home != officer_tenant:
+            raise DelegationRefused(f"officer {officer!r} belongs to {home}, not {officer_tenant}")
+    if not name:
+        raise DelegationRefused("an officer's name is needed")
+    identity = f"officer:{officer_tenant}/{name}"
+    if on_behalf_of != officer_tenant and officer_tenant not in tenants[on_behalf_of].delegates:
+        allowed = ", ".join(tenants[on_behalf_of].delegates) or "no other tenant"
+        raise DelegationRefused(
+            f"{officer_tenant} may not send for {on_behalf_of}: {on_behalf_of} authorises {allowed} "
+            f"(its `delegates` setting)"
+        )
+    return Delegation(on_behalf_of, officer_tenant, identity)
+
 
 _SUFFIXES = ("地区", "地域", "区", "町内会", "自治会")
 
@@ -76,3 +169,14 @@ def _bare(name: str) -> str:
         if name.endswith(suffix) and len(name) > len(suffix):
             return name[: -len(suffix)]
     return name
+
+
+def delegation_for(
+    tenants: dict[str, TenantSettings], tenant: str | None, officer: str | None, from_tenant: str | None
+) -> Delegation | None:
+    """For the CLI: None when the officer sends for their own tenant, else the checked delegation."""
+    if from_tenant is None or from_tenant == tenant:
+        return None
+    if tenant is None or officer is None:
+        raise DelegationRefused("sending for another tenant needs --tenant, --officer and --from-tenant")
+    return authorize(tenants, tenant, from_tenant, officer)

@@ -1,90 +1,250 @@
 """Rendering: an alert becomes each channel's text, per language, inside the channel's limits.
 
-Templates are configuration (DESIGN.md, Decisions 7): ``<templates>/<channel>/<kind>.<lang>.j2``,
-with tenant overrides in ``<templates>/tenants/<tenant>/<channel>/...`` and shared fallbacks in
-``_default/``. A template starts with ``{% set title %}...{% endset %}`` and uses ``{{ title }}``
-where its body shows it. They run in Jinja's sandbox with StrictUndefined, since staff edit them and a typo
-must fail loudly, not print an empty warning.
+Templates are configuration (DESIGN.md, Decisions 7); docs/templates.md describes the layout:
+``<templates>/<channel>/<kind>.<lang>.j2`` with ``default`` and ``any`` (every language, through
+the phrase tables) as fallbacks, tenant overrides in ``tenants/<tenant>/``, what each alert family
+says in ``_kinds/``, and the phrase tables in ``_phrases/``. Templates run in Jinja's sandbox with
+StrictUndefined, since staff edit them and a typo must fail loudly, not print an empty warning.
 
-Two things hold whatever a template says: an alert that is not Actual carries its 訓練/試験 label
-at the start of every text, and a text that must be cut says so.
+Whatever a template says, three things hold:
+* an alert that is not Actual carries its 訓練/試験 label at the start of every text, title,
+  part and bubble;
+* every part fits its channel, and a text that had to be cut says so;
+* a template that fails (or a missing one) never stops a warning: the plain facts go out instead
+  and ``RenderedText.extra["fallback"]`` says why.
 """
 
 from __future__ import annotations
 
+import re
 from collections.abc import Sequence
+from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
 import jinja2
 from jinja2.sandbox import SandboxedEnvironment
+from markupsafe import Markup, escape
 
 from broadcaster.channels import ChannelProfile, RenderedText
+from broadcaster.errors import ConfigError
 from broadcaster.logging import get_logger
-from broadcaster.model import KIND, LEVEL, Alert, Dispatch, Info, MsgType, Status
+from broadcaster.model import KIND, Alert, Dispatch, Info, MsgType, Status
+from broadcaster.render.facts import read_facts
+from broadcaster.render.fit import Marks, fit, fit_title
+from broadcaster.render.flex import bubble
+from broadcaster.render.languages import EASY_JA, JA, canonical, fallback_chain
+from broadcaster.render.limits import Limits, limits_for
+from broadcaster.render.lookup import (
+    IndexedLoader,
+    TemplateSet,
+    channel_candidates,
+    kind_library_candidates,
+)
+from broadcaster.render.phrases import PhraseBook
+from broadcaster.render.wording import Wording
+from broadcaster.settings import PROJECT_ROOT
 
 log = get_logger(__name__)
 
+PROJECT_TEMPLATES = PROJECT_ROOT / "templates"
+
+# The labels are safety, not wording: they do not come from an editable table.
 STATUS_LABELS_JA = {
     Status.EXERCISE: "【訓練】",
     Status.TEST: "【試験】",
     Status.SYSTEM: "【システム】",
     Status.DRAFT: "【下書き】",
 }
-STATUS_LABELS_EN = {
-    Status.EXERCISE: "[DRILL] ",
-    Status.TEST: "[TEST] ",
-    Status.SYSTEM: "[SYSTEM] ",
-    Status.DRAFT: "[DRAFT] ",
+_LABEL_KEYS = {
+    Status.EXERCISE: "label.exercise",
+    Status.TEST: "label.test",
+    Status.SYSTEM: "label.system",
+    Status.DRAFT: "label.draft",
 }
-CUT_MARK_JA = "…（続きは{url}）"
-CUT_MARK_EN = "... (more: {url})"
+_NOTICE_KEYS = {
+    Status.EXERCISE: "notice.exercise",
+    Status.TEST: "notice.test",
+    Status.SYSTEM: "notice.system",
+    Status.DRAFT: "notice.draft",
+}
+# Frames: what the message is (a cancel, an update, a drill) before which family it belongs to.
+FRAMES = ("cancel", "update", "drill")
+# Channels whose adapters also send HTML (a page, an e-mail, the leaders' circular page).
+HTML_CHANNELS = frozenset({"website", "email", "circular"})
+_SAFE_NAME = re.compile(r"^[a-z0-9_]{1,40}$")
+_CONTROL = re.compile(r"[\x00-\x08\x0b-\x1f\x7f]")
+_BLANKS = re.compile(r"\n{3,}")
 
 
-def status_label(status: Status, language: str) -> str:
-    table = STATUS_LABELS_JA if language.startswith("ja") else STATUS_LABELS_EN
-    return table.get(status, "")
+def status_label(status: Status, language: str, phrases: PhraseBook | None = None) -> str:
+    """The label a non-Actual text starts with: 【訓練】 always, then the reader's own word."""
+    ja = STATUS_LABELS_JA.get(status, "")
+    if not ja or canonical(language) == JA or phrases is None:
+        return ja
+    found = phrases.find(_LABEL_KEYS[status], language)
+    own = found.text.strip() if found is not None and found.lang != JA else ""
+    return f"{ja}{own} " if own else ja
+
+
+def template_kinds(alert: Alert, dispatch_template: str = "auto") -> tuple[str, str]:
+    """(template kind, family): the frame (cancel, drill, update) or the family, and the family.
+
+    The family is the rule's template, else the officer's, else the alert's kind. Names that are
+    not plain words are ignored: they come from rule files and alerts, and must not walk the
+    template folders.
+    """
+    info = alert.info[0] if alert.info else None
+    chosen = dispatch_template if dispatch_template != "auto" else None
+    if chosen is None and info is not None:
+        chosen = info.param("broadcaster:template")
+    if chosen is None or not _SAFE_NAME.match(chosen):
+        kinds = info.event_codes(KIND) if info is not None else ()
+        chosen = kinds[0] if kinds and _SAFE_NAME.match(kinds[0]) else "other"
+    if alert.msg_type is MsgType.CANCEL:
+        return "cancel", chosen
+    if alert.status in (Status.EXERCISE, Status.TEST, Status.DRAFT):
+        return "drill", chosen
+    if alert.msg_type is MsgType.UPDATE:
+        return "update", chosen
+    return chosen, chosen
 
 
 def template_kind(alert: Alert, dispatch_template: str) -> str:
-    if dispatch_template != "auto":
-        return dispatch_template
-    if alert.msg_type is MsgType.CANCEL:
-        return "cancel"
-    kinds = alert.primary.event_codes(KIND) if alert.info else ()
-    return kinds[0] if kinds else "other"
+    return template_kinds(alert, dispatch_template)[0]
+
+
+@dataclass(frozen=True, slots=True)
+class FreeText:
+    """What the town or JMA wrote: in the reader's language if given, else Japanese, marked."""
+
+    event: str
+    headline: str
+    description: str
+    instruction: str
+    translated: bool
+    mark: str  # "(Japanese only)" in the reader's language, "" when translated
+
+
+@dataclass(frozen=True, slots=True)
+class Rendering:
+    """One RenderedText and how it came about (for previews and the console)."""
+
+    text: RenderedText
+    limits: Limits
+    template: str | None
+    served: str  # the language the fixed phrases came in
+    unreviewed: tuple[str, ...]
+
+
+def _paragraphs(text: str | None) -> Markup:
+    """Escaped text as <p> paragraphs, one per blank-line-separated block, lines joined by <br>."""
+    if not text:
+        return Markup("")
+    blocks = [b for b in re.split(r"\n\s*\n", str(text).strip()) if b.strip()]
+    return Markup("\n").join(
+        Markup("<p>{}</p>").format(Markup("<br>\n").join(escape(line) for line in b.splitlines())) for b in blocks
+    )
+
+
+def _tidy(text: str) -> str:
+    text = _CONTROL.sub("", text.replace("\r\n", "\n").replace("\r", "\n"))
+    text = "\n".join(line.rstrip() for line in text.split("\n"))
+    return _BLANKS.sub("\n\n", text).strip()
+
+
+def _labelled(text: str, label: str) -> str:
+    return text if not label or text.startswith(label.strip()) else label + text
+
+
+def info_in(alert: Alert, lang: str) -> Info | None:
+    """The info block written in `lang` (CAP tags such as vi-VN or zh-TW count as theirs)."""
+    wanted = canonical(lang)
+    for i in alert.info:
+        if canonical(i.language) == wanted:
+            return i
+    return None
 
 
 class Renderer:
-    def __init__(self, templates_dir: Path) -> None:
+    def __init__(
+        self,
+        templates_dir: Path,
+        *,
+        defaults_dir: Path | None = PROJECT_TEMPLATES,
+        check_interval_s: float = 2.0,
+    ) -> None:
         self.templates_dir = templates_dir
+        roots = [templates_dir] + ([defaults_dir] if defaults_dir is not None else [])
+        self.templates = TemplateSet(roots, check_interval_s=check_interval_s)
         self.env = SandboxedEnvironment(
-            loader=jinja2.FileSystemLoader(str(templates_dir)),
+            loader=IndexedLoader(self.templates),
             undefined=jinja2.StrictUndefined,
             autoescape=jinja2.select_autoescape(enabled_extensions=("html.j2",), default=False),
             trim_blocks=True,
             lstrip_blocks=True,
             keep_trailing_newline=False,
+            auto_reload=False,
+            cache_size=-1,
         )
+        self.env.filters["paragraphs"] = _paragraphs
+        self._resolved: dict[tuple[str, ...], str | None] = {}
+        # At start-up a broken phrase table is a configuration error; later, a reload keeps the
+        # last good tables (staff mid-edit must not take the wording away).
+        self.phrases = PhraseBook.load(self.templates.phrase_dirs())
 
-    def candidates(self, tenant: str, channel: str, kind: str, lang: str) -> list[str]:
-        return [
-            f"tenants/{tenant}/{channel}/{kind}.{lang}.j2",
-            f"{channel}/{kind}.{lang}.j2",
-            f"tenants/{tenant}/{channel}/default.{lang}.j2",
-            f"{channel}/default.{lang}.j2",
-            f"_default/{kind}.{lang}.j2",
-            f"_default/default.{lang}.j2",
-            # A language without templates of its own still gets the alert's text in it.
-            f"{channel}/default.any.j2",
-            "_default/default.any.j2",
-        ]
+    # Lookups -------------------------------------------------------------------------------
+
+    def reload(self) -> None:
+        """Forget every compiled template and listing (the next render reads the files again)."""
+        self.templates.refresh()
+        self._reset()
+
+    def _reset(self) -> None:
+        if self.env.cache is not None:
+            self.env.cache.clear()
+        self._resolved.clear()
+        try:
+            self.phrases = PhraseBook.load(self.templates.phrase_dirs())
+        except ConfigError as e:
+            log.error("phrases_reload_failed", error=str(e)[:500])
+        log.info("templates_reloaded", generation=self.templates.generation)
+
+    def _fresh(self) -> None:
+        if self.templates.changed():
+            self._reset()
+
+    def served_language(self, lang: str) -> str:
+        """The language a reader of `lang` is served in: theirs when we have its phrases."""
+        for candidate in fallback_chain(lang):
+            if candidate in self.phrases.tables or candidate == JA:
+                return candidate
+        return JA
+
+    def resolve(self, tenant: str, channel: str, kinds: Sequence[str], lang: str, suffix: str = "j2") -> str | None:
+        key = (tenant, channel, *kinds, lang, suffix)
+        if key not in self._resolved:
+            langs = [lang, "any"]
+            self._resolved[key] = self.templates.first(channel_candidates(tenant, channel, kinds, langs, suffix))
+        return self._resolved[key]
+
+    def kind_library(self, tenant: str, kind: str, lang: str) -> str | None:
+        key = ("_kinds", tenant, kind, lang)
+        if key not in self._resolved:
+            self._resolved[key] = self.templates.first(kind_library_candidates(tenant, kind, [lang, "any"]))
+        return self._resolved[key]
 
     def find(self, tenant: str, channel: str, kind: str, lang: str) -> jinja2.Template | None:
-        try:
-            return self.env.select_template(self.candidates(tenant, channel, kind, lang))
-        except jinja2.TemplatesNotFound:
+        self._fresh()
+        name = self.resolve(tenant, channel, (kind,), self.served_language(lang))
+        if name is None:
             return None
+        try:
+            return self.env.get_template(name)
+        except jinja2.TemplateError:
+            return None
+
+    # Rendering -----------------------------------------------------------------------------
 
     def render(
         self,
@@ -96,99 +256,215 @@ class Renderer:
         public_url: str,
         languages: Sequence[str] | None = None,
     ) -> tuple[RenderedText, ...]:
-        kind = template_kind(alert, dispatch.template)
-        out: list[RenderedText] = []
-        for lang in languages or dispatch.languages:
-            info = alert.info_for(lang)
-            if info is None and not lang.startswith("ja"):
-                continue  # no text in that language: the reader gets Japanese (issue of templates)
-            out.append(
-                self._one(
-                    alert, info or alert.primary, dispatch, profile, kind, lang, tenant_name, public_url
-                )
-            )
-        if not out:
-            out.append(
-                self._one(alert, alert.primary, dispatch, profile, kind, "ja", tenant_name, public_url)
-            )
-        return tuple(out)
+        """One text per language asked for (the reader's first), each within the channel's limits."""
+        rows = self.render_detailed(
+            alert, dispatch, profile, tenant_name=tenant_name, public_url=public_url, languages=languages
+        )
+        return tuple(r.text for r in rows)
+
+    def render_detailed(
+        self,
+        alert: Alert,
+        dispatch: Dispatch,
+        profile: ChannelProfile | None,
+        *,
+        tenant_name: str,
+        public_url: str,
+        languages: Sequence[str] | None = None,
+    ) -> list[Rendering]:
+        self._fresh()
+        limits = limits_for(dispatch.channel, profile)
+        wanted = list(dict.fromkeys(languages or dispatch.languages)) or [JA]
+        # A reader of another language gets the Japanese text after theirs (route adds "ja"; the
+        # adapters send both in order); theirs then points to it instead of repeating it.
+        ja_follows = any(canonical(lang) == JA for lang in wanted)
+        return [self._one(alert, dispatch, limits, lang, tenant_name, public_url, ja_follows) for lang in wanted]
 
     def _one(
         self,
         alert: Alert,
-        info: Info,
         dispatch: Dispatch,
-        profile: ChannelProfile,
-        kind: str,
+        limits: Limits,
         lang: str,
         tenant_name: str,
         public_url: str,
-    ) -> RenderedText:
-        url = f"{public_url.rstrip('/')}/alerts/{dispatch.tenant}/{alert.identifier}"
-        label = status_label(alert.status, lang)
-        context: dict[str, Any] = {
+        ja_follows: bool,
+    ) -> Rendering:
+        served = self.served_language(lang)
+        kind, family = template_kinds(alert, dispatch.template)
+        base = public_url.rstrip("/")
+        url = f"{base}/alerts/{dispatch.tenant}/{alert.identifier}"
+        words = Wording(self.phrases, served)
+        label = status_label(alert.status, served, self.phrases)
+        extra: dict[str, Any] = {"url": url}
+        name = self.resolve(dispatch.tenant, dispatch.channel, (kind, family), served)
+        extra["template"] = name
+        context: dict[str, Any] = {}
+        try:
+            if not alert.info:
+                raise ValueError("the alert has no info block")
+            context = self._context(
+                alert, dispatch, kind, family, served, lang, words, tenant_name, url, base, ja_follows
+            )
+            context["label"] = label.strip()
+            if name is None:
+                raise jinja2.TemplateNotFound(f"{dispatch.channel}/{kind}.{served}")
+            module = self.env.get_template(name).make_module(context)
+            body = _tidy(str(module))
+            title = _tidy(str(getattr(module, "title", ""))).replace("\n", " ")
+            if not body:
+                raise ValueError(f"{name} rendered no text")
+        except Exception as e:
+            # A broken or missing template must never stop a warning (nor any other error in
+            # what it calls): send the plain facts, and say in the receipt why they look plain.
+            log.error("template_failed", channel=dispatch.channel, kind=kind, lang=lang, error=str(e)[:300])
+            extra["fallback"] = f"{type(e).__name__}: {e}"[:500]
+            title, body = _plain(alert, tenant_name, url)
+        title = fit_title(_labelled(title, label), limits.title_max, label)
+        body = _labelled(body, label)
+        marks = Marks(
+            more=words.t("common.more", url="{url}"),
+            continued=words.t("common.continued"),
+            number="（{i}/{n}）" if served in (JA, EASY_JA, "zh-Hans", "zh-Hant") else " ({i}/{n})",
+        )
+        mark_url = {"alert": url, "list": f"{base}/alerts/{dispatch.tenant}", "none": ""}[limits.mark_link]
+        fitted = fit(body[len(label) :] if label else body, limits, label=label, url=mark_url, marks=marks)
+        if fitted.cut:
+            extra["cut"] = True
+        if served != canonical(lang):
+            extra["served_language"] = served
+        html = self._html(dispatch, kind, family, served, context, title, body, label, extra) if context else None
+        if dispatch.channel == "line":
+            try:
+                extra["flex"], extra["flex_alt_text"] = bubble(
+                    alert,
+                    title=title,
+                    body=fitted.parts[0],
+                    url=url,
+                    button=words.t("common.open"),
+                    level=context.get("level"),
+                    label=label,
+                )
+            except Exception as e:  # the text parts still go out; the bubble is a nicety
+                log.error("flex_failed", error=str(e)[:300])
+        text = RenderedText(
+            language=lang, kind=kind, title=title, body=body, parts=fitted.parts, html=html, extra=extra
+        )
+        return Rendering(text, limits, name, served, tuple(words.unreviewed()))
+
+    def _html(
+        self,
+        dispatch: Dispatch,
+        kind: str,
+        family: str,
+        served: str,
+        context: dict[str, Any],
+        title: str,
+        body: str,
+        label: str,
+        extra: dict[str, Any],
+    ) -> str | None:
+        if dispatch.channel not in HTML_CHANNELS:
+            return None
+        name = self.resolve(dispatch.tenant, dispatch.channel, (kind, family), served, suffix="html.j2")
+        try:
+            if name is None:
+                raise jinja2.TemplateNotFound(f"{dispatch.channel}/{kind}.{served}.html.j2")
+            html = str(self.env.get_template(name).render({**context, "title": title, "body": body}))
+        except Exception as e:
+            log.error("html_template_failed", channel=dispatch.channel, kind=kind, error=str(e)[:300])
+            extra.setdefault("fallback", f"html: {type(e).__name__}: {e}"[:500])
+            html = str(Markup('<article class="alert"><h1>{}</h1>\n{}</article>').format(title, _paragraphs(body)))
+        if label and str(escape(label.strip())) not in html:
+            html = str(Markup('<p class="status-label">{}</p>\n').format(label.strip())) + html
+        return html
+
+    def _context(
+        self,
+        alert: Alert,
+        dispatch: Dispatch,
+        kind: str,
+        family: str,
+        served: str,
+        lang: str,
+        words: Wording,
+        tenant_name: str,
+        url: str,
+        base: str,
+        ja_follows: bool,
+    ) -> dict[str, Any]:
+        ja = alert.primary
+        own = ja if served == JA else info_in(alert, lang) or info_in(alert, served)
+        info = own or ja
+        event = own.event if own is not None else words.term(ja.event)
+        if own is None and event == ja.event and words.has(f"kind.{family}"):
+            # A name the tables do not know: say at least which family it is, then the name.
+            event = f"{words.t(f'kind.{family}')}{words.paren(ja.event)}"
+        text = FreeText(
+            event=event,
+            headline=info.headline or "",
+            description=info.description or "",
+            instruction=info.instruction or "",
+            translated=own is not None,
+            mark="" if own is not None else words.t("common.ja_only"),
+        )
+        facts = read_facts(ja, tenant_name)
+        notice_key = _NOTICE_KEYS.get(alert.status)
+        return {
             "alert": alert,
             "info": info,
-            "ja": alert.primary,
+            "ja": ja,
+            "text": text,
+            "facts": facts,
+            # The town's own level where a telegram lists it (a prefecture-wide warning names the
+            # gravest anywhere), else the alert's.
+            "level": facts.local_warning.level if facts.local_warning and facts.local_warning.level else facts.level,
+            "params": {p.value_name: p.value for p in ja.parameter},
+            "areas": [a.area_desc for a in info.area] or [a.area_desc for a in ja.area],
             "tenant_name": tenant_name,
-            "label": label,
+            "town": words.term(tenant_name),
             "kind": kind,
-            "params": {p.value_name: p.value for p in info.parameter},
-            "level": info.param(LEVEL),
-            "areas": [a.area_desc for a in info.area],
-            "url": url,
-            "channel": dispatch.channel,
+            "family": family,
+            "frame": kind if kind in FRAMES else None,
             "is_cancel": alert.msg_type is MsgType.CANCEL,
             "is_update": alert.msg_type is MsgType.UPDATE,
+            "is_drill": alert.status is not Status.ACTUAL,
+            "status": alert.status.value,
+            "notice": words.t(notice_key) if notice_key else "",
+            "url": url,
+            "list_url": f"{base}/alerts/{dispatch.tenant}",
+            "channel": dispatch.channel,
+            "lang": served,
+            "requested_lang": lang,
+            "ja_follows": ja_follows and served != JA,
+            "kind_lib": self.kind_library(dispatch.tenant, family, served) or "_kinds/default.any.j2",
+            "t": words.t,
+            "has_phrase": words.has,
+            "term": words.term,
+            "intensity": words.intensity,
+            "intensity_range": words.intensity_range,
+            "when": words.when,
+            "join": words.join,
+            "places": words.places,
+            "paren": words.paren,
+            "height": words.height,
+            "level_name": words.level,
         }
-        extra: dict[str, Any] = {}
-        template = self.find(dispatch.tenant, dispatch.channel, kind, lang)
-        try:
-            if template is None:
-                raise jinja2.TemplateNotFound(f"{dispatch.channel}/{kind}.{lang}")
-            # A template sets `title` at its top and uses it in its body; the renderer reads
-            # the title from the rendered module for channels that show one apart.
-            module = template.make_module(context)
-            body = str(module).strip()
-            title = str(getattr(module, "title", "")).strip()
-        except jinja2.TemplateError as e:
-            # A broken or missing template must not stop a warning: send the plain facts, and
-            # say in the receipt why the text looks plain.
-            log.error("template_failed", channel=dispatch.channel, kind=kind, lang=lang, error=str(e))
-            extra["fallback"] = f"{type(e).__name__}: {e}"
-            title, body = _plain(alert, info, tenant_name)
-        if label:
-            title = _labelled(title, label)
-            body = _labelled(body, label)
-        parts = _fit(body, profile.max_text_length, url, lang)
-        return RenderedText(language=lang, kind=kind, title=title, body=body, parts=parts, extra=extra)
 
 
-def _labelled(text: str, label: str) -> str:
-    return text if text.startswith(label.strip()) else label + text
-
-
-def _plain(alert: Alert, info: Info, tenant_name: str) -> tuple[str, str]:
-    title = f"【{tenant_name}】{info.headline or info.event}"
-    lines = [title]
-    for text in (info.description, info.instruction):
-        if text:
-            lines.append(text)
+def _plain(alert: Alert, tenant_name: str, url: str) -> tuple[str, str]:
+    """The facts without any template: title, the alert's own text, the link."""
+    if not alert.info:
+        title = f"【{tenant_name}】{alert.identifier}"
+        return title, f"{title}\n{url}"
+    info = alert.primary
+    event = info.headline or info.event
     if alert.msg_type is MsgType.CANCEL:
-        lines.insert(1, "（取消）")
-    return title, "\n".join(lines)
-
-
-def _fit(body: str, limit: int | None, url: str, lang: str) -> tuple[str, ...]:
-    """The body as one part if it fits, else cut at a line or sentence end and marked."""
-    if limit is None or len(body) <= limit:
-        return (body,)
-    mark = (CUT_MARK_JA if lang.startswith("ja") else CUT_MARK_EN).format(url=url)
-    room = max(limit - len(mark), 1)
-    head = body[:room]
-    for sep in ("\n", "。", ". ", "、", " "):
-        at = head.rfind(sep)
-        if at > room // 2:
-            head = head[: at + len(sep)].rstrip()
-            break
-    return (head + mark,)
+        event = f"取消：{event}"
+    title = f"【{tenant_name}】{event}"
+    lines = [title]
+    for t in (info.description, info.instruction):
+        if t:
+            lines.append(t)
+    lines.append(url)
+    return title, _tidy("\n".join(lines))

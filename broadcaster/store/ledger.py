@@ -150,6 +150,37 @@ class Ledger:
 
     # -- ingest -------------------------------------------------------------------------------
 
+    async def record_received(self, raw: RawEvent) -> None:
+        """The raw event as it entered, before the bus: if the bus loses it, re-drive finds it here."""
+        await self.db.write(lambda c: c.execute(self._insert_ignore(t.raw_events), [_raw_row(raw, "received", 0)]))
+
+    async def unprocessed_raw(self, older_than: timedelta, limit: int = 200) -> list[RawEvent]:
+        """Raw events recorded at ingest that normalize never decided on."""
+        cutoff = now() - older_than
+
+        def work(c: sa.Connection) -> list[RawEvent]:
+            rows = c.execute(
+                sa.select(t.raw_events)
+                .where(t.raw_events.c.status == "received", t.raw_events.c.received < cutoff)
+                .order_by(t.raw_events.c.received)
+                .limit(limit)
+            )
+            return [
+                RawEvent(
+                    id=r.id,
+                    source=r.source,
+                    received=r.received,
+                    content_type=r.content_type,
+                    body=r.body,
+                    tenant=r.tenant,
+                    submitted_by=r.submitted_by,
+                    source_ref=r.source_ref,
+                )
+                for r in rows
+            ]
+
+        return await self.db.read(work)
+
     async def record_quarantine(self, raw: RawEvent, reason: str, detail: str) -> None:
         def work(c: sa.Connection) -> None:
             c.execute(self._insert_ignore(t.raw_events), [_raw_row(raw, "quarantined", 0)])
@@ -176,6 +207,12 @@ class Ledger:
 
         def work(c: sa.Connection) -> list[str]:
             c.execute(self._insert_ignore(t.raw_events), [_raw_row(raw, status, len(alerts))])
+            # Recorded as "received" at ingest; now it is decided.
+            c.execute(
+                t.raw_events.update()
+                .where(t.raw_events.c.id == raw.id)
+                .values(status=status, alerts=len(alerts))
+            )
             states: list[str] = []
             for alert in alerts:
                 c.execute(self._insert_ignore(t.alerts), [_alert_row(alert, raw, "received")])
@@ -587,6 +624,32 @@ class Ledger:
                 .values(state="done")
             )
             return result.rowcount == 1
+
+        return await self.db.write(work)
+
+    async def reopen_dispatches(
+        self, tenant: str, alert_id: str, *, channel: str | None = None, key: str | None = None
+    ) -> list[Dispatch]:
+        """Dead or failed dispatches of an alert made pending again, for an officer's republish."""
+
+        def work(c: sa.Connection) -> list[Dispatch]:
+            where = [
+                t.dispatches.c.tenant == tenant,
+                t.dispatches.c.alert_id == alert_id,
+                t.dispatches.c.state.in_(["dead", "failed"]),
+            ]
+            if channel is not None:
+                where.append(t.dispatches.c.channel == channel)
+            if key is not None:
+                where.append(t.dispatches.c.key == key)
+            rows = list(c.execute(sa.select(t.dispatches.c.key, t.dispatches.c.data).where(*where)))
+            if rows:
+                c.execute(
+                    t.dispatches.update()
+                    .where(t.dispatches.c.key.in_([r.key for r in rows]))
+                    .values(state="pending", updated=now(), last_error=None)
+                )
+            return [Dispatch.model_validate(r.data) for r in rows]
 
         return await self.db.write(work)
 

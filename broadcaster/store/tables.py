@@ -185,7 +185,15 @@ subscribers = sa.Table(
     sa.Column("external_ref", sa.String(200), nullable=True),
     sa.Column("created", UTCDateTime(), nullable=False),
     sa.Column("updated", UTCDateTime(), nullable=False),
+    # 区長, 町内会長, 副区長, 防災係: how the town calls the person's role (0003_audiences).
+    sa.Column("title", sa.String(64), nullable=True),
+    # True while the person chose no topic, i.e. takes every topic (subscriber_topics otherwise).
+    sa.Column("all_topics", sa.Boolean(), nullable=False, server_default=sa.true()),
+    # Set when the person left: their endpoints and personal data are gone, the row stays so that
+    # a re-import of an old roster does not sign them up again.
+    sa.Column("left_at", UTCDateTime(), nullable=True),
     sa.Index("subscribers_by_tenant", "tenant", "kind", "active"),
+    sa.Index("subscribers_by_external_ref", "tenant", "external_ref", unique=True),
 )
 
 subscriber_endpoints = sa.Table(
@@ -210,6 +218,86 @@ subscriber_districts = sa.Table(
     ),
     sa.Column("district", sa.String(64), primary_key=True),
     sa.Index("districts_by_district", "district"),
+)
+
+# The topics a resident chose (none: all_topics). A table rather than the JSON column, so that a
+# topic audience is an indexed query on SQLite and PostgreSQL alike.
+subscriber_topics = sa.Table(
+    "subscriber_topics",
+    metadata,
+    sa.Column(
+        "subscriber_id", sa.Integer(), sa.ForeignKey("subscribers.id", ondelete="CASCADE"), primary_key=True
+    ),
+    sa.Column("topic", sa.String(32), primary_key=True),
+    sa.Index("topics_by_topic", "topic"),
+)
+
+# Officer groups (duty, approvers, 防災係...), the audiences officers:<group>.
+subscriber_groups = sa.Table(
+    "subscriber_groups",
+    metadata,
+    sa.Column(
+        "subscriber_id", sa.Integer(), sa.ForeignKey("subscribers.id", ondelete="CASCADE"), primary_key=True
+    ),
+    sa.Column("grp", sa.String(64), primary_key=True),
+    sa.Index("groups_by_group", "grp"),
+)
+
+# Endpoint counts per (role, district or group or "*", topic or "*", channel), kept in step with
+# every change to the people, so that "LINE 1,234 people" is one indexed read, never a count
+# over the subscribers (broadcaster/store/audiences.py says how a person contributes).
+audience_counts = sa.Table(
+    "audience_counts",
+    metadata,
+    sa.Column("tenant", sa.String(64), sa.ForeignKey("tenants.id"), primary_key=True),
+    sa.Column("role", sa.String(16), primary_key=True),
+    sa.Column("scope", sa.String(64), primary_key=True),
+    sa.Column("topic", sa.String(32), primary_key=True),
+    sa.Column("channel", sa.String(64), primary_key=True),
+    sa.Column("n", sa.Integer(), nullable=False),
+)
+
+# Dispatches the rules put off: quiet hours, a delay, an escalation to deputies. Recorded with
+# state "scheduled" and published when due (broadcaster/pipeline/schedule.py).
+scheduled_dispatches = sa.Table(
+    "scheduled_dispatches",
+    metadata,
+    sa.Column("key", sa.String(64), primary_key=True),
+    sa.Column("tenant", sa.String(64), sa.ForeignKey("tenants.id"), nullable=False),
+    sa.Column("alert_id", sa.String(512), nullable=False),
+    sa.Column("due", UTCDateTime(), nullable=False),
+    # delay | escalation
+    sa.Column("purpose", sa.String(16), nullable=False),
+    # escalation: the district whose leaders' acknowledgement makes it unnecessary
+    sa.Column("scope", sa.String(64), nullable=True),
+    sa.Index("scheduled_by_due", "due"),
+    sa.Index("scheduled_by_alert", "tenant", "alert_id"),
+)
+
+# What a dedupe window remembers: the last alert that went to (channel, audience) under a mark
+# (a hash of what the rule compares, e.g. kind and the warnings in force in the town).
+route_marks = sa.Table(
+    "route_marks",
+    metadata,
+    sa.Column("tenant", sa.String(64), sa.ForeignKey("tenants.id"), primary_key=True),
+    sa.Column("mark", sa.String(64), primary_key=True),
+    sa.Column("channel", sa.String(64), primary_key=True),
+    sa.Column("audience", sa.String(200), primary_key=True),
+    sa.Column("alert_id", sa.String(512), nullable=False),
+    sa.Column("at", UTCDateTime(), nullable=False),
+)
+
+# The rule set each tenant's router runs, and the last edit it refused (hot reload).
+rules_state = sa.Table(
+    "rules_state",
+    metadata,
+    sa.Column("tenant", sa.String(64), primary_key=True),
+    sa.Column("digest", sa.String(64), nullable=False),
+    sa.Column("files", sa.JSON(), nullable=False),
+    sa.Column("rules", sa.Integer(), nullable=False),
+    sa.Column("active_since", UTCDateTime(), nullable=False),
+    sa.Column("error", sa.Text(), nullable=True),
+    sa.Column("error_at", UTCDateTime(), nullable=True),
 )
 
 # Officers and operators of the console and API. Roles are per tenant: an officer of 輪島市 may

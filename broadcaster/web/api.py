@@ -97,7 +97,7 @@ async def post_alert(request: web.Request) -> web.StreamResponse:
         submitted_by=who.identity,
         source_ref=f"api:{request.remote or '-'}",
     )
-    await submit(ctx.bus, raw)
+    await submit(ctx.bus, raw, ctx.ledger)
     await ctx.ledger.audit(actor=who.identity, action="send", tenant=tenant, target=raw.id, origin=request.remote, detail={"status": manual.status, "kind": manual.kind.value, "headline": manual.headline})
     return _json(Accepted(raw_event=raw.id, alert_id=f"m-{tenant}-{raw.id[:24]}", tenant=tenant).model_dump(), 202)
 

@@ -11,16 +11,20 @@ from broadcaster.web.api import api
 from broadcaster.web.context import WebContext
 from broadcaster.web.endpoints import Endpoint, Endpoints
 from broadcaster.web.health import health
+from broadcaster.web.hooks import hooks
 from broadcaster.web.keys import CONTEXT, ENDPOINTS
 from broadcaster.web.middleware import authorize, security_headers
 from broadcaster.web.pages import pages
+from broadcaster.web.pwa import pwa
+from broadcaster.web.site import site
 
 log = get_logger(__name__)
 
 STATIC = Path(__file__).parent / "static"
 
 
-def build_app(ctx: WebContext, extra: list[Endpoints] | None = None) -> web.Application:
+def build_app(ctx: WebContext, extra: list[Endpoints] | None = None, *, only_health: bool = False) -> web.Application:
+    """The whole site, or (`only_health`) just health and metrics for a stage worker's port."""
     app = web.Application(
         middlewares=[security_headers, authorize],
         client_max_size=ctx.settings.web.max_body_bytes,
@@ -28,9 +32,11 @@ def build_app(ctx: WebContext, extra: list[Endpoints] | None = None) -> web.Appl
     app[CONTEXT] = ctx
     registry: dict[object, Endpoint] = {}
     app[ENDPOINTS] = registry
-    for group in (health, pages, api, *(extra or [])):
+    groups = [health] if only_health else [health, pages, api, hooks, site, pwa, *(extra or [])]
+    for group in groups:
         group.register(app, registry)
-    app.router.add_static("/static/", STATIC, follow_symlinks=False)
+    if not only_health:
+        app.router.add_static("/static/", STATIC, follow_symlinks=False)
     return app
 
 

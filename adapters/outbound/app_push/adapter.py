@@ -1,0 +1,168 @@
+"""The town app's push channel: Web Push (RFC 8030) to the residents' PWA, encrypted (RFC 8291,
+aes128gcm) and signed (RFC 8292 VAPID) by pywebpush.
+
+Recipients are the dispatch's batch of subscriptions (their canonical JSON, as the PWA stored
+them). Each gets one POST to its push service; 201 means the service took it. A 404 or 410 says
+the subscription is gone: it is reported in SendResult.gone and the channel worker removes it from
+the audience. 429, 5xx and timeouts are retried (only those: see adapters/outbound/fanout.py);
+other 4xx refuse that one subscription. It never touches the bus or the database.
+"""
+
+from __future__ import annotations
+
+from typing import Any, ClassVar, Self
+
+import aiohttp
+from pydantic import BaseModel, ConfigDict, Field, SecretStr, ValidationError
+from pywebpush import WebPusher
+
+from adapters.outbound.app_push import payload
+from adapters.outbound.app_push.subscription import HostPolicy, Subscription, parse_all
+from adapters.outbound.app_push.vapid import VapidSigner, load_private_key
+from adapters.outbound.fanout import Answer, Memory, Outcome, fan_out, retry_after
+from broadcaster.channels import AdapterEnv, Addressing, Delivery, SendResult
+from broadcaster.errors import ConfigError, PermanentError
+from broadcaster.logging import get_logger, hash_id
+from broadcaster.model import now
+from broadcaster.settings import ChannelSettings
+
+log = get_logger(__name__)
+_RETRIABLE = frozenset({408, 425, 429})
+
+
+class WebPushSettings(BaseModel):
+    model_config = ConfigDict(frozen=True, extra="forbid")
+
+    vapid_private_key: SecretStr
+    # Who runs the application server, for the push service's operators (RFC 8292 §2.1).
+    subject: str = Field(pattern=r"^(mailto:[^@\s]+@[^@\s]+|https://\S+)$")
+    hosts: HostPolicy = HostPolicy()
+    concurrency: int = Field(default=100, ge=1, le=1000)
+    timeout: float = Field(default=10.0, gt=0, le=120)
+    public_url: str = "http://127.0.0.1:8080"
+
+
+class WebPushAdapter:
+    name: ClassVar[str] = "app_push"
+    addressing: ClassVar[Addressing] = "recipients"
+    # Japanese is three bytes a character in UTF-8 and the payload must stay under 3993 bytes
+    # with its JSON around it; the payload builder still cuts a longer one.
+    max_text_length: ClassVar[int | None] = 1000
+    max_recipients_per_request: ClassVar[int | None] = 1000
+    required_credentials: ClassVar[tuple[str, ...]] = ("vapid_private_key",)
+
+    def __init__(self, settings: WebPushSettings, *, session: aiohttp.ClientSession | None = None) -> None:
+        self.settings = settings
+        self.signer = VapidSigner(load_private_key(settings.vapid_private_key.get_secret_value()), settings.subject)
+        self._session = session
+        self._owns_session = session is None
+        self.memory = Memory()
+
+    @classmethod
+    def from_settings(cls, channel: str, settings: ChannelSettings, env: AdapterEnv) -> Self:
+        """credentials: vapid_private_key. options: subject (mailto: or https: contact; default the
+        public URL when it is https), allowed_hosts / extra_hosts / allow_http (which push services
+        may be called), concurrency, timeout."""
+        opts: dict[str, Any] = dict(settings.options)
+        default_subject = env.public_url if env.public_url.startswith("https://") else "mailto:webmaster@localhost"
+        fields: dict[str, Any] = {
+            "vapid_private_key": settings.credentials.get("vapid_private_key"),
+            "subject": opts.pop("subject", default_subject),
+            "hosts": HostPolicy.from_options(opts),
+            "timeout": min(120.0, settings.timeout_s * 0.9),
+            "public_url": env.public_url,
+        }
+        for k in ("allowed_hosts", "extra_hosts", "allow_http"):
+            opts.pop(k, None)
+        for k in ("concurrency", "timeout"):
+            if k in opts:
+                fields[k] = opts.pop(k)
+        if opts:
+            raise ConfigError(f"channel {channel}: unknown options {', '.join(sorted(opts))}")
+        try:
+            return cls(WebPushSettings(**fields))
+        except ValidationError as e:
+            raise ConfigError(f"channel {channel} (tenant {env.tenant}): {e}") from e
+
+    def _client(self) -> aiohttp.ClientSession:
+        if self._session is None:
+            self._session = aiohttp.ClientSession(
+                connector=aiohttp.TCPConnector(limit=self.settings.concurrency, limit_per_host=self.settings.concurrency)
+            )
+            self._owns_session = True
+        return self._session
+
+    async def send(self, delivery: Delivery) -> SendResult:
+        alert = delivery.alert
+        d = delivery.dispatch
+        parsed = parse_all(delivery.recipients, self.settings.hosts)
+        language = d.languages[0] if d.languages else "ja"
+        url = f"{self.settings.public_url.rstrip('/')}/alerts/{d.tenant}/{alert.identifier}"
+        try:
+            data = payload.build(delivery, language, url)
+        except ValueError as e:
+            raise PermanentError(str(e)) from e
+        headers = {"Urgency": payload.urgency(alert), "Topic": payload.topic(d.tenant, alert.event_key)}
+        ttl = payload.ttl(alert, now())
+        subs = dict(parsed.good)
+        refused = set(parsed.refused)
+
+        async def one(address: str) -> Answer:
+            sub = subs.get(address)
+            if sub is not None:
+                return await self._push(sub, data, headers, ttl)
+            if address in refused:
+                return Answer(Outcome.REFUSED, "push service not allowed by the settings")
+            return Answer(Outcome.GONE, "not a valid subscription")
+
+        rnd = await fan_out(
+            delivery.idempotency_key,
+            delivery.recipients,
+            one,
+            memory=self.memory,
+            concurrency=self.settings.concurrency,
+            label=hash_id,
+        )
+        result = rnd.result(noun="subscriptions", partial_ok=True, ref=f"webpush:{alert.identifier}")
+        log.info(
+            "push_sent",
+            delivered=result.accepted,
+            gone=len(result.gone),
+            skipped=rnd.skipped,
+            urgency=headers["Urgency"],
+            ttl=ttl,
+        )
+        return result
+
+    async def _push(self, sub: Subscription, data: bytes, headers: dict[str, str], ttl: int) -> Answer:
+        try:
+            auth = self.signer.header(sub.origin)
+        except ConfigError as e:
+            return Answer(Outcome.REFUSED, str(e))
+        pusher = WebPusher(sub.info(), aiohttp_session=self._client())
+        try:
+            resp = await pusher.send_async(
+                data,
+                {**headers, "Authorization": auth},
+                ttl=ttl,
+                content_encoding="aes128gcm",
+                timeout=aiohttp.ClientTimeout(total=self.settings.timeout),
+            )
+        except TimeoutError:
+            return Answer(Outcome.RETRY, f"no answer within {self.settings.timeout:g} s")
+        except aiohttp.ClientError as e:
+            return Answer(Outcome.RETRY, f"{type(e).__name__}: {e}")
+        status = resp.status if isinstance(resp, aiohttp.ClientResponse) else 0
+        if status in (200, 201, 202):
+            return Answer(Outcome.DELIVERED)
+        if status in (404, 410):
+            return Answer(Outcome.GONE, f"HTTP {status}")
+        wait = retry_after(resp.headers.get("Retry-After")) if isinstance(resp, aiohttp.ClientResponse) else None
+        if status >= 500 or status in _RETRIABLE:
+            return Answer(Outcome.RETRY, f"HTTP {status}", retry_after=wait)
+        return Answer(Outcome.REFUSED, f"HTTP {status}")
+
+    async def close(self) -> None:
+        if self._owns_session and self._session is not None:
+            await self._session.close()
+        self._session = None

@@ -1,0 +1,209 @@
+"""The town's native app through Firebase Cloud Messaging, HTTP v1 API.
+
+Recipients are FCM registration tokens (the native app registers them as the resident's ``fcm``
+endpoint). One ``messages:send`` per token, with an OAuth 2.0 token from the service account
+(oauth.py). A token FCM calls UNREGISTERED (404), or an invalid registration token (400 with
+FcmError INVALID_ARGUMENT), is gone: reported in SendResult.gone and pruned by the worker. 429,
+5xx and timeouts are retried for those tokens only; a 401 renews the access token once.
+"""
+
+from __future__ import annotations
+
+import json
+from typing import Any, ClassVar, Self
+
+import aiohttp
+from pydantic import BaseModel, ConfigDict, Field, ValidationError
+
+from adapters.outbound.app_push import payload
+from adapters.outbound.fanout import Answer, Memory, Outcome, fan_out, retry_after
+from adapters.outbound.fcm.oauth import ServiceAccount, TokenSource
+from broadcaster.channels import AdapterEnv, Addressing, Delivery, SendResult
+from broadcaster.errors import ConfigError, PermanentError, TransientError
+from broadcaster.logging import get_logger, hash_id
+from broadcaster.model import Alert, now
+from broadcaster.settings import ChannelSettings
+
+log = get_logger(__name__)
+_MAX_ANSWER = 16 * 1024
+
+
+class FcmSettings(BaseModel):
+    model_config = ConfigDict(frozen=True, extra="forbid")
+
+    account: ServiceAccount
+    project_id: str = Field(pattern=r"^[a-z0-9-]+$")
+    base_url: str = Field(default="https://fcm.googleapis.com", pattern=r"^https?://")
+    token_url: str | None = None
+    concurrency: int = Field(default=50, ge=1, le=500)
+    timeout: float = Field(default=10.0, gt=0, le=120)
+    public_url: str = "http://127.0.0.1:8080"
+
+
+def message(alert: Alert, token: str, title: str, body: str, url: str, tenant: str, at: Any) -> dict[str, Any]:
+    """The v1 Message: a notification the OS shows, data the app reads, and per-platform delivery
+    options from the alert (the same urgency and lifetime rules as Web Push, payload.py)."""
+    ttl = payload.ttl(alert, at)
+    high = payload.urgency(alert) == "high"
+    collapse = payload.topic(tenant, alert.event_key)
+    return {
+        "message": {
+            "token": token,
+            "notification": {"title": title, "body": body},
+            # FCM data values must be strings.
+            "data": {
+                "alert_id": alert.identifier,
+                "event": collapse,
+                "status": alert.status.value,
+                "msg_type": alert.msg_type.value,
+                "url": url,
+            },
+            "android": {
+                "priority": "HIGH" if high else "NORMAL",
+                "ttl": f"{ttl}s",
+                "collapse_key": collapse,
+                "notification": {"tag": collapse},
+            },
+            "apns": {
+                "headers": {
+                    "apns-priority": "10" if high else "5",
+                    "apns-expiration": str(int(at.timestamp()) + ttl),
+                    "apns-collapse-id": collapse,
+                }
+            },
+        }
+    }
+
+
+def _gone(status: int, body: bytes) -> bool:
+    if status == 404:
+        return True
+    if status != 400:
+        return False
+    try:
+        details = json.loads(body).get("error", {}).get("details", [])
+    except (ValueError, AttributeError):
+        return False
+    codes = {d.get("errorCode") for d in details if isinstance(d, dict)}
+    bad_request = any(str(d.get("@type", "")).endswith("google.rpc.BadRequest") for d in details if isinstance(d, dict))
+    # INVALID_ARGUMENT names the token only when no field of the message is blamed.
+    return "UNREGISTERED" in codes or ("INVALID_ARGUMENT" in codes and not bad_request)
+
+
+class FcmAdapter:
+    name: ClassVar[str] = "fcm"
+    addressing: ClassVar[Addressing] = "recipients"
+    # FCM's payload limit is 4096 bytes, Japanese three bytes a character.
+    max_text_length: ClassVar[int | None] = 1000
+    max_recipients_per_request: ClassVar[int | None] = 500
+    required_credentials: ClassVar[tuple[str, ...]] = ("service_account",)
+
+    def __init__(self, settings: FcmSettings, *, session: aiohttp.ClientSession | None = None) -> None:
+        self.settings = settings
+        self._session = session
+        self._owns_session = session is None
+        self.tokens = TokenSource(
+            settings.account, self._client, token_url=settings.token_url, timeout=settings.timeout
+        )
+        self.memory = Memory()
+
+    @classmethod
+    def from_settings(cls, channel: str, settings: ChannelSettings, env: AdapterEnv) -> Self:
+        """credentials: service_account (the key file's JSON). options: project_id (default the
+        key's), base_url and token_url (tests point them at fakes), concurrency, timeout."""
+        opts: dict[str, Any] = dict(settings.options)
+        secret = settings.credentials.get("service_account")
+        if secret is None:
+            raise ConfigError(f"channel {channel}: credentials.service_account is required")
+        account = ServiceAccount.from_json(secret.get_secret_value())
+        fields: dict[str, Any] = {
+            "account": account,
+            "project_id": opts.pop("project_id", account.project_id),
+            "timeout": min(120.0, settings.timeout_s * 0.9),
+            "public_url": env.public_url,
+        }
+        for k in ("base_url", "token_url", "concurrency", "timeout"):
+            if k in opts:
+                fields[k] = opts.pop(k)
+        if opts:
+            raise ConfigError(f"channel {channel}: unknown options {', '.join(sorted(opts))}")
+        try:
+            return cls(FcmSettings(**fields))
+        except ValidationError as e:
+            raise ConfigError(f"channel {channel} (tenant {env.tenant}): {e}") from e
+
+    def _client(self) -> aiohttp.ClientSession:
+        if self._session is None:
+            self._session = aiohttp.ClientSession(
+                connector=aiohttp.TCPConnector(limit=self.settings.concurrency)
+            )
+            self._owns_session = True
+        return self._session
+
+    async def send(self, delivery: Delivery) -> SendResult:
+        alert = delivery.alert
+        d = delivery.dispatch
+        text = delivery.text(d.languages[0] if d.languages else "ja")
+        label = payload.DRILL_LABELS.get(alert.status, "")
+        title = text.title or (alert.primary.headline if alert.info else None) or alert.identifier
+        if label and not title.startswith(f"【{label}】"):
+            title = f"【{label}】{title}"
+        body = text.body if not label or text.body.startswith(f"【{label}】") else f"【{label}】{text.body}"
+        url = f"{self.settings.public_url.rstrip('/')}/alerts/{d.tenant}/{alert.identifier}"
+        endpoint = f"{self.settings.base_url.rstrip('/')}/v1/projects/{self.settings.project_id}/messages:send"
+        at = now()
+        await self.tokens.token()  # a refused service account fails the dispatch once, not per token
+
+        async def one(token: str) -> Answer:
+            msg = message(alert, token, title, body[:1000], url, d.tenant, at)
+            return await self._send(endpoint, msg)
+
+        rnd = await fan_out(
+            delivery.idempotency_key,
+            delivery.recipients,
+            one,
+            memory=self.memory,
+            concurrency=self.settings.concurrency,
+            label=hash_id,
+        )
+        result = rnd.result(noun="tokens", partial_ok=True, ref=f"fcm:{alert.identifier}")
+        log.info("fcm_sent", delivered=result.accepted, gone=len(result.gone), skipped=rnd.skipped)
+        return result
+
+    async def _send(self, endpoint: str, msg: dict[str, Any], *, renewed: bool = False) -> Answer:
+        try:
+            token = await self.tokens.token()
+        except TransientError as e:
+            return Answer(Outcome.RETRY, str(e))
+        except PermanentError as e:
+            return Answer(Outcome.REFUSED, str(e))
+        try:
+            async with self._client().post(
+                endpoint,
+                json=msg,
+                headers={"Authorization": f"Bearer {token}"},
+                allow_redirects=False,
+                timeout=aiohttp.ClientTimeout(total=self.settings.timeout),
+            ) as resp:
+                status = resp.status
+                wait = retry_after(resp.headers.get("Retry-After"))
+                body = await resp.content.read(_MAX_ANSWER)
+        except TimeoutError:
+            return Answer(Outcome.RETRY, f"no answer within {self.settings.timeout:g} s")
+        except aiohttp.ClientError as e:
+            return Answer(Outcome.RETRY, f"{type(e).__name__}: {e}")
+        if status == 200:
+            return Answer(Outcome.DELIVERED)
+        if status == 401 and not renewed:
+            self.tokens.invalidate()
+            return await self._send(endpoint, msg, renewed=True)
+        if _gone(status, body):
+            return Answer(Outcome.GONE, f"HTTP {status}")
+        if status == 429 or status >= 500:
+            return Answer(Outcome.RETRY, f"HTTP {status}", retry_after=wait)
+        return Answer(Outcome.REFUSED, f"HTTP {status}: {body[:120]!r}")
+
+    async def close(self) -> None:
+        if self._owns_session and self._session is not None:
+            await self._session.close()
+        self._session = None

@@ -1,0 +1,167 @@
+"""Posts on a Mastodon server (or any server that speaks Mastodon's API) through Mastodon.py.
+
+Mastodon.py is synchronous (requests); each call runs on a worker thread, one at a time per
+account, since a thread of posts is sequential anyway. Every post carries an ``Idempotency-Key``
+(the dispatch's key and the part's place), which Mastodon honours for an hour: a retry after a
+lost answer gets the status that was already made instead of a second one.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import time
+from datetime import datetime
+from typing import Any, ClassVar, Literal, Self
+
+import requests
+from mastodon import (
+    Mastodon,
+    MastodonAPIError,
+    MastodonError,
+    MastodonNetworkError,
+    MastodonNotFoundError,
+    MastodonRatelimitError,
+    MastodonServerError,
+    MastodonUnauthorizedError,
+)
+from pydantic import BaseModel, ConfigDict, Field, HttpUrl, SecretStr, ValidationError
+
+from adapters.outbound.sns.posted import Post, PostLog
+from adapters.outbound.sns.texts import URL, PostText
+from adapters.outbound.sns.thread import Posted, send_thread
+from broadcaster.channels import AdapterEnv, Addressing, Delivery, SendResult
+from broadcaster.errors import ConfigError, PermanentError, TransientError
+from broadcaster.settings import ChannelSettings
+
+# Mastodon counts every URL as 23 characters, whatever its length.
+_URL_LENGTH = 23
+
+
+class MastodonSettings(BaseModel):
+    model_config = ConfigDict(frozen=True, extra="forbid")
+
+    access_token: SecretStr
+    base_url: HttpUrl  # the account's server, e.g. https://bousai.social
+    visibility: Literal["public", "unlisted", "private"] = "public"
+    # 500 on a stock server; some servers allow more.
+    max_characters: int = Field(default=500, ge=100, le=100_000)
+    timeout: float = Field(default=10.0, gt=0, le=300)
+    delete_on_cancel: bool = False
+
+
+class MastodonNetwork:
+    label = "Mastodon"
+
+    def __init__(self, settings: MastodonSettings) -> None:
+        self._settings = settings
+        self._http: requests.Session | None = None
+        self._api: Mastodon | None = None
+        self._lock = asyncio.Lock()
+
+    def _client(self) -> Mastodon:
+        if self._api is None:
+            self._http = requests.Session()
+            self._api = Mastodon(
+                access_token=self._settings.access_token.get_secret_value(),
+                api_base_url=str(self._settings.base_url).rstrip("/"),
+                # Raise on a rate limit instead of sleeping a worker thread through it: the pipeline
+                # retries later and the partition moves on.
+                ratelimit_method="throw",
+                request_timeout=self._settings.timeout,
+                session=self._http,
+                version_check_mode="none",
+                user_agent="broadcaster",
+            )
+        return self._api
+
+    def fits(self, text: str) -> bool:
+        length = len(URL.sub("x" * _URL_LENGTH, text))
+        return length <= self._settings.max_characters
+
+    async def post(
+        self, text: PostText, *, parent: Post | None, root: Post | None, key: str, at: datetime
+    ) -> Posted:
+        api = self._client()
+        async with self._lock:
+            try:
+                status = await asyncio.to_thread(
+                    api.status_post,
+                    text.text,
+                    in_reply_to_id=parent.ref if parent else None,
+                    visibility=self._settings.visibility,
+                    language=text.language,
+                    idempotency_key=key,
+                )
+            except MastodonError as e:
+                raise self._error(e) from e
+        return Posted(str(status["id"]))
+
+    async def delete(self, post: Post) -> None:
+        api = self._client()
+        async with self._lock:
+            try:
+                await asyncio.to_thread(api.status_delete, post.ref)
+            except MastodonNotFoundError:
+                return
+            except MastodonError as e:
+                raise self._error(e) from e
+
+    def _error(self, e: MastodonError) -> Exception:
+        text = " ".join(str(a) for a in e.args)
+        if isinstance(e, MastodonRatelimitError):
+            reset = self._api.ratelimit_reset if self._api is not None else None
+            wait = max(1.0, float(reset) - time.time()) if reset else None
+            return TransientError(f"Mastodon rate limit: {text}", retry_after=wait)
+        if isinstance(e, MastodonNetworkError | MastodonServerError):
+            return TransientError(f"Mastodon unreachable or failing: {text}")
+        if isinstance(e, MastodonUnauthorizedError):
+            return PermanentError(f"Mastodon refused the access token ({text}); renew it")
+        if isinstance(e, MastodonAPIError):
+            return PermanentError(f"Mastodon refused the post: {text}")
+        return PermanentError(f"Mastodon: {type(e).__name__}: {text}")
+
+    async def close(self) -> None:
+        if self._http is not None:
+            self._http.close()
+        self._http = None
+        self._api = None
+
+
+class MastodonAdapter:
+    name: ClassVar[str] = "mastodon"
+    addressing: ClassVar[Addressing] = "broadcast"
+    max_text_length: ClassVar[int | None] = 500
+    max_recipients_per_request: ClassVar[int | None] = None
+    required_credentials: ClassVar[tuple[str, ...]] = ("access_token",)
+
+    def __init__(self, settings: MastodonSettings, posts: PostLog) -> None:
+        self._settings = settings
+        self._network = MastodonNetwork(settings)
+        self._posts = posts
+
+    @classmethod
+    def from_settings(cls, channel: str, settings: ChannelSettings, env: AdapterEnv) -> Self:
+        """options: base_url (the account's server; required), visibility, max_characters,
+        delete_on_cancel."""
+        opts = dict(settings.options)
+        fields: dict[str, Any] = {
+            "access_token": settings.credentials.get("access_token"),
+            "timeout": min(300.0, settings.timeout_s * 0.9),
+        }
+        for name in ("base_url", "visibility", "max_characters", "delete_on_cancel"):
+            if name in opts:
+                fields[name] = opts.pop(name)
+        if opts:
+            raise ConfigError(f"channel {channel}: unknown options {', '.join(sorted(opts))}")
+        try:
+            return cls(MastodonSettings(**fields), PostLog.under(env.var_dir, channel, env.tenant))
+        except ValidationError as e:
+            raise ConfigError(f"channel {channel} (tenant {env.tenant}): {e}") from e
+
+    async def send(self, delivery: Delivery) -> SendResult:
+        return await send_thread(
+            delivery, self._network, self._posts, delete_on_cancel=self._settings.delete_on_cancel
+        )
+
+    async def close(self) -> None:
+        await self._network.close()

@@ -1,0 +1,210 @@
+"""Every file of a release, from the site state. Pure: no I/O beyond reading the package's own
+templates and assets, no clock (the caller passes the time that decides expiry).
+
+Files fall in two groups. The lists (index, district pages, banner, feeds, JSON API, the state)
+change with every publish and are always drawn. A message's own files (page, JSON, CAP) change
+only when its view changes, so they are *reusable*: the publisher links them from the previous
+release when there is one, and draws them only when it must.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import json
+from collections.abc import Callable, Mapping
+from dataclasses import dataclass, field
+from functools import partial
+from pathlib import Path
+from typing import Any
+
+import jinja2
+
+from adapters.outbound.website import feeds
+from adapters.outbound.website.layout import STATE, slug
+from adapters.outbound.website.state import CURRENT_VIEWS, Entry, SiteState, View, newest_by_event, prominence
+from adapters.outbound.website.views import Card, card, cards_for, summary_json
+from broadcaster.cap import to_cap
+
+_HERE = Path(__file__).parent
+_TEMPLATES = _HERE / "templates"
+_STATIC = _HERE / "static"
+ASSETS = ("site.css", "banner.css", "site.js")
+HISTORY_ON_INDEX = 30
+HISTORY_IN_FEEDS = 50
+
+_env = jinja2.Environment(
+    loader=jinja2.FileSystemLoader(str(_TEMPLATES)),
+    autoescape=True,
+    undefined=jinja2.StrictUndefined,
+    trim_blocks=True,
+    lstrip_blocks=True,
+)
+
+
+def _design() -> str:
+    # Another page design (templates, styles, this module) must redraw every page it drew.
+    h = hashlib.sha256()
+    for path in sorted([*_TEMPLATES.iterdir(), *_STATIC.iterdir(), Path(__file__), _HERE / "views.py"]):
+        if path.is_file():
+            h.update(path.name.encode())
+            h.update(path.read_bytes())
+    return h.hexdigest()[:16]
+
+
+DESIGN = _design()
+
+
+@dataclass(frozen=True)
+class Site:
+    tenant: str
+    name: str
+    url: str  # absolute, ends with "/"
+    districts: tuple[tuple[str, str], ...] = ()  # (id, name)
+
+
+@dataclass
+class Release:
+    """A release's files: drawn now, or reusable from the previous release (with a way to draw)."""
+
+    fresh: dict[str, bytes] = field(default_factory=dict)
+    reusable: dict[str, Callable[[], bytes]] = field(default_factory=dict)
+
+
+def _json(data: Any) -> bytes:
+    return (json.dumps(data, ensure_ascii=False, indent=1) + "\n").encode("utf-8")
+
+
+def _page(template: str, site: Site, root: str, **context: Any) -> bytes:
+    return _env.get_template(template).render(site=site, root=root, **context).encode("utf-8")
+
+
+def signature(view: View, newest: str) -> str:
+    return f"{view.value} {newest}"
+
+
+def _detail_json(c: Card, entry: Entry, site: Site) -> bytes:
+    data = summary_json(c, site.url)
+    data["texts"] = [t.model_dump() for t in entry.texts]
+    data["replaced_by"] = c.newest_slug and f"{site.url}alerts/{c.newest_slug}.html"
+    data["alert"] = entry.alert.model_dump(mode="json", by_alias=True, exclude_none=True)
+    return _json(data)
+
+
+def build(
+    state: SiteState, site: Site, view: Mapping[str, View], previous: SiteState | None
+) -> Release:
+    """The files of the release that shows `state`; `previous` is what the last release showed."""
+    entries = state.entries
+    newest = newest_by_event(entries)
+    names = dict(site.districts)
+    cards = {
+        ident: card(e, view[ident], names, newest[e.alert.event_key]) for ident, e in entries.items()
+    }
+    full = previous is None or previous.design != DESIGN
+    out = Release()
+
+    for ident, e in entries.items():
+        c = cards[ident]
+        stem = f"alerts/{c.slug}"
+        same = (
+            not full
+            and previous is not None
+            and previous.views.get(ident) == signature(view[ident], newest[e.alert.event_key])
+        )
+        page = partial(_page, "alert.html", site, "../", c=c, district=None, page="alert")
+        data = partial(_detail_json, c, e, site)
+        if same:
+            out.reusable[f"{stem}.html"] = page
+            out.reusable[f"{stem}.json"] = data
+        else:
+            out.fresh[f"{stem}.html"] = page()
+            out.fresh[f"{stem}.json"] = data()
+        cap = partial(to_cap, e.alert)
+        # A message's CAP never changes: link it whenever the previous release has it.
+        if not full and previous is not None and ident in previous.entries:
+            out.reusable[f"{stem}.xml"] = cap
+        else:
+            out.fresh[f"{stem}.xml"] = cap()
+
+    ranked = sorted(cards.values(), key=lambda c: prominence(entries[c.id]), reverse=True)
+    current = [c for c in ranked if c.view in CURRENT_VIEWS]
+    recent = sorted(cards.values(), key=lambda c: (entries[c.id].alert.sent, c.id), reverse=True)
+
+    out.fresh["index.html"] = _page(
+        "index.html", site, "", current=current, history=recent[:HISTORY_ON_INDEX], district=None, page="index"
+    )
+    for d_id, d_name in site.districts:
+        mine = cards_for(current, d_id)
+        out.fresh[f"districts/{d_id}.html"] = _page(
+            "index.html", site, "../", current=mine, history=[], district=(d_id, d_name), page="district"
+        )
+        out.fresh[f"api/districts/{d_id}.json"] = _json(
+            _list_json(state, site, mine, district={"id": d_id, "name": d_name})
+        )
+    out.fresh["banner.html"] = _page("banner.html", site, site.url, current=current)
+    out.fresh["banner.json"] = _json(_list_json(state, site, current))
+    out.fresh["api/alerts.json"] = _json(_list_json(state, site, current))
+    out.fresh["api/history.json"] = _json(_list_json(state, site, recent))
+    out.fresh["api/site.json"] = _json(
+        {
+            "tenant": site.tenant,
+            "name": site.name,
+            "url": site.url,
+            "release": state.release,
+            "districts": [{"id": i, "name": n, "url": f"{site.url}districts/{i}.html"} for i, n in site.districts],
+            "files": {
+                "alerts": f"{site.url}api/alerts.json",
+                "history": f"{site.url}api/history.json",
+                "banner_html": f"{site.url}banner.html",
+                "banner_json": f"{site.url}banner.json",
+                "atom": f"{site.url}feed.atom",
+                "cap": f"{site.url}cap.atom",
+            },
+        }
+    )
+    feed_cards = recent[:HISTORY_IN_FEEDS]
+    out.fresh["feed.atom"] = feeds.pages_feed(
+        site.tenant, site.name, site.url, feed_cards, entries, newest, state.updated
+    )
+    caps = {
+        c.id: to_cap(entries[c.id].alert)
+        for c in feed_cards
+        if c.view in feeds.CAP_FEED_VIEWS and newest[entries[c.id].alert.event_key] == c.id
+    }
+    out.fresh["cap.atom"] = feeds.cap_feed(
+        site.tenant, site.name, site.url, feed_cards, entries, caps, newest, state.updated
+    )
+    for asset in ASSETS:
+        reader = (_STATIC / asset).read_bytes
+        if full:
+            out.fresh[asset] = reader()
+        else:
+            out.reusable[asset] = reader
+    recorded = state.model_copy(
+        update={
+            "design": DESIGN,
+            "views": {i: signature(view[i], newest[e.alert.event_key]) for i, e in entries.items()},
+        }
+    )
+    out.fresh[STATE] = recorded.model_dump_json(by_alias=True, indent=1).encode("utf-8")
+    return out
+
+
+def _list_json(
+    state: SiteState, site: Site, cards: list[Card], district: dict[str, str] | None = None
+) -> dict[str, Any]:
+    data: dict[str, Any] = {
+        "tenant": site.tenant,
+        "name": site.name,
+        "release": state.release,
+        "updated": state.updated.isoformat() if state.updated else None,
+        "site": site.url,
+    }
+    if district is not None:
+        data["district"] = district
+    data["alerts"] = [summary_json(c, site.url) for c in cards]
+    return data
+
+
+def detail_path(identifier: str) -> str:
+    return f"alerts/{slug(identifier)}.html"

@@ -1,0 +1,167 @@
+"""Prometheus metrics: what an operator watches on the dashboard and alerts on.
+
+Counters and histograms are updated where things happen (a channel worker finishing an attempt);
+gauges that need a query (bus lag, quarantine size, feed freshness) are refreshed by a small
+background task, so that a scrape never waits on the database.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import time
+from collections.abc import Awaitable, Callable, Sequence
+from typing import Any
+
+import sqlalchemy as sa
+from prometheus_client import CollectorRegistry, Counter, Gauge, Histogram, generate_latest
+
+from broadcaster.logging import get_logger
+
+log = get_logger(__name__)
+
+# Latency buckets in seconds around the targets: 0.1 s embedded, 0.25 s Kafka, seconds for
+# providers under load.
+LATENCY_BUCKETS = (0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1.0, 2.5, 5.0, 10.0, 30.0, 60.0, 300.0)
+
+
+class Metrics:
+    def __init__(self) -> None:
+        self.registry = CollectorRegistry()
+        self.attempts = Counter(
+            "broadcaster_dispatch_attempts_total",
+            "Dispatch attempts by channel and outcome",
+            ["tenant", "channel", "status", "mode"],
+            registry=self.registry,
+        )
+        self.latency = Histogram(
+            "broadcaster_ingest_to_send_seconds",
+            "From the source's bytes received to the provider's answer, per accepted dispatch",
+            ["channel"],
+            buckets=LATENCY_BUCKETS,
+            registry=self.registry,
+        )
+        self.send_time = Histogram(
+            "broadcaster_send_seconds",
+            "How long the provider took to answer",
+            ["channel"],
+            buckets=LATENCY_BUCKETS,
+            registry=self.registry,
+        )
+        self.lag = Gauge(
+            "broadcaster_bus_lag_messages",
+            "Messages not yet committed, per consumer group",
+            ["group"],
+            registry=self.registry,
+        )
+        self.quarantine = Gauge(
+            "broadcaster_quarantine_unresolved",
+            "Raw input refused and not yet resolved",
+            registry=self.registry,
+        )
+        self.open_dispatches = Gauge(
+            "broadcaster_dispatches_open",
+            "Dispatches not final, by state",
+            ["state"],
+            registry=self.registry,
+        )
+        self.feed_age = Gauge(
+            "broadcaster_feed_seconds_since_success",
+            "Seconds since a feed was last polled successfully",
+            ["feed"],
+            registry=self.registry,
+        )
+        self.scheduler_up = Gauge(
+            "broadcaster_scheduler_active",
+            "1 when this process holds the scheduler lease",
+            registry=self.registry,
+        )
+        self.refreshed = Gauge(
+            "broadcaster_metrics_refreshed_timestamp_seconds",
+            "When the queried gauges were last refreshed",
+            registry=self.registry,
+        )
+
+    def record_attempt(
+        self, tenant: str, channel: str, status: str, mode: str, latency_s: float | None, send_s: float | None
+    ) -> None:
+        self.attempts.labels(tenant, channel, status, mode).inc()
+        if latency_s is not None and status == "accepted":
+            self.latency.labels(channel).observe(latency_s)
+        if send_s is not None:
+            self.send_time.labels(channel).observe(send_s)
+
+    def exposition(self) -> bytes:
+        return generate_latest(self.registry)
+
+
+# One per process: every stage in the process reports to it.
+METRICS = Metrics()
+
+
+class GaugeRefresher:
+    """Refreshes the queried gauges every `interval` seconds."""
+
+    def __init__(
+        self,
+        metrics: Metrics,
+        *,
+        ledger: Any,
+        bus: Any,
+        groups: Sequence[tuple[str, Sequence[str]]],
+        feeds: Callable[[], Awaitable[dict[str, float]]] | None = None,
+        interval: float = 15.0,
+    ) -> None:
+        self.metrics = metrics
+        self.ledger = ledger
+        self.bus = bus
+        self.groups = groups
+        self.feeds = feeds
+        self.interval = interval
+        self._task: asyncio.Task[None] | None = None
+
+    async def refresh(self) -> None:
+        from broadcaster.store import tables as t
+
+        def counts(c: sa.Connection) -> tuple[int, dict[str, int]]:
+            q = c.execute(
+                sa.select(sa.func.count()).select_from(t.quarantine).where(t.quarantine.c.resolved.is_(False))
+            ).scalar()
+            states = {
+                r[0]: int(r[1])
+                for r in c.execute(
+                    sa.select(t.dispatches.c.state, sa.func.count())
+                    .where(t.dispatches.c.state.in_(["pending", "sending", "failed", "held"]))
+                    .group_by(t.dispatches.c.state)
+                )
+            }
+            return int(q or 0), states
+
+        quarantined, states = await self.ledger.db.read(counts)
+        self.metrics.quarantine.set(quarantined)
+        for state in ("pending", "sending", "failed", "held"):
+            self.metrics.open_dispatches.labels(state).set(states.get(state, 0))
+        for group, topics in self.groups:
+            with contextlib.suppress(Exception):
+                self.metrics.lag.labels(group).set(sum((await self.bus.lag(group, topics)).values()))
+        if self.feeds is not None:
+            for feed, age in (await self.feeds()).items():
+                self.metrics.feed_age.labels(feed).set(age)
+        self.metrics.refreshed.set(time.time())
+
+    async def run(self) -> None:
+        while True:
+            try:
+                await self.refresh()
+            except Exception as e:  # metrics must never take the pipeline down
+                log.warning("metrics_refresh_failed", error=str(e)[:200])
+            await asyncio.sleep(self.interval)
+
+    def start(self) -> None:
+        self._task = asyncio.create_task(self.run(), name="metrics-refresh")
+
+    async def stop(self) -> None:
+        if self._task is not None:
+            self._task.cancel()
+            with contextlib.suppress(asyncio.CancelledError):
+                await self._task

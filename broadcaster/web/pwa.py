@@ -1,0 +1,289 @@
+"""The residents' web app (PWA) at /app/<tenant>/: current alerts, offline too, and push sign-up.
+
+The page, its script, styles, manifest and service worker are public. The resident chooses
+districts, a language and topics; the browser subscribes with the town's VAPID public key and
+POSTs the PushSubscription here. It is checked strictly (adapters/outbound/app_push/subscription.py:
+the endpoint must be a known push service, the keys real P-256 / 16-byte values), rate-limited per
+address, and stored as a subscriber with an ``app_push`` endpoint through the audience store.
+The answer carries a registration id (random, unguessable) the app keeps to change or end the
+sign-up; ending it deletes the person (Audiences.leave).
+"""
+
+from __future__ import annotations
+
+import json
+import re
+import secrets
+import time
+from collections import deque
+from pathlib import Path
+from typing import Any
+
+import jinja2
+from aiohttp import web
+
+from adapters.outbound.app_push.subscription import HostPolicy, InvalidSubscription, parse_subscription
+from adapters.outbound.app_push.vapid import load_private_key, public_key_b64
+from broadcaster.audience import TOPICS
+from broadcaster.errors import ConfigError
+from broadcaster.logging import get_logger
+from broadcaster.render.languages import LANGUAGES, SUPPORTED, canonical
+from broadcaster.store.audiences import Audiences
+from broadcaster.web.endpoints import Endpoints
+from broadcaster.web.keys import CONTEXT
+
+log = get_logger(__name__)
+pwa = Endpoints()
+
+_FILES = Path(__file__).parent / "pwa"
+_env = jinja2.Environment(
+    loader=jinja2.FileSystemLoader(str(_FILES)),
+    autoescape=True,
+    undefined=jinja2.StrictUndefined,
+    trim_blocks=True,
+    lstrip_blocks=True,
+)
+CHANNEL = "app_push"
+MAX_BODY = 8 * 1024
+_REGISTRATION = re.compile(r"^app-[0-9a-f]{32}$")
+# Sign-ups per client address per minute: enough for a family behind one router, not for a script.
+RATE_LIMIT = 20
+RATE_WINDOW_S = 60.0
+
+
+class RateLimiter:
+    def __init__(self, limit: int = RATE_LIMIT, window: float = RATE_WINDOW_S) -> None:
+        self.limit = limit
+        self.window = window
+        self._hits: dict[str, deque[float]] = {}
+
+    def wait(self, key: str, now: float | None = None) -> float:
+        """0 when allowed (and counted), else the seconds until the next request is."""
+        t = time.monotonic() if now is None else now
+        hits = self._hits.setdefault(key, deque())
+        while hits and t - hits[0] >= self.window:
+            hits.popleft()
+        if len(hits) >= self.limit:
+            return self.window - (t - hits[0])
+        hits.append(t)
+        if len(self._hits) > 10_000:  # forget idle clients
+            for k in [k for k, v in self._hits.items() if not v or t - v[-1] >= self.window]:
+                del self._hits[k]
+        return 0.0
+
+
+def _limiter(request: web.Request) -> RateLimiter:
+    extras = request.app[CONTEXT].extras
+    limiter = extras.get("pwa_rate_limiter")
+    if not isinstance(limiter, RateLimiter):
+        limiter = extras["pwa_rate_limiter"] = RateLimiter()
+    return limiter
+
+
+def public_key(request: web.Request, tenant: str) -> str | None:
+    """The town's applicationServerKey, or None when push is not set up for it."""
+    cfg = request.app[CONTEXT].settings.channel(tenant, CHANNEL)
+    explicit = cfg.options.get("vapid_public_key")
+    if explicit:
+        return str(explicit)
+    secret = cfg.credentials.get("vapid_private_key")
+    if secret is None or not cfg.enabled:
+        return None
+    try:
+        return public_key_b64(load_private_key(secret.get_secret_value()))
+    except ConfigError:
+        log.error("vapid_key_unusable", tenant=tenant)
+        return None
+
+
+def _tenant(request: web.Request) -> Any:
+    tenant = request.app[CONTEXT].settings.tenants.get(request.match_info["tenant"])
+    if tenant is None:
+        raise web.HTTPNotFound(text="no such town")
+    return tenant
+
+
+def _error(status: int, message: str, **headers: str) -> web.Response:
+    return web.json_response({"error": message}, status=status, headers=headers)
+
+
+# -- the app itself ------------------------------------------------------------------------------
+
+
+@pwa.route("GET", "/app/{tenant}", role=None, kind="public", summary="The residents' app (adds the slash)")
+async def app_home(request: web.Request) -> web.StreamResponse:
+    tenant = _tenant(request)
+    raise web.HTTPMovedPermanently(f"/app/{tenant.id}/")
+
+
+@pwa.route("GET", "/app/{tenant}/", role=None, kind="public", summary="The residents' app: alerts and notifications")
+async def app_page(request: web.Request) -> web.StreamResponse:
+    tenant = _tenant(request)
+    page = _env.get_template("index.html").render(
+        tenant=tenant,
+        vapid=public_key(request, tenant.id) or "",
+        languages=LANGUAGES,
+        topics=TOPICS,
+        alerts_url=f"/site/{tenant.id}/api/alerts.json",
+        site_url=f"/site/{tenant.id}/",
+    )
+    return web.Response(text=page, content_type="text/html", charset="utf-8", headers={"Cache-Control": "no-cache"})
+
+
+def _asset(name: str, content_type: str) -> web.Response:
+    return web.Response(
+        body=(_FILES / name).read_bytes(),
+        content_type=content_type,
+        charset="utf-8",
+        # The service worker keeps its own copy for offline use; the browser re-checks each time.
+        headers={"Cache-Control": "no-cache"},
+    )
+
+
+@pwa.route("GET", "/app/{tenant}/sw.js", role=None, kind="public", summary="The app's service worker")
+async def app_worker(request: web.Request) -> web.StreamResponse:
+    _tenant(request)
+    return _asset("sw.js", "text/javascript")
+
+
+@pwa.route("GET", "/app/{tenant}/app.js", role=None, kind="public", summary="The app's script")
+async def app_script(request: web.Request) -> web.StreamResponse:
+    _tenant(request)
+    return _asset("app.js", "text/javascript")
+
+
+@pwa.route("GET", "/app/{tenant}/app.css", role=None, kind="public", summary="The app's styles")
+async def app_styles(request: web.Request) -> web.StreamResponse:
+    _tenant(request)
+    return _asset("app.css", "text/css")
+
+
+@pwa.route("GET", "/app/{tenant}/icon.svg", role=None, kind="public", summary="The app's icon")
+async def app_icon(request: web.Request) -> web.StreamResponse:
+    _tenant(request)
+    return _asset("icon.svg", "image/svg+xml")
+
+
+@pwa.route("GET", "/app/{tenant}/manifest.webmanifest", role=None, kind="public", summary="The app's manifest")
+async def app_manifest(request: web.Request) -> web.StreamResponse:
+    tenant = _tenant(request)
+    manifest = {
+        "name": f"{tenant.name} 防災アプリ",
+        "short_name": tenant.name,
+        "lang": "ja",
+        "start_url": f"/app/{tenant.id}/",
+        "scope": f"/app/{tenant.id}/",
+        "display": "standalone",
+        "background_color": "#ffffff",
+        "theme_color": "#0b3d6e",
+        "icons": [{"src": "icon.svg", "sizes": "any", "type": "image/svg+xml", "purpose": "any"}],
+    }
+    return web.Response(
+        text=json.dumps(manifest, ensure_ascii=False), content_type="application/manifest+json", charset="utf-8"
+    )
+
+
+# -- sign-up ---------------------------------------------------------------------------------------
+
+
+async def _body(request: web.Request) -> dict[str, Any] | web.Response:
+    wait = _limiter(request).wait(request.remote or "unknown")
+    if wait:
+        return _error(429, "too many requests; try again later", **{"Retry-After": str(int(wait) + 1)})
+    if request.content_length is not None and request.content_length > MAX_BODY:
+        return _error(413, "request too large")
+    raw = await request.content.read(MAX_BODY + 1)
+    if len(raw) > MAX_BODY:
+        return _error(413, "request too large")
+    try:
+        data = json.loads(raw)
+    except ValueError:
+        return _error(400, "the body must be JSON")
+    if not isinstance(data, dict):
+        return _error(400, "the body must be a JSON object")
+    return data
+
+
+def _choices(data: dict[str, Any], districts: set[str]) -> tuple[list[str], str, list[str]] | str:
+    chosen = data.get("districts", [])
+    if not isinstance(chosen, list) or len(chosen) > 50 or not all(isinstance(d, str) for d in chosen):
+        return "districts must be a list of district ids"
+    unknown = [d for d in chosen if d not in districts]
+    if unknown:
+        return f"unknown districts: {', '.join(unknown[:5])}"
+    language = data.get("language", "ja")
+    if not isinstance(language, str) or canonical(language) not in SUPPORTED:
+        return "language is not one the town writes in"
+    topics = data.get("topics", [])
+    if not isinstance(topics, list) or not all(isinstance(t, str) and t in TOPICS for t in topics):
+        return f"topics must be among {', '.join(TOPICS)}"
+    return sorted(set(chosen)), canonical(language), sorted(set(topics))
+
+
+@pwa.route("POST", "/app/{tenant}/subscriptions", role=None, kind="public", summary="Sign up for push notifications")
+async def subscribe(request: web.Request) -> web.StreamResponse:
+    tenant = _tenant(request)
+    data = await _body(request)
+    if isinstance(data, web.Response):
+        return data
+    if public_key(request, tenant.id) is None:
+        return _error(503, "notifications are not set up for this town")
+    unknown = set(data) - {"subscription", "districts", "language", "topics", "id"}
+    if unknown:
+        return _error(400, f"unknown fields: {', '.join(sorted(unknown))}")
+    policy = HostPolicy.from_options(request.app[CONTEXT].settings.channel(tenant.id, CHANNEL).options)
+    try:
+        sub = parse_subscription(data.get("subscription"), policy)
+    except InvalidSubscription as e:
+        return _error(400, f"subscription: {e}")
+    choices = _choices(data, {d.id for d in tenant.districts})
+    if isinstance(choices, str):
+        return _error(400, choices)
+    districts, language, topics = choices
+    previous = data.get("id")
+    if previous is not None and (not isinstance(previous, str) or not _REGISTRATION.fullmatch(previous)):
+        return _error(400, "id is not a registration id")
+    audiences = Audiences(request.app[CONTEXT].ledger.db)
+    address = sub.canonical()
+    if previous:
+        await audiences.leave(tenant.id, previous)
+    # The same browser signing up again (after clearing its storage) replaces its old sign-up.
+    await audiences.remove_endpoint(tenant.id, CHANNEL, address)
+    registration = f"app-{secrets.token_hex(16)}"
+    await audiences.add(
+        tenant.id,
+        kind="resident",
+        language=language,
+        districts=districts,
+        topics=topics,
+        endpoints={CHANNEL: address},
+        external_ref=registration,
+    )
+    return web.json_response(
+        {"id": registration, "districts": districts, "language": language, "topics": topics}, status=201
+    )
+
+
+@pwa.route(
+    "POST", "/app/{tenant}/subscriptions/delete", role=None, kind="public", summary="End push notifications"
+)
+async def unsubscribe(request: web.Request) -> web.StreamResponse:
+    tenant = _tenant(request)
+    data = await _body(request)
+    if isinstance(data, web.Response):
+        return data
+    unknown = set(data) - {"subscription", "id"}
+    if unknown:
+        return _error(400, f"unknown fields: {', '.join(sorted(unknown))}")
+    policy = HostPolicy.from_options(request.app[CONTEXT].settings.channel(tenant.id, CHANNEL).options)
+    try:
+        sub = parse_subscription(data.get("subscription"), policy)
+    except InvalidSubscription as e:
+        return _error(400, f"subscription: {e}")
+    registration = data.get("id")
+    if registration is not None and (not isinstance(registration, str) or not _REGISTRATION.fullmatch(registration)):
+        return _error(400, "id is not a registration id")
+    audiences = Audiences(request.app[CONTEXT].ledger.db)
+    removed = await audiences.remove_endpoint(tenant.id, CHANNEL, sub.canonical())
+    left = await audiences.leave(tenant.id, registration) if registration and removed else False
+    return web.json_response({"removed": removed, "left": left})

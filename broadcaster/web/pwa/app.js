@@ -1,0 +1,188 @@
+// The residents' app: current alerts (offline too, through the service worker) and push sign-up.
+// Every text from the server is put in with textContent, never as HTML.
+(function () {
+  "use strict";
+  var body = document.body;
+  var cfg = {
+    tenant: body.getAttribute("data-tenant"),
+    vapid: body.getAttribute("data-vapid"),
+    alerts: body.getAttribute("data-alerts"),
+    site: body.getAttribute("data-site")
+  };
+  var KEY = "bc-app-" + cfg.tenant;
+  var $ = function (id) { return document.getElementById(id); };
+
+  function load() {
+    try { return JSON.parse(window.localStorage.getItem(KEY) || "{}"); } catch (e) { return {}; }
+  }
+  function save(prefs) {
+    try { window.localStorage.setItem(KEY, JSON.stringify(prefs)); } catch (e) { /* private mode */ }
+  }
+  function say(text) { $("status").textContent = text; }
+
+  function el(tag, cls, text) {
+    var node = document.createElement(tag);
+    if (cls) { node.className = cls; }
+    if (text !== undefined) { node.textContent = text; }
+    return node;
+  }
+
+  function when(iso) {
+    var d = new Date(iso);
+    if (isNaN(d.getTime())) { return ""; }
+    return d.toLocaleString("ja-JP", { timeZone: "Asia/Tokyo", month: "numeric", day: "numeric", hour: "2-digit", minute: "2-digit" });
+  }
+
+  function mine(alert, districts) {
+    if (!districts || districts.length === 0 || alert.town_wide) { return true; }
+    return (alert.district_ids || []).some(function (d) { return districts.indexOf(d) >= 0; });
+  }
+
+  function render(data, offline) {
+    var prefs = load();
+    var list = (data.alerts || []).filter(function (a) { return mine(a, prefs.districts); });
+    var box = $("alerts");
+    box.textContent = "";
+    $("offline").hidden = !offline;
+    var banner = $("banner");
+    banner.textContent = "";
+    if (list.length === 0) {
+      box.appendChild(el("p", "none", "現在、発表中の緊急情報はありません。"));
+      banner.hidden = true;
+    } else {
+      var top = list[0];
+      banner.className = "banner" + (top.drill ? " drill" : "");
+      var link = el("a", "", (top.drill ? "【" + top.label + "】" : "発表中: ") + top.title);
+      link.href = top.url;
+      banner.appendChild(link);
+      banner.hidden = false;
+      var ul = el("ul", "alerts");
+      list.forEach(function (a) {
+        var li = el("li", "alert" + (a.drill ? " drill" : ""));
+        li.setAttribute("data-id", a.id);
+        var h = el("h3");
+        if (a.drill) { h.appendChild(el("span", "badge", a.label)); h.appendChild(document.createTextNode(" ")); }
+        var link = el("a", "", a.title);
+        link.href = a.url;
+        h.appendChild(link);
+        li.appendChild(h);
+        li.appendChild(el("p", "meta", "発表 " + when(a.sent) + (a.areas.length ? " ・ " + a.areas.join("、") : "")));
+        ul.appendChild(li);
+      });
+      box.appendChild(ul);
+    }
+    $("updated").textContent = data.updated ? "最終更新 " + when(data.updated) : "";
+  }
+
+  function refresh() {
+    return fetch(cfg.alerts, { cache: "no-store" }).then(function (resp) {
+      if (!resp.ok) { throw new Error("HTTP " + resp.status); }
+      var offline = resp.headers.get("X-Offline") === "1";
+      return resp.json().then(function (data) { render(data, offline); });
+    }).catch(function () {
+      $("alerts").textContent = "";
+      $("alerts").appendChild(el("p", "offline", "情報を読み込めませんでした。通信できる場所でもう一度お試しください。"));
+    });
+  }
+
+  function b64ToBytes(text) {
+    var pad = "=".repeat((4 - (text.length % 4)) % 4);
+    var raw = window.atob((text + pad).replace(/-/g, "+").replace(/_/g, "/"));
+    var out = new Uint8Array(raw.length);
+    for (var i = 0; i < raw.length; i++) { out[i] = raw.charCodeAt(i); }
+    return out;
+  }
+
+  function chosen(name) {
+    return Array.prototype.map.call(
+      document.querySelectorAll("input[name=" + name + "]:checked"), function (i) { return i.value; });
+  }
+
+  function showPrefs(prefs) {
+    Array.prototype.forEach.call(document.querySelectorAll("input[name=district]"), function (i) {
+      i.checked = (prefs.districts || []).indexOf(i.value) >= 0;
+    });
+    Array.prototype.forEach.call(document.querySelectorAll("input[name=topic]"), function (i) {
+      i.checked = (prefs.topics || []).indexOf(i.value) >= 0;
+    });
+    if (prefs.language) { $("language").value = prefs.language; }
+    $("unsubscribe").hidden = !prefs.id;
+    $("subscribe").textContent = prefs.id ? "設定を保存する" : "通知を受け取る";
+  }
+
+  function post(path, payload) {
+    return fetch(path, {
+      method: "POST",
+      headers: { "Content-Type": "application/json" },
+      body: JSON.stringify(payload)
+    }).then(function (resp) {
+      return resp.json().catch(function () { return {}; }).then(function (data) {
+        if (!resp.ok) { throw new Error(data.error || ("HTTP " + resp.status)); }
+        return data;
+      });
+    });
+  }
+
+  function subscribe(ev) {
+    ev.preventDefault();
+    if (!("serviceWorker" in navigator) || !("PushManager" in window)) {
+      say("このブラウザは通知に対応していません。情報はこのページで確認できます。");
+      return;
+    }
+    if (!cfg.vapid) { say("この町では、まだ通知の準備ができていません。"); return; }
+    var prefs = load();
+    var wanted = { districts: chosen("district"), topics: chosen("topic"), language: $("language").value };
+    say("登録しています…");
+    Notification.requestPermission().then(function (permission) {
+      if (permission !== "granted") { throw new Error("通知が許可されていません"); }
+      return navigator.serviceWorker.ready;
+    }).then(function (reg) {
+      return reg.pushManager.getSubscription().then(function (sub) {
+        return sub || reg.pushManager.subscribe({ userVisibleOnly: true, applicationServerKey: b64ToBytes(cfg.vapid) });
+      });
+    }).then(function (sub) {
+      var payload = { subscription: sub.toJSON(), districts: wanted.districts, topics: wanted.topics, language: wanted.language };
+      if (prefs.id) { payload.id = prefs.id; }
+      return post("subscriptions", payload);
+    }).then(function (data) {
+      var saved = { id: data.id, districts: data.districts, topics: data.topics, language: data.language };
+      save(saved);
+      showPrefs(saved);
+      say("登録しました。通知をお届けします。");
+      refresh();
+    }).catch(function (e) {
+      say("登録できませんでした: " + e.message);
+    });
+  }
+
+  function unsubscribe() {
+    var prefs = load();
+    say("解除しています…");
+    navigator.serviceWorker.ready.then(function (reg) {
+      return reg.pushManager.getSubscription();
+    }).then(function (sub) {
+      if (!sub) { return null; }
+      return post("subscriptions/delete", { subscription: sub.toJSON(), id: prefs.id }).then(function () {
+        return sub.unsubscribe();
+      });
+    }).then(function () {
+      save({});
+      showPrefs({});
+      say("通知を解除しました。");
+    }).catch(function (e) {
+      say("解除できませんでした: " + e.message);
+    });
+  }
+
+  showPrefs(load());
+  $("subscribe-form").addEventListener("submit", subscribe);
+  $("unsubscribe").addEventListener("click", unsubscribe);
+  if ("serviceWorker" in navigator) {
+    navigator.serviceWorker.register("sw.js").catch(function () { /* the page still works */ });
+    navigator.serviceWorker.addEventListener("message", function (ev) {
+      if (ev.data && ev.data.type === "alerts-updated") { refresh(); }
+    });
+  }
+  refresh();
+  window.setInterval(function () { if (!document.hidden) { refresh(); } }, 60000);
+})();

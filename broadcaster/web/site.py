@@ -1,0 +1,94 @@
+"""The town's emergency site, served from the website channel's folder (docs/website.md).
+
+``/site/<tenant>/...`` serves the tenant's current release as static files, read-only: only files
+inside the release, never a hidden one (the state), never through ``..`` or a symlink out.
+``/alerts/<tenant>/<id>`` is the link every channel's message carries (the renderer's ``url``);
+it redirects to the message's page, wherever the site is published.
+"""
+
+from __future__ import annotations
+
+import html
+from pathlib import Path
+
+from aiohttp import web
+
+from adapters.outbound.website.layout import public_file, site_dir, site_url, slug
+from broadcaster.web.endpoints import Endpoints
+from broadcaster.web.keys import CONTEXT
+
+site = Endpoints()
+
+# Lists change with every publish: a reader must never keep an old copy of a warning page.
+_FRESH = "no-cache"
+_ASSETS = "public, max-age=3600"
+_TYPES = {
+    ".html": ("text/html; charset=utf-8", _FRESH),
+    ".json": ("application/json; charset=utf-8", _FRESH),
+    ".atom": ("application/atom+xml; charset=utf-8", _FRESH),
+    ".xml": ("application/cap+xml; charset=utf-8", _FRESH),
+    ".css": ("text/css; charset=utf-8", _ASSETS),
+    ".js": ("text/javascript; charset=utf-8", _ASSETS),
+}
+# Public data that the town's CMS (another origin) may fetch from a script to embed.
+_EMBEDDABLE = (".json", ".atom", ".xml")
+
+
+def tenant_site(request: web.Request, tenant: str) -> Path | None:
+    settings = request.app[CONTEXT].settings
+    if tenant not in settings.tenants:
+        return None
+    return site_dir(settings.channel(tenant, "website").options, settings.var_dir, tenant)
+
+
+def _not_found(tenant: str | None, message: str) -> web.Response:
+    back = f'<p><a href="/site/{html.escape(tenant)}/">緊急情報のトップへ</a></p>' if tenant else ""
+    body = (
+        '<!doctype html><html lang="ja"><head><meta charset="utf-8">'
+        '<meta name="viewport" content="width=device-width, initial-scale=1">'
+        f"<title>見つかりません</title></head><body><main><h1>見つかりません</h1><p>{html.escape(message)}</p>"
+        f"{back}</main></body></html>"
+    )
+    return web.Response(status=404, text=body, content_type="text/html", charset="utf-8")
+
+
+@site.route("GET", "/site/{tenant}", role=None, kind="public", summary="The town's emergency site (adds the slash)")
+async def site_home(request: web.Request) -> web.StreamResponse:
+    tenant = request.match_info["tenant"]
+    if tenant_site(request, tenant) is None:
+        return _not_found(None, "この自治体のページはありません。")
+    raise web.HTTPMovedPermanently(f"/site/{tenant}/")
+
+
+@site.route("GET", "/site/{tenant}/{path:.*}", role=None, kind="public", summary="A file of the town's emergency site")
+async def site_file(request: web.Request) -> web.StreamResponse:
+    tenant = request.match_info["tenant"]
+    root = tenant_site(request, tenant)
+    if root is None:
+        return _not_found(None, "この自治体のページはありません。")
+    found = public_file(root, request.match_info["path"])
+    if found is None:
+        return _not_found(tenant, "お探しのページはありません。掲載期間が過ぎたか、まだ公開されていません。")
+    content_type, cache = _TYPES.get(found.suffix, ("application/octet-stream", _FRESH))
+    headers = {"Content-Type": content_type, "Cache-Control": cache}
+    if found.suffix in _EMBEDDABLE or found.name == "banner.html":
+        headers["Access-Control-Allow-Origin"] = "*"
+    return web.FileResponse(found, headers=headers)
+
+
+@site.route(
+    "GET", "/alerts/{tenant}/{alert_id:.+}", role=None, kind="public", summary="An alert's page (the link in every message)"
+)
+async def alert_page(request: web.Request) -> web.StreamResponse:
+    tenant = request.match_info["tenant"]
+    root = tenant_site(request, tenant)
+    if root is None:
+        return _not_found(None, "この自治体のページはありません。")
+    rel = f"alerts/{slug(request.match_info['alert_id'])}.html"
+    if public_file(root, rel) is None:
+        return _not_found(tenant, "この情報のページはまだ公開されていないか、掲載期間が過ぎました。")
+    settings = request.app[CONTEXT].settings
+    options = settings.channel(tenant, "website").options
+    # Where the town publishes the site (its CMS), if elsewhere; else this server's copy.
+    base = site_url(options, "", tenant) if options.get("site_url") else f"/site/{tenant}/"
+    raise web.HTTPSeeOther(base + rel)

@@ -1,0 +1,107 @@
+"""The pipeline with LINE live against the fake Messaging API: batches, retry keys, a lost answer."""
+
+from __future__ import annotations
+
+import copy
+import uuid
+from collections.abc import AsyncIterator
+from pathlib import Path
+from typing import Any
+
+import pytest
+
+from broadcaster.store import reports
+from tests.fakes.deliveries import user_ids
+from tests.fakes.line import FakeLine
+from tests.helpers import TENANTS, eventually, make_settings, manual, running_pipeline
+
+TOKEN = "pipeline-line-token"
+
+
+@pytest.fixture
+async def fake() -> AsyncIterator[FakeLine]:
+    async with FakeLine(token=TOKEN) as server:
+        yield server
+
+
+def line_settings(tmp_path: Path, fake: FakeLine) -> Any:
+    tenants = copy.deepcopy(TENANTS)
+    tenants["anamizu"]["channels"] = {
+        "line": {"credentials": {"token": TOKEN}, "options": {"base_url": fake.url}, "timeout_s": 5}
+    }
+    return make_settings(tmp_path, tenants=tenants)
+
+
+async def _line_final(run: Any) -> list[reports.ChannelRow]:
+    rows = [r for r in await reports.channel_table(run.ledger) if r.channel == "line"]
+    return rows if rows and all(r.waiting == 0 and r.failed == 0 for r in rows) else []
+
+
+async def _add_followers(run: Any, ids: list[str], district: str = "kawashima") -> None:
+    for uid in ids:
+        await run.runtime.audiences.add("anamizu", districts=[district], endpoints={"line": uid})
+
+
+async def test_a_district_of_1200_followers_is_three_multicasts(tmp_path: Path, fake: FakeLine) -> None:
+    async with running_pipeline(line_settings(tmp_path, fake)) as run:
+        await run.ledger.ensure_tenants([("anamizu", "穴水町")])
+        followers = user_ids(1200)
+        await _add_followers(run, followers)
+        await run.submit(
+            manual(kind="shelter", event="避難所開設", districts=["kawashima"], status="Exercise")
+        )
+        (row,) = await eventually(lambda: _line_final(run))
+
+    assert (row.dispatches, row.accepted, row.recipients, row.mode) == (3, 3, 1200, "live")
+    assert sorted(len(d.to) for d in fake.delivered) == [200, 500, 500]
+    assert sorted(fake.recipients()) == sorted(followers), "everyone once, nobody twice"
+    keys = {r.retry_key for r in fake.requests}
+    assert len(keys) == 3 and all(uuid.UUID(k or "") for k in keys)
+    assert all(r.headers["Authorization"] == f"Bearer {TOKEN}" for r in fake.requests)
+    for d in fake.delivered:
+        # The text first; the renderer may add a Flex bubble with the same text as its altText.
+        first, *rest = d.messages
+        assert first["type"] == "text" and first["text"].startswith("【訓練】")
+        assert all(m["type"] == "flex" and m["altText"].startswith("【訓練】") for m in rest)
+
+
+async def test_a_lost_answer_is_retried_by_the_pipeline_and_delivered_once(
+    tmp_path: Path, fake: FakeLine
+) -> None:
+    async with running_pipeline(line_settings(tmp_path, fake)) as run:
+        await run.ledger.ensure_tenants([("anamizu", "穴水町")])
+        await _add_followers(run, user_ids(30))
+        fake.lose_answer_next(502)
+        await run.submit(
+            manual(kind="shelter", event="避難所開設", districts=["kawashima"], status="Exercise")
+        )
+        (row,) = await eventually(lambda: _line_final(run))
+        attempts = await reports.attempts(run.ledger)
+
+    line_attempts = [a for a in attempts if a["channel"] == "line"]
+    assert [a["status"] for a in line_attempts] == ["failed", "accepted"]
+    assert [r.status for r in fake.requests] == [502, 409]
+    assert len(fake.delivered) == 1
+    assert row.recipients == 30
+
+
+async def test_the_monthly_quota_is_dead_at_once_with_a_clear_reason(tmp_path: Path, fake: FakeLine) -> None:
+    fake.monthly_limit = 10
+    async with running_pipeline(line_settings(tmp_path, fake)) as run:
+        await run.ledger.ensure_tenants([("anamizu", "穴水町")])
+        await _add_followers(run, user_ids(20))
+        await run.submit(
+            manual(kind="shelter", event="避難所開設", districts=["kawashima"], status="Exercise")
+        )
+
+        async def dead() -> Any:
+            rows = [r for r in await reports.channel_table(run.ledger) if r.channel == "line"]
+            return rows if rows and rows[0].dead == 1 else None
+
+        await eventually(dead)
+        attempts = [a for a in await reports.attempts(run.ledger) if a["channel"] == "line"]
+
+    (attempt,) = attempts
+    assert attempt["status"] == "dead"
+    assert "monthly message quota" in attempt["error"]
+    assert fake.delivered == []
