@@ -39,6 +39,11 @@ class Database:
 
     dialect: str
 
+    @property
+    def url(self) -> str:
+        """The database's URL, credentials included (for tools that open their own engine)."""
+        raise NotImplementedError
+
     async def read(self, work: Work[T]) -> T:
         raise NotImplementedError
 
@@ -99,6 +104,10 @@ class SqliteDatabase(Database):
 
         return engine
 
+    @property
+    def url(self) -> str:
+        return f"sqlite:///{self.path}"
+
     async def _on(self, pool: ThreadPoolExecutor, fn: Callable[[], T]) -> T:
         return await asyncio.get_running_loop().run_in_executor(pool, fn)
 
@@ -130,6 +139,10 @@ class AsyncDatabase(Database):
     def __init__(self, engine: AsyncEngine) -> None:
         self.engine = engine
         self.dialect = engine.dialect.name
+
+    @property
+    def url(self) -> str:
+        return self.engine.url.render_as_string(hide_password=False)
 
     async def read(self, work: Work[T]) -> T:
         async with self.engine.connect() as conn:

@@ -397,3 +397,12 @@ feed_alarms = sa.Table(
     sa.Column("feeds", sa.JSON(), nullable=False),
     sa.Column("sent", UTCDateTime(), nullable=False),
 )
+
+# Named leases: the one scheduler of a deployment holds "scheduler" (broadcaster/scheduler.py).
+leases = sa.Table(
+    "leases",
+    metadata,
+    sa.Column("name", sa.String(100), primary_key=True),
+    sa.Column("holder", sa.String(200), nullable=False),
+    sa.Column("expires", UTCDateTime(), nullable=False),
+)
