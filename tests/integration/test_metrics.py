@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import re
 from pathlib import Path
+
 from broadcaster.metrics import METRICS, GaugeRefresher
 from broadcaster.model import RawEvent
 from broadcaster.pipeline.runner import consumer_groups
