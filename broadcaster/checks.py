@@ -3,13 +3,14 @@
 from __future__ import annotations
 
 from collections.abc import Iterator
+from typing import Any
 
 import jinja2
 
 from broadcaster import registry
 from broadcaster.errors import ConfigError
 from broadcaster.model import Kind
-from broadcaster.pipeline.adapters import resolve
+from broadcaster.pipeline.adapters import adapter_env, resolve
 from broadcaster.pipeline.tenancy import TenantDirectory
 from broadcaster.render.renderer import Renderer
 from broadcaster.rules.engine import load_tenant_rules
@@ -33,7 +34,8 @@ def _checks(settings: Settings) -> Iterator[Check]:
         yield (False, "tenant areas", str(e))
     for tenant in settings.tenants:
         try:
-            rules = load_tenant_rules(settings.rules_dir, tenant, list(settings.channels))
+            districts = [d.id for d in settings.tenants[tenant].districts]
+            rules = load_tenant_rules(settings.rules_dir, tenant, list(settings.channels), districts)
             yield (bool(rules.rules), f"rules for {tenant}", f"{len(rules.rules)} rules")
         except ConfigError as e:
             yield (False, f"rules for {tenant}", str(e))
@@ -42,12 +44,19 @@ def _checks(settings: Settings) -> Iterator[Check]:
         for tenant in settings.tenants:
             try:
                 r = resolve(settings, tenant, channel)
+                if r.live:
+                    # Build it: a wrong option should show here, not at the first warning.
+                    _build(settings, tenant, channel, r.adapter_cls)
                 yield (True, f"channel {channel} for {tenant}", "live" if r.live else f"outbox ({r.reason})")
-            except ConfigError as e:
-                yield (False, f"channel {channel} for {tenant}", str(e))
+            except Exception as e:
+                yield (False, f"channel {channel} for {tenant}", f"{type(e).__name__}: {e}")
     for name in registry.names(registry.PARSERS):
         ok = registry.try_load(registry.PARSERS, name) is not None
         yield (ok, f"parser {name}", "" if ok else "cannot be imported")
+
+
+def _build(settings: Settings, tenant: str, channel: str, cls: Any) -> None:
+    cls.from_settings(channel, settings.channel(tenant, channel), adapter_env(settings, tenant))
 
 
 def _template_checks(settings: Settings) -> Iterator[Check]:

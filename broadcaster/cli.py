@@ -378,8 +378,25 @@ def _register_bridge() -> None:
     main.add_command(jalert_bridge)
 
 
+def _register_render() -> None:
+    # `preview FILE` and `phrases export|import|status` (broadcaster/render/commands.py).
+    from broadcaster.render.commands import phrases_group, preview_command
+
+    main.add_command(preview_command)
+    main.add_command(phrases_group)
+
+
+def _register_push() -> None:
+    # `vapid generate|public-key`: the town app's Web Push keys (docs/push.md).
+    from adapters.outbound.app_push.cli import vapid
+
+    main.add_command(vapid)
+
+
 _register()
 _register_bridge()
+_register_push()
+_register_render()
 
 if __name__ == "__main__":
     main()

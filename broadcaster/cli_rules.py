@@ -38,15 +38,19 @@ def _routing_time(value: str | None) -> datetime | None:
     return at if at.tzinfo is not None else at.replace(tzinfo=JST)
 
 
+def _ledger_exists(settings: Settings) -> bool:
+    """Simulating must not create an empty SQLite ledger as a side effect."""
+    from broadcaster.store.db import _sqlite_path
+
+    return not settings.db_url.startswith("sqlite") or Path(_sqlite_path(settings.db_url)).exists()
+
+
 async def _counts(settings: Settings, tenants: list[str]) -> dict[str, Any]:
     """Count snapshots per tenant, or {} when the ledger is missing or not migrated."""
     from broadcaster.store import migrate
     from broadcaster.store.audiences import Audiences
-    from broadcaster.store.db import _sqlite_path
     from broadcaster.store.ledger import Ledger
 
-    if settings.db_url.startswith("sqlite") and not Path(_sqlite_path(settings.db_url)).exists():
-        return {}
     ledger = Ledger.connect(settings.db_url)
     try:
         current = await migrate.current_revision(ledger.db) or ""
@@ -93,7 +97,7 @@ def simulate(ctx: click.Context, files: tuple[Path, ...], tenant: str | None, at
         parsers = load_parsers()
     except BroadcasterError as e:
         raise click.ClickException(str(e)) from e
-    counts = asyncio.run(_counts(settings, list(rule_sets)))
+    counts = asyncio.run(_counts(settings, list(rule_sets))) if _ledger_exists(settings) else {}
     tables: list[tuple[Path, Table]] = []
     failed = 0
     for path in files:

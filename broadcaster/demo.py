@@ -19,6 +19,7 @@ from typing import Any
 import click
 
 from broadcaster.bus.embedded import EmbeddedBus
+from broadcaster.demo_site import print_site
 from broadcaster.model import RawEvent
 from broadcaster.pipeline.approval import approve
 from broadcaster.pipeline.ingest import submit
@@ -121,7 +122,8 @@ async def run_demo(settings: Settings, *, serve: bool = False) -> int:
     workdir = settings.var_dir
     echo = click.echo
     echo(f"Offline demo: {', '.join(t.name for t in settings.tenants.values())} share one deployment.")
-    echo(f"Every channel runs in outbox mode (no credentials). Working folder: {workdir}\n")
+    echo(f"Every channel runs in outbox mode (no credentials), but the website: it publishes files here. "
+         f"Working folder: {workdir}\n")
 
     bus = EmbeddedBus(Path(settings.bus.url.removeprefix("embedded:")), partitions=settings.bus.partitions,
                       poll_interval=settings.bus.poll_interval_s)
@@ -130,7 +132,7 @@ async def run_demo(settings: Settings, *, serve: bool = False) -> int:
     try:
         await migrate.upgrade(ledger.db)
         runtime = Runtime.build(settings, bus, ledger)
-        pipeline = Pipeline(runtime, stage_names(settings))
+        pipeline = Pipeline(runtime, stage_names(settings, web=serve))
         await pipeline.start()
         people = await _seed_people(runtime.audiences, settings)
         echo(f"Registered {people} demo people (residents in ja/en/vi, district leaders, officers).\n")
@@ -152,6 +154,7 @@ async def run_demo(settings: Settings, *, serve: bool = False) -> int:
             echo("\nWhat went where (per alert and channel; latency = ingest to provider answer):\n")
             echo(render_status(data))
             _print_outputs(settings, echo)
+            print_site(settings, echo, f"http://{settings.web.host}:{pipeline.web_port}" if pipeline.web_port else None)
             if serve:
                 echo(f"\nServing: the pipeline keeps running. In another terminal:\n"
                      f"  broadcaster --config {CONFIG} send samples/jma/12_vxse43_eew_keiho.xml\n"

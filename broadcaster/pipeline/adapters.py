@@ -58,6 +58,18 @@ def resolve(settings: Settings, tenant: str | None, channel: str) -> Resolved:
     return Resolved(cls, True, "live")
 
 
+def adapter_env(settings: Settings, tenant: str) -> AdapterEnv:
+    tenant_cfg = settings.tenants.get(tenant)
+    return AdapterEnv(
+        tenant=tenant,
+        tenant_name=tenant_cfg.name if tenant_cfg else tenant,
+        outbox_dir=settings.outbox_dir,
+        var_dir=settings.var_dir,
+        public_url=settings.web.public_url,
+        districts=tuple((d.id, d.name) for d in tenant_cfg.districts) if tenant_cfg else (),
+    )
+
+
 class AdapterPool:
     """One adapter per (tenant, channel), made on first use: each town has its own accounts."""
 
@@ -77,15 +89,7 @@ class AdapterPool:
                 if channel in self.overrides
                 else resolve(self.settings, tenant, channel)
             )
-            tenant_cfg = self.settings.tenants.get(tenant)
-            env = AdapterEnv(
-                tenant=tenant,
-                tenant_name=tenant_cfg.name if tenant_cfg else tenant,
-                outbox_dir=self.settings.outbox_dir,
-                var_dir=self.settings.var_dir,
-                public_url=self.settings.web.public_url,
-                districts=tuple((d.id, d.name) for d in tenant_cfg.districts) if tenant_cfg else (),
-            )
+            env = adapter_env(self.settings, tenant)
             adapter = resolved.adapter_cls.from_settings(channel, self.settings.channel(tenant, channel), env)
             self._adapters[key] = adapter
             self._modes[key] = resolved

@@ -113,11 +113,6 @@ class RouteStage:
         )
         return Ack()
 
-    async def decide(self, alert: Alert) -> tuple[list[Dispatch], bool]:
-        """The dispatches to send at once and whether they wait for an approver."""
-        routed = await self.route(alert)
-        return routed.dispatches, routed.held
-
     @staticmethod
     def _at(alert: Alert) -> datetime:
         return alert.received or alert.sent

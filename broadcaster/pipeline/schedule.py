@@ -66,7 +66,7 @@ class RouteBackground:
         log.info("scheduled_released", dispatches=len(messages))
         return len(messages)
 
-    async def record(self, event: ReloadEvent) -> None:
+    async def _state(self, event: ReloadEvent) -> None:
         await routing.record_rules_state(
             self.ledger.db,
             event.tenant,
@@ -77,6 +77,10 @@ class RouteBackground:
             error=event.error,
             error_at=event.error_at,
         )
+
+    async def record(self, event: ReloadEvent) -> None:
+        """A reload or a refusal: shown by `broadcaster rules status`, kept in the audit log."""
+        await self._state(event)
         await self.ledger.audit(
             actor=RULES_ACTOR,
             action="rules_loaded" if event.ok else "rules_refused",
@@ -99,16 +103,7 @@ class RouteBackground:
         if self.library is not None:
             for event in self.library.events():
                 try:
-                    await routing.record_rules_state(
-                        self.ledger.db,
-                        event.tenant,
-                        digest=event.digest,
-                        files=event.files,
-                        rules=event.rules,
-                        active_since=event.active_since,
-                        error=event.error,
-                        error_at=event.error_at,
-                    )
+                    await self._state(event)
                 except Exception as e:  # status is a convenience; routing goes on without it
                     log.warning("rules_state_not_recorded", tenant=event.tenant, error=str(e)[:200])
             loops.append(self.library.watch(self._stop, self.record, self.rules_interval_s))

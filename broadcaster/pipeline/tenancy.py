@@ -32,6 +32,13 @@ class TenantDirectory:
         for tenant_id, codes in geocodes.items():
             for code in codes:
                 self._index.setdefault(code, set()).add(tenant_id)
+        # Districts by id and by every usual spelling of their name, worked out once: routing
+        # asks for each alert, and a JMA telegram can name a thousand areas.
+        self._district_ids = {t: frozenset(d.id for d in s.districts) for t, s in self.tenants.items()}
+        self._district_words = {
+            t: {w: d.id for d in s.districts for w in _spellings(d.name)} for t, s in self.tenants.items()
+        }
+        self._district_names = {t: {d.id: d.name for d in s.districts} for t, s in self.tenants.items()}
 
     @classmethod
     def from_settings(cls, settings: Settings) -> TenantDirectory:
@@ -61,15 +68,17 @@ class TenantDirectory:
         Officers' alerts name districts by id; L-Alert names them in words ("川島地区"), so a
         name matches with or without the usual suffixes.
         """
-        districts = self.tenants[tenant].districts if tenant in self.tenants else []
-        by_id = {d.id for d in districts}
-        by_name = {_bare(d.name): d.id for d in districts}
+        ids = self._district_ids.get(tenant, frozenset())
+        words = self._district_words.get(tenant, {})
         out: list[str] = []
+        if not ids:
+            return out
         for info in alert.info[:1]:
             for area in info.area:
-                found = [c for c in area.codes(DISTRICT_CODE) if c in by_id]
-                if not found and _bare(area.area_desc) in by_name:
-                    found = [by_name[_bare(area.area_desc)]]
+                found = [g.value for g in area.geocode if g.value_name == DISTRICT_CODE and g.value in ids]
+                if not found:
+                    word = words.get(area.area_desc.strip())
+                    found = [word] if word else []
                 out.extend(f for f in found if f not in out)
         return out
 
@@ -84,7 +93,7 @@ class TenantDirectory:
             tenant=tenant,
             territory=self.geocodes.get(tenant, frozenset()),
             districts=tuple(self.districts_of(tenant, alert)),
-            district_names={d.id: d.name for d in settings.districts} if settings else {},
+            district_names=self._district_names.get(tenant, {}),
             tenant_name=settings.name if settings else tenant,
         )
 
@@ -161,6 +170,12 @@ def authorize(
 
 
 _SUFFIXES = ("地区", "地域", "区", "町内会", "自治会")
+
+
+def _spellings(name: str) -> set[str]:
+    """川島 → 川島, 川島地区, 川島区, 川島町内会 ...: how documents write a district's name."""
+    bare = _bare(name)
+    return {name.strip(), bare, *(bare + suffix for suffix in _SUFFIXES)}
 
 
 def _bare(name: str) -> str:

@@ -62,11 +62,16 @@ def _pieces(text: str, room: int, estimate: Callable[[str], int]) -> list[_Piece
     return out
 
 
+# Letters that Unicode classes as such but that join the character before them (UAX #29
+# SpacingMark): Thai and Lao SARA AM.
+_JOINING = frozenset("\u0e33\u0eb3\u200d\ufe0f\ufe0e")
+
+
 def _safe_cut(text: str, at: int) -> int:
     # Step back over combining marks, joiners and variation selectors so that no character is
     # split from its accents (Thai, Khmer, Burmese, Vietnamese, emoji sequences).
     while 0 < at < len(text) and (
-        unicodedata.category(text[at]).startswith("M") or text[at] in "\u200d\ufe0f\ufe0e" or text[at - 1] == "\u200d"
+        unicodedata.category(text[at]).startswith("M") or text[at] in _JOINING or text[at - 1] == "\u200d"
     ):
         at -= 1
     return at
@@ -131,7 +136,10 @@ def fit(text: str, limits: Limits, *, label: str, url: str, marks: Marks) -> Fit
 def _fit_once(text: str, limits: Limits, limit: int, label: str, url: str, marks: Marks) -> Fitted:
     est = limits.estimate
     max_parts = limits.max_parts if limits.overflow == "thread" else 1
-    number = (lambda i, n: marks.number.format(i=i, n=n)) if limits.numbered else (lambda i, n: "")
+
+    def number(i: int, n: int) -> str:
+        return marks.number.format(i=i, n=n) if limits.numbered else ""
+
     numbering = est(number(max_parts, max_parts)) if max_parts > 1 else 0
     ell = est(ELLIPSIS)
     room = limit - est(label) - numbering

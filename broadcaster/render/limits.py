@@ -6,7 +6,7 @@
 | line | UTF-16 code units (a character outside the BMP counts 2) | 5,000 | 4 (+1 Flex = LINE's 5 per request) | messages, then a link |
 | mastodon | code points (server default) | 500 | 3, numbered | thread, then a link |
 | bluesky | code points (the network counts graphemes, never more) | 300 | 3, numbered | thread, then a link |
-| app_push | code points; title 50 | 200 | 1 | cut, marked; the tap opens the page |
+| app_push, fcm | code points; title 50 | 200 | 1 | cut, marked; the tap opens the page |
 | sms | UCS-2 units | 70 | 3, numbered | segments, then cut |
 | email, circular | none; subject/title 100 | – | 1 | – |
 | website, webhook, lalert_out | none | – | 1 | – |
@@ -103,6 +103,7 @@ CHANNEL_LIMITS: dict[str, Limits] = {
     "mastodon": Limits("chars", 500, max_parts=3, numbered=True),
     "bluesky": Limits("chars", 300, max_parts=3, numbered=True),
     "app_push": Limits("chars", 200, max_parts=1, overflow="cut", title_max=50, mark_link="none"),
+    "fcm": Limits("chars", 200, max_parts=1, overflow="cut", title_max=50, mark_link="none"),
     "sms": Limits("ucs2", 70, max_parts=3, numbered=True, mark_link="list"),
 }
 # The Flex bubble is one of LINE's five messages per request. Its alt text (notifications, old

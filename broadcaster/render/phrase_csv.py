@@ -137,5 +137,5 @@ def _row_phrase(
     on = None
     if status == REVIEWED:
         same_review = old is not None and old.reviewed and old.text == text and old.by == who
-        on = old.on if same_review and old is not None else today
-    return Phrase(key=key, lang=lang, text=text, status=status, by=who, on=on)
+        on = old.reviewed_on if same_review and old is not None else today
+    return Phrase(key=key, lang=lang, text=text, status=status, by=who, reviewed_on=on)

@@ -137,8 +137,20 @@ class Rendering:
     unreviewed: tuple[str, ...]
 
 
+def _as_text(value: Any) -> Markup:
+    """`value` escaped as text even when it is Markup.
+
+    Jinja marks a macro's output safe when an autoescaping template calls it, although the
+    macro (in a plain-text library) escaped nothing: HTML templates pass every macro call
+    through this filter (`{{ k.headline()|text }}`).
+    """
+    return escape(str(value)) if value is not None else Markup("")
+
+
 def _paragraphs(text: str | None) -> Markup:
-    """Escaped text as <p> paragraphs, one per blank-line-separated block, lines joined by <br>."""
+    """Escaped text as <p> paragraphs, one per blank-line-separated block, lines joined by <br>.
+
+    The text is escaped even when it is Markup (see _as_text)."""
     if not text:
         return Markup("")
     blocks = [b for b in re.split(r"\n\s*\n", str(text).strip()) if b.strip()]
@@ -188,6 +200,7 @@ class Renderer:
             cache_size=-1,
         )
         self.env.filters["paragraphs"] = _paragraphs
+        self.env.filters["text"] = _as_text
         self._resolved: dict[tuple[str, ...], str | None] = {}
         # At start-up a broken phrase table is a configuration error; later, a reload keeps the
         # last good tables (staff mid-edit must not take the wording away).

@@ -66,9 +66,9 @@ class Wording:
                     return f"{a or head}{self.t('fmt.colon')}{b or tail}"
         for suffix, key in _SUFFIX_STATUS:
             if text.endswith(suffix) and len(text) > len(suffix):
-                head = self._term(text[: -len(suffix)].strip())
-                if head:
-                    return f"{head}{self.t('fmt.colon')}{self.t(key)}"
+                name = self._term(text[: -len(suffix)].strip())
+                if name:
+                    return f"{name}{self.t('fmt.colon')}{self.t(key)}"
         return None
 
     def intensity(self, value: str | None) -> str:

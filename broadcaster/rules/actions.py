@@ -121,20 +121,20 @@ def decisions_of(rule: Rule, reasons: list[str], f: Facts, seen: set[tuple[str, 
         extra.append(f"topic {rule.topic}: residents who chose other topics only are left out")
     for word in rule.audiences:
         for audience, why in resolve_audiences(word, rule.topic if word.split(":")[0] in ("public", "district") else None, f):
-            explanation = Explanation(
-                rule=rule.name, source=rule.where, reasons=(*reasons, f"audience {audience}: {why}", *extra, *tail)
+            name = str(audience)
+            channels = [c for c in rule.channels if (c, name) not in seen and (c != OWN_ALERTS_ONLY or f.origin == "manual")]
+            if not channels:
+                continue
+            # Built from checked values: construct, don't validate again (this is the hot path).
+            explanation = Explanation.model_construct(
+                rule=rule.name, source=rule.where, reasons=(*reasons, f"audience {name}: {why}", *extra, *tail)
             )
-            for channel in rule.channels:
-                if channel == OWN_ALERTS_ONLY and f.origin != "manual":
-                    continue
-                slot = (channel, str(audience))
-                if slot in seen:
-                    continue
-                seen.add(slot)
+            for channel in channels:
+                seen.add((channel, name))
                 out.append(
                     Decision(
                         channel=channel,
-                        audience=str(audience),
+                        audience=name,
                         template=rule.template,
                         priority=rule.priority,
                         requires_approval=rule.require_approval,
@@ -153,7 +153,7 @@ def _escalations(rule: Rule, reasons: list[str], f: Facts, seen: set[tuple[str, 
     for step in rule.escalate:
         due = f.at + step.after
         for audience, why in resolve_audiences(step.audience, None, f):
-            explanation = Explanation(
+            explanation = Explanation.model_construct(
                 rule=rule.name,
                 source=rule.where,
                 reasons=(

@@ -89,22 +89,17 @@ class Facts:
     def level(self) -> tuple[int | None, str]:
         """(警戒レベル in the town, where it comes from)."""
         best: int | None = None
-        local_seen = False
         for value in self.params.get("warning", ()):
             f = value.split("|")
-            if len(f) < 6 or not self._local(CITY, f[0]):
-                continue
-            local_seen = True
-            if f[4] in _LIFTED or not f[5].isdigit():
+            if len(f) < 6 or not self._local(CITY, f[0]) or f[4] in _LIFTED or not f[5].isdigit():
                 continue
             best = max(best or 0, int(f[5]))
         for value in self.params.get("landslide", ()):
             f = value.split("|")
-            if len(f) >= 4 and self._local(CITY, f[0]):
-                local_seen = True
-                if f[3] not in _LIFTED:
-                    best = max(best or 0, 4)  # 土砂災害警戒情報 is 警戒レベル4 相当
-        if local_seen:
+            if len(f) >= 4 and self._local(CITY, f[0]) and f[3] not in _LIFTED:
+                best = max(best or 0, 4)  # 土砂災害警戒情報 is 警戒レベル4 相当
+        if "warning" in self.params or "landslide" in self.params:
+            # Per-town figures exist: a town the telegram does not list has nothing in force.
             return best, f"in {self.local_name}"
         overall = self.params.get(LEVEL, [""])[0]
         return (int(overall) if overall.isdigit() else None), "of the alert"
@@ -129,6 +124,8 @@ class Facts:
                         best = rank
             if best is not None:
                 return best, where
+        if "cityIntensity" in self.params or "areaIntensity" in self.params:
+            return None, f"not reported in {self.local_name}"
         overall = self.params.get("maxIntensity", [""])[0]
         return intensity_rank(overall) if overall else None, "maximum of the alert"
 
@@ -136,19 +133,15 @@ class Facts:
     def warnings(self) -> tuple[str, ...]:
         """Warnings and tsunami warnings in force in the town, by JMA's name."""
         found: list[str] = []
-        local_seen = False
         for value in self.params.get("warning", ()):
             f = value.split("|")
-            if len(f) >= 5 and self._local(CITY, f[0]):
-                local_seen = True
-                if f[4] not in _LIFTED:
-                    found.append(f[3])
+            if len(f) >= 5 and self._local(CITY, f[0]) and f[4] not in _LIFTED:
+                found.append(f[3])
         for value in self.params.get("tsunamiArea", ()):
             f = value.split("|")
             if len(f) >= 4 and self._local(TSUNAMI_AREA, f[0]):
-                local_seen = True
                 found.append(f[3].split("：")[0])
-        if not local_seen:
+        if "warning" not in self.params and "tsunamiArea" not in self.params:
             for value in [*self.params.get("warningKinds", []), *self.params.get("tsunamiKinds", [])]:
                 found.extend(k.split("：")[0] for k in value.split(","))
         return tuple(dict.fromkeys(x for x in found if x))

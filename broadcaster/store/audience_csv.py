@@ -202,26 +202,26 @@ def read_people(text: str, districts: Mapping[str, str] | None = None) -> tuple[
     reader.fieldnames = header
     people: list[Person] = []
     first_line: dict[str, int] = {}
-    line = reader.line_num
     for cells in reader:
-        start, line = line + 1, reader.line_num
+        # The row's last physical line: the row itself, unless a quoted cell spans lines.
+        start = reader.line_num
         if None in cells:
             problems.append(CsvProblem(start, f"more cells than the {len(header)} columns"))
             continue
         if not any((v or "").strip() for v in cells.values()):
             continue
         row = _Row(start, cells, districts)
-        person = row.person()
-        problems.extend(row.problems)
-        if person is None:
-            continue
-        if person.external_id in first_line:
+        external_id = row.get("external_id")
+        if external_id and external_id in first_line:
             problems.append(
-                CsvProblem(start, f"external_id {person.external_id!r} again (first on line {first_line[person.external_id]})")
+                CsvProblem(start, f"external_id {external_id!r} again (first on line {first_line[external_id]})")
             )
             continue
-        first_line[person.external_id] = start
-        people.append(person)
+        first_line.setdefault(external_id, start)
+        person = row.person()
+        problems.extend(row.problems)
+        if person is not None:
+            people.append(person)
     return people, problems
 
 

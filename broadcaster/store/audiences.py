@@ -11,6 +11,7 @@ Every query names the tenant: nothing here can reach another municipality's peop
 
 from __future__ import annotations
 
+import functools
 import hashlib
 import time
 from collections import Counter
@@ -86,6 +87,12 @@ class Person:
         return out
 
 
+@functools.lru_cache(maxsize=4096)
+def _parsed(audience: str) -> AudienceName:
+    # A town has a few dozen audience names; parse each once, not once per decision.
+    return AudienceName.parse(audience)
+
+
 @dataclass(frozen=True)
 class CountSnapshot:
     """A tenant's audience_counts read at once, for many lookups without the database."""
@@ -95,7 +102,7 @@ class CountSnapshot:
     taken: float = 0.0  # time.monotonic() when read
 
     def count(self, audience: str | AudienceName, channel: str) -> int:
-        name = audience if isinstance(audience, AudienceName) else AudienceName.parse(audience)
+        name = audience if isinstance(audience, AudienceName) else _parsed(audience)
         scope, topic = name.scope or "*", name.topic or "*"
         return sum(self.n.get((role, scope, topic, channel), 0) for role in name.roles)
 

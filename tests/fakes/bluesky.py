@@ -162,7 +162,7 @@ class FakeBluesky:
         return {"did": DID, "handle": self.handle, "accessJwt": access, "refreshJwt": refresh, "active": True}
 
     async def _route(self, request: web.Request) -> web.Response:
-        body = await request.json() if request.can_read_body else None
+        body: dict[str, Any] = (await request.json() if request.can_read_body else None) or {}
         name = request.path.rsplit(".", 1)[-1]
         if self._script:
             status, error, message, headers = self._script.popleft()

@@ -18,8 +18,8 @@ from types import TracebackType
 from typing import Any, Self
 
 from aiohttp import web
-from oauthlib import oauth1
-from oauthlib.oauth1.rfc5849 import signature, utils
+from oauthlib import oauth1  # type: ignore[import-untyped]
+from oauthlib.oauth1.rfc5849 import signature, utils  # type: ignore[import-untyped]
 
 from adapters.outbound.sns.texts import X_MAX_WEIGHT, x_weight
 from tests.fakes.tls import LoopbackCA, make_ca

@@ -203,7 +203,7 @@ async def test_bluesky_logs_in_once_and_posts_under_a_derived_key(sky: FakeBlues
     result = await adapter.send(d)
     await adapter.send(delivery("bluesky", text("別の知らせ"), alert=town_alert(identifier="other")))
     assert sky.logins == 1
-    put = [r for r in sky.requests if r.path.endswith("putRecord")][0]
+    put = next(r for r in sky.requests if r.path.endswith("putRecord"))
     assert put.body["rkey"] == tid(d.dispatch.created, f"{d.idempotency_key}-0")
     record = put.body["record"]
     assert (record["text"], record["langs"]) == ("避難指示 https://bousai.example/a/1", ["ja"])

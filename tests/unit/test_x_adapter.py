@@ -225,10 +225,11 @@ def test_reset_header_arithmetic() -> None:
     from adapters.outbound.sns.x import _reset_in
 
     class Response:
-        headers = {
-            "x-user-limit-24hour-remaining": "0",
-            "x-user-limit-24hour-reset": str(int(time.time()) + 3600),
-        }
+        def __init__(self) -> None:
+            self.headers = {
+                "x-user-limit-24hour-remaining": "0",
+                "x-user-limit-24hour-reset": str(int(time.time()) + 3600),
+            }
 
     wait = _reset_in(Response(), int(time.time()) + 60)
     assert wait is not None and 3500 < wait <= 3600

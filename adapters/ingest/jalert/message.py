@@ -49,8 +49,8 @@ class Message:
         return self.lists.get(name, ())
 
 
-def looks_like(body: bytes) -> bool:
-    head = body[:4096]
+def looks_like(body: bytes, within: int = 4096) -> bool:
+    head = body[:within]
     return bool(TEXT_SIGNATURE.search(head) or JSON_SIGNATURE.search(head))
 
 
@@ -69,6 +69,9 @@ def decode(body: bytes) -> str:
 
 def read_message(body: bytes) -> Message:
     text = decode(body)
+    if not looks_like(text.encode("utf-8"), MAX_BYTES * 2):
+        # Whatever it is (noise, another format), it does not claim to be ours: say so first.
+        raise ParseError("not_jalert", f"no `format = {FORMAT}` line (or JSON member)")
     message = _read_json(text) if text.lstrip()[:1] == "{" else _read_text(text)
     if normalize(message.fields.get("format", "")).lower() != FORMAT:
         raise ParseError("not_jalert", f"format is {message.fields.get('format', 'missing')!r}, expected {FORMAT}")

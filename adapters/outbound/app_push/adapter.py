@@ -53,7 +53,9 @@ class WebPushAdapter:
 
     def __init__(self, settings: WebPushSettings, *, session: aiohttp.ClientSession | None = None) -> None:
         self.settings = settings
-        self.signer = VapidSigner(load_private_key(settings.vapid_private_key.get_secret_value()), settings.subject)
+        self.signer = VapidSigner(
+            load_private_key(settings.vapid_private_key.get_secret_value()), settings.subject
+        )
         self._session = session
         self._owns_session = session is None
         self.memory = Memory()
@@ -64,7 +66,9 @@ class WebPushAdapter:
         public URL when it is https), allowed_hosts / extra_hosts / allow_http (which push services
         may be called), concurrency, timeout."""
         opts: dict[str, Any] = dict(settings.options)
-        default_subject = env.public_url if env.public_url.startswith("https://") else "mailto:webmaster@localhost"
+        default_subject = (
+            env.public_url if env.public_url.startswith("https://") else "mailto:webmaster@localhost"
+        )
         fields: dict[str, Any] = {
             "vapid_private_key": settings.credentials.get("vapid_private_key"),
             "subject": opts.pop("subject", default_subject),
@@ -87,7 +91,9 @@ class WebPushAdapter:
     def _client(self) -> aiohttp.ClientSession:
         if self._session is None:
             self._session = aiohttp.ClientSession(
-                connector=aiohttp.TCPConnector(limit=self.settings.concurrency, limit_per_host=self.settings.concurrency)
+                connector=aiohttp.TCPConnector(
+                    limit=self.settings.concurrency, limit_per_host=self.settings.concurrency
+                )
             )
             self._owns_session = True
         return self._session
@@ -157,7 +163,9 @@ class WebPushAdapter:
             return Answer(Outcome.DELIVERED)
         if status in (404, 410):
             return Answer(Outcome.GONE, f"HTTP {status}")
-        wait = retry_after(resp.headers.get("Retry-After")) if isinstance(resp, aiohttp.ClientResponse) else None
+        wait = (
+            retry_after(resp.headers.get("Retry-After")) if isinstance(resp, aiohttp.ClientResponse) else None
+        )
         if status >= 500 or status in _RETRIABLE:
             return Answer(Outcome.RETRY, f"HTTP {status}", retry_after=wait)
         return Answer(Outcome.REFUSED, f"HTTP {status}")

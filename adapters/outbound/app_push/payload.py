@@ -41,7 +41,12 @@ URGENCY_HEADER: dict[Urgency, str] = {
 }
 DRILL_TTL = 3600
 CANCEL_TTL = 24 * 3600
-DRILL_LABELS = {Status.EXERCISE: "訓練", Status.TEST: "試験", Status.SYSTEM: "システム", Status.DRAFT: "下書き"}
+DRILL_LABELS = {
+    Status.EXERCISE: "訓練",
+    Status.TEST: "試験",
+    Status.SYSTEM: "システム",
+    Status.DRAFT: "下書き",
+}
 
 
 def urgency(alert: Alert) -> str:
@@ -80,7 +85,9 @@ def _fit(data: dict[str, Any], body: str) -> bytes:
     encoded = b""
     for size in (len(body), *range(min(len(body), 1200), -1, -50)):
         text = body if size >= len(body) else body[:size].rstrip() + "…"
-        encoded = json.dumps({**data, "body": text}, ensure_ascii=False, separators=(",", ":")).encode("utf-8")
+        encoded = json.dumps({**data, "body": text}, ensure_ascii=False, separators=(",", ":")).encode(
+            "utf-8"
+        )
         if len(encoded) <= MAX_PLAINTEXT:
             return encoded
     raise ValueError("the push message does not fit even without a body")
@@ -95,7 +102,9 @@ def build(delivery: Delivery, language: str, url: str) -> bytes:
     title = text.title or (info.headline if info else None) or (info.event if info else alert.identifier)
     title = _labelled(title, label)
     first = text.body.splitlines()[0] if text.body else ""
-    body = text.body[len(first) :].lstrip("\n") if first and first.strip() == text.title.strip() else text.body
+    body = (
+        text.body[len(first) :].lstrip("\n") if first and first.strip() == text.title.strip() else text.body
+    )
     data: dict[str, Any] = {
         "v": 1,
         "tenant": delivery.dispatch.tenant,

@@ -56,7 +56,10 @@ class HostPolicy:
         hosts = options.get("allowed_hosts")
         extra = options.get("extra_hosts") or ()
         base = tuple(str(h).lower() for h in hosts) if hosts is not None else DEFAULT_PUSH_HOSTS
-        return cls(hosts=base + tuple(str(h).lower() for h in extra), allow_http=bool(options.get("allow_http", False)))
+        return cls(
+            hosts=base + tuple(str(h).lower() for h in extra),
+            allow_http=bool(options.get("allow_http", False)),
+        )
 
     def allows(self, host: str) -> bool:
         host = host.lower().rstrip(".")
@@ -107,12 +110,13 @@ def _endpoint(value: Any, policy: HostPolicy) -> str:
     if any(ord(ch) < 0x21 or ord(ch) > 0x7E for ch in value):
         raise InvalidSubscription("endpoint has characters a URL cannot have")
     parts = urlsplit(value)
-    secure = parts.scheme == "https"
-    local_http = parts.scheme == "http" and policy.allow_http
-    if not (secure or local_http):
+    if parts.scheme not in ("https", "http"):
         raise InvalidSubscription("endpoint must be https")
     if parts.username or parts.password or parts.fragment or not parts.hostname:
         raise InvalidSubscription("endpoint must be a plain https URL")
+    if parts.scheme == "http" and not policy.allow_http:
+        # Policy, not form: a setting may allow it (a local relay), so it is refused, not pruned.
+        raise HostNotAllowed("endpoint must be https")
     try:
         parts.port  # noqa: B018 - raises on a malformed port
     except ValueError as e:

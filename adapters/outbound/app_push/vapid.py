@@ -45,7 +45,9 @@ def load_private_key(text: str) -> ec.EllipticCurvePrivateKey:
 
 def public_key_b64(key: ec.EllipticCurvePrivateKey) -> str:
     """The applicationServerKey: the uncompressed public point, base64url."""
-    point = key.public_key().public_bytes(serialization.Encoding.X962, serialization.PublicFormat.UncompressedPoint)
+    point = key.public_key().public_bytes(
+        serialization.Encoding.X962, serialization.PublicFormat.UncompressedPoint
+    )
     return b64url(point)
 
 

@@ -40,7 +40,9 @@ class FcmSettings(BaseModel):
     public_url: str = "http://127.0.0.1:8080"
 
 
-def message(alert: Alert, token: str, title: str, body: str, url: str, tenant: str, at: Any) -> dict[str, Any]:
+def message(
+    alert: Alert, token: str, title: str, body: str, url: str, tenant: str, at: Any
+) -> dict[str, Any]:
     """The v1 Message: a notification the OS shows, data the app reads, and per-platform delivery
     options from the alert (the same urgency and lifetime rules as Web Push, payload.py)."""
     ttl = payload.ttl(alert, at)
@@ -85,7 +87,9 @@ def _gone(status: int, body: bytes) -> bool:
     except (ValueError, AttributeError):
         return False
     codes = {d.get("errorCode") for d in details if isinstance(d, dict)}
-    bad_request = any(str(d.get("@type", "")).endswith("google.rpc.BadRequest") for d in details if isinstance(d, dict))
+    bad_request = any(
+        str(d.get("@type", "")).endswith("google.rpc.BadRequest") for d in details if isinstance(d, dict)
+    )
     # INVALID_ARGUMENT names the token only when no field of the message is blamed.
     return "UNREGISTERED" in codes or ("INVALID_ARGUMENT" in codes and not bad_request)
 
@@ -150,7 +154,9 @@ class FcmAdapter:
             title = f"【{label}】{title}"
         body = text.body if not label or text.body.startswith(f"【{label}】") else f"【{label}】{text.body}"
         url = f"{self.settings.public_url.rstrip('/')}/alerts/{d.tenant}/{alert.identifier}"
-        endpoint = f"{self.settings.base_url.rstrip('/')}/v1/projects/{self.settings.project_id}/messages:send"
+        endpoint = (
+            f"{self.settings.base_url.rstrip('/')}/v1/projects/{self.settings.project_id}/messages:send"
+        )
         at = now()
         await self.tokens.token()  # a refused service account fails the dispatch once, not per token
 

@@ -129,7 +129,9 @@ class TokenSource:
             raise TransientError(f"the OAuth token endpoint answered {status}")
         if status != 200:
             # invalid_grant: a revoked key, a wrong clock; no retry fixes it.
-            raise PermanentError(f"the OAuth token endpoint refused the service account ({status}): {body[:200]!r}")
+            raise PermanentError(
+                f"the OAuth token endpoint refused the service account ({status}): {body[:200]!r}"
+            )
         try:
             data = json.loads(body)
             token = str(data["access_token"])

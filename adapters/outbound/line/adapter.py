@@ -19,6 +19,10 @@ from dataclasses import dataclass
 from typing import Any, ClassVar, Self
 
 import aiohttp
+
+# Imported with this module, which the pipeline loads at start-up to learn the channel's limits:
+# the SDK's models take a second to import, and the first warning must not wait for that.
+import linebot.v3.messaging as sdk
 from pydantic import BaseModel, ConfigDict, Field, HttpUrl, SecretStr, ValidationError
 
 from adapters.outbound.line.messages import LineMessage, plan
@@ -34,14 +38,6 @@ log = get_logger(__name__)
 RETRY_KEY_NAMESPACE = uuid.UUID("4f1b6f3e-2c5d-5a8e-9b7c-6d0e1f2a3b4c")
 USER_ID = re.compile(r"U[0-9a-f]{32}")
 MULTICAST_MAX = 500
-
-
-def _sdk() -> Any:
-    # line-bot-sdk's models take over a second to import: a process that never sends on LINE (a
-    # CLI command, a channel in outbox mode) does not pay for them.
-    import linebot.v3.messaging as sdk
-
-    return sdk
 
 
 def retry_key(idempotency_key: str) -> str:
@@ -160,14 +156,13 @@ class LineAdapter:
             line = LineSettings(**fields)
             # A wrong narrowcast target fails here, at start-up, not with the first warning.
             for target in line.narrowcast.values():
-                _sdk().NarrowcastRequest.from_dict({"messages": [{"type": "text", "text": "-"}], **target})
+                sdk.NarrowcastRequest.from_dict({"messages": [{"type": "text", "text": "-"}], **target})
         except (ValidationError, ValueError, TypeError) as e:
             raise ConfigError(f"channel {channel} (tenant {env.tenant}): {e}") from e
         return cls(line, tenant=env.tenant, public_url=env.public_url)
 
     def _api(self) -> Any:
         # Made on first use: the SDK opens its aiohttp session at construction, which needs the loop.
-        sdk = _sdk()
         if self._client is None:
             config = sdk.Configuration(
                 host=str(self._settings.base_url).rstrip("/"),
@@ -195,22 +190,22 @@ class LineAdapter:
 
     async def send(self, delivery: Delivery) -> SendResult:
         d = delivery.dispatch
-        sdk = _sdk()
         messages, note = self._messages(delivery)
         key = retry_key(delivery.idempotency_key)
         common = {"messages": messages, "notificationDisabled": self._settings.notification_disabled}
         notes = [note] if note else []
+        users = list(dict.fromkeys(r for r in d.recipients if USER_ID.fullmatch(r)))
+        if d.recipients:
+            skipped = len(d.recipients) - len(users)
+            if skipped:
+                # One malformed id would make LINE refuse the whole batch: leave it out and say so.
+                notes.append(f"{skipped} recipient(s) not LINE user ids, skipped")
+            if not users:
+                raise PermanentError("no LINE user id in this batch")
+            if len(users) > MULTICAST_MAX:
+                raise PermanentError(f"{len(users)} recipients in one batch; LINE takes {MULTICAST_MAX}")
         try:
-            if d.recipients:
-                users = list(dict.fromkeys(r for r in d.recipients if USER_ID.fullmatch(r)))
-                skipped = len(d.recipients) - len(users)
-                if skipped:
-                    # One malformed id would make LINE refuse the whole batch: leave it out and say so.
-                    notes.append(f"{skipped} recipient(s) not LINE user ids, skipped")
-                if not users:
-                    raise PermanentError("no LINE user id in this batch")
-                if len(users) > MULTICAST_MAX:
-                    raise PermanentError(f"{len(users)} recipients in one batch; LINE takes {MULTICAST_MAX}")
+            if users:
                 if len(users) == 1 and self._settings.push_single:
                     how = "push"
                     resp = await self._api().push_message_with_http_info(
@@ -251,7 +246,7 @@ class LineAdapter:
                 # redelivery after a crash): LINE delivered it then and drops this repeat.
                 return SendResult(
                     provider_ref=headers["x-line-accepted-request-id"],
-                    accepted=max(1, len(d.recipients)),
+                    accepted=max(1, len(users)),
                     detail="; ".join(
                         [*notes, "already accepted under this retry key; LINE dropped the repeat"]
                     ),
@@ -262,7 +257,8 @@ class LineAdapter:
         except aiohttp.ClientError as e:
             raise TransientError(f"LINE unreachable: {type(e).__name__}: {e}") from e
         except (ValueError, TypeError) as e:
-            # The SDK's own models (pydantic.v1: their ValidationError is a ValueError) refused the request: sending it again cannot help.
+            # The SDK's own models refused the request (pydantic.v1's ValidationError is a
+            # ValueError): sending it again cannot help.
             raise PermanentError(f"LINE request not valid: {e}") from e
         headers = resp.headers or {}
         sent = getattr(resp.data, "sent_messages", None) or []
@@ -277,7 +273,6 @@ class LineAdapter:
     async def quota(self) -> Quota:
         """This month's allowance and use (for `broadcaster check` and the officers' dashboard)."""
         api = self._api()
-        sdk = _sdk()
         try:
             q = await api.get_message_quota(_request_timeout=self._settings.timeout)
             used = await api.get_message_quota_consumption(_request_timeout=self._settings.timeout)
@@ -297,7 +292,7 @@ class LineAdapter:
 def _valid_flex(message: LineMessage) -> bool:
     # The SDK's models are pydantic.v1 ones, whose ValidationError is a ValueError.
     try:
-        _sdk().FlexContainer.from_dict(dict(message.flex or {}))
+        sdk.FlexContainer.from_dict(dict(message.flex or {}))
     except (ValueError, TypeError, KeyError, AttributeError):
         return False
     return True

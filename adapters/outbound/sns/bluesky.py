@@ -15,7 +15,20 @@ import unicodedata
 from datetime import UTC, datetime
 from typing import Any, ClassVar, Self
 
+# Imported with this module, which the pipeline loads at start-up: the SDK's generated models take
+# most of a second to import, and the first post must not wait for that.
+import atproto_client
 import httpx
+from atproto_client import models
+from atproto_client.exceptions import (
+    AtProtocolError,
+    BadRequestError,
+    NetworkError,
+    RateLimitExceededError,
+    RequestErrorBase,
+    UnauthorizedError,
+)
+from atproto_client.request import AsyncRequest
 from pydantic import BaseModel, ConfigDict, Field, HttpUrl, SecretStr, ValidationError
 
 from adapters.outbound.sns.posted import Post, PostLog
@@ -38,17 +51,8 @@ def tid(at: datetime, salt: str) -> str:
     return "".join(_TID_CHARS[(value >> (5 * i)) & 31] for i in reversed(range(13)))
 
 
-def _sdk() -> Any:
-    # The SDK's generated models take most of a second to import: a process that never posts on
-    # Bluesky does not pay for them.
-    import atproto_client
-
-    return atproto_client
-
-
 def link_facets(text: str) -> list[Any]:
     """Links in the text made clickable: Bluesky shows bare URLs as plain text otherwise."""
-    models = _sdk().models
     out = []
     for m in URL.finditer(text):
         start = len(text[: m.start()].encode("utf-8"))
@@ -89,9 +93,7 @@ class BlueskyNetwork:
     async def _session(self, *, renew: bool = False) -> tuple[Any, str]:
         async with self._login:
             if self._client is None:
-                from atproto_client.request import AsyncRequest
-
-                self._client = _sdk().AsyncClient(
+                self._client = atproto_client.AsyncClient(
                     base_url=str(self._settings.base_url).rstrip("/"),
                     request=AsyncRequest(timeout=httpx.Timeout(self._settings.timeout)),
                 )
@@ -110,8 +112,6 @@ class BlueskyNetwork:
 
     async def _call(self, what: str, fn: Any) -> Any:
         """Run `fn(client, did)`; log in again once if the server says the session expired."""
-        from atproto_client.exceptions import AtProtocolError, BadRequestError
-
         try:
             client, did = await self._session()
             try:
@@ -127,7 +127,6 @@ class BlueskyNetwork:
     async def post(
         self, text: PostText, *, parent: Post | None, root: Post | None, key: str, at: datetime
     ) -> Posted:
-        models = _sdk().models
         reply = None
         if parent is not None and parent.cid is not None:
             top = root if root is not None and root.cid is not None else parent
@@ -155,7 +154,6 @@ class BlueskyNetwork:
 
     async def delete(self, post: Post) -> None:
         rkey = post.ref.rsplit("/", 1)[-1]
-        models = _sdk().models
 
         async def remove(client: Any, did: str) -> Any:
             # deleteRecord succeeds for a record that is already gone.
@@ -173,13 +171,6 @@ class BlueskyNetwork:
 
 
 def _error(what: str, e: Exception) -> Exception:
-    from atproto_client.exceptions import (
-        NetworkError,
-        RateLimitExceededError,
-        RequestErrorBase,
-        UnauthorizedError,
-    )
-
     text = str(e) or type(e).__name__
     if isinstance(e, RateLimitExceededError):
         wait = e.retry_after

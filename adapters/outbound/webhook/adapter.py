@@ -73,7 +73,8 @@ def body_of(delivery: Delivery, *, tenant_name: str, public_url: str) -> bytes:
             "priority": d.priority.value,
         },
         "texts": [
-            {"language": t.language, "title": t.title, "body": t.body, "parts": list(t.parts)} for t in delivery.texts
+            {"language": t.language, "title": t.title, "body": t.body, "parts": list(t.parts)}
+            for t in delivery.texts
         ],
         "alert": alert.model_dump(mode="json", by_alias=True, exclude_none=True),
     }
@@ -137,7 +138,9 @@ class WebhookAdapter:
 
     async def send(self, delivery: Delivery) -> SendResult:
         body = body_of(delivery, tenant_name=self.settings.tenant_name, public_url=self.settings.public_url)
-        event = "cancel" if delivery.alert.msg_type is MsgType.CANCEL else delivery.alert.msg_type.value.lower()
+        event = (
+            "cancel" if delivery.alert.msg_type is MsgType.CANCEL else delivery.alert.msg_type.value.lower()
+        )
 
         async def one(name: str) -> Answer:
             return await self._post(self._by_name[name], body, delivery.idempotency_key, event)

@@ -38,7 +38,9 @@ def _el(parent: etree._Element, name: str, text: str | None = None, **attrs: str
     return el
 
 
-def _feed(tenant: str, name: str, title: str, site_url: str, self_name: str, updated: datetime) -> etree._Element:
+def _feed(
+    tenant: str, name: str, title: str, site_url: str, self_name: str, updated: datetime
+) -> etree._Element:
     feed = etree.Element(f"{{{ATOM}}}feed", nsmap={None: ATOM})
     feed.set(XML_LANG, "ja")
     _el(feed, "id", f"urn:uuid:{uuid.uuid5(_ID_NAMESPACE, f'{tenant}|feed|{self_name}')}")
@@ -92,7 +94,9 @@ def pages_feed(
     for card in cards:
         entry = _entry(feed, tenant, card, _updated_of(card, entries, newest), site_url)
         _el(entry, "link", rel="alternate", type="text/html", href=f"{site_url}alerts/{card.slug}.html")
-        _el(entry, "link", rel="related", type="application/cap+xml", href=f"{site_url}alerts/{card.slug}.xml")
+        _el(
+            entry, "link", rel="related", type="application/cap+xml", href=f"{site_url}alerts/{card.slug}.xml"
+        )
     return _serialize(feed)
 
 
@@ -115,7 +119,13 @@ def cap_feed(
         if card.view not in CAP_FEED_VIEWS or newest.get(entries[card.id].alert.event_key) != card.id:
             continue
         entry = _entry(feed, tenant, card, _updated_of(card, entries, newest), site_url)
-        _el(entry, "link", rel="alternate", type="application/cap+xml", href=f"{site_url}alerts/{slug(card.id)}.xml")
+        _el(
+            entry,
+            "link",
+            rel="alternate",
+            type="application/cap+xml",
+            href=f"{site_url}alerts/{slug(card.id)}.xml",
+        )
         _el(entry, "link", rel="related", type="text/html", href=f"{site_url}alerts/{slug(card.id)}.html")
         content = _el(entry, "content", type="application/cap+xml")
         content.append(parse_xml(caps[card.id]))

@@ -89,7 +89,9 @@ class SitePublisher:
             return None
         except ValueError as e:
             # Never start from empty: that would take every warning off the site.
-            raise PermanentError(f"the site state {release / STATE} is unreadable ({e}); see docs/website.md") from e
+            raise PermanentError(
+                f"the site state {release / STATE} is unreadable ({e}); see docs/website.md"
+            ) from e
 
     def publish(self, release: Release, number: int) -> Path:
         releases = self.root / RELEASES
@@ -143,7 +145,9 @@ class SitePublisher:
         return target
 
     def _prune(self, releases: Path, keep: Path) -> None:
-        done = sorted((p for p in releases.iterdir() if p.is_dir() and not p.name.startswith(".")), reverse=True)
+        done = sorted(
+            (p for p in releases.iterdir() if p.is_dir() and not p.name.startswith(".")), reverse=True
+        )
         now = time.time()
         for old in done[self.keep_releases :]:
             if old == keep:

@@ -90,16 +90,12 @@ def _detail_json(c: Card, entry: Entry, site: Site) -> bytes:
     return _json(data)
 
 
-def build(
-    state: SiteState, site: Site, view: Mapping[str, View], previous: SiteState | None
-) -> Release:
+def build(state: SiteState, site: Site, view: Mapping[str, View], previous: SiteState | None) -> Release:
     """The files of the release that shows `state`; `previous` is what the last release showed."""
     entries = state.entries
     newest = newest_by_event(entries)
     names = dict(site.districts)
-    cards = {
-        ident: card(e, view[ident], names, newest[e.alert.event_key]) for ident, e in entries.items()
-    }
+    cards = {ident: card(e, view[ident], names, newest[e.alert.event_key]) for ident, e in entries.items()}
     full = previous is None or previous.design != DESIGN
     out = Release()
 
@@ -131,7 +127,13 @@ def build(
     recent = sorted(cards.values(), key=lambda c: (entries[c.id].alert.sent, c.id), reverse=True)
 
     out.fresh["index.html"] = _page(
-        "index.html", site, "", current=current, history=recent[:HISTORY_ON_INDEX], district=None, page="index"
+        "index.html",
+        site,
+        "",
+        current=current,
+        history=recent[:HISTORY_ON_INDEX],
+        district=None,
+        page="index",
     )
     for d_id, d_name in site.districts:
         mine = cards_for(current, d_id)
@@ -151,7 +153,9 @@ def build(
             "name": site.name,
             "url": site.url,
             "release": state.release,
-            "districts": [{"id": i, "name": n, "url": f"{site.url}districts/{i}.html"} for i, n in site.districts],
+            "districts": [
+                {"id": i, "name": n, "url": f"{site.url}districts/{i}.html"} for i, n in site.districts
+            ],
             "files": {
                 "alerts": f"{site.url}api/alerts.json",
                 "history": f"{site.url}api/history.json",

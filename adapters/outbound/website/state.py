@@ -86,9 +86,7 @@ def audience_district(audience: str) -> str | None:
     return scope if base == "district" and scope else None
 
 
-def merge(
-    state: SiteState, alert: Alert, texts: Iterable[RenderedText], audience: str
-) -> SiteState:
+def merge(state: SiteState, alert: Alert, texts: Iterable[RenderedText], audience: str) -> SiteState:
     """The state with this delivery's message in it. Merging the same delivery twice is a no-op."""
     geo = {c for info in alert.info[:1] for area in info.area for c in area.codes(DISTRICT_CODE)}
     district = audience_district(audience)

@@ -16,7 +16,12 @@ from adapters.outbound.website.layout import slug
 from adapters.outbound.website.state import Entry, View
 from broadcaster.model import JST, KIND, Alert, Info, MsgType, Status
 
-STATUS_LABELS = {Status.EXERCISE: "訓練", Status.TEST: "試験", Status.SYSTEM: "システム", Status.DRAFT: "下書き"}
+STATUS_LABELS = {
+    Status.EXERCISE: "訓練",
+    Status.TEST: "試験",
+    Status.SYSTEM: "システム",
+    Status.DRAFT: "下書き",
+}
 STATUS_NOTES = {
     Status.EXERCISE: "これは訓練です。実際の災害ではありません。(This is a drill.)",
     Status.TEST: "これは試験です。実際の災害ではありません。(This is a test.)",
@@ -38,7 +43,13 @@ SEVERITY_LABELS = {
     "Minor": "軽微",
     "Unknown": "不明",
 }
-URGENCY_LABELS = {"Immediate": "直ちに", "Expected": "間もなく", "Future": "今後", "Past": "終了", "Unknown": "不明"}
+URGENCY_LABELS = {
+    "Immediate": "直ちに",
+    "Expected": "間もなく",
+    "Future": "今後",
+    "Past": "終了",
+    "Unknown": "不明",
+}
 CERTAINTY_LABELS = {
     "Observed": "発生",
     "Likely": "可能性が高い",
@@ -153,7 +164,9 @@ def card(entry: Entry, view: View, district_names: Mapping[str, str], newest: st
     alert: Alert = entry.alert
     info = alert.primary if alert.info else None
     label = STATUS_LABELS.get(alert.status, "")
-    ja = next((t for t in entry.texts if t.language.startswith("ja")), entry.texts[0] if entry.texts else None)
+    ja = next(
+        (t for t in entry.texts if t.language.startswith("ja")), entry.texts[0] if entry.texts else None
+    )
     title = (ja.title if ja else "") or (info.headline if info else "") or (info.event if info else "")
     title = _strip_label(title or alert.identifier, label)
     if alert.msg_type is MsgType.CANCEL and "取消" not in title:

@@ -65,6 +65,7 @@ class FolderWatcher:
         self.on_spooled = on_spooled
         # Files spooled whose removal failed: not spooled again while they stay the same.
         self._stuck: dict[str, _Seen] = {}
+        self._unreadable = False
         self._stop = asyncio.Event()
 
     def _ready(self) -> list[tuple[Path, os.stat_result]]:
@@ -73,8 +74,14 @@ class FolderWatcher:
         try:
             entries = list(os.scandir(self.folder))
         except OSError as e:
-            log.error("jalert_watch_unreadable", folder=str(self.folder), error=str(e)[:300])
+            # Said once per outage (an unmounted share), not twice a second.
+            if not self._unreadable:
+                log.error("jalert_watch_unreadable", folder=str(self.folder), error=str(e)[:300])
+            self._unreadable = True
             return []
+        if self._unreadable:
+            log.info("jalert_watch_readable_again", folder=str(self.folder))
+            self._unreadable = False
         for entry in entries:
             name = entry.name
             if name.startswith(".") or name.endswith(_SKIP_SUFFIXES) or not entry.is_file(follow_symlinks=False):

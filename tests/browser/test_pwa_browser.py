@@ -1,0 +1,195 @@
+"""The residents' app (PWA) in a real browser: sign up for push, receive an alert, see a cancel,
+keep working offline, and leave.
+
+Everything is real except the browser's push service, which is Google's and not reachable here:
+the page's PushManager is given a subscription on the fake push service (tests/fakes/webpush.py),
+with keys the test holds. The broadcaster's app_push adapter then sends to what the app stored,
+the fake decrypts it, and Chromium's DevTools protocol delivers that plaintext to the service
+worker as the push service would.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import json
+from collections.abc import AsyncIterator
+from pathlib import Path
+from typing import Any
+
+import pytest
+from playwright.async_api import Browser, BrowserContext, CDPSession, Page
+from pydantic import SecretStr
+
+from adapters.outbound.app_push import HostPolicy, WebPushAdapter, WebPushSettings
+from adapters.outbound.app_push.vapid import generate
+from broadcaster.model import MsgType, Status
+from broadcaster.store.audiences import Audiences
+from tests.fakes.deliveries import delivery, text
+from tests.fakes.site import SiteFixture, alert, follow_up, site_delivery
+from tests.fakes.webpush import FakePushService, b64d
+from tests.web_helpers import WebEnv, web_env
+
+pytestmark = pytest.mark.browser
+
+PRIVATE, PUBLIC = generate()
+
+# Stands in for the browser's own push service registration (see the module docstring).
+STUB = """
+(() => {
+  const SUB = %s;
+  const KEY = "stub-push-active";
+  const make = () => ({
+    endpoint: SUB.endpoint, expirationTime: null, options: { userVisibleOnly: true },
+    toJSON() { return SUB; }, getKey() { return null; },
+    unsubscribe() { sessionStorage.removeItem(KEY); return Promise.resolve(true); },
+  });
+  PushManager.prototype.subscribe = function (options) {
+    window.__pushOptions = options;
+    sessionStorage.setItem(KEY, "1");
+    return Promise.resolve(make());
+  };
+  PushManager.prototype.getSubscription = function () {
+    return Promise.resolve(sessionStorage.getItem(KEY) ? make() : null);
+  };
+})();
+"""
+
+
+class App:
+    def __init__(self, env: WebEnv, site: SiteFixture, fake: FakePushService, context: BrowserContext, page: Page) -> None:
+        self.env, self.site, self.fake, self.context, self.page = env, site, fake, context, page
+        self.publisher = site.adapter()
+        self.cdp: CDPSession | None = None
+        self.registration: str | None = None
+
+    async def service_worker(self) -> str:
+        scope: str = await self.page.evaluate("navigator.serviceWorker.ready.then(r => r.scope)")
+        self.cdp = await self.context.new_cdp_session(self.page)
+        found: asyncio.Future[str] = asyncio.get_running_loop().create_future()
+
+        def on_registration(event: dict[str, Any]) -> None:
+            for r in event.get("registrations", []):
+                if r.get("scopeURL") == scope and not r.get("isDeleted") and not found.done():
+                    found.set_result(r["registrationId"])
+
+        self.cdp.on("ServiceWorker.workerRegistrationUpdated", on_registration)
+        await self.cdp.send("ServiceWorker.enable")
+        self.registration = await asyncio.wait_for(found, 10)
+        return scope
+
+    async def push_to_worker(self, plaintext: dict[str, Any]) -> None:
+        """What the push service does once it has the message: hand it to the service worker."""
+        assert self.cdp is not None and self.registration is not None
+        await self.cdp.send(
+            "ServiceWorker.deliverPushMessage",
+            {"origin": self.env.base, "registrationId": self.registration, "data": json.dumps(plaintext)},
+        )
+
+    async def alert_ids(self) -> list[str]:
+        ids: list[str] = await self.page.eval_on_selector_all("#alerts li[data-id]", "els => els.map(e => e.dataset.id)")
+        return ids
+
+    async def wait_for_ids(self, expected: list[str]) -> None:
+        for _ in range(100):
+            if await self.alert_ids() == expected:
+                return
+            await asyncio.sleep(0.1)
+        assert await self.alert_ids() == expected
+
+
+@pytest.fixture
+async def app(tmp_path: Path, browser: Browser) -> AsyncIterator[App]:
+    async with FakePushService(vapid_public_key=PUBLIC) as fake:
+        channels = {
+            "website": {"options": {"site_dir": str(tmp_path / "www" / "{tenant}")}},
+            "app_push": {
+                "credentials": {"vapid_private_key": PRIVATE},
+                "options": {"subject": "mailto:bousai@example.jp", "allowed_hosts": ["127.0.0.1"], "allow_http": True},
+            },
+        }
+        async with web_env(tmp_path, channels=channels) as e:
+            site = SiteFixture(tmp_path / "www" / "anamizu", url=f"{e.base}/site/anamizu/")
+            context = await browser.new_context(viewport={"width": 390, "height": 844})
+            await context.grant_permissions(["notifications"], origin=e.base)
+            await context.add_init_script(STUB % json.dumps(fake.subscribe("phone")))
+            page = await context.new_page()
+            yield App(e, site, fake, context, page)
+            await context.close()
+            await site.close()
+
+
+async def test_a_resident_signs_up_gets_an_alert_and_its_cancel_offline_too(app: App) -> None:
+    page = app.page
+    await app.publisher.send(site_delivery(alert("tsunami-1", event="大津波警報", kind="tsunami")))
+    await page.goto(f"{app.env.base}/app/anamizu/")
+    scope = await app.service_worker()
+    assert scope == f"{app.env.base}/app/anamizu/"
+    await app.wait_for_ids(["tsunami-1"])
+    assert "大津波警報" in await page.inner_text("#banner")
+
+    # Choose a district, a language and topics, and sign up.
+    await page.check("input[name=district][value=kawashima]")
+    await page.select_option("#language", "en")
+    await page.check("input[name=topic][value=避難]")
+    await page.click("#subscribe")
+    await page.wait_for_selector("#status:has-text('登録しました')")
+    key = await page.evaluate("Array.from(new Uint8Array(window.__pushOptions.applicationServerKey))")
+    assert bytes(key) == b64d(PUBLIC), "the app subscribed with the town's VAPID key"
+
+    audiences = Audiences(app.env.ledger.db)
+    (person,) = await audiences.people("anamizu")
+    assert person.districts == ("kawashima",) and person.language == "en" and person.topics == ("避難",)
+    ((channel, address),) = person.endpoints
+    assert channel == "app_push" and json.loads(address)["endpoint"] == app.fake.subscribers["phone"].subscription["endpoint"]
+
+    # The choice is kept on the phone.
+    await page.reload()
+    assert await page.is_checked("input[name=district][value=kawashima]")
+    assert await page.input_value("#language") == "en"
+    assert await page.is_visible("#unsubscribe")
+
+    # An evacuation order for 川島: the site publishes it, the push goes to the stored subscription.
+    order = alert("evac-1", districts=("kawashima",), status=Status.EXERCISE)
+    await app.publisher.send(site_delivery(order, audience="district:kawashima"))
+    pusher = WebPushAdapter(
+        WebPushSettings(
+            vapid_private_key=SecretStr(PRIVATE),
+            subject="mailto:bousai@example.jp",
+            hosts=HostPolicy(hosts=("127.0.0.1",), allow_http=True),
+            public_url=app.env.base,
+        )
+    )
+    try:
+        recipients = [r.address for r in await audiences.recipients("anamizu", "district:kawashima", "app_push")]
+        push = delivery("app_push", text("【訓練】川島地区に避難指示", title="【訓練】避難指示", language="en"), alert=order, recipients=recipients)
+        result = await pusher.send(push)
+    finally:
+        await pusher.close()
+    assert result.accepted == 1
+    (received,) = app.fake.delivered("phone")
+    assert received.message is not None and received.message["drill"] is True
+    await app.push_to_worker(received.message)
+    await app.wait_for_ids(["tsunami-1", "evac-1"])
+    titles: list[str] = await page.evaluate(
+        "navigator.serviceWorker.ready.then(r => r.getNotifications()).then(ns => ns.map(n => n.title))"
+    )
+    assert titles == ["【訓練】避難指示"]
+
+    # The order is cancelled: it leaves the app's list at the next push.
+    await app.publisher.send(site_delivery(follow_up(order, "evac-1-c", MsgType.CANCEL)))
+    await app.push_to_worker({**received.message, "id": "evac-1-c", "msgType": "Cancel", "title": "【訓練】取消"})
+    await app.wait_for_ids(["tsunami-1"])
+
+    # Offline, the app opens from the service worker with the last alerts it saw.
+    await app.context.set_offline(True)
+    await page.reload()
+    await app.wait_for_ids(["tsunami-1"])
+    assert await page.is_visible("#offline")
+    await app.context.set_offline(False)
+
+    # Leaving deletes the sign-up.
+    await page.reload()
+    await page.click("#unsubscribe")
+    await page.wait_for_selector("#status:has-text('解除しました')")
+    assert await audiences.count("anamizu", "public", "app_push") == 0
+    assert [p for p in await audiences.people("anamizu") if p.endpoints] == []

@@ -1,0 +1,171 @@
+"""A fake Google OAuth token endpoint and FCM HTTP v1 send endpoint on loopback.
+
+The token endpoint checks the JWT bearer grant as Google does (RS256 signature with the service
+account's public key, iss, scope, aud = the token URL, at most an hour of validity) and issues
+access tokens. The send endpoint checks the bearer token and the v1 message's shape (a token,
+string-only data, the Android TTL format), knows which registration tokens exist, and answers
+the v1 error bodies: 404 UNREGISTERED for an unknown token, 400 INVALID_ARGUMENT for a malformed
+one. Tests script failures and revoke tokens.
+"""
+
+from __future__ import annotations
+
+import base64
+import json
+import re
+import time
+from collections import deque
+from dataclasses import dataclass, field
+from types import TracebackType
+from typing import Any, Self
+
+from aiohttp import web
+from cryptography.exceptions import InvalidSignature
+from cryptography.hazmat.primitives import hashes, serialization
+from cryptography.hazmat.primitives.asymmetric import padding, rsa
+
+SCOPE = "https://www.googleapis.com/auth/firebase.messaging"
+
+
+def b64d(text: str) -> bytes:
+    return base64.urlsafe_b64decode(text + "=" * (-len(text) % 4))
+
+
+def service_account(project: str = "anamizu-app") -> tuple[dict[str, Any], rsa.RSAPublicKey]:
+    key = rsa.generate_private_key(public_exponent=65537, key_size=2048)
+    pem = key.private_bytes(
+        serialization.Encoding.PEM, serialization.PrivateFormat.PKCS8, serialization.NoEncryption()
+    ).decode()
+    account = {
+        "type": "service_account",
+        "project_id": project,
+        "private_key_id": "k1",
+        "private_key": pem,
+        "client_email": f"broadcaster@{project}.iam.gserviceaccount.com",
+        "token_uri": "https://oauth2.googleapis.com/token",
+    }
+    return account, key.public_key()
+
+
+def _error(status: int, code: str, message: str, fcm_code: str | None = None, bad_field: str | None = None) -> web.Response:
+    details: list[dict[str, Any]] = []
+    if fcm_code:
+        details.append({"@type": "type.googleapis.com/google.firebase.fcm.v1.FcmError", "errorCode": fcm_code})
+    if bad_field:
+        details.append({"@type": "type.googleapis.com/google.rpc.BadRequest", "fieldViolations": [{"field": bad_field}]})
+    body = {"error": {"code": status, "message": message, "status": code, "details": details}}
+    return web.json_response(body, status=status)
+
+
+@dataclass
+class FakeFcm:
+    email: str
+    public_key: rsa.RSAPublicKey
+    project: str = "anamizu-app"
+    token_lifetime: int = 3600
+    devices: set[str] = field(default_factory=set)
+    sent: list[dict[str, Any]] = field(default_factory=list)
+    refused: list[tuple[int, str]] = field(default_factory=list)
+    grants: int = 0
+    _tokens: set[str] = field(default_factory=set)
+    _script: dict[str, deque[int]] = field(default_factory=dict)
+    _runner: web.AppRunner | None = None
+    base: str = ""
+
+    @property
+    def token_url(self) -> str:
+        return f"{self.base}/token"
+
+    def revoke_tokens(self) -> None:
+        self._tokens.clear()
+
+    def fail_next(self, device: str, status: int) -> None:
+        self._script.setdefault(device, deque()).append(status)
+
+    def delivered(self, device: str | None = None) -> list[dict[str, Any]]:
+        return [m for m in self.sent if device is None or m["token"] == device]
+
+    async def start(self) -> str:
+        app = web.Application()
+        app.router.add_post("/token", self._token)
+        app.router.add_post("/v1/projects/{project}/messages:send", self._send)
+        self._runner = web.AppRunner(app, handle_signals=False, access_log=None)
+        await self._runner.setup()
+        site = web.TCPSite(self._runner, "127.0.0.1", 0)
+        await site.start()
+        host, port = self._runner.addresses[0][:2]
+        self.base = f"http://{host}:{port}"
+        return self.base
+
+    async def close(self) -> None:
+        if self._runner is not None:
+            await self._runner.cleanup()
+            self._runner = None
+
+    async def __aenter__(self) -> Self:
+        await self.start()
+        return self
+
+    async def __aexit__(
+        self, exc_type: type[BaseException] | None, exc: BaseException | None, tb: TracebackType | None
+    ) -> None:
+        await self.close()
+
+    async def _token(self, request: web.Request) -> web.StreamResponse:
+        form = await request.post()
+        if form.get("grant_type") != "urn:ietf:params:oauth:grant-type:jwt-bearer":
+            return web.json_response({"error": "unsupported_grant_type"}, status=400)
+        try:
+            head_b64, claims_b64, sig_b64 = str(form.get("assertion", "")).split(".")
+            head = json.loads(b64d(head_b64))
+            claims = json.loads(b64d(claims_b64))
+            self.public_key.verify(b64d(sig_b64), f"{head_b64}.{claims_b64}".encode(), padding.PKCS1v15(), hashes.SHA256())
+        except (ValueError, InvalidSignature):
+            return web.json_response({"error": "invalid_grant", "error_description": "bad assertion"}, status=400)
+        now = time.time()
+        ok = (
+            head.get("alg") == "RS256"
+            and claims.get("iss") == self.email
+            and claims.get("scope") == SCOPE
+            and claims.get("aud") == self.token_url
+            and claims["iat"] - 60 <= now <= claims["exp"]
+            and claims["exp"] - claims["iat"] <= 3600
+        )
+        if not ok:
+            return web.json_response({"error": "invalid_grant", "error_description": "claims"}, status=400)
+        self.grants += 1
+        token = f"ya29.fake-{self.grants}"
+        self._tokens.add(token)
+        return web.json_response({"access_token": token, "expires_in": self.token_lifetime, "token_type": "Bearer"})
+
+    async def _send(self, request: web.Request) -> web.StreamResponse:
+        auth = request.headers.get("Authorization", "")
+        if not auth.startswith("Bearer ") or auth[7:] not in self._tokens:
+            self.refused.append((401, "token"))
+            return _error(401, "UNAUTHENTICATED", "Request had invalid authentication credentials.", "THIRD_PARTY_AUTH_ERROR")
+        if request.match_info["project"] != self.project:
+            return _error(403, "PERMISSION_DENIED", "wrong project", "SENDER_ID_MISMATCH")
+        try:
+            message = (await request.json())["message"]
+            device = message["token"]
+            assert isinstance(device, str)
+            assert all(isinstance(v, str) for v in message.get("data", {}).values())
+            assert re.fullmatch(r"\d+s", message["android"]["ttl"])
+            assert message["android"]["priority"] in ("HIGH", "NORMAL")
+            assert message["apns"]["headers"]["apns-priority"] in ("10", "5")
+            assert message["notification"]["title"]
+        except (ValueError, KeyError, AssertionError, TypeError):
+            return _error(400, "INVALID_ARGUMENT", "Invalid message", bad_field="message")
+        script = self._script.get(device)
+        if script:
+            status = script.popleft()
+            self.refused.append((status, device))
+            return _error(status, "UNAVAILABLE" if status >= 500 else "QUOTA_EXCEEDED", "scripted")
+        if not re.fullmatch(r"[A-Za-z0-9_:-]{8,}", device):
+            self.refused.append((400, device))
+            return _error(400, "INVALID_ARGUMENT", "The registration token is not a valid FCM registration token", "INVALID_ARGUMENT")
+        if device not in self.devices:
+            self.refused.append((404, device))
+            return _error(404, "NOT_FOUND", "Requested entity was not found.", "UNREGISTERED")
+        self.sent.append(message)
+        return web.json_response({"name": f"projects/{self.project}/messages/{len(self.sent)}"})
