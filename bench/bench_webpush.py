@@ -70,14 +70,22 @@ def _serve_fake(conn: Connection, latency_s: float, vapid_public_key: str) -> No
     """The fake push service in its own process: sends its URL, serves, reports on request."""
 
     async def serve() -> None:
-        async with FakePushService(latency=latency_s, decrypt=False, accept_unknown=True, vapid_public_key=vapid_public_key) as fake:
+        async with FakePushService(
+            latency=latency_s, decrypt=False, accept_unknown=True, vapid_public_key=vapid_public_key
+        ) as fake:
             conn.send(fake.base)
             loop = asyncio.get_running_loop()
             while True:
                 command = await loop.run_in_executor(None, conn.recv)
                 delivered = Counter(p.name for p in fake.received if p.status == 201)
-                conn.send({"requests": len(fake.received), "delivered": sum(delivered.values()),
-                           "distinct": len(delivered), "refused": dict(Counter(p.status for p in fake.received if p.status != 201))})
+                conn.send(
+                    {
+                        "requests": len(fake.received),
+                        "delivered": sum(delivered.values()),
+                        "distinct": len(delivered),
+                        "refused": dict(Counter(p.status for p in fake.received if p.status != 201)),
+                    }
+                )
                 fake.received.clear()
                 if command == "stop":
                     return
@@ -90,7 +98,9 @@ def subscriptions(base: str, n: int) -> list[str]:
     keys = []
     for _ in range(50):
         k = ec.generate_private_key(ec.SECP256R1())
-        point = k.public_key().public_bytes(serialization.Encoding.X962, serialization.PublicFormat.UncompressedPoint)
+        point = k.public_key().public_bytes(
+            serialization.Encoding.X962, serialization.PublicFormat.UncompressedPoint
+        )
         keys.append(base64.urlsafe_b64encode(point).rstrip(b"=").decode())
     auth = base64.urlsafe_b64encode(bytes(range(16))).rstrip(b"=").decode()
     return [Subscription(f"{base}/push/b{i:06d}", keys[i % 50], auth).canonical() for i in range(n)]
@@ -112,8 +122,15 @@ async def send_rate(base: str, n: int, fake: Connection) -> dict[str, Any]:
     accepted = 0
     try:
         for i in range(0, n, BATCH):
-            d = delivery("app_push", text("【穴水町】川島地区に避難指示（警戒レベル4）を発令しました。", title="【穴水町】避難指示"),
-                         alert=a, recipients=addresses[i : i + BATCH], batch=i // BATCH)
+            d = delivery(
+                "app_push",
+                text(
+                    "【穴水町】川島地区に避難指示（警戒レベル4）を発令しました。", title="【穴水町】避難指示"
+                ),
+                alert=a,
+                recipients=addresses[i : i + BATCH],
+                batch=i // BATCH,
+            )
             accepted += (await adapter.send(d)).accepted
     finally:
         await adapter.close()
@@ -137,20 +154,46 @@ def _subscribers(ledger: Ledger, addresses: list[str]) -> Any:
 
     def work(c: sa.Connection) -> None:
         ids = range(1, len(addresses) + 1)
-        c.execute(tables.subscribers.insert(), [
-            {"id": i, "tenant": "anamizu", "kind": "resident", "language": "ja", "topics": [], "active": True,
-             "created": stamp, "updated": stamp} for i in ids])
-        c.execute(tables.subscriber_districts.insert(), [{"subscriber_id": i, "district": "kawashima"} for i in ids])
-        c.execute(tables.subscriber_endpoints.insert(), [
-            {"subscriber_id": i, "channel": "app_push", "address": a, "address_hash": address_hash("app_push", a)}
-            for i, a in zip(ids, addresses, strict=True)])
+        c.execute(
+            tables.subscribers.insert(),
+            [
+                {
+                    "id": i,
+                    "tenant": "anamizu",
+                    "kind": "resident",
+                    "language": "ja",
+                    "topics": [],
+                    "active": True,
+                    "created": stamp,
+                    "updated": stamp,
+                }
+                for i in ids
+            ],
+        )
+        c.execute(
+            tables.subscriber_districts.insert(), [{"subscriber_id": i, "district": "kawashima"} for i in ids]
+        )
+        c.execute(
+            tables.subscriber_endpoints.insert(),
+            [
+                {
+                    "subscriber_id": i,
+                    "channel": "app_push",
+                    "address": a,
+                    "address_hash": address_hash("app_push", a),
+                }
+                for i, a in zip(ids, addresses, strict=True)
+            ],
+        )
 
     return ledger.db.write(work)
 
 
 def _progress(c: sa.Connection) -> tuple[int, int, int]:
     d = tables.dispatches
-    rows = c.execute(sa.select(d.c.state, sa.func.count()).where(d.c.channel == "app_push").group_by(d.c.state)).all()
+    rows = c.execute(
+        sa.select(d.c.state, sa.func.count()).where(d.c.channel == "app_push").group_by(d.c.state)
+    ).all()
     states = {str(s): int(n) for s, n in rows}
     return sum(states.values()), states.get("accepted", 0), states.get("dead", 0)
 
@@ -165,12 +208,23 @@ async def reach(base: str, n: int, fake: Connection) -> dict[str, Any]:
             outbox_dir=workdir / "outbox",
             bus={"url": f"embedded:{workdir / 'bus.sqlite3'}", "partitions": 8, "poll_interval_s": 0.2},
             channels={name: {"enabled": name == "app_push"} for name in DEFAULT_CHANNELS},
-            tenants={"anamizu": {"name": "穴水町", "districts": [{"id": "kawashima", "name": "川島"}], "channels": {
-                "app_push": {
-                    "credentials": {"vapid_private_key": PRIVATE},
-                    "options": {"subject": "mailto:bench@example.jp", "allowed_hosts": ["127.0.0.1"], "allow_http": True},
-                    "timeout_s": 120,
-                }}}},
+            tenants={
+                "anamizu": {
+                    "name": "穴水町",
+                    "districts": [{"id": "kawashima", "name": "川島"}],
+                    "channels": {
+                        "app_push": {
+                            "credentials": {"vapid_private_key": PRIVATE},
+                            "options": {
+                                "subject": "mailto:bench@example.jp",
+                                "allowed_hosts": ["127.0.0.1"],
+                                "allow_http": True,
+                            },
+                            "timeout_s": 120,
+                        }
+                    },
+                }
+            },
             rules_dir=ROOT / "rules",
         )
         bus = open_bus(settings.bus)
@@ -185,7 +239,9 @@ async def reach(base: str, n: int, fake: Connection) -> dict[str, Any]:
             await _subscribers(ledger, subscriptions(base, n))
             expected = -(-n // BATCH)
             t0 = time.perf_counter()
-            await submit(bus, manual(kind="shelter", event="避難所開設", districts=["kawashima"], status="Exercise"))
+            await submit(
+                bus, manual(kind="shelter", event="避難所開設", districts=["kawashima"], status="Exercise")
+            )
             while True:
                 total, accepted, dead = await ledger.db.read(_progress)
                 if total >= expected and accepted + dead == total:
@@ -214,7 +270,9 @@ async def reach(base: str, n: int, fake: Connection) -> dict[str, Any]:
 
 def with_fake(latency_s: float, job: Any, *args: Any) -> dict[str, Any]:
     parent, child = multiprocessing.get_context("spawn").Pipe()
-    proc = multiprocessing.get_context("spawn").Process(target=_serve_fake, args=(child, latency_s, PUBLIC), daemon=True)
+    proc = multiprocessing.get_context("spawn").Process(
+        target=_serve_fake, args=(child, latency_s, PUBLIC), daemon=True
+    )
     proc.start()
     try:
         base = parent.recv()
@@ -227,7 +285,9 @@ def with_fake(latency_s: float, job: Any, *args: Any) -> dict[str, Any]:
 
 
 def main() -> None:
-    parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    parser = argparse.ArgumentParser(
+        description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter
+    )
     parser.add_argument("--subscribers", type=int, default=10_000)
     parser.add_argument("--quick", action="store_true", help="2,000 subscribers: a smoke run")
     parser.add_argument("--json", type=Path, default=None, help="also write the results here")
@@ -244,7 +304,8 @@ def main() -> None:
         f"({rate['subscriptions_per_cpu_second']} per CPU second of the sender); "
         + ", ".join(
             f"{n} subscribers reached in {results[k]['seconds_submit_to_all_accepted']} s at {k.split('_')[2]}"
-            for k in results if k.startswith("reach")
+            for k in results
+            if k.startswith("reach")
         )
     )
     if args.json:

@@ -18,13 +18,17 @@ def print_site(settings: Settings, echo: Callable[[str], object], web_url: str |
         if not listed.exists():
             continue
         alerts = json.loads(listed.read_text(encoding="utf-8"))["alerts"]
-        echo(f"  {tenant.name}: {root / CURRENT / 'index.html'}  ({len(alerts)} current, banner: banner.html)")
+        echo(
+            f"  {tenant.name}: {root / CURRENT / 'index.html'}  ({len(alerts)} current, banner: banner.html)"
+        )
     if web_url is None:
         echo("  Open the index.html files in a browser, or run `broadcaster demo --serve` to serve them.")
         return
     first = next(iter(settings.tenants.values()), None)
     if first is not None:
-        echo(f"\nIn a browser (the web server runs until Ctrl-C):\n"
-             f"  {web_url}/site/{first.id}/          the town's emergency pages (work without JavaScript)\n"
-             f"  {web_url}/site/{first.id}/banner.html   the banner the town's CMS embeds\n"
-             f"  {web_url}/app/{first.id}/           the residents' app (PWA; push needs VAPID keys, docs/push.md)")
+        echo(
+            f"\nIn a browser (the web server runs until Ctrl-C):\n"
+            f"  {web_url}/site/{first.id}/          the town's emergency pages (work without JavaScript)\n"
+            f"  {web_url}/site/{first.id}/banner.html   the banner the town's CMS embeds\n"
+            f"  {web_url}/app/{first.id}/           the residents' app (PWA; push needs VAPID keys, docs/push.md)"
+        )

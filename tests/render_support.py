@@ -23,6 +23,7 @@ from broadcaster.model import (
     Status,
     Urgency,
 )
+from broadcaster.parsing import SourceParser
 from broadcaster.pipeline.normalize import Refused, parse
 from broadcaster.pipeline.runner import load_parsers
 from broadcaster.render.renderer import Renderer
@@ -54,7 +55,7 @@ def sample(name: str, index: int = 0) -> Alert:
 
 
 @cache
-def _parsers() -> list[object]:
+def _parsers() -> list[SourceParser]:
     return list(load_parsers())
 
 

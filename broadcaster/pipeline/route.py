@@ -28,6 +28,7 @@ from broadcaster.logging import get_logger
 from broadcaster.model import Alert, Dispatch, DispatchOrder, Explanation, MsgType, Priority, Status, now
 from broadcaster.pipeline.hops import H_ROUTED, H_TENANT, carry, stamp
 from broadcaster.pipeline.tenancy import TenantDirectory
+from broadcaster.render.languages import canonical
 from broadcaster.rules.engine import Decision, RulesEngine
 from broadcaster.store import routing
 from broadcaster.store.audiences import Audiences
@@ -54,8 +55,8 @@ class Routed:
 
 
 def _languages(lang: str) -> tuple[str, ...]:
-    # A reader of another language gets the Japanese original below the translation.
-    return ("ja",) if lang.startswith("ja") else (lang, "ja")
+    # A reader of another language (easy Japanese included) gets the Japanese original below.
+    return ("ja",) if canonical(lang) == "ja" else (lang, "ja")
 
 
 class RouteStage:

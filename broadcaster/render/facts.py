@@ -117,7 +117,9 @@ class Facts:
     landslide: tuple[Warning, ...]
     orders: tuple[Order, ...]
     shelters: tuple[Shelter, ...]
-    missile_stage: str  # launch, take_cover, landed, passed, fell_at_sea
+    # launch, take_cover, landed, passed, fell_at_sea; None for other civil-protection messages
+    # (大規模テロ情報 and the like), which must never be worded as a missile.
+    missile_stage: str | None
     all_lifted: bool
     comments: tuple[str, ...]  # JMA 固定付加文 codes (0215: no tsunami, 0211: tsunami warning out)
     correction: bool  # JMA 訂正: the update corrects an earlier telegram
@@ -307,12 +309,15 @@ _MISSILE_WORDS = (
 )
 
 
-def missile_stage(info: Info) -> str:
+def missile_stage(info: Info) -> str | None:
+    """The J-Alert parser's `missileStage`, else the stage J-Alert's own wording names."""
     given = (info.param("missileStage") or "").strip()
     if given in _MISSILE_STAGES:
         return given
     text = " ".join(t for t in (info.event, info.headline or "") if t)
+    if "ミサイル" not in text:
+        return None
     for stage, pattern in _MISSILE_WORDS:
         if pattern.search(text):
             return stage
-    return "launch"
+    return None

@@ -29,6 +29,8 @@ class TemplateSet:
         self.check_interval_s = check_interval_s
         self.files: dict[str, Path] = {}
         self.generation = 0
+        # What the last refresh found added, removed or edited (paths).
+        self.changed_paths: set[Path] = set()
         self._stamp: dict[Path, int] = {}
         self._checked = 0.0
         self.refresh()
@@ -57,6 +59,9 @@ class TemplateSet:
         self._checked = time.monotonic()
         if stamps == self._stamp and self.generation:
             return False
+        self.changed_paths = {
+            path for path in stamps.keys() | self._stamp.keys() if stamps.get(path) != self._stamp.get(path)
+        }
         self.files = files
         self._stamp = stamps
         self.generation += 1

@@ -161,8 +161,11 @@ def _paragraphs(text: str | None) -> Markup:
 
 def _tidy(text: str) -> str:
     text = _CONTROL.sub("", text.replace("\r\n", "\n").replace("\r", "\n"))
-    text = "\n".join(line.rstrip() for line in text.split("\n"))
-    return _BLANKS.sub("\n\n", text).strip()
+    lines = [line.rstrip() for line in text.strip().split("\n")]
+    # A macro that had nothing to say leaves an empty line; none belongs right under the title.
+    while len(lines) > 1 and not lines[1]:
+        del lines[1]
+    return _BLANKS.sub("\n\n", "\n".join(lines)).strip()
 
 
 def _labelled(text: str, label: str) -> str:
@@ -211,21 +214,24 @@ class Renderer:
     def reload(self) -> None:
         """Forget every compiled template and listing (the next render reads the files again)."""
         self.templates.refresh()
-        self._reset()
+        self._reset(phrases=True)
 
-    def _reset(self) -> None:
+    def _reset(self, *, phrases: bool) -> None:
         if self.env.cache is not None:
             self.env.cache.clear()
         self._resolved.clear()
-        try:
-            self.phrases = PhraseBook.load(self.templates.phrase_dirs())
-        except ConfigError as e:
-            log.error("phrases_reload_failed", error=str(e)[:500])
-        log.info("templates_reloaded", generation=self.templates.generation)
+        if phrases:
+            try:
+                self.phrases = PhraseBook.load(self.templates.phrase_dirs())
+            except ConfigError as e:
+                log.error("phrases_reload_failed", error=str(e)[:500])
+        log.info("templates_reloaded", generation=self.templates.generation, phrases=phrases)
 
     def _fresh(self) -> None:
         if self.templates.changed():
-            self._reset()
+            # Templates compile lazily (cheap to forget); the phrase tables take a few hundred
+            # milliseconds to load, so only an edit to one of them reloads them.
+            self._reset(phrases=any(p.suffix == ".yaml" for p in self.templates.changed_paths))
 
     def served_language(self, lang: str) -> str:
         """The language a reader of `lang` is served in: theirs when we have its phrases."""
@@ -263,13 +269,16 @@ class Renderer:
         self,
         alert: Alert,
         dispatch: Dispatch,
-        profile: ChannelProfile,
+        profile: ChannelProfile | None,
         *,
         tenant_name: str,
         public_url: str,
         languages: Sequence[str] | None = None,
     ) -> tuple[RenderedText, ...]:
-        """One text per language asked for (the reader's first), each within the channel's limits."""
+        """One text per language asked for (the reader's first), each within the channel's limits.
+
+        `profile` carries the live adapter's declared limits (None: the channel's own table).
+        """
         rows = self.render_detailed(
             alert, dispatch, profile, tenant_name=tenant_name, public_url=public_url, languages=languages
         )
@@ -341,7 +350,9 @@ class Renderer:
             number="（{i}/{n}）" if served in (JA, EASY_JA, "zh-Hans", "zh-Hant") else " ({i}/{n})",
         )
         mark_url = {"alert": url, "list": f"{base}/alerts/{dispatch.tenant}", "none": ""}[limits.mark_link]
-        fitted = fit(body[len(label) :] if label else body, limits, label=label, url=mark_url, marks=marks)
+        # fit() puts the label at the start of every part; the text goes in without it.
+        core = body[len(label.strip()) :].lstrip() if label else body
+        fitted = fit(core, limits, label=label, url=mark_url, marks=marks)
         if fitted.cut:
             extra["cut"] = True
         if served != canonical(lang):

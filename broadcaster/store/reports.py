@@ -136,7 +136,7 @@ async def raw_processed(ledger: Ledger, raw_id: str) -> bool:
 
     def work(c: sa.Connection) -> bool:
         status = c.execute(sa.select(t.raw_events.c.status).where(t.raw_events.c.id == raw_id)).scalar()
-        if status is None:
+        if status in (None, "received"):  # not yet decided by normalize
             return False
         waiting = c.execute(
             sa.select(sa.func.count())

@@ -31,7 +31,7 @@ log = get_logger(__name__)
 
 hooks = Endpoints()
 
-# What each hook's raw events are called and typed as when the sender says nothing useful.
+# The content type recorded when a sender names none.
 _DEFAULT_TYPES = {"jalert": "text/plain", "lalert": "application/xml"}
 
 

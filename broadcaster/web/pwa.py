@@ -116,7 +116,9 @@ async def app_home(request: web.Request) -> web.StreamResponse:
     raise web.HTTPMovedPermanently(f"/app/{tenant.id}/")
 
 
-@pwa.route("GET", "/app/{tenant}/", role=None, kind="public", summary="The residents' app: alerts and notifications")
+@pwa.route(
+    "GET", "/app/{tenant}/", role=None, kind="public", summary="The residents' app: alerts and notifications"
+)
 async def app_page(request: web.Request) -> web.StreamResponse:
     tenant = _tenant(request)
     page = _env.get_template("index.html").render(
@@ -127,7 +129,9 @@ async def app_page(request: web.Request) -> web.StreamResponse:
         alerts_url=f"/site/{tenant.id}/api/alerts.json",
         site_url=f"/site/{tenant.id}/",
     )
-    return web.Response(text=page, content_type="text/html", charset="utf-8", headers={"Cache-Control": "no-cache"})
+    return web.Response(
+        text=page, content_type="text/html", charset="utf-8", headers={"Cache-Control": "no-cache"}
+    )
 
 
 def _asset(name: str, content_type: str) -> web.Response:
@@ -164,7 +168,9 @@ async def app_icon(request: web.Request) -> web.StreamResponse:
     return _asset("icon.svg", "image/svg+xml")
 
 
-@pwa.route("GET", "/app/{tenant}/manifest.webmanifest", role=None, kind="public", summary="The app's manifest")
+@pwa.route(
+    "GET", "/app/{tenant}/manifest.webmanifest", role=None, kind="public", summary="The app's manifest"
+)
 async def app_manifest(request: web.Request) -> web.StreamResponse:
     tenant = _tenant(request)
     manifest = {
@@ -179,7 +185,9 @@ async def app_manifest(request: web.Request) -> web.StreamResponse:
         "icons": [{"src": "icon.svg", "sizes": "any", "type": "image/svg+xml", "purpose": "any"}],
     }
     return web.Response(
-        text=json.dumps(manifest, ensure_ascii=False), content_type="application/manifest+json", charset="utf-8"
+        text=json.dumps(manifest, ensure_ascii=False),
+        content_type="application/manifest+json",
+        charset="utf-8",
     )
 
 
@@ -220,7 +228,9 @@ def _choices(data: dict[str, Any], districts: set[str]) -> tuple[list[str], str,
     return sorted(set(chosen)), canonical(language), sorted(set(topics))
 
 
-@pwa.route("POST", "/app/{tenant}/subscriptions", role=None, kind="public", summary="Sign up for push notifications")
+@pwa.route(
+    "POST", "/app/{tenant}/subscriptions", role=None, kind="public", summary="Sign up for push notifications"
+)
 async def subscribe(request: web.Request) -> web.StreamResponse:
     tenant = _tenant(request)
     data = await _body(request)
@@ -281,7 +291,9 @@ async def unsubscribe(request: web.Request) -> web.StreamResponse:
     except InvalidSubscription as e:
         return _error(400, f"subscription: {e}")
     registration = data.get("id")
-    if registration is not None and (not isinstance(registration, str) or not _REGISTRATION.fullmatch(registration)):
+    if registration is not None and (
+        not isinstance(registration, str) or not _REGISTRATION.fullmatch(registration)
+    ):
         return _error(400, "id is not a registration id")
     audiences = Audiences(request.app[CONTEXT].ledger.db)
     removed = await audiences.remove_endpoint(tenant.id, CHANNEL, sub.canonical())

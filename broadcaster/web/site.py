@@ -52,7 +52,9 @@ def _not_found(tenant: str | None, message: str) -> web.Response:
     return web.Response(status=404, text=body, content_type="text/html", charset="utf-8")
 
 
-@site.route("GET", "/site/{tenant}", role=None, kind="public", summary="The town's emergency site (adds the slash)")
+@site.route(
+    "GET", "/site/{tenant}", role=None, kind="public", summary="The town's emergency site (adds the slash)"
+)
 async def site_home(request: web.Request) -> web.StreamResponse:
     tenant = request.match_info["tenant"]
     if tenant_site(request, tenant) is None:
@@ -60,7 +62,9 @@ async def site_home(request: web.Request) -> web.StreamResponse:
     raise web.HTTPMovedPermanently(f"/site/{tenant}/")
 
 
-@site.route("GET", "/site/{tenant}/{path:.*}", role=None, kind="public", summary="A file of the town's emergency site")
+@site.route(
+    "GET", "/site/{tenant}/{path:.*}", role=None, kind="public", summary="A file of the town's emergency site"
+)
 async def site_file(request: web.Request) -> web.StreamResponse:
     tenant = request.match_info["tenant"]
     root = tenant_site(request, tenant)
@@ -77,7 +81,11 @@ async def site_file(request: web.Request) -> web.StreamResponse:
 
 
 @site.route(
-    "GET", "/alerts/{tenant}/{alert_id:.+}", role=None, kind="public", summary="An alert's page (the link in every message)"
+    "GET",
+    "/alerts/{tenant}/{alert_id:.+}",
+    role=None,
+    kind="public",
+    summary="An alert's page (the link in every message)",
 )
 async def alert_page(request: web.Request) -> web.StreamResponse:
     tenant = request.match_info["tenant"]

@@ -56,7 +56,9 @@ STUB = """
 
 
 class App:
-    def __init__(self, env: WebEnv, site: SiteFixture, fake: FakePushService, context: BrowserContext, page: Page) -> None:
+    def __init__(
+        self, env: WebEnv, site: SiteFixture, fake: FakePushService, context: BrowserContext, page: Page
+    ) -> None:
         self.env, self.site, self.fake, self.context, self.page = env, site, fake, context, page
         self.publisher = site.adapter()
         self.cdp: CDPSession | None = None
@@ -86,7 +88,9 @@ class App:
         )
 
     async def alert_ids(self) -> list[str]:
-        ids: list[str] = await self.page.eval_on_selector_all("#alerts li[data-id]", "els => els.map(e => e.dataset.id)")
+        ids: list[str] = await self.page.eval_on_selector_all(
+            "#alerts li[data-id]", "els => els.map(e => e.dataset.id)"
+        )
         return ids
 
     async def wait_for_ids(self, expected: list[str]) -> None:
@@ -104,7 +108,11 @@ async def app(tmp_path: Path, browser: Browser) -> AsyncIterator[App]:
             "website": {"options": {"site_dir": str(tmp_path / "www" / "{tenant}")}},
             "app_push": {
                 "credentials": {"vapid_private_key": PRIVATE},
-                "options": {"subject": "mailto:bousai@example.jp", "allowed_hosts": ["127.0.0.1"], "allow_http": True},
+                "options": {
+                    "subject": "mailto:bousai@example.jp",
+                    "allowed_hosts": ["127.0.0.1"],
+                    "allow_http": True,
+                },
             },
         }
         async with web_env(tmp_path, channels=channels) as e:
@@ -140,7 +148,10 @@ async def test_a_resident_signs_up_gets_an_alert_and_its_cancel_offline_too(app:
     (person,) = await audiences.people("anamizu")
     assert person.districts == ("kawashima",) and person.language == "en" and person.topics == ("避難",)
     ((channel, address),) = person.endpoints
-    assert channel == "app_push" and json.loads(address)["endpoint"] == app.fake.subscribers["phone"].subscription["endpoint"]
+    assert (
+        channel == "app_push"
+        and json.loads(address)["endpoint"] == app.fake.subscribers["phone"].subscription["endpoint"]
+    )
 
     # The choice is kept on the phone.
     await page.reload()
@@ -160,8 +171,15 @@ async def test_a_resident_signs_up_gets_an_alert_and_its_cancel_offline_too(app:
         )
     )
     try:
-        recipients = [r.address for r in await audiences.recipients("anamizu", "district:kawashima", "app_push")]
-        push = delivery("app_push", text("【訓練】川島地区に避難指示", title="【訓練】避難指示", language="en"), alert=order, recipients=recipients)
+        recipients = [
+            r.address for r in await audiences.recipients("anamizu", "district:kawashima", "app_push")
+        ]
+        push = delivery(
+            "app_push",
+            text("【訓練】川島地区に避難指示", title="【訓練】避難指示", language="en"),
+            alert=order,
+            recipients=recipients,
+        )
         result = await pusher.send(push)
     finally:
         await pusher.close()
@@ -177,7 +195,9 @@ async def test_a_resident_signs_up_gets_an_alert_and_its_cancel_offline_too(app:
 
     # The order is cancelled: it leaves the app's list at the next push.
     await app.publisher.send(site_delivery(follow_up(order, "evac-1-c", MsgType.CANCEL)))
-    await app.push_to_worker({**received.message, "id": "evac-1-c", "msgType": "Cancel", "title": "【訓練】取消"})
+    await app.push_to_worker(
+        {**received.message, "id": "evac-1-c", "msgType": "Cancel", "title": "【訓練】取消"}
+    )
     await app.wait_for_ids(["tsunami-1"])
 
     # Offline, the app opens from the service worker with the last alerts it saw.

@@ -21,12 +21,16 @@ async def served(tmp_path: Path) -> AsyncIterator[tuple[WebEnv, SiteFixture]]:
     async with web_env(tmp_path, channels=channels) as e:
         site = SiteFixture(tmp_path / "www" / "anamizu", url=f"{e.base}/site/anamizu/")
         adapter = site.adapter()
-        quake = alert("quake-1", event="大津波警報", kind="tsunami", description="直ちに高台へ避難してください。")
+        quake = alert(
+            "quake-1", event="大津波警報", kind="tsunami", description="直ちに高台へ避難してください。"
+        )
         await adapter.send(site_delivery(quake))
         evac = alert("evac-1", districts=("kawashima",))
         await adapter.send(site_delivery(evac, audience="district:kawashima"))
         await adapter.send(site_delivery(follow_up(evac, "evac-1-c", MsgType.CANCEL)))
-        await adapter.send(site_delivery(alert("drill-1", status=Status.EXERCISE, event="避難訓練", kind="notice")))
+        await adapter.send(
+            site_delivery(alert("drill-1", status=Status.EXERCISE, event="避難訓練", kind="notice"))
+        )
         yield e, site
         await site.close()
 
@@ -41,7 +45,9 @@ async def _landmarks(page: Page) -> None:
     assert await page.locator("a.skip[href='#main']").count() == 1
 
 
-async def test_the_pages_work_without_javascript(browser: Browser, served: tuple[WebEnv, SiteFixture]) -> None:
+async def test_the_pages_work_without_javascript(
+    browser: Browser, served: tuple[WebEnv, SiteFixture]
+) -> None:
     e, _ = served
     context = await browser.new_context(java_script_enabled=False, viewport={"width": 390, "height": 844})
     page = await context.new_page()
@@ -82,7 +88,9 @@ async def test_the_pages_work_without_javascript(browser: Browser, served: tuple
     await context.close()
 
 
-async def test_large_text_is_remembered_with_javascript(browser: Browser, served: tuple[WebEnv, SiteFixture]) -> None:
+async def test_large_text_is_remembered_with_javascript(
+    browser: Browser, served: tuple[WebEnv, SiteFixture]
+) -> None:
     e, _ = served
     context = await browser.new_context()
     page = await context.new_page()

@@ -7,6 +7,7 @@ import random
 import tempfile
 from pathlib import Path
 
+import pytest
 import sqlalchemy as sa
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
@@ -239,3 +240,51 @@ def test_isolation_and_counts_hold_for_any_people(people: list[tuple[str, str, l
 
     with tempfile.TemporaryDirectory() as tmp:
         asyncio.run(run(Path(tmp) / "ledger.sqlite3"))
+
+
+async def _migrated_with_people(url: str) -> dict[str, object]:
+    """A ledger at 0001 with people in it, upgraded to every head: nothing lost, all counted."""
+    ledger = Ledger.connect(url)
+    try:
+        await migrate.upgrade(ledger.db, "0001")
+
+        def seed(c: sa.Connection) -> None:
+            c.execute(sa.insert(t.tenants).values(id="anamizu", name="穴水町", created=sa.text("CURRENT_TIMESTAMP")))
+            for n, topics in enumerate([[], ["気象", "weather"], ["お知らせ", "no-longer-offered"]], start=1):
+                c.execute(
+                    sa.text(
+                        "insert into subscribers (id, tenant, kind, language, topics, active, created, updated) "
+                        "values (:i, 'anamizu', 'resident', 'ja', :tp, :yes, CURRENT_TIMESTAMP, CURRENT_TIMESTAMP)"
+                    ).bindparams(sa.bindparam("tp", type_=sa.JSON())),
+                    {"i": n, "tp": topics, "yes": True},
+                )
+                c.execute(sa.insert(t.subscriber_endpoints).values(subscriber_id=n, channel="line", address_hash=f"h{n}", address=_line(n)))
+                c.execute(sa.insert(t.subscriber_districts).values(subscriber_id=n, district="kawashima"))
+
+        await ledger.db.write(seed)
+        await migrate.upgrade(ledger.db)
+        aud = Audiences(ledger.db)
+        return {
+            "line": await _addresses(aud, "anamizu", "district:kawashima", "line"),
+            "notices": await _addresses(aud, "anamizu", "public/お知らせ", "line"),
+            "weather": await aud.count("anamizu", "public/気象", "line"),
+            "people": [p.topics for p in await aud.people("anamizu")],
+        }
+    finally:
+        await ledger.close()
+
+
+def _check_upgrade(result: dict[str, object]) -> None:
+    assert result["line"] == [_line(1), _line(2), _line(3)], "no endpoint lost in the upgrade"
+    assert result["notices"] == [_line(1), _line(3)], "chosen topics carried over"
+    assert result["weather"] == 2, "counts computed"
+    assert result["people"] == [(), ("気象",), ("お知らせ",)]
+
+
+async def test_the_migration_keeps_everyone_and_counts_them_on_sqlite(tmp_path: Path) -> None:
+    _check_upgrade(await _migrated_with_people(f"sqlite:///{tmp_path / 'old.sqlite3'}"))
+
+
+@pytest.mark.postgres
+async def test_the_migration_keeps_everyone_and_counts_them_on_postgres(fresh_postgres: str) -> None:
+    _check_upgrade(await _migrated_with_people(fresh_postgres))

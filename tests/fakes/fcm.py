@@ -47,12 +47,18 @@ def service_account(project: str = "anamizu-app") -> tuple[dict[str, Any], rsa.R
     return account, key.public_key()
 
 
-def _error(status: int, code: str, message: str, fcm_code: str | None = None, bad_field: str | None = None) -> web.Response:
+def _error(
+    status: int, code: str, message: str, fcm_code: str | None = None, bad_field: str | None = None
+) -> web.Response:
     details: list[dict[str, Any]] = []
     if fcm_code:
-        details.append({"@type": "type.googleapis.com/google.firebase.fcm.v1.FcmError", "errorCode": fcm_code})
+        details.append(
+            {"@type": "type.googleapis.com/google.firebase.fcm.v1.FcmError", "errorCode": fcm_code}
+        )
     if bad_field:
-        details.append({"@type": "type.googleapis.com/google.rpc.BadRequest", "fieldViolations": [{"field": bad_field}]})
+        details.append(
+            {"@type": "type.googleapis.com/google.rpc.BadRequest", "fieldViolations": [{"field": bad_field}]}
+        )
     body = {"error": {"code": status, "message": message, "status": code, "details": details}}
     return web.json_response(body, status=status)
 
@@ -119,9 +125,13 @@ class FakeFcm:
             head_b64, claims_b64, sig_b64 = str(form.get("assertion", "")).split(".")
             head = json.loads(b64d(head_b64))
             claims = json.loads(b64d(claims_b64))
-            self.public_key.verify(b64d(sig_b64), f"{head_b64}.{claims_b64}".encode(), padding.PKCS1v15(), hashes.SHA256())
+            self.public_key.verify(
+                b64d(sig_b64), f"{head_b64}.{claims_b64}".encode(), padding.PKCS1v15(), hashes.SHA256()
+            )
         except (ValueError, InvalidSignature):
-            return web.json_response({"error": "invalid_grant", "error_description": "bad assertion"}, status=400)
+            return web.json_response(
+                {"error": "invalid_grant", "error_description": "bad assertion"}, status=400
+            )
         now = time.time()
         ok = (
             head.get("alg") == "RS256"
@@ -136,13 +146,20 @@ class FakeFcm:
         self.grants += 1
         token = f"ya29.fake-{self.grants}"
         self._tokens.add(token)
-        return web.json_response({"access_token": token, "expires_in": self.token_lifetime, "token_type": "Bearer"})
+        return web.json_response(
+            {"access_token": token, "expires_in": self.token_lifetime, "token_type": "Bearer"}
+        )
 
     async def _send(self, request: web.Request) -> web.StreamResponse:
         auth = request.headers.get("Authorization", "")
         if not auth.startswith("Bearer ") or auth[7:] not in self._tokens:
             self.refused.append((401, "token"))
-            return _error(401, "UNAUTHENTICATED", "Request had invalid authentication credentials.", "THIRD_PARTY_AUTH_ERROR")
+            return _error(
+                401,
+                "UNAUTHENTICATED",
+                "Request had invalid authentication credentials.",
+                "THIRD_PARTY_AUTH_ERROR",
+            )
         if request.match_info["project"] != self.project:
             return _error(403, "PERMISSION_DENIED", "wrong project", "SENDER_ID_MISMATCH")
         try:
@@ -163,7 +180,12 @@ class FakeFcm:
             return _error(status, "UNAVAILABLE" if status >= 500 else "QUOTA_EXCEEDED", "scripted")
         if not re.fullmatch(r"[A-Za-z0-9_:-]{8,}", device):
             self.refused.append((400, device))
-            return _error(400, "INVALID_ARGUMENT", "The registration token is not a valid FCM registration token", "INVALID_ARGUMENT")
+            return _error(
+                400,
+                "INVALID_ARGUMENT",
+                "The registration token is not a valid FCM registration token",
+                "INVALID_ARGUMENT",
+            )
         if device not in self.devices:
             self.refused.append((404, device))
             return _error(404, "NOT_FOUND", "Requested entity was not found.", "UNREGISTERED")

@@ -56,7 +56,10 @@ def alert(
     instruction: str | None = "直ちに避難してください。",
 ) -> Alert:
     areas = (
-        Area(area_desc=area_desc, geocode=tuple(NamedValue(value_name=DISTRICT_CODE, value=d) for d in districts)),
+        Area(
+            area_desc=area_desc,
+            geocode=tuple(NamedValue(value_name=DISTRICT_CODE, value=d) for d in districts),
+        ),
     )
     info = Info(
         category=(Category.SAFETY,),
@@ -99,13 +102,19 @@ def follow_up(original: Alert, ident: str, msg_type: MsgType, *, minutes: int = 
     )
 
 
-def site_delivery(a: Alert, body: str | None = None, *, audience: str = "public", title: str = "") -> Delivery:
+def site_delivery(
+    a: Alert, body: str | None = None, *, audience: str = "public", title: str = ""
+) -> Delivery:
     label = {Status.EXERCISE: "【訓練】", Status.TEST: "【試験】"}.get(a.status, "")
     info = a.primary
     first = title or f"{label}【穴水町】{info.event}"
     return delivery(
         "website",
-        text(body if body is not None else f"{first}\n{info.headline}\n{info.description}", title=first, kind="evacuation"),
+        text(
+            body if body is not None else f"{first}\n{info.headline}\n{info.description}",
+            title=first,
+            kind="evacuation",
+        ),
         alert=a,
         audience=audience,
     )
@@ -129,7 +138,9 @@ class SiteFixture:
     def adapter(self, *, clock: Callable[[], datetime] | None = None, **settings: Any) -> WebsiteAdapter:
         site = Site(tenant="anamizu", name="穴水町", url=self.url, districts=DISTRICTS)
         adapter = WebsiteAdapter(
-            WebsiteSettings(site_dir=self.root, site_url=self.url, **settings), site, clock=clock or self.clock
+            WebsiteSettings(site_dir=self.root, site_url=self.url, **settings),
+            site,
+            clock=clock or self.clock,
         )
         self.made.append(adapter)
         return adapter

@@ -73,7 +73,9 @@ class FakeReceivers:
     ) -> None:
         await self.close()
 
-    def _answer(self, name: str, request: web.Request, body: bytes, status: int, reason: str = "") -> web.Response:
+    def _answer(
+        self, name: str, request: web.Request, body: bytes, status: int, reason: str = ""
+    ) -> web.Response:
         key = request.headers.get("Idempotency-Key")
         self.seen.append(Seen(name, status, key, body, dict(request.headers), reason))
         return web.json_response({"status": status, "reason": reason}, status=status)

@@ -151,8 +151,14 @@ class FakePushService:
     def subscribe(self, name: str) -> dict[str, Any]:
         key = ec.generate_private_key(ec.SECP256R1())
         auth = os.urandom(16)
-        public = key.public_key().public_bytes(serialization.Encoding.X962, serialization.PublicFormat.UncompressedPoint)
-        sub = {"endpoint": f"{self.base}/push/{name}", "expirationTime": None, "keys": {"p256dh": b64e(public), "auth": b64e(auth)}}
+        public = key.public_key().public_bytes(
+            serialization.Encoding.X962, serialization.PublicFormat.UncompressedPoint
+        )
+        sub = {
+            "endpoint": f"{self.base}/push/{name}",
+            "expirationTime": None,
+            "keys": {"p256dh": b64e(public), "auth": b64e(auth)},
+        }
         self.subscribers[name] = Subscriber(name, key, auth, sub)
         return sub
 

@@ -138,3 +138,18 @@ async def test_without_configured_keys_everything_is_refused(tmp_path: Path) -> 
         assert status == 401
         headers = {H_KEY: "anamizu-rx", H_TIMESTAMP: "1", H_NONCE: "n" * 20, H_SIGNATURE: "v1=00"}
         assert (await post(env, "/ingest/jalert", JALERT, headers))[0] == 401
+
+
+async def test_a_bus_outage_answers_503_so_the_bridge_keeps_the_message(env: WebEnv, monkeypatch: pytest.MonkeyPatch) -> None:
+    async def down(*args: Any, **kwargs: Any) -> None:
+        raise ConnectionError("bus unreachable")
+
+    monkeypatch.setattr(env.bus, "publish", down)
+    async with client() as s:
+        headers = {**signed("/ingest/jalert", JALERT), "Content-Type": "text/plain"}
+        async with s.post(f"{env.base}/ingest/jalert", data=JALERT, headers=headers) as r:
+            assert r.status == 503
+            assert r.headers["Retry-After"] == "5"
+    monkeypatch.undo()
+    status, _ = await post(env, "/ingest/jalert", JALERT, signed("/ingest/jalert", JALERT))
+    assert status == 202, "the bridge's next try, signed afresh, goes through"

@@ -30,10 +30,27 @@ async def test_push_reaches_subscribers_and_gone_ones_are_pruned(tmp_path: Path)
             channels={
                 "app_push": {
                     "credentials": {"vapid_private_key": PRIVATE},
-                    "options": {"subject": "mailto:bousai@example.jp", "allowed_hosts": ["127.0.0.1"], "allow_http": True},
+                    "options": {
+                        "subject": "mailto:bousai@example.jp",
+                        "allowed_hosts": ["127.0.0.1"],
+                        "allow_http": True,
+                    },
                 },
                 "website": {"mode": "live"},
-                **{c: off for c in ("line", "x", "mastodon", "bluesky", "email", "circular", "webhook", "lalert_out", "fcm")},
+                **{
+                    c: off
+                    for c in (
+                        "line",
+                        "x",
+                        "mastodon",
+                        "bluesky",
+                        "email",
+                        "circular",
+                        "webhook",
+                        "lalert_out",
+                        "fcm",
+                    )
+                },
             },
         )
         policy = HostPolicy(hosts=("127.0.0.1",), allow_http=True)
@@ -41,23 +58,34 @@ async def test_push_reaches_subscribers_and_gone_ones_are_pruned(tmp_path: Path)
             audiences = Audiences(run.ledger.db)
             subs = {n: parse_subscription(fake.subscribe(n), policy).canonical() for n in ("kept", "gone")}
             for name, address in subs.items():
-                await audiences.add("anamizu", districts=["kawashima"], endpoints={"app_push": address}, external_ref=f"app-{name}")
+                await audiences.add(
+                    "anamizu",
+                    districts=["kawashima"],
+                    endpoints={"app_push": address},
+                    external_ref=f"app-{name}",
+                )
             fake.gone.add("gone")
-            await run.submit(manual(kind="notice", event="お知らせ", headline="川島地区の断水", districts=["kawashima"]))
+            await run.submit(
+                manual(kind="notice", event="お知らせ", headline="川島地区の断水", districts=["kawashima"])
+            )
             rows = await eventually(lambda: _done(run, "m-anamizu"))
             by_channel = {r.channel: r for r in rows}
             assert by_channel["app_push"].mode == "live"
             assert by_channel["website"].mode == "live"
             (delivered,) = fake.delivered()
             assert delivered.name == "kept" and delivered.message is not None
-            assert delivered.message["title"].startswith("【穴水町】") and delivered.message["id"].startswith("m-anamizu")
+            assert delivered.message["title"].startswith("【穴水町】") and delivered.message["id"].startswith(
+                "m-anamizu"
+            )
 
             async def pruned() -> bool:
                 return await audiences.count("anamizu", "public", "app_push") == 1
 
             await eventually(pruned)
             people = {p.external_id: p for p in await audiences.people("anamizu")}
-            assert people["app-gone"].endpoints == () and people["app-kept"].endpoints == (("app_push", subs["kept"]),)
+            assert people["app-gone"].endpoints == () and people["app-kept"].endpoints == (
+                ("app_push", subs["kept"]),
+            )
 
             site = tmp_path / "site" / "anamizu" / "current"
             listed = json.loads((site / "api" / "alerts.json").read_text(encoding="utf-8"))

@@ -201,6 +201,12 @@ async def test_authorization_matrix_every_endpoint_role_and_tenant(env: WebEnv) 
             for ep in endpoints:
                 for tenant in ("anamizu", "wajima"):
                     status, location = await _call(s, env, ep, tenant, headers)
+                    if ep.kind == "hook":
+                        # Hooks authenticate the sender themselves (signatures, their own
+                        # tokens): no session or role opens them, and none breaks them.
+                        assert status < 500, (caller, ep.method, ep.path, status)
+                        checked += 1
+                        continue
                     allowed = _expected(ep, roles, tenant)
                     assert _denied(ep, status, location) != allowed, (caller, ep.method, ep.path, tenant, status)
                     checked += 1
@@ -210,7 +216,7 @@ async def test_authorization_matrix_every_endpoint_role_and_tenant(env: WebEnv) 
             headers = {"Authorization": f"Bearer {env.tokens[name]}"}
             for ep in endpoints:
                 if ep.kind != "api":
-                    continue
+                    continue  # pages need a session; hooks their own credentials
                 for tenant in ("anamizu", "wajima"):
                     status, location = await _call(s, env, ep, tenant, headers)
                     assert _denied(ep, status, location) != _expected(ep, roles, tenant), (name, ep.path, tenant, status)

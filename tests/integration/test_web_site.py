@@ -29,7 +29,10 @@ def push_settings(**options: Any) -> dict[str, Any]:
 
 @pytest.fixture
 async def env(tmp_path: Path) -> AsyncIterator[tuple[WebEnv, SiteFixture]]:
-    channels = {"website": {"options": {"site_dir": str(tmp_path / "www" / "{tenant}")}}, "app_push": push_settings()}
+    channels = {
+        "website": {"options": {"site_dir": str(tmp_path / "www" / "{tenant}")}},
+        "app_push": push_settings(),
+    }
     async with web_env(tmp_path, channels=channels) as e:
         fixture = SiteFixture(tmp_path / "www" / "anamizu", url=f"{e.base}/site/anamizu/")
         yield e, fixture
@@ -38,8 +41,14 @@ async def env(tmp_path: Path) -> AsyncIterator[tuple[WebEnv, SiteFixture]]:
 
 def subscription(endpoint: str = "https://push.example.jp/send/abc123", **override: Any) -> dict[str, Any]:
     key = ec.generate_private_key(ec.SECP256R1())
-    point = key.public_key().public_bytes(serialization.Encoding.X962, serialization.PublicFormat.UncompressedPoint)
-    sub: dict[str, Any] = {"endpoint": endpoint, "expirationTime": None, "keys": {"p256dh": b64e(point), "auth": b64e(bytes(16))}}
+    point = key.public_key().public_bytes(
+        serialization.Encoding.X962, serialization.PublicFormat.UncompressedPoint
+    )
+    sub: dict[str, Any] = {
+        "endpoint": endpoint,
+        "expirationTime": None,
+        "keys": {"p256dh": b64e(point), "auth": b64e(bytes(16))},
+    }
     sub.update(override)
     return sub
 
@@ -123,7 +132,12 @@ async def test_a_resident_signs_up_changes_and_leaves(env: tuple[WebEnv, SiteFix
     sub = subscription()
     audiences = Audiences(e.ledger.db)
     async with client() as s:
-        body = {"subscription": sub, "districts": ["kawashima"], "language": "vi-VN", "topics": ["気象", "避難"]}
+        body = {
+            "subscription": sub,
+            "districts": ["kawashima"],
+            "language": "vi-VN",
+            "topics": ["気象", "避難"],
+        }
         async with s.post(url, json=body) as r:
             assert r.status == 201, await r.text()
             first = await r.json()
@@ -157,12 +171,25 @@ async def test_a_resident_signs_up_changes_and_leaves(env: tuple[WebEnv, SiteFix
     ("body", "why"),
     [
         ({"subscription": subscription("http://push.example.jp/x")}, "https"),
-        ({"subscription": subscription("https://169.254.169.254/latest/meta-data")}, "not a known push service"),
+        (
+            {"subscription": subscription("https://169.254.169.254/latest/meta-data")},
+            "not a known push service",
+        ),
         ({"subscription": subscription("https://evil.example/x")}, "not a known push service"),
         ({"subscription": subscription("https://user:pw@push.example.jp/x")}, "plain https"),
         ({"subscription": subscription(keys={"p256dh": "AAAA", "auth": b64e(bytes(16))})}, "65 bytes"),
-        ({"subscription": subscription(keys={"p256dh": b64e(b"\x04" + bytes(64)), "auth": b64e(bytes(16))})}, "not a point"),
-        ({"subscription": subscription(keys={"p256dh": b64e(b"\x04" + bytes(64))})}, "exactly p256dh and auth"),
+        (
+            {
+                "subscription": subscription(
+                    keys={"p256dh": b64e(b"\x04" + bytes(64)), "auth": b64e(bytes(16))}
+                )
+            },
+            "not a point",
+        ),
+        (
+            {"subscription": subscription(keys={"p256dh": b64e(b"\x04" + bytes(64))})},
+            "exactly p256dh and auth",
+        ),
         ({"subscription": {**subscription(), "extra": 1}}, "unknown fields"),
         ({"subscription": "not an object"}, "JSON object"),
         ({"subscription": subscription(), "districts": ["atlantis"]}, "unknown districts"),

@@ -21,7 +21,7 @@ from broadcaster.model import MsgType, Status, Urgency, now
 from broadcaster.settings import ChannelSettings
 from tests.fakes.deliveries import delivery, text
 from tests.fakes.site import alert, follow_up
-from tests.fakes.webpush import FakePushService
+from tests.fakes.webpush import FakePushService, b64e
 
 PRIVATE, PUBLIC = generate()
 Make = Callable[..., WebPushAdapter]
@@ -62,27 +62,45 @@ def addresses(fake: FakePushService, *names: str) -> list[str]:
     return [parse_subscription(fake.subscribe(n), POLICY).canonical() for n in names]
 
 
-def push(recipients: list[str], a: Any = None, body: str = "【穴水町】川島地区に避難指示を発令しました。", title: str = "【穴水町】避難指示", language: str = "ja") -> Delivery:
-    return delivery("app_push", text(body, title=title, language=language), alert=a or alert("ev-1"), recipients=recipients, audience="district:kawashima")
+def push(
+    recipients: list[str],
+    a: Any = None,
+    body: str = "【穴水町】川島地区に避難指示を発令しました。",
+    title: str = "【穴水町】避難指示",
+    language: str = "ja",
+) -> Delivery:
+    return delivery(
+        "app_push",
+        text(body, title=title, language=language),
+        alert=a or alert("ev-1"),
+        recipients=recipients,
+        audience="district:kawashima",
+    )
 
 
 def test_the_adapter_is_a_channel_adapter(tmp_path: Path) -> None:
     env = AdapterEnv("anamizu", "穴水町", tmp_path, tmp_path, "https://bousai.example.jp")
-    settings = ChannelSettings(credentials={"vapid_private_key": SecretStr(PRIVATE)}, options={"extra_hosts": ["push.example.jp"]})
+    settings = ChannelSettings(
+        credentials={"vapid_private_key": SecretStr(PRIVATE)}, options={"extra_hosts": ["push.example.jp"]}
+    )
     adapter = WebPushAdapter.from_settings("app_push", settings, env)
     assert isinstance(adapter, ChannelAdapter)
     assert adapter.signer.public_key == PUBLIC
     assert adapter.settings.subject == "https://bousai.example.jp"
-    assert adapter.settings.hosts.allows("fcm.googleapis.com") and adapter.settings.hosts.allows("push.example.jp")
+    assert adapter.settings.hosts.allows("fcm.googleapis.com") and adapter.settings.hosts.allows(
+        "push.example.jp"
+    )
     assert not adapter.settings.hosts.allows("evil.example")
     with pytest.raises(ConfigError, match="unknown options"):
         WebPushAdapter.from_settings("app_push", settings.model_copy(update={"options": {"speed": 1}}), env)
+    bad = settings.model_copy(update={"credentials": {"vapid_private_key": SecretStr("AAAA")}})
     with pytest.raises(ConfigError, match="not a P-256"):
-        bad = settings.model_copy(update={"credentials": {"vapid_private_key": SecretStr("AAAA")}})
         WebPushAdapter.from_settings("app_push", bad, env)
 
 
-async def test_every_subscriber_gets_the_message_encrypted_and_signed(fake: FakePushService, make: Make) -> None:
+async def test_every_subscriber_gets_the_message_encrypted_and_signed(
+    fake: FakePushService, make: Make
+) -> None:
     recipients = addresses(fake, "a", "b", "c")
     d = push(recipients)
     result = await make().send(d)
@@ -111,7 +129,9 @@ async def test_every_subscriber_gets_the_message_encrypted_and_signed(fake: Fake
         ({"urgency": Urgency.PAST}, "low", 3600),
     ],
 )
-async def test_urgency_and_ttl_come_from_the_alert(fake: FakePushService, make: Make, kw: dict[str, Any], urgency: str, ttl: int) -> None:
+async def test_urgency_and_ttl_come_from_the_alert(
+    fake: FakePushService, make: Make, kw: dict[str, Any], urgency: str, ttl: int
+) -> None:
     (recipient,) = addresses(fake, "a")
     await make().send(push([recipient], alert("ev-1", **kw)))
     (p,) = fake.delivered()
@@ -123,7 +143,9 @@ async def test_urgency_and_ttl_come_from_the_alert(fake: FakePushService, make: 
         assert p.message["drill"] is True
 
 
-async def test_an_alert_that_expires_soon_gets_a_shorter_ttl_and_a_cancel_a_long_one(fake: FakePushService, make: Make) -> None:
+async def test_an_alert_that_expires_soon_gets_a_shorter_ttl_and_a_cancel_a_long_one(
+    fake: FakePushService, make: Make
+) -> None:
     (recipient,) = addresses(fake, "a")
     soon = alert("ev-1", expires=now() + timedelta(minutes=5), sent=now().replace(microsecond=0))
     await make().send(push([recipient], soon))
@@ -132,7 +154,9 @@ async def test_an_alert_that_expires_soon_gets_a_shorter_ttl_and_a_cancel_a_long
     await make().send(push([recipient], cancel, body="取消"))
     last = fake.delivered()[-1]
     assert (last.headers["urgency"], last.ttl) == ("normal", 24 * 3600)
-    assert last.headers["topic"] == fake.delivered()[0].headers["topic"], "the cancel replaces the original at the push service"
+    assert last.headers["topic"] == fake.delivered()[0].headers["topic"], (
+        "the cancel replaces the original at the push service"
+    )
 
 
 async def test_gone_subscriptions_are_reported_for_pruning(fake: FakePushService, make: Make) -> None:
@@ -140,10 +164,13 @@ async def test_gone_subscriptions_are_reported_for_pruning(fake: FakePushService
     fake.gone.add("b")
     del fake.subscribers["c"]  # the push service has never heard of it: 404
     broken = '{"endpoint": "not even a url"}'
-    result = await make().send(push([*recipients, broken]))
+    off_curve = json.dumps(
+        {**json.loads(recipients[0]), "keys": {"p256dh": b64e(b"\x04" + bytes(64)), "auth": b64e(bytes(16))}}
+    )
+    result = await make().send(push([*recipients, broken, off_curve]))
     assert result.accepted == 1
-    assert set(result.gone) == {recipients[1], recipients[2], broken}
-    assert "1 of 4 subscriptions delivered, 3 gone" == result.detail
+    assert set(result.gone) == {recipients[1], recipients[2], broken, off_curve}
+    assert result.detail == "1 of 5 subscriptions delivered, 4 gone"
 
 
 async def test_a_retry_reaches_only_those_not_yet_delivered(fake: FakePushService, make: Make) -> None:
@@ -172,13 +199,17 @@ async def test_refusals_are_permanent_only_when_nobody_got_it(fake: FakePushServ
         await make().send(push(others, alert("ev-2")))
 
 
-async def test_a_key_the_subscription_was_not_made_with_is_refused_by_the_service(fake: FakePushService, make: Make) -> None:
+async def test_a_key_the_subscription_was_not_made_with_is_refused_by_the_service(
+    fake: FakePushService, make: Make
+) -> None:
     other_private, _ = generate()
     with pytest.raises(PermanentError, match="HTTP 403"):
         await make(vapid_private_key=SecretStr(other_private)).send(push(addresses(fake, "a")))
 
 
-async def test_a_push_service_the_settings_do_not_allow_is_never_called(fake: FakePushService, make: Make) -> None:
+async def test_a_push_service_the_settings_do_not_allow_is_never_called(
+    fake: FakePushService, make: Make
+) -> None:
     recipients = addresses(fake, "a")
     strict = make(hosts=HostPolicy())  # only the browsers' push services
     with pytest.raises(PermanentError, match="not allowed"):

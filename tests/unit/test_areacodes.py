@@ -62,3 +62,27 @@ def test_a_prefecture_level_alert_reaches_every_tenant_of_the_prefecture_and_no_
     assert directory.match(_alert("174611")) == ["anamizu"], "a municipality's code stays with the municipality"
     assert directory.match(_alert("010006")) == ["sapporo"]
     assert directory.match(_alert("160008")) == []
+
+
+def test_against_the_national_code_table(corpus: Path) -> None:
+    """Every code of the public JIS X 0402 table checks; names resolve to the table's codes."""
+    import csv
+
+    from adapters.ingest.jalert.places import resolve
+
+    text = (corpus / "areacodes" / "jisx0402" / "jisx0402_municipality_codes.csv").read_text(encoding="utf-8")
+    rows = list(csv.DictReader(text.splitlines()))
+    assert len(rows) > 1700
+    unresolved = []
+    for row in rows:
+        code, pref, city = row["code"], row["prefecture"], row["city"]
+        assert areacodes.is_valid(code), code
+        assert areacodes.prefecture_of(code) == areacodes.prefecture_by_name(pref), code
+        if not city:
+            assert areacodes.is_prefecture(code) and resolve(pref)[0].code == code
+            continue
+        (place,) = resolve(pref + city)
+        if place.code != code:
+            unresolved.append((code, pref + city, place.code))
+    # The JMA table spells a rare name with another character (梼原町 / 檮原町); all else matches.
+    assert len(unresolved) <= 3, unresolved

@@ -48,7 +48,12 @@ def channel_settings(fake: FakeFcm, **options: Any) -> ChannelSettings:
 
 
 def to(tokens: list[str], a: Any = None) -> Delivery:
-    return delivery("fcm", text("【穴水町】避難指示を発令しました。", title="【穴水町】避難指示"), alert=a or alert("ev-1"), recipients=tokens)
+    return delivery(
+        "fcm",
+        text("【穴水町】避難指示を発令しました。", title="【穴水町】避難指示"),
+        alert=a or alert("ev-1"),
+        recipients=tokens,
+    )
 
 
 def test_settings(fake: FakeFcm, tmp_path: Path) -> None:
@@ -56,7 +61,9 @@ def test_settings(fake: FakeFcm, tmp_path: Path) -> None:
     assert isinstance(adapter, ChannelAdapter)
     assert adapter.settings.project_id == "anamizu-app"
     with pytest.raises(ConfigError, match="not JSON"):
-        FcmAdapter.from_settings("fcm", ChannelSettings(credentials={"service_account": SecretStr("{")}), env(tmp_path))
+        FcmAdapter.from_settings(
+            "fcm", ChannelSettings(credentials={"service_account": SecretStr("{")}), env(tmp_path)
+        )
     with pytest.raises(ConfigError, match="unknown options"):
         FcmAdapter.from_settings("fcm", channel_settings(fake, colour="red"), env(tmp_path))
 
@@ -66,7 +73,10 @@ async def test_sends_one_message_per_token_with_an_oauth_token(fake: FakeFcm, ad
     assert (result.accepted, result.gone) == (2, ())
     assert fake.grants == 1, "one access token for the whole batch"
     message = fake.delivered("device-token-aaaa")[0]
-    assert message["notification"] == {"title": "【穴水町】避難指示", "body": "【穴水町】避難指示を発令しました。"}
+    assert message["notification"] == {
+        "title": "【穴水町】避難指示",
+        "body": "【穴水町】避難指示を発令しました。",
+    }
     assert message["data"]["url"] == "https://bousai.example.jp/alerts/anamizu/ev-1"
     assert message["android"] == {
         "priority": "HIGH",
@@ -111,7 +121,9 @@ async def test_unavailable_is_retried_for_those_tokens_only(fake: FakeFcm, adapt
 
 async def test_a_refused_service_account_fails_the_dispatch(fake: FakeFcm, tmp_path: Path) -> None:
     other, _ = service_account()
-    settings = channel_settings(fake).model_copy(update={"credentials": {"service_account": SecretStr(json.dumps(other))}})
+    settings = channel_settings(fake).model_copy(
+        update={"credentials": {"service_account": SecretStr(json.dumps(other))}}
+    )
     adapter = FcmAdapter.from_settings("fcm", settings, env(tmp_path))
     try:
         with pytest.raises(PermanentError, match="refused the service account"):

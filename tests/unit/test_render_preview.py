@@ -51,6 +51,9 @@ def test_the_command_prints_the_table_and_fails_on_a_broken_template(tmp_path: P
     broken.mkdir(parents=True)
     (broken / "default.ja.j2").write_text("{{ nonsense.field }}", encoding="utf-8")
     cfg = tmp_path / "b.toml"
-    cfg.write_text(config.read_text(encoding="utf-8") + f'\ntemplates_dir = "{tmp_path / "templates"}"\n', encoding="utf-8")
+    # Top-level keys go before the first [table]; paths in the demo config are relative to it.
+    demo = config.read_text(encoding="utf-8")
+    top = f'templates_dir = "{tmp_path / "templates"}"\nvar_dir = "{tmp_path / "var"}"\ntenants_dir = "{ROOT / "config" / "tenants"}"\n'
+    cfg.write_text(top + demo[demo.index("[") :], encoding="utf-8")
     r = runner.invoke(main, ["-c", str(cfg), "preview", str(ROOT / "samples/jma/02_vtse41_otsunami_keiho.xml"), "--channel", "x", "--lang", "ja"])
     assert r.exit_code == 1 and "TEMPLATE FAILED" in r.output

@@ -232,11 +232,12 @@ def test_an_edited_template_is_picked_up_without_a_restart(tmp_path: Path) -> No
 
 def test_an_edited_phrase_table_is_picked_up_and_a_broken_one_keeps_the_last_good(tmp_path: Path) -> None:
     root = _copy_templates(tmp_path)
-    r = Renderer(root, defaults_dir=None, check_interval_s=0)
+    r = Renderer(root, defaults_dir=None, check_interval_s=0.01)
     alert = made("tsunami", event="大津波警報")
     en = root / "_phrases" / "en.yaml"
     en.write_text(en.read_text(encoding="utf-8").replace('"Major Tsunami Warning"', '"MAJOR TSUNAMI WARNING"'), encoding="utf-8")
-    r.reload()
+    os.utime(en, ns=(time.time_ns() + 10**9, time.time_ns() + 10**9))
+    time.sleep(0.02)
     t = r.render(alert, dispatch(alert, "x", ("en",)), None, tenant_name="穴水町", public_url=PUBLIC_URL)[0]
     assert "MAJOR TSUNAMI WARNING" in t.body
     en.write_text("phrases: [not, a, table", encoding="utf-8")
@@ -262,3 +263,22 @@ def test_rendering_asks_the_disk_nothing_between_checks(monkeypatch: pytest.Monk
         for channel in CHANNEL_LIMITS:
             r.render(alert, dispatch(alert, channel, ("vi", "ja")), None, tenant_name="穴水町", public_url=PUBLIC_URL)
     assert calls == []
+
+
+@pytest.mark.parametrize(
+    "name", ["01_missile_launch.txt", "02_missile_take_cover.txt", "03_missile_passed.txt", "04_missile_cancel.txt", "05_missile_fell_at_sea.json", "06_terror_anamizu.txt", "07_eew_text_sjis.txt"]
+)
+def test_jalert_messages_render_everywhere_in_jalerts_own_words(name: str) -> None:
+    alert = sample(f"jalert/{name}")
+    for channel in CHANNELS:
+        for lang in ("ja", "en"):
+            t = renderer().render(alert, dispatch(alert, channel, (lang, "ja")), None, tenant_name="穴水町", public_url=PUBLIC_URL)[0]
+            assert "fallback" not in t.extra, (channel, lang, t.extra.get("fallback"))
+            if name.startswith("06"):
+                # A terror warning is a civil-protection message, never worded as a missile.
+                assert "ミサイル" not in t.body and "issile" not in t.body
+    line = renderer().render(alert, dispatch(alert, "line"), None, tenant_name="穴水町", public_url=PUBLIC_URL)[0]
+    if name.startswith("01"):
+        assert "建物の中、又は地下に避難してください。" in line.body
+    if name.startswith("02"):
+        assert "直ちに建物の中、又は地下に避難してください。" in line.body

@@ -54,15 +54,24 @@ def test_settings(receivers: FakeReceivers, tmp_path: Path) -> None:
     by_name = {s.name: s.secret.get_secret_value() for s in adapter.settings.subscribers}
     assert by_name == SECRETS, "secret_<name> overrides the channel's secret"
     with pytest.raises(ConfigError, match="subscribers"):
-        WebhookAdapter.from_settings("webhook", ChannelSettings(credentials={"secret": SecretStr("x")}), env(tmp_path))
-    dup = settings(receivers, subscribers=[{"name": "a", "url": "https://a.example"}, {"name": "a", "url": "https://b.example"}])
+        WebhookAdapter.from_settings(
+            "webhook", ChannelSettings(credentials={"secret": SecretStr("x")}), env(tmp_path)
+        )
+    dup = settings(
+        receivers,
+        subscribers=[{"name": "a", "url": "https://a.example"}, {"name": "a", "url": "https://b.example"}],
+    )
     with pytest.raises(ConfigError, match="unique"):
         WebhookAdapter.from_settings("webhook", dup, env(tmp_path))
     with pytest.raises(ConfigError):
-        WebhookAdapter.from_settings("webhook", settings(receivers, subscribers=[{"name": "x", "url": "ftp://x"}]), env(tmp_path))
+        WebhookAdapter.from_settings(
+            "webhook", settings(receivers, subscribers=[{"name": "x", "url": "ftp://x"}]), env(tmp_path)
+        )
 
 
-async def test_every_subscriber_gets_the_signed_alert(receivers: FakeReceivers, adapter: WebhookAdapter) -> None:
+async def test_every_subscriber_gets_the_signed_alert(
+    receivers: FakeReceivers, adapter: WebhookAdapter
+) -> None:
     a = alert("ev-1", districts=("kawashima",))
     d = site_delivery(a, "【穴水町】避難指示を発令しました。", audience="district:kawashima")
     result = await adapter.send(d)
@@ -82,7 +91,9 @@ async def test_every_subscriber_gets_the_signed_alert(receivers: FakeReceivers, 
     assert first.headers["Content-Type"].startswith("application/json")
 
 
-async def test_a_cancel_and_a_drill_say_what_they_are(receivers: FakeReceivers, adapter: WebhookAdapter) -> None:
+async def test_a_cancel_and_a_drill_say_what_they_are(
+    receivers: FakeReceivers, adapter: WebhookAdapter
+) -> None:
     drill = alert("d-1", status=Status.EXERCISE)
     await adapter.send(site_delivery(drill))
     await adapter.send(site_delivery(follow_up(drill, "d-1-c", MsgType.CANCEL)))
@@ -142,7 +153,9 @@ async def test_receivers_reject_tampered_replayed_and_stale_requests(
         headers = {HEADER: original.headers[HEADER], "Idempotency-Key": "new-key"}
         async with s.post(url, data=tampered, headers=headers) as r:
             assert r.status == 401
-        async with s.post(url, data=original.body, headers={HEADER: original.headers[HEADER], "Idempotency-Key": "k2"}) as r:
+        async with s.post(
+            url, data=original.body, headers={HEADER: original.headers[HEADER], "Idempotency-Key": "k2"}
+        ) as r:
             assert r.status == 409, "a captured request sent again is refused"
         stale = header(SECRETS["cms"].encode(), int(time.time()) - 3600, original.body)
         async with s.post(url, data=original.body, headers={HEADER: stale, "Idempotency-Key": "k3"}) as r:

@@ -37,14 +37,23 @@ async def site(tmp_path: Path) -> AsyncIterator[SiteFixture]:
 
 
 def test_the_adapter_is_a_channel_adapter_that_runs_live_only_when_asked(tmp_path: Path) -> None:
-    env = AdapterEnv("anamizu", "穴水町", tmp_path / "outbox", tmp_path, "https://bousai.example.jp", (("kawashima", "川島"),))
+    env = AdapterEnv(
+        "anamizu",
+        "穴水町",
+        tmp_path / "outbox",
+        tmp_path,
+        "https://bousai.example.jp",
+        (("kawashima", "川島"),),
+    )
     adapter = WebsiteAdapter.from_settings("website", ChannelSettings(), env)
     assert isinstance(adapter, ChannelAdapter)
     assert adapter.settings.site_dir == tmp_path / "site" / "anamizu"
     assert adapter.settings.site_url == "https://bousai.example.jp/site/anamizu/"
     assert adapter.site.districts == (("kawashima", "川島"),)
     assert WebsiteAdapter.live_in_auto is False
-    custom = ChannelSettings(options={"site_dir": "/srv/www/{tenant}/bousai", "site_url": "https://www.town.example.jp/bousai/"})
+    custom = ChannelSettings(
+        options={"site_dir": "/srv/www/{tenant}/bousai", "site_url": "https://www.town.example.jp/bousai/"}
+    )
     adapter = WebsiteAdapter.from_settings("website", custom, env)
     assert adapter.settings.site_dir == Path("/srv/www/anamizu/bousai")
     assert adapter.settings.site_url == "https://www.town.example.jp/bousai/"
@@ -93,12 +102,19 @@ async def test_publishes_pages_banner_feeds_and_json(site: SiteFixture) -> None:
         assert (site.current / rel).is_file(), rel
     assert site.current_ids() == ["anamizu-0001"]
     banner = site.read("banner.html")
-    assert "避難指示" in banner and 'href="http://127.0.0.1:8080/site/anamizu/alerts/anamizu-0001.html"' in banner
+    assert (
+        "避難指示" in banner
+        and 'href="http://127.0.0.1:8080/site/anamizu/alerts/anamizu-0001.html"' in banner
+    )
     assert site.json("banner.json")["alerts"][0]["title"] == "【穴水町】避難指示"
     detail = site.json("alerts/anamizu-0001.json")
     assert detail["alert"]["msgType"] == "Alert" and detail["alert"]["eventKey"] == a.event_key
-    assert "川島" in site.read("districts/kawashima.html") and "anamizu-0001" in site.read("districts/kawashima.html")
-    assert "anamizu-0001" not in site.read("districts/omachi.html"), "a district alert is not on another district's page"
+    assert "川島" in site.read("districts/kawashima.html") and "anamizu-0001" in site.read(
+        "districts/kawashima.html"
+    )
+    assert "anamizu-0001" not in site.read("districts/omachi.html"), (
+        "a district alert is not on another district's page"
+    )
     assert site.json("api/districts/omachi.json")["alerts"] == []
 
 
@@ -125,7 +141,13 @@ async def test_publishing_the_same_dispatch_twice_leaves_the_same_site(site: Sit
 async def test_an_update_replaces_its_event_and_the_old_page_points_to_the_new(site: SiteFixture) -> None:
     adapter = site.adapter()
     original = alert("ev-1", event="避難指示", districts=("kawashima",))
-    update = follow_up(original, "ev-1-u1", MsgType.UPDATE, event="避難指示（対象地区拡大）", districts=("kawashima", "omachi"))
+    update = follow_up(
+        original,
+        "ev-1-u1",
+        MsgType.UPDATE,
+        event="避難指示（対象地区拡大）",
+        districts=("kawashima", "omachi"),
+    )
     other = alert("other-1", event="避難所開設", kind="shelter")
     for a in (original, other):
         await adapter.send(site_delivery(a))
@@ -145,7 +167,9 @@ async def test_a_cancel_takes_the_event_off_every_list_but_keeps_its_page_marked
     await adapter.send(site_delivery(original, audience="district:kawashima"))
     assert "ev-1" in site.read("banner.html")
     cancel = follow_up(original, "ev-1-c", MsgType.CANCEL, event="避難指示", districts=("kawashima",))
-    await adapter.send(site_delivery(cancel, "【穴水町】避難指示を取り消します。", audience="district:kawashima"))
+    await adapter.send(
+        site_delivery(cancel, "【穴水町】避難指示を取り消します。", audience="district:kawashima")
+    )
     assert site.current_ids() == []
     assert site.json("banner.json")["alerts"] == []
     assert "<section" not in site.read("banner.html"), "an empty banner shows nothing on the CMS page"
@@ -166,7 +190,9 @@ async def test_an_all_clear_leaves_the_banner(site: SiteFixture) -> None:
     adapter = site.adapter()
     original = alert("ev-1")
     await adapter.send(site_delivery(original))
-    lifted = follow_up(original, "ev-1-lift", MsgType.UPDATE, event="避難指示 解除", response=(ResponseType.ALL_CLEAR,))
+    lifted = follow_up(
+        original, "ev-1-lift", MsgType.UPDATE, event="避難指示 解除", response=(ResponseType.ALL_CLEAR,)
+    )
     await adapter.send(site_delivery(lifted))
     assert site.current_ids() == []
     assert site.json("alerts/ev-1-lift.json")["state"] == "lifted"
@@ -199,17 +225,22 @@ async def test_the_adapter_republishes_by_itself_when_an_alert_expires(site: Sit
 
 
 @pytest.mark.parametrize(("status", "label"), [(Status.EXERCISE, "訓練"), (Status.TEST, "試験")])
-async def test_drills_and_tests_are_labelled_everywhere(site: SiteFixture, status: Status, label: str) -> None:
+async def test_drills_and_tests_are_labelled_everywhere(
+    site: SiteFixture, status: Status, label: str
+) -> None:
     drill = alert("drill-1", status=status, event="大津波警報", kind="tsunami")
     await site.adapter().send(site_delivery(drill))
     for rel in ("index.html", "alerts/drill-1.html", "banner.html", "districts/kawashima.html"):
         page = site.read(rel)
-        assert f'class="badge drill-badge">{label}</span>' in page or f'class="bc-badge">{label}</strong>' in page, rel
+        assert (
+            f'class="badge drill-badge">{label}</span>' in page
+            or f'class="bc-badge">{label}</strong>' in page
+        ), rel
     assert "実際の災害ではありません" in site.read("alerts/drill-1.html")
     assert site.json("api/alerts.json")["alerts"][0]["drill"] is True
     assert site.json("api/alerts.json")["alerts"][0]["label"] == label
     feed = etree.fromstring(site.read("feed.atom").encode())
-    assert feed.findtext(f"{{{ATOM}}}entry/{{{ATOM}}}title").startswith(f"【{label}】")
+    assert (feed.findtext(f"{{{ATOM}}}entry/{{{ATOM}}}title") or "").startswith(f"【{label}】")
 
 
 HOSTILE = '<script>alert(1)</script>"><img src=x onerror=alert(2)>'
@@ -225,7 +256,9 @@ async def test_hostile_text_is_escaped_on_every_page(site: SiteFixture) -> None:
         web="javascript:alert(4)",
         area_desc=f"<b onmouseover=alert(5)>川島</b>{HOSTILE}",
     )
-    await site.adapter().send(site_delivery(evil, f"本文{HOSTILE}\n2行目 <svg onload=alert(6)>", title=f"題{HOSTILE}"))
+    await site.adapter().send(
+        site_delivery(evil, f"本文{HOSTILE}\n2行目 <svg onload=alert(6)>", title=f"題{HOSTILE}")
+    )
     checked = 0
     for path in site.current.rglob("*"):
         if not path.is_file():
@@ -245,19 +278,28 @@ async def test_hostile_text_is_escaped_on_every_page(site: SiteFixture) -> None:
                 for attr, value in el.attrib.items():
                     assert not attr.lower().startswith("on"), (path.name, attr)
                     if attr in ("href", "src"):
-                        assert not value.strip().lower().startswith(("javascript:", "data:")), (path.name, value)
+                        assert not value.strip().lower().startswith(("javascript:", "data:")), (
+                            path.name,
+                            value,
+                        )
             assert HOSTILE not in raw.decode(), path.name
             checked += 1
         elif path.suffix in (".atom", ".xml"):
-            doc = etree.fromstring(raw)
-            assert all(etree.QName(el).localname not in ("script", "img") for el in doc.iter() if isinstance(el.tag, str))
+            xml = etree.fromstring(raw)
+            assert all(
+                etree.QName(el).localname not in ("script", "img")
+                for el in xml.iter()
+                if isinstance(el.tag, str)
+            )
             checked += 1
         elif path.suffix == ".json":
             json.loads(raw)
     assert checked >= 8
     page = site.read("alerts/evil-1.html")
     assert "&lt;script&gt;alert(1)&lt;/script&gt;" in page, "the text is shown, escaped"
-    assert "javascript:alert(4)" in page and 'href="javascript' not in page, "a javascript: URL is text, not a link"
+    assert "javascript:alert(4)" in page and 'href="javascript' not in page, (
+        "a javascript: URL is text, not a link"
+    )
 
 
 async def test_every_cap_document_and_cap_feed_entry_is_valid_against_the_oasis_schema(
@@ -291,7 +333,7 @@ async def test_every_cap_document_and_cap_feed_entry_is_valid_against_the_oasis_
         assert validate_cap(doc, xsd) == [], entry.findtext(f"{{{ATOM}}}title")
         link = entry.find(f"{{{ATOM}}}link[@type='application/cap+xml']")
         assert link is not None and link.get("rel") == "alternate"
-        ident = cap.findtext(f"{{{CAP_NS}}}identifier")
+        ident = cap.findtext(f"{{{CAP_NS}}}identifier") or ""
         assert link.get("href") == f"{site.url}alerts/{slug(ident)}.xml"
     for a in alerts:
         data = (site.current / "alerts" / f"{slug(a.identifier)}.xml").read_bytes()
@@ -337,7 +379,9 @@ async def test_a_reader_never_sees_a_half_published_site(site: SiteFixture) -> N
     try:
         previous = None
         for n in range(40):
-            a = alert(f"a-{n:03d}", event=f"お知らせ{n}", event_key=f"ev-{n % 7}", sent=T0 + timedelta(minutes=n))
+            a = alert(
+                f"a-{n:03d}", event=f"お知らせ{n}", event_key=f"ev-{n % 7}", sent=T0 + timedelta(minutes=n)
+            )
             if previous is not None and previous.event_key == a.event_key:
                 a = follow_up(previous, f"a-{n:03d}", MsgType.UPDATE, event=f"お知らせ{n}")
             await adapter.send(site_delivery(a))
@@ -351,7 +395,9 @@ async def test_a_reader_never_sees_a_half_published_site(site: SiteFixture) -> N
     assert len(list((site.root / "releases").iterdir())) <= 45
 
 
-async def test_a_publish_that_dies_half_way_leaves_the_previous_site(site: SiteFixture, monkeypatch: pytest.MonkeyPatch) -> None:
+async def test_a_publish_that_dies_half_way_leaves_the_previous_site(
+    site: SiteFixture, monkeypatch: pytest.MonkeyPatch
+) -> None:
     adapter = site.adapter()
     await adapter.send(site_delivery(alert("first")))
     good = site.current
@@ -373,13 +419,16 @@ async def test_a_publish_that_dies_half_way_leaves_the_previous_site(site: SiteF
     monkeypatch.setattr(publish_module, "_write", real_write)
     await adapter.send(site_delivery(alert("second")))
     assert sorted(site.current_ids()) == ["first", "second"]
-    assert not [p for p in (site.root / "releases").iterdir() if p.name.startswith(".")], "the half release is gone"
+    assert not [p for p in (site.root / "releases").iterdir() if p.name.startswith(".")], (
+        "the half release is gone"
+    )
 
 
 async def test_two_workers_on_one_folder_lose_no_message(site: SiteFixture) -> None:
     one, two = site.adapter(), site.adapter()
     sends = [
-        (one if n % 2 else two).send(site_delivery(alert(f"m-{n}", sent=T0 + timedelta(seconds=n)))) for n in range(12)
+        (one if n % 2 else two).send(site_delivery(alert(f"m-{n}", sent=T0 + timedelta(seconds=n))))
+        for n in range(12)
     ]
     await asyncio.gather(*sends)
     assert sorted(site.current_ids()) == sorted(f"m-{n}" for n in range(12))
@@ -411,8 +460,18 @@ def test_public_file_never_leaves_the_release(tmp_path: Path) -> None:
     assert public_file(root, "") == release / "index.html"
     assert public_file(root, "alerts/a.html") == release / "alerts" / "a.html"
     assert public_file(root, "alerts/") is None
-    for bad in ("../secret.txt", ".state.json", "alerts/../.state.json", "alerts/../../../secret.txt", "link.txt",
-                "/etc/passwd", "alerts\\a.html", "a\x00.html", "%2e%2e/secret.txt", "alerts/missing.html"):
+    for bad in (
+        "../secret.txt",
+        ".state.json",
+        "alerts/../.state.json",
+        "alerts/../../../secret.txt",
+        "link.txt",
+        "/etc/passwd",
+        "alerts\\a.html",
+        "a\x00.html",
+        "%2e%2e/secret.txt",
+        "alerts/missing.html",
+    ):
         assert public_file(root, bad) is None, bad
 
 

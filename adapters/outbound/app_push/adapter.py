@@ -14,7 +14,7 @@ from typing import Any, ClassVar, Self
 
 import aiohttp
 from pydantic import BaseModel, ConfigDict, Field, SecretStr, ValidationError
-from pywebpush import WebPusher
+from pywebpush import WebPusher, WebPushException
 
 from adapters.outbound.app_push import payload
 from adapters.outbound.app_push.subscription import HostPolicy, Subscription, parse_all
@@ -145,8 +145,8 @@ class WebPushAdapter:
             auth = self.signer.header(sub.origin)
         except ConfigError as e:
             return Answer(Outcome.REFUSED, str(e))
-        pusher = WebPusher(sub.info(), aiohttp_session=self._client())
         try:
+            pusher = WebPusher(sub.info(), aiohttp_session=self._client())
             resp = await pusher.send_async(
                 data,
                 {**headers, "Authorization": auth},
@@ -158,6 +158,9 @@ class WebPushAdapter:
             return Answer(Outcome.RETRY, f"no answer within {self.settings.timeout:g} s")
         except aiohttp.ClientError as e:
             return Answer(Outcome.RETRY, f"{type(e).__name__}: {e}")
+        except (ValueError, TypeError, WebPushException) as e:
+            # Keys no encryption can use (a stored address that was never proven): never works.
+            return Answer(Outcome.GONE, f"cannot encrypt for it: {type(e).__name__}")
         status = resp.status if isinstance(resp, aiohttp.ClientResponse) else 0
         if status in (200, 201, 202):
             return Answer(Outcome.DELIVERED)

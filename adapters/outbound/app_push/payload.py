@@ -101,10 +101,11 @@ def build(delivery: Delivery, language: str, url: str) -> bytes:
     info = alert.info_for(text.language) or (alert.primary if alert.info else None)
     title = text.title or (info.headline if info else None) or (info.event if info else alert.identifier)
     title = _labelled(title, label)
-    first = text.body.splitlines()[0] if text.body else ""
-    body = (
-        text.body[len(first) :].lstrip("\n") if first and first.strip() == text.title.strip() else text.body
-    )
+    # The renderer fitted the first part to the push limits (and marked any cut); the full
+    # text is one tap away on the site.
+    shown = text.parts[0] if text.parts else text.body
+    first = shown.splitlines()[0] if shown else ""
+    body = shown[len(first) :].lstrip("\n") if first and first.strip() == text.title.strip() else shown
     data: dict[str, Any] = {
         "v": 1,
         "tenant": delivery.dispatch.tenant,

@@ -152,7 +152,9 @@ class FcmAdapter:
         title = text.title or (alert.primary.headline if alert.info else None) or alert.identifier
         if label and not title.startswith(f"【{label}】"):
             title = f"【{label}】{title}"
-        body = text.body if not label or text.body.startswith(f"【{label}】") else f"【{label}】{text.body}"
+        # The renderer fitted the first part to the push limits and marked any cut.
+        shown = text.parts[0] if text.parts else text.body
+        body = shown if not label or shown.startswith(f"【{label}】") else f"【{label}】{shown}"
         url = f"{self.settings.public_url.rstrip('/')}/alerts/{d.tenant}/{alert.identifier}"
         endpoint = (
             f"{self.settings.base_url.rstrip('/')}/v1/projects/{self.settings.project_id}/messages:send"
@@ -161,7 +163,7 @@ class FcmAdapter:
         await self.tokens.token()  # a refused service account fails the dispatch once, not per token
 
         async def one(token: str) -> Answer:
-            msg = message(alert, token, title, body[:1000], url, d.tenant, at)
+            msg = message(alert, token, title, body, url, d.tenant, at)
             return await self._send(endpoint, msg)
 
         rnd = await fan_out(

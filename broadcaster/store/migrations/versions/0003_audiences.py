@@ -21,11 +21,12 @@ depends_on = None
 
 
 def upgrade() -> None:
-    with op.batch_alter_table("subscribers", schema=None) as batch_op:
-        batch_op.add_column(sa.Column("title", sa.String(length=64), nullable=True))
-        batch_op.add_column(sa.Column("all_topics", sa.Boolean(), server_default=sa.true(), nullable=False))
-        batch_op.add_column(sa.Column("left_at", sa.DateTime(timezone=True), nullable=True))
-        batch_op.create_index("subscribers_by_external_ref", ["tenant", "external_ref"], unique=True)
+    # Plain ADD COLUMN, never a batch (copy-and-rename) on SQLite: dropping the old subscribers
+    # table would cascade to every subscriber's endpoints and districts.
+    op.add_column("subscribers", sa.Column("title", sa.String(length=64), nullable=True))
+    op.add_column("subscribers", sa.Column("all_topics", sa.Boolean(), server_default=sa.true(), nullable=False))
+    op.add_column("subscribers", sa.Column("left_at", sa.DateTime(timezone=True), nullable=True))
+    op.create_index("subscribers_by_external_ref", "subscribers", ["tenant", "external_ref"], unique=True)
 
     op.create_table(
         "subscriber_topics",
@@ -136,8 +137,10 @@ def downgrade() -> None:
     op.drop_table("subscriber_groups")
     op.drop_index("topics_by_topic", table_name="subscriber_topics")
     op.drop_table("subscriber_topics")
-    with op.batch_alter_table("subscribers", schema=None) as batch_op:
-        batch_op.drop_index("subscribers_by_external_ref")
-        batch_op.drop_column("left_at")
-        batch_op.drop_column("all_topics")
-        batch_op.drop_column("title")
+    op.drop_index("subscribers_by_external_ref", table_name="subscribers")
+    for column in ("left_at", "all_topics", "title"):
+        if op.get_bind().dialect.name == "sqlite":
+            # SQLite (3.35+) drops a column in place; a batch copy would cascade (see upgrade).
+            op.execute(f"ALTER TABLE subscribers DROP COLUMN {column}")
+        else:
+            op.drop_column("subscribers", column)
