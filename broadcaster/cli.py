@@ -78,13 +78,12 @@ async def _open(settings: Settings) -> tuple[Any, Any]:
     bus = open_bus(settings.bus)
     await bus.start()
     ledger = Ledger.connect(settings.db_url, synchronous=settings.bus.sqlite_synchronous)
-    current = await migrate.current_revision(ledger.db)
-    head = migrate.head_revision()
-    if current != head:
+    missing = await migrate.missing_revisions(ledger.db)
+    if missing:
         await ledger.close()
         await bus.close()
         raise ConfigError(
-            f"the database is at revision {current or 'none'}, this version needs {head}: run `broadcaster db upgrade`"
+            f"the database lacks revision(s) {', '.join(missing)} that this version needs: run `broadcaster db upgrade`"
         )
     return bus, ledger
 
@@ -152,7 +151,7 @@ async def _serve_pipeline(settings: Settings, stages: list[str] | None, *, metri
 @click.pass_context
 @_friendly
 def worker(ctx: click.Context, stage: str, bus: str | None, db: str | None, metrics_port: int | None) -> None:
-    """Run one stage: normalize, route, channel:NAME, ledger, redrive or ingest:NAME (scale out by adding more)."""
+    """Run one stage: normalize, route, channel:NAME, ledger, redrive, scheduler or ingest:NAME (scale out by adding more)."""
     settings = _settings(ctx, **_bus_db(bus, db))
     _run(_serve_pipeline(settings, [stage], metrics_port=metrics_port))
 
@@ -393,8 +392,17 @@ def _register_push() -> None:
     main.add_command(vapid)
 
 
+def _register_line() -> None:
+    # `line richmenu` and `leaders link-code`: the LINE webhook's commands (broadcaster/cli_line.py).
+    from broadcaster.cli_line import leaders_group, line_group
+
+    main.add_command(line_group)
+    main.add_command(leaders_group)
+
+
 _register()
 _register_bridge()
+_register_line()
 _register_push()
 _register_render()
 

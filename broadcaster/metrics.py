@@ -67,13 +67,24 @@ class Metrics:
         )
         self.feed_age = Gauge(
             "broadcaster_feed_seconds_since_success",
-            "Seconds since a feed was last polled successfully",
-            ["feed"],
+            "Seconds since a feed was last polled successfully (since its first attempt if never)",
+            ["source", "feed"],
+            registry=self.registry,
+        )
+        self.feed_stale = Gauge(
+            "broadcaster_feed_stale",
+            "1 when a feed is older than its source's stale_after_minutes",
+            ["source", "feed"],
             registry=self.registry,
         )
         self.scheduler_up = Gauge(
             "broadcaster_scheduler_active",
             "1 when this process holds the scheduler lease",
+            registry=self.registry,
+        )
+        self.scheduler_lease = Gauge(
+            "broadcaster_scheduler_lease_seconds_remaining",
+            "Seconds until the deployment's scheduler lease expires (negative: nobody renews it)",
             registry=self.registry,
         )
         self.refreshed = Gauge(
@@ -99,6 +110,17 @@ class Metrics:
 METRICS = Metrics()
 
 
+def feed_ages(settings: Any, db: Any) -> Callable[[], Awaitable[Sequence[Any]]]:
+    """The enabled sources' feeds with their age and staleness, for GaugeRefresher(feeds=...)."""
+
+    async def read() -> Sequence[Any]:
+        from broadcaster.pipeline.feeds import freshness
+
+        return await freshness(settings, db)
+
+    return read
+
+
 class GaugeRefresher:
     """Refreshes the queried gauges every `interval` seconds."""
 
@@ -109,13 +131,14 @@ class GaugeRefresher:
         ledger: Any,
         bus: Any,
         groups: Sequence[tuple[str, Sequence[str]]],
-        feeds: Callable[[], Awaitable[dict[str, float]]] | None = None,
+        feeds: Callable[[], Awaitable[Sequence[Any]]] | None = None,
         interval: float = 15.0,
     ) -> None:
         self.metrics = metrics
         self.ledger = ledger
         self.bus = bus
         self.groups = groups
+        # Returns broadcaster.store.feeds.FeedFreshness rows (feed_ages below builds one).
         self.feeds = feeds
         self.interval = interval
         self._task: asyncio.Task[None] | None = None
@@ -123,7 +146,7 @@ class GaugeRefresher:
     async def refresh(self) -> None:
         from broadcaster.store import tables as t
 
-        def counts(c: sa.Connection) -> tuple[int, dict[str, int]]:
+        def counts(c: sa.Connection) -> tuple[int, dict[str, int], Any]:
             q = c.execute(
                 sa.select(sa.func.count()).select_from(t.quarantine).where(t.quarantine.c.resolved.is_(False))
             ).scalar()
@@ -135,18 +158,28 @@ class GaugeRefresher:
                     .group_by(t.dispatches.c.state)
                 )
             }
-            return int(q or 0), states
+            lease = c.execute(sa.select(t.leases.c.expires).where(t.leases.c.name == "scheduler")).scalar()
+            return int(q or 0), states, lease
 
-        quarantined, states = await self.ledger.db.read(counts)
+        quarantined, states, lease = await self.ledger.db.read(counts)
         self.metrics.quarantine.set(quarantined)
+        # No row: no scheduler ever ran, or the last one stopped cleanly (the gauge keeps its last value).
+        if lease is not None:
+            self.metrics.scheduler_lease.set(lease.timestamp() - time.time())
+        from broadcaster import scheduler
+
+        active = scheduler._ACTIVE
+        self.metrics.scheduler_up.set(1 if active is not None and active.active else 0)
         for state in ("pending", "sending", "failed", "held"):
             self.metrics.open_dispatches.labels(state).set(states.get(state, 0))
         for group, topics in self.groups:
             with contextlib.suppress(Exception):
                 self.metrics.lag.labels(group).set(sum((await self.bus.lag(group, topics)).values()))
         if self.feeds is not None:
-            for feed, age in (await self.feeds()).items():
-                self.metrics.feed_age.labels(feed).set(age)
+            for f in await self.feeds():
+                if f.age_s is not None:
+                    self.metrics.feed_age.labels(f.source, f.feed).set(f.age_s)
+                    self.metrics.feed_stale.labels(f.source, f.feed).set(1 if f.stale else 0)
         self.metrics.refreshed.set(time.time())
 
     async def run(self) -> None:

@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import os
 import tomllib
+import weakref
 from pathlib import Path
 from typing import Any, Literal
 
@@ -22,6 +23,7 @@ from pydantic_settings import (
     TomlConfigSettingsSource,
 )
 
+from broadcaster.circulars.config import CircularSettings
 from broadcaster.errors import ConfigError
 
 PROJECT_ROOT = Path(__file__).resolve().parent.parent
@@ -237,6 +239,8 @@ class Settings(BaseSettings):
     ingest: dict[str, FeedSourceSettings] = Field(default_factory=lambda: {"jma": FeedSourceSettings()})
     # Signed push endpoints by name ([hooks.jalert], [hooks.lalert]); see broadcaster/web/hooks.py.
     hooks: dict[str, HookSettings] = Field(default_factory=dict)
+    # E-circulars to district leaders: link key, reminder and escalation timings (docs/circulars.md).
+    circulars: CircularSettings = CircularSettings()
 
     @field_validator("channels", mode="before")
     @classmethod
@@ -278,10 +282,22 @@ class Settings(BaseSettings):
         return self
 
     def channel(self, tenant: str | None, name: str) -> ChannelSettings:
+        """The deployment's channel settings with what the tenant's own section says on top.
+
+        Only what the town sets itself counts (its credentials, say): the deployment's options
+        stay unless the town names them too.
+        """
         base = self.channels[name]
-        if tenant is not None and tenant in self.tenants and name in self.tenants[tenant].channels:
-            return self.tenants[tenant].channels[name]
-        return base
+        if tenant is None or tenant not in self.tenants or name not in self.tenants[tenant].channels:
+            return base
+        own = self.tenants[tenant].channels[name]
+        update: dict[str, Any] = {}
+        for field in own.model_fields_set:
+            value = getattr(own, field)
+            if field in ("credentials", "options"):
+                value = {**getattr(base, field), **value}
+            update[field] = value
+        return base.model_copy(update=update)
 
     def resolve_paths(self, base: Path) -> Settings:
         """Relative paths in a config file are relative to that file (or the working directory)."""
@@ -308,7 +324,32 @@ class Settings(BaseSettings):
         dotenv_settings: PydanticBaseSettingsSource,
         file_secret_settings: PydanticBaseSettingsSource,
     ) -> tuple[PydanticBaseSettingsSource, ...]:
-        return (init_settings, env_settings, TomlConfigSettingsSource(settings_cls))
+        sources: list[PydanticBaseSettingsSource] = [init_settings, env_settings, TomlConfigSettingsSource(settings_cls)]
+        files = _FILE_TENANTS.get(settings_cls, {})
+        if files:
+            # Weakest of all, and merged key by key with the others: a town's file gives its
+            # name and areas, the environment may still add its secrets.
+            sources.append(_Given(settings_cls, {"tenants": files}))
+        return tuple(sources)
+
+
+# Tenant files read for a Settings class made by load_settings (pydantic keeps class attributes
+# with leading underscores for itself, so they live here).
+_FILE_TENANTS: weakref.WeakKeyDictionary[type, dict[str, Any]] = weakref.WeakKeyDictionary()
+
+
+class _Given(PydanticBaseSettingsSource):
+    """Settings values given as a dict (the tenant files)."""
+
+    def __init__(self, settings_cls: type[BaseSettings], values: dict[str, Any]) -> None:
+        super().__init__(settings_cls)
+        self.values = values
+
+    def get_field_value(self, field: Any, field_name: str) -> tuple[Any, str, bool]:
+        return self.values.get(field_name), field_name, False
+
+    def __call__(self) -> dict[str, Any]:
+        return dict(self.values)
 
 
 def _tenant_files(directory: Path) -> dict[str, Any]:
@@ -323,6 +364,21 @@ def _tenant_files(directory: Path) -> dict[str, Any]:
     return tenants
 
 
+def _tenants_dir(path: Path | None, overrides: dict[str, Any]) -> Path | None:
+    """Where the tenant files are, read before the settings are built (they feed them)."""
+    if overrides.get("tenants_dir") is not None:
+        return Path(overrides["tenants_dir"])
+    if os.environ.get("BROADCASTER_TENANTS_DIR"):
+        return Path(os.environ["BROADCASTER_TENANTS_DIR"])
+    if path is not None:
+        try:
+            value = tomllib.loads(path.read_text(encoding="utf-8")).get("tenants_dir")
+        except (OSError, tomllib.TOMLDecodeError) as e:
+            raise ConfigError(f"{path}: {e}") from e
+        return Path(value) if value else None
+    return None
+
+
 def load_settings(config: Path | str | None = None, **overrides: Any) -> Settings:
     """Build the settings; a wrong file or value is a ConfigError naming what is wrong."""
     from pydantic import ValidationError
@@ -333,20 +389,14 @@ def load_settings(config: Path | str | None = None, **overrides: Any) -> Setting
     if path is not None and not path.is_file():
         raise ConfigError(f"config file not found: {path}")
 
-    cls: type[Settings] = Settings
-    base_dir = Path.cwd()
-    if path is not None:
-        cls = type("Settings", (Settings,), {"model_config": {**Settings.model_config, "toml_file": path}})
-        base_dir = path.resolve().parent
+    base_dir = path.resolve().parent if path is not None else Path.cwd()
+    attrs: dict[str, Any] = {"model_config": {**Settings.model_config, "toml_file": path}}
+    cls: type[Settings] = type("Settings", (Settings,), attrs)
+    tenants_dir = _tenants_dir(path, overrides)
+    if tenants_dir is not None:
+        _FILE_TENANTS[cls] = _tenant_files(tenants_dir if tenants_dir.is_absolute() else base_dir / tenants_dir)
     try:
         settings = cls(**overrides)
-        if settings.tenants_dir is not None:
-            tenants_dir = settings.tenants_dir
-            if not tenants_dir.is_absolute():
-                tenants_dir = base_dir / tenants_dir
-            from_files = _tenant_files(tenants_dir)
-            merged = {**from_files, **{k: v.model_dump() for k, v in settings.tenants.items()}}
-            settings = cls(**overrides, tenants=merged)
     except ValidationError as e:
         where = f" in {path}" if path else ""
         raise ConfigError(f"invalid settings{where}:\n{e}") from e

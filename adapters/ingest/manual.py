@@ -90,7 +90,8 @@ class ManualAlertParser:
     def parse(self, raw: RawEvent) -> Sequence[Alert]:
         if raw.tenant is None:
             raise ParseError("no_tenant", "a manual alert must come from a tenant's officer")
-        if not raw.submitted_by.startswith("officer:"):
+        # An officer, or a system of the town with its own API token (DESIGN.md, Decisions 4).
+        if not raw.submitted_by.startswith(("officer:", "token:")):
             raise ParseError(
                 "no_officer", f"manual alerts carry an officer identity, got {raw.submitted_by!r}"
             )

@@ -92,6 +92,9 @@ class KafkaBus:
             acks="all",
             enable_idempotence=self.idempotent,
             linger_ms=0,
+            # A raw telegram travels base64 in JSON (4/3 of its size): room for the hooks'
+            # 1 MB bodies. Topics need max.message.bytes to match (deploy/kafka/topics.yaml).
+            max_request_size=4 * 1024 * 1024,
         )
         try:
             await admin.start()

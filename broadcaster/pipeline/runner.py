@@ -52,6 +52,8 @@ def consumer_groups(settings: Settings) -> list[tuple[str, list[str]]]:
 def stage_names(settings: Settings, *, web: bool = False) -> list[str]:
     """Every stage; `web` adds the web server (console, pages, hooks, API) when it is enabled."""
     names = ["normalize", "route", *(f"channel:{c}" for c in settings.enabled_channels()), "ledger", "redrive"]
+    # Competes for the deployment's one scheduler lease (broadcaster/pipeline/scheduling.py).
+    names.append("scheduler")
     names += [f"ingest:{name}" for name, feed in settings.ingest.items() if feed.enabled]
     if web and settings.web.enabled:
         names.append("web")
@@ -84,6 +86,8 @@ class Runtime:
     adapters: AdapterPool
     parsers: list[SourceParser]
     audiences: Audiences
+    # Services stages share, made on first use: the scheduler client, the circulars (by name).
+    services: dict[str, Any] = field(default_factory=dict)
 
     @classmethod
     def build(cls, settings: Settings, bus: Bus, ledger: Ledger) -> Runtime:
@@ -132,11 +136,17 @@ class Runtime:
             if channel not in self.profiles:
                 raise ConfigError(f"channel {channel!r} is not enabled; enabled: {', '.join(self.profiles)}")
             names = {t.id: t.name for t in self.settings.tenants.values()}
+            adapters = self.adapters
+            if channel == "circular":
+                # The e-circular is our own system: its worker sends to the board (docs/circulars.md).
+                from broadcaster.circulars.wiring import circular_pool
+
+                adapters = circular_pool(self)
             s = ChannelStage(
                 channel,
                 self.bus,
                 self.ledger,
-                self.adapters,
+                adapters,
                 self.renderer,
                 self.profiles[channel],
                 self.settings,
@@ -156,6 +166,7 @@ class Pipeline:
     _feeds: list[FeedStage] = field(default_factory=list)
     _web: Any = None
     _refresher: Any = None
+    _scheduler: Any = None
     _tasks: list[asyncio.Task[None]] = field(default_factory=list)
     _started: asyncio.Event = field(default_factory=asyncio.Event)
     web_port: int | None = None
@@ -171,9 +182,16 @@ class Pipeline:
                 from broadcaster.web.context import WebContext
 
                 ctx = WebContext.build(rt.settings, rt.ledger, rt.bus)
+                ctx.extras["runtime"] = rt
                 self._web = WebServer(build_app(ctx), rt.settings.web.host, rt.settings.web.port)
                 self.web_port = await self._web.start()
                 self.start_metrics()
+                continue
+            if stage == "scheduler":
+                from broadcaster.pipeline.scheduling import SchedulerStage
+
+                self._scheduler = SchedulerStage(rt)
+                self._tasks.append(asyncio.create_task(self._scheduler.run(), name="scheduler"))
                 continue
             if stage == "redrive":
                 p = rt.settings.pipeline
@@ -200,11 +218,17 @@ class Pipeline:
 
     def start_metrics(self) -> None:
         """Keep the queried gauges (lag, quarantine, open dispatches) fresh for /metrics."""
-        from broadcaster.metrics import METRICS, GaugeRefresher
+        from broadcaster.metrics import METRICS, GaugeRefresher, feed_ages
 
         if self._refresher is None:
             rt = self.runtime
-            self._refresher = GaugeRefresher(METRICS, ledger=rt.ledger, bus=rt.bus, groups=consumer_groups(rt.settings))
+            self._refresher = GaugeRefresher(
+                METRICS,
+                ledger=rt.ledger,
+                bus=rt.bus,
+                groups=consumer_groups(rt.settings),
+                feeds=feed_ages(rt.settings, rt.ledger.db),
+            )
             self._refresher.start()
 
     async def ready(self, within: float = 120.0) -> None:
@@ -230,6 +254,8 @@ class Pipeline:
             await self._route_background.stop()
         for feed in self._feeds:
             await feed.stop()
+        if self._scheduler is not None:
+            await self._scheduler.stop()
         for t in self._tasks:
             with contextlib.suppress(asyncio.CancelledError, Exception):
                 await asyncio.wait_for(t, timeout=30)
@@ -237,5 +263,8 @@ class Pipeline:
             await self._refresher.stop()
         if self._web is not None:
             await self._web.stop()
+        from broadcaster.pipeline.scheduling import close_scheduler
+
+        await close_scheduler(self.runtime)
         await self.runtime.adapters.close()
         log.info("pipeline_stopped")

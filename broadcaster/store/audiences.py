@@ -530,6 +530,73 @@ class Audiences:
     async def recount(self, tenant: str) -> None:
         await self.db.write(lambda c: recount(c, tenant))
 
+    # -- a person who speaks back through a channel (the LINE webhook) -------------------------------
+
+    async def by_endpoint(self, tenant: str, channel: str, address: str) -> list[Person]:
+        """The tenant's registered people with this address (normally one), by its keyed hash."""
+        s, e = t.subscribers, t.subscriber_endpoints
+        h = address_hash(channel, address)
+
+        def work(c: sa.Connection) -> list[Person]:
+            ids = list(
+                c.execute(
+                    sa.select(e.c.subscriber_id)
+                    .select_from(e.join(s, s.c.id == e.c.subscriber_id))
+                    .where(s.c.tenant == tenant, s.c.left_at.is_(None), e.c.channel == channel, e.c.address_hash == h)
+                    .order_by(e.c.subscriber_id)
+                ).scalars()
+            )
+            return list(_load_people(c, tenant, ids).values()) if ids else []
+
+        return await self.db.read(work)
+
+    async def update_person(
+        self,
+        tenant: str,
+        external_id: str,
+        *,
+        districts: Sequence[str] | None = None,
+        language: str | None = None,
+        topics: Sequence[str] | None = None,
+        add_endpoint: tuple[str, str] | None = None,
+    ) -> Person | None:
+        """Change some of one registered person's choices (None: unchanged), counts in step;
+        None when there is no such person (or they left)."""
+        s = t.subscribers
+        at = now()
+
+        def work(c: sa.Connection) -> Person | None:
+            sid = c.execute(
+                sa.select(s.c.id).where(s.c.tenant == tenant, s.c.external_ref == external_id, s.c.left_at.is_(None))
+            ).scalar()
+            if sid is None:
+                return None
+            before = _load_people(c, tenant, [sid])[sid]
+            changes: dict[str, Any] = {}
+            if districts is not None:
+                changes["districts"] = tuple(districts)
+            if language is not None:
+                changes["language"] = language
+            if topics is not None:
+                changes["topics"] = tuple(topics)
+            if add_endpoint is not None:
+                changes["endpoints"] = (*before.endpoints, add_endpoint)
+            after = replace(before, **changes).normalized()
+            if after == before:
+                return before
+            _delete_children(c, [sid])
+            _insert_children(c, _children(sid, after))
+            c.execute(s.update().where(s.c.id == sid).values(**_subscriber_values(after, at)))
+            delta: Counter[CountKey] = Counter()
+            delta.subtract(before.contribution())
+            delta.update(after.contribution())
+            apply_counts(c, tenant, delta)
+            return after
+
+        person = await self.db.write(work)
+        log.info("subscriber_updated", tenant=tenant, person=hash_id(f"{tenant}/{external_id}"), found=person is not None)
+        return person
+
 
 class CountCache:
     """Per-tenant count snapshots, re-read after `ttl_s`: routing asks often, people change rarely."""

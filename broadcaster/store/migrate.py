@@ -33,6 +33,31 @@ async def upgrade(db: Database, revision: str = "heads") -> None:
     await db.write(lambda c: command.upgrade(_config(c), revision))
 
 
+async def missing_revisions(db: Database) -> list[str]:
+    """Revisions this code needs that the database has not applied.
+
+    A database ahead of the code (a newer version migrated it, then this one was rolled back) is
+    fine: migrations only add, so the older code still finds everything it knows.
+    """
+    script = ScriptDirectory.from_config(_config())
+
+    def applied(c: Connection) -> set[str]:
+        heads = MigrationContext.configure(c).get_current_heads()
+        known = {r.revision for r in script.walk_revisions()}
+        done: set[str] = set()
+        for head in heads:
+            if head not in known:
+                return {"*ahead*"}  # a revision this code has never heard of: a newer schema
+            done.update(r.revision for r in script.iterate_revisions(head, "base"))
+        return done
+
+    done = await db.read(applied)
+    if "*ahead*" in done:
+        return []
+    needed = {r.revision for r in script.walk_revisions()}
+    return sorted(needed - done)
+
+
 async def current_revision(db: Database) -> str | None:
     def work(c: Connection) -> str | None:
         heads = sorted(MigrationContext.configure(c).get_current_heads())

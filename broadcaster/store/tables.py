@@ -406,3 +406,212 @@ leases = sa.Table(
     sa.Column("holder", sa.String(200), nullable=False),
     sa.Column("expires", UTCDateTime(), nullable=False),
 )
+
+# -- e-circulars to district leaders (broadcaster/circulars, docs/circulars.md) -----------------
+
+# One circular: made from an alert's circular dispatches (origin "emergency", one per alert) or
+# written by an officer (origin "routine").
+circulars = sa.Table(
+    "circulars",
+    metadata,
+    sa.Column("id", sa.String(40), primary_key=True),
+    sa.Column("tenant", sa.String(64), sa.ForeignKey("tenants.id"), nullable=False),
+    # emergency | routine
+    sa.Column("origin", sa.String(16), nullable=False),
+    # Picks the timings and the form: an alert kind (evacuation, shelter...) or "routine".
+    sa.Column("kind", sa.String(32), nullable=False),
+    sa.Column("alert_id", sa.String(512), nullable=True),
+    sa.Column("event_key", sa.String(512), nullable=True),
+    # CAP status (Actual, Exercise...): a drill's circular says so on every page and notice.
+    sa.Column("status", sa.String(16), nullable=False),
+    sa.Column("priority", sa.String(16), nullable=False),
+    sa.Column("title", sa.Text(), nullable=False),
+    sa.Column("body", sa.Text(), nullable=False),
+    # The renderer's texts per language ({lang: {title, body, html}}), for emergency circulars.
+    sa.Column("texts", sa.JSON(), nullable=False),
+    # none | safety | headcount | yesno (with `question`)
+    sa.Column("form", sa.String(16), nullable=False),
+    sa.Column("question", sa.Text(), nullable=True),
+    # District ids of a routine circular ([]: every district); emergency ones follow the rules.
+    sa.Column("districts", sa.JSON(), nullable=False),
+    # scheduled | released | cancelled | superseded
+    sa.Column("state", sa.String(16), nullable=False),
+    sa.Column("due", UTCDateTime(), nullable=True),
+    sa.Column("release_at", UTCDateTime(), nullable=True),
+    sa.Column("released_at", UTCDateTime(), nullable=True),
+    sa.Column("created", UTCDateTime(), nullable=False),
+    sa.Column("created_by", sa.String(200), nullable=False),
+    sa.Index("circulars_by_tenant", "tenant", "created"),
+    sa.Index("circulars_by_event", "tenant", "event_key"),
+)
+
+# One circular to one leader or deputy, with their personal link's version (a revoked link's
+# version is passed), what they did and when, and the reminder and escalation steps.
+circular_deliveries = sa.Table(
+    "circular_deliveries",
+    metadata,
+    # hash(circular, recipient): recording the same dispatch twice yields the same rows
+    sa.Column("id", sa.String(32), primary_key=True),
+    sa.Column("circular_id", sa.String(40), sa.ForeignKey("circulars.id", ondelete="CASCADE"), nullable=False),
+    sa.Column("tenant", sa.String(64), nullable=False),
+    # The person's e-circular address (their roster id unless set otherwise).
+    sa.Column("recipient", sa.String(200), nullable=False),
+    # No foreign key: the record of who was asked outlives the person's registration.
+    sa.Column("subscriber_id", sa.Integer(), nullable=True),
+    # leader | deputy
+    sa.Column("role", sa.String(16), nullable=False),
+    sa.Column("district", sa.String(64), nullable=True),
+    sa.Column("name", sa.String(200), nullable=True),
+    sa.Column("title", sa.String(64), nullable=True),
+    sa.Column("dispatch_key", sa.String(64), nullable=True),
+    sa.Column("link_version", sa.Integer(), nullable=False, server_default="1"),
+    sa.Column("created", UTCDateTime(), nullable=False),
+    sa.Column("opened_at", UTCDateTime(), nullable=True),
+    sa.Column("confirmed_at", UTCDateTime(), nullable=True),
+    sa.Column("answered_at", UTCDateTime(), nullable=True),
+    # When each step is due (None: not for this person) and when it was taken.
+    sa.Column("remind_due", UTCDateTime(), nullable=True),
+    sa.Column("deputy_due", UTCDateTime(), nullable=True),
+    sa.Column("officers_due", UTCDateTime(), nullable=True),
+    sa.Column("reminded_at", UTCDateTime(), nullable=True),
+    sa.Column("deputy_at", UTCDateTime(), nullable=True),
+    sa.Column("officers_at", UTCDateTime(), nullable=True),
+    sa.UniqueConstraint("circular_id", "recipient", name="circular_deliveries_once"),
+    sa.Index("circular_deliveries_by_circular", "circular_id", "district"),
+)
+
+# Replies: a safety check, a head-count, a yes/no, free text. Each submission of a form carries
+# the nonce of the page it was filled on, so a double tap is one answer.
+circular_answers = sa.Table(
+    "circular_answers",
+    metadata,
+    sa.Column("id", sa.Integer(), primary_key=True, autoincrement=True),
+    sa.Column(
+        "delivery_id", sa.String(32), sa.ForeignKey("circular_deliveries.id", ondelete="CASCADE"), nullable=False
+    ),
+    sa.Column("circular_id", sa.String(40), nullable=False),
+    sa.Column("tenant", sa.String(64), nullable=False),
+    sa.Column("form", sa.String(16), nullable=False),
+    sa.Column("data", sa.JSON(), nullable=False),
+    sa.Column("nonce", sa.String(64), nullable=False),
+    sa.Column("at", UTCDateTime(), nullable=False),
+    sa.UniqueConstraint("delivery_id", "nonce", name="circular_answers_once"),
+    sa.Index("circular_answers_by_circular", "circular_id", "at"),
+)
+
+# What everyone did with a circular: who, what, when (opened, confirmed, answered, reminded,
+# escalated, link revoked, released...). Append-only.
+circular_events = sa.Table(
+    "circular_events",
+    metadata,
+    sa.Column("id", sa.Integer(), primary_key=True, autoincrement=True),
+    sa.Column("tenant", sa.String(64), nullable=False),
+    sa.Column("circular_id", sa.String(40), nullable=False),
+    sa.Column("delivery_id", sa.String(32), nullable=True),
+    sa.Column("actor", sa.String(200), nullable=False),
+    sa.Column("action", sa.String(32), nullable=False),
+    sa.Column("at", UTCDateTime(), nullable=False),
+    sa.Column("detail", sa.JSON(), nullable=False),
+    sa.Index("circular_events_by_circular", "circular_id", "at"),
+)
+
+# Files of a routine circular (PDF, PNG, JPEG), checked by their bytes and kept in the ledger so
+# that every web process serves the same ones; served only through a recipient's link or the console.
+circular_attachments = sa.Table(
+    "circular_attachments",
+    metadata,
+    sa.Column("id", sa.String(32), primary_key=True),
+    sa.Column("circular_id", sa.String(40), sa.ForeignKey("circulars.id", ondelete="CASCADE"), nullable=False),
+    sa.Column("tenant", sa.String(64), nullable=False),
+    sa.Column("filename", sa.String(200), nullable=False),
+    sa.Column("content_type", sa.String(64), nullable=False),
+    sa.Column("size", sa.Integer(), nullable=False),
+    sa.Column("sha256", sa.String(64), nullable=False),
+    sa.Column("data", sa.LargeBinary(), nullable=False),
+    sa.Column("created", UTCDateTime(), nullable=False),
+    sa.Index("circular_attachments_by_circular", "circular_id"),
+)
+
+# Each message telling a person of a circular (their link on LINE, app push, e-mail): keyed by
+# (delivery, purpose, channel), so a repeat after a crash carries the same idempotency key.
+circular_notices = sa.Table(
+    "circular_notices",
+    metadata,
+    sa.Column("key", sa.String(32), primary_key=True),
+    sa.Column(
+        "delivery_id", sa.String(32), sa.ForeignKey("circular_deliveries.id", ondelete="CASCADE"), nullable=False
+    ),
+    sa.Column("circular_id", sa.String(40), nullable=False),
+    sa.Column("tenant", sa.String(64), nullable=False),
+    # notify | reminder | cancel | reissue-<version>
+    sa.Column("purpose", sa.String(32), nullable=False),
+    sa.Column("channel", sa.String(64), nullable=False),
+    # pending | sent | failed (retried at next_attempt) | dead
+    sa.Column("state", sa.String(16), nullable=False),
+    sa.Column("attempts", sa.Integer(), nullable=False, server_default="0"),
+    sa.Column("next_attempt", UTCDateTime(), nullable=True),
+    sa.Column("mode", sa.String(16), nullable=True),
+    sa.Column("provider_ref", sa.Text(), nullable=True),
+    sa.Column("error", sa.Text(), nullable=True),
+    sa.Column("created", UTCDateTime(), nullable=False),
+    sa.Column("sent_at", UTCDateTime(), nullable=True),
+    sa.Index("circular_notices_by_circular", "circular_id", "state"),
+)
+
+# -- the LINE webhook (broadcaster/web/line_hook.py, docs/channels.md "LINE webhook") ------------
+
+# Every webhook event once per tenant, by LINE's webhookEventId: a replayed request or a
+# redelivery of a processed event has no second effect. The event itself (it names a person) is
+# kept only until it is processed; the id stays for the retention period, then goes.
+line_webhook_events = sa.Table(
+    "line_webhook_events",
+    metadata,
+    sa.Column("tenant", sa.String(64), primary_key=True),
+    sa.Column("event_id", sa.String(64), primary_key=True),
+    sa.Column("event_type", sa.String(32), nullable=False),
+    sa.Column("received", UTCDateTime(), nullable=False),
+    # received (to be processed) | done | failed
+    sa.Column("state", sa.String(16), nullable=False),
+    sa.Column("attempts", sa.Integer(), nullable=False, server_default="0"),
+    # When a process last took it up: another one takes it over only after a while.
+    sa.Column("claimed", UTCDateTime(), nullable=False),
+    sa.Column("payload", sa.Text(), nullable=True),
+    sa.Column("outcome", sa.String(64), nullable=True),
+    sa.Index("line_webhook_events_by_received", "received"),
+    sa.Index("line_webhook_events_pending", "state", "claimed"),
+)
+
+# One-time codes an officer gives a district leader (or deputy) to link their LINE account to
+# their record. Only a keyed hash of the code is kept (key: the town's LINE channel secret), so a
+# copy of the database holds no usable code.
+line_link_codes = sa.Table(
+    "line_link_codes",
+    metadata,
+    sa.Column("tenant", sa.String(64), sa.ForeignKey("tenants.id"), primary_key=True),
+    sa.Column("code_hash", sa.String(64), primary_key=True),
+    sa.Column(
+        "subscriber_id", sa.Integer(), sa.ForeignKey("subscribers.id", ondelete="CASCADE"), nullable=False
+    ),
+    sa.Column("created", UTCDateTime(), nullable=False),
+    sa.Column("created_by", sa.String(200), nullable=False),
+    sa.Column("expires", UTCDateTime(), nullable=False),
+    sa.Column("used", UTCDateTime(), nullable=True),
+    # hash_id of the LINE user who used it: the same event processed again links again, anyone
+    # else is refused
+    sa.Column("used_by", sa.String(32), nullable=True),
+    sa.Index("line_link_codes_by_subscriber", "subscriber_id"),
+)
+
+# Code attempts, for the limit against guessing; in the database so that every web process (and
+# a restart) counts against the same budget.
+line_link_attempts = sa.Table(
+    "line_link_attempts",
+    metadata,
+    sa.Column("id", sa.Integer(), primary_key=True, autoincrement=True),
+    sa.Column("tenant", sa.String(64), nullable=False),
+    # broadcaster.logging.hash_id of the LINE user id, never the id itself
+    sa.Column("who", sa.String(32), nullable=False),
+    sa.Column("at", UTCDateTime(), nullable=False),
+    sa.Column("ok", sa.Boolean(), nullable=False),
+    sa.Index("line_link_attempts_by_tenant", "tenant", "at"),
+)

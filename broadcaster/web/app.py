@@ -2,17 +2,24 @@
 
 from __future__ import annotations
 
+import asyncio
 from pathlib import Path
 
 from aiohttp import web
 
 from broadcaster.logging import get_logger
 from broadcaster.web.api import api
+from broadcaster.web.circular_api import circular_api
+from broadcaster.web.circular_console import circular_console
+from broadcaster.web.circular_leader import leader_pages
+from broadcaster.web.console.pages import console
 from broadcaster.web.context import WebContext
 from broadcaster.web.endpoints import Endpoint, Endpoints
 from broadcaster.web.health import health
 from broadcaster.web.hooks import hooks
-from broadcaster.web.keys import CONTEXT, ENDPOINTS
+from broadcaster.web.keys import CLOSING, CONTEXT, ENDPOINTS
+from broadcaster.web.line_hook import attach as attach_line
+from broadcaster.web.line_hook import line_hooks
 from broadcaster.web.middleware import authorize, security_headers
 from broadcaster.web.pages import pages
 from broadcaster.web.pwa import pwa
@@ -30,13 +37,20 @@ def build_app(ctx: WebContext, extra: list[Endpoints] | None = None, *, only_hea
         client_max_size=ctx.settings.web.max_body_bytes,
     )
     app[CONTEXT] = ctx
+    app[CLOSING] = asyncio.Event()
+
+    async def _closing(app: web.Application) -> None:
+        app[CLOSING].set()
+
+    app.on_shutdown.append(_closing)
     registry: dict[object, Endpoint] = {}
     app[ENDPOINTS] = registry
-    groups = [health] if only_health else [health, pages, api, hooks, site, pwa, *(extra or [])]
+    groups = [health] if only_health else [health, pages, api, console, hooks, line_hooks, site, pwa, circular_console, circular_api, leader_pages, *(extra or [])]
     for group in groups:
         group.register(app, registry)
     if not only_health:
         app.router.add_static("/static/", STATIC, follow_symlinks=False)
+        attach_line(app)  # the LINE webhook's sweeper starts and stops with the app
     return app
 
 

@@ -12,13 +12,24 @@ message against the allowance, as LINE counts them.
 Tests script failures for the next requests (a status, optionally after the request was accepted,
 as when an answer is lost on the way back), set a latency per request, and read every request it
 saw, headers included, and every delivery it made.
+
+For the webhook (broadcaster/web/line_hook.py) it also plays the LINE Platform's other side: it
+makes webhook events with fresh ids and reply tokens (`event`, `body`, `sign`), answers the reply
+API as LINE does (a reply token works once, and only one the platform issued), serves profiles
+(only the language matters to us), and keeps rich menus: create, validate, upload the picture
+(PNG or JPEG, at most 1 MB, the menu's size), make one the default, list and delete them.
 """
 
 from __future__ import annotations
 
 import asyncio
+import base64
+import hashlib
+import hmac
 import json
 import re
+import struct
+import time
 import uuid
 from collections import deque
 from dataclasses import dataclass, field
@@ -64,6 +75,29 @@ class Delivered:
 
 
 @dataclass(frozen=True)
+class Replied:
+    """One accepted reply: the token it used and the messages (with their quick replies)."""
+
+    token: str
+    messages: tuple[dict[str, Any], ...]
+
+    def texts(self) -> list[str]:
+        return [m["text"] for m in self.messages if m.get("type") == "text"]
+
+    def quick_replies(self) -> list[dict[str, Any]]:
+        """The actions of the last message's quick-reply buttons (LINE shows only those)."""
+        last = self.messages[-1] if self.messages else {}
+        return [item["action"] for item in last.get("quickReply", {}).get("items", [])]
+
+
+@dataclass
+class RichMenu:
+    menu: dict[str, Any]
+    image: bytes | None = None
+    content_type: str | None = None
+
+
+@dataclass(frozen=True)
 class _Script:
     status: int
     message: str
@@ -86,6 +120,14 @@ class FakeLine:
     _script: deque[_Script] = field(default_factory=deque)
     _accepted: dict[str, tuple[str, dict[str, Any]]] = field(default_factory=dict)
     _runner: web.AppRunner | None = None
+    # --- the webhook's side -------------------------------------------------------------------
+    # userId → profile as LINE answers it (displayName, language...); unknown users get 404.
+    profiles: dict[str, dict[str, Any]] = field(default_factory=dict)
+    replies: list[Replied] = field(default_factory=list)
+    richmenus: dict[str, RichMenu] = field(default_factory=dict)
+    default_richmenu: str | None = None
+    _reply_tokens: dict[str, bool] = field(default_factory=dict)  # token → used
+    _event_seq: int = 0
 
     # --- scripting -------------------------------------------------------------------------
     def fail_next(
@@ -115,6 +157,16 @@ class FakeLine:
         app = web.Application(client_max_size=2 * 1024 * 1024)
         for endpoint in ("push", "multicast", "narrowcast", "broadcast"):
             app.router.add_post(f"/v2/bot/message/{endpoint}", self._send)
+        app.router.add_post("/v2/bot/message/reply", self._reply)
+        app.router.add_get("/v2/bot/profile/{user}", self._profile)
+        app.router.add_post("/v2/bot/richmenu/validate", self._richmenu_validate)
+        app.router.add_get("/v2/bot/richmenu/list", self._richmenu_list)
+        app.router.add_post("/v2/bot/richmenu", self._richmenu_create)
+        app.router.add_get("/v2/bot/richmenu/{id}", self._richmenu_get)
+        app.router.add_delete("/v2/bot/richmenu/{id}", self._richmenu_delete)
+        app.router.add_post("/v2/bot/richmenu/{id}/content", self._richmenu_content)
+        app.router.add_get("/v2/bot/user/all/richmenu", self._richmenu_default_get)
+        app.router.add_post("/v2/bot/user/all/richmenu/{id}", self._richmenu_default_set)
         app.router.add_get("/v2/bot/message/quota", self._quota)
         app.router.add_get("/v2/bot/message/quota/consumption", self._consumption)
         self._runner = web.AppRunner(app, handle_signals=False, access_log=None)
@@ -272,6 +324,252 @@ class FakeLine:
             return self._answer(request, None, 401, {"message": "Authentication failed."})
         return self._answer(request, None, 200, {"totalUsage": self.used})
 
+    # --- the platform's side of the webhook ---------------------------------------------------
+    def event(
+        self,
+        kind: str,
+        user_id: str | None,
+        *,
+        event_id: str | None = None,
+        timestamp_ms: int | None = None,
+        redelivery: bool = False,
+        mode: str = "active",
+        reply: bool | None = None,
+        **fields: Any,
+    ) -> dict[str, Any]:
+        """A webhook event as LINE sends it: a fresh id (26 characters, like LINE's ULIDs), the
+        time now, and a reply token issued by this fake for the kinds that can be answered."""
+        self._event_seq += 1
+        event: dict[str, Any] = {
+            "type": kind,
+            "mode": mode,
+            "timestamp": int(time.time() * 1000) if timestamp_ms is None else timestamp_ms,
+            "source": {"type": "user", "userId": user_id} if user_id else {"type": "group", "groupId": "C" + "0" * 32},
+            "webhookEventId": event_id or f"01J{self._event_seq:08d}{uuid.uuid4().hex[:15].upper()}",
+            "deliveryContext": {"isRedelivery": redelivery},
+            **fields,
+        }
+        if reply if reply is not None else kind not in ("unfollow", "leave"):
+            token = uuid.uuid4().hex
+            self._reply_tokens[token] = False
+            event["replyToken"] = token
+        if kind == "follow":
+            event.setdefault("follow", {"isUnblocked": False})
+        return event
+
+    def follow(self, user_id: str, **kw: Any) -> dict[str, Any]:
+        return self.event("follow", user_id, **kw)
+
+    def unfollow(self, user_id: str, **kw: Any) -> dict[str, Any]:
+        return self.event("unfollow", user_id, **kw)
+
+    def text(self, user_id: str, text: str, **kw: Any) -> dict[str, Any]:
+        message = {"type": "text", "id": str(600000000000000000 + self._event_seq), "quoteToken": uuid.uuid4().hex, "text": text}
+        return self.event("message", user_id, message=message, **kw)
+
+    def postback(self, user_id: str, data: str, **kw: Any) -> dict[str, Any]:
+        return self.event("postback", user_id, postback={"data": data}, **kw)
+
+    @staticmethod
+    def body(*events: dict[str, Any], destination: str = "U" + "f" * 32) -> bytes:
+        return json.dumps({"destination": destination, "events": list(events)}, ensure_ascii=False).encode("utf-8")
+
+    @staticmethod
+    def sign(secret: str, body: bytes) -> str:
+        """X-Line-Signature: Base64 of HMAC-SHA256 over the body, keyed with the channel secret."""
+        return base64.b64encode(hmac.new(secret.encode("utf-8"), body, hashlib.sha256).digest()).decode("ascii")
+
+    def replies_to(self, token_of: dict[str, Any]) -> list[Replied]:
+        """The replies that used this event's reply token."""
+        return [r for r in self.replies if r.token == token_of.get("replyToken")]
+
+    async def _reply(self, request: web.Request) -> web.Response:
+        raw = await request.read()
+        try:
+            body = json.loads(raw)
+        except ValueError:
+            return self._answer(request, raw, 400, {"message": "The request body is not valid JSON"})
+        if not self._authorized(request):
+            return self._answer(request, body, 401, {"message": "Authentication failed."}, reason="unauthorized")
+        script = self._script.popleft() if self._script else None
+        if script is not None:
+            return self._answer(request, body, script.status, {"message": script.message}, reason="scripted")
+        token = body.get("replyToken") if isinstance(body, dict) else None
+        if not isinstance(token, str) or self._reply_tokens.get(token, True):
+            return self._answer(request, body, 400, {"message": "Invalid reply token"}, reason="reply_token")
+        problems = _problems("reply", body)
+        if problems:
+            return self._answer(
+                request, body, 400, {"message": f"The request body has {len(problems)} error(s)", "details": problems}, reason="invalid"
+            )
+        self._reply_tokens[token] = True
+        self.replies.append(Replied(token, tuple(body["messages"])))
+        return self._answer(request, body, 200, {"sentMessages": [{"id": uuid.uuid4().hex[:18]} for _ in body["messages"]]})
+
+    async def _profile(self, request: web.Request) -> web.Response:
+        if not self._authorized(request):
+            return self._answer(request, None, 401, {"message": "Authentication failed."})
+        user = request.match_info["user"]
+        profile = self.profiles.get(user)
+        if profile is None:
+            return self._answer(request, None, 404, {"message": "Not found"})
+        return self._answer(request, None, 200, {"userId": user, "displayName": "テスト", **profile})
+
+    # --- rich menus ---------------------------------------------------------------------------
+    async def _richmenu_body(self, request: web.Request) -> tuple[Any, web.Response | None]:
+        raw = await request.read()
+        try:
+            body = json.loads(raw)
+        except ValueError:
+            return None, self._answer(request, raw, 400, {"message": "The request body is not valid JSON"})
+        if not self._authorized(request):
+            return None, self._answer(request, body, 401, {"message": "Authentication failed."})
+        problems = _richmenu_problems(body)
+        if problems:
+            return None, self._answer(request, body, 400, {"message": "Invalid rich menu object", "details": problems})
+        return body, None
+
+    async def _richmenu_validate(self, request: web.Request) -> web.Response:
+        body, refused = await self._richmenu_body(request)
+        return refused or self._answer(request, body, 200, {})
+
+    async def _richmenu_create(self, request: web.Request) -> web.Response:
+        body, refused = await self._richmenu_body(request)
+        if refused is not None:
+            return refused
+        menu_id = f"richmenu-{uuid.uuid4().hex}"
+        self.richmenus[menu_id] = RichMenu(body)
+        return self._answer(request, body, 200, {"richMenuId": menu_id})
+
+    def _menu(self, request: web.Request) -> tuple[str, RichMenu | None]:
+        menu_id = request.match_info["id"]
+        return menu_id, self.richmenus.get(menu_id)
+
+    async def _richmenu_get(self, request: web.Request) -> web.Response:
+        if not self._authorized(request):
+            return self._answer(request, None, 401, {"message": "Authentication failed."})
+        menu_id, menu = self._menu(request)
+        if menu is None:
+            return self._answer(request, None, 404, {"message": "Not found"})
+        return self._answer(request, None, 200, {"richMenuId": menu_id, **menu.menu})
+
+    async def _richmenu_list(self, request: web.Request) -> web.Response:
+        if not self._authorized(request):
+            return self._answer(request, None, 401, {"message": "Authentication failed."})
+        menus = [{"richMenuId": k, **m.menu} for k, m in self.richmenus.items()]
+        return self._answer(request, None, 200, {"richmenus": menus})
+
+    async def _richmenu_delete(self, request: web.Request) -> web.Response:
+        if not self._authorized(request):
+            return self._answer(request, None, 401, {"message": "Authentication failed."})
+        menu_id, menu = self._menu(request)
+        if menu is None:
+            return self._answer(request, None, 404, {"message": "Not found"})
+        del self.richmenus[menu_id]
+        if self.default_richmenu == menu_id:
+            self.default_richmenu = None
+        return self._answer(request, None, 200, {})
+
+    async def _richmenu_content(self, request: web.Request) -> web.Response:
+        if not self._authorized(request):
+            return self._answer(request, None, 401, {"message": "Authentication failed."})
+        image = await request.read()
+        _, menu = self._menu(request)
+        if menu is None:
+            return self._answer(request, None, 404, {"message": "Not found"})
+        content_type = request.headers.get("Content-Type", "")
+        if content_type not in ("image/png", "image/jpeg"):
+            return self._answer(request, None, 415, {"message": "Unsupported Media Type"})
+        if len(image) > 1024 * 1024:
+            return self._answer(request, None, 413, {"message": "Request Entity Too Large"})
+        if menu.image is not None:
+            return self._answer(request, None, 400, {"message": "An image has already been uploaded to the richmenu"})
+        if content_type == "image/png":
+            if not image.startswith(b"\x89PNG\r\n\x1a\n") or len(image) < 24:
+                return self._answer(request, None, 400, {"message": "the image is not a PNG"})
+            size = struct.unpack(">II", image[16:24])
+            if size != (menu.menu["size"]["width"], menu.menu["size"]["height"]):
+                return self._answer(request, None, 400, {"message": "The image size does not match the rich menu size"})
+        menu.image, menu.content_type = image, content_type
+        return self._answer(request, None, 200, {})
+
+    async def _richmenu_default_get(self, request: web.Request) -> web.Response:
+        if not self._authorized(request):
+            return self._answer(request, None, 401, {"message": "Authentication failed."})
+        if self.default_richmenu is None:
+            return self._answer(request, None, 404, {"message": "no default richmenu"})
+        return self._answer(request, None, 200, {"richMenuId": self.default_richmenu})
+
+    async def _richmenu_default_set(self, request: web.Request) -> web.Response:
+        if not self._authorized(request):
+            return self._answer(request, None, 401, {"message": "Authentication failed."})
+        menu_id, menu = self._menu(request)
+        if menu is None:
+            return self._answer(request, None, 404, {"message": "Not found"})
+        if menu.image is None:
+            return self._answer(request, None, 400, {"message": "must upload richmenu image before applying it to user"})
+        self.default_richmenu = menu_id
+        return self._answer(request, None, 200, {})
+
+
+def _units(text: str) -> int:
+    """Characters as LINE counts them (UTF-16 code units)."""
+    return len(text.encode("utf-16-le")) // 2
+
+
+def _action_problems(action: Any, where: str) -> list[dict[str, str]]:
+    if not isinstance(action, dict):
+        return [{"message": "must be an object", "property": where}]
+    out: list[dict[str, str]] = []
+    label = action.get("label")
+    if label is not None and (not isinstance(label, str) or not 1 <= _units(label) <= 20):
+        out.append({"message": "Length must be between 1 and 20", "property": f"{where}.label"})
+    kind = action.get("type")
+    if kind == "postback":
+        data = action.get("data")
+        if not isinstance(data, str) or not 1 <= len(data) <= 300:
+            out.append({"message": "Length must be between 1 and 300", "property": f"{where}.data"})
+        shown = action.get("displayText")
+        if shown is not None and (not isinstance(shown, str) or not 1 <= len(shown) <= 300):
+            out.append({"message": "Length must be between 1 and 300", "property": f"{where}.displayText"})
+    elif kind == "uri":
+        uri = action.get("uri")
+        if not isinstance(uri, str) or not re.match(r"^(https?|line|tel):", uri) or len(uri) > 1000:
+            out.append({"message": "invalid uri", "property": f"{where}.uri"})
+    elif kind != "message":
+        out.append({"message": "unsupported action type", "property": f"{where}.type"})
+    return out
+
+
+def _richmenu_problems(body: Any) -> list[dict[str, str]]:
+    if not isinstance(body, dict):
+        return [{"message": "must be an object", "property": ""}]
+    out: list[dict[str, str]] = []
+    size = body.get("size") or {}
+    w, h = size.get("width"), size.get("height")
+    if not (isinstance(w, int) and isinstance(h, int) and 800 <= w <= 2500 and h >= 250 and w / h >= 1.45):
+        out.append({"message": "invalid size", "property": "size"})
+        w = h = 0
+    if not isinstance(body.get("selected"), bool):
+        out.append({"message": "must be a boolean", "property": "selected"})
+    name, bar = body.get("name"), body.get("chatBarText")
+    if not isinstance(name, str) or not 1 <= len(name) <= 300:
+        out.append({"message": "Length must be between 1 and 300", "property": "name"})
+    if not isinstance(bar, str) or not 1 <= _units(bar) <= 14:
+        out.append({"message": "Length must be between 1 and 14", "property": "chatBarText"})
+    areas = body.get("areas")
+    if not isinstance(areas, list) or not 1 <= len(areas) <= 20:
+        return [*out, {"message": "Size must be between 1 and 20", "property": "areas"}]
+    for n, area in enumerate(areas):
+        b = area.get("bounds") if isinstance(area, dict) else None
+        if not isinstance(b, dict) or not all(isinstance(b.get(k), int) for k in ("x", "y", "width", "height")):
+            out.append({"message": "invalid bounds", "property": f"areas[{n}].bounds"})
+            continue
+        if b["x"] < 0 or b["y"] < 0 or b["x"] + b["width"] > w or b["y"] + b["height"] > h:
+            out.append({"message": "out of the rich menu", "property": f"areas[{n}].bounds"})
+        out.extend(_action_problems(area.get("action"), f"areas[{n}].action"))
+    return out
+
 
 def _recipients(endpoint: str, body: dict[str, Any]) -> tuple[str, ...]:
     if endpoint == "push":
@@ -292,6 +590,20 @@ def _problems(endpoint: str, body: Any) -> list[dict[str, str]]:
         messages = []
     for n, m in enumerate(messages):
         kind = m.get("type") if isinstance(m, dict) else None
+        if isinstance(m, dict) and "quickReply" in m:
+            items = m["quickReply"].get("items") if isinstance(m["quickReply"], dict) else None
+            if not isinstance(items, list) or not 1 <= len(items) <= 13:
+                out.append({"message": "Size must be between 1 and 13", "property": f"messages[{n}].quickReply.items"})
+                items = []
+            for i, item in enumerate(items):
+                where = f"messages[{n}].quickReply.items[{i}]"
+                if not isinstance(item, dict) or item.get("type") != "action":
+                    out.append({"message": "must be an action item", "property": where})
+                    continue
+                action = item.get("action")
+                if isinstance(action, dict) and not action.get("label"):
+                    out.append({"message": "must be specified", "property": f"{where}.action.label"})
+                out.extend(_action_problems(action, f"{where}.action"))
         if kind == "text":
             if not isinstance(m.get("text"), str) or not 1 <= len(m["text"]) <= 5000:
                 out.append(

@@ -183,7 +183,8 @@ async def _call(s: aiohttp.ClientSession, env: WebEnv, ep: Endpoint, tenant: str
         kwargs["data"] = json.dumps({}).encode()
         kwargs["headers"] = {**headers, "Content-Type": "application/json", "Origin": env.base}
     async with s.request(ep.method, f"{env.base}{_concrete(ep, tenant)}", **kwargs) as r:
-        await r.read()
+        # Headers are enough; a live stream (server-sent events) would never end.
+        r.release()
         return r.status, r.headers.get("Location")
 
 

@@ -103,7 +103,10 @@ class WebPushAdapter:
         d = delivery.dispatch
         parsed = parse_all(delivery.recipients, self.settings.hosts)
         language = d.languages[0] if d.languages else "ja"
-        url = f"{self.settings.public_url.rstrip('/')}/alerts/{d.tenant}/{alert.identifier}"
+        # The renderer's link when the text carries one (an e-circular's notice opens the
+        # leader's own page); else the alert's page.
+        page = f"{self.settings.public_url.rstrip('/')}/alerts/{d.tenant}/{alert.identifier}"
+        url = str(delivery.text(language).extra.get("url") or page)
         try:
             data = payload.build(delivery, language, url)
         except ValueError as e:

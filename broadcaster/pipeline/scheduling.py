@@ -1,0 +1,44 @@
+"""The ``scheduler`` stage: this process competes for the deployment's scheduler lease.
+
+Every ``broadcaster run`` and every ``broadcaster worker scheduler`` runs it; whichever holds the
+lease runs the persisted jobs (broadcaster/scheduler.py), the others stand by and take over when
+it dies. Jobs are added from any process (the circular channel's worker, the web pages) through
+the same service, which then only writes to the shared job store.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+from typing import Any
+
+from broadcaster.circulars.wiring import circulars_of, register_jobs, shared_scheduler
+from broadcaster.logging import get_logger
+
+log = get_logger(__name__)
+
+
+class SchedulerStage:
+    def __init__(self, rt: Any) -> None:
+        self.service = shared_scheduler(rt)
+        # Handlers by job kind; a job whose kind no handler claims is logged and dropped.
+        register_jobs(circulars_of(rt))
+        self._stop = asyncio.Event()
+
+    async def run(self) -> None:
+        self.service.start()
+        try:
+            await self._stop.wait()
+        finally:
+            await self.service.stop()
+
+    async def stop(self) -> None:
+        self._stop.set()
+
+
+async def close_scheduler(rt: Any) -> None:
+    """Dispose of the scheduler client a process made without running the stage."""
+    service = rt.services.pop("scheduler", None)
+    if service is not None:
+        with contextlib.suppress(Exception):
+            await service.stop()

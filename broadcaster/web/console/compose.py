@@ -1,0 +1,206 @@
+"""Composing a manual alert: pre-approved texts, the officer's choices, and what would be sent.
+
+What the officer sees in the preview is exactly what is sent: the preview carries a signed digest
+of the whole composed alert, and the send step refuses anything that differs (a status toggled
+after previewing, a word changed) — the officer must look again.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import hmac
+import json
+from dataclasses import dataclass, field
+from functools import lru_cache
+from pathlib import Path
+from typing import Any
+
+import yaml
+from pydantic import ValidationError
+
+from adapters.ingest.manual import CONTENT_TYPE, ManualAlert, to_alert
+from broadcaster.model import Alert, RawEvent
+from broadcaster.settings import Settings, TenantSettings
+
+STATUS_CHOICES = ("Exercise", "Test", "Actual")
+
+
+@dataclass(frozen=True)
+class Preset:
+    id: str
+    order: int
+    label: dict[str, str]
+    fields: dict[str, Any]
+    needs_districts: bool
+
+    def text(self, key: str) -> str:
+        value = self.fields.get(key) or ""
+        return str(value)
+
+
+@dataclass(frozen=True)
+class CancelReason:
+    id: str
+    ja: str
+    en: str
+
+
+@dataclass
+class Draft:
+    """The compose form's content, as the officer filled it in."""
+
+    preset: str = ""
+    status: str = ""
+    districts: list[str] = field(default_factory=list)
+    shelters: str = ""
+    headline: str = ""
+    description: str = ""
+    instruction: str = ""
+    msg_type: str = "Alert"
+    references: list[str] = field(default_factory=list)
+
+    @classmethod
+    def from_form(cls, form: Any) -> Draft:
+        def text(name: str, limit: int) -> str:
+            return str(form.get(name, ""))[:limit].strip()
+
+        return cls(
+            preset=text("preset", 64),
+            status=text("status", 16),
+            districts=[str(d)[:64] for d in form.getall("districts", [])][:100],
+            shelters=text("shelters", 300),
+            headline=text("headline", 500),
+            description=text("description", 5000),
+            instruction=text("instruction", 2000),
+            msg_type=text("msg_type", 16) or "Alert",
+            references=[str(r)[:512] for r in form.getall("references", [])][:10],
+        )
+
+
+def _yaml_files(folder: Path) -> list[Path]:
+    return sorted(p for p in folder.glob("*.yaml") if not p.name.startswith("_"))
+
+
+@lru_cache(maxsize=8)
+def _load_presets(folder: str, stamp: float) -> tuple[Preset, ...]:
+    out = []
+    for path in _yaml_files(Path(folder)):
+        data = yaml.safe_load(path.read_text(encoding="utf-8")) or {}
+        out.append(
+            Preset(
+                id=str(data["id"]),
+                order=int(data.get("order", 100)),
+                label={k: str(v) for k, v in (data.get("label") or {}).items()},
+                fields=data,
+                needs_districts=bool(data.get("needs_districts")),
+            )
+        )
+    return tuple(sorted(out, key=lambda p: p.order))
+
+
+def _folder(settings: Settings, tenant: str) -> Path:
+    own = settings.templates_dir / "tenants" / tenant / "_compose"
+    return own if own.is_dir() else settings.templates_dir / "_compose"
+
+
+def presets(settings: Settings, tenant: str) -> tuple[Preset, ...]:
+    folder = _folder(settings, tenant)
+    stamp = max((p.stat().st_mtime for p in folder.glob("*.yaml")), default=0.0)
+    return _load_presets(str(folder), stamp)
+
+
+def cancel_reasons(settings: Settings, tenant: str) -> list[CancelReason]:
+    path = _folder(settings, tenant) / "_cancel.yaml"
+    if not path.is_file():
+        return [CancelReason("mistake", "先ほどの情報を取り消します。", "The previous message is cancelled.")]
+    data = yaml.safe_load(path.read_text(encoding="utf-8")) or {}
+    return [CancelReason(str(r["id"]), str(r["ja"]), str(r["en"])) for r in data.get("reasons", [])]
+
+
+def _fill(template: str, values: dict[str, str]) -> str:
+    out = template
+    for key, value in values.items():
+        out = out.replace("{" + key + "}", value)
+    return out
+
+
+def prefill(preset: Preset, tenant: TenantSettings, districts: list[str], shelters: str) -> dict[str, str]:
+    names = {d.id: d.name for d in tenant.districts}
+    values = {
+        "districts": "・".join(f"{names.get(d, d)}地区" for d in districts) or "町内全域",
+        "shelters": shelters or "（避難所名）",
+    }
+    return {key: _fill(preset.text(key), values) for key in ("headline", "description", "instruction")}
+
+
+class ComposeError(ValueError):
+    pass
+
+
+def manual_document(draft: Draft, preset: Preset, tenant: TenantSettings) -> dict[str, Any]:
+    """The project's manual-alert JSON for this draft (adapters/ingest/manual.py)."""
+    if draft.status not in STATUS_CHOICES:
+        raise ComposeError("訓練・試験・実際のどれかを選んでください（Choose drill, test or actual）")
+    known = {d.id: d.name for d in tenant.districts}
+    unknown = [d for d in draft.districts if d not in known]
+    if unknown:
+        raise ComposeError(f"unknown district(s): {', '.join(unknown)}")
+    if preset.needs_districts and not draft.districts:
+        raise ComposeError("地区を選んでください（Choose at least one district）")
+    if not draft.headline:
+        raise ComposeError("見出しを入力してください（A headline is needed）")
+    f = preset.fields
+    doc: dict[str, Any] = {
+        "tenant": tenant.id,
+        "status": draft.status,
+        "msgType": draft.msg_type,
+        "kind": f["kind"],
+        "event": f["event"],
+        "headline": draft.headline,
+        "description": draft.description,
+        "instruction": draft.instruction or None,
+        "category": f.get("category") or ["Safety"],
+        "responseType": f.get("responseType") or [],
+        "urgency": f.get("urgency", "Expected"),
+        "severity": f.get("severity", "Moderate"),
+        "certainty": f.get("certainty", "Likely"),
+        "districts": [{"id": d, "name": known[d]} for d in draft.districts],
+        "template": preset.id,
+    }
+    if f.get("level"):
+        doc["level"] = int(f["level"])
+    if draft.references:
+        doc["references"] = draft.references
+    if draft.shelters:
+        doc["parameters"] = {"shelters": draft.shelters}
+    try:
+        ManualAlert.model_validate(doc)
+    except ValidationError as e:
+        raise ComposeError(
+            "; ".join(f"{'.'.join(map(str, err['loc']))}: {err['msg']}" for err in e.errors()[:3])
+        ) from e
+    return doc
+
+
+def preview_alert(doc: dict[str, Any], tenant: TenantSettings, officer: str) -> Alert:
+    """The Alert the pipeline will make of this document (for previews and counts)."""
+    raw = RawEvent(
+        source="manual",
+        content_type=CONTENT_TYPE,
+        body=json.dumps(doc, ensure_ascii=False).encode("utf-8"),
+        tenant=tenant.id,
+        submitted_by=officer,
+    )
+    manual = ManualAlert.model_validate(doc)
+    alert = to_alert(manual, raw)
+    return alert
+
+
+def digest(doc: dict[str, Any], secret: bytes) -> str:
+    """A signature over exactly what was previewed; the send step recomputes and compares."""
+    canonical = json.dumps(doc, ensure_ascii=False, sort_keys=True, separators=(",", ":"))
+    return hmac.new(secret, canonical.encode("utf-8"), hashlib.sha256).hexdigest()
+
+
+def same(doc: dict[str, Any], secret: bytes, sent_digest: str) -> bool:
+    return hmac.compare_digest(digest(doc, secret), sent_digest)

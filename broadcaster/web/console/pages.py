@@ -1,0 +1,445 @@
+"""The duty officer's console: dashboard, compose and preview, approve, cancel, republish, watch.
+
+Built for 3 a.m. under stress: one page per task, the state of every medium in plain words,
+drills unmistakable, nothing sent that the officer has not seen exactly as it will go out.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import json
+from datetime import datetime
+from typing import Any
+
+from aiohttp import web
+
+from adapters.ingest.manual import CONTENT_TYPE
+from broadcaster.model import MsgType, RawEvent, Status
+from broadcaster.pipeline.approval import ApprovalError, approve
+from broadcaster.pipeline.ingest import submit
+from broadcaster.pipeline.republish import RepublishError, republish
+from broadcaster.store.users import Role
+from broadcaster.web.console import compose as c
+from broadcaster.web.console import queries as q
+from broadcaster.web.console.runtime import console_runtime
+from broadcaster.web.endpoints import Endpoints
+from broadcaster.web.keys import CLOSING, CONTEXT, principal
+from broadcaster.web.pages import client_ip, render
+
+console = Endpoints()
+
+PREVIEW_LANGUAGES = ("ja", "ja-x-easy", "en", "vi", "zh-Hans", "ko", "pt")
+
+
+def _tenant(request: web.Request) -> Any:
+    tenant_id = request.match_info["tenant"]
+    tenant = request.app[CONTEXT].settings.tenants.get(tenant_id)
+    if tenant is None:
+        raise web.HTTPNotFound(text="no such municipality")
+    return tenant
+
+
+def _me(request: web.Request) -> Any:
+    who = principal(request)
+    assert who is not None
+    return who
+
+
+# -- dashboard ---------------------------------------------------------------------------------
+
+
+@console.route("GET", "/t/{tenant}/", role=Role.VIEWER, kind="page", summary="A town's dashboard")
+async def dashboard(request: web.Request) -> web.StreamResponse:
+    ctx = request.app[CONTEXT]
+    tenant = _tenant(request)
+    who = _me(request)
+    return render(
+        request,
+        "console/dashboard.html",
+        tenant=tenant,
+        role=who.role_in(tenant.id),
+        held=await q.held_alerts(ctx.ledger, tenant.id),
+        recent=await q.recent_alerts(ctx.ledger, tenant.id),
+        failures=await q.failures(ctx.ledger, tenant.id),
+        Role=Role,
+    )
+
+
+# -- compose -----------------------------------------------------------------------------------
+
+
+@console.route("GET", "/t/{tenant}/compose", role=Role.OPERATOR, kind="page", summary="Compose an alert")
+async def compose_form(request: web.Request) -> web.StreamResponse:
+    ctx = request.app[CONTEXT]
+    tenant = _tenant(request)
+    presets = c.presets(ctx.settings, tenant.id)
+    chosen = next((p for p in presets if p.id == request.query.get("preset")), None)
+    draft = c.Draft(
+        preset=chosen.id if chosen else "",
+        msg_type=request.query.get("msg_type", "Alert")
+        if request.query.get("msg_type") in ("Alert", "Update")
+        else "Alert",
+        references=[request.query["ref"]] if request.query.get("ref") else [],
+    )
+    if chosen is not None:
+        texts = c.prefill(chosen, tenant, [], "")
+        draft.headline, draft.description, draft.instruction = (
+            texts["headline"],
+            texts["description"],
+            texts["instruction"],
+        )
+    return render(
+        request,
+        "console/compose.html",
+        tenant=tenant,
+        presets=presets,
+        draft=draft,
+        error=None,
+        chosen=chosen,
+    )
+
+
+@console.route(
+    "POST",
+    "/t/{tenant}/compose/preview",
+    role=Role.OPERATOR,
+    kind="page",
+    summary="Preview an alert on every medium",
+)
+async def compose_preview(request: web.Request) -> web.StreamResponse:
+    ctx = request.app[CONTEXT]
+    tenant = _tenant(request)
+    who = _me(request)
+    form = await request.post()
+    draft = c.Draft.from_form(form)
+    presets = c.presets(ctx.settings, tenant.id)
+    chosen = next((p for p in presets if p.id == draft.preset), None)
+    if chosen is None:
+        return render(
+            request,
+            "console/compose.html",
+            status=422,
+            tenant=tenant,
+            presets=presets,
+            draft=draft,
+            chosen=None,
+            error="テンプレートを選んでください（Choose a template）",
+        )
+    if form.get("refill"):
+        texts = c.prefill(chosen, tenant, draft.districts, draft.shelters)
+        draft.headline, draft.description, draft.instruction = (
+            texts["headline"],
+            texts["description"],
+            texts["instruction"],
+        )
+        return render(
+            request,
+            "console/compose.html",
+            tenant=tenant,
+            presets=presets,
+            draft=draft,
+            chosen=chosen,
+            error=None,
+        )
+    try:
+        doc = c.manual_document(draft, chosen, tenant)
+    except c.ComposeError as e:
+        return render(
+            request,
+            "console/compose.html",
+            status=422,
+            tenant=tenant,
+            presets=presets,
+            draft=draft,
+            chosen=chosen,
+            error=str(e),
+        )
+    alert = c.preview_alert(doc, tenant, who.identity)
+    rt = console_runtime(ctx)
+    rows = q.preview_rows(rt, alert, tenant, PREVIEW_LANGUAGES)
+    table = await q.decision_table(rt, alert)
+    return render(
+        request,
+        "console/preview.html",
+        tenant=tenant,
+        draft=draft,
+        chosen=chosen,
+        doc=doc,
+        doc_json=json.dumps(doc, ensure_ascii=False),
+        signature=c.digest(doc, (who.csrf_token or "").encode()),
+        rows=rows,
+        table=table,
+        actual=doc["status"] == "Actual",
+    )
+
+
+@console.route(
+    "POST", "/t/{tenant}/compose/send", role=Role.OPERATOR, kind="page", summary="Send what was previewed"
+)
+async def compose_send(request: web.Request) -> web.StreamResponse:
+    ctx = request.app[CONTEXT]
+    tenant = _tenant(request)
+    who = _me(request)
+    form = await request.post()
+    try:
+        doc = json.loads(str(form.get("doc", "")))
+    except json.JSONDecodeError as e:
+        raise web.HTTPBadRequest(text="the previewed alert is missing") from e
+    if not isinstance(doc, dict) or not c.same(
+        doc, (who.csrf_token or "").encode(), str(form.get("signature", ""))
+    ):
+        # Anything but exactly what was previewed (a status changed afterwards) is refused.
+        raise web.HTTPConflict(
+            text="内容がプレビューと違います。もう一度プレビューしてください。 (Changed since the preview: preview again.)"
+        )
+    if doc.get("tenant") != tenant.id:
+        raise web.HTTPForbidden(text="another municipality's alert")
+    if doc["status"] == "Actual" and form.get("confirm_actual") != "yes":
+        raise web.HTTPBadRequest(
+            text="実際の情報として送るには確認欄にチェックしてください。 (Confirm that this is not a drill.)"
+        )
+    raw = RawEvent(
+        source="manual",
+        content_type=CONTENT_TYPE,
+        body=json.dumps(doc, ensure_ascii=False).encode("utf-8"),
+        tenant=tenant.id,
+        submitted_by=who.identity,
+        source_ref=f"console:{client_ip(request)}",
+    )
+    await submit(ctx.bus, raw, ctx.ledger)
+    alert_id = f"m-{tenant.id}-{raw.id[:24]}"
+    await ctx.ledger.audit(
+        actor=who.identity,
+        action="send",
+        tenant=tenant.id,
+        target=alert_id,
+        origin=client_ip(request),
+        detail={
+            "status": doc["status"],
+            "msgType": doc.get("msgType"),
+            "headline": doc.get("headline"),
+            "template": doc.get("template"),
+        },
+    )
+    raise web.HTTPSeeOther(f"/t/{tenant.id}/alerts/{alert_id}")
+
+
+# -- one alert ---------------------------------------------------------------------------------
+
+
+@console.route(
+    "GET",
+    "/t/{tenant}/alerts/{alert_id}",
+    role=Role.VIEWER,
+    kind="page",
+    summary="One alert: text, deliveries, actions",
+)
+async def alert_detail(request: web.Request) -> web.StreamResponse:
+    ctx = request.app[CONTEXT]
+    tenant = _tenant(request)
+    who = _me(request)
+    alert_id = request.match_info["alert_id"]
+    alert = await ctx.ledger.alert(tenant.id, alert_id)
+    if alert is None:
+        # Sent a moment ago: normalize has not recorded it yet. Say so rather than 404.
+        return render(request, "console/pending.html", tenant=tenant, alert_id=alert_id)
+    return render(
+        request,
+        "console/alert.html",
+        tenant=tenant,
+        alert=alert,
+        meta=await q.alert_meta(ctx.ledger, tenant.id, alert_id),
+        deliveries=await q.deliveries(ctx.ledger, tenant.id, alert_id),
+        reasons=c.cancel_reasons(ctx.settings, tenant.id),
+        role=who.role_in(tenant.id),
+        me=who.identity,
+        Role=Role,
+        MsgType=MsgType,
+        Status=Status,
+    )
+
+
+@console.route(
+    "GET",
+    "/t/{tenant}/alerts/{alert_id}/deliveries",
+    role=Role.VIEWER,
+    kind="page",
+    summary="The delivery table (for live refresh)",
+)
+async def alert_deliveries(request: web.Request) -> web.StreamResponse:
+    ctx = request.app[CONTEXT]
+    tenant = _tenant(request)
+    alert_id = request.match_info["alert_id"]
+    who = _me(request)
+    return render(
+        request,
+        "console/deliveries.html",
+        tenant=tenant,
+        alert_id=alert_id,
+        deliveries=await q.deliveries(ctx.ledger, tenant.id, alert_id),
+        meta=await q.alert_meta(ctx.ledger, tenant.id, alert_id),
+        role=who.role_in(tenant.id),
+        Role=Role,
+    )
+
+
+@console.route(
+    "POST",
+    "/t/{tenant}/alerts/{alert_id}/approve",
+    role=Role.APPROVER,
+    kind="page",
+    summary="Approve a held alert",
+)
+async def alert_approve(request: web.Request) -> web.StreamResponse:
+    ctx = request.app[CONTEXT]
+    tenant = _tenant(request)
+    who = _me(request)
+    alert_id = request.match_info["alert_id"]
+    try:
+        await approve(ctx.bus, ctx.ledger, tenant.id, alert_id, who.identity, origin=client_ip(request))
+    except ApprovalError as e:
+        raise web.HTTPConflict(text=str(e)) from e
+    raise web.HTTPSeeOther(f"/t/{tenant.id}/alerts/{alert_id}")
+
+
+@console.route(
+    "POST",
+    "/t/{tenant}/alerts/{alert_id}/cancel",
+    role=Role.OPERATOR,
+    kind="page",
+    summary="Cancel a sent alert everywhere it went",
+)
+async def alert_cancel(request: web.Request) -> web.StreamResponse:
+    ctx = request.app[CONTEXT]
+    tenant = _tenant(request)
+    who = _me(request)
+    alert_id = request.match_info["alert_id"]
+    form = await request.post()
+    original = await ctx.ledger.alert(tenant.id, alert_id)
+    if original is None:
+        raise web.HTTPNotFound(text="no such alert")
+    reason = next((r for r in c.cancel_reasons(ctx.settings, tenant.id) if r.id == form.get("reason")), None)
+    if reason is None:
+        raise web.HTTPBadRequest(text="choose a cancellation text")
+    info = original.primary
+    kind = next((code.value for code in info.event_code if code.value_name == "broadcaster:kind"), "notice")
+    doc = {
+        "tenant": tenant.id,
+        "status": original.status.value,  # a drill's cancel is a drill too
+        "msgType": "Cancel",
+        "references": [original.identifier],
+        "kind": kind,
+        "event": info.event,
+        "headline": f"取消：{info.headline or info.event}",
+        "description": reason.ja,
+        "urgency": "Immediate",
+        "severity": "Minor",
+        "certainty": "Observed",
+        "translations": {"en": {"headline": f"Cancelled: {info.event}", "description": reason.en}},
+    }
+    raw = RawEvent(
+        source="manual",
+        content_type=CONTENT_TYPE,
+        body=json.dumps(doc, ensure_ascii=False).encode("utf-8"),
+        tenant=tenant.id,
+        submitted_by=who.identity,
+        source_ref=f"console:{client_ip(request)}",
+    )
+    await submit(ctx.bus, raw, ctx.ledger)
+    await ctx.ledger.audit(
+        actor=who.identity,
+        action="cancel",
+        tenant=tenant.id,
+        target=alert_id,
+        origin=client_ip(request),
+        detail={"reason": reason.id, "cancel": f"m-{tenant.id}-{raw.id[:24]}"},
+    )
+    raise web.HTTPSeeOther(f"/t/{tenant.id}/alerts/m-{tenant.id}-{raw.id[:24]}")
+
+
+@console.route(
+    "POST",
+    "/t/{tenant}/alerts/{alert_id}/republish",
+    role=Role.OPERATOR,
+    kind="page",
+    summary="Send failed deliveries again",
+)
+async def alert_republish(request: web.Request) -> web.StreamResponse:
+    ctx = request.app[CONTEXT]
+    tenant = _tenant(request)
+    who = _me(request)
+    alert_id = request.match_info["alert_id"]
+    form = await request.post()
+    try:
+        await republish(
+            ctx.bus,
+            ctx.ledger,
+            tenant.id,
+            alert_id,
+            actor=who.identity,
+            channel=str(form.get("channel") or "") or None,
+            key=str(form.get("dispatch") or "") or None,
+            origin=client_ip(request),
+        )
+    except RepublishError as e:
+        raise web.HTTPNotFound(text=str(e)) from e
+    raise web.HTTPSeeOther(f"/t/{tenant.id}/alerts/{alert_id}")
+
+
+# -- live updates ------------------------------------------------------------------------------
+
+
+@console.route(
+    "GET", "/t/{tenant}/events", role=Role.VIEWER, kind="page", summary="Live updates (server-sent events)"
+)
+async def events(request: web.Request) -> web.StreamResponse:
+    """Each second, what changed in this town's ledger: new alerts, deliveries moving."""
+    ctx = request.app[CONTEXT]
+    tenant = _tenant(request)
+    response = web.StreamResponse(headers={"Content-Type": "text/event-stream", "Cache-Control": "no-cache"})
+    await response.prepare(request)
+    mark = await q.change_mark(ctx.ledger, tenant.id)
+    await response.write(b"retry: 3000\n\n")
+    closing = request.app[CLOSING]
+    try:
+        for _ in range(3600):  # an hour, then the browser reconnects (and re-authenticates)
+            with contextlib.suppress(TimeoutError):
+                await asyncio.wait_for(closing.wait(), timeout=1.0)
+            if closing.is_set():
+                break
+            current = await q.change_mark(ctx.ledger, tenant.id)
+            if current != mark:
+                mark = current
+                payload = json.dumps({"at": datetime.now().isoformat(), "mark": list(map(str, current))})
+                await response.write(f"event: change\ndata: {payload}\n\n".encode())
+            else:
+                await response.write(b": keep-alive\n\n")
+    except (ConnectionResetError, asyncio.CancelledError):
+        pass
+    return response
+
+
+# -- audit -------------------------------------------------------------------------------------
+
+
+@console.route("GET", "/t/{tenant}/audit", role=Role.ADMIN, kind="page", summary="The audit log")
+async def audit_page(request: web.Request) -> web.StreamResponse:
+    ctx = request.app[CONTEXT]
+    tenant = _tenant(request)
+    rows = await q.audit_rows(ctx.ledger, tenant.id, limit=500)
+    checked, broken = await ctx.ledger.verify_audit()
+    return render(request, "console/audit.html", tenant=tenant, rows=rows, checked=checked, broken=broken)
+
+
+@console.route("GET", "/t/{tenant}/audit.csv", role=Role.ADMIN, kind="page", summary="The audit log as CSV")
+async def audit_csv(request: web.Request) -> web.StreamResponse:
+    ctx = request.app[CONTEXT]
+    tenant = _tenant(request)
+    body = q.audit_csv(await q.audit_rows(ctx.ledger, tenant.id, limit=100_000))
+    return web.Response(
+        body=body.encode("utf-8-sig"),
+        content_type="text/csv",
+        charset="utf-8",
+        headers={"Content-Disposition": f'attachment; filename="audit-{tenant.id}.csv"'},
+    )
