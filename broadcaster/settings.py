@@ -25,6 +25,7 @@ from pydantic_settings import (
 
 from broadcaster.circulars.config import CircularSettings
 from broadcaster.errors import ConfigError
+from broadcaster.privacy import PrivacySettings
 
 PROJECT_ROOT = Path(__file__).resolve().parent.parent
 
@@ -241,6 +242,9 @@ class Settings(BaseSettings):
     hooks: dict[str, HookSettings] = Field(default_factory=dict)
     # E-circulars to district leaders: link key, reminder and escalation timings (docs/circulars.md).
     circulars: CircularSettings = CircularSettings()
+    # Personal data at rest: the data key, and how long dispatches keep their recipients
+    # (broadcaster/privacy.py, docs/privacy.md).
+    privacy: PrivacySettings = PrivacySettings()
 
     @field_validator("channels", mode="before")
     @classmethod
@@ -399,5 +403,10 @@ def load_settings(config: Path | str | None = None, **overrides: Any) -> Setting
         settings = cls(**overrides)
     except ValidationError as e:
         where = f" in {path}" if path else ""
-        raise ConfigError(f"invalid settings{where}:\n{e}") from e
+        # Never the input values: a refused value may be a secret (a key one byte too short).
+        problems = "\n".join(
+            f"  {'.'.join(str(x) for x in err['loc']) or '(settings)'}: {err['msg']}"
+            for err in e.errors(include_input=False, include_url=False)
+        )
+        raise ConfigError(f"invalid settings{where}:\n{problems}") from None
     return settings.resolve_paths(base_dir)

@@ -101,10 +101,12 @@ class CircularBoard:
         role = "deputy" if audience.base == "deputies" else "leader"
         channels = svc.settings.circulars.notify_channels
         targets = await cs.resolve(svc.db, d.tenant, d.recipients, role, audience.scope, channels)
+        officers_step = svc.settings.circulars.timing_for(kind, emergency=True).officers_after_min is not None
         if role == "leader":
             rule_dues = await self._rule_deputy_dues(d.tenant, alert.identifier)
             targets = [
-                _with_dues(t, leader_dues(svc, kind, at, rule_dues.get(t.district or "")), at) for t in targets
+                _with_dues(t, leader_dues(svc, kind, at, rule_dues.get(t.district or "")), at, officers_step)
+                for t in targets
             ]
         texts = {t.language: {"title": t.title, "body": t.body, "html": t.html} for t in delivery.texts}
         ja = delivery.text("ja")
@@ -125,7 +127,8 @@ class CircularBoard:
         )
         delivered = await cs.record_emergency(svc.db, new, targets, d.key, at)
         sent = await self._notify(d.tenant, await steps.notices_for(svc.db, delivered, "notify"))
-        await self._unreachable(new.id)
+        if officers_step:
+            await self._unreachable(new.id)
         await svc.schedule_tick(d.tenant, new.id)
         missing = len(d.recipients) - len(targets)
         detail = f"{len(targets)} people, notices: {sent.sent} sent, {sent.failed} to retry, {sent.dead} failed"
@@ -169,8 +172,8 @@ class CircularBoard:
         return SendResult(provider_ref=f"circular-cancel:{len(closed)}", mode="live", accepted=len(wanted), detail=f"{len(closed)} circulars closed, {told} notices sent")
 
 
-def _with_dues(t: Target, dues: dict[str, datetime | None], at: datetime) -> Target:
-    if not t.channels:
+def _with_dues(t: Target, dues: dict[str, datetime | None], at: datetime, officers_step: bool) -> Target:
+    if not t.channels and officers_step:
         # Nobody can tell this leader: the duty officers hear of it at once, with the phone number.
         dues = {**dues, "officers": at}
     return Target(t.recipient, t.subscriber_id, t.role, t.district, t.name, t.title, t.channels, dues)

@@ -109,9 +109,16 @@ class Chain:
         elif c.state == "released":
             await self.steps(c, at)
         await self.notifier.send(await steps.sendable(svc.db, c.id, at))
-        for did in await steps.unreachable(svc.db, c.id):
-            await steps.expedite_officers(svc.db, did, at)
+        if self._officers_step(c):
+            for did in await steps.unreachable(svc.db, c.id):
+                await steps.expedite_officers(svc.db, did, at)
         await svc.schedule_tick(tenant, c.id)
+
+    def _officers_step(self, c: Circular) -> bool:
+        """Whether this kind of circular ever calls the officers (a routine one, by default, not):
+        only then does a leader nobody can reach go to them early."""
+        timing = self.svc.settings.circulars.timing_for(c.kind, emergency=c.origin == "emergency")
+        return timing.officers_after_min is not None
 
     async def release(self, c: Circular, at: datetime) -> None:
         """A routine circular goes out: every leader of its districts (all, if none named)."""
@@ -174,7 +181,7 @@ class Chain:
                 addresses = [r.address for r in await svc.audiences.recipients(c.tenant, f"deputies:{district}", "circular")]
                 stand_ins = await cs.resolve(svc.db, c.tenant, addresses, "deputy", district, svc.settings.circulars.notify_channels)
             taken = await steps.take(svc.db, "deputy", [d.id for d in leaders], at, stand_ins=stand_ins)
-            if taken and not stand_ins:
+            if taken and not stand_ins and self._officers_step(c):
                 # No deputy to turn to: the officers are the next step, now.
                 for did in taken:
                     await steps.expedite_officers(svc.db, did, at)

@@ -217,5 +217,29 @@ async def next_due(db: Database, circular_id: str) -> datetime | None:
     return await db.read(work)
 
 
+async def open_circulars(db: Database, limit: int = 1000) -> list[tuple[str, str]]:
+    """(tenant, id) of circulars with work left: to release, a step to take, a notice to send."""
+
+    def work(c: sa.Connection) -> list[tuple[str, str]]:
+        steps_left = sa.or_(*(sa.and_(_DUE[s].is_not(None), _TAKEN[s].is_(None)) for s in STEPS))
+        busy = sa.select(D.c.circular_id).where(D.c.role == "leader", D.c.confirmed_at.is_(None), steps_left)
+        noticing = sa.select(N.c.circular_id).where(N.c.state.in_(("pending", "failed")))
+        q = (
+            sa.select(C.c.tenant, C.c.id)
+            .where(
+                sa.or_(
+                    C.c.state == "scheduled",
+                    sa.and_(C.c.state == "released", C.c.id.in_(busy)),
+                    C.c.id.in_(noticing),
+                )
+            )
+            .order_by(C.c.created)
+            .limit(limit)
+        )
+        return [(r.tenant, r.id) for r in c.execute(q)]
+
+    return await db.read(work)
+
+
 def _pending(c: sa.Connection, circular_id: str) -> bool:
     return c.execute(sa.select(N.c.key).where(N.c.circular_id == circular_id, N.c.state.in_(("pending", "failed"))).limit(1)).first() is not None

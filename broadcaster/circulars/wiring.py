@@ -2,16 +2,23 @@
 
 from __future__ import annotations
 
+from datetime import timedelta
 from typing import Any
 
+from broadcaster.circulars import steps
 from broadcaster.circulars.board import BoardPool, CircularBoard
 from broadcaster.circulars.chain import Chain
-from broadcaster.circulars.service import TICK, Circulars, payload_of
+from broadcaster.circulars.service import TICK, Circulars, job_id, payload_of
 from broadcaster.logging import get_logger
 from broadcaster.pipeline.adapters import AdapterPool
 from broadcaster.scheduler import SchedulerService
 
 log = get_logger(__name__)
+
+SWEEP = "circular.sweep"
+SWEEP_CRON = "*/10 * * * *"
+# A job that failed or died is tried again this much later.
+RETRY = timedelta(minutes=1)
 
 
 def shared_scheduler(rt: Any) -> SchedulerService:
@@ -44,6 +51,22 @@ def register_jobs(svc: Circulars) -> None:
 
     async def tick(payload: dict[str, Any]) -> None:
         tenant, circular_id = payload_of(payload)
-        await chain.run(tenant, circular_id)
+        # APScheduler removes a one-off job as it starts it: put a guard in its place first, so
+        # that a run that dies (the process killed, the database away) is tried again.
+        svc.scheduler.schedule_at(job_id(circular_id), svc.clock() + RETRY, TICK, payload)
+        try:
+            await chain.run(tenant, circular_id)
+        except Exception:
+            log.exception("circular_job_failed", circular=circular_id)
+
+    async def sweep(payload: dict[str, Any]) -> None:
+        """The safety net: every circular with work left has its job (a lost one comes back)."""
+        for tenant, circular_id in await steps.open_circulars(svc.db):
+            await svc.schedule_tick(tenant, circular_id)
 
     svc.scheduler.handle(TICK, tick)
+    svc.scheduler.handle(SWEEP, sweep)
+
+
+def schedule_sweep(svc: Circulars) -> None:
+    svc.scheduler.schedule_cron("circulars:sweep", SWEEP_CRON, SWEEP, {})

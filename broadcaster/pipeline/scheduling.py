@@ -12,7 +12,7 @@ import asyncio
 import contextlib
 from typing import Any
 
-from broadcaster.circulars.wiring import circulars_of, register_jobs, shared_scheduler
+from broadcaster.circulars.wiring import circulars_of, register_jobs, schedule_sweep, shared_scheduler
 from broadcaster.logging import get_logger
 
 log = get_logger(__name__)
@@ -22,11 +22,16 @@ class SchedulerStage:
     def __init__(self, rt: Any) -> None:
         self.service = shared_scheduler(rt)
         # Handlers by job kind; a job whose kind no handler claims is logged and dropped.
-        register_jobs(circulars_of(rt))
+        self.circulars = circulars_of(rt)
+        register_jobs(self.circulars)
         self._stop = asyncio.Event()
 
     async def run(self) -> None:
         self.service.start()
+        try:
+            schedule_sweep(self.circulars)
+        except Exception as e:  # the job store is away: the next start adds it
+            log.warning("scheduler_sweep_not_scheduled", error=str(e)[:200])
         try:
             await self._stop.wait()
         finally:

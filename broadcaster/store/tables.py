@@ -13,6 +13,8 @@ from typing import Any
 import sqlalchemy as sa
 from sqlalchemy.engine import Dialect
 
+from broadcaster.store.sealed import DispatchData, SealedText
+
 
 class UTCDateTime(sa.types.TypeDecorator[datetime]):
     """Timezone-aware in and out on every backend (SQLite's DATETIME forgets the offset)."""
@@ -112,7 +114,12 @@ dispatches = sa.Table(
     sa.Column("deadline", UTCDateTime(), nullable=False),
     sa.Column("accepted_at", UTCDateTime(), nullable=True),
     sa.Column("latency_ms", sa.Float(), nullable=True),
-    sa.Column("data", sa.JSON(), nullable=False),  # the Dispatch, recipients and explanation included
+    # The Dispatch, explanation included; its recipients sealed (store/sealed.py) until the
+    # retention job purges them (0010_privacy, broadcaster/store/retention.py).
+    sa.Column("data", DispatchData(), nullable=False),
+    sa.Column("recipients_purged", UTCDateTime(), nullable=True),
+    # How many recipients the batch had, kept when the list itself is purged.
+    sa.Column("recipient_count", sa.Integer(), nullable=True),
     sa.Index("dispatches_by_alert", "tenant", "alert_id"),
     sa.Index("dispatches_by_event", "tenant", "event_key", "channel", "audience"),
     sa.Index("dispatches_by_state", "state", "updated"),
@@ -206,7 +213,8 @@ subscriber_endpoints = sa.Table(
     # A keyed hash of the address, for lookups (an unfollow event names a LINE user id) without
     # reading the address itself.
     sa.Column("address_hash", sa.String(64), primary_key=True),
-    sa.Column("address", sa.Text(), nullable=False),
+    # Sealed at rest (store/sealed.py) when a data key is configured.
+    sa.Column("address", SealedText("subscriber_endpoints.address"), nullable=False),
     sa.Index("endpoints_by_channel", "channel", "address_hash"),
 )
 
@@ -310,8 +318,9 @@ users = sa.Table(
     sa.Column("display_name", sa.String(200), nullable=False),
     sa.Column("home_tenant", sa.String(64), sa.ForeignKey("tenants.id"), nullable=False),
     sa.Column("password_hash", sa.Text(), nullable=False),
-    sa.Column("totp_secret", sa.Text(), nullable=True),
-    sa.Column("phone", sa.String(40), nullable=True),
+    # Sealed at rest (store/sealed.py); the phone column is TEXT since 0010_privacy.
+    sa.Column("totp_secret", SealedText("users.totp_secret"), nullable=True),
+    sa.Column("phone", SealedText("users.phone"), nullable=True),
     sa.Column("active", sa.Boolean(), nullable=False, server_default=sa.true()),
     sa.Column("failed_logins", sa.Integer(), nullable=False, server_default="0"),
     sa.Column("locked_until", UTCDateTime(), nullable=True),

@@ -352,3 +352,52 @@ async def test_a_hung_provider_leaves_notices_to_the_job_and_the_dispatch_goes_o
     assert [n["state"] for n in await cs.notice_states(env.db, c.id)] == ["pending"]
     (job,) = [j for j in svc.scheduler.jobs() if j["id"] == job_id(c.id)]
     assert job["next_run"] <= env.clock.at, "the job sends it at once"
+
+
+async def test_a_lost_job_comes_back_with_the_sweep_and_a_failing_run_is_retried(env: Env) -> None:
+    from broadcaster.circulars.wiring import SWEEP, register_jobs
+
+    svc = env.svc
+    alert = evacuation()
+    await svc.ledger.record_alert(alert)
+    await CircularBoard(svc).send(delivery_of(alert, "leaders:omachi", ("L-suzuki",)))
+    (c,) = await cs.circulars_of(env.db, "anamizu")
+    svc.scheduler.cancel(job_id(c.id))  # as if the process died while the job ran
+    assert [j for j in svc.scheduler.jobs() if j["id"] == job_id(c.id)] == []
+    register_jobs(svc)
+    await svc.scheduler.handlers[SWEEP]({})
+    (job,) = [j for j in svc.scheduler.jobs() if j["id"] == job_id(c.id)]
+    assert job["next_run"] == env.clock.at + timedelta(minutes=5)
+
+    broken = replace(svc, ledger=_Broken(svc.ledger))  # type: ignore[arg-type]
+    register_jobs(broken)
+    await broken.scheduler.handlers["circular.tick"]({"tenant": "anamizu", "circular": c.id})
+    (job,) = [j for j in svc.scheduler.jobs() if j["id"] == job_id(c.id)]
+    assert job["next_run"] == env.clock.at + timedelta(minutes=1), "tried again in a minute"
+
+
+class _Broken:
+    """A ledger whose database is away."""
+
+    def __init__(self, ledger: Ledger) -> None:
+        self._ledger = ledger
+
+    @property
+    def db(self) -> Any:
+        raise ConnectionError("the database is away")
+
+
+async def test_a_routine_circular_never_calls_the_officers_by_default(env: Env) -> None:
+    svc = env.svc
+    await svc.audiences.add(
+        "anamizu", kind="leader", name="電話だけの会長", districts=["kawashima"], external_ref="L-phone",
+        endpoints={"circular": "L-phone", "phone": "0768529999"},
+    )
+    cid = await routine.create(svc, "anamizu", routine.RoutineSpec(title="町内会費", body="集金です。", districts=("kawashima",)), [], "officer:anamizu/tanaka")
+    chain = Chain(svc)
+    await chain.run("anamizu", cid)
+    env.clock.advance(days=3)
+    await chain.run("anamizu", cid)
+    assert [a for a in await reports.alerts(svc.ledger, tenant="anamizu") if a["identifier"].startswith("sys-circ-")] == []
+    phone_only = [d for d in await cs.deliveries(env.db, cid) if d.name == "電話だけの会長"]
+    assert phone_only[0].officers_due is None

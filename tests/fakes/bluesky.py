@@ -18,10 +18,11 @@ import time
 import unicodedata
 from collections import deque
 from dataclasses import dataclass, field
-from types import TracebackType
-from typing import Any, Self
+from typing import Any
 
 from aiohttp import web
+
+from tests.fakes.loopback import Served, serve
 
 TID = re.compile(r"[234567abcdefghij][234567abcdefghijklmnopqrstuvwxyz]{12}")
 DID = "did:plc:anamizubousai000000000"
@@ -52,7 +53,7 @@ class Record:
 
 
 @dataclass
-class FakeBluesky:
+class FakeBluesky(Served):
     handle: str = "anamizu-bousai.bsky.social"
     password: str = "app-pass-word"
     requests: list[Seen] = field(default_factory=list)
@@ -98,27 +99,8 @@ class FakeBluesky:
         for name in ("server.createSession", "server.refreshSession", "repo.putRecord", "repo.deleteRecord"):
             app.router.add_post(f"/xrpc/com.atproto.{name}", self._route)
         app.router.add_get("/xrpc/com.atproto.repo.getRecord", self._get)
-        self._runner = web.AppRunner(app, handle_signals=False, access_log=None)
-        await self._runner.setup()
-        site = web.TCPSite(self._runner, "127.0.0.1", 0)
-        await site.start()
-        host, port = self._runner.addresses[0][:2]
-        self.url = f"http://{host}:{port}"
+        self._runner, self.url = await serve(app)
         return self.url
-
-    async def close(self) -> None:
-        if self._runner is not None:
-            await self._runner.cleanup()
-            self._runner = None
-
-    async def __aenter__(self) -> Self:
-        await self.start()
-        return self
-
-    async def __aexit__(
-        self, exc_type: type[BaseException] | None, exc: BaseException | None, tb: TracebackType | None
-    ) -> None:
-        await self.close()
 
     def _answer(
         self,

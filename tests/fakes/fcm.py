@@ -16,13 +16,14 @@ import re
 import time
 from collections import deque
 from dataclasses import dataclass, field
-from types import TracebackType
-from typing import Any, Self
+from typing import Any
 
 from aiohttp import web
 from cryptography.exceptions import InvalidSignature
 from cryptography.hazmat.primitives import hashes, serialization
 from cryptography.hazmat.primitives.asymmetric import padding, rsa
+
+from tests.fakes.loopback import Served, serve
 
 SCOPE = "https://www.googleapis.com/auth/firebase.messaging"
 
@@ -64,7 +65,7 @@ def _error(
 
 
 @dataclass
-class FakeFcm:
+class FakeFcm(Served):
     email: str
     public_key: rsa.RSAPublicKey
     project: str = "anamizu-app"
@@ -95,27 +96,8 @@ class FakeFcm:
         app = web.Application()
         app.router.add_post("/token", self._token)
         app.router.add_post("/v1/projects/{project}/messages:send", self._send)
-        self._runner = web.AppRunner(app, handle_signals=False, access_log=None)
-        await self._runner.setup()
-        site = web.TCPSite(self._runner, "127.0.0.1", 0)
-        await site.start()
-        host, port = self._runner.addresses[0][:2]
-        self.base = f"http://{host}:{port}"
+        self._runner, self.base = await serve(app)
         return self.base
-
-    async def close(self) -> None:
-        if self._runner is not None:
-            await self._runner.cleanup()
-            self._runner = None
-
-    async def __aenter__(self) -> Self:
-        await self.start()
-        return self
-
-    async def __aexit__(
-        self, exc_type: type[BaseException] | None, exc: BaseException | None, tb: TracebackType | None
-    ) -> None:
-        await self.close()
 
     async def _token(self, request: web.Request) -> web.StreamResponse:
         form = await request.post()

@@ -33,11 +33,12 @@ import time
 import uuid
 from collections import deque
 from dataclasses import dataclass, field
-from types import TracebackType
-from typing import Any, Self
+from typing import Any
 
 from aiohttp import web
 from multidict import CIMultiDict, CIMultiDictProxy
+
+from tests.fakes.loopback import Served, serve
 
 USER_ID = re.compile(r"U[0-9a-f]{32}")
 MONTHLY_LIMIT = "You have reached your monthly limit."
@@ -106,7 +107,7 @@ class _Script:
 
 
 @dataclass
-class FakeLine:
+class FakeLine(Served):
     token: str = "line-token"
     # Seconds before each sending request is handled (the network and LINE's own work).
     latency: float = 0.0
@@ -169,27 +170,8 @@ class FakeLine:
         app.router.add_post("/v2/bot/user/all/richmenu/{id}", self._richmenu_default_set)
         app.router.add_get("/v2/bot/message/quota", self._quota)
         app.router.add_get("/v2/bot/message/quota/consumption", self._consumption)
-        self._runner = web.AppRunner(app, handle_signals=False, access_log=None)
-        await self._runner.setup()
-        site = web.TCPSite(self._runner, "127.0.0.1", 0)
-        await site.start()
-        host, port = self._runner.addresses[0][:2]
-        self.url = f"http://{host}:{port}"
+        self._runner, self.url = await serve(app)
         return self.url
-
-    async def close(self) -> None:
-        if self._runner is not None:
-            await self._runner.cleanup()
-            self._runner = None
-
-    async def __aenter__(self) -> Self:
-        await self.start()
-        return self
-
-    async def __aexit__(
-        self, exc_type: type[BaseException] | None, exc: BaseException | None, tb: TracebackType | None
-    ) -> None:
-        await self.close()
 
     # --- the API ---------------------------------------------------------------------------
     def _answer(

@@ -12,10 +12,11 @@ from __future__ import annotations
 from collections import deque
 from dataclasses import dataclass, field
 from datetime import UTC, datetime, timedelta
-from types import TracebackType
-from typing import Any, Self
+from typing import Any
 
 from aiohttp import web
+
+from tests.fakes.loopback import Served, serve
 
 
 @dataclass(frozen=True)
@@ -39,7 +40,7 @@ class Status:
 
 
 @dataclass
-class FakeMastodon:
+class FakeMastodon(Served):
     token: str = "masto-token"
     max_characters: int = 500
     requests: list[Seen] = field(default_factory=list)
@@ -70,27 +71,8 @@ class FakeMastodon:
         app = web.Application()
         app.router.add_post("/api/v1/statuses", self._create)
         app.router.add_delete("/api/v1/statuses/{id}", self._delete)
-        self._runner = web.AppRunner(app, handle_signals=False, access_log=None)
-        await self._runner.setup()
-        site = web.TCPSite(self._runner, "127.0.0.1", 0)
-        await site.start()
-        host, port = self._runner.addresses[0][:2]
-        self.url = f"http://{host}:{port}"
+        self._runner, self.url = await serve(app)
         return self.url
-
-    async def close(self) -> None:
-        if self._runner is not None:
-            await self._runner.cleanup()
-            self._runner = None
-
-    async def __aenter__(self) -> Self:
-        await self.start()
-        return self
-
-    async def __aexit__(
-        self, exc_type: type[BaseException] | None, exc: BaseException | None, tb: TracebackType | None
-    ) -> None:
-        await self.close()
 
     def _answer(
         self,

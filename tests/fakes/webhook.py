@@ -12,12 +12,12 @@ import json
 import time
 from collections import deque
 from dataclasses import dataclass, field
-from types import TracebackType
-from typing import Any, Self
+from typing import Any
 
 from aiohttp import web
 
 from adapters.outbound.webhook.signing import HEADER, InvalidSignature, verify
+from tests.fakes.loopback import Served, serve
 
 
 @dataclass(frozen=True)
@@ -31,7 +31,7 @@ class Seen:
 
 
 @dataclass
-class FakeReceivers:
+class FakeReceivers(Served):
     secrets: dict[str, str]
     seen: list[Seen] = field(default_factory=list)
     processed: dict[str, list[dict[str, Any]]] = field(default_factory=dict)
@@ -51,27 +51,8 @@ class FakeReceivers:
     async def start(self) -> str:
         app = web.Application()
         app.router.add_post("/hook/{name}", self._hook)
-        self._runner = web.AppRunner(app, handle_signals=False, access_log=None)
-        await self._runner.setup()
-        site = web.TCPSite(self._runner, "127.0.0.1", 0)
-        await site.start()
-        host, port = self._runner.addresses[0][:2]
-        self.base = f"http://{host}:{port}"
+        self._runner, self.base = await serve(app)
         return self.base
-
-    async def close(self) -> None:
-        if self._runner is not None:
-            await self._runner.cleanup()
-            self._runner = None
-
-    async def __aenter__(self) -> Self:
-        await self.start()
-        return self
-
-    async def __aexit__(
-        self, exc_type: type[BaseException] | None, exc: BaseException | None, tb: TracebackType | None
-    ) -> None:
-        await self.close()
 
     def _answer(
         self, name: str, request: web.Request, body: bytes, status: int, reason: str = ""

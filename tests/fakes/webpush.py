@@ -20,8 +20,7 @@ import re
 import time
 from collections import Counter, deque
 from dataclasses import dataclass, field
-from types import TracebackType
-from typing import Any, Self
+from typing import Any
 
 from aiohttp import web
 from cryptography.exceptions import InvalidSignature, InvalidTag
@@ -30,6 +29,8 @@ from cryptography.hazmat.primitives.asymmetric import ec
 from cryptography.hazmat.primitives.asymmetric.utils import encode_dss_signature
 from cryptography.hazmat.primitives.ciphers.aead import AESGCM
 from cryptography.hazmat.primitives.kdf.hkdf import HKDF
+
+from tests.fakes.loopback import Served, serve
 
 URGENCIES = ("very-low", "low", "normal", "high")
 _TOPIC = re.compile(r"^[A-Za-z0-9_-]{1,32}$")
@@ -131,7 +132,7 @@ class Pushed:
 
 
 @dataclass
-class FakePushService:
+class FakePushService(Served):
     latency: float = 0.0
     # Off in the benchmark, where the fake must not eat the core it measures.
     decrypt: bool = True
@@ -173,27 +174,8 @@ class FakePushService:
     async def start(self) -> str:
         app = web.Application(client_max_size=8192)
         app.router.add_post("/push/{name}", self._push)
-        self._runner = web.AppRunner(app, handle_signals=False, access_log=None)
-        await self._runner.setup()
-        site = web.TCPSite(self._runner, "127.0.0.1", 0)
-        await site.start()
-        host, port = self._runner.addresses[0][:2]
-        self.base = f"http://{host}:{port}"
+        self._runner, self.base = await serve(app)
         return self.base
-
-    async def close(self) -> None:
-        if self._runner is not None:
-            await self._runner.cleanup()
-            self._runner = None
-
-    async def __aenter__(self) -> Self:
-        await self.start()
-        return self
-
-    async def __aexit__(
-        self, exc_type: type[BaseException] | None, exc: BaseException | None, tb: TracebackType | None
-    ) -> None:
-        await self.close()
 
     def _refuse(self, name: str, headers: dict[str, str], status: int, reason: str) -> web.Response:
         self.received.append(Pushed(name, status, headers, reason=reason))

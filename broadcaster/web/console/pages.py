@@ -178,7 +178,6 @@ async def compose_preview(request: web.Request) -> web.StreamResponse:
     "POST", "/t/{tenant}/compose/send", role=Role.OPERATOR, kind="page", summary="Send what was previewed"
 )
 async def compose_send(request: web.Request) -> web.StreamResponse:
-    ctx = request.app[CONTEXT]
     tenant = _tenant(request)
     who = _me(request)
     form = await request.post()
@@ -199,6 +198,28 @@ async def compose_send(request: web.Request) -> web.StreamResponse:
         raise web.HTTPBadRequest(
             text="実際の情報として送るには確認欄にチェックしてください。 (Confirm that this is not a drill.)"
         )
+    alert_id = await _send_manual(
+        request,
+        doc,
+        action="send",
+        target=None,
+        detail={
+            "status": doc["status"],
+            "msgType": doc.get("msgType"),
+            "headline": doc.get("headline"),
+            "template": doc.get("template"),
+        },
+    )
+    raise web.HTTPSeeOther(f"/t/{tenant.id}/alerts/{alert_id}")
+
+
+async def _send_manual(
+    request: web.Request, doc: dict[str, Any], *, action: str, target: str | None, detail: dict[str, Any]
+) -> str:
+    """Put an officer's alert on the pipeline (recorded, then published) and audit it."""
+    ctx = request.app[CONTEXT]
+    tenant = _tenant(request)
+    who = _me(request)
     raw = RawEvent(
         source="manual",
         content_type=CONTENT_TYPE,
@@ -211,18 +232,13 @@ async def compose_send(request: web.Request) -> web.StreamResponse:
     alert_id = f"m-{tenant.id}-{raw.id[:24]}"
     await ctx.ledger.audit(
         actor=who.identity,
-        action="send",
+        action=action,
         tenant=tenant.id,
-        target=alert_id,
+        target=target or alert_id,
         origin=client_ip(request),
-        detail={
-            "status": doc["status"],
-            "msgType": doc.get("msgType"),
-            "headline": doc.get("headline"),
-            "template": doc.get("template"),
-        },
+        detail={**detail, "alert": alert_id},
     )
-    raise web.HTTPSeeOther(f"/t/{tenant.id}/alerts/{alert_id}")
+    return alert_id
 
 
 # -- one alert ---------------------------------------------------------------------------------
@@ -313,7 +329,6 @@ async def alert_approve(request: web.Request) -> web.StreamResponse:
 async def alert_cancel(request: web.Request) -> web.StreamResponse:
     ctx = request.app[CONTEXT]
     tenant = _tenant(request)
-    who = _me(request)
     alert_id = request.match_info["alert_id"]
     form = await request.post()
     original = await ctx.ledger.alert(tenant.id, alert_id)
@@ -338,24 +353,10 @@ async def alert_cancel(request: web.Request) -> web.StreamResponse:
         "certainty": "Observed",
         "translations": {"en": {"headline": f"Cancelled: {info.event}", "description": reason.en}},
     }
-    raw = RawEvent(
-        source="manual",
-        content_type=CONTENT_TYPE,
-        body=json.dumps(doc, ensure_ascii=False).encode("utf-8"),
-        tenant=tenant.id,
-        submitted_by=who.identity,
-        source_ref=f"console:{client_ip(request)}",
+    cancel_id = await _send_manual(
+        request, doc, action="cancel", target=alert_id, detail={"reason": reason.id}
     )
-    await submit(ctx.bus, raw, ctx.ledger)
-    await ctx.ledger.audit(
-        actor=who.identity,
-        action="cancel",
-        tenant=tenant.id,
-        target=alert_id,
-        origin=client_ip(request),
-        detail={"reason": reason.id, "cancel": f"m-{tenant.id}-{raw.id[:24]}"},
-    )
-    raise web.HTTPSeeOther(f"/t/{tenant.id}/alerts/m-{tenant.id}-{raw.id[:24]}")
+    raise web.HTTPSeeOther(f"/t/{tenant.id}/alerts/{cancel_id}")
 
 
 @console.route(
