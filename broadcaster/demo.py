@@ -128,7 +128,13 @@ async def run_demo(settings: Settings, *, serve: bool = False) -> int:
     bus = EmbeddedBus(Path(settings.bus.url.removeprefix("embedded:")), partitions=settings.bus.partitions,
                       poll_interval=settings.bus.poll_interval_s)
     await bus.start()
-    ledger = Ledger.connect(settings.db_url)
+    from broadcaster.store.personal import open_ledger
+
+    if settings.privacy.cipher() is None:
+        # The demo's people are invented; a real deployment refuses to start like this.
+        echo("WARNING: no data key (privacy.key): the demo stores its people's addresses in clear. "
+             "A deployment for real residents must set one (docs/privacy.md).\n", err=True)
+    ledger = open_ledger(settings)
     try:
         await migrate.upgrade(ledger.db)
         runtime = Runtime.build(settings, bus, ledger)
@@ -156,6 +162,7 @@ async def run_demo(settings: Settings, *, serve: bool = False) -> int:
             _print_outputs(settings, echo)
             print_site(settings, echo, f"http://{settings.web.host}:{pipeline.web_port}" if pipeline.web_port else None)
             if serve:
+                await _demo_officers(ledger, echo, pipeline.web_port)
                 echo(f"\nServing: the pipeline keeps running. In another terminal:\n"
                      f"  broadcaster --config {CONFIG} send samples/jma/12_vxse43_eew_keiho.xml\n"
                      f"  broadcaster --config {CONFIG} status\n"
@@ -167,6 +174,29 @@ async def run_demo(settings: Settings, *, serve: bool = False) -> int:
         await ledger.close()
         await bus.close()
     return 0 if complete else 1
+
+
+DEMO_PASSWORD = "demo password 2024"  # noqa: S105 - the offline demo's own, printed to its user
+
+
+async def _demo_officers(ledger: Ledger, echo: Any, port: int | None) -> None:
+    """Two officers of 穴水町 for trying the console: one composes, the other approves."""
+    import pyotp
+
+    from broadcaster.store.users import Role, Users
+    from broadcaster.web.auth import hash_password
+
+    users = Users(ledger.db)
+    password = hash_password(DEMO_PASSWORD)
+    echo(f"\nConsole: http://127.0.0.1:{port}/console  (password: {DEMO_PASSWORD!r})")
+    for name, role in (("tanaka", Role.OPERATOR), ("sato", Role.APPROVER)):
+        secret = pyotp.random_base32()
+        await users.add(
+            name, display_name=name, home_tenant="anamizu", password_hash=password, totp_secret=secret,
+            roles={"anamizu": role},
+        )
+        echo(f"  {name:<7} {role.label:<9} second factor: {pyotp.TOTP(secret).provisioning_uri(name=name, issuer_name='broadcaster demo')}")
+        echo(f"          code now: {pyotp.TOTP(secret).now()}  (add the link to an authenticator app for later codes)")
 
 
 def _raw(path: Path, officer: str | None) -> RawEvent:
