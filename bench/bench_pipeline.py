@@ -1,17 +1,26 @@
-"""The spine's speed: alerts through every stage to every channel (outbox), on one machine.
+"""The spine's speed: alerts through every stage to every channel, on one machine.
 
-    python bench/bench_pipeline.py                 # embedded bus, SQLite
-    python bench/bench_pipeline.py --quick         # tiny sizes, a smoke run
-    python bench/bench_pipeline.py --bus kafka://127.0.0.1:9092
+    python bench/bench_pipeline.py                       # embedded bus, SQLite, channels on fakes
+    python bench/bench_pipeline.py --kafka auto          # and on Kafka (tansu started here)
+    python bench/bench_pipeline.py --db postgres         # ledger on PostgreSQL (a database per phase)
+    python bench/bench_pipeline.py --outbox              # every channel in outbox mode instead
+    python bench/bench_pipeline.py --quick               # tiny sizes, a smoke run
 
-Two phases, in the same run:
+Two phases per bus, each on a fresh pipeline and a fresh ledger (a SQLite file, or a PostgreSQL
+database created and dropped by the benchmark), so that neither counts the other's alerts:
+
 * latency: alerts one at a time (each waits for the last to finish), so each is measured on a
-  quiet system: ingest-to-send per dispatch (raw received → provider answered), and skew per
-  alert (first to last channel's answer);
+  quiet system: ingest-to-send per dispatch (raw received → provider answered), skew per alert
+  (first to last channel's answer) and the time spent in each hop. One alert first warms the
+  pipeline up (templates compiled, adapters connected) and is reported apart, not counted.
 * throughput: a burst of alerts, timed from the first submit to the last dispatch final.
 
-The pipeline runs in this process, as `broadcaster run` runs it: ingest adapters live in the
-same process and wake the stages at once.
+The alert is an officer's tsunami warning exercise for 穴水町; the project's own rules send it to
+website, app push, LINE, X, Mastodon, Bluesky, e-mail and webhook. With the fakes (the default)
+each of those channels is live against its fake in another process (bench/fakes.py), answering at
+once; `--outbox` writes every channel to the outbox instead. The pipeline runs in this process as
+`broadcaster run` runs it, and the raw event is recorded in the ledger before it is published,
+as every real way in does.
 """
 
 from __future__ import annotations
@@ -22,6 +31,9 @@ import json
 import sys
 import tempfile
 import time
+from collections.abc import AsyncIterator, Sequence
+from contextlib import asynccontextmanager
+from datetime import datetime
 from pathlib import Path
 from typing import Any
 
@@ -29,8 +41,13 @@ import sqlalchemy as sa
 
 ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT))
+sys.path.insert(0, str(ROOT / "bench"))
 
-from broadcaster.bus import open_bus  # noqa: E402
+from common import add_residents, cpu_seconds, phase_database, resolve_db, summary  # noqa: E402
+from fakes import LIVE, Fleet  # noqa: E402
+
+from broadcaster.bus import Bus, open_bus  # noqa: E402
+from broadcaster.bus.topics import ALERTS, INGEST_RAW, RECEIPTS, dispatch_topic  # noqa: E402
 from broadcaster.logging import configure  # noqa: E402
 from broadcaster.model import RawEvent  # noqa: E402
 from broadcaster.pipeline.ingest import submit  # noqa: E402
@@ -44,40 +61,36 @@ TENANT = {
     "geocodes": [{"value_name": "bench/city", "value": "1"}],
     "districts": [{"id": "kawashima", "name": "川島"}],
 }
-
-
-def percentile(values: list[float], q: float) -> float:
-    ordered = sorted(values)
-    if not ordered:
-        return float("nan")
-    k = (len(ordered) - 1) * q
-    lo, hi = int(k), min(int(k) + 1, len(ordered) - 1)
-    return ordered[lo] + (ordered[hi] - ordered[lo]) * (k - lo)
-
-
 FETCH_WAIT_MS = 50
+# Residents with an app subscription and an e-mail address, so that those channels have an
+# audience (one batch each).
+RESIDENTS = 20
 
 
 def bench_settings(
-    workdir: Path, bus_url: str | None, db_url: str | None, fetch_wait_ms: int = FETCH_WAIT_MS
+    workdir: Path,
+    bus_url: str | None,
+    db_url: str,
+    fetch_wait_ms: int = FETCH_WAIT_MS,
+    channels: dict[str, Any] | None = None,
+    partitions: int = 8,
 ) -> Settings:
     return load_settings(
         None,
         var_dir=workdir,
-        db_url=db_url or f"sqlite+aiosqlite:///{workdir / 'ledger.sqlite3'}",
+        db_url=db_url,
         outbox_dir=workdir / "outbox",
         bus={
             "url": bus_url or f"embedded:{workdir / 'bus.sqlite3'}",
-            "partitions": 8,
+            "partitions": partitions,
             "poll_interval_s": 0.2,
             # Each phase on its own topics and groups when the broker is shared.
             "prefix": f"b{workdir.name}{time.time_ns()}.",
             "kafka_session_timeout_ms": 6000,
             "kafka_fetch_max_wait_ms": fetch_wait_ms,
         },
-        tenants={"anamizu": TENANT},
-        # Every channel, on the project's default rules: a notice goes to website, app, LINE and
-        # e-mail; an evacuation order to every channel.
+        web={"enabled": False},
+        tenants={"anamizu": {**TENANT, "channels": channels or {}}},
         rules_dir=ROOT / "rules",
     )
 
@@ -118,14 +131,14 @@ async def _count(ledger: Ledger, table: sa.Table) -> int:
     )
 
 
-async def _wait_done(ledger: Ledger, alerts: int, within: float = 600) -> None:
+async def wait_done(ledger: Ledger, alerts: int, within: float = 600, every: float = 0.005) -> None:
     deadline = time.monotonic() + within
     while time.monotonic() < deadline:
         routed, open_ = await ledger.db.read(_progress)
-        if routed == alerts and open_ == 0:
+        if routed >= alerts and open_ == 0:
             return
-        await asyncio.sleep(0.005)
-    raise TimeoutError("the pipeline did not finish")
+        await asyncio.sleep(every)
+    raise TimeoutError(f"the pipeline did not finish {alerts} alerts in {within:g} s")
 
 
 HOPS = (
@@ -136,97 +149,261 @@ HOPS = (
 )
 
 
-async def _latencies(ledger: Ledger) -> tuple[list[float], list[float], dict[str, list[float]]]:
-    """(ingest-to-send ms per dispatch, skew ms per alert, ms per hop) from the ledger's attempts."""
-    from datetime import datetime
+def _ms(a: str, b: str) -> float:
+    return (datetime.fromisoformat(b) - datetime.fromisoformat(a)).total_seconds() * 1000
 
+
+async def _attempts(ledger: Ledger) -> list[tuple[str, str, str, dict[str, str]]]:
+    at = tables.attempts
+    query = sa.select(at.c.alert_id, at.c.channel, at.c.mode, at.c.hops).where(at.c.status == "accepted")
+    return await ledger.db.read(lambda c: [tuple(r) for r in c.execute(query)])
+
+
+def latencies(rows: Sequence[tuple[str, str, str, dict[str, str]]], skip: set[str]) -> dict[str, Any]:
+    """Ingest-to-send per dispatch, skew per alert, per hop and per channel, from the attempts."""
     per_alert: dict[str, list[datetime]] = {}
-    latencies: list[float] = []
+    lat: list[float] = []
     hops_ms: dict[str, list[float]] = {f"{a}->{b}": [] for a, b in HOPS}
-    query = sa.select(tables.attempts.c.alert_id, tables.attempts.c.hops).where(
-        tables.attempts.c.status == "accepted"
-    )
-    rows = await ledger.db.read(lambda c: list(c.execute(query)))
-    for alert_id, hops in rows:
-        received = datetime.fromisoformat(hops["received"])
-        sent = datetime.fromisoformat(hops["sent"])
-        latencies.append((sent - received).total_seconds() * 1000)
-        per_alert.setdefault(alert_id, []).append(sent)
+    channels: dict[str, list[float]] = {}
+    modes: dict[str, str] = {}
+    for alert_id, channel, mode, hops in rows:
+        modes[channel] = mode
+        if alert_id in skip:
+            continue
+        ms = _ms(hops["received"], hops["sent"])
+        lat.append(ms)
+        channels.setdefault(channel, []).append(ms)
+        per_alert.setdefault(alert_id, []).append(datetime.fromisoformat(hops["sent"]))
         for a, b in HOPS:
             if hops.get(a) and hops.get(b):
-                delta = datetime.fromisoformat(hops[b]) - datetime.fromisoformat(hops[a])
-                hops_ms[f"{a}->{b}"].append(delta.total_seconds() * 1000)
+                hops_ms[f"{a}->{b}"].append(_ms(hops[a], hops[b]))
     skews = [(max(v) - min(v)).total_seconds() * 1000 for v in per_alert.values()]
-    return latencies, skews, hops_ms
+    return {
+        "latency_ms": summary(lat),
+        "skew_ms": summary(skews),
+        "hop_ms": {k: summary(v) for k, v in hops_ms.items()},
+        "channel_latency_ms": {k: summary(v) for k, v in sorted(channels.items())},
+        "channel_modes": dict(sorted(modes.items())),
+        "dispatches_per_alert": round(len(lat) / max(len(per_alert), 1), 2),
+    }
+
+
+async def message_sizes(bus: Bus, channels: Sequence[str], alerts: int) -> dict[str, Any]:
+    """Mean bytes (value + key + headers) and messages per alert of each topic a burst wrote."""
+    out: dict[str, Any] = {}
+    topics = [INGEST_RAW, ALERTS, *(dispatch_topic(c) for c in channels), RECEIPTS]
+    dispatch_sizes: list[int] = []
+    for topic in topics:
+        records = await bus.messages(topic)
+        sizes = [
+            len(r.value) + len(r.key.encode()) + sum(len(k) + len(v.encode()) for k, v in r.headers.items())
+            for r in records
+        ]
+        if topic.startswith("dispatch."):
+            dispatch_sizes += sizes
+            continue
+        out[topic] = {"mean_bytes": round(sum(sizes) / max(len(sizes), 1)), "per_alert": len(sizes) / max(alerts, 1)}
+    out["dispatch.*"] = {
+        "mean_bytes": round(sum(dispatch_sizes) / max(len(dispatch_sizes), 1)),
+        "per_alert": len(dispatch_sizes) / max(alerts, 1),
+    }
+    return out
+
+
+@asynccontextmanager
+async def pipeline_for(
+    workdir: Path,
+    bus_url: str | None,
+    db_url: str,
+    fetch_wait_ms: int,
+    fleet: Fleet | None,
+    residents: int,
+) -> AsyncIterator[tuple[Settings, Bus, Ledger, Pipeline]]:
+    settings = bench_settings(workdir, bus_url, db_url, fetch_wait_ms, fleet.channels() if fleet else None)
+    bus = open_bus(settings.bus)
+    await bus.start()
+    ledger = Ledger.connect(settings.db_url)
+    pipeline: Pipeline | None = None
+    try:
+        await migrate.upgrade(ledger.db)
+        await ledger.ensure_tenants([("anamizu", "穴水町")])
+        if fleet is not None and residents:
+            from bench_webpush import subscriptions
+
+            pushes = subscriptions(fleet.urls["push"], residents)
+            await add_residents(
+                ledger,
+                "anamizu",
+                [{"app_push": p, "email": f"r{i}@example.jp"} for i, p in enumerate(pushes)],
+            )
+        pipeline = Pipeline(Runtime.build(settings, bus, ledger), stage_names(settings))
+        await pipeline.start()
+        await pipeline.ready()
+        yield settings, bus, ledger, pipeline
+    finally:
+        if pipeline is not None:
+            await pipeline.stop()
+        await ledger.close()
+        await bus.close()
+
+
+async def latency_phase(
+    workdir: Path, bus_url: str | None, db_url: str, n: int, fetch_wait_ms: int, fleet: Fleet | None,
+    broker_pid: int | None = None,
+) -> dict[str, Any]:
+    async with pipeline_for(workdir, bus_url, db_url, fetch_wait_ms, fleet, RESIDENTS) as (_, bus, ledger, _p):
+        t0 = time.perf_counter()
+        warm = raw_alert(-1)
+        await submit(bus, warm, ledger)
+        await wait_done(ledger, 1, within=120)
+        cold_ms = (time.perf_counter() - t0) * 1000
+        warm_id = await ledger.db.read(
+            lambda c: {str(r[0]) for r in c.execute(sa.select(tables.alerts.c.identifier))}
+        )
+        for i in range(n):
+            await submit(bus, raw_alert(i), ledger)
+            await wait_done(ledger, i + 2, within=120)
+        out = latencies(await _attempts(ledger), warm_id)
+        out["alerts"] = n
+        out["cold_first_alert_ms"] = round(cold_ms, 1)
+        if bus_url is not None and bus_url.startswith("kafka://"):
+            # The pipeline is idle now, its consumers polling: what one bare hop costs on this
+            # broker while they do (tansu holds each fetch; see bench_relay.hop_probe).
+            from bench_relay import hop_probe
+
+            idle0, broker0, t_idle = cpu_seconds(), cpu_seconds(broker_pid) if broker_pid else 0.0, time.perf_counter()
+            await asyncio.sleep(2.0)
+            idle_s = time.perf_counter() - t_idle
+            out["idle_cpu_share"] = {
+                "pipeline_process": round((cpu_seconds() - idle0) / idle_s, 2),
+                **({"broker": round((cpu_seconds(broker_pid) - broker0) / idle_s, 2)} if broker_pid else {}),
+            }
+            out["bare_hop_ms_while_pipeline_idle"] = await hop_probe(
+                bus_url.removeprefix("kafka://"), fetch_wait_ms, n=20
+            )
+    return out
+
+
+async def throughput_phase(
+    workdir: Path, bus_url: str | None, db_url: str, n: int, fetch_wait_ms: int, fleet: Fleet | None,
+    broker_pid: int | None = None, sizes: bool = False,
+) -> dict[str, Any]:
+    async with pipeline_for(workdir, bus_url, db_url, fetch_wait_ms, fleet, RESIDENTS) as (settings, bus, ledger, _p):
+        # One alert first, as in the latency phase: the burst measures a warm pipeline.
+        await submit(bus, raw_alert(-1), ledger)
+        await wait_done(ledger, 1, within=120)
+        before = await _count(ledger, tables.dispatches)
+        cpu0, broker0 = cpu_seconds(), cpu_seconds(broker_pid) if broker_pid else 0.0
+        t0 = time.perf_counter()
+        for i in range(n):
+            await submit(bus, raw_alert(i), ledger)
+        submitted = time.perf_counter() - t0
+        await wait_done(ledger, n + 1, within=600, every=0.02)
+        elapsed = time.perf_counter() - t0
+        cpu, broker_cpu = cpu_seconds() - cpu0, (cpu_seconds(broker_pid) - broker0) if broker_pid else None
+        dispatches = await _count(ledger, tables.dispatches) - before
+        out: dict[str, Any] = {
+            "alerts": n,
+            "dispatches": dispatches,
+            "seconds": round(elapsed, 3),
+            "seconds_submitting": round(submitted, 3),
+            "alerts_per_s": round(n / elapsed, 2),
+            "dispatches_per_s": round(dispatches / elapsed, 1),
+            "pipeline_cpu_s": round(cpu, 2),
+            "pipeline_cpu_ms_per_alert": round(cpu * 1000 / n, 1),
+        }
+        if broker_cpu is not None:
+            out["broker_cpu_s"] = round(broker_cpu, 2)
+        if sizes:
+            out["message_sizes"] = await message_sizes(bus, settings.enabled_channels(), n + 1)
+    return out
 
 
 async def run(
-    bus_url: str | None, db_url: str | None, latency_n: int, burst_n: int, fetch_wait_ms: int = FETCH_WAIT_MS
+    bus_url: str | None,
+    db_url: str | None,
+    latency_n: int,
+    burst_n: int,
+    fetch_wait_ms: int = FETCH_WAIT_MS,
+    fleet: Fleet | None = None,
+    broker_pid: int | None = None,
+    phases: Sequence[str] = ("latency", "throughput"),
 ) -> dict[str, Any]:
     results: dict[str, Any] = {
-        "bus": bus_url or "embedded",
-        "db": "sqlite" if not db_url else db_url.split(":")[0],
+        "bus": "kafka" if bus_url and bus_url.startswith("kafka://") else "embedded",
+        "db": "postgresql" if db_url and db_url.startswith("postgresql") else "sqlite",
+        "channels": "live on fakes: " + ", ".join(LIVE) if fleet else "outbox",
     }
-    with tempfile.TemporaryDirectory() as tmp:
-        # Two fresh pipelines: the burst must not count the latency phase's alerts.
-        for phase, n in (("latency", latency_n), ("throughput", burst_n)):
+    if results["bus"] == "kafka":
+        results["fetch_max_wait_ms"] = fetch_wait_ms
+    with tempfile.TemporaryDirectory(prefix="bench-pipeline-") as tmp:
+        for phase in phases:
             workdir = Path(tmp) / phase
             workdir.mkdir()
-            settings = bench_settings(workdir, bus_url, db_url, fetch_wait_ms)
-            bus = open_bus(settings.bus)
-            await bus.start()
-            ledger = Ledger.connect(settings.db_url)
-            await migrate.upgrade(ledger.db)
-            pipeline = Pipeline(Runtime.build(settings, bus, ledger), stage_names(settings))
-            await pipeline.start()
-            try:
-                await pipeline.ready()
+            # A ledger of the phase's own: the burst must not count the latency phase's alerts.
+            async with phase_database(db_url, workdir, phase) as phase_db:
                 if phase == "latency":
-                    for i in range(n):
-                        await submit(bus, raw_alert(i))
-                        await _wait_done(ledger, i + 1)
-                    lat, skew, hops = await _latencies(ledger)
-                    results["hop_p50_ms"] = {k: percentile(v, 0.5) for k, v in hops.items()}
-                    results["dispatches_per_alert"] = len(lat) / max(n, 1)
-                    results["latency_ms"] = {
-                        "p50": percentile(lat, 0.5),
-                        "p99": percentile(lat, 0.99),
-                        "max": max(lat),
-                        "n": len(lat),
-                    }
-                    results["skew_ms"] = {
-                        "p50": percentile(skew, 0.5),
-                        "p99": percentile(skew, 0.99),
-                        "n": len(skew),
-                    }
+                    results["latency"] = await latency_phase(
+                        workdir, bus_url, phase_db, latency_n, fetch_wait_ms, fleet, broker_pid
+                    )
                 else:
-                    t0 = time.perf_counter()
-                    for i in range(n):
-                        await submit(bus, raw_alert(i))
-                    await _wait_done(ledger, n)
-                    elapsed = time.perf_counter() - t0
-                    dispatches = await _count(ledger, tables.dispatches)
-                    results["throughput"] = {
-                        "alerts": n,
-                        "seconds": elapsed,
-                        "alerts_per_s": n / elapsed,
-                        "dispatches_per_s": dispatches / elapsed,
-                    }
-            finally:
-                await pipeline.stop()
-                await ledger.close()
-                await bus.close()
+                    results["throughput"] = await throughput_phase(
+                        workdir, bus_url, phase_db, burst_n, fetch_wait_ms, fleet, broker_pid,
+                        sizes=results["bus"] == "kafka",
+                    )
     return results
 
 
+@asynccontextmanager
+async def kafka_broker(kafka: str | None) -> AsyncIterator[tuple[str | None, int | None]]:
+    """(bootstrap, broker pid): 'auto' starts tansu for the run and stops it afterwards."""
+    if kafka != "auto":
+        yield kafka, None
+        return
+    from tests.kafka_broker import KafkaBroker
+
+    broker = KafkaBroker()
+    with tempfile.TemporaryDirectory(prefix="bench-kafka-") as tmp:
+        broker.start(Path(tmp))
+        try:
+            yield broker.bootstrap, broker.proc.pid if broker.proc else None
+        finally:
+            broker.stop()
+
+
+async def run_all(
+    kafka: str | None,
+    db_url: str | None,
+    latency_n: int,
+    burst_n: int,
+    fetch_wait_ms: int = FETCH_WAIT_MS,
+    *,
+    fakes: bool = True,
+) -> dict[str, Any]:
+    """The embedded bus, and Kafka when asked, one after the other in the same run."""
+    with tempfile.TemporaryDirectory(prefix="bench-fakes-") as tmp:
+        fleet = Fleet(Path(tmp)) if fakes else None
+        if fleet is not None:
+            fleet.start()
+        try:
+            out: dict[str, Any] = {"embedded": await run(None, db_url, latency_n, burst_n, fleet=fleet)}
+            if kafka:
+                async with kafka_broker(kafka) as (bootstrap, pid):
+                    out["kafka"] = await run(
+                        f"kafka://{bootstrap}", db_url, latency_n, burst_n, fetch_wait_ms, fleet, pid
+                    )
+        finally:
+            if fleet is not None:
+                out_seen = fleet.stop()
+        if fleet is not None:
+            out["fakes_saw"] = out_seen
+    return out
+
+
 def main() -> None:
-    parser = argparse.ArgumentParser(
-        description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter
-    )
-    parser.add_argument(
-        "--kafka", default=None, help="also on Kafka: bootstrap servers, or 'auto' to start tansu"
-    )
-    parser.add_argument("--db", default=None)
+    parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    parser.add_argument("--kafka", default=None, help="also on Kafka: bootstrap servers, or 'auto' to start tansu")
+    parser.add_argument("--db", default=None, help="sqlite (default), postgres (the test server) or a URL")
     parser.add_argument("--latency-alerts", type=int, default=100)
     parser.add_argument("--burst-alerts", type=int, default=200)
     parser.add_argument(
@@ -235,38 +412,19 @@ def main() -> None:
         default=FETCH_WAIT_MS,
         help="Kafka consumers' fetch_max_wait_ms (tansu holds every fetch this long)",
     )
+    parser.add_argument("--outbox", action="store_true", help="every channel in outbox mode, no fakes")
     parser.add_argument("--quick", action="store_true")
     parser.add_argument("--json", type=Path, default=None, help="also write the results here")
     args = parser.parse_args()
     configure("ERROR")
-    latency_n, burst_n = (5, 10) if args.quick else (args.latency_alerts, args.burst_alerts)
-    results = asyncio.run(run_all(args.kafka, args.db, latency_n, burst_n, args.fetch_wait_ms))
+    latency_n, burst_n = (3, 6) if args.quick else (args.latency_alerts, args.burst_alerts)
+    results = asyncio.run(
+        run_all(args.kafka, resolve_db(args.db), latency_n, burst_n, args.fetch_wait_ms, fakes=not args.outbox)
+    )
     text = json.dumps(results, indent=2, ensure_ascii=False)
     print(text)
     if args.json:
         args.json.write_text(text, encoding="utf-8")
-
-
-async def run_all(
-    kafka: str | None, db_url: str | None, latency_n: int, burst_n: int, fetch_wait_ms: int = FETCH_WAIT_MS
-) -> dict[str, Any]:
-    """The embedded bus, and Kafka when asked, one after the other in the same run."""
-    out: dict[str, Any] = {"embedded": await run(None, db_url, latency_n, burst_n)}
-    if kafka:
-        broker = None
-        if kafka == "auto":
-            from tests.kafka_broker import KafkaBroker
-
-            broker = KafkaBroker()
-            broker.start(Path(tempfile.mkdtemp()))
-            kafka = broker.bootstrap
-        try:
-            out["kafka"] = await run(f"kafka://{kafka}", db_url, latency_n, burst_n, fetch_wait_ms)
-            out["kafka"]["fetch_max_wait_ms"] = fetch_wait_ms
-        finally:
-            if broker is not None:
-                broker.stop()
-    return out
 
 
 if __name__ == "__main__":

@@ -40,6 +40,7 @@ def _checks(settings: Settings) -> Iterator[Check]:
         except ConfigError as e:
             yield (False, f"rules for {tenant}", str(e))
     yield from _template_checks(settings)
+    yield _privacy_check(settings)
     for channel in settings.enabled_channels():
         for tenant in settings.tenants:
             if channel == "circular":
@@ -59,6 +60,20 @@ def _checks(settings: Settings) -> Iterator[Check]:
     for name in registry.names(registry.PARSERS):
         ok = registry.try_load(registry.PARSERS, name) is not None
         yield (ok, f"parser {name}", "" if ok else "cannot be imported")
+
+
+def _privacy_check(settings: Settings) -> Check:
+    # Personal data at rest (docs/privacy.md): a deployment without a data key refuses to start.
+    try:
+        cipher = settings.privacy.cipher()
+    except ConfigError as e:
+        return (False, "data key", str(e))
+    if cipher is not None:
+        old = len(cipher.key_ids) - 1
+        return (True, "data key", f"key {cipher.key_id}" + (f", {old} previous kept for rekey" if old else ""))
+    if settings.privacy.require_key:
+        return (False, "data key", "none: `broadcaster run` refuses to start (set privacy.key or key_file)")
+    return (True, "data key", "none: personal data stored in clear (privacy.require_key = false, demo only)")
 
 
 def _build(settings: Settings, tenant: str, channel: str, cls: Any) -> None:

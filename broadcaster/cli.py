@@ -72,12 +72,13 @@ def _bus_db(bus: str | None, db: str | None) -> dict[str, Any]:
 async def _open(settings: Settings) -> tuple[Any, Any]:
     from broadcaster.bus import open_bus
     from broadcaster.store import migrate
-    from broadcaster.store.ledger import Ledger
+    from broadcaster.store.personal import open_ledger
 
     settings.var_dir.mkdir(parents=True, exist_ok=True)
+    # Without a data key a production deployment refuses to start (docs/privacy.md).
+    ledger = open_ledger(settings, synchronous=settings.bus.sqlite_synchronous)
     bus = open_bus(settings.bus)
     await bus.start()
-    ledger = Ledger.connect(settings.db_url, synchronous=settings.bus.sqlite_synchronous)
     missing = await migrate.missing_revisions(ledger.db)
     if missing:
         await ledger.close()
@@ -171,10 +172,11 @@ def db_upgrade(ctx: click.Context, url: str | None) -> None:
 
     async def go() -> str | None:
         from broadcaster.store import migrate
-        from broadcaster.store.ledger import Ledger
+        from broadcaster.store.personal import open_ledger
 
         settings.var_dir.mkdir(parents=True, exist_ok=True)
-        ledger = Ledger.connect(settings.db_url)
+        # A migration needs no data key; with one, anything it writes is sealed.
+        ledger = open_ledger(settings, required=False)
         try:
             await migrate.upgrade(ledger.db)
             await ledger.ensure_tenants((t.id, t.name) for t in settings.tenants.values())
@@ -370,6 +372,14 @@ def _register() -> None:
         main.add_command(group)
 
 
+def _register_privacy() -> None:
+    # `privacy keygen|status|rekey` and `retention run` (docs/privacy.md).
+    from broadcaster.cli_privacy import privacy, retention
+
+    main.add_command(privacy)
+    main.add_command(retention)
+
+
 def _register_bridge() -> None:
     # Runs on the J-Alert receiver's side (LGWAN), apart from everything else here.
     from adapters.ingest.jalert.bridge.command import jalert_bridge
@@ -401,6 +411,7 @@ def _register_line() -> None:
 
 
 _register()
+_register_privacy()
 _register_bridge()
 _register_line()
 _register_push()

@@ -19,9 +19,9 @@ def _settings(ctx: click.Context) -> Settings:
 
 
 async def _with_ledger(settings: Settings, work: Any) -> Any:
-    from broadcaster.store.ledger import Ledger
+    from broadcaster.store.personal import open_ledger
 
-    ledger = Ledger.connect(settings.db_url)
+    ledger = open_ledger(settings)  # TOTP secrets and phone numbers are sealed with its key
     try:
         return await work(ledger)
     finally:

@@ -37,10 +37,10 @@ def _with_store(settings: Settings, work: Callable[[Any], Awaitable[T]]) -> T:
 
     async def go() -> T:
         from broadcaster.store import migrate
-        from broadcaster.store.ledger import Ledger
+        from broadcaster.store.personal import open_ledger
 
         settings.var_dir.mkdir(parents=True, exist_ok=True)
-        ledger = Ledger.connect(settings.db_url)
+        ledger = open_ledger(settings)  # addresses are sealed with the data key
         try:
             current, head = await migrate.current_revision(ledger.db), migrate.head_revision()
             if current != head:

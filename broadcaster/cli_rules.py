@@ -49,9 +49,9 @@ async def _counts(settings: Settings, tenants: list[str]) -> dict[str, Any]:
     """Count snapshots per tenant, or {} when the ledger is missing or not migrated."""
     from broadcaster.store import migrate
     from broadcaster.store.audiences import Audiences
-    from broadcaster.store.ledger import Ledger
+    from broadcaster.store.personal import open_ledger
 
-    ledger = Ledger.connect(settings.db_url)
+    ledger = open_ledger(settings, required=False)  # counts only: no personal data is read
     try:
         if await migrate.current_revision(ledger.db) != migrate.head_revision():
             return {}  # not migrated to this version: counts are unknown

@@ -9,10 +9,11 @@ from typing import Any
 
 from broadcaster.settings import Settings
 from broadcaster.store.audiences import Audiences
+from tests.canaries import canary
 from tests.helpers import TENANTS, make_settings
 
 LINK_KEY = "k" * 40
-LINE_TOKEN = "circular-line-token"
+LINE_TOKEN = canary("line-token")
 LINK = re.compile(r"(https?://[^\s]+/c/[0-9a-f]{32}\.[0-9]+\.[0-9]+\.[A-Za-z0-9_-]{22})")
 
 # Two leaders (川島 with LINE, e-mail and a phone; 大町 with LINE only), a deputy in each, a

@@ -8,6 +8,19 @@ from pathlib import Path
 
 import pytest
 
+from tests import secret_scan
+from tests.canaries import DATA_KEY, remember
+from tests.secret_scan import (  # noqa: F401  (hooks: no credential may reach any log output)
+    pytest_runtest_logreport,
+    pytest_sessionfinish,
+    pytest_terminal_summary,
+)
+
+secret_scan.install()
+# Every process the suite starts seals personal data, as a deployment must (docs/privacy.md);
+# the key is a canary like every other credential of the suite.
+remember(os.environ.setdefault("BROADCASTER_PRIVACY__KEY", DATA_KEY), "privacy data key")
+
 ROOT = Path(__file__).resolve().parents[1]
 # The public corpus sits beside the project in development and CI; tests that read it skip only
 # when it is absent (a checkout on its own).

@@ -19,6 +19,7 @@ from broadcaster.pipeline.runner import Pipeline, Runtime, stage_names
 from broadcaster.settings import Settings, load_settings
 from broadcaster.store import migrate
 from broadcaster.store.ledger import Ledger
+from broadcaster.store.sealed import attach
 
 ROOT = Path(__file__).resolve().parents[1]
 
@@ -120,6 +121,7 @@ async def running_pipeline(
         bus = open_bus(settings.bus)
         await bus.start()
     ledger = Ledger.connect(settings.db_url)
+    attach(ledger.db, settings.privacy.cipher())  # personal data sealed, as `broadcaster run` does
     await migrate.upgrade(ledger.db)
     runtime = Runtime.build(settings, bus, ledger)
     if adapters:

@@ -16,13 +16,15 @@ from broadcaster.bus.embedded import EmbeddedBus
 from broadcaster.settings import Settings
 from broadcaster.store import migrate
 from broadcaster.store.ledger import Ledger
+from broadcaster.store.sealed import attach
 from broadcaster.store.users import Role, Users
 from broadcaster.web.app import WebServer, build_app
 from broadcaster.web.context import WebContext
 from broadcaster.web.endpoints import Endpoints
+from tests.canaries import OFFICER_PASSWORD, canary_totp, remember
 from tests.helpers import make_settings
 
-PASSWORD = "correct horse battery staple"
+PASSWORD = OFFICER_PASSWORD
 
 # (username, home tenant, {tenant: role})
 OFFICERS: dict[str, tuple[str, dict[str, Role]]] = {
@@ -86,6 +88,7 @@ async def web_env(
     web_settings = {"port": port, "public_url": f"http://127.0.0.1:{port}", **(web_extra or {})}
     settings = make_settings(tmp, web=web_settings, **settings_over)
     ledger = Ledger.connect(settings.db_url)
+    attach(ledger.db, settings.privacy.cipher())  # TOTP secrets sealed, as in a deployment
     await migrate.upgrade(ledger.db)
     await ledger.ensure_tenants((t.id, t.name) for t in settings.tenants.values())
     bus = EmbeddedBus(Path(settings.bus.url.removeprefix("embedded:")), partitions=4, poll_interval=0.05)
@@ -94,13 +97,15 @@ async def web_env(
     secrets: dict[str, str] = {}
     pw = hash_password(PASSWORD)
     for name, (home, roles) in OFFICERS.items():
-        secrets[name] = pyotp.random_base32()
+        secrets[name] = canary_totp()
         await users.add(name, display_name=name, home_tenant=home, password_hash=pw, totp_secret=secrets[name], roles=roles)
     tokens = {
         "anamizu_viewer": await users.create_token("anamizu", "dashboard", Role.VIEWER),
         "anamizu_operator": await users.create_token("anamizu", "cms", Role.OPERATOR),
         "wajima_operator": await users.create_token("wajima", "cms", Role.OPERATOR),
     }
+    for token in tokens.values():
+        remember(token, "API token")
     ctx = WebContext.build(settings, ledger, bus)
     app = build_app(ctx, extra)
     server = WebServer(app, "127.0.0.1", port)

@@ -43,10 +43,6 @@ class Checked:
     def size(self) -> int:
         return len(self.data)
 
-    @property
-    def is_image(self) -> bool:
-        return self.content_type.startswith("image/")
-
 
 def sniff(data: bytes) -> tuple[str, str] | None:
     for content_type, magic, ext in _TYPES:

@@ -16,7 +16,7 @@ Steps, for each leader's delivery not confirmed (by the leader, or by a deputy o
 from __future__ import annotations
 
 from collections.abc import Sequence
-from datetime import datetime
+from datetime import datetime, timedelta
 
 from broadcaster.bus.topics import ALERTS
 from broadcaster.circulars import ids, steps
@@ -131,8 +131,6 @@ class Chain:
             scope = name.split(":", 1)[1] if ":" in name else None
             for tg in await cs.resolve(svc.db, c.tenant, addresses, "leader", scope, svc.settings.circulars.notify_channels):
                 targets.setdefault(tg.recipient, tg)
-        from datetime import timedelta
-
         def after(minutes: float | None) -> datetime | None:
             return None if minutes is None else at + timedelta(minutes=minutes)
 

@@ -66,8 +66,10 @@ class CircularSettings(_Section):
     # Attachments (PDF, PNG, JPEG): per file; the whole form is also bounded by web.max_body_bytes.
     max_attachment_bytes: int = Field(default=2_000_000, ge=1024)
     max_attachments: int = Field(default=5, ge=0, le=20)
-    # Requests to the leaders' pages per client address per minute, and refused links per minute.
-    page_requests_per_minute: int = Field(default=60, ge=1)
+    # Requests to the leaders' pages per client address per minute: generous, because mobile
+    # carriers put many phones behind one address (CGNAT) and a whole town's leaders answer at
+    # once in a disaster. Refused links per address per minute: few, they only come from guessing.
+    page_requests_per_minute: int = Field(default=300, ge=1)
     bad_links_per_minute: int = Field(default=10, ge=1)
     # A notice (a link on LINE, an e-mail) that keeps failing is given up after this many tries.
     notice_max_attempts: int = Field(default=6, ge=1)

@@ -9,7 +9,6 @@ from typing import Any
 import sqlalchemy as sa
 
 STEPS = ("remind", "deputy", "officers")
-OPEN_STATES = ("scheduled", "released")
 
 
 @dataclass(frozen=True, slots=True)

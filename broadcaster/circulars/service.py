@@ -14,6 +14,7 @@ from typing import Any
 
 from broadcaster.bus import Bus
 from broadcaster.circulars.links import LinkSigner, link_url
+from broadcaster.circulars.steps import next_due
 from broadcaster.logging import get_logger
 from broadcaster.model import now
 from broadcaster.pipeline.adapters import AdapterPool
@@ -76,8 +77,6 @@ class Circulars:
 
     async def schedule_tick(self, tenant: str, circular_id: str) -> datetime | None:
         """Put the circular's one job at its next due time (or remove it: nothing left to do)."""
-        from broadcaster.circulars.steps import next_due
-
         when = await next_due(self.db, circular_id)
         if when is None:
             self.scheduler.cancel(job_id(circular_id))

@@ -14,16 +14,20 @@ from typing import Any
 
 from broadcaster.circulars.wiring import circulars_of, register_jobs, schedule_sweep, shared_scheduler
 from broadcaster.logging import get_logger
+from broadcaster.pipeline.scheduled_sends import register as register_sends
+from broadcaster.store.retention import schedule_retention
 
 log = get_logger(__name__)
 
 
 class SchedulerStage:
     def __init__(self, rt: Any) -> None:
+        self.rt = rt
         self.service = shared_scheduler(rt)
         # Handlers by job kind; a job whose kind no handler claims is logged and dropped.
         self.circulars = circulars_of(rt)
         register_jobs(self.circulars)
+        register_sends(self.service, rt)
         self._stop = asyncio.Event()
 
     async def run(self) -> None:
@@ -32,6 +36,11 @@ class SchedulerStage:
             schedule_sweep(self.circulars)
         except Exception as e:  # the job store is away: the next start adds it
             log.warning("scheduler_sweep_not_scheduled", error=str(e)[:200])
+        try:
+            # Daily: dispatches forget their recipients after the retention period (docs/privacy.md).
+            schedule_retention(self.service, self.rt.ledger, self.rt.settings)
+        except Exception as e:  # the job store is away: the next start adds it
+            log.warning("retention_not_scheduled", error=str(e)[:200])
         try:
             await self._stop.wait()
         finally:

@@ -44,7 +44,8 @@ async def channel_table(
 ) -> list[ChannelRow]:
     d = t.dispatches
     query = sa.select(
-        d.c.tenant, d.c.alert_id, d.c.channel, d.c.state, d.c.mode, d.c.latency_ms, d.c.accepted_at, d.c.data
+        d.c.tenant, d.c.alert_id, d.c.channel, d.c.state, d.c.mode, d.c.latency_ms, d.c.accepted_at, d.c.data,
+        d.c.recipient_count,
     )
     if tenant is not None:
         query = query.where(d.c.tenant == tenant)
@@ -71,7 +72,8 @@ async def channel_table(
                 superseded=states.count("superseded"),
                 recorded=states.count("recorded"),
                 waiting=sum(s in ("pending", "sending", "held") for s in states),
-                recipients=sum(len(r.data.get("recipients") or []) for r in rows),
+                # A purged list (retention) leaves its count behind.
+                recipients=sum(len(r.data.get("recipients") or []) or (r.recipient_count or 0) for r in rows),
                 mode="/".join(modes) or "-",
                 latency_p50_ms=_percentile(latencies, 0.5),
                 latency_max_ms=max(latencies) if latencies else None,

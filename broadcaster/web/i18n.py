@@ -87,6 +87,15 @@ STRINGS: dict[str, dict[str, str]] = {
     "export_csv": {"ja": "CSVで保存", "en": "Export CSV"},
     "what": {"ja": "操作", "en": "Action"},
     "when": {"ja": "日時", "en": "When"},
+    "schedules": {"ja": "予約配信", "en": "Scheduled"},
+    "circulars": {"ja": "回覧板", "en": "Circulars"},
+    "next_run": {"ja": "次回", "en": "Next"},
+    "unschedule": {"ja": "予約を取り消す", "en": "Call off"},
+    "no_schedules": {"ja": "予約された配信はありません。", "en": "Nothing is scheduled."},
+    "schedule_later": {"ja": "あとで配信する（予約・繰り返し）", "en": "Send later (once or repeating)"},
+    "send_at": {"ja": "配信日時（日本時間）", "en": "Send at (JST)"},
+    "repeat": {"ja": "繰り返し（cron形式。例：四半期ごとの訓練 0 10 1 */3 *）", "en": "Repeat (cron, e.g. quarterly drill 0 10 1 */3 *)"},
+    "schedule_it": {"ja": "予約する", "en": "Schedule"},
 }
 
 

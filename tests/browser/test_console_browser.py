@@ -21,12 +21,13 @@ from broadcaster.store.users import Role, Users
 from broadcaster.web.app import WebServer, build_app
 from broadcaster.web.auth import hash_password
 from broadcaster.web.context import WebContext
+from tests.canaries import canary
 from tests.helpers import eventually, make_settings, running_pipeline
 from tests.web_helpers import free_port
 
 pytestmark = pytest.mark.browser
 
-PASSWORD = "correct horse battery staple"
+PASSWORD = canary("officer-password")
 
 
 @dataclass
@@ -102,10 +103,10 @@ async def test_compose_preview_approve_send_and_cancel(browser: Browser, tmp_pat
         await expect(officer.locator("article[data-channel=line][data-lang=vi]")).to_contain_text("川島")
         await expect(officer.locator("article.preview-row").first).to_contain_text("川島地区")
         # Sending as Actual needs the explicit confirmation.
-        await officer.click("button.danger")
-        assert await officer.locator("input[name=confirm_actual]:invalid").count() == 1
-        await officer.check("input[name=confirm_actual]")
-        await officer.click("button.danger")
+        await officer.click("form.send button.danger")
+        assert await officer.locator("form.send input[name=confirm_actual]:invalid").count() == 1
+        await officer.check("form.send input[name=confirm_actual]")
+        await officer.click("form.send button.danger")
         await officer.wait_for_url("**/t/anamizu/alerts/**")
         alert_id = officer.url.rsplit("/", 1)[1]
 
@@ -150,3 +151,24 @@ async def test_compose_preview_approve_send_and_cancel(browser: Browser, tmp_pat
 
 async def _is(get: object, want: str) -> bool:
     return await get() == want  # type: ignore[operator,no-any-return]
+
+
+async def test_a_quarterly_drill_is_scheduled_and_can_be_called_off(browser: Browser, tmp_path: Path) -> None:
+    async with console_env(tmp_path) as env:
+        page = await (await browser.new_context()).new_page()
+        await login(page, env, "tanaka")
+        await page.goto(f"{env.base}/t/anamizu/compose")
+        await page.select_option("#preset", "notice")
+        await page.check("input[name=status][value=Exercise]")
+        await page.fill("#headline", "四半期の情報伝達訓練です")
+        await page.click("button.primary")
+        await expect(page.locator(".status-banner")).to_have_text("訓練")
+        await page.fill("#cron", "0 10 1 */3 *")
+        await page.click("form.schedule button")
+        await page.wait_for_url("**/t/anamizu/schedules")
+        row = page.locator("tbody tr")
+        await expect(row).to_have_count(1)
+        await expect(row).to_contain_text("四半期の情報伝達訓練です")
+        await expect(row).to_contain_text("訓練")
+        await row.locator("button").click()
+        await expect(page.locator("tbody tr")).to_have_count(0)

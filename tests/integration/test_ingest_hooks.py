@@ -14,12 +14,13 @@ import sqlalchemy as sa
 from broadcaster.model import RawEvent
 from broadcaster.signing import H_KEY, H_NONCE, H_SIGNATURE, H_TIMESTAMP, sign
 from broadcaster.store import tables as t
+from tests.canaries import canary
 from tests.web_helpers import WebEnv, client, web_env
 
 ROOT = Path(__file__).resolve().parents[2]
 JALERT = (ROOT / "samples" / "jalert" / "01_missile_launch.txt").read_bytes()
 LALERT = (ROOT / "samples" / "lalert" / "anamizu_evacuation_order.xml").read_bytes()
-SECRET = "j" * 40
+SECRET = canary("jalert-hook-key")
 HOOKS = {
     "jalert": {"keys": {"anamizu-rx": {"secret": SECRET, "tenant": "anamizu"}, "pref-rx": {"secret": "p" * 40}}},
     "lalert": {"keys": {"anamizu-relay": {"secret": SECRET, "tenant": "anamizu"}, "wajima-relay": {"secret": "w" * 40, "tenant": "wajima"}}},

@@ -12,11 +12,12 @@ import aiohttp
 import pytest
 
 from adapters.ingest.jalert.bridge import Bridge, load_bridge_settings
+from tests.canaries import canary
 from tests.fakes.ingest_endpoint import FakeIngestEndpoint
 from tests.helpers import eventually
 from tests.web_helpers import free_port
 
-SECRET = "k" * 40
+SECRET = canary("jalert-bridge-key")
 SAMPLES = Path(__file__).resolve().parents[2] / "samples" / "jalert"
 
 

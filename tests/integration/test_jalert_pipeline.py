@@ -20,11 +20,12 @@ from adapters.ingest.jalert.bridge import Bridge, load_bridge_settings
 from broadcaster.store import reports
 from broadcaster.web.app import WebServer, build_app
 from broadcaster.web.context import WebContext
+from tests.canaries import canary
 from tests.helpers import Running, eventually, make_settings, manual, running_pipeline
 from tests.web_helpers import free_port
 
 SAMPLES = Path(__file__).resolve().parents[2] / "samples" / "jalert"
-SECRET = "b" * 40
+SECRET = canary("jalert-hook-key")
 TENANTS = {
     "anamizu": {"name": "穴水町", "areas": {"jma": ["1746100"]}, "districts": [{"id": "kawashima", "name": "川島"}]},
     "wajima": {"name": "輪島市", "areas": {"jma": ["1720400"]}},

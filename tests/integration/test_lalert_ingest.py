@@ -19,13 +19,14 @@ from broadcaster.signing import sign
 from broadcaster.store import tables as t
 from broadcaster.web.app import WebServer, build_app
 from broadcaster.web.context import WebContext
+from tests.canaries import canary
 from tests.helpers import Running, eventually, make_settings, running_pipeline
 from tests.web_helpers import free_port
 
 SAMPLES = Path(__file__).resolve().parents[2] / "samples" / "lalert"
 ORDER = (SAMPLES / "anamizu_evacuation_order.xml").read_bytes()
 LIFT = (SAMPLES / "anamizu_evacuation_lift.xml").read_bytes()
-SECRET = "r" * 40
+SECRET = canary("lalert-hook-key")
 FINAL = {"accepted", "superseded", "recorded", "dead"}
 Slot = tuple[str, str, int]
 

@@ -12,11 +12,12 @@ from pathlib import Path
 import pytest
 
 from adapters.outbound.line.richmenu import HEIGHT, WIDTH
+from tests.canaries import canary
 from tests.fakes.line import FakeLine
 from tests.integration.test_cli import cli
 
-TOKEN = "cli-line-token"
-SECRET = "8d7c6b5a49382716a5b4c3d2e1f00f1e"
+TOKEN = canary("line-token")
+SECRET = canary("line-channel-secret")
 
 CONFIG = """
 var_dir = "{tmp}"

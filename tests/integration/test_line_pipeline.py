@@ -11,11 +11,12 @@ from typing import Any
 import pytest
 
 from broadcaster.store import reports
+from tests.canaries import canary
 from tests.fakes.deliveries import user_ids
 from tests.fakes.line import FakeLine
 from tests.helpers import TENANTS, eventually, make_settings, manual, running_pipeline
 
-TOKEN = "pipeline-line-token"
+TOKEN = canary("line-token")
 
 
 @pytest.fixture

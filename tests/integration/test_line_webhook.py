@@ -20,12 +20,13 @@ from broadcaster.store import tables as t
 from broadcaster.store.audiences import Audiences, Person
 from broadcaster.store.line_webhook import LinkCodes
 from broadcaster.web.line_hook import LineWebhook
+from tests.canaries import canary
 from tests.fakes.line import FakeLine, Replied
 from tests.helpers import TENANTS
 from tests.web_helpers import WebEnv, web_env
 
-TOKEN = "webhook-line-token"
-SECRET = "5f0c2a9e8b7d6c5b4a3928170615f4e3"
+TOKEN = canary("line-token")
+SECRET = canary("line-channel-secret")
 HER = "U" + "1a2b3c4d" * 4  # the Vietnamese intern
 HIM = "U" + "9e8d7c6b" * 4
 THIRD = "U" + "00ff00ff" * 4

@@ -15,9 +15,12 @@ from broadcaster.channels import ChannelAdapter
 from broadcaster.errors import ConfigError, PermanentError, TransientError
 from broadcaster.logging import hash_id
 from broadcaster.settings import ChannelSettings
+from tests.canaries import canary
 from tests.fakes.deliveries import delivery, env_for, text
 from tests.fakes.smtp import FakeSMTP
 from tests.fakes.tls import LoopbackCA, make_ca
+
+SMTP_PASSWORD = canary("smtp-password")
 
 Make = Callable[..., EmailAdapter]
 JA = text(
@@ -232,7 +235,7 @@ def ca(tmp_path: Path) -> LoopbackCA:
 
 async def test_starttls_and_login(ca: LoopbackCA, tmp_path: Path) -> None:
     async with FakeSMTP(
-        tls_context=ca.server_context("localhost", "127.0.0.1"), user=("anamizu", "pw")
+        tls_context=ca.server_context("localhost", "127.0.0.1"), user=("anamizu", SMTP_PASSWORD)
     ) as server:
         fields: dict[str, Any] = {
             "host": "127.0.0.1",
@@ -245,7 +248,7 @@ async def test_starttls_and_login(ca: LoopbackCA, tmp_path: Path) -> None:
             "ca_file": ca.ca_file,
             "timeout": 5.0,
         }
-        good = EmailAdapter(EmailSettings(password=SecretStr("pw"), **fields), tenant="anamizu")
+        good = EmailAdapter(EmailSettings(password=SecretStr(SMTP_PASSWORD), **fields), tenant="anamizu")
         bad = EmailAdapter(EmailSettings(password=SecretStr("wrong"), **fields), tenant="anamizu")
         try:
             await good.send(delivery("email", JA, recipients=["a@example.jp"]))

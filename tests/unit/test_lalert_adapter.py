@@ -22,9 +22,10 @@ from broadcaster.channels import AdapterEnv, ChannelAdapter
 from broadcaster.errors import ConfigError, PermanentError, TransientError
 from broadcaster.model import LEVEL, Kind, MsgType, ResponseType
 from broadcaster.settings import ChannelSettings
+from tests.canaries import canary
 from tests.fakes.lalert import FakeLAlert, anamizu_publisher, delivery_for, town_alert
 
-TOKEN = "s3cret-token"
+TOKEN = canary("lalert-token")
 Make = Callable[..., LAlertOutAdapter]
 
 

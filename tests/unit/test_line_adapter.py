@@ -15,10 +15,11 @@ from adapters.outbound.line import LineAdapter, LineSettings, classify, retry_ke
 from broadcaster.channels import ChannelAdapter
 from broadcaster.errors import ConfigError, PermanentError, QuotaExceededError, TransientError
 from broadcaster.settings import ChannelSettings
+from tests.canaries import canary
 from tests.fakes.deliveries import delivery, env_for, text, user_ids
 from tests.fakes.line import MONTHLY_LIMIT, FakeLine
 
-TOKEN = "line-channel-token"
+TOKEN = canary("line-token")
 Make = Callable[..., LineAdapter]
 BUBBLE: dict[str, Any] = {
     "type": "bubble",

@@ -15,7 +15,9 @@ from typing import Any
 from aiohttp import web
 
 from adapters.ingest.manual import CONTENT_TYPE
-from broadcaster.model import MsgType, RawEvent, Status
+from broadcaster.circulars.wiring import shared_scheduler
+from broadcaster.model import JST, MsgType, RawEvent, Status, now
+from broadcaster.pipeline import scheduled_sends
 from broadcaster.pipeline.approval import ApprovalError, approve
 from broadcaster.pipeline.ingest import submit
 from broadcaster.pipeline.republish import RepublishError, republish
@@ -181,23 +183,7 @@ async def compose_send(request: web.Request) -> web.StreamResponse:
     tenant = _tenant(request)
     who = _me(request)
     form = await request.post()
-    try:
-        doc = json.loads(str(form.get("doc", "")))
-    except json.JSONDecodeError as e:
-        raise web.HTTPBadRequest(text="the previewed alert is missing") from e
-    if not isinstance(doc, dict) or not c.same(
-        doc, (who.csrf_token or "").encode(), str(form.get("signature", ""))
-    ):
-        # Anything but exactly what was previewed (a status changed afterwards) is refused.
-        raise web.HTTPConflict(
-            text="内容がプレビューと違います。もう一度プレビューしてください。 (Changed since the preview: preview again.)"
-        )
-    if doc.get("tenant") != tenant.id:
-        raise web.HTTPForbidden(text="another municipality's alert")
-    if doc["status"] == "Actual" and form.get("confirm_actual") != "yes":
-        raise web.HTTPBadRequest(
-            text="実際の情報として送るには確認欄にチェックしてください。 (Confirm that this is not a drill.)"
-        )
+    doc = _verified_doc(form, who, tenant)
     alert_id = await _send_manual(
         request,
         doc,
@@ -211,6 +197,106 @@ async def compose_send(request: web.Request) -> web.StreamResponse:
         },
     )
     raise web.HTTPSeeOther(f"/t/{tenant.id}/alerts/{alert_id}")
+
+
+def _verified_doc(form: Any, who: Any, tenant: Any) -> dict[str, Any]:
+    """The composed alert exactly as previewed, or a refusal the officer understands."""
+    try:
+        doc = json.loads(str(form.get("doc", "")))
+    except json.JSONDecodeError as e:
+        raise web.HTTPBadRequest(text="the previewed alert is missing") from e
+    if not isinstance(doc, dict) or not c.same(
+        doc, (who.csrf_token or "").encode(), str(form.get("signature", ""))
+    ):
+        raise web.HTTPConflict(
+            text="内容がプレビューと違います。もう一度プレビューしてください。 (Changed since the preview: preview again.)"
+        )
+    if doc.get("tenant") != tenant.id:
+        raise web.HTTPForbidden(text="another municipality's alert")
+    if doc["status"] == "Actual" and form.get("confirm_actual") != "yes":
+        raise web.HTTPBadRequest(
+            text="実際の情報として送るには確認欄にチェックしてください。 (Confirm that this is not a drill.)"
+        )
+    return doc
+
+
+@console.route(
+    "POST",
+    "/t/{tenant}/compose/schedule",
+    role=Role.OPERATOR,
+    kind="page",
+    summary="Send what was previewed later, once or again and again",
+)
+async def compose_schedule(request: web.Request) -> web.StreamResponse:
+    ctx = request.app[CONTEXT]
+    tenant = _tenant(request)
+    who = _me(request)
+    form = await request.post()
+    doc = _verified_doc(form, who, tenant)
+    service = shared_scheduler(console_runtime(ctx))
+    cron = str(form.get("cron", "")).strip()
+    try:
+        if cron:
+            job = scheduled_sends.schedule_recurring(service, tenant.id, doc, who.identity, cron)
+        else:
+            at = datetime.fromisoformat(str(form.get("send_at", "")))
+            at = at if at.tzinfo else at.replace(tzinfo=JST)
+            if at <= now():
+                raise ValueError("the time has passed")
+            job = scheduled_sends.schedule_once(service, tenant.id, doc, who.identity, at)
+    except ValueError as e:
+        raise web.HTTPBadRequest(
+            text=f"日時または繰り返しの指定が正しくありません (bad time or repeat): {e}"
+        ) from e
+    await ctx.ledger.audit(
+        actor=who.identity,
+        action="schedule",
+        tenant=tenant.id,
+        target=job,
+        origin=client_ip(request),
+        detail={
+            "cron": cron or None,
+            "at": str(form.get("send_at", "")) or None,
+            "headline": doc.get("headline"),
+            "status": doc["status"],
+        },
+    )
+    raise web.HTTPSeeOther(f"/t/{tenant.id}/schedules")
+
+
+@console.route(
+    "GET", "/t/{tenant}/schedules", role=Role.VIEWER, kind="page", summary="Scheduled and recurring sends"
+)
+async def schedules(request: web.Request) -> web.StreamResponse:
+    ctx = request.app[CONTEXT]
+    tenant = _tenant(request)
+    who = _me(request)
+    jobs = scheduled_sends.tenant_jobs(shared_scheduler(console_runtime(ctx)), tenant.id)
+    return render(
+        request, "console/schedules.html", tenant=tenant, jobs=jobs, role=who.role_in(tenant.id), Role=Role, jst=JST
+    )
+
+
+@console.route(
+    "POST",
+    "/t/{tenant}/schedules/{job}/delete",
+    role=Role.OPERATOR,
+    kind="page",
+    summary="Call off a scheduled send",
+)
+async def schedule_delete(request: web.Request) -> web.StreamResponse:
+    ctx = request.app[CONTEXT]
+    tenant = _tenant(request)
+    who = _me(request)
+    job = request.match_info["job"]
+    service = shared_scheduler(console_runtime(ctx))
+    if not any(j["id"] == job for j in scheduled_sends.tenant_jobs(service, tenant.id)):
+        raise web.HTTPNotFound(text="no such scheduled send")  # another town's job is not ours to touch
+    service.cancel(job)
+    await ctx.ledger.audit(
+        actor=who.identity, action="unschedule", tenant=tenant.id, target=job, origin=client_ip(request)
+    )
+    raise web.HTTPSeeOther(f"/t/{tenant.id}/schedules")
 
 
 async def _send_manual(
