@@ -10,12 +10,13 @@ from __future__ import annotations
 
 import hashlib
 import logging
+import re
 import sys
-from collections.abc import MutableMapping
+from collections.abc import Mapping, MutableMapping
 from typing import Any
 
 import structlog
-from pydantic import SecretStr
+from pydantic import SecretBytes, SecretStr
 
 _PEPPER = b"broadcaster-log-ids"
 
@@ -24,13 +25,55 @@ def hash_id(value: str) -> str:
     return "h:" + hashlib.blake2s(value.encode("utf-8"), key=_PEPPER, digest_size=6).hexdigest()
 
 
+REDACTED = "**********"
+# A field named like this holds a secret whatever its type.
+_SECRET_WORDS = ("token", "secret", "password", "passwd", "authorization", "private_key", "api_key", "credential", "cookie")
+# Credentials inside text: an exception's message, a URL in an error, a repr.
+_URL_USERINFO = re.compile(r"(?P<scheme>\b[a-zA-Z][a-zA-Z0-9+.-]*://)(?P<user>[^/\s:@'\"]*):(?P<pw>[^/\s@'\"]+)@")
+_QUERY_SECRET = re.compile(
+    r"(?P<name>[?&;](?:access_token|token|api_key|apikey|key|secret|password|passwd|sig|signature|auth|code)=)[^&;\s'\"]+",
+    re.IGNORECASE,
+)
+_AUTH_HEADER = re.compile(r"(?P<scheme>\b(?:Bearer|Basic)\s+)[A-Za-z0-9._~+/=-]{8,}", re.IGNORECASE)
+
+
+def scrub(text: str) -> str:
+    """Text with credentials in URLs (user:password@, ?token=) and Authorization values blanked."""
+    if "://" in text:
+        text = _URL_USERINFO.sub(lambda m: f"{m['scheme']}{m['user']}:{REDACTED}@", text)
+    if "=" in text:
+        text = _QUERY_SECRET.sub(lambda m: f"{m['name']}{REDACTED}", text)
+    if "earer" in text or "asic" in text:
+        text = _AUTH_HEADER.sub(lambda m: f"{m['scheme']}{REDACTED}", text)
+    return text
+
+
+def _clean(value: Any, depth: int = 0) -> Any:
+    if isinstance(value, SecretStr | SecretBytes):
+        return REDACTED
+    if isinstance(value, str):
+        return scrub(value)
+    if depth < 4:
+        if isinstance(value, Mapping):
+            return {k: REDACTED if _secret_name(k) else _clean(v, depth + 1) for k, v in value.items()}
+        if isinstance(value, list | tuple | set | frozenset):
+            return [_clean(v, depth + 1) for v in value]
+    if isinstance(value, BaseException):
+        return scrub(f"{type(value).__name__}: {value}")
+    return value
+
+
+def _secret_name(key: object) -> bool:
+    return isinstance(key, str) and any(word in key.lower() for word in _SECRET_WORDS)
+
+
 def _redact_secrets(_: Any, __: str, event: MutableMapping[str, Any]) -> MutableMapping[str, Any]:
     # A SecretStr renders as ********** already; this also catches one unwrapped by mistake
-    # under a name that says what it is.
+    # under a name that says what it is, one inside a dict or list, and credentials inside text
+    # (a URL with user:password@ in an exception's message). Runs after the traceback is
+    # formatted, so that the traceback is scrubbed too.
     for key, value in list(event.items()):
-        secret_name = any(word in key.lower() for word in ("token", "secret", "password", "authorization"))
-        if isinstance(value, SecretStr) or secret_name:
-            event[key] = "**********"
+        event[key] = REDACTED if _secret_name(key) else _clean(value)
     return event
 
 
@@ -45,8 +88,8 @@ def configure(level: str = "INFO", fmt: str = "console", stream: Any = None) -> 
             structlog.contextvars.merge_contextvars,
             structlog.processors.add_log_level,
             structlog.processors.TimeStamper(fmt="iso", utc=True),
-            _redact_secrets,
             structlog.processors.format_exc_info,
+            _redact_secrets,
             renderer,
         ],
         wrapper_class=structlog.make_filtering_bound_logger(logging.getLevelNamesMapping()[level.upper()]),

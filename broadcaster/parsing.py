@@ -11,6 +11,9 @@ from __future__ import annotations
 from collections.abc import Sequence
 from typing import ClassVar, Protocol, runtime_checkable
 
+from pydantic import ValidationError
+
+from broadcaster.errors import ParseError
 from broadcaster.model import Alert, RawEvent
 
 
@@ -25,3 +28,10 @@ class SourceParser(Protocol):
     def parse(self, raw: RawEvent) -> Sequence[Alert]:
         """Alerts with tenant None (shared sources) or raw.tenant (a tenant's own source)."""
         ...
+
+
+def invalid(e: ValidationError, reason: str = "invalid_alert") -> ParseError:
+    """Input that cannot make a valid model (an empty code, a district id out of pattern), as the
+    ParseError a parser owes its caller; the detail names fields, never the input's values."""
+    problems = e.errors(include_url=False, include_input=False)[:3]
+    return ParseError(reason, "; ".join(f"{'.'.join(str(x) for x in p['loc'])}: {p['msg']}" for p in problems))

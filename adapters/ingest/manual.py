@@ -10,9 +10,9 @@ from __future__ import annotations
 import json
 from collections.abc import Sequence
 from datetime import datetime
-from typing import ClassVar, Literal
+from typing import Annotated, Any, ClassVar, Literal
 
-from pydantic import AwareDatetime, BaseModel, ConfigDict, Field, ValidationError
+from pydantic import AwareDatetime, BaseModel, BeforeValidator, ConfigDict, Field, ValidationError
 
 from broadcaster.errors import ParseError
 from broadcaster.model import (
@@ -33,9 +33,34 @@ from broadcaster.model import (
     Status,
     Urgency,
 )
+from broadcaster.parsing import invalid
 
 CONTENT_TYPE = "application/vnd.broadcaster.manual+json"
 MAX_BYTES = 256 * 1024
+
+
+def _written_time(value: Any) -> Any:
+    # JSON has no time type: a time is text (ISO 8601 with its offset). Pydantic would also take a
+    # number as seconds since 1970, which no officer means (an API fuzzer sent 1.4e-45 and got
+    # an alert effective in 1970).
+    if isinstance(value, str | datetime) or value is None:
+        return value
+    raise ValueError("a time is ISO 8601 text with its offset, e.g. 2026-11-22T03:00:00+09:00")
+
+
+WrittenTime = Annotated[AwareDatetime, BeforeValidator(_written_time)]
+
+
+def _whole_number(value: Any) -> Any:
+    # As JSON Schema counts integers: 4 and 4.0, never "4" or true (pydantic would take both).
+    if value is None or (isinstance(value, int) and not isinstance(value, bool)):
+        return value
+    if isinstance(value, float) and value.is_integer():
+        return int(value)
+    raise ValueError("the level is a whole number from 1 to 5")
+
+
+Level = Annotated[int, Field(ge=1, le=5), BeforeValidator(_whole_number)]
 
 
 class _Strict(BaseModel):
@@ -61,7 +86,7 @@ class ManualAlert(_Strict):
     references: list[str] = Field(default_factory=list)
     event_key: str | None = Field(default=None, alias="eventKey")
     kind: Kind
-    level: int | None = Field(default=None, ge=1, le=5)
+    level: Level | None = None
     event: str = Field(min_length=1, max_length=200)
     headline: str = Field(min_length=1, max_length=500)
     description: str = Field(default="", max_length=20000)
@@ -74,9 +99,9 @@ class ManualAlert(_Strict):
     districts: list[str | ManualDistrict] = Field(default_factory=list)
     area_desc: str | None = Field(default=None, alias="areaDesc")
     parameters: dict[str, str] = Field(default_factory=dict)
-    effective: AwareDatetime | None = None
-    expires: AwareDatetime | None = None
-    sent: AwareDatetime | None = None
+    effective: WrittenTime | None = None
+    expires: WrittenTime | None = None
+    sent: WrittenTime | None = None
     translations: dict[str, Translation] = Field(default_factory=dict)
     template: str | None = None
 
@@ -99,7 +124,7 @@ class ManualAlertParser:
             raise ParseError("too_large", f"{len(raw.body)} bytes, limit {MAX_BYTES}")
         try:
             data = json.loads(raw.body.decode("utf-8"))
-        except (UnicodeDecodeError, json.JSONDecodeError) as e:
+        except (ValueError, RecursionError) as e:  # bad UTF-8, bad JSON, 5000-digit numbers, [[[[…
             raise ParseError("malformed_json", str(e)[:300]) from e
         try:
             manual = ManualAlert.model_validate(data)
@@ -109,7 +134,10 @@ class ManualAlertParser:
             raise ParseError(
                 "tenant_mismatch", f"alert names tenant {manual.tenant}, officer belongs to {raw.tenant}"
             )
-        return [to_alert(manual, raw)]
+        try:
+            return [to_alert(manual, raw)]
+        except ValidationError as e:  # e.g. a district id out of pattern: refused, with the field
+            raise invalid(e, "invalid_manual_alert") from e
 
 
 def to_alert(m: ManualAlert, raw: RawEvent) -> Alert:

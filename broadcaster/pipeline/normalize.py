@@ -176,13 +176,20 @@ class NormalizeStage:
                 return await self._quarantine(raw, resolved)
             alerts.append(resolved)
         try:
+            # Updates and cancels of this event that came first and reached nobody are recorded
+            # for these tenants before this one: a cancelled original is then superseded, never sent.
+            adopted = await self._adopt_orphans(raw, alerts)
             states = await self.ledger.record_ingest(raw, alerts)
+            if not alerts:
+                orphan = next((a for a in parsed if a.msg_type is not MsgType.ALERT), None)
+                if orphan is not None and raw.tenant is None:
+                    await self.ledger.mark_orphan(raw.id, orphan.event_key)
         except Exception as e:  # the database is down: try again, nothing is lost meanwhile
             log.error("ledger_write_failed", stage=self.group, error=str(e))
             return Retry(backoff(record.attempt, self.retry_tiers), f"ledger: {e}")
         out: list[Outgoing] = []
         normalized = now()
-        for alert, state in zip(alerts, states, strict=True):
+        for alert, state in [*adopted, *zip(alerts, states, strict=True)]:
             if state != "received":
                 log.info("alert_duplicate", tenant=alert.tenant, alert=alert.identifier, raw=raw.id)
                 continue
@@ -208,6 +215,28 @@ class NormalizeStage:
             log.info("raw_unmatched", raw=raw.id, source=raw.source)
         await self.bus.publish_many(out)
         return Ack()
+
+    async def _adopt_orphans(self, raw: RawEvent, alerts: Sequence[Alert]) -> list[tuple[Alert, str]]:
+        """Record, for the tenants of `alerts`, the unmatched follow-ups of their events."""
+        tenants: dict[str, set[str]] = {}
+        for a in alerts:
+            if a.tenant is not None and raw.tenant is None:
+                tenants.setdefault(a.event_key, set()).add(a.tenant)
+        if not tenants:
+            return []
+        out: list[tuple[Alert, str]] = []
+        for orphan in await self.ledger.orphans_of(tenants):
+            parsed = parse(orphan, self.parsers)
+            if isinstance(parsed, Refused):
+                continue
+            followers = [tenants.get(a.event_key, set()) for a in parsed]
+            assigned = assign_tenants(parsed, orphan, self.directory, followers)
+            if isinstance(assigned, Refused) or not assigned:
+                continue
+            states = await self.ledger.record_ingest(orphan, assigned)
+            out += list(zip(assigned, states, strict=True))
+            log.info("orphan_adopted", raw=orphan.id, by=raw.id, alerts=len(assigned))
+        return out
 
     async def _quarantine(self, raw: RawEvent, refused: Refused) -> Outcome:
         log.warning(

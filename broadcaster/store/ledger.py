@@ -226,6 +226,38 @@ class Ledger:
 
         return await self.db.write(work)
 
+    async def mark_orphan(self, raw_id: str, event_key: str) -> None:
+        """An update or cancel that reached no tenant: the original may still come (out of order)."""
+        await self.db.write(
+            lambda c: c.execute(
+                t.raw_events.update().where(t.raw_events.c.id == raw_id).values(orphan_event=event_key[:512])
+            )
+        )
+
+    async def orphans_of(self, event_keys: Iterable[str]) -> list[RawEvent]:
+        """Unmatched updates and cancels of these events, oldest first (see mark_orphan)."""
+        keys = sorted({k[:512] for k in event_keys})
+        if not keys:
+            return []
+
+        def work(c: sa.Connection) -> list[RawEvent]:
+            r = t.raw_events
+            rows = c.execute(
+                sa.select(r)
+                .where(r.c.orphan_event.in_(keys), r.c.status == "unmatched")
+                .order_by(r.c.received)
+                .limit(50)
+            )
+            return [
+                RawEvent(
+                    id=x.id, source=x.source, received=x.received, content_type=x.content_type, body=x.body,
+                    tenant=x.tenant, submitted_by=x.submitted_by, source_ref=x.source_ref,
+                )
+                for x in rows
+            ]
+
+        return await self.db.read(work)
+
     async def record_alert(
         self, alert: Alert, *, state: str = "received", submitted_by: str | None = None
     ) -> bool:

@@ -63,6 +63,10 @@ raw_events = sa.Table(
     sa.Column("status", sa.String(20), nullable=False),
     sa.Column("alerts", sa.Integer(), nullable=False, server_default="0"),
     sa.Column("body", sa.LargeBinary(), nullable=False),
+    # An update or cancel that reached no tenant because it arrived before its original (a 取消
+    # names no area): its event key, so that the original, when it comes, finds it (0011_orphans).
+    sa.Column("orphan_event", sa.String(512), nullable=True),
+    sa.Index("raw_events_by_orphan_event", "orphan_event"),
 )
 
 alerts = sa.Table(

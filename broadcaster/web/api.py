@@ -47,16 +47,22 @@ def _default(o: Any) -> Any:
 def _tenant(request: web.Request) -> str:
     tenant = request.match_info["tenant"]
     if tenant not in request.app[CONTEXT].settings.tenants:
-        raise web.HTTPNotFound(text="no such tenant")  # only reachable by someone with a role there
+        # only reachable by someone with a role there
+        raise web.HTTPNotFound(text=json.dumps({"error": "no such tenant"}), content_type="application/json")
     return tenant
 
 
-@api.route("GET", f"{PREFIX}/tenants/{{tenant}}/alerts", role=Role.VIEWER, kind="api", summary="Recent alerts of a tenant", tags=("alerts",))
+LIMIT = ("limit", {"type": "integer", "minimum": 1, "maximum": 500, "default": 50})
+
+
+@api.route("GET", f"{PREFIX}/tenants/{{tenant}}/alerts", role=Role.VIEWER, kind="api", summary="Recent alerts of a tenant", tags=("alerts",), query=(LIMIT,))
 async def list_alerts(request: web.Request) -> web.StreamResponse:
     ctx = request.app[CONTEXT]
     tenant = _tenant(request)
-    limit = min(int(request.query.get("limit", "50") or 50), 500)
-    return _json({"alerts": await reports.alerts(ctx.ledger, tenant=tenant, limit=limit)})
+    given = request.query.get("limit", "50")
+    if not given.isascii() or not given.isdigit() or not 1 <= int(given) <= 500:
+        return _json({"error": "limit is a whole number from 1 to 500"}, 400)
+    return _json({"alerts": await reports.alerts(ctx.ledger, tenant=tenant, limit=int(given))})
 
 
 @api.route("GET", f"{PREFIX}/tenants/{{tenant}}/alerts/{{alert_id}}", role=Role.VIEWER, kind="api", summary="One alert with its deliveries per channel", tags=("alerts",))
@@ -86,7 +92,8 @@ async def post_alert(request: web.Request) -> web.StreamResponse:
     try:
         manual = ManualAlert.model_validate_json(body)
     except ValidationError as e:
-        return _json({"error": "invalid alert", "detail": json.loads(e.json(include_url=False))}, 422)
+        # Without the input: it may be bytes that are not UTF-8, which JSON cannot carry (fuzzing).
+        return _json({"error": "invalid alert", "detail": json.loads(e.json(include_url=False, include_input=False))}, 422)
     if manual.tenant not in (None, tenant):
         return _json({"error": "the alert names another tenant"}, 422)
     raw = RawEvent(
@@ -102,7 +109,7 @@ async def post_alert(request: web.Request) -> web.StreamResponse:
     return _json(Accepted(raw_event=raw.id, alert_id=f"m-{tenant}-{raw.id[:24]}", tenant=tenant).model_dump(), 202)
 
 
-@api.route("POST", f"{PREFIX}/tenants/{{tenant}}/alerts/{{alert_id}}/approve", role=Role.APPROVER, kind="api", summary="Approve a held alert (never by its author)", tags=("alerts",))
+@api.route("POST", f"{PREFIX}/tenants/{{tenant}}/alerts/{{alert_id}}/approve", role=Role.APPROVER, kind="api", summary="Approve a held alert (never by its author)", tags=("alerts",), errors=(409,))
 async def approve_alert(request: web.Request) -> web.StreamResponse:
     ctx = request.app[CONTEXT]
     tenant = _tenant(request)

@@ -96,14 +96,15 @@ async def api_list(request: web.Request) -> web.StreamResponse:
     return _json({"circulars": [_circular_json(c) for c in await cs.circulars_of(of(request).db, tenant)]})
 
 
-@circular_api.route("POST", PREFIX, role=Role.OPERATOR, kind="api", summary="Write a routine circular (released by the scheduler)", body=CircularIn, response=Created, tags=("circulars",))
+@circular_api.route("POST", PREFIX, role=Role.OPERATOR, kind="api", summary="Write a routine circular (released by the scheduler)", body=CircularIn, response=Created, tags=("circulars",), status=201)
 async def api_create(request: web.Request) -> web.StreamResponse:
     tenant = _tenant(request)
     svc = of(request)
     try:
         body = CircularIn.model_validate_json(await request.read())
     except ValidationError as e:
-        return _json({"error": "invalid circular", "detail": json.loads(e.json(include_url=False))}, 422)
+        # Without the input: bytes that are not UTF-8 cannot be put in JSON (found by fuzzing).
+        return _json({"error": "invalid circular", "detail": json.loads(e.json(include_url=False, include_input=False))}, 422)
     files: list[tuple[str, bytes]] = []
     for a in body.attachments:
         try:

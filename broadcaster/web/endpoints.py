@@ -31,6 +31,14 @@ class Endpoint:
     body: type[BaseModel] | None = None
     response: type[BaseModel] | None = None
     tags: tuple[str, ...] = ()
+    # For the OpenAPI document (broadcaster/web/openapi.py): query parameters (name, JSON schema),
+    # the error statuses the handler itself answers with (404 is implied by path parameters), and
+    # the media type of a successful answer.
+    query: tuple[tuple[str, dict[str, Any]], ...] = ()
+    errors: tuple[int, ...] = ()
+    produces: str = "application/json"
+    # The status of a successful answer; None: 202 for a POST that declares a response, else 200.
+    status: int | None = None
 
     @property
     def tenant_scoped(self) -> bool:
@@ -52,9 +60,15 @@ class Endpoints:
         body: type[BaseModel] | None = None,
         response: type[BaseModel] | None = None,
         tags: tuple[str, ...] = (),
+        query: tuple[tuple[str, dict[str, Any]], ...] = (),
+        errors: tuple[int, ...] = (),
+        produces: str = "application/json",
+        status: int | None = None,
     ) -> Callable[[Handler], Handler]:
         def decorate(fn: Handler) -> Handler:
-            self.items.append(Endpoint(method, path, fn, role, kind, summary, body, response, tags))
+            self.items.append(
+                Endpoint(method, path, fn, role, kind, summary, body, response, tags, query, errors, produces, status)
+            )
             return fn
 
         return decorate

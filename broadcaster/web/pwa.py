@@ -205,7 +205,7 @@ async def _body(request: web.Request) -> dict[str, Any] | web.Response:
         return _error(413, "request too large")
     try:
         data = json.loads(raw)
-    except ValueError:
+    except (ValueError, RecursionError):  # also 5000-digit numbers and [[[[… nesting
         return _error(400, "the body must be JSON")
     if not isinstance(data, dict):
         return _error(400, "the body must be a JSON object")

@@ -119,6 +119,10 @@ class FakeLine(Served):
     delivered: list[Delivered] = field(default_factory=list)
     url: str = ""
     _script: deque[_Script] = field(default_factory=deque)
+    # An outage: while set, every sending request gets the next of these answers in turn (a
+    # status, or 0 for no answer at all: the request hangs until the client gives up).
+    outage: tuple[int, ...] = ()
+    _outage_seq: int = 0
     _accepted: dict[str, tuple[str, dict[str, Any]]] = field(default_factory=dict)
     _runner: web.AppRunner | None = None
     # --- the webhook's side -------------------------------------------------------------------
@@ -212,6 +216,16 @@ class FakeLine(Served):
             body = json.loads(raw)
         except ValueError:
             return self._answer(request, raw, 400, {"message": "The request body is not valid JSON"})
+        started = time.monotonic()
+        if self.outage:
+            status = self.outage[self._outage_seq % len(self.outage)]
+            self._outage_seq += 1
+            if status == 0:  # no answer while the outage lasts (the client's timeout decides)
+                while self.outage and time.monotonic() - started < 60:
+                    await asyncio.sleep(0.05)
+                status = 503
+            message = RATE_LIMIT if status == 429 else "Internal Server Error"
+            return self._answer(request, body, status, {"message": message}, reason="outage")
         if not self._authorized(request):
             return self._answer(
                 request,

@@ -15,12 +15,14 @@ from collections.abc import Sequence
 from typing import ClassVar
 
 from lxml import etree
+from pydantic import ValidationError
 
 from adapters.ingest.cap.wrappers import embedded_alerts, is_wrapper
 from broadcaster.cap import from_cap
 from broadcaster.cap.names import CAP10, READABLE
 from broadcaster.errors import ParseError
 from broadcaster.model import Alert, RawEvent
+from broadcaster.parsing import invalid
 from broadcaster.xmlsafe import parse_xml
 
 # A namespace declaration of CAP 1.x anywhere in the body: cheap, and does not claim JMA's Atom
@@ -51,4 +53,7 @@ class CapParser:
         else:
             raise ParseError("not_cap", f"root element {etree.QName(root).text}")
         ingest = {"tenant": raw.tenant, "origin": self.name, "received": raw.received}
-        return [from_cap(el).model_copy(update=ingest) for el in elements]
+        try:
+            return [from_cap(el).model_copy(update=ingest) for el in elements]
+        except ValidationError as e:  # a value no Alert may hold: the document is refused
+            raise invalid(e) from e

@@ -39,10 +39,11 @@ _CLOCK = re.compile(r"^(\d{1,2})\s*[:：時]\s*(\d{1,2})\s*分?$")
 def parse_time(value: str, what: str) -> datetime:
     """ISO 8601, or `YYYY/MM/DD hh:mm:ss` as Japanese systems write it; no offset means JST."""
     text = v.normalize(value)
-    if re.match(r"^\d{4}/\d{1,2}/\d{1,2}", text):
-        date, _, clock = text.partition(" ")
-        y, m, d = (int(p) for p in date.split("/"))
-        text = f"{y:04d}-{m:02d}-{d:02d}" + (f"T{clock.strip()}" if clock.strip() else "")
+    slashed = re.match(r"^(\d{4})/(\d{1,2})/(\d{1,2})(?:\s+(.*))?$", text)
+    if slashed:
+        y, m, d, clock = slashed.groups()
+        clock = (clock or "").strip()
+        text = f"{int(y):04d}-{int(m):02d}-{int(d):02d}" + (f"T{clock}" if clock else "")
     try:
         dt = datetime.fromisoformat(text)
     except ValueError as e:

@@ -119,7 +119,7 @@ def _read_text(text: str) -> Message:
 def _read_json(text: str) -> Message:
     try:
         data = json.loads(text)
-    except json.JSONDecodeError as e:
+    except (ValueError, RecursionError) as e:  # bad JSON, 5000-digit numbers, [[[[… (fuzzing)
         raise ParseError("malformed_json", str(e)[:300]) from e
     if not isinstance(data, dict):
         raise ParseError("malformed_json", "the message must be a JSON object")

@@ -11,12 +11,15 @@ from __future__ import annotations
 from collections.abc import Sequence
 from typing import ClassVar
 
+from pydantic import ValidationError
+
 from adapters.ingest.jalert import vocabulary as v
 from adapters.ingest.jalert.assemble import build_alert
 from adapters.ingest.jalert.message import looks_like, read_message
 from adapters.ingest.jma import JmaParser
 from broadcaster.errors import ParseError
 from broadcaster.model import Alert, RawEvent
+from broadcaster.parsing import invalid
 
 _JMA_NAMESPACE = b"xml.kishou.go.jp/jmaxml1"
 
@@ -41,4 +44,7 @@ class JAlertParser:
             # Through J-Alert, but JMA's telegram: its identity stays JMA's (deduplicated against
             # the JMA feed); only the way it came in is J-Alert's.
             return [a.model_copy(update={"origin": v.ORIGIN, "tenant": raw.tenant}) for a in self._jma.parse(raw)]
-        return [build_alert(read_message(raw.body), tenant=raw.tenant, received=raw.received)]
+        try:
+            return [build_alert(read_message(raw.body), tenant=raw.tenant, received=raw.received)]
+        except ValidationError as e:  # a value no Alert may hold: the message is refused
+            raise invalid(e) from e

@@ -5,6 +5,7 @@ from __future__ import annotations
 from dataclasses import dataclass, field
 from datetime import datetime
 
+from broadcaster.errors import ParseError
 from broadcaster.model import (
     Area,
     Category,
@@ -80,6 +81,9 @@ class Draft:
         if key in self._area_keys or not (name or code):
             return
         self._area_keys.add(key)
+        if code and not code_type.strip():
+            # A code says nothing without its table; JMA's schema requires codeType (fuzzing).
+            raise ParseError("missing_code_type", f"area {(name or code)[:40]!r} has a code but no codeType")
         geocode = (NamedValue(value_name=code_type, value=code),) if code else ()
         self.areas.append(Area(area_desc=name or code, geocode=geocode, circle=(circle,) if circle else ()))
 

@@ -6,6 +6,8 @@ import re
 from datetime import datetime
 from typing import ClassVar
 
+from pydantic import ValidationError
+
 from adapters.ingest.jma.build import to_alert
 from adapters.ingest.jma.dispatch import route_for
 from adapters.ingest.jma.draft import Draft
@@ -13,6 +15,7 @@ from adapters.ingest.jma.envelope import read_envelope
 from adapters.ingest.jma.xmltools import NS_REPORT
 from broadcaster.errors import ParseError
 from broadcaster.model import SEVERITY_RANK, Alert, Kind, MsgType, RawEvent, now
+from broadcaster.parsing import invalid
 from broadcaster.xmlsafe import parse_xml
 
 SOURCE = "jma"
@@ -44,10 +47,13 @@ def parse_bytes(data: bytes, *, received: datetime | None = None) -> list[Alert]
     env = read_envelope(root, received=received or now())
     route = route_for(env)
     draft = Draft(kind=Kind.OTHER, event=env.title)
-    route.handler(env, draft)
-    if env.msg_type is MsgType.CANCEL and SEVERITY_RANK[draft.severity] < SEVERITY_RANK[route.nominal]:
-        draft.severity = route.nominal
-    return [to_alert(env, draft, received=received)]
+    try:
+        route.handler(env, draft)
+        if env.msg_type is MsgType.CANCEL and SEVERITY_RANK[draft.severity] < SEVERITY_RANK[route.nominal]:
+            draft.severity = route.nominal
+        return [to_alert(env, draft, received=received)]
+    except ValidationError as e:  # a value no Alert may hold: the telegram is refused, not the stage
+        raise invalid(e) from e
 
 
 class JmaParser:

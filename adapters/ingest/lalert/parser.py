@@ -6,12 +6,15 @@ from collections.abc import Sequence
 from datetime import datetime
 from typing import ClassVar
 
+from pydantic import ValidationError
+
 from adapters.ingest.lalert import vocabulary as v
 from adapters.ingest.lalert.assemble import build_alert
 from adapters.ingest.lalert.document import read_document
 from adapters.ingest.lalert.envelope import distributions, read_distribution
 from adapters.ingest.lalert.namespaces import EDXL_DE, PUBLICCOMMONS
 from broadcaster.model import Alert, RawEvent
+from broadcaster.parsing import invalid
 from broadcaster.xmlsafe import parse_xml
 
 # How far into the bytes accepts() looks for the two namespaces: the SOAP sample declares them
@@ -23,10 +26,13 @@ def parse_bytes(data: bytes, *, tenant: str | None = None, received: datetime | 
     """Every commons document in `data` as an Alert, or ParseError with a reason code."""
     root = parse_xml(data)
     alerts: list[Alert] = []
-    for el in distributions(root):
-        dist = read_distribution(el)
-        for content in dist.content_objects:
-            alerts.append(build_alert(dist, read_document(content), tenant=tenant, received=received))
+    try:
+        for el in distributions(root):
+            dist = read_distribution(el)
+            for content in dist.content_objects:
+                alerts.append(build_alert(dist, read_document(content), tenant=tenant, received=received))
+    except ValidationError as e:  # a value no Alert may hold: the document is refused
+        raise invalid(e) from e
     return alerts
 
 

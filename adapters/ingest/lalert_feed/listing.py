@@ -150,7 +150,7 @@ def _rss(root: etree._Element, base: str) -> tuple[list[Listed], int]:
 def _json_listing(body: bytes, base: str) -> tuple[list[Listed], int]:
     try:
         data = json.loads(body)
-    except (json.JSONDecodeError, UnicodeDecodeError) as e:
+    except (ValueError, RecursionError) as e:  # bad UTF-8 or JSON, huge numbers, deep nesting
         raise GarbledListing(f"malformed JSON: {e}"[:300]) from e
     items = data.get("documents") if isinstance(data, dict) else data
     if not isinstance(items, list):

@@ -103,6 +103,7 @@ class EmailAdapter:
         self._settings = settings
         self._tenant = tenant
         self._progress: OrderedDict[str, _Progress] = OrderedDict()
+        self._tls_context: ssl.SSLContext | None = None
 
     @classmethod
     def from_settings(cls, channel: str, settings: ChannelSettings, env: AdapterEnv) -> Self:
@@ -126,17 +127,27 @@ class EmailAdapter:
         except ValidationError as e:
             raise ConfigError(f"channel {channel} (tenant {env.tenant}): {e}") from e
 
+    def _tls(self) -> ssl.SSLContext | None:
+        # One context per adapter, made on first use: loading the system's CA certificates costs
+        # tens of milliseconds of CPU, which every send used to pay (docs/benchmarks.md).
+        s = self._settings
+        if s.security == "none":
+            return None
+        if self._tls_context is None:
+            context = ssl.create_default_context()
+            if s.ca_file is not None:
+                context.load_verify_locations(cafile=str(s.ca_file))
+            self._tls_context = context
+        return self._tls_context
+
     def _client(self) -> aiosmtplib.SMTP:
         s = self._settings
-        context = ssl.create_default_context()
-        if s.ca_file is not None:
-            context.load_verify_locations(cafile=str(s.ca_file))
         return aiosmtplib.SMTP(
             hostname=s.host,
             port=s.port,
             use_tls=s.security == "tls",
             start_tls=s.security == "starttls",
-            tls_context=context if s.security != "none" else None,
+            tls_context=self._tls(),
             timeout=s.timeout,
         )
 
