@@ -17,7 +17,6 @@ from __future__ import annotations
 import argparse
 import asyncio
 import json
-import multiprocessing
 import sys
 import tempfile
 import time
@@ -28,84 +27,25 @@ import sqlalchemy as sa
 
 ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT))
+sys.path.insert(0, str(ROOT / "bench"))
 
-from multiprocessing.connection import Connection  # noqa: E402
+from common import DATA_KEY, add_residents, cpu_seconds, open_ledger  # noqa: E402
+from fakes import LINE_TOKEN as TOKEN  # noqa: E402
+from fakes import LineFake  # noqa: E402
 
 from broadcaster.bus import open_bus  # noqa: E402
 from broadcaster.logging import configure  # noqa: E402
-from broadcaster.model import now  # noqa: E402
 from broadcaster.pipeline.ingest import submit  # noqa: E402
 from broadcaster.pipeline.runner import Pipeline, Runtime, stage_names  # noqa: E402
 from broadcaster.settings import DEFAULT_CHANNELS, load_settings  # noqa: E402
 from broadcaster.store import migrate, tables  # noqa: E402
-from broadcaster.store.audiences import address_hash  # noqa: E402
 from broadcaster.store.ledger import Ledger  # noqa: E402
-from tests.fakes.line import FakeLine  # noqa: E402
 from tests.helpers import manual  # noqa: E402
 
-TOKEN = "bench-line-token"
 
-
-def _serve_fake(conn: Connection, latency_s: float) -> None:
-    """The fake LINE API in its own process: sends its URL, serves until told, then reports."""
-
-    async def serve() -> None:
-        async with FakeLine(token=TOKEN, latency=latency_s) as fake:
-            conn.send(fake.url)
-            await asyncio.get_running_loop().run_in_executor(None, conn.recv)
-            delivered = fake.recipients()
-            conn.send(
-                {
-                    "requests": len(fake.requests),
-                    "statuses": sorted({r.status for r in fake.requests}),
-                    "delivered": len(delivered),
-                    "distinct": len(set(delivered)),
-                }
-            )
-
-    asyncio.run(serve())
-
-
-def _followers(ledger: Ledger, n: int) -> Any:
+async def _followers(ledger: Ledger, n: int) -> None:
     """n residents of 川島 with a LINE user id each, in one transaction (the roster import's way)."""
-    stamp = now()
-
-    def work(c: sa.Connection) -> None:
-        first = c.execute(sa.select(sa.func.coalesce(sa.func.max(tables.subscribers.c.id), 0))).scalar() or 0
-        ids = range(first + 1, first + n + 1)
-        c.execute(
-            tables.subscribers.insert(),
-            [
-                {
-                    "id": i,
-                    "tenant": "anamizu",
-                    "kind": "resident",
-                    "language": "ja",
-                    "topics": [],
-                    "active": True,
-                    "created": stamp,
-                    "updated": stamp,
-                }
-                for i in ids
-            ],
-        )
-        c.execute(
-            tables.subscriber_districts.insert(), [{"subscriber_id": i, "district": "kawashima"} for i in ids]
-        )
-        c.execute(
-            tables.subscriber_endpoints.insert(),
-            [
-                {
-                    "subscriber_id": i,
-                    "channel": "line",
-                    "address": f"U{i:032x}",
-                    "address_hash": address_hash("line", f"U{i:032x}"),
-                }
-                for i in ids
-            ],
-        )
-
-    return ledger.db.write(work)
+    await add_residents(ledger, "anamizu", [{"line": f"U{i:032x}"} for i in range(1, n + 1)])
 
 
 def _hops(c: sa.Connection) -> dict[str, Any]:
@@ -146,9 +86,8 @@ def _line_progress(c: sa.Connection) -> tuple[int, int, int]:
     return sum(states.values()), states.get("accepted", 0), states.get("dead", 0)
 
 
-async def run(
-    followers: int, latency_ms: float, partitions: int, fake_url: str, fake: Connection
-) -> dict[str, Any]:
+async def run(followers: int, latency_ms: float, partitions: int, fake: LineFake) -> dict[str, Any]:
+    fake_url = fake.url
     with tempfile.TemporaryDirectory() as tmp:
         workdir = Path(tmp)
         if True:
@@ -177,10 +116,11 @@ async def run(
                     }
                 },
                 rules_dir=ROOT / "rules",
+                privacy={"key": DATA_KEY},
             )
             bus = open_bus(settings.bus)
             await bus.start()
-            ledger = Ledger.connect(settings.db_url)
+            ledger = open_ledger(settings)
             await migrate.upgrade(ledger.db)
             pipeline = Pipeline(Runtime.build(settings, bus, ledger), stage_names(settings))
             await pipeline.start()
@@ -192,7 +132,7 @@ async def run(
                 load_s = time.perf_counter() - loaded
                 expected = -(-followers // 500)
 
-                t0 = time.perf_counter()
+                t0, cpu0 = time.perf_counter(), cpu_seconds()
                 await submit(
                     bus,
                     manual(kind="shelter", event="避難所開設", districts=["kawashima"], status="Exercise"),
@@ -207,15 +147,14 @@ async def run(
                     if time.perf_counter() - t0 > 600:
                         raise TimeoutError(f"not done in 600 s: {accepted}/{total} accepted")
                     await asyncio.sleep(0.01)
-                elapsed = time.perf_counter() - t0
+                elapsed, cpu = time.perf_counter() - t0, cpu_seconds() - cpu0
                 where = await ledger.db.read(_hops)
             finally:
                 await pipeline.stop()
                 await ledger.close()
                 await bus.close()
 
-            fake.send("report")
-            seen = await asyncio.get_running_loop().run_in_executor(None, fake.recv)
+            seen = await asyncio.get_running_loop().run_in_executor(None, fake.report)
             return {
                 "followers": followers,
                 "multicasts": total,
@@ -225,6 +164,7 @@ async def run(
                 "partitions": partitions,
                 "seconds_submit_to_all_accepted": round(elapsed, 3),
                 "seconds_submit_to_all_routed": round((routed_at or t0) - t0, 3),
+                "pipeline_cpu_s": round(cpu, 2),
                 "requests_seen_by_fake": seen["requests"],
                 "answers_of_fake": seen["statuses"],
                 "delivered_messages": seen["delivered"],
@@ -233,6 +173,12 @@ async def run(
                 "seconds_loading_roster": round(load_s, 3),
                 **where,
             }
+
+
+def measure(followers: int = 100_000, latency_ms: float = 50.0, partitions: int = 8) -> dict[str, Any]:
+    """The fake LINE API in a process of its own (LINE is another machine), the pipeline here."""
+    with LineFake(latency_ms / 1000) as fake:
+        return asyncio.run(run(followers, latency_ms, partitions, fake))
 
 
 def main() -> None:
@@ -247,18 +193,7 @@ def main() -> None:
     args = parser.parse_args()
     configure("ERROR")
     followers = 5_000 if args.quick else args.followers
-    parent, child = multiprocessing.get_context("spawn").Pipe()
-    server = multiprocessing.get_context("spawn").Process(
-        target=_serve_fake, args=(child, args.latency_ms / 1000), daemon=True
-    )
-    server.start()
-    try:
-        url = parent.recv()
-        results = asyncio.run(run(followers, args.latency_ms, args.partitions, url, parent))
-    finally:
-        server.join(timeout=10)
-        if server.is_alive():
-            server.terminate()
+    results = measure(followers, args.latency_ms, args.partitions)
     text = json.dumps(results, indent=2, ensure_ascii=False)
     print(text)
     if args.json:

@@ -1,7 +1,7 @@
 """The spine's speed: alerts through every stage to every channel, on one machine.
 
     python bench/bench_pipeline.py                       # embedded bus, SQLite, channels on fakes
-    python bench/bench_pipeline.py --kafka auto          # and on Kafka (tansu started here)
+    python bench/bench_pipeline.py --kafka auto          # and on Kafka (BROADCASTER_BENCH_KAFKA, or tansu started here)
     python bench/bench_pipeline.py --db postgres         # ledger on PostgreSQL (a database per phase)
     python bench/bench_pipeline.py --outbox              # every channel in outbox mode instead
     python bench/bench_pipeline.py --quick               # tiny sizes, a smoke run
@@ -43,7 +43,17 @@ ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT))
 sys.path.insert(0, str(ROOT / "bench"))
 
-from common import add_residents, cpu_seconds, phase_database, resolve_db, summary  # noqa: E402
+from common import (  # noqa: E402
+    DATA_KEY,
+    add_residents,
+    cpu_seconds,
+    kafka_broker,
+    open_ledger,
+    phase_database,
+    profiled,
+    resolve_db,
+    summary,
+)
 from fakes import LIVE, Fleet  # noqa: E402
 
 from broadcaster.bus import Bus, open_bus  # noqa: E402
@@ -74,7 +84,9 @@ def bench_settings(
     fetch_wait_ms: int = FETCH_WAIT_MS,
     channels: dict[str, Any] | None = None,
     partitions: int = 8,
+    prefix: str | None = None,
 ) -> Settings:
+    """`prefix` names the run's topics and groups; worker processes of one run share it."""
     return load_settings(
         None,
         var_dir=workdir,
@@ -85,13 +97,14 @@ def bench_settings(
             "partitions": partitions,
             "poll_interval_s": 0.2,
             # Each phase on its own topics and groups when the broker is shared.
-            "prefix": f"b{workdir.name}{time.time_ns()}.",
+            "prefix": prefix or f"b{workdir.name}{time.time_ns()}.",
             "kafka_session_timeout_ms": 6000,
             "kafka_fetch_max_wait_ms": fetch_wait_ms,
         },
         web={"enabled": False},
         tenants={"anamizu": {**TENANT, "channels": channels or {}}},
         rules_dir=ROOT / "rules",
+        privacy={"key": DATA_KEY},
     )
 
 
@@ -222,7 +235,7 @@ async def pipeline_for(
     settings = bench_settings(workdir, bus_url, db_url, fetch_wait_ms, fleet.channels() if fleet else None)
     bus = open_bus(settings.bus)
     await bus.start()
-    ledger = Ledger.connect(settings.db_url)
+    ledger = open_ledger(settings)
     pipeline: Pipeline | None = None
     try:
         await migrate.upgrade(ledger.db)
@@ -249,7 +262,7 @@ async def pipeline_for(
 
 async def latency_phase(
     workdir: Path, bus_url: str | None, db_url: str, n: int, fetch_wait_ms: int, fleet: Fleet | None,
-    broker_pid: int | None = None,
+    broker_pid: int | None = None, profile: Path | None = None,
 ) -> dict[str, Any]:
     async with pipeline_for(workdir, bus_url, db_url, fetch_wait_ms, fleet, RESIDENTS) as (_, bus, ledger, _p):
         t0 = time.perf_counter()
@@ -260,9 +273,10 @@ async def latency_phase(
         warm_id = await ledger.db.read(
             lambda c: {str(r[0]) for r in c.execute(sa.select(tables.alerts.c.identifier))}
         )
-        for i in range(n):
-            await submit(bus, raw_alert(i), ledger)
-            await wait_done(ledger, i + 2, within=120)
+        with profiled(profile):
+            for i in range(n):
+                await submit(bus, raw_alert(i), ledger)
+                await wait_done(ledger, i + 2, within=120)
         out = latencies(await _attempts(ledger), warm_id)
         out["alerts"] = n
         out["cold_first_alert_ms"] = round(cold_ms, 1)
@@ -286,20 +300,21 @@ async def latency_phase(
 
 async def throughput_phase(
     workdir: Path, bus_url: str | None, db_url: str, n: int, fetch_wait_ms: int, fleet: Fleet | None,
-    broker_pid: int | None = None, sizes: bool = False,
+    broker_pid: int | None = None, sizes: bool = False, profile: Path | None = None,
 ) -> dict[str, Any]:
     async with pipeline_for(workdir, bus_url, db_url, fetch_wait_ms, fleet, RESIDENTS) as (settings, bus, ledger, _p):
         # One alert first, as in the latency phase: the burst measures a warm pipeline.
         await submit(bus, raw_alert(-1), ledger)
         await wait_done(ledger, 1, within=120)
         before = await _count(ledger, tables.dispatches)
-        cpu0, broker0 = cpu_seconds(), cpu_seconds(broker_pid) if broker_pid else 0.0
-        t0 = time.perf_counter()
-        for i in range(n):
-            await submit(bus, raw_alert(i), ledger)
-        submitted = time.perf_counter() - t0
-        await wait_done(ledger, n + 1, within=600, every=0.02)
-        elapsed = time.perf_counter() - t0
+        with profiled(profile):
+            cpu0, broker0 = cpu_seconds(), cpu_seconds(broker_pid) if broker_pid else 0.0
+            t0 = time.perf_counter()
+            for i in range(n):
+                await submit(bus, raw_alert(i), ledger)
+            submitted = time.perf_counter() - t0
+            await wait_done(ledger, n + 1, within=600, every=0.02)
+            elapsed = time.perf_counter() - t0
         cpu, broker_cpu = cpu_seconds() - cpu0, (cpu_seconds(broker_pid) - broker0) if broker_pid else None
         dispatches = await _count(ledger, tables.dispatches) - before
         out: dict[str, Any] = {
@@ -328,7 +343,9 @@ async def run(
     fleet: Fleet | None = None,
     broker_pid: int | None = None,
     phases: Sequence[str] = ("latency", "throughput"),
+    profile: Path | None = None,
 ) -> dict[str, Any]:
+    """Both phases on one bus; `profile` (a folder) gets py-spy's stacks of each phase."""
     results: dict[str, Any] = {
         "bus": "kafka" if bus_url and bus_url.startswith("kafka://") else "embedded",
         "db": "postgresql" if db_url and db_url.startswith("postgresql") else "sqlite",
@@ -344,31 +361,16 @@ async def run(
             async with phase_database(db_url, workdir, phase) as phase_db:
                 if phase == "latency":
                     results["latency"] = await latency_phase(
-                        workdir, bus_url, phase_db, latency_n, fetch_wait_ms, fleet, broker_pid
+                        workdir, bus_url, phase_db, latency_n, fetch_wait_ms, fleet, broker_pid,
+                        profile=profile / f"{results['bus']}-latency.txt" if profile else None,
                     )
                 else:
                     results["throughput"] = await throughput_phase(
                         workdir, bus_url, phase_db, burst_n, fetch_wait_ms, fleet, broker_pid,
                         sizes=results["bus"] == "kafka",
+                        profile=profile / f"{results['bus']}-throughput.txt" if profile else None,
                     )
     return results
-
-
-@asynccontextmanager
-async def kafka_broker(kafka: str | None) -> AsyncIterator[tuple[str | None, int | None]]:
-    """(bootstrap, broker pid): 'auto' starts tansu for the run and stops it afterwards."""
-    if kafka != "auto":
-        yield kafka, None
-        return
-    from tests.kafka_broker import KafkaBroker
-
-    broker = KafkaBroker()
-    with tempfile.TemporaryDirectory(prefix="bench-kafka-") as tmp:
-        broker.start(Path(tmp))
-        try:
-            yield broker.bootstrap, broker.proc.pid if broker.proc else None
-        finally:
-            broker.stop()
 
 
 async def run_all(
@@ -379,18 +381,24 @@ async def run_all(
     fetch_wait_ms: int = FETCH_WAIT_MS,
     *,
     fakes: bool = True,
+    profile: Path | None = None,
+    broker_pid: int | None = None,
 ) -> dict[str, Any]:
-    """The embedded bus, and Kafka when asked, one after the other in the same run."""
+    """The embedded bus, and Kafka when asked ('auto' or bootstrap servers), one after the other
+    in the same run; `broker_pid` (of a broker given by address) gets its CPU counted."""
     with tempfile.TemporaryDirectory(prefix="bench-fakes-") as tmp:
         fleet = Fleet(Path(tmp)) if fakes else None
         if fleet is not None:
             fleet.start()
         try:
-            out: dict[str, Any] = {"embedded": await run(None, db_url, latency_n, burst_n, fleet=fleet)}
+            out: dict[str, Any] = {
+                "embedded": await run(None, db_url, latency_n, burst_n, fleet=fleet, profile=profile)
+            }
             if kafka:
-                async with kafka_broker(kafka) as (bootstrap, pid):
+                with kafka_broker(kafka) as (bootstrap, pid):
                     out["kafka"] = await run(
-                        f"kafka://{bootstrap}", db_url, latency_n, burst_n, fetch_wait_ms, fleet, pid
+                        f"kafka://{bootstrap}", db_url, latency_n, burst_n, fetch_wait_ms, fleet, pid or broker_pid,
+                        profile=profile,
                     )
         finally:
             if fleet is not None:
@@ -414,12 +422,19 @@ def main() -> None:
     )
     parser.add_argument("--outbox", action="store_true", help="every channel in outbox mode, no fakes")
     parser.add_argument("--quick", action="store_true")
+    parser.add_argument("--broker-pid", type=int, default=None, help="the given broker's process, to count its CPU")
     parser.add_argument("--json", type=Path, default=None, help="also write the results here")
+    parser.add_argument(
+        "--profile", type=Path, default=None, help="py-spy each measured phase into this folder (bench/stacks.py reads it)"
+    )
     args = parser.parse_args()
     configure("ERROR")
     latency_n, burst_n = (3, 6) if args.quick else (args.latency_alerts, args.burst_alerts)
     results = asyncio.run(
-        run_all(args.kafka, resolve_db(args.db), latency_n, burst_n, args.fetch_wait_ms, fakes=not args.outbox)
+        run_all(
+            args.kafka, resolve_db(args.db), latency_n, burst_n, args.fetch_wait_ms,
+            fakes=not args.outbox, profile=args.profile, broker_pid=args.broker_pid,
+        )
     )
     text = json.dumps(results, indent=2, ensure_ascii=False)
     print(text)

@@ -1,13 +1,14 @@
 """The baseline for Kafka throughput: a bare aiokafka relay chain, and what one hop costs.
 
-    python bench/bench_relay.py --kafka auto             # tansu started here
+    python bench/bench_relay.py --kafka auto             # BROADCASTER_BENCH_KAFKA, or tansu started here
     python bench/bench_relay.py --kafka 127.0.0.1:9092 --alerts 200 --fanout 8
 
 The chain has the pipeline's hops and fan-out with no work in them: stage 1 consumes `raw` and
 produces one `alerts` message; stage 2 consumes `alerts` and produces `fanout` messages, one to each
 of `fanout` dispatch topics; one relay per dispatch topic consumes it and produces one `receipts`
 message; the last stage consumes `receipts`. Four consuming hops (normalize, route, channel,
-ledger), every consumer in its own group, as the pipeline's stages are. Message sizes are given
+ledger), every consumer in its own group (assigned every partition of its topic, committing
+its group's offsets), as the pipeline's stages are. Message sizes are given
 (bench_pipeline measures the pipeline's own and passes them here), producers use acks=all and
 linger 0, and every relay commits what it consumed before taking more, as the pipeline does (the
 pipeline commits each record; the relay each fetched batch, which is the cheapest honest relay).
@@ -24,7 +25,6 @@ import asyncio
 import json
 import os
 import sys
-import tempfile
 import time
 import uuid
 from pathlib import Path
@@ -37,7 +37,7 @@ ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT))
 sys.path.insert(0, str(ROOT / "bench"))
 
-from common import percentile, summary  # noqa: E402
+from common import kafka_broker, percentile, summary  # noqa: E402
 
 # The pipeline's measured sizes on this project's alert (bench_pipeline, Kafka burst), used when
 # none are given: bytes of value + key + headers.
@@ -58,8 +58,7 @@ async def _topics(bootstrap: str, names: list[str], partitions: int) -> None:
 
 
 def _consumer(bootstrap: str, topic: str, group: str, fetch_wait_ms: int) -> AIOKafkaConsumer:
-    return AIOKafkaConsumer(
-        topic,
+    consumer = AIOKafkaConsumer(
         bootstrap_servers=bootstrap,
         group_id=group,
         enable_auto_commit=False,
@@ -68,15 +67,17 @@ def _consumer(bootstrap: str, topic: str, group: str, fetch_wait_ms: int) -> AIO
         session_timeout_ms=6000,
         heartbeat_interval_ms=1000,
     )
+    consumer._bench_topic = topic  # type: ignore[attr-defined]
+    return consumer
 
 
-async def _wait_assigned(consumers: list[AIOKafkaConsumer], within: float = 60) -> None:
-    deadline = time.monotonic() + within
-    while not all(c.assignment() for c in consumers):
-        if time.monotonic() > deadline:
-            raise TimeoutError("the relay's consumer groups did not form")
-        # getmany drives the group join; nothing is there yet.
-        await asyncio.gather(*(c.getmany(timeout_ms=50) for c in consumers if not c.assignment()))
+async def _start(consumers: list[AIOKafkaConsumer], partitions: int) -> None:
+    """Start each consumer on every partition of its topic. Assigned, not subscribed: a group's
+    first join takes seconds on tansu, and the steady state (fetch, produce, commit the group's
+    offsets) is the same either way."""
+    for c in consumers:
+        await c.start()
+        c.assign([TopicPartition(c._bench_topic, p) for p in range(partitions)])  # type: ignore[attr-defined]
 
 
 async def relay_chain(
@@ -114,8 +115,7 @@ async def relay_chain(
     ]
     sink = _consumer(bootstrap, receipts, run + "ledger", fetch_wait_ms)
     consumers = [c for c, _ in stages] + [sink]
-    for c in consumers:
-        await c.start()
+    await _start(consumers, partitions)
     done = asyncio.Event()
     received = 0
     expected = alerts * fanout
@@ -153,7 +153,6 @@ async def relay_chain(
         done.set()
 
     try:
-        await _wait_assigned(consumers)
         tasks = [asyncio.create_task(relay(c, outs)) for c, outs in stages]
         sink_task = asyncio.create_task(drain())
         t0 = time.perf_counter()
@@ -188,9 +187,8 @@ async def hop_probe(bootstrap: str, fetch_wait_ms: int, n: int = 30, size: int =
     producer = AIOKafkaProducer(bootstrap_servers=bootstrap, acks="all", linger_ms=0)
     consumer = _consumer(bootstrap, topic, topic + ".g", fetch_wait_ms)
     await producer.start()
-    await consumer.start()
     try:
-        await _wait_assigned([consumer])
+        await _start([consumer], 8)
         hops: list[float] = []
         produce: list[float] = []
         for i in range(n):
@@ -210,34 +208,40 @@ async def hop_probe(bootstrap: str, fetch_wait_ms: int, n: int = 30, size: int =
         await producer.stop()
 
 
-async def _main(kafka: str, alerts: int, fanout: int, fetch_wait_ms: int) -> dict[str, Any]:
-    broker = None
-    if kafka == "auto":
-        from tests.kafka_broker import KafkaBroker
-
-        broker = KafkaBroker()
-        broker.start(Path(tempfile.mkdtemp(prefix="bench-kafka-")))
-        kafka = broker.bootstrap
-    try:
+async def _main(
+    kafka: str, alerts: int, fanout: int, fetch_wait_ms: int, sizes: dict[str, int] | None, partitions: int
+) -> dict[str, Any]:
+    with kafka_broker(kafka) as (bootstrap, _pid):
         return {
-            "hop": await hop_probe(kafka, fetch_wait_ms),
-            "relay": await relay_chain(kafka, alerts, fanout, fetch_wait_ms=fetch_wait_ms),
+            "hop": await hop_probe(bootstrap, fetch_wait_ms),
+            "relay": await relay_chain(
+                bootstrap, alerts, fanout, sizes, partitions=partitions, fetch_wait_ms=fetch_wait_ms
+            ),
         }
-    finally:
-        if broker is not None:
-            broker.stop()
 
 
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
-    parser.add_argument("--kafka", default="auto", help="bootstrap servers, or 'auto' to start tansu")
+    parser.add_argument(
+        "--kafka", default="auto", help="bootstrap servers, or 'auto' (BROADCASTER_BENCH_KAFKA, else tansu started here)"
+    )
     parser.add_argument("--alerts", type=int, default=200)
     parser.add_argument("--fanout", type=int, default=8)
+    parser.add_argument("--partitions", type=int, default=8)
     parser.add_argument("--fetch-wait-ms", type=int, default=50)
+    parser.add_argument(
+        "--sizes", default=None, help='message bytes as JSON, e.g. \'{"raw": 900, "alerts": 1400, "dispatch": 2600, "receipts": 600}\''
+    )
     parser.add_argument("--quick", action="store_true")
+    parser.add_argument("--json", type=Path, default=None, help="also write the results here")
     args = parser.parse_args()
     alerts = 10 if args.quick else args.alerts
-    print(json.dumps(asyncio.run(_main(args.kafka, alerts, args.fanout, args.fetch_wait_ms)), indent=2))
+    sizes = json.loads(args.sizes) if args.sizes else None
+    results = asyncio.run(_main(args.kafka, alerts, args.fanout, args.fetch_wait_ms, sizes, args.partitions))
+    text = json.dumps(results, indent=2)
+    print(text)
+    if args.json:
+        args.json.write_text(text, encoding="utf-8")
 
 
 if __name__ == "__main__":

@@ -31,7 +31,6 @@ import multiprocessing
 import sys
 import tempfile
 import time
-from collections import Counter
 from multiprocessing.connection import Connection
 from pathlib import Path
 from typing import Any
@@ -40,9 +39,12 @@ import sqlalchemy as sa
 
 ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT))
+sys.path.insert(0, str(ROOT / "bench"))
 
+from common import DATA_KEY, add_residents, cpu_seconds, open_ledger  # noqa: E402
 from cryptography.hazmat.primitives import serialization  # noqa: E402
 from cryptography.hazmat.primitives.asymmetric import ec  # noqa: E402
+from fakes import serve_push  # noqa: E402
 from pydantic import SecretStr  # noqa: E402
 
 from adapters.outbound.app_push import HostPolicy, WebPushAdapter, WebPushSettings  # noqa: E402
@@ -50,47 +52,17 @@ from adapters.outbound.app_push.subscription import Subscription  # noqa: E402
 from adapters.outbound.app_push.vapid import generate  # noqa: E402
 from broadcaster.bus import open_bus  # noqa: E402
 from broadcaster.logging import configure  # noqa: E402
-from broadcaster.model import now  # noqa: E402
 from broadcaster.pipeline.ingest import submit  # noqa: E402
 from broadcaster.pipeline.runner import Pipeline, Runtime, stage_names  # noqa: E402
 from broadcaster.settings import DEFAULT_CHANNELS, load_settings  # noqa: E402
 from broadcaster.store import migrate, tables  # noqa: E402
-from broadcaster.store.audiences import address_hash  # noqa: E402
 from broadcaster.store.ledger import Ledger  # noqa: E402
 from tests.fakes.deliveries import delivery, text  # noqa: E402
 from tests.fakes.site import alert  # noqa: E402
-from tests.fakes.webpush import FakePushService  # noqa: E402
 from tests.helpers import manual  # noqa: E402
 
 PRIVATE, PUBLIC = generate()
 BATCH = 1000
-
-
-def _serve_fake(conn: Connection, latency_s: float, vapid_public_key: str) -> None:
-    """The fake push service in its own process: sends its URL, serves, reports on request."""
-
-    async def serve() -> None:
-        async with FakePushService(
-            latency=latency_s, decrypt=False, accept_unknown=True, vapid_public_key=vapid_public_key
-        ) as fake:
-            conn.send(fake.base)
-            loop = asyncio.get_running_loop()
-            while True:
-                command = await loop.run_in_executor(None, conn.recv)
-                delivered = Counter(p.name for p in fake.received if p.status == 201)
-                conn.send(
-                    {
-                        "requests": len(fake.received),
-                        "delivered": sum(delivered.values()),
-                        "distinct": len(delivered),
-                        "refused": dict(Counter(p.status for p in fake.received if p.status != 201)),
-                    }
-                )
-                fake.received.clear()
-                if command == "stop":
-                    return
-
-    asyncio.run(serve())
 
 
 def subscriptions(base: str, n: int) -> list[str]:
@@ -149,44 +121,8 @@ async def send_rate(base: str, n: int, fake: Connection) -> dict[str, Any]:
     }
 
 
-def _subscribers(ledger: Ledger, addresses: list[str]) -> Any:
-    stamp = now()
-
-    def work(c: sa.Connection) -> None:
-        ids = range(1, len(addresses) + 1)
-        c.execute(
-            tables.subscribers.insert(),
-            [
-                {
-                    "id": i,
-                    "tenant": "anamizu",
-                    "kind": "resident",
-                    "language": "ja",
-                    "topics": [],
-                    "active": True,
-                    "created": stamp,
-                    "updated": stamp,
-                }
-                for i in ids
-            ],
-        )
-        c.execute(
-            tables.subscriber_districts.insert(), [{"subscriber_id": i, "district": "kawashima"} for i in ids]
-        )
-        c.execute(
-            tables.subscriber_endpoints.insert(),
-            [
-                {
-                    "subscriber_id": i,
-                    "channel": "app_push",
-                    "address": a,
-                    "address_hash": address_hash("app_push", a),
-                }
-                for i, a in zip(ids, addresses, strict=True)
-            ],
-        )
-
-    return ledger.db.write(work)
+async def _subscribers(ledger: Ledger, addresses: list[str]) -> None:
+    await add_residents(ledger, "anamizu", [{"app_push": a} for a in addresses])
 
 
 def _progress(c: sa.Connection) -> tuple[int, int, int]:
@@ -226,10 +162,11 @@ async def reach(base: str, n: int, fake: Connection) -> dict[str, Any]:
                 }
             },
             rules_dir=ROOT / "rules",
+            privacy={"key": DATA_KEY},
         )
         bus = open_bus(settings.bus)
         await bus.start()
-        ledger = Ledger.connect(settings.db_url)
+        ledger = open_ledger(settings)
         await migrate.upgrade(ledger.db)
         pipeline = Pipeline(Runtime.build(settings, bus, ledger), stage_names(settings))
         await pipeline.start()
@@ -238,7 +175,7 @@ async def reach(base: str, n: int, fake: Connection) -> dict[str, Any]:
             await ledger.ensure_tenants([("anamizu", "穴水町")])
             await _subscribers(ledger, subscriptions(base, n))
             expected = -(-n // BATCH)
-            t0 = time.perf_counter()
+            t0, cpu0 = time.perf_counter(), cpu_seconds()
             await submit(
                 bus, manual(kind="shelter", event="避難所開設", districts=["kawashima"], status="Exercise")
             )
@@ -249,7 +186,7 @@ async def reach(base: str, n: int, fake: Connection) -> dict[str, Any]:
                 if time.perf_counter() - t0 > 600:
                     raise TimeoutError(f"not done in 600 s: {accepted}/{total}")
                 await asyncio.sleep(0.01)
-            elapsed = time.perf_counter() - t0
+            elapsed, cpu = time.perf_counter() - t0, cpu_seconds() - cpu0
         finally:
             await pipeline.stop()
             await ledger.close()
@@ -262,6 +199,7 @@ async def reach(base: str, n: int, fake: Connection) -> dict[str, Any]:
         "accepted": accepted,
         "dead": dead,
         "seconds_submit_to_all_accepted": round(elapsed, 3),
+        "pipeline_cpu_s": round(cpu, 2),
         "delivered_by_fake": seen["delivered"],
         "refused_by_fake": seen["refused"],
         "everyone_exactly_once": seen["delivered"] == seen["distinct"] == n,
@@ -271,7 +209,7 @@ async def reach(base: str, n: int, fake: Connection) -> dict[str, Any]:
 def with_fake(latency_s: float, job: Any, *args: Any) -> dict[str, Any]:
     parent, child = multiprocessing.get_context("spawn").Pipe()
     proc = multiprocessing.get_context("spawn").Process(
-        target=_serve_fake, args=(child, latency_s, PUBLIC), daemon=True
+        target=serve_push, args=(child, latency_s, PUBLIC), daemon=True
     )
     proc.start()
     try:
@@ -284,19 +222,29 @@ def with_fake(latency_s: float, job: Any, *args: Any) -> dict[str, Any]:
         proc.join(timeout=10)
 
 
+def measure(n: int = 10_000, latencies_ms: tuple[float, ...] = (0, 50)) -> dict[str, Any]:
+    """The send rate of one adapter (per wall and CPU second), then the pipeline's reach at each
+    push-service latency; each with the fake push service in a process of its own."""
+    results: dict[str, Any] = {"send_rate": with_fake(0.0, send_rate, n)}
+    for latency_ms in latencies_ms:
+        results[f"reach_latency_{latency_ms:g}ms"] = with_fake(latency_ms / 1000, reach, n)
+    return results
+
+
 def main() -> None:
     parser = argparse.ArgumentParser(
         description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter
     )
     parser.add_argument("--subscribers", type=int, default=10_000)
+    parser.add_argument(
+        "--latencies-ms", type=float, nargs="+", default=[0, 50], help="the push service's answer times to reach with"
+    )
     parser.add_argument("--quick", action="store_true", help="2,000 subscribers: a smoke run")
     parser.add_argument("--json", type=Path, default=None, help="also write the results here")
     args = parser.parse_args()
     configure("ERROR")
     n = 2_000 if args.quick else args.subscribers
-    results: dict[str, Any] = {"send_rate": with_fake(0.0, send_rate, n)}
-    for latency_ms in (0, 50):
-        results[f"reach_latency_{latency_ms}ms"] = with_fake(latency_ms / 1000, reach, n)
+    results = measure(n, tuple(args.latencies_ms))
     print(json.dumps(results, indent=1))
     rate = results["send_rate"]
     print(

