@@ -359,19 +359,25 @@ class Ledger:
         def work(c: sa.Connection) -> set[str]:
             if rows:
                 c.execute(self._insert_ignore(t.dispatches), rows)
+            open_keys: set[str] = set()
+            if dispatches:
+                states = c.execute(
+                    sa.select(t.dispatches.c.key, t.dispatches.c.state).where(
+                        t.dispatches.c.key.in_([d.key for d in dispatches])
+                    )
+                )
+                open_keys = {r.key for r in states if r.state not in FINAL_STATES and r.state != "held"}
+            this = (t.alerts.c.tenant == alert.tenant, t.alerts.c.identifier == alert.identifier)
+            # An alert routed again after it was done (a redelivery, a re-drive racing the
+            # first pass) stays done unless the new decision left work to do: nothing would ever
+            # mark it done again (found by the PostgreSQL restart trial).
+            again = [t.alerts.c.state != "done"] if not open_keys else []
             c.execute(
                 t.alerts.update()
-                .where(t.alerts.c.tenant == alert.tenant, t.alerts.c.identifier == alert.identifier)
-                .values(state="held" if held else "routed", routed=at)
+                .where(*this, *again)
+                .values(state="held" if held else "routed", routed=sa.func.coalesce(t.alerts.c.routed, at))
             )
-            if not dispatches:
-                return set()
-            states = c.execute(
-                sa.select(t.dispatches.c.key, t.dispatches.c.state).where(
-                    t.dispatches.c.key.in_([d.key for d in dispatches])
-                )
-            )
-            return {r.key for r in states if r.state not in FINAL_STATES and r.state != "held"}
+            return open_keys
 
         open_keys = await self.db.write(work)
         return [d for d in dispatches if d.key in open_keys]

@@ -131,6 +131,22 @@ async def test_dispatches_record_once_and_only_open_ones_are_returned(ledger: Le
     assert await ledger.alert_state("anamizu", "a1") == "routed"
 
 
+async def test_an_alert_routed_again_after_it_was_done_stays_done(ledger: Ledger) -> None:
+    alert = _alert("a1")
+    await ledger.record_ingest(manual(), [alert])
+    d = _dispatch(alert, "line")
+    await ledger.record_dispatches(alert, [d])
+    await ledger.begin_attempt(d, now())
+    await ledger.finish_attempt(_receipt(d, ReceiptStatus.ACCEPTED))
+    assert await ledger.complete_if_final("anamizu", "a1")
+    assert await ledger.record_dispatches(alert, [d]) == [], "a redelivered alert sends nothing again"
+    assert await ledger.alert_state("anamizu", "a1") == "done", "and nothing would mark it done again"
+    # New work for a done alert (a decision that adds a channel) opens it again.
+    d2 = _dispatch(alert, "email")
+    assert await ledger.record_dispatches(alert, [d, d2]) == [d2]
+    assert await ledger.alert_state("anamizu", "a1") == "routed"
+
+
 async def test_attempts_show_what_was_in_doubt(ledger: Ledger) -> None:
     alert = _alert("a1")
     await ledger.record_ingest(manual(), [alert])

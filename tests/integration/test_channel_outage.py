@@ -42,7 +42,9 @@ async def fake() -> AsyncIterator[FakeLine]:
         yield server
 
 
-def outage_settings(tmp_path: Path, fake: FakeLine, *, max_attempts: int) -> Any:
+def outage_settings(
+    tmp_path: Path, fake: FakeLine, *, max_attempts: int, retry_tiers_s: tuple[float, ...] = (0.2, 0.5, 1.0)
+) -> Any:
     tenants = copy.deepcopy(TENANTS)
     tenants["anamizu"]["channels"] = {
         "line": {
@@ -52,7 +54,8 @@ def outage_settings(tmp_path: Path, fake: FakeLine, *, max_attempts: int) -> Any
             "max_attempts": max_attempts,
         }
     }
-    return make_settings(tmp_path, tenants=tenants)
+    pipeline = {"retry_tiers_s": list(retry_tiers_s), "redrive_after_s": 600, "redrive_interval_s": 600}
+    return make_settings(tmp_path, tenants=tenants, pipeline=pipeline)
 
 
 def _order(headline: str) -> Any:
@@ -103,8 +106,12 @@ async def _alert_ids(run: Any, n: int) -> set[str]:
 async def test_a_line_outage_does_not_slow_the_others_and_line_catches_up(
     tmp_path: Path, fake: FakeLine, record_property: pytest.RecordProperty, outage_s: float
 ) -> None:
-    # Enough attempts to outlast the outage (retries every second at most, in the test settings).
-    async with running_pipeline(outage_settings(tmp_path, fake, max_attempts=int(outage_s * 3) + 20)) as run:
+    # Enough attempts to outlast the outage. The long outage backs off as a deployment does (up to
+    # 5 s here, 600 s by default): retrying every second for two minutes would load the one
+    # process with LINE's retries, which is not what the trial is about.
+    tiers = (0.2, 0.5, 1.0) if outage_s < 10 else (0.2, 0.5, 1.0, 2.0, 5.0)
+    settings = outage_settings(tmp_path, fake, max_attempts=int(outage_s * 3) + 20, retry_tiers_s=tiers)
+    async with running_pipeline(settings) as run:
         await run.ledger.ensure_tenants([("anamizu", "穴水町")])
         followers = user_ids(40)
         for uid in followers:
@@ -160,8 +167,11 @@ async def test_a_line_outage_does_not_slow_the_others_and_line_catches_up(
     reasons = " | ".join(str(a["error"]) for a in failed)
     assert failed and "500" in reasons and "429" in reasons, reasons[:600]
     assert "did not answer within" in reasons, "a hung request is given up after the channel's timeout"
-    # The other media did not wait for LINE: their latency during the outage is that of before.
-    assert max(during) < 1000, (before, during)
+    # The other media did not wait for LINE: had they, each would have taken at least the rest of
+    # the outage (seconds to minutes). What is left is the CPU the retries share with them in this
+    # one process; on a loaded test machine that is tens to hundreds of milliseconds.
+    assert statistics.median(during) <= 2 * statistics.median(before) + 250, (before, during)
+    assert max(during) < 3000, (before, during)
     record_property("latency_before_ms", statistics.median(before))
     record_property("latency_during_max_ms", max(during))
     print(

@@ -11,6 +11,8 @@ from __future__ import annotations
 
 import hashlib
 import json
+import threading
+from collections import OrderedDict
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
 from functools import partial
@@ -24,6 +26,30 @@ from adapters.outbound.website.layout import STATE, slug
 from adapters.outbound.website.state import CURRENT_VIEWS, Entry, SiteState, View, newest_by_event, prominence
 from adapters.outbound.website.views import Card, card, cards_for, summary_json
 from broadcaster.cap import to_cap
+from broadcaster.model import Alert
+
+# Every publish rewrites the CAP feed from the alerts it lists, and a message's CAP never changes:
+# without this, each new alert paid to_cap (about 1 ms) again for every alert in the feed.
+# Keyed by the alert's JSON, so an alert whose content differs is never served a stale document.
+_CAP_CACHE: OrderedDict[str, bytes] = OrderedDict()
+_CAP_CACHE_SIZE = 256  # a feed lists 50 alerts per town
+_CAP_LOCK = threading.Lock()  # publishes run in worker threads, one per tenant's site
+
+
+def cap_of(alert: Alert) -> bytes:
+    key = alert.model_dump_json()
+    with _CAP_LOCK:
+        hit = _CAP_CACHE.get(key)
+        if hit is not None:
+            _CAP_CACHE.move_to_end(key)
+            return hit
+    doc = to_cap(alert)
+    with _CAP_LOCK:
+        _CAP_CACHE[key] = doc
+        while len(_CAP_CACHE) > _CAP_CACHE_SIZE:
+            _CAP_CACHE.popitem(last=False)
+    return doc
+
 
 _HERE = Path(__file__).parent
 _TEMPLATES = _HERE / "templates"
@@ -115,7 +141,7 @@ def build(state: SiteState, site: Site, view: Mapping[str, View], previous: Site
         else:
             out.fresh[f"{stem}.html"] = page()
             out.fresh[f"{stem}.json"] = data()
-        cap = partial(to_cap, e.alert)
+        cap = partial(cap_of, e.alert)
         # A message's CAP never changes: link it whenever the previous release has it.
         if not full and previous is not None and ident in previous.entries:
             out.reusable[f"{stem}.xml"] = cap
@@ -171,7 +197,7 @@ def build(state: SiteState, site: Site, view: Mapping[str, View], previous: Site
         site.tenant, site.name, site.url, feed_cards, entries, newest, state.updated
     )
     caps = {
-        c.id: to_cap(entries[c.id].alert)
+        c.id: cap_of(entries[c.id].alert)
         for c in feed_cards
         if c.view in feeds.CAP_FEED_VIEWS and newest[entries[c.id].alert.event_key] == c.id
     }
