@@ -60,6 +60,11 @@ class SitePublisher:
         self.root = root
         self.keep_releases = max(1, keep_releases)
         self.grace_s = grace_s
+        # The state of the release this process published or read last, with the identity of its
+        # file: parsing it back costs more than building most pages (docs/benchmarks.md). A
+        # release folder is never rewritten, so the same file means the same state; another
+        # process's publish makes a new file, which is read.
+        self._known: tuple[tuple[str, int, int, int], SiteState] | None = None
 
     @contextlib.contextmanager
     def locked(self) -> Iterator[None]:
@@ -79,12 +84,22 @@ class SitePublisher:
         except (OSError, RuntimeError):
             return None
 
+    @staticmethod
+    def _identity(path: Path) -> tuple[str, int, int, int]:
+        st = path.stat()
+        return (str(path), st.st_ino, st.st_mtime_ns, st.st_size)
+
     def read_state(self) -> SiteState | None:
         release = self.current()
         if release is None:
             return None
         try:
-            return SiteState.model_validate_json((release / STATE).read_bytes())
+            identity = self._identity(release / STATE)
+            if self._known is not None and self._known[0] == identity:
+                return self._known[1]
+            state = SiteState.model_validate_json((release / STATE).read_bytes())
+            self._known = (identity, state)
+            return state
         except FileNotFoundError:
             return None
         except ValueError as e:
@@ -123,6 +138,8 @@ class SitePublisher:
             _fsync_dir(d)
         os.rename(tmp, final)
         _fsync_dir(releases)
+        if release.state is not None:
+            self._known = (self._identity(final / STATE), release.state)
         link_tmp = self.root / ".current.tmp"
         with contextlib.suppress(FileNotFoundError):
             link_tmp.unlink()

@@ -94,6 +94,8 @@ class Release:
 
     fresh: dict[str, bytes] = field(default_factory=dict)
     reusable: dict[str, Callable[[], bytes]] = field(default_factory=dict)
+    # The state written as STATE, so that the publisher need not parse it back next time.
+    state: SiteState | None = None
 
 
 def _json(data: Any) -> bytes:
@@ -217,6 +219,7 @@ def build(state: SiteState, site: Site, view: Mapping[str, View], previous: Site
         }
     )
     out.fresh[STATE] = recorded.model_dump_json(by_alias=True, indent=1).encode("utf-8")
+    out.state = recorded
     return out
 
 
