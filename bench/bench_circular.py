@@ -34,15 +34,13 @@ ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT))
 sys.path.insert(0, str(ROOT / "bench"))
 
-from common import DATA_KEY, cpu_seconds, open_ledger  # noqa: E402
+from common import DATA_KEY, cpu_seconds, started_pipeline  # noqa: E402
 from fakes import LINE_TOKEN, LineFake  # noqa: E402
 
-from broadcaster.bus import open_bus  # noqa: E402
 from broadcaster.logging import configure  # noqa: E402
 from broadcaster.pipeline.ingest import submit  # noqa: E402
-from broadcaster.pipeline.runner import Pipeline, Runtime, stage_names  # noqa: E402
 from broadcaster.settings import DEFAULT_CHANNELS, load_settings  # noqa: E402
-from broadcaster.store import migrate, tables  # noqa: E402
+from broadcaster.store import tables  # noqa: E402
 from broadcaster.store.audiences import Audiences, Person  # noqa: E402
 from tests.helpers import manual  # noqa: E402
 
@@ -87,14 +85,7 @@ async def run(leaders: int, latency_ms: float, fake: LineFake) -> dict[str, Any]
             rules_dir=ROOT / "rules",
             privacy={"key": DATA_KEY},
         )
-        bus = open_bus(settings.bus)
-        await bus.start()
-        ledger = open_ledger(settings)
-        await migrate.upgrade(ledger.db)
-        pipeline = Pipeline(Runtime.build(settings, bus, ledger), stage_names(settings))
-        await pipeline.start()
-        try:
-            await pipeline.ready()
+        async with started_pipeline(settings) as (bus, ledger):
             people = [
                 Person(
                     external_id=f"L{i:05d}",
@@ -137,10 +128,6 @@ async def run(leaders: int, latency_ms: float, fake: LineFake) -> dict[str, Any]
                     raise TimeoutError(f"not done in 600 s: {s}")
                 await asyncio.sleep(0.02)
             elapsed, cpu = time.perf_counter() - t0, cpu_seconds() - cpu0
-        finally:
-            await pipeline.stop()
-            await ledger.close()
-            await bus.close()
     seen = fake.report()
     return {
         "leaders": leaders,

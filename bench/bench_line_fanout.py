@@ -29,16 +29,14 @@ ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT))
 sys.path.insert(0, str(ROOT / "bench"))
 
-from common import DATA_KEY, add_residents, cpu_seconds, open_ledger  # noqa: E402
+from common import DATA_KEY, add_residents, cpu_seconds, started_pipeline  # noqa: E402
 from fakes import LINE_TOKEN as TOKEN  # noqa: E402
 from fakes import LineFake  # noqa: E402
 
-from broadcaster.bus import open_bus  # noqa: E402
 from broadcaster.logging import configure  # noqa: E402
 from broadcaster.pipeline.ingest import submit  # noqa: E402
-from broadcaster.pipeline.runner import Pipeline, Runtime, stage_names  # noqa: E402
 from broadcaster.settings import DEFAULT_CHANNELS, load_settings  # noqa: E402
-from broadcaster.store import migrate, tables  # noqa: E402
+from broadcaster.store import tables  # noqa: E402
 from broadcaster.store.ledger import Ledger  # noqa: E402
 from tests.helpers import manual  # noqa: E402
 
@@ -118,14 +116,7 @@ async def run(followers: int, latency_ms: float, partitions: int, fake: LineFake
                 rules_dir=ROOT / "rules",
                 privacy={"key": DATA_KEY},
             )
-            bus = open_bus(settings.bus)
-            await bus.start()
-            ledger = open_ledger(settings)
-            await migrate.upgrade(ledger.db)
-            pipeline = Pipeline(Runtime.build(settings, bus, ledger), stage_names(settings))
-            await pipeline.start()
-            try:
-                await pipeline.ready()
+            async with started_pipeline(settings) as (bus, ledger):
                 await ledger.ensure_tenants([("anamizu", "穴水町")])
                 loaded = time.perf_counter()
                 await _followers(ledger, followers)
@@ -149,10 +140,6 @@ async def run(followers: int, latency_ms: float, partitions: int, fake: LineFake
                     await asyncio.sleep(0.01)
                 elapsed, cpu = time.perf_counter() - t0, cpu_seconds() - cpu0
                 where = await ledger.db.read(_hops)
-            finally:
-                await pipeline.stop()
-                await ledger.close()
-                await bus.close()
 
             seen = await asyncio.get_running_loop().run_in_executor(None, fake.report)
             return {

@@ -41,7 +41,7 @@ ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT))
 sys.path.insert(0, str(ROOT / "bench"))
 
-from common import DATA_KEY, add_residents, cpu_seconds, open_ledger  # noqa: E402
+from common import DATA_KEY, add_residents, cpu_seconds, started_pipeline  # noqa: E402
 from cryptography.hazmat.primitives import serialization  # noqa: E402
 from cryptography.hazmat.primitives.asymmetric import ec  # noqa: E402
 from fakes import serve_push  # noqa: E402
@@ -50,12 +50,10 @@ from pydantic import SecretStr  # noqa: E402
 from adapters.outbound.app_push import HostPolicy, WebPushAdapter, WebPushSettings  # noqa: E402
 from adapters.outbound.app_push.subscription import Subscription  # noqa: E402
 from adapters.outbound.app_push.vapid import generate  # noqa: E402
-from broadcaster.bus import open_bus  # noqa: E402
 from broadcaster.logging import configure  # noqa: E402
 from broadcaster.pipeline.ingest import submit  # noqa: E402
-from broadcaster.pipeline.runner import Pipeline, Runtime, stage_names  # noqa: E402
 from broadcaster.settings import DEFAULT_CHANNELS, load_settings  # noqa: E402
-from broadcaster.store import migrate, tables  # noqa: E402
+from broadcaster.store import tables  # noqa: E402
 from broadcaster.store.ledger import Ledger  # noqa: E402
 from tests.fakes.deliveries import delivery, text  # noqa: E402
 from tests.fakes.site import alert  # noqa: E402
@@ -164,14 +162,7 @@ async def reach(base: str, n: int, fake: Connection) -> dict[str, Any]:
             rules_dir=ROOT / "rules",
             privacy={"key": DATA_KEY},
         )
-        bus = open_bus(settings.bus)
-        await bus.start()
-        ledger = open_ledger(settings)
-        await migrate.upgrade(ledger.db)
-        pipeline = Pipeline(Runtime.build(settings, bus, ledger), stage_names(settings))
-        await pipeline.start()
-        try:
-            await pipeline.ready()
+        async with started_pipeline(settings) as (bus, ledger):
             await ledger.ensure_tenants([("anamizu", "穴水町")])
             await _subscribers(ledger, subscriptions(base, n))
             expected = -(-n // BATCH)
@@ -187,10 +178,6 @@ async def reach(base: str, n: int, fake: Connection) -> dict[str, Any]:
                     raise TimeoutError(f"not done in 600 s: {accepted}/{total}")
                 await asyncio.sleep(0.01)
             elapsed, cpu = time.perf_counter() - t0, cpu_seconds() - cpu0
-        finally:
-            await pipeline.stop()
-            await ledger.close()
-            await bus.close()
     fake.send("report")
     seen = await asyncio.get_running_loop().run_in_executor(None, fake.recv)
     return {

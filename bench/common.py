@@ -73,6 +73,28 @@ def open_ledger(settings: Settings) -> Ledger:
     return open_with_key(settings, synchronous=settings.bus.sqlite_synchronous)
 
 
+@asynccontextmanager
+async def started_pipeline(settings: Settings) -> AsyncIterator[tuple[Any, Ledger]]:
+    """Every stage in this process, as `broadcaster run` starts them; yields (bus, ledger)."""
+    from broadcaster.bus import open_bus
+    from broadcaster.pipeline.runner import Pipeline, Runtime, stage_names
+    from broadcaster.store import migrate
+
+    bus = open_bus(settings.bus)
+    await bus.start()
+    ledger = open_ledger(settings)
+    await migrate.upgrade(ledger.db)
+    pipeline = Pipeline(Runtime.build(settings, bus, ledger), stage_names(settings))
+    await pipeline.start()
+    try:
+        await pipeline.ready()
+        yield bus, ledger
+    finally:
+        await pipeline.stop()
+        await ledger.close()
+        await bus.close()
+
+
 def resolve_db(db: str | None) -> str | None:
     """`--db` as given: None (SQLite per phase), 'postgres' (the test server), or a URL."""
     if db in (None, "", "sqlite"):
