@@ -30,6 +30,7 @@ from tests.canaries import canary
 from tests.fakes.deliveries import user_ids
 from tests.fakes.line import FakeLine
 from tests.helpers import TENANTS, eventually, make_settings, manual, running_pipeline
+from tests.web_helpers import client, web_env
 
 ROOT = Path(__file__).resolve().parents[2]
 TOKEN = canary("line-token-outage")
@@ -247,3 +248,55 @@ async def test_past_its_retry_budget_a_dispatch_is_dead_with_the_reason_and_repu
     assert sorted(fake.recipients()) == sorted(followers), "delivered once after the republish"
     (entry,) = audit
     assert entry["actor"] == "officer:anamizu/tanaka" and entry["target"] == row.alert_id
+
+
+async def test_an_officer_republishes_a_dead_dispatch_from_the_console(
+    tmp_path: Path, fake: FakeLine
+) -> None:
+    async with running_pipeline(outage_settings(tmp_path, fake, max_attempts=2)) as run:
+        await run.ledger.ensure_tenants([("anamizu", "穴水町")])
+        followers = user_ids(5)
+        for uid in followers:
+            await run.runtime.audiences.add("anamizu", districts=["kawashima"], endpoints={"line": uid})
+        fake.outage = (503,)
+        await run.submit(_order("避難指示 再配信の確認"))
+
+        async def dead() -> list[reports.ChannelRow]:
+            rows = await _line_rows(run)
+            return rows if rows and rows[0].dead == rows[0].dispatches else []
+
+        (row,) = await eventually(dead, timeout=30)
+        fake.outage = ()
+        # The console of the same deployment: its own web server, the same ledger and bus.
+        async with web_env(tmp_path) as env:
+            url = f"{env.base}/t/anamizu/alerts/{row.alert_id}/republish"
+            form = {"channel": "line"}
+            async with client() as s:
+                csrf = await env.login(s, "viewer")
+                headers = {"Origin": env.base}
+                async with s.post(
+                    url, data={**form, "csrf": csrf}, headers=headers, allow_redirects=False
+                ) as r:
+                    assert r.status == 403, "a viewer cannot send anything"
+            async with client() as s:
+                csrf = await env.login(s, "tanaka")
+                async with s.post(
+                    url, data={**form, "csrf": csrf}, headers=headers, allow_redirects=False
+                ) as r:
+                    assert r.status == 303, await r.text()
+
+        async def delivered() -> list[reports.ChannelRow]:
+            rows = await _line_rows(run)
+            return rows if rows and rows[0].accepted == rows[0].dispatches else []
+
+        await eventually(delivered, timeout=30)
+        audit = await run.ledger.db.read(
+            lambda c: [
+                dict(r._mapping)
+                for r in c.execute(sa.select(t.audit_log).where(t.audit_log.c.action == "republish"))
+            ]
+        )
+
+    assert sorted(fake.recipients()) == sorted(followers), "delivered once, after the republish"
+    (entry,) = audit
+    assert entry["actor"] == "officer:anamizu/tanaka" and entry["origin"] == "127.0.0.1"
