@@ -89,6 +89,11 @@ async def _others_done(run: Any, alerts: set[str]) -> list[reports.ChannelRow]:
     )
 
 
+async def _republish_audit(run: Any) -> list[dict[str, Any]]:
+    query = sa.select(t.audit_log).where(t.audit_log.c.action == "republish")
+    return await run.ledger.db.read(lambda c: [dict(r._mapping) for r in c.execute(query)])  # type: ignore[no-any-return]
+
+
 async def _line_rows(run: Any) -> list[reports.ChannelRow]:
     return [r for r in await reports.channel_table(run.ledger) if r.channel == "line"]
 
@@ -238,12 +243,7 @@ async def test_past_its_retry_budget_a_dispatch_is_dead_with_the_reason_and_repu
             return rows if rows and rows[0].accepted == rows[0].dispatches else []
 
         await eventually(delivered, timeout=30)
-        audit = await run.ledger.db.read(
-            lambda c: [
-                dict(r._mapping)
-                for r in c.execute(sa.select(t.audit_log).where(t.audit_log.c.action == "republish"))
-            ]
-        )
+        audit = await _republish_audit(run)
 
     assert sorted(fake.recipients()) == sorted(followers), "delivered once after the republish"
     (entry,) = audit
@@ -290,12 +290,7 @@ async def test_an_officer_republishes_a_dead_dispatch_from_the_console(
             return rows if rows and rows[0].accepted == rows[0].dispatches else []
 
         await eventually(delivered, timeout=30)
-        audit = await run.ledger.db.read(
-            lambda c: [
-                dict(r._mapping)
-                for r in c.execute(sa.select(t.audit_log).where(t.audit_log.c.action == "republish"))
-            ]
-        )
+        audit = await _republish_audit(run)
 
     assert sorted(fake.recipients()) == sorted(followers), "delivered once, after the republish"
     (entry,) = audit
