@@ -19,6 +19,7 @@ from broadcaster.logging import get_logger
 from broadcaster.model import DISTRICT_CODE, Alert, Area, MsgType, RawEvent, cap_datetime, now
 from broadcaster.parsing import SourceParser
 from broadcaster.pipeline.hops import H_NORMALIZED, H_TENANT, carry, stamp
+from broadcaster.pipeline.merge import change_of
 from broadcaster.pipeline.tenancy import TenantDirectory
 from broadcaster.store.ledger import Ledger
 
@@ -179,7 +180,14 @@ class NormalizeStage:
             # Updates and cancels of this event that came first and reached nobody are recorded
             # for these tenants before this one: a cancelled original is then superseded, never sent.
             adopted = await self._adopt_orphans(raw, alerts)
-            states = await self.ledger.record_ingest(raw, alerts)
+            # One alert per real change (pipeline/merge.py): a report of a change another source
+            # reported first is recorded as merged; a follow-up of such a report continues the
+            # first report's event.
+            alerts = await self.ledger.continue_merged(alerts)
+            changes = [
+                change_of(a, self.directory.context(a.tenant, a)) if a.tenant is not None else None for a in alerts
+            ]
+            states = await self.ledger.record_ingest(raw, alerts, changes)
             if not alerts:
                 orphan = next((a for a in parsed if a.msg_type is not MsgType.ALERT), None)
                 if orphan is not None and raw.tenant is None:
@@ -190,6 +198,9 @@ class NormalizeStage:
         out: list[Outgoing] = []
         normalized = now()
         for alert, state in [*adopted, *zip(alerts, states, strict=True)]:
+            if state == "merged":
+                log.info("alert_merged", tenant=alert.tenant, alert=alert.identifier, raw=raw.id)
+                continue
             if state != "received":
                 log.info("alert_duplicate", tenant=alert.tenant, alert=alert.identifier, raw=raw.id)
                 continue

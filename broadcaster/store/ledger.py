@@ -17,6 +17,8 @@ from typing import Any
 import sqlalchemy as sa
 
 from broadcaster.model import KIND, Alert, Dispatch, MsgType, RawEvent, Receipt, ReceiptStatus, now
+from broadcaster.model.change import RELAY, Change
+from broadcaster.store import merges
 from broadcaster.store import tables as t
 from broadcaster.store.db import Database
 
@@ -71,6 +73,14 @@ def _alert_row(
         "routed": None,
         "data": json.loads(alert.model_dump_json(by_alias=True)),
     }
+
+
+def _exists(c: sa.Connection, alert: Alert) -> bool:
+    a = t.alerts
+    found = c.execute(
+        sa.select(a.c.identifier).where(a.c.tenant == alert.tenant, a.c.identifier == alert.identifier)
+    ).first()
+    return found is not None
 
 
 def _raw_row(raw: RawEvent, status: str, n_alerts: int) -> dict[str, Any]:
@@ -198,12 +208,17 @@ class Ledger:
 
         await self.db.write(work)
 
-    async def record_ingest(self, raw: RawEvent, alerts: Sequence[Alert]) -> list[str]:
+    async def record_ingest(
+        self, raw: RawEvent, alerts: Sequence[Alert], changes: Sequence[Change | None] | None = None
+    ) -> list[str]:
         """Store the raw event and its per-tenant alerts; for each alert, its state afterwards.
 
         "received" means not routed yet (new, or left so by a crash): it must go on to routing.
+        "merged" means another source reported the same change first (`changes[i]`, claimed in
+        this transaction; broadcaster/store/merges.py): the alert is kept but goes nowhere.
         """
         status = "accepted" if alerts else "unmatched"
+        claims = list(changes) if changes is not None else [None] * len(alerts)
 
         def work(c: sa.Connection) -> list[str]:
             c.execute(self._insert_ignore(t.raw_events), [_raw_row(raw, status, len(alerts))])
@@ -214,8 +229,13 @@ class Ledger:
                 .values(status=status, alerts=len(alerts))
             )
             states: list[str] = []
-            for alert in alerts:
-                c.execute(self._insert_ignore(t.alerts), [_alert_row(alert, raw, "received")])
+            for alert, change in zip(alerts, claims, strict=True):
+                initial = "received"
+                if change is not None and not _exists(c, alert):
+                    info = alert.primary
+                    claim = merges.claim(c, change, relay=info.param(RELAY), origin=alert.origin)
+                    initial = "merged" if claim.merged else "received"
+                c.execute(self._insert_ignore(t.alerts), [_alert_row(alert, raw, initial)])
                 state = c.execute(
                     sa.select(t.alerts.c.state).where(
                         t.alerts.c.tenant == alert.tenant, t.alerts.c.identifier == alert.identifier
@@ -284,6 +304,35 @@ class Ledger:
             return {r.tenant for r in rows}
 
         return await self.db.read(work)
+
+    async def continue_merged(self, alerts: Sequence[Alert]) -> list[Alert]:
+        """Follow-ups of a merged report continue the event of the change's first report.
+
+        A receiver's mail was merged into its contact output's alert; the mail's later stage or
+        cancel must reach where the contact's alert went, so its event key becomes that one's.
+        """
+        follow = [a for a in alerts if a.tenant is not None and a.msg_type is not MsgType.ALERT]
+        if not follow:
+            return list(alerts)
+
+        def work(c: sa.Connection) -> dict[tuple[str, str], str]:
+            out: dict[tuple[str, str], str] = {}
+            for tenant in {a.tenant for a in follow if a.tenant is not None}:
+                keys = [a.event_key for a in follow if a.tenant == tenant]
+                for key, first in merges.continued_events(c, tenant, keys).items():
+                    out[(tenant, key)] = first
+            return out
+
+        moved = await self.db.read(work)
+        return [
+            a.model_copy(update={"event_key": moved[(a.tenant, a.event_key)]})
+            if a.tenant is not None and (a.tenant, a.event_key) in moved
+            else a
+            for a in alerts
+        ]
+
+    async def merged_into(self, tenant: str, identifier: str) -> str | None:
+        return await self.db.read(lambda c: merges.merged_into(c, tenant, identifier))
 
     # -- routing ------------------------------------------------------------------------------
 

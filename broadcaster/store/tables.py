@@ -628,3 +628,37 @@ line_link_attempts = sa.Table(
     sa.Column("ok", sa.Boolean(), nullable=False),
     sa.Index("line_link_attempts_by_tenant", "tenant", "at"),
 )
+
+# One alert per real change (docs/architecture.md, *One alert per real change*): the changes a
+# tenant's alerts reported, and which alert reported each (the first one is routed, the others
+# are merged into it). broadcaster/store/merges.py reads and writes them.
+merge_changes = sa.Table(
+    "merge_changes",
+    metadata,
+    sa.Column("tenant", sa.String(64), primary_key=True),
+    # the identifier of the change's first alert
+    sa.Column("change_id", sa.String(512), primary_key=True),
+    sa.Column("kind", sa.String(32), nullable=False),
+    sa.Column("status", sa.String(16), nullable=False),
+    sa.Column("qualifier", sa.String(64), nullable=True),
+    sa.Column("at", UTCDateTime(), nullable=False),
+    # the first alert's event key: later messages of the change continue it
+    sa.Column("event_key", sa.String(512), nullable=False),
+    sa.Column("identified", sa.Boolean(), nullable=False),
+    sa.Index("merge_changes_by_kind", "tenant", "kind", "status", "at"),
+)
+
+merge_members = sa.Table(
+    "merge_members",
+    metadata,
+    sa.Column("tenant", sa.String(64), primary_key=True),
+    sa.Column("identifier", sa.String(512), primary_key=True),
+    sa.Column("change_id", sa.String(512), nullable=False),
+    # the member's own event key, so that its follow-ups find the change
+    sa.Column("event_key", sa.String(512), nullable=False),
+    sa.Column("relay", sa.String(64), nullable=True),
+    sa.Column("origin", sa.String(64), nullable=False),
+    sa.Column("at", UTCDateTime(), nullable=False),
+    sa.Index("merge_members_by_event", "tenant", "event_key"),
+    sa.Index("merge_members_by_change", "tenant", "change_id"),
+)

@@ -29,6 +29,7 @@ from broadcaster.model import (
     Urgency,
     cap_datetime,
 )
+from broadcaster.model.change import RELAY
 
 W = TypeVar("W")
 
@@ -204,6 +205,14 @@ def build_alert(msg: Message, *, tenant: str | None, received: datetime | None) 
     )
 
 
+def _via(msg: Message) -> str:
+    """How the message left the receiver: mail, contact, or a file or script (message)."""
+    via = v.lookup_key(msg.get("via") or "message")
+    if via not in v.VIAS:
+        raise ParseError("bad_field", f"via {via[:40]!r}; known: {', '.join(v.VIAS)}")
+    return via
+
+
 def _first_name(places: list[Place]) -> str | None:
     return places[0].name if places else None
 
@@ -232,10 +241,13 @@ def _info(
     if stage is not None:
         codes.append(NamedValue(value_name=v.STAGE_CODE, value=stage))
         params.append(NamedValue(value_name=v.MISSILE_STAGE_PARAM, value=stage))
-    for name in ("event", "time", "place"):
+    for name in ("event", "time", "place", "receiver", "rule", "info_number"):
         value = msg.get(name)
         if value is not None:
             params.append(NamedValue(value_name=f"jalert:{name}", value=value))
+    # Not the authority's identity (docs/architecture.md, *One alert per real change*): the same
+    # change from the receiver's mail, its contact output and JMA's feed becomes one alert.
+    params.append(NamedValue(value_name=RELAY, value=f"{v.ORIGIN}/{_via(msg)}"))
     expires = msg.get("expires")
     return Info(
         language="ja-JP",

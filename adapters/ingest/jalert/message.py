@@ -23,7 +23,7 @@ LIST_FIELDS = frozenset({"areas", "references"})
 KNOWN_FIELDS = frozenset(
     {
         "format", "id", "sent", "status", "category", "stage", "msgtype", "event", "references", "title",
-        "text", "time", "place", "launcher", "areas", "note", "expires",
+        "text", "time", "place", "launcher", "areas", "note", "expires", "via", "receiver", "rule", "info_number",
     }
 )  # fmt: skip
 

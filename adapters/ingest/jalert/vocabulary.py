@@ -18,6 +18,10 @@ FORMAT = "jalert/1"
 SENDER = "jalert"
 SOURCE_NAME = "Jアラート（全国瞬時警報システム）"
 
+# How a message left the receiver: its e-mail notification, a contact output (接点), or a file
+# or script in the jalert/1 format (the bridge's folder and local hook).
+VIAS = ("mail", "contact", "message")
+
 # eventCode valueNames beside broadcaster:kind.
 CATEGORY_CODE = "jalert:category"
 STAGE_CODE = "jalert:stage"
