@@ -38,6 +38,11 @@ WINDOWS: dict[str, timedelta] = {
 }
 
 
+# The qualifier of every cancel: a cancel is matched only with another source's cancel of the
+# same kind, never with the report it cancels.
+CANCEL = "cancel"
+
+
 @dataclass(frozen=True, slots=True)
 class Change:
     """One alert's claim: this happened, to this tenant, at this time."""
@@ -75,13 +80,18 @@ def choose(change: Change, known: Sequence[Known]) -> Known | None:
 
     A report with a qualifier joins a change with the same qualifier, or else one whose qualifier
     is not known yet (which it then refines, so that a different stage or grade later does not
-    join it too); one without a qualifier joins the nearest change in time. Only changes within
+    join it too); one without a qualifier joins the nearest change in time; a cancel joins only a
+    cancel. Only changes within
     the kind's window count, and an identified report never joins a change already identified.
     """
     within = [k for k in known if abs(k.at - change.at) <= change.window]
     if not change.relay:
         within = [k for k in within if not k.identified]
-    if change.qualifier is not None:
+    if change.qualifier == CANCEL:
+        within = [k for k in within if k.qualifier == CANCEL]
+    elif change.qualifier is None:
+        within = [k for k in within if k.qualifier != CANCEL]
+    else:
         same = [k for k in within if k.qualifier == change.qualifier]
         if not same:
             same = [k for k in within if k.qualifier is None]

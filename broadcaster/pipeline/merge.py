@@ -13,7 +13,7 @@ The matching rule itself is pure and lives in broadcaster/model/change.py.
 from __future__ import annotations
 
 from broadcaster.model import KIND, Alert, MsgType
-from broadcaster.model.change import RELAY, WINDOWS, Change
+from broadcaster.model.change import CANCEL, RELAY, WINDOWS, Change
 from broadcaster.render.facts import missile_stage
 from broadcaster.rules.facts import Context, Facts
 
@@ -34,12 +34,13 @@ def tsunami_grade(alert: Alert, ctx: Context) -> str | None:
 
 
 def change_of(alert: Alert, ctx: Context) -> Change | None:
-    """The change a first report (msgType Alert) of a matched kind claims; None for the rest.
+    """The change a report of a matched kind claims; None for the rest.
 
-    Officers' messages are deliberate and never matched; updates and cancels belong to their
-    event already.
+    Updates and cancels are reports too: a tsunami warning lowered to an advisory comes from JMA's
+    feed and from the receiver's mail alike, and so does a cancel. Officers' messages are
+    deliberate and never matched.
     """
-    if alert.tenant is None or alert.msg_type is not MsgType.ALERT or alert.origin == "manual" or not alert.info:
+    if alert.tenant is None or alert.origin == "manual" or not alert.info:
         return None
     info = alert.primary
     kinds = info.event_codes(KIND)
@@ -47,7 +48,9 @@ def change_of(alert: Alert, ctx: Context) -> Change | None:
     if kind not in WINDOWS:
         return None
     qualifier: str | None = None
-    if kind == "missile":
+    if alert.msg_type is MsgType.CANCEL:
+        qualifier = CANCEL
+    elif kind == "missile":
         qualifier = missile_stage(info)
     elif kind == "tsunami":
         qualifier = tsunami_grade(alert, ctx)

@@ -237,3 +237,31 @@ async def test_the_migration_builds_the_merge_tables_of_tables_py(ledger: Ledger
         return [d for d in compare_metadata(mc, t.metadata) if "merge_" in str(d)]
 
     assert await ledger.db.read(diff) == []
+
+
+async def test_a_cancel_from_the_feed_and_the_receiver_is_one_cancel_in_every_order(
+    ledger: Ledger, normalizer: Any
+) -> None:
+    # JMA cancels its tsunami warning at 16:40; the receiver's mail says 取消 a minute later and
+    # continues its own event (the bridge chains it), which was merged into JMA's.
+    reports = {
+        "jma": jma("05_vtse41_torikeshi.xml"),
+        "mail": jalert(
+            "mail-t9", "2024-01-01T16:41:00+09:00", "tsunami", via="mail", msgtype="取消",
+            event="mail-t1", references="mail-t1", title="大津波警報",
+        ),
+    }  # fmt: skip
+    for order in itertools.permutations(reports):
+        await _wipe(ledger)
+        n = await normalizer()
+        await n.feed(jma("02_vtse41_otsunami_keiho.xml"))
+        await n.feed(jalert("mail-t1", "2024-01-01T16:22:30+09:00", "tsunami", via="mail", title="大津波警報"))
+        for name in order:
+            await n.feed(reports[name])
+        states = await n.states()
+        jma_event = next(ev for i, (_, ev) in states.items() if i.startswith("jma-"))
+        assert states["jalert-mail-t1"][0] == "merged", order
+        assert states["jalert-mail-t9"][1] == jma_event, order
+        routed = await n.routed()
+        cancels = [i for i in routed if i in ("jalert-mail-t9", "jma-dbdad39a4f7cfe2c0b1d50e7")]
+        assert len(cancels) == 1, (order, routed)
