@@ -32,7 +32,12 @@ class ChannelProfile:
     addressing: Addressing
     max_text_length: int | None
     max_recipients_per_request: int | None
+    # The only kinds the channel may carry (None: any). Routing leaves the channel out for other
+    # kinds whatever a rule says (緊急速報メール: evacuation, shelter and damage only).
+    kinds: frozenset[str] | None = None
 
+
+AREA_MAIL_KINDS = frozenset({"evacuation", "shelter", "damage"})
 
 # Profiles of the standard channels, used while a channel has no live adapter installed (it then
 # runs in outbox mode, but routing and rendering must already treat it as the real thing).
@@ -51,8 +56,20 @@ STANDARD_PROFILES: dict[str, ChannelProfile] = {
     "circular": ChannelProfile("recipients", None, 100),
     "webhook": ChannelProfile("broadcast", None, None),
     "lalert_out": ChannelProfile("broadcast", None, None),
+    # 緊急速報メール, one channel per carrier (adapters/outbound/area_mail): a 200-character text,
+    # and only the town's own disaster and evacuation information.
+    **{
+        f"area_mail_{carrier}": ChannelProfile("broadcast", 200, None, AREA_MAIL_KINDS)
+        for carrier in ("docomo", "kddi", "softbank", "rakuten")
+    },
 }
 DEFAULT_PROFILE = ChannelProfile("broadcast", None, None)
+
+
+def channel_family(channel: str) -> str | None:
+    """The family whose templates and limits a channel shares: each carrier's 緊急速報メール
+    channel (area_mail_docomo …) is written and measured as `area_mail`."""
+    return "area_mail" if channel.startswith("area_mail_") else None
 
 
 @dataclass(frozen=True, slots=True)
@@ -66,6 +83,9 @@ class AdapterEnv:
     public_url: str
     # The tenant's districts as (id, name), for channels that show them (the website's pages).
     districts: tuple[tuple[str, str], ...] = ()
+    # The tenant's municipality codes (JIS X 0402, six digits), for channels whose area is the
+    # municipality itself (緊急速報メール).
+    municipality_codes: tuple[str, ...] = ()
 
 
 class RenderedText(BaseModel):
@@ -110,6 +130,24 @@ class Delivery(BaseModel):
         return self.texts[0]
 
 
+class HandOff(BaseModel):
+    """A text the channel cannot send itself, handed to the officers to send by hand.
+
+    The channel worker records it (broadcaster/store/handoffs.py) before the dispatch counts as
+    done; the console shows it, exactly as it must be entered, until an officer confirms it.
+    """
+
+    model_config = ConfigDict(frozen=True, extra="forbid")
+
+    target: str  # what it goes to: "株式会社NTTドコモ 緊急速報「エリアメール」"
+    where: str  # what the officer opens to send it
+    area: str
+    title: str
+    body: str
+    # What fitting changed (characters replaced, text cut), for the officer to see beside it.
+    notes: tuple[str, ...] = ()
+
+
 class SendResult(BaseModel):
     model_config = ConfigDict(frozen=True, extra="forbid")
 
@@ -121,6 +159,8 @@ class SendResult(BaseModel):
     # Recipients the provider says are gone for good (a push subscription answered 404/410, an
     # unregistered FCM token): the channel worker removes them from the audience.
     gone: tuple[str, ...] = ()
+    # Set by a channel in hand-off mode (mode "handoff"): what an officer must send by hand.
+    handoff: HandOff | None = None
 
 
 @runtime_checkable

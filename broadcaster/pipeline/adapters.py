@@ -5,7 +5,7 @@ from __future__ import annotations
 from dataclasses import dataclass
 from typing import Any
 
-from broadcaster import registry
+from broadcaster import areacodes, registry
 from broadcaster.channels import (
     DEFAULT_PROFILE,
     STANDARD_PROFILES,
@@ -15,7 +15,8 @@ from broadcaster.channels import (
 )
 from broadcaster.errors import ConfigError
 from broadcaster.logging import get_logger
-from broadcaster.settings import Settings
+from broadcaster.model import JIS_X0402
+from broadcaster.settings import Settings, TenantSettings
 
 log = get_logger(__name__)
 
@@ -31,7 +32,9 @@ def profile_of(settings: Settings, channel: str) -> ChannelProfile:
     """The channel's addressing and limits: the live adapter's, else the standard table's."""
     cls = registry.try_load(registry.CHANNELS, settings.channels[channel].adapter or channel)
     if cls is not None and cls.name != "outbox":
-        return ChannelProfile(cls.addressing, cls.max_text_length, cls.max_recipients_per_request)
+        return ChannelProfile(
+            cls.addressing, cls.max_text_length, cls.max_recipients_per_request, getattr(cls, "kinds", None)
+        )
     return STANDARD_PROFILES.get(channel, DEFAULT_PROFILE)
 
 
@@ -67,7 +70,20 @@ def adapter_env(settings: Settings, tenant: str) -> AdapterEnv:
         var_dir=settings.var_dir,
         public_url=settings.web.public_url,
         districts=tuple((d.id, d.name) for d in tenant_cfg.districts) if tenant_cfg else (),
+        municipality_codes=municipality_codes(tenant_cfg) if tenant_cfg else (),
     )
+
+
+def municipality_codes(tenant: TenantSettings) -> tuple[str, ...]:
+    """The tenant's JIS X 0402 codes: its own geocodes, else those its JMA city codes carry
+    (the first five digits of JMA's 市町村等 code are the municipality's)."""
+    out: list[str] = [
+        g["value"] for g in tenant.geocodes if g.get("valueName") == JIS_X0402 and areacodes.is_valid(g.get("value", ""))
+    ]
+    for code in tenant.areas.get("jma", []):
+        if len(code) >= 5 and code[:5].isdigit():
+            out.append(areacodes.with_check_digit(code[:5]))
+    return tuple(dict.fromkeys(c for c in out if not areacodes.is_prefecture(c)))
 
 
 class AdapterPool:

@@ -27,6 +27,7 @@ from broadcaster.pipeline.adapters import AdapterPool
 from broadcaster.pipeline.hops import H_NORMALIZED, H_RECEIVED, H_ROUTED, read
 from broadcaster.render.renderer import Renderer
 from broadcaster.settings import Settings
+from broadcaster.store import handoffs
 from broadcaster.store.audiences import Audiences
 from broadcaster.store.ledger import Ledger
 
@@ -151,6 +152,11 @@ class ChannelStage:
                 return DeadLetter(reason)
             await self._finish(d, attempt, hops, ReceiptStatus.FAILED, error=reason, retriable=True)
             return Retry(backoff(attempt, self.tiers), reason)
+        handoff = result.handoff
+        if handoff is not None:
+            # Recorded before the dispatch counts as done: a hand-off the console never shows is
+            # an area mail nobody sends.
+            await persist("record_handoff", lambda: handoffs.record(self.ledger.db, d, alert.status.value, handoff))
         await self._finish(
             d,
             attempt,

@@ -25,7 +25,17 @@ from broadcaster.bus import Ack, Bus, DeadLetter, Outcome, Outgoing, Record, Ret
 from broadcaster.bus.topics import backoff, dispatch_topic
 from broadcaster.channels import ChannelProfile
 from broadcaster.logging import get_logger
-from broadcaster.model import Alert, Dispatch, DispatchOrder, Explanation, MsgType, Priority, Status, now
+from broadcaster.model import (
+    KIND,
+    Alert,
+    Dispatch,
+    DispatchOrder,
+    Explanation,
+    MsgType,
+    Priority,
+    Status,
+    now,
+)
 from broadcaster.pipeline.hops import H_ROUTED, H_TENANT, carry, stamp
 from broadcaster.pipeline.tenancy import TenantDirectory
 from broadcaster.render.languages import canonical
@@ -285,6 +295,12 @@ class RouteStage:
         if profile is None:
             log.warning("rule_names_disabled_channel", channel=dec.channel, rule=dec.explanation.rule)
             return []
+        kind = _kind(alert)
+        if profile.kinds is not None and kind not in profile.kinds:
+            # 緊急速報メール carries only the town's own disaster and evacuation information: a rule
+            # that names it for an EEW would ring every phone a second time.
+            log.warning("channel_refuses_kind", channel=dec.channel, kind=kind, rule=dec.explanation.rule)
+            return []
         created = now()
         batches = await self._batches(alert, dec.audience, dec.channel, profile, given)
         return [
@@ -330,6 +346,11 @@ class RouteStage:
             for i in range(0, len(addresses), size):
                 batches.append(Batch(tuple(addresses[i : i + size]), _languages(lang)))
         return batches
+
+
+def _kind(alert: Alert) -> str:
+    kinds = alert.primary.event_codes(KIND) if alert.info else ()
+    return kinds[0] if kinds else "other"
 
 
 def _deadline_from(d: Dispatch, due: datetime, deadlines: Mapping[str, float]) -> Dispatch:

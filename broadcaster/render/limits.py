@@ -25,7 +25,7 @@ from typing import Literal
 
 from twitter_text import parse_tweet  # type: ignore[import-untyped]
 
-from broadcaster.channels import ChannelProfile
+from broadcaster.channels import ChannelProfile, channel_family
 
 Unit = Literal["chars", "utf16", "x", "ucs2"]
 Overflow = Literal["thread", "cut"]
@@ -105,6 +105,9 @@ CHANNEL_LIMITS: dict[str, Limits] = {
     "app_push": Limits("chars", 200, max_parts=1, overflow="cut", title_max=50, mark_link="none"),
     "fcm": Limits("chars", 200, max_parts=1, overflow="cut", title_max=50, mark_link="none"),
     "sms": Limits("ucs2", 70, max_parts=3, numbered=True, mark_link="list"),
+    # 緊急速報メール (every carrier's channel): the carriers' guide, 15 characters of title and 200
+    # of text; no link in the text (adapters/outbound/area_mail/carriers.py).
+    "area_mail": Limits("chars", 200, max_parts=1, overflow="cut", title_max=15, mark_link="none"),
 }
 # The Flex bubble is one of LINE's five messages per request. Its alt text (notifications, old
 # clients) may be 1,500 characters; ours stays short enough to read on a lock screen.
@@ -118,7 +121,8 @@ def limits_for(channel: str, profile: ChannelProfile | None = None) -> Limits:
     Adapters declare characters. For X a declared limit means characters of double weight
     (140 Japanese characters fill the 280 of a post), so it is doubled into X's weighted units.
     """
-    base = CHANNEL_LIMITS.get(channel)
+    family = channel_family(channel)
+    base = CHANNEL_LIMITS.get(channel) or (CHANNEL_LIMITS.get(family) if family else None)
     declared = profile.max_text_length if profile is not None else None
     if base is None:
         return Limits("chars", declared)

@@ -19,6 +19,8 @@ from pathlib import Path
 
 import jinja2
 
+from broadcaster.channels import channel_family
+
 # Files a reload must notice: templates and the phrase tables beside them.
 _WATCHED = (".j2", ".yaml")
 
@@ -116,7 +118,7 @@ def channel_candidates(tenant: str, channel: str, kinds: Sequence[str], langs: S
     langs: the served language, then "any" (the phrase-driven templates every language uses).
     """
     out: list[str] = []
-    for folder in (channel, "_default"):
+    for folder in dict.fromkeys(f for f in (channel, channel_family(channel), "_default") if f):
         for kind in dict.fromkeys([*kinds, "default"]):
             for lang in dict.fromkeys(langs):
                 out.append(f"tenants/{tenant}/{folder}/{kind}.{lang}.{suffix}")

@@ -662,3 +662,56 @@ merge_members = sa.Table(
     sa.Index("merge_members_by_event", "tenant", "event_key"),
     sa.Index("merge_members_by_change", "tenant", "change_id"),
 )
+
+# Texts handed to an officer to send by hand (a channel in hand-off mode: 緊急速報メール without a
+# carrier link), and when an officer confirmed that they were sent. One row per dispatch.
+handoffs = sa.Table(
+    "handoffs",
+    metadata,
+    sa.Column("key", sa.String(64), primary_key=True),  # the dispatch's idempotency key
+    sa.Column("tenant", sa.String(64), nullable=False),
+    sa.Column("alert_id", sa.String(512), nullable=False),
+    sa.Column("channel", sa.String(64), nullable=False),
+    sa.Column("status", sa.String(16), nullable=False),  # the alert's CAP status
+    sa.Column("target", sa.String(200), nullable=False),
+    sa.Column("where_to", sa.String(200), nullable=False),
+    sa.Column("area", sa.String(200), nullable=False),
+    sa.Column("title", sa.Text(), nullable=False),
+    sa.Column("body", sa.Text(), nullable=False),
+    sa.Column("notes", sa.JSON(), nullable=False),
+    sa.Column("created", UTCDateTime(), nullable=False),
+    sa.Column("confirmed_at", UTCDateTime(), nullable=True),
+    sa.Column("confirmed_by", sa.String(200), nullable=True),
+    sa.Index("handoffs_by_tenant", "tenant", "confirmed_at", "created"),
+)
+
+# J-Alert bridges' health reports (adapters/ingest/jalert/bridge/health.py): the latest per bridge
+# key and per receiver; broadcaster/store/receivers.py reads and writes them.
+jalert_bridges = sa.Table(
+    "jalert_bridges",
+    metadata,
+    sa.Column("key_id", sa.String(64), primary_key=True),
+    sa.Column("tenant", sa.String(64), nullable=True),
+    sa.Column("reported_at", UTCDateTime(), nullable=False),  # our clock, when the report came
+    sa.Column("bridge_at", UTCDateTime(), nullable=True),  # the bridge's clock, as it said
+    sa.Column("started", UTCDateTime(), nullable=True),
+    sa.Column("queue", sa.Integer(), nullable=False, server_default="0"),
+    sa.Column("oldest_waiting", UTCDateTime(), nullable=True),
+    sa.Column("mail_refused", sa.Integer(), nullable=False, server_default="0"),
+)
+
+jalert_receivers = sa.Table(
+    "jalert_receivers",
+    metadata,
+    sa.Column("key_id", sa.String(64), primary_key=True),
+    sa.Column("name", sa.String(64), primary_key=True),
+    sa.Column("tenant", sa.String(64), nullable=True),
+    sa.Column("last_heard", UTCDateTime(), nullable=True),
+    sa.Column("last_via", sa.String(16), nullable=True),
+    sa.Column("last_test", UTCDateTime(), nullable=True),
+    sa.Column("heard", sa.Integer(), nullable=False, server_default="0"),
+    sa.Column("quarantined", sa.Integer(), nullable=False, server_default="0"),
+    sa.Column("refused", sa.Integer(), nullable=False, server_default="0"),
+    sa.Column("expect_within_h", sa.Float(), nullable=False),
+    sa.Column("reported_at", UTCDateTime(), nullable=False),
+)
