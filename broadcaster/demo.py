@@ -27,7 +27,7 @@ from broadcaster.pipeline.runner import Pipeline, Runtime, stage_names
 from broadcaster.settings import PROJECT_ROOT, Settings, load_settings
 from broadcaster.sources import raw_from_file
 from broadcaster.status import collect_status, render_status
-from broadcaster.store import migrate, reports
+from broadcaster.store import handoffs, migrate, reports
 from broadcaster.store.audiences import Audiences
 from broadcaster.store.ledger import Ledger
 
@@ -160,6 +160,7 @@ async def run_demo(settings: Settings, *, serve: bool = False) -> int:
             echo("\nWhat went where (per alert and channel; latency = ingest to provider answer):\n")
             echo(render_status(data))
             _print_outputs(settings, echo)
+            await _print_handoffs(ledger, echo)
             print_site(settings, echo, f"http://{settings.web.host}:{pipeline.web_port}" if pipeline.web_port else None)
             if serve:
                 await _demo_officers(ledger, echo, pipeline.web_port)
@@ -216,6 +217,20 @@ def _print_outputs(settings: Settings, echo: Any) -> None:
         echo("\nFor example, the first LINE message of 穴水町:\n")
         for part in first["texts"][0].get("parts") or [first["texts"][0]["body"]]:
             echo("    " + part.replace("\n", "\n    "))
+
+
+async def _print_handoffs(ledger: Ledger, echo: Any) -> None:
+    """緊急速報メール in hand-off mode: what the officer pastes into each carrier's console."""
+    rows = await handoffs.listed(ledger.db, "anamizu")
+    if not rows:
+        return
+    echo("\n緊急速報メール (hand-off: no link to the carriers yet). The officer pastes each into the carrier's")
+    echo("console, then confirms it on the console's 緊急速報メール page:\n")
+    for h in rows:
+        echo(f"  {h.target}  [{h.where_to}]  area {h.area}")
+        echo(f"    題 ({len(h.title)}/15): {h.title}")
+        echo(f"    本文 ({len(h.body)}/200):")
+        echo("      " + h.body.replace("\n", "\n      "))
 
 
 async def _forever() -> None:

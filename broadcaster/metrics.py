@@ -1,7 +1,8 @@
 """Prometheus metrics: what an operator watches on the dashboard and alerts on.
 
 Counters and histograms are updated where things happen (a channel worker finishing an attempt);
-gauges that need a query (bus lag, quarantine size, feed freshness) are refreshed by a small
+gauges that need a query (bus lag, quarantine size, feed freshness, J-Alert receiver health,
+hand-offs waiting) are refreshed by a small
 background task, so that a scrape never waits on the database.
 """
 
@@ -77,6 +78,23 @@ class Metrics:
             ["source", "feed"],
             registry=self.registry,
         )
+        self.receiver_age = Gauge(
+            "broadcaster_jalert_receiver_seconds_since_heard",
+            "Seconds since a J-Alert receiver was last heard by its bridge (mail, contact or file)",
+            ["bridge", "receiver"],
+            registry=self.registry,
+        )
+        self.receiver_silent = Gauge(
+            "broadcaster_jalert_receiver_silent",
+            "1 when a J-Alert receiver was not heard within its expected interval, or its bridge stopped reporting",
+            ["bridge", "receiver"],
+            registry=self.registry,
+        )
+        self.handoffs_waiting = Gauge(
+            "broadcaster_handoffs_waiting",
+            "Texts handed to officers to send by hand (緊急速報メール) and not yet confirmed as sent",
+            registry=self.registry,
+        )
         self.scheduler_up = Gauge(
             "broadcaster_scheduler_active",
             "1 when this process holds the scheduler lease",
@@ -121,6 +139,18 @@ def feed_ages(settings: Any, db: Any) -> Callable[[], Awaitable[Sequence[Any]]]:
     return read
 
 
+def receiver_health(settings: Any, db: Any) -> Callable[[], Awaitable[Sequence[Any]]]:
+    """The J-Alert receivers the bridges reported, for GaugeRefresher(receivers=...)."""
+
+    async def read() -> Sequence[Any]:
+        from broadcaster.store.receivers import receivers
+
+        hook = settings.hooks.get("jalert")
+        return await receivers(db, bridge_silent_after_s=hook.bridge_silent_after_s if hook else 300.0)
+
+    return read
+
+
 class GaugeRefresher:
     """Refreshes the queried gauges every `interval` seconds."""
 
@@ -132,6 +162,7 @@ class GaugeRefresher:
         bus: Any,
         groups: Sequence[tuple[str, Sequence[str]]],
         feeds: Callable[[], Awaitable[Sequence[Any]]] | None = None,
+        receivers: Callable[[], Awaitable[Sequence[Any]]] | None = None,
         interval: float = 15.0,
     ) -> None:
         self.metrics = metrics
@@ -140,15 +171,20 @@ class GaugeRefresher:
         self.groups = groups
         # Returns broadcaster.store.feeds.FeedFreshness rows (feed_ages below builds one).
         self.feeds = feeds
+        # Returns broadcaster.store.receivers.ReceiverHealth rows (receiver_health above).
+        self.receivers = receivers
         self.interval = interval
         self._task: asyncio.Task[None] | None = None
 
     async def refresh(self) -> None:
         from broadcaster.store import tables as t
 
-        def counts(c: sa.Connection) -> tuple[int, dict[str, int], Any]:
+        def counts(c: sa.Connection) -> tuple[int, dict[str, int], Any, int]:
             q = c.execute(
                 sa.select(sa.func.count()).select_from(t.quarantine).where(t.quarantine.c.resolved.is_(False))
+            ).scalar()
+            handed = c.execute(
+                sa.select(sa.func.count()).select_from(t.handoffs).where(t.handoffs.c.confirmed_at.is_(None))
             ).scalar()
             states = {
                 r[0]: int(r[1])
@@ -159,10 +195,11 @@ class GaugeRefresher:
                 )
             }
             lease = c.execute(sa.select(t.leases.c.expires).where(t.leases.c.name == "scheduler")).scalar()
-            return int(q or 0), states, lease
+            return int(q or 0), states, lease, int(handed or 0)
 
-        quarantined, states, lease = await self.ledger.db.read(counts)
+        quarantined, states, lease, handed = await self.ledger.db.read(counts)
         self.metrics.quarantine.set(quarantined)
+        self.metrics.handoffs_waiting.set(handed)
         # No row: no scheduler ever ran, or the last one stopped cleanly (the gauge keeps its last value).
         if lease is not None:
             self.metrics.scheduler_lease.set(lease.timestamp() - time.time())
@@ -180,6 +217,11 @@ class GaugeRefresher:
                 if f.age_s is not None:
                     self.metrics.feed_age.labels(f.source, f.feed).set(f.age_s)
                     self.metrics.feed_stale.labels(f.source, f.feed).set(1 if f.stale else 0)
+        if self.receivers is not None:
+            for r in await self.receivers():
+                if r.age_s is not None:
+                    self.metrics.receiver_age.labels(r.key_id, r.name).set(r.age_s)
+                self.metrics.receiver_silent.labels(r.key_id, r.name).set(1 if r.silent or r.bridge_silent else 0)
         self.metrics.refreshed.set(time.time())
 
     async def run(self) -> None:

@@ -43,7 +43,15 @@ DEFAULT_CHANNELS = (
     "circular",
     "webhook",
     "lalert_out",
+    "area_mail_docomo",
+    "area_mail_kddi",
+    "area_mail_softbank",
+    "area_mail_rakuten",
 )
+# Standard channels that stay off until a deployment says `enabled = true`: 緊急速報メール needs a
+# town's agreement with each carrier (docs/channels.md, *Area mail*). Rules may name them anyway;
+# routing leaves out a channel that is off.
+OFF_BY_DEFAULT = frozenset({"area_mail_docomo", "area_mail_kddi", "area_mail_softbank", "area_mail_rakuten"})
 
 
 class _Section(BaseModel):
@@ -189,6 +197,9 @@ class HookSettings(_Section):
     # How far a request's timestamp may be from our clock; nonces are remembered twice as long.
     max_skew_s: float = Field(default=300.0, gt=0, le=3600)
     max_body_bytes: int = Field(default=1024 * 1024, ge=1024)
+    # J-Alert: a bridge whose health report (every minute) has not come for this long is shown
+    # silent in status, metrics and the console (docs/jalert.md, *Receiver health*).
+    bridge_silent_after_s: float = Field(default=300.0, gt=0)
 
 
 def _resolve(base: Path, p: Path) -> Path:
@@ -233,7 +244,7 @@ class Settings(BaseSettings):
     pipeline: PipelineSettings = PipelineSettings()
     # Deployment-wide channel settings; a tenant's own section overrides them.
     channels: dict[str, ChannelSettings] = Field(
-        default_factory=lambda: {name: ChannelSettings() for name in DEFAULT_CHANNELS}
+        default_factory=lambda: {name: ChannelSettings(enabled=name not in OFF_BY_DEFAULT) for name in DEFAULT_CHANNELS}
     )
     tenants: dict[str, TenantSettings] = Field(default_factory=dict)
     # Polled sources by name ([ingest.jma]); each runs as stage ingest:<name> when enabled.
@@ -252,7 +263,11 @@ class Settings(BaseSettings):
         # The standard channels always exist (rules may name them); a deployment disables one
         # with enabled = false rather than by leaving it out.
         if isinstance(v, dict):
-            return {**{name: {} for name in DEFAULT_CHANNELS}, **v}
+            out: dict[str, Any] = {name: {"enabled": False} if name in OFF_BY_DEFAULT else {} for name in DEFAULT_CHANNELS}
+            for name, given in v.items():
+                # An off-by-default channel is turned on by saying so, not by merely having a section.
+                out[name] = {**out[name], **given} if name in OFF_BY_DEFAULT and isinstance(given, dict) else given
+            return out
         return v
 
     @field_validator("tenants", mode="before")

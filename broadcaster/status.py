@@ -10,8 +10,9 @@ from broadcaster.model import JST
 from broadcaster.pipeline.feeds import freshness as feed_freshness
 from broadcaster.pipeline.runner import consumer_groups
 from broadcaster.settings import Settings
-from broadcaster.store import reports
+from broadcaster.store import handoffs, reports
 from broadcaster.store.ledger import Ledger
+from broadcaster.store.receivers import receivers as receiver_health
 
 
 async def collect_status(
@@ -37,9 +38,42 @@ async def collect_status(
             {**asdict(f), "stale_after_minutes": settings.ingest[f.source].stale_after_minutes}
             for f in await feed_freshness(settings, ledger.db)
         ],
+        "receivers": [
+            {**asdict(r), "silent": r.silent, "age_s": r.age_s}
+            for r in await receiver_health(
+                ledger.db, tenant=tenant, bridge_silent_after_s=_bridge_silent_after(settings)
+            )
+        ],
+        "handoffs_waiting": await handoffs.waiting(ledger.db, tenant),
         "lag": lag,
         "bus_error": bus_error,
     }
+
+
+def _bridge_silent_after(settings: Settings) -> float:
+    hook = settings.hooks.get("jalert")
+    return hook.bridge_silent_after_s if hook is not None else 300.0
+
+
+def _when(at: Any) -> str:
+    return "never" if at is None else f"{at.astimezone(JST):%Y-%m-%d %H:%M} JST"
+
+
+def _receiver_lines(rows: list[dict[str, Any]]) -> list[str]:
+    """J-Alert receivers: SILENT when not heard within their expected interval (a receiver is
+    tested nationally several times a year), BRIDGE SILENT when its bridge stopped reporting."""
+    lines = ["J-Alert receivers:"]
+    for r in rows:
+        name = f"{r['key_id']}/{r['name']}"
+        state = "BRIDGE SILENT" if r["bridge_silent"] else ("SILENT" if r["silent"] else "ok")
+        line = f"    {name:<24}{state:<15}last heard {_when(r['last_heard'])}"
+        if r["last_via"]:
+            line += f" by {r['last_via']}"
+        line += f", last test {_when(r['last_test'])}"
+        if r["quarantined"]:
+            line += f", {r['quarantined']} mail(s) quarantined"
+        lines.append(line)
+    return lines
 
 
 def _ms(v: float | None) -> str:
@@ -78,13 +112,14 @@ def render_status(data: dict[str, Any]) -> str:
         if not rows:
             lines.append("    (no dispatches)")
             continue
+        width = max(11, *(len(r["channel"]) + 1 for r in rows))
         lines.append(
-            f"    {'channel':<11}{'sent':>5}{'ok':>5}{'fail':>5}{'dead':>5}{'supd':>5}{'wait':>5}{'people':>8}"
+            f"    {'channel':<{width}}{'sent':>5}{'ok':>5}{'fail':>5}{'dead':>5}{'supd':>5}{'wait':>5}{'people':>8}"
             f"{'p50 ms':>9}{'max ms':>9}  mode"
         )
         for r in rows:
             lines.append(
-                f"    {r['channel']:<11}{r['dispatches']:>5}{r['accepted']:>5}{r['failed']:>5}{r['dead']:>5}"
+                f"    {r['channel']:<{width}}{r['dispatches']:>5}{r['accepted']:>5}{r['failed']:>5}{r['dead']:>5}"
                 f"{r['superseded'] + r['recorded']:>5}{r['waiting']:>5}{r['recipients']:>8}"
                 f"{_ms(r['latency_p50_ms']):>9}{_ms(r['latency_max_ms']):>9}  {r['mode']}"
             )
@@ -100,6 +135,15 @@ def render_status(data: dict[str, Any]) -> str:
     if data.get("feeds"):
         lines.append("")
         lines.extend(_feed_lines(data["feeds"]))
+    if data.get("receivers"):
+        lines.append("")
+        lines.extend(_receiver_lines(data["receivers"]))
+    if data.get("handoffs_waiting"):
+        lines.append("")
+        lines.append(
+            f"hand-offs waiting: {data['handoffs_waiting']} text(s) for officers to send by hand "
+            "(緊急速報メール; the console's 緊急速報メール page)"
+        )
     lines.append("")
     lines.append("bus lag: " + ", ".join(f"{g}={n}" for g, n in data["lag"].items()))
     if data.get("bus_error"):

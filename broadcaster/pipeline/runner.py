@@ -218,7 +218,7 @@ class Pipeline:
 
     def start_metrics(self) -> None:
         """Keep the queried gauges (lag, quarantine, open dispatches) fresh for /metrics."""
-        from broadcaster.metrics import METRICS, GaugeRefresher, feed_ages
+        from broadcaster.metrics import METRICS, GaugeRefresher, feed_ages, receiver_health
 
         if self._refresher is None:
             rt = self.runtime
@@ -228,6 +228,7 @@ class Pipeline:
                 bus=rt.bus,
                 groups=consumer_groups(rt.settings),
                 feeds=feed_ages(rt.settings, rt.ledger.db),
+                receivers=receiver_health(rt.settings, rt.ledger.db),
             )
             self._refresher.start()
 

@@ -13,6 +13,7 @@ other side of a one-way link who cannot do anything about it.
 
 from __future__ import annotations
 
+import json
 import time
 from datetime import UTC, datetime, timedelta
 
@@ -23,6 +24,7 @@ from broadcaster.model import RawEvent
 from broadcaster.pipeline.ingest import submit
 from broadcaster.settings import HookKey, HookSettings
 from broadcaster.signing import SignatureRefused, verify
+from broadcaster.store import receivers
 from broadcaster.store.nonces import NonceStore
 from broadcaster.web.endpoints import Endpoints
 from broadcaster.web.keys import CONTEXT
@@ -127,6 +129,31 @@ async def ingest_jalert(request: web.Request) -> web.StreamResponse:
         source_ref=nonce,
     )
     return await _accept(request, "jalert", raw)
+
+
+@hooks.route(
+    "POST", "/ingest/jalert/health", role=None, kind="hook", tags=("ingest",),
+    summary="J-Alert bridge: its receivers' health (when each was last heard), signed; 204 once stored",
+    status=204,
+)  # fmt: skip
+async def ingest_jalert_health(request: web.Request) -> web.StreamResponse:
+    got = await _verified(request, "jalert")
+    if isinstance(got, web.Response):
+        return got
+    key, key_id, _, body = got
+    try:
+        report = json.loads(body)
+    except ValueError:
+        return _refuse(400, "malformed_json")
+    if not isinstance(report, dict) or report.get("format") != "jalert-health/1":
+        return _refuse(400, "not_a_health_report")
+    try:
+        count = await receivers.record_report(request.app[CONTEXT].ledger.db, key_id, key.tenant, report)
+    except Exception as e:  # the ledger is down: the next report (a minute later) replaces it
+        log.error("jalert_health_not_stored", key=key_id, error=str(e)[:300])
+        return web.json_response({"error": "not stored; try again"}, status=503)
+    log.info("jalert_health_reported", key=key_id, receivers=count)
+    return web.Response(status=204)
 
 
 @hooks.route(

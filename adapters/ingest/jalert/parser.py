@@ -8,6 +8,7 @@ same telegram from the JMA feed and from J-Alert is one alert, sent once.
 
 from __future__ import annotations
 
+import re
 from collections.abc import Sequence
 from typing import ClassVar
 
@@ -22,6 +23,9 @@ from broadcaster.model import Alert, RawEvent
 from broadcaster.parsing import invalid
 
 _JMA_NAMESPACE = b"xml.kishou.go.jp/jmaxml1"
+# The header line the bridge puts in front of a mail it refused (bridge/mailintake.py).
+REFUSED_PREFIX = b"X-Broadcaster-Jalert-Refused:"
+_REASON = re.compile(r"^[a-z_]{1,40}$")
 
 
 def is_jma_xml(body: bytes) -> bool:
@@ -38,6 +42,13 @@ class JAlertParser:
         return raw.source == v.ORIGIN or looks_like(raw.body)
 
     def parse(self, raw: RawEvent) -> Sequence[Alert]:
+        if raw.body.startswith(REFUSED_PREFIX):
+            # A receiver's mail the bridge could not map (bridge/mailintake.py): the raw mail is
+            # kept here with the bridge's reason, for the officers to read.
+            line = raw.body.split(b"\n", 1)[0][len(REFUSED_PREFIX) :].decode("utf-8", "replace").strip()
+            reason, _, detail = line.partition(";")
+            reason = reason.strip() if _REASON.match(reason.strip()) else "mail_refused"
+            raise ParseError(reason, f"the bridge's mail intake: {detail.strip()[:500]}")
         if raw.body.lstrip()[:1] == b"<":
             if not is_jma_xml(raw.body):
                 raise ParseError("not_jalert", "XML from the J-Alert bridge must be JMA XML (防災情報XML)")

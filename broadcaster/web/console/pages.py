@@ -21,6 +21,7 @@ from broadcaster.pipeline import scheduled_sends
 from broadcaster.pipeline.approval import ApprovalError, approve
 from broadcaster.pipeline.ingest import submit
 from broadcaster.pipeline.republish import RepublishError, republish
+from broadcaster.store import handoffs
 from broadcaster.store.users import Role
 from broadcaster.web.console import compose as c
 from broadcaster.web.console import queries as q
@@ -64,6 +65,8 @@ async def dashboard(request: web.Request) -> web.StreamResponse:
         held=await q.held_alerts(ctx.ledger, tenant.id),
         recent=await q.recent_alerts(ctx.ledger, tenant.id),
         failures=await q.failures(ctx.ledger, tenant.id),
+        # 緊急速報メール handed to the officers and not confirmed yet (console/handoff.py)
+        handoffs_waiting=await handoffs.waiting(ctx.ledger.db, tenant.id),
         Role=Role,
     )
 

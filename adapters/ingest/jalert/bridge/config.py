@@ -20,8 +20,13 @@ from pydantic_settings import (
     TomlConfigSettingsSource,
 )
 
+from adapters.ingest.jalert.bridge.contacts import ContactSettings
+from adapters.ingest.jalert.bridge.receivers import DEFAULT_EXPECT_WITHIN_H, ReceiverSettings
 from broadcaster.errors import ConfigError
 from broadcaster.signing import KEY_ID, MIN_SECRET_BYTES
+
+# The receiver a bridge without [[receivers]] counts its contacts and files for.
+IMPLIED_RECEIVER = "receiver"
 
 
 class BridgeSettings(BaseSettings):
@@ -45,8 +50,20 @@ class BridgeSettings(BaseSettings):
     listen: str | None = None
     # Required from callers of the local hook when set (needed when it listens beyond loopback).
     listen_token: SecretStr | None = None
-    # Contact signals (接点信号) by name: POST /contact/<name> spools this message text.
-    contacts: dict[str, str] = Field(default_factory=dict)
+    # Contact outputs (接点) by name: POST /contact/<name> spools the contact type's approved message
+    # (contacts.py); a plain string is a whole jalert/1 message to spool as it is.
+    contacts: dict[str, ContactSettings | str] = Field(default_factory=dict)
+    # The J-Alert receivers this bridge serves: who may mail the intake, the rules for their mails,
+    # and whose health each way in counts for (docs/jalert.md, *The mail intake*).
+    receivers: list[ReceiverSettings] = Field(default_factory=list)
+    # The mail intake's SMTP listener, host:port on the LGWAN segment (receivers send here).
+    mail_listen: str | None = None
+    mail_max_bytes: int = Field(default=1024 * 1024, ge=4096)
+    mail_hostname: str = "jalert-bridge"
+    # Files in watch_dir are messages of this receiver (for its health); the only one by default.
+    watch_receiver: str | None = None
+    # How often the bridge reports receiver health to the broadcaster (POST <endpoint>/health).
+    health_interval_s: float = Field(default=60.0, gt=0)
     timeout_s: float = Field(default=10.0, gt=0)
     # Waits between tries of the same message; the last one repeats until it goes through.
     backoff_s: list[float] = Field(default_factory=lambda: [1.0, 2.0, 5.0, 10.0, 30.0, 60.0], min_length=1)
@@ -80,22 +97,54 @@ class BridgeSettings(BaseSettings):
 
     @model_validator(mode="after")
     def _inputs(self) -> BridgeSettings:
-        if self.watch_dir is None and self.listen is None:
-            raise ValueError("nothing to forward: set watch_dir, listen, or both")
+        if self.watch_dir is None and self.listen is None and self.mail_listen is None:
+            raise ValueError("nothing to forward: set watch_dir, listen, mail_listen, or several")
+        names = [r.name for r in self.receivers]
+        if len(set(names)) != len(names):
+            raise ValueError(f"receiver names must be unique: {names}")
+        if self.mail_listen is not None:
+            _host_port(self.mail_listen, "mail_listen")
+            if not self.receivers:
+                raise ValueError("mail_listen needs [[receivers]]: only configured receivers may send mail")
+            for r in self.receivers:
+                if not r.addresses or not r.networks:
+                    raise ValueError(f"receiver {r.name}: give addresses and networks, both are checked")
+        for name, contact in self.contacts.items():
+            if isinstance(contact, ContactSettings) and contact.receiver is not None and contact.receiver not in names:
+                raise ValueError(f"contacts.{name}: no receiver named {contact.receiver!r}")
+        if self.watch_receiver is not None and self.watch_receiver not in names:
+            raise ValueError(f"watch_receiver: no receiver named {self.watch_receiver!r}")
         if self.secret is None and self.secret_file is None:
             raise ValueError("set secret_file (or BROADCASTER_JALERT_BRIDGE_SECRET)")
         if self.listen is not None:
-            host, _, port = self.listen.rpartition(":")
-            if not host or not port.isdigit():
-                raise ValueError("listen must be host:port, e.g. 127.0.0.1:8790")
+            _host_port(self.listen, "listen")
         return self
 
     @property
     def listen_address(self) -> tuple[str, int] | None:
-        if self.listen is None:
-            return None
-        host, _, port = self.listen.rpartition(":")
-        return host.strip("[]"), int(port)
+        return _host_port(self.listen, "listen") if self.listen is not None else None
+
+    @property
+    def mail_address(self) -> tuple[str, int] | None:
+        return _host_port(self.mail_listen, "mail_listen") if self.mail_listen is not None else None
+
+    def health_receivers(self) -> dict[str, float]:
+        """Each receiver and the hours within which it should be heard; one implied receiver
+        ("receiver") when none is configured but contacts or a folder are."""
+        if self.receivers:
+            return {r.name: r.expect_within_h for r in self.receivers}
+        return {IMPLIED_RECEIVER: DEFAULT_EXPECT_WITHIN_H}
+
+    def receiver_of_contact(self, contact: ContactSettings) -> str:
+        return contact.receiver or (self.receivers[0].name if len(self.receivers) == 1 else IMPLIED_RECEIVER)
+
+    @property
+    def file_receiver(self) -> str | None:
+        if self.watch_receiver is not None:
+            return self.watch_receiver
+        if len(self.receivers) == 1:
+            return self.receivers[0].name
+        return IMPLIED_RECEIVER if not self.receivers else None
 
     def secret_bytes(self) -> bytes:
         if self.secret is not None:
@@ -120,6 +169,13 @@ class BridgeSettings(BaseSettings):
         file_secret_settings: PydanticBaseSettingsSource,
     ) -> tuple[PydanticBaseSettingsSource, ...]:
         return (init_settings, env_settings, TomlConfigSettingsSource(settings_cls))
+
+
+def _host_port(value: str, what: str) -> tuple[str, int]:
+    host, _, port = value.rpartition(":")
+    if not host or not port.isdigit():
+        raise ValueError(f"{what} must be host:port, e.g. 127.0.0.1:8790")
+    return host.strip("[]"), int(port)
 
 
 def load_bridge_settings(path: Path | None = None, **overrides: Any) -> BridgeSettings:

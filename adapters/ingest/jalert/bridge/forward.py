@@ -100,10 +100,18 @@ class Forwarder:
         # A little jitter, so that bridges of several towns recovering together do not stampede.
         return base * random.uniform(0.9, 1.1)  # noqa: S311 - not for security
 
-    async def _client(self) -> aiohttp.ClientSession:
+    def session(self) -> aiohttp.ClientSession:
+        """The bridge's one HTTP session (the health reporter shares it)."""
         if self._session is None or self._session.closed:
             self._session = aiohttp.ClientSession(timeout=self._timeout, headers={"User-Agent": USER_AGENT})
         return self._session
+
+    async def _client(self) -> aiohttp.ClientSession:
+        return self.session()
+
+    @property
+    def ssl_context(self) -> ssl.SSLContext | bool:
+        return self._ssl
 
     async def send(self, item: Spooled) -> tuple[Outcome, float | None]:
         """One try; the outcome and, for a retry, the Retry-After the endpoint asked for."""

@@ -1,8 +1,10 @@
 """The bridge's local HTTP hook: the receiver (or a script reading its contact outputs) posts here.
 
     POST /message          the body is one message (any accepted format); 202 once spooled
-    POST /contact/<name>   a contact signal (接点信号): spools the message configured for <name>
-    GET  /status           queue depth, oldest waiting, last success and error (for monitoring)
+    POST /contact/<name>   a contact output (接点) closed: spools its type's approved message
+                           (contacts.py), or the message configured for <name>
+    GET  /status           queue depth, oldest waiting, last success and error, and each
+                           receiver's health (for the town's monitoring)
 
 It listens on loopback unless configured otherwise; with `listen_token` set, callers must send
 `Authorization: Bearer <token>`. A 202 means the message is on disk: a caller may forget it.
@@ -12,11 +14,13 @@ from __future__ import annotations
 
 import asyncio
 import hmac
-from collections.abc import Awaitable, Callable
+from collections.abc import Awaitable, Callable, Mapping
 
 from aiohttp import web
 
+from adapters.ingest.jalert.bridge.contacts import ContactSettings, contact_message
 from adapters.ingest.jalert.bridge.forward import Forwarder
+from adapters.ingest.jalert.bridge.health import HealthLog
 from adapters.ingest.jalert.bridge.spool import Spool
 from adapters.ingest.jalert.bridge.watch import content_type_of
 from broadcaster.logging import get_logger
@@ -32,15 +36,20 @@ class LocalHook:
         spool: Spool,
         forwarder: Forwarder,
         *,
-        contacts: dict[str, str],
+        contacts: Mapping[str, ContactSettings | str],
         token: str | None,
         max_bytes: int,
+        health: HealthLog | None = None,
+        receiver_of: Callable[[ContactSettings | None], str | None] = lambda _: None,
     ) -> None:
         self.spool = spool
         self.forwarder = forwarder
         self.contacts = contacts
         self.token = token
         self.max_bytes = max_bytes
+        self.health = health
+        # Whose health a contact (None: a message posted to /message) counts for.
+        self.receiver_of = receiver_of
         self._runner: web.AppRunner | None = None
 
     def app(self) -> web.Application:
@@ -66,15 +75,31 @@ class LocalHook:
         log.info("jalert_spooled", message=item.id, seq=item.seq, origin=origin, size=len(body))
         return web.json_response({"spooled": item.id, "seq": item.seq}, status=202)
 
+    def _heard(self, receiver: str | None, via: str, *, test: bool = False) -> None:
+        if self.health is not None and receiver is not None:
+            self.health.heard(receiver, via, test=test)
+
     async def _message(self, request: web.Request) -> web.StreamResponse:
-        return await self._spool(await request.read(), "hook")
+        response = await self._spool(await request.read(), "hook")
+        if response.status == 202:
+            self._heard(self.receiver_of(None), "file")
+        return response
 
     async def _contact(self, request: web.Request) -> web.StreamResponse:
         name = request.match_info["name"]
-        text = self.contacts.get(name)
-        if text is None:
+        contact = self.contacts.get(name)
+        if contact is None:
             return web.json_response({"error": f"no contact named {name!r}"}, status=404)
-        return await self._spool(text.encode("utf-8"), f"contact:{name}")
+        if isinstance(contact, str):
+            response = await self._spool(contact.encode("utf-8"), f"contact:{name}")
+            if response.status == 202:
+                self._heard(self.receiver_of(None), "contact")
+            return response
+        receiver = self.receiver_of(contact) or "receiver"
+        response = await self._spool(contact_message(name, contact, receiver), f"contact:{name}")
+        if response.status == 202:
+            self._heard(receiver, "contact", test=contact.type == "test")
+        return response
 
     async def _status(self, request: web.Request) -> web.StreamResponse:
         depth = await asyncio.to_thread(self.spool.depth)
@@ -89,6 +114,8 @@ class LocalHook:
                 "failures": s.failures,
                 "last_sent": s.last_sent.isoformat() if s.last_sent else None,
                 "last_error": s.last_error,
+                "receivers": self.health.snapshot() if self.health is not None else [],
+                "mail_refused": self.health.mail_refused if self.health is not None else 0,
             }
         )
 
