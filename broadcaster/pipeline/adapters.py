@@ -78,7 +78,7 @@ def municipality_codes(tenant: TenantSettings) -> tuple[str, ...]:
     """The tenant's JIS X 0402 codes: its own geocodes, else those its JMA city codes carry
     (the first five digits of JMA's 市町村等 code are the municipality's)."""
     out: list[str] = [
-        g["value"] for g in tenant.geocodes if g.get("valueName") == JIS_X0402 and areacodes.is_valid(g.get("value", ""))
+        g["value"] for g in tenant.geocodes if g.get("value_name") == JIS_X0402 and areacodes.is_valid(g.get("value", ""))
     ]
     for code in tenant.areas.get("jma", []):
         if len(code) >= 5 and code[:5].isdigit():

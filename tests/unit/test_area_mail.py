@@ -245,5 +245,5 @@ def test_the_json_link_is_an_entry_point_and_needs_its_token(tmp_path: Path) -> 
         AreaMailAdapter.from_settings(
             "area_mail_docomo", ChannelSettings(options={"link": "json", "base_url": "http://127.0.0.1:9"}), env(tmp_path)
         )
-    with pytest.raises(ConfigError, match="no broadcaster.area_mail_links entry point"):
+    with pytest.raises(ConfigError, match=r"no broadcaster\.area_mail_links entry point"):
         adapter(tmp_path, link="carrier-x")
