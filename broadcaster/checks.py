@@ -51,10 +51,13 @@ def _checks(settings: Settings) -> Iterator[Check]:
                 continue
             try:
                 r = resolve(settings, tenant, channel)
+                detail = f"outbox ({r.reason})"
                 if r.live:
                     # Build it: a wrong option should show here, not at the first warning.
-                    _build(settings, tenant, channel, r.adapter_cls)
-                yield (True, f"channel {channel} for {tenant}", "live" if r.live else f"outbox ({r.reason})")
+                    adapter = _build(settings, tenant, channel, r.adapter_cls)
+                    # An adapter may say how it is live (緊急速報メール: hand-off or a link).
+                    detail = str(getattr(adapter, "check_detail", None) or "live")
+                yield (True, f"channel {channel} for {tenant}", detail)
             except Exception as e:
                 yield (False, f"channel {channel} for {tenant}", f"{type(e).__name__}: {e}")
     for name in registry.names(registry.PARSERS):
@@ -76,8 +79,8 @@ def _privacy_check(settings: Settings) -> Check:
     return (True, "data key", "none: personal data stored in clear (privacy.require_key = false, demo only)")
 
 
-def _build(settings: Settings, tenant: str, channel: str, cls: Any) -> None:
-    cls.from_settings(channel, settings.channel(tenant, channel), adapter_env(settings, tenant))
+def _build(settings: Settings, tenant: str, channel: str, cls: Any) -> Any:
+    return cls.from_settings(channel, settings.channel(tenant, channel), adapter_env(settings, tenant))
 
 
 def _template_checks(settings: Settings) -> Iterator[Check]:

@@ -165,3 +165,9 @@ def test_demo_runs_offline_and_ends_by_itself(tmp_path: Path) -> None:
     assert "officer 佐藤 approves" in out
     assert "malformed_xml" in out
     assert (tmp_path / "demo" / "outbox" / "anamizu" / "line.jsonl").exists()
+    # The 避難指示's 緊急速報メール, handed to the officers: title and text for each carrier.
+    handed = out.split("緊急速報メール (hand-off", 1)[1]
+    for carrier in ("NTTドコモ", "KDDI", "ソフトバンク", "楽天モバイル"):
+        assert carrier in handed
+    assert handed.count("題 (8/15): 穴水町：避難指示") == 4
+    assert "避難指示：川島、大町" in handed

@@ -8,13 +8,20 @@ from email.message import EmailMessage
 from pathlib import Path
 
 import pytest
+from hypothesis import HealthCheck, given, settings
+from hypothesis import strategies as st
 
 from adapters.ingest.jalert import JAlertParser
+from adapters.ingest.jalert.bridge import load_bridge_settings
 from adapters.ingest.jalert.bridge.chains import Chains
 from adapters.ingest.jalert.bridge.contacts import APPROVED, ContactSettings, contact_message
+from adapters.ingest.jalert.bridge.health import HealthLog
+from adapters.ingest.jalert.bridge.mailintake import MailIntake
 from adapters.ingest.jalert.bridge.mailread import MailUnreadable, read_mail
 from adapters.ingest.jalert.bridge.mailrules import DEFAULT_RULES, MailRule, match
 from adapters.ingest.jalert.bridge.receivers import ReceiverSettings
+from adapters.ingest.jalert.bridge.spool import Spool
+from broadcaster.errors import ConfigError
 from broadcaster.model import JST, KIND, RawEvent, Status
 from broadcaster.model.change import RELAY
 
@@ -171,3 +178,54 @@ def test_a_receivers_settings_are_checked() -> None:
         ReceiverSettings(name="rx2", networks=("somewhere",))
     with pytest.raises(ValueError, match="group"):
         ReceiverSettings(name="rx3", text_from="本文")
+
+
+def _some_mail(subject: str, body: str, charset: str) -> bytes | None:
+    """A mail as a device writes it, when the text can be written in that charset at all."""
+    try:
+        return _mail(subject, body, charset)
+    except (ValueError, UnicodeError):
+        return None
+
+
+@settings(max_examples=150, deadline=None, suppress_health_check=[HealthCheck.function_scoped_fixture])
+@given(
+    st.one_of(
+        st.binary(max_size=600),
+        st.builds(
+            lambda subject, body, cs: _some_mail(subject, body, cs),
+            st.text(max_size=60),
+            st.one_of(st.text(max_size=300), st.sampled_from([LAUNCH, "緊急地震速報。", "大津波警報", "これはJアラートのテストです"])),
+            st.sampled_from(["utf-8", "iso-2022-jp", "shift_jis"]),
+        ).filter(lambda b: b is not None),
+    )
+)
+def test_whatever_a_receiver_sends_is_spooled_heard_or_quarantined_never_a_crash(tmp_path: Path, raw: bytes) -> None:
+    spool = Spool(tmp_path / "spool")
+    intake = MailIntake(
+        [ReceiverSettings(name="rx1", addresses=("a@b.lg.jp",), networks=("127.0.0.0/8",))],
+        spool,
+        HealthLog(tmp_path / "spool" / "receivers.json", {"rx1": 2400.0}),
+        Chains(tmp_path / "spool" / "chains.json"),
+    )
+    before = spool.depth()
+    outcome = intake.process(intake.receivers[0], raw, ["bridge@b.lg.jp"])
+    assert outcome.kind in ("spooled", "heard", "quarantined")
+    assert spool.depth() == before + (0 if outcome.kind == "heard" else 1)
+    item = spool.head()
+    if outcome.kind == "spooled" and item is not None:
+        # What the intake writes, the broadcaster's parser reads (or refuses with a reason).
+        parsed = JAlertParser().parse(RawEvent(source="jalert", body=spool._read(max(spool.queue.iterdir())).body, tenant="anamizu", submitted_by="t"))
+        assert parsed[0].primary.param(RELAY) == "jalert/mail"
+
+
+def test_the_bridge_refuses_a_mail_intake_without_receivers_and_unknown_names() -> None:
+    base = {"endpoint": "http://127.0.0.1:9/ingest/jalert", "key_id": "rx", "secret": "s" * 40}
+    with pytest.raises(ConfigError, match="needs \\[\\[receivers\\]\\]"):
+        load_bridge_settings(None, **base, mail_listen="127.0.0.1:2525")
+    with pytest.raises(ConfigError, match="give addresses and networks"):
+        load_bridge_settings(None, **base, mail_listen="127.0.0.1:2525", receivers=[{"name": "rx1"}])
+    with pytest.raises(ConfigError, match="no receiver named 'rx9'"):
+        load_bridge_settings(None, **base, listen="127.0.0.1:0", contacts={"1": {"type": "eew", "receiver": "rx9"}})
+    ok = load_bridge_settings(None, **base, listen="127.0.0.1:0", contacts={"1": {"type": "eew"}, "2": "format = jalert/1"})
+    assert ok.health_receivers() == {"receiver": 2400.0}

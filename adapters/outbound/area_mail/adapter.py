@@ -104,6 +104,13 @@ class AreaMailAdapter:
     def mode(self) -> str:
         return "live" if self.link is not None else HANDOFF
 
+    @property
+    def check_detail(self) -> str:
+        """What `broadcaster check` says of this channel."""
+        if self.link is None:
+            return f"live, hand-off: the officers paste it into {self.carrier.console} ({self.municipality.code})"
+        return f"live, link {self.link.name} ({self.municipality.code})"
+
     async def send(self, delivery: Delivery) -> SendResult:
         alert = delivery.alert
         kinds = alert.primary.event_codes(KIND) if alert.info else ()
