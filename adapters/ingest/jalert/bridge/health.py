@@ -156,7 +156,7 @@ class HealthReporter:
         ).encode("utf-8")
 
     async def send_once(self) -> int | None:
-        body = self.report()
+        body = await asyncio.to_thread(self.report)  # reads the spool folder: off the event loop
         headers = sign(
             self._secret, self.key_id, "POST", self.path, body, timestamp=int(self._clock()),
             nonce=f"health.{random.getrandbits(64):016x}",  # unique per report, not secret
