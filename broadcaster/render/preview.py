@@ -14,13 +14,14 @@ from datetime import timedelta
 from typing import Any
 
 from broadcaster.channels import ChannelProfile
-from broadcaster.model import Alert, Dispatch, Explanation, now
+from broadcaster.model import KIND, Alert, Dispatch, Explanation, now
 from broadcaster.render.languages import JA, SUPPORTED, canonical
 from broadcaster.render.renderer import Renderer
-from broadcaster.settings import DEFAULT_CHANNELS
+from broadcaster.settings import DEFAULT_CHANNELS, OFF_BY_DEFAULT
 
 # The configured channels and the SMS length, which no channel sends yet but officers ask about.
-PREVIEW_CHANNELS: tuple[str, ...] = (*DEFAULT_CHANNELS, "sms")
+# Channels that are off until a deployment turns them on (緊急速報メール) show where they are on.
+PREVIEW_CHANNELS: tuple[str, ...] = (*(c for c in DEFAULT_CHANNELS if c not in OFF_BY_DEFAULT), "sms")
 
 
 @dataclass(frozen=True, slots=True)
@@ -79,8 +80,11 @@ def preview(
     profiles: Mapping[str, ChannelProfile] | None = None,
 ) -> list[PreviewRow]:
     rows: list[PreviewRow] = []
+    kinds = alert.primary.event_codes(KIND) if alert.info else ()
     for channel in channels or PREVIEW_CHANNELS:
         profile = (profiles or {}).get(channel)
+        if profile is not None and profile.kinds is not None and (kinds[0] if kinds else "other") not in profile.kinds:
+            continue  # routing would leave the channel out (緊急速報メール for an EEW)
         for lang in languages or SUPPORTED:
             # As routing does: a reader of another language gets the Japanese text after theirs.
             wanted = (lang,) if canonical(lang) == JA else (lang, JA)
