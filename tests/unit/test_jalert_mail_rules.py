@@ -21,7 +21,7 @@ from adapters.ingest.jalert.bridge.mailread import MailUnreadable, read_mail
 from adapters.ingest.jalert.bridge.mailrules import DEFAULT_RULES, MailRule, match
 from adapters.ingest.jalert.bridge.receivers import ReceiverSettings
 from adapters.ingest.jalert.bridge.spool import Spool
-from broadcaster.errors import ConfigError
+from broadcaster.errors import ConfigError, ParseError
 from broadcaster.model import JST, KIND, RawEvent, Status
 from broadcaster.model.change import RELAY
 
@@ -229,3 +229,39 @@ def test_the_bridge_refuses_a_mail_intake_without_receivers_and_unknown_names() 
         load_bridge_settings(None, **base, listen="127.0.0.1:0", contacts={"1": {"type": "eew", "receiver": "rx9"}})
     ok = load_bridge_settings(None, **base, listen="127.0.0.1:0", contacts={"1": {"type": "eew"}, "2": "format = jalert/1"})
     assert ok.health_receivers() == {"receiver": 2400.0}
+
+
+SAMPLE_MAILS = Path(__file__).resolve().parents[2] / "samples" / "jalert" / "mail"
+
+
+@pytest.mark.parametrize(
+    ("name", "kind", "status", "headline"),
+    [
+        ("01_missile_drill.eml", "missile", Status.EXERCISE, "ミサイル発射"),
+        ("02_eew_drill.eml", "eew", Status.EXERCISE, "緊急地震速報"),
+        ("03_national_test.eml", "other", Status.TEST, "Jアラート試験"),
+        ("bad_unknown.eml", None, None, None),
+    ],
+)
+def test_the_sample_mails_become_what_the_samples_readme_says(
+    tmp_path: Path, name: str, kind: str | None, status: Status | None, headline: str | None
+) -> None:
+    spool = Spool(tmp_path / "spool")
+    intake = MailIntake(
+        [ReceiverSettings(name="rx1", addresses=("jalert-rx@town.example.lg.jp",), networks=("127.0.0.0/8",))],
+        spool,
+        HealthLog(tmp_path / "receivers.json", {"rx1": 2400.0}),
+        Chains(tmp_path / "chains.json"),
+    )
+    outcome = intake.process(intake.receivers[0], (SAMPLE_MAILS / name).read_bytes(), ["bridge@town.example.lg.jp"])
+    item = spool.head()
+    assert item is not None
+    raw = RawEvent(source="jalert", body=item.body, content_type=item.content_type, tenant="anamizu", submitted_by="t")
+    if kind is None:
+        assert outcome.kind == "quarantined" and outcome.reason == "mail_unmatched"
+        with pytest.raises(ParseError) as e:
+            JAlertParser().parse(raw)
+        assert e.value.reason == "mail_unmatched"
+        return
+    [alert] = JAlertParser().parse(raw)
+    assert (alert.primary.event_codes(KIND)[0], alert.status, alert.primary.headline) == (kind, status, headline)
