@@ -135,7 +135,11 @@ async def test_the_receivers_page_shows_when_each_was_last_heard_and_which_is_si
         async with s.get(f"{env.base}/t/anamizu/jalert") as r:
             page = await r.text()
         assert "rx1" in page and "正常" in page and "(メール)" in page and "receiver-silent" not in page
+        async with s.get(f"{env.base}/t/anamizu/") as r:
+            assert "receivers-banner" not in await r.text()
         await _report(env, now() - timedelta(days=120))
         async with s.get(f"{env.base}/t/anamizu/jalert") as r:
             page = await r.text()
         assert 'class="receiver-silent">長期間無信号' in page
+        async with s.get(f"{env.base}/t/anamizu/") as r:
+            assert re.search(r'receivers-banner">.*長期間無信号: 1', await r.text(), re.DOTALL)

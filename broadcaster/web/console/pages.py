@@ -25,6 +25,7 @@ from broadcaster.store import handoffs
 from broadcaster.store.users import Role
 from broadcaster.web.console import compose as c
 from broadcaster.web.console import queries as q
+from broadcaster.web.console.receivers import silent_receivers
 from broadcaster.web.console.runtime import console_runtime
 from broadcaster.web.endpoints import Endpoints
 from broadcaster.web.keys import CLOSING, CONTEXT, principal
@@ -67,6 +68,8 @@ async def dashboard(request: web.Request) -> web.StreamResponse:
         failures=await q.failures(ctx.ledger, tenant.id),
         # 緊急速報メール handed to the officers and not confirmed yet (console/handoff.py)
         handoffs_waiting=await handoffs.waiting(ctx.ledger.db, tenant.id),
+        # J-Alert receivers not heard within their interval, or whose bridge went quiet (console/receivers.py)
+        receivers_silent=await silent_receivers(ctx.settings, ctx.ledger.db, tenant.id),
         Role=Role,
     )
 

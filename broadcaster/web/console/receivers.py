@@ -49,6 +49,17 @@ def words(lang: str) -> Any:
     return lambda key: WORDS.get(key, {}).get(lang) or WORDS.get(key, {}).get("ja") or key
 
 
+def _silent_after(settings: Any) -> float:
+    hook = settings.hooks.get("jalert")
+    return float(hook.bridge_silent_after_s) if hook is not None else 300.0
+
+
+async def silent_receivers(settings: Any, db: Any, tenant: str) -> int:
+    """How many of the town's receivers are silent (for the dashboard's banner)."""
+    rows = await receivers(db, tenant=tenant, bridge_silent_after_s=_silent_after(settings))
+    return sum(1 for r in rows if r.silent or r.bridge_silent)
+
+
 @receivers_console.route(
     "GET", "/t/{tenant}/jalert", role=Role.VIEWER, kind="page",
     summary="J-Alert receivers: when each was last heard, and which are silent",
@@ -58,8 +69,5 @@ async def receivers_page(request: web.Request) -> web.StreamResponse:
     tenant = ctx.settings.tenants.get(request.match_info["tenant"])
     if tenant is None:
         raise web.HTTPNotFound(text="no such municipality")
-    hook = ctx.settings.hooks.get("jalert")
-    rows = await receivers(
-        ctx.ledger.db, tenant=tenant.id, bridge_silent_after_s=hook.bridge_silent_after_s if hook else 300.0
-    )
+    rows = await receivers(ctx.ledger.db, tenant=tenant.id, bridge_silent_after_s=_silent_after(ctx.settings))
     return render(request, "console/receivers.html", tenant=tenant, rows=rows, w=words(request.get(LANG, "ja")), jst=JST)
