@@ -203,7 +203,8 @@ def test_jma_xml_through_j_alert_keeps_jmas_identity_and_says_jalert() -> None:
 
 
 def test_sniffing_and_broadcaster_parse_find_the_format(tmp_path: Path) -> None:
-    for path in sorted(p for p in SAMPLES.iterdir() if p.name != "README.md"):
+    # The jalert/1 samples (the receiver mails in mail/ go to the bridge's mail intake instead).
+    for path in sorted(p for p in SAMPLES.iterdir() if p.is_file() and p.name != "README.md"):
         assert sniff_source(path.read_bytes()) == "jalert", path.name
         raw = raw_from_file(path, officer="officer:cli/parse", tenant="-", source=None, known_tenants=None)
         assert raw.source == "jalert", "JSON J-Alert messages are not mistaken for officers' alerts"

@@ -95,11 +95,15 @@ def test_leaders_get_the_circular_and_deputies_an_escalation() -> None:
     assert "unless the leaders acknowledge within 15m" in " ".join(escalation.explanation.reasons)
 
 
+AREA_MAIL = {"area_mail_docomo", "area_mail_kddi", "area_mail_softbank", "area_mail_rakuten"}
+
+
 @pytest.mark.parametrize(
     ("fields", "channels"),
     [
-        # 避難指示 (level 4): everyone in the district, no topic filter; 高齢者等避難 (3): topic 避難.
-        ({"kind": "evacuation", "level": 4, "districts": ["omachi"]}, EVERY | {"circular", "lalert_out"}),
+        # 避難指示 (level 4): everyone in the district, no topic filter, and 緊急速報メール through
+        # every carrier; 高齢者等避難 (3): topic 避難.
+        ({"kind": "evacuation", "level": 4, "districts": ["omachi"]}, EVERY | {"circular", "lalert_out"} | AREA_MAIL),
         ({"kind": "evacuation", "level": 3, "districts": ["omachi"]}, EVERY | {"circular", "lalert_out"}),
         ({"kind": "shelter", "districts": ["omachi"]}, EVERY | {"circular", "lalert_out"}),
         ({"kind": "notice"}, {"website", "app_push", "line", "email"}),
