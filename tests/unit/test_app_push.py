@@ -261,7 +261,7 @@ async def test_apple_refuses_a_contact_it_cannot_reach_and_the_settings_never_ma
     env = AdapterEnv("anamizu", "穴水町", tmp_path, tmp_path, "http://127.0.0.1:8080")
     settings = ChannelSettings(credentials={"vapid_private_key": SecretStr(PRIVATE)})
     # Once the default on a plain-http deployment: Apple answers 403 BadJwtToken to it.
-    with pytest.raises(ConfigError, match="options.subject is required"):
+    with pytest.raises(ConfigError, match=r"options\.subject is required"):
         WebPushAdapter.from_settings("app_push", settings, env)
     for subject in ("mailto:webmaster@localhost", "mailto:bousai@anamizu.local", "https://127.0.0.1"):
         with pytest.raises(ConfigError, match="no contact a push service can use"):
@@ -275,6 +275,6 @@ async def test_apple_refuses_a_contact_it_cannot_reach_and_the_settings_never_ma
         # A subject that slipped past the settings (made before this check) is named in the error.
         bad = make()
         bad.signer.subject = "mailto:webmaster@localhost"
-        with pytest.raises(PermanentError, match="BadJwtToken.*options.subject"):
+        with pytest.raises(PermanentError, match=r"BadJwtToken.*options.subject"):
             await bad.send(push([recipient], alert("ev-2")))
         assert apple.received[-1].status == 403

@@ -168,7 +168,7 @@ async def test_a_broken_apns_key_refuses_ios_devices_without_renewing_the_oauth_
     assert result.detail is not None and "8 refused" in result.detail
     assert result.gone == (), "an iOS device is not gone because the town's APNs key is broken"
     only_ios = to(ios, alert("ev-ios"))
-    with pytest.raises(PermanentError, match="THIRD_PARTY_AUTH_ERROR.*APNs"):
+    with pytest.raises(PermanentError, match=r"THIRD_PARTY_AUTH_ERROR.*APNs"):
         await adapter.send(only_ios)
 
 

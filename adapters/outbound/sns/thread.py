@@ -15,7 +15,7 @@ deleted post is never the only trace: the cancellation itself stays). When no or
 from __future__ import annotations
 
 from dataclasses import dataclass
-from datetime import datetime
+from datetime import datetime, timedelta
 from typing import Protocol
 
 from adapters.outbound.sns.posted import Post, PostLog
@@ -90,8 +90,14 @@ async def send_thread(
     first_ref = done[0].ref if done else None
     for n in range(len(done), len(texts)):
         try:
+            # Each post of the thread its own time (a microsecond apart): networks that derive a
+            # record key from the time (Bluesky's TIDs) must not give two posts one key.
             made = await network.post(
-                texts[n], parent=parent, root=root, key=f"{key}-{n}", at=delivery.dispatch.created
+                texts[n],
+                parent=parent,
+                root=root,
+                key=f"{key}-{n}",
+                at=delivery.dispatch.created + timedelta(microseconds=n),
             )
         except Duplicate as e:
             if delivery.attempt > 1 or done:
