@@ -115,6 +115,19 @@ async def test_mastodon_posts_with_token_language_and_idempotency_key(
     assert result.provider_ref == status.id
 
 
+@pytest.mark.parametrize(
+    ("tag", "filed"), [("ja-x-easy", "ja"), ("zh-Hans", "zh-CN"), ("zh-Hant", "zh-TW"), ("pt-BR", "pt-BR"), ("vi", "vi")]
+)
+async def test_mastodon_files_each_language_under_a_locale_it_knows(
+    masto: FakeMastodon, make_m: MakeM, tag: str, filed: str
+) -> None:
+    # Mastodon replaces a language it does not know with the account's default (here English):
+    # the post would be filed under the wrong language, silently.
+    await make_m().send(delivery("mastodon", text("知らせ", language=tag)))
+    (status,) = masto.standing()
+    assert status.language == filed
+
+
 async def test_mastodon_thread_and_cancel_reply(masto: FakeMastodon, make_m: MakeM) -> None:
     adapter = make_m()
     original = town_alert()

@@ -35,6 +35,22 @@ from broadcaster.settings import ChannelSettings
 
 # Mastodon counts every URL as 23 characters, whatever its length.
 _URL_LENGTH = 23
+# The regional locales Mastodon takes as a status's language besides plain ISO 639 codes; any other
+# tag (ja-x-easy, zh-Hans) is silently replaced by the account's default language, so a Chinese
+# post would be filed as Japanese and hidden from those who filter by language.
+_REGIONAL = {"zh-hans": "zh-CN", "zh-cn": "zh-CN", "zh-sg": "zh-CN", "zh-hant": "zh-TW", "zh-tw": "zh-TW",
+             "zh-hk": "zh-HK", "pt-br": "pt-BR", "pt-pt": "pt-PT", "es-ar": "es-AR", "es-mx": "es-MX",
+             "en-gb": "en-GB", "fr-ca": "fr-CA"}
+
+
+def mastodon_language(tag: str) -> str:
+    """The Mastodon locale of a BCP 47 tag: easy Japanese (ja-x-easy) is Japanese, Simplified
+    Chinese (zh-Hans) is zh-CN, Traditional zh-TW; otherwise the primary language subtag."""
+    lowered = tag.lower()
+    for prefix, locale in _REGIONAL.items():
+        if lowered == prefix or lowered.startswith(prefix + "-"):
+            return locale
+    return lowered.split("-", 1)[0]
 
 
 class MastodonSettings(BaseModel):
@@ -89,7 +105,7 @@ class MastodonNetwork:
                     text.text,
                     in_reply_to_id=parent.ref if parent else None,
                     visibility=self._settings.visibility,
-                    language=text.language,
+                    language=mastodon_language(text.language),
                     idempotency_key=key,
                 )
             except MastodonError as e:

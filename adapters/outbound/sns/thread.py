@@ -23,7 +23,7 @@ from adapters.outbound.sns.texts import PostText, fit_thread, thread_of
 from broadcaster.channels import Delivery, SendResult
 from broadcaster.errors import PermanentError
 from broadcaster.logging import get_logger
-from broadcaster.model import MsgType
+from broadcaster.model import JST, MsgType
 
 log = get_logger(__name__)
 
@@ -59,6 +59,16 @@ async def originals(log_: PostLog, delivery: Delivery) -> list[Post]:
     for identifier in delivery.alert.referenced_identifiers():
         out.extend(await log_.of_alert(identifier))
     return out
+
+
+def _distinct(post: PostText, delivery: Delivery, network: Network) -> PostText:
+    """`post` with a mark of its own alert (the time it was sent, JST, and a short id), cut to fit."""
+    sent = delivery.alert.sent.astimezone(JST)
+    mark = f" [{sent:%H:%M} #{delivery.alert.identifier[-4:]}]"
+    text = post.text
+    while text and not network.fits(text + mark):
+        text = text[:-2].rstrip() + "…"
+    return PostText(post.language, text + mark)
 
 
 async def send_thread(
@@ -105,7 +115,23 @@ async def send_thread(
                 notes.append(f"post {n + 1} already on {network.label} from an earlier attempt")
                 parent = None
                 continue
-            raise PermanentError(f"{network.label} refused post {n + 1} as a duplicate: {e}") from e
+            # A first attempt: the same text was posted for another alert (two events' cancels
+            # read alike). The post is made distinct by its time and the alert's short id, so it
+            # still goes out.
+            distinct = _distinct(texts[n], delivery, network)
+            try:
+                made = await network.post(
+                    distinct,
+                    parent=parent,
+                    root=root,
+                    key=f"{key}-{n}-d",
+                    at=delivery.dispatch.created + timedelta(microseconds=n),
+                )
+            except Duplicate as again:
+                raise PermanentError(
+                    f"{network.label} refused post {n + 1} as a duplicate, even marked: {again}"
+                ) from e
+            notes.append(f"post {n + 1} marked with its time: the same text was already posted")
         post = Post(key=key, alert=alert.identifier, n=n, ref=made.ref, cid=made.cid)
         await posts.record(post)
         first_ref = first_ref or post.ref
