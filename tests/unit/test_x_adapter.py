@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import json
-
 import time
 from collections.abc import AsyncIterator, Callable
 from pathlib import Path
@@ -252,7 +251,7 @@ def test_from_settings_needs_no_more_than_credentials(tmp_path: Path) -> None:
 
 
 def test_reset_header_arithmetic() -> None:
-    from adapters.outbound.sns.x import post_cost, _reset_in
+    from adapters.outbound.sns.x import _reset_in
 
     class Response:
         def __init__(self) -> None:
