@@ -66,6 +66,9 @@ class AdapterEnv:
     public_url: str
     # The tenant's districts as (id, name), for channels that show them (the website's pages).
     districts: tuple[tuple[str, str], ...] = ()
+    # The deployment's key for unsubscribe links (broadcaster/unsubscribe.py); None in tests that
+    # need none, where e-mail makes one for itself.
+    unsubscribe_key: bytes | None = None
 
 
 class RenderedText(BaseModel):
