@@ -11,7 +11,7 @@ Adapters are registered under the entry-point group ``broadcaster.channels``.
 
 from __future__ import annotations
 
-from collections.abc import Mapping
+from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any, ClassVar, Literal, Protocol, Self, runtime_checkable
@@ -124,6 +124,39 @@ class SendResult(BaseModel):
     # Recipients the provider says are gone for good (a push subscription answered 404/410, an
     # unregistered FCM token): the channel worker removes them from the audience.
     gone: tuple[str, ...] = ()
+
+
+@dataclass(frozen=True, slots=True)
+class QuotaState:
+    """What a provider's quota leaves for one channel of one town, as the provider last said it.
+
+    `remaining` and `limit` count `unit` (messages, points, US dollars); None when the provider
+    does not say. `spent` is true when the quota refuses every send now (a QuotaExceededError is
+    what the next send would meet)."""
+
+    name: str  # "LINE monthly messages", "X credits", "Bluesky writes"
+    unit: str
+    remaining: float | None = None
+    limit: float | None = None
+    spent: bool = False
+    resets: str | None = None  # when it refills, as the provider says it (ISO time or words)
+    detail: str = ""
+
+    def refuses(self, needed: float) -> bool:
+        """Whether a send needing `needed` units would be refused."""
+        return self.spent or (self.remaining is not None and needed > self.remaining)
+
+
+@runtime_checkable
+class QuotaReporting(Protocol):
+    """An adapter whose provider has a quota it can report (LINE, X, Bluesky)."""
+
+    async def quota_state(self) -> list[QuotaState]: ...
+
+    def quota_needed(self, people: int, posts: Sequence[str]) -> dict[str, float]:
+        """Units of each quota (by name) one send of `posts` (its messages or posts) to `people`
+        spends."""
+        ...
 
 
 @runtime_checkable

@@ -5,6 +5,7 @@ from __future__ import annotations
 from dataclasses import asdict
 from typing import Any
 
+from broadcaster import quota as quotas
 from broadcaster.bus import Bus
 from broadcaster.model import JST
 from broadcaster.pipeline.feeds import freshness as feed_freshness
@@ -15,7 +16,13 @@ from broadcaster.store.ledger import Ledger
 
 
 async def collect_status(
-    settings: Settings, bus: Bus, ledger: Ledger, *, alert_id: str | None = None, tenant: str | None = None
+    settings: Settings,
+    bus: Bus,
+    ledger: Ledger,
+    *,
+    alert_id: str | None = None,
+    tenant: str | None = None,
+    with_quotas: bool = True,
 ) -> dict[str, Any]:
     rows = await reports.channel_table(ledger, tenant=tenant, alert_id=alert_id)
     alerts = {(a["tenant"], a["identifier"]): a for a in await reports.alerts(ledger, tenant=tenant, limit=200)}
@@ -39,6 +46,8 @@ async def collect_status(
         ],
         "lag": lag,
         "bus_error": bus_error,
+        # LINE, X and Bluesky quotas per town (broadcaster/quota.py); asks LINE over the network.
+        "quotas": [q.as_dict() for q in await quotas.collect(settings, tenant=tenant)] if with_quotas else [],
     }
 
 
@@ -61,6 +70,23 @@ def _feed_lines(feeds: list[dict[str, Any]]) -> list[str]:
             line += f", {f['failures']} failed poll(s): {(f['last_error'] or '')[:120]}"
         lines.append(line)
     return lines
+
+
+def _quota_lines(rows: list[dict[str, Any]]) -> list[str]:
+    from broadcaster.channels import QuotaState
+
+    fields = set(QuotaState.__dataclass_fields__)
+    return quotas.render(
+        [
+            quotas.ChannelQuota(
+                r["tenant"],
+                r["channel"],
+                QuotaState(**{k: v for k, v in r.items() if k in fields}) if "name" in r else None,
+                r.get("error"),
+            )
+            for r in rows
+        ]
+    )
 
 
 def render_status(data: dict[str, Any]) -> str:
@@ -100,6 +126,10 @@ def render_status(data: dict[str, Any]) -> str:
     if data.get("feeds"):
         lines.append("")
         lines.extend(_feed_lines(data["feeds"]))
+    if data.get("quotas"):
+        lines.append("")
+        lines.append("quotas:")
+        lines.extend(_quota_lines(data["quotas"]))
     lines.append("")
     lines.append("bus lag: " + ", ".join(f"{g}={n}" for g, n in data["lag"].items()))
     if data.get("bus_error"):

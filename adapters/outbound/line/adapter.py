@@ -17,7 +17,7 @@ import json
 import re
 import time
 import uuid
-from collections.abc import Mapping
+from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 from typing import Any, ClassVar, Self
 
@@ -30,7 +30,7 @@ from pydantic import BaseModel, ConfigDict, Field, HttpUrl, SecretStr, Validatio
 
 from adapters.outbound.line.messages import LineMessage, plan
 from adapters.outbound.line.pace import Pace
-from broadcaster.channels import AdapterEnv, Addressing, Delivery, SendResult
+from broadcaster.channels import AdapterEnv, Addressing, Delivery, QuotaState, SendResult
 from broadcaster.errors import ConfigError, PermanentError, QuotaExceededError, TransientError
 from broadcaster.logging import get_logger
 from broadcaster.settings import ChannelSettings
@@ -41,6 +41,7 @@ log = get_logger(__name__)
 RETRY_KEY_NAMESPACE = uuid.UUID("4f1b6f3e-2c5d-5a8e-9b7c-6d0e1f2a3b4c")
 USER_ID = re.compile(r"U[0-9a-f]{32}")
 MULTICAST_MAX = 500
+QUOTA_NAME = "LINE monthly messages"
 
 
 # The narrowcast progress errorCode values, as the reference lists them.
@@ -401,6 +402,25 @@ class LineAdapter:
             raise TransientError(f"LINE unreachable: {type(e).__name__}: {e}") from e
         limit = int(q.value) if q.type == "limited" and q.value is not None else None
         return Quota(limit=limit, used=int(used.total_usage))
+
+    async def quota_state(self) -> list[QuotaState]:
+        """The month's allowance as LINE's quota endpoints report it (`broadcaster status`)."""
+        q = await self.quota()
+        return [
+            QuotaState(
+                name=QUOTA_NAME,
+                unit="messages",
+                remaining=q.remaining,
+                limit=q.limit,
+                spent=q.remaining == 0,
+                resets="the 1st of next month (JST)",
+                detail=f"{q.used} used this month" + ("" if q.limit is not None else "; no monthly limit"),
+            )
+        ]
+
+    def quota_needed(self, people: int, posts: Sequence[str]) -> dict[str, float]:
+        # LINE counts each recipient once per request, whatever the number of message objects.
+        return {QUOTA_NAME: float(people)}
 
     async def close(self) -> None:
         if self._client is not None:

@@ -24,6 +24,7 @@ import hashlib
 import json
 import os
 import unicodedata
+from collections.abc import Sequence
 from dataclasses import asdict, dataclass
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
@@ -48,11 +49,14 @@ from pydantic import BaseModel, ConfigDict, Field, HttpUrl, SecretStr, Validatio
 from adapters.outbound.sns.posted import Post, PostLog
 from adapters.outbound.sns.texts import URL, PostText
 from adapters.outbound.sns.thread import Posted, send_thread
-from broadcaster.channels import AdapterEnv, Addressing, Delivery, SendResult
+from broadcaster.channels import AdapterEnv, Addressing, Delivery, QuotaState, SendResult
 from broadcaster.errors import ConfigError, PermanentError, TransientError
 from broadcaster.settings import ChannelSettings
 
 POST = "app.bsky.feed.post"
+WRITES = "Bluesky writes"
+# A record created costs 3 of the account's write points (docs.bsky.app, "Rate Limits").
+POST_POINTS = 3
 MAX_GRAPHEMES = 300
 _TID_CHARS = "234567abcdefghijklmnopqrstuvwxyz"
 
@@ -367,6 +371,31 @@ class BlueskyAdapter:
     @property
     def rate(self) -> RateState | None:
         return self._network.rate
+
+    async def quota_state(self) -> list[QuotaState]:
+        path = self._network.rate_file
+        rate = self._network.rate or (RateState.read(path) if path is not None else None)
+        if rate is None:
+            return [QuotaState(name=WRITES, unit="points", detail="no write yet since the state was kept")]
+        reset = datetime.fromtimestamp(rate.reset, UTC).isoformat() if rate.reset else None
+        # The budget refills when its window ends; a figure from before that is stale.
+        if rate.reset and rate.reset < datetime.now(UTC).timestamp():
+            return [QuotaState(name=WRITES, unit="points", limit=rate.limit, remaining=rate.limit, resets=None,
+                               detail=f"window of {rate.policy} over since the last write")]
+        return [
+            QuotaState(
+                name=WRITES,
+                unit="points",
+                remaining=rate.remaining,
+                limit=rate.limit,
+                spent=rate.remaining < POST_POINTS,
+                resets=reset,
+                detail=f"policy {rate.policy}, as of {rate.seen}",
+            )
+        ]
+
+    def quota_needed(self, people: int, posts: Sequence[str]) -> dict[str, float]:
+        return {WRITES: float(POST_POINTS * len(posts))}
 
     async def close(self) -> None:
         await self._network.close()

@@ -17,6 +17,7 @@ from __future__ import annotations
 
 import json
 import time
+from collections.abc import Sequence
 from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any, ClassVar, Self
@@ -30,13 +31,14 @@ from adapters.outbound.sns.posted import Post, PostLog
 from adapters.outbound.sns.texts import URL, X_MAX_WEIGHT, PostText, x_weight
 from adapters.outbound.sns.thread import Duplicate, Posted, send_thread
 from adapters.outbound.sns.transport import ApiSession
-from broadcaster.channels import AdapterEnv, Addressing, Delivery, SendResult
+from broadcaster.channels import AdapterEnv, Addressing, Delivery, QuotaState, SendResult
 from broadcaster.errors import ConfigError, PermanentError, QuotaExceededError, TransientError
 from broadcaster.settings import ChannelSettings
 
 # Where tweepy sends its requests; fixed in the library.
 X_API = "https://api.twitter.com"
 # What X charges per post in US dollars (its published pay-per-use rates), for the preview's cost.
+CREDITS = "X credits"
 POST_COST = 0.015
 POST_WITH_URL_COST = 0.200
 
@@ -222,6 +224,24 @@ class XAdapter:
         return await send_thread(
             delivery, self._network, self._posts, delete_on_cancel=self._settings.delete_on_cancel
         )
+
+    async def quota_state(self) -> list[QuotaState]:
+        """X has no endpoint for the credit balance: what the last post found is what is known."""
+        path = self._network.state_file
+        saved: dict[str, Any] = {}
+        if path is not None:
+            try:
+                saved = json.loads(path.read_text(encoding="utf-8"))
+            except (OSError, ValueError):
+                saved = {}
+        if not saved:
+            return [QuotaState(name=CREDITS, unit="US$", detail="no post yet: the balance is in X's developer console")]
+        spent = not saved.get("ok", True)
+        detail = str(saved.get("detail") or "") if spent else f"the last post went out at {saved.get('at', '?')}"
+        return [QuotaState(name=CREDITS, unit="US$", spent=spent, detail=detail)]
+
+    def quota_needed(self, people: int, posts: Sequence[str]) -> dict[str, float]:
+        return {CREDITS: round(sum(post_cost(p) for p in posts), 3)}
 
     async def close(self) -> None:
         await self._network.close()
