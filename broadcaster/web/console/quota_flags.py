@@ -35,7 +35,8 @@ async def flags(settings: Settings, tenant: str, table: Table, rows: Sequence[Pr
                 if not resolve(settings, tenant, channel).live:
                     continue
                 adapter: Any = pool.get(tenant, channel)
-            except Exception:  # a channel that cannot start shows in the status, not here
+            except Exception as e:  # a channel that cannot start shows in the status, not here
+                log.info("quota_flag_skipped", tenant=tenant, channel=channel, error=str(e))
                 continue
             if isinstance(adapter, QuotaReporting):
                 needs[(tenant, channel)] = adapter.quota_needed(people[channel], posts.get(channel, []))
