@@ -13,6 +13,7 @@ from __future__ import annotations
 
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
+from datetime import date
 from pathlib import Path
 from typing import Any, ClassVar, Literal, Protocol, Self, runtime_checkable
 
@@ -156,6 +157,26 @@ class QuotaReporting(Protocol):
     def quota_needed(self, people: int, posts: Sequence[str]) -> dict[str, float]:
         """Units of each quota (by name) one send of `posts` (its messages or posts) to `people`
         spends."""
+        ...
+
+
+@dataclass(frozen=True, slots=True)
+class DeliveryStat:
+    """What a provider reports of one request or aggregation unit after the send."""
+
+    ref: str  # the request id, or the aggregation unit
+    kind: str  # "request" or "unit"
+    delivered: int | None = None
+    opened: int | None = None  # unique people who opened it (LINE's uniqueImpression)
+    clicked: int | None = None
+
+
+@runtime_checkable
+class StatisticsReporting(Protocol):
+    """An adapter whose provider reports what became of a send (LINE's insight)."""
+
+    async def statistics(self, tenant: str, event_key: str, refs: Sequence[str], since: date) -> list[DeliveryStat]:
+        """The figures of the requests `refs` and of the event's own aggregation unit, if any."""
         ...
 
 

@@ -402,6 +402,13 @@ def _register_push() -> None:
     main.add_command(vapid)
 
 
+def _register_stats() -> None:
+    # `stats fetch|show`: providers' delivery statistics per alert (broadcaster/cli_stats.py).
+    from broadcaster.cli_stats import stats
+
+    main.add_command(stats)
+
+
 def _register_line() -> None:
     # `line richmenu` and `leaders link-code`: the LINE webhook's commands (broadcaster/cli_line.py).
     from broadcaster.cli_line import leaders_group, line_group
@@ -411,6 +418,7 @@ def _register_line() -> None:
 
 
 _register()
+_register_stats()
 _register_privacy()
 _register_bridge()
 _register_line()

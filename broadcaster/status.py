@@ -5,6 +5,7 @@ from __future__ import annotations
 from dataclasses import asdict
 from typing import Any
 
+from broadcaster import delivery_stats
 from broadcaster import quota as quotas
 from broadcaster.bus import Bus
 from broadcaster.model import JST
@@ -48,7 +49,18 @@ async def collect_status(
         "bus_error": bus_error,
         # LINE, X and Bluesky quotas per town (broadcaster/quota.py); asks LINE over the network.
         "quotas": [q.as_dict() for q in await quotas.collect(settings, tenant=tenant)] if with_quotas else [],
+        # What the providers reported afterwards (`broadcaster stats fetch`), for one alert.
+        "statistics": await _statistics(ledger, rows, alert_id),
     }
+
+
+async def _statistics(ledger: Ledger, rows: list[Any], alert_id: str | None) -> list[dict[str, Any]]:
+    if alert_id is None:
+        return []
+    out: list[dict[str, Any]] = []
+    for tenant in sorted({r.tenant for r in rows}):
+        out.extend(await delivery_stats.read(ledger, tenant, alert_id))
+    return out
 
 
 def _ms(v: float | None) -> str:
@@ -126,6 +138,10 @@ def render_status(data: dict[str, Any]) -> str:
     if data.get("feeds"):
         lines.append("")
         lines.extend(_feed_lines(data["feeds"]))
+    if data.get("statistics"):
+        lines.append("")
+        lines.append("provider statistics (broadcaster stats fetch):")
+        lines.extend(delivery_stats.render(data["statistics"]))
     if data.get("quotas"):
         lines.append("")
         lines.append("quotas:")

@@ -422,10 +422,14 @@ class FakeLine(Served):
         unit = request.query.get("customAggregationUnit", "")
         if not re.fullmatch(r"[A-Za-z0-9_]{1,30}", unit) or not re.fullmatch(r"\d{8}", request.query.get("from", "")):
             return self._answer(request, None, 400, {"message": "invalid parameters"})
-        reached = sum(len(d.to) for d in self.delivered if unit in (d.body.get("customAggregationUnits") or []))
-        body = self._overview(unit, reached)
-        body["overview"].pop("requestId")
-        return self._answer(request, None, 200, body)
+        opened = self.opens.get(unit, 0)
+        overview = {
+            "uniqueImpression": opened or None,
+            "uniqueClick": None,
+            "uniqueMediaPlayed": None,
+            "uniqueMediaPlayed100Percent": None,
+        }
+        return self._answer(request, None, 200, {"overview": overview, "messages": [], "clicks": []})
 
     async def _quota(self, request: web.Request) -> web.Response:
         if not self._authorized(request):

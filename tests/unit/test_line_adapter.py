@@ -5,6 +5,7 @@ from __future__ import annotations
 import asyncio
 import uuid
 from collections.abc import AsyncIterator, Callable
+from datetime import date
 from pathlib import Path
 from typing import Any
 
@@ -375,3 +376,24 @@ async def test_multicasts_and_pushes_name_the_events_aggregation_unit(fake: Fake
     assert "customAggregationUnits" not in broadcast, "LINE takes units only on push and multicast"
     assert len(unit) <= 30 and unit.replace("_", "").isalnum()
     assert result.detail is not None and unit in result.detail
+
+
+async def test_statistics_per_request_id_and_per_aggregation_unit(fake: FakeLine, make: Make) -> None:
+    adapter = make()
+    d = delivery("line")
+    sent = await adapter.send(d)
+    await adapter.send(delivery("line", recipients=user_ids(3), batch=1, audience="district:kawashima"))
+    unit = aggregation_unit("anamizu", d.alert.event_key)
+    assert sent.provider_ref is not None
+    fake.open(sent.provider_ref, 40)
+    fake.open(unit, 2)
+    multicast_id = fake.requests[1].request_id
+    got = await adapter.statistics("anamizu", d.alert.event_key, [sent.provider_ref, multicast_id], date(2025, 1, 1))
+    by = {s.ref: s for s in got}
+    assert (by[sent.provider_ref].kind, by[sent.provider_ref].delivered, by[sent.provider_ref].opened) == (
+        "request",
+        fake.followers,
+        40,
+    )
+    assert multicast_id not in by, "LINE reports multicasts per unit, not per request"
+    assert (by[unit].kind, by[unit].opened) == ("unit", 2)
