@@ -108,5 +108,9 @@ async def test_the_console_preview_names_the_quota_that_would_refuse_the_send(tm
                 async with http.post(f"{env.base}/t/anamizu/compose/preview", data=form) as r:
                     page = await r.text()
                     assert r.status == 200, page[:500]
+                async with http.get(f"{env.base}/t/anamizu/quotas") as r:
+                    quotas_page = await r.text()
+                    assert r.status == 200, quotas_page[:500]
     assert 'class="error quota-flag" data-channel="line"' in page
     assert "LINE monthly messages: 3 messages needed, 2 left" in page
+    assert '<tr data-channel="line">' in quotas_page and "2 / 1,000 messages" in quotas_page
