@@ -13,6 +13,7 @@ from broadcaster.web.circular_api import circular_api
 from broadcaster.web.circular_console import circular_console
 from broadcaster.web.circular_leader import leader_pages
 from broadcaster.web.console.pages import console
+from broadcaster.web.console.quota_page import quota_pages
 from broadcaster.web.context import WebContext
 from broadcaster.web.endpoints import Endpoint, Endpoints
 from broadcaster.web.health import health
@@ -24,7 +25,6 @@ from broadcaster.web.middleware import authorize, security_headers
 from broadcaster.web.pages import pages
 from broadcaster.web.pwa import pwa
 from broadcaster.web.site import site
-from broadcaster.web.console.quota_page import quota_pages
 from broadcaster.web.unsubscribe import unsubscribe_pages
 
 log = get_logger(__name__)
