@@ -91,6 +91,9 @@ class FakeMastodon(Served):
         app = web.Application()
         app.router.add_post("/api/v1/statuses", self._create)
         app.router.add_delete("/api/v1/statuses/{id}", self._delete)
+        app.router.add_get("/api/v1/accounts/verify_credentials", self._me)
+        app.router.add_get("/api/v1/accounts/{id}/statuses", self._timeline)
+        app.router.add_get("/api/v1/statuses/{id}/source", self._source)
         self._runner, self.url = await serve(app)
         return self.url
 
@@ -155,6 +158,29 @@ class FakeMastodon(Served):
             self._keys[key] = status.id
             self._key_times[key] = now
         return self._answer(request, form, 200, self._json(status))
+
+    async def _me(self, request: web.Request) -> web.Response:
+        refused = self._refusal(request, {})
+        if refused is not None:
+            return refused
+        return self._answer(request, {}, 200, {"id": "1", "username": "anamizu", "acct": "anamizu"})
+
+    async def _timeline(self, request: web.Request) -> web.Response:
+        refused = self._refusal(request, {})
+        if refused is not None:
+            return refused
+        limit = min(40, int(request.query.get("limit", "20")))
+        newest = sorted(self.standing(), key=lambda s: int(s.id), reverse=True)[:limit]
+        return self._answer(request, {}, 200, [self._json(s) for s in newest])
+
+    async def _source(self, request: web.Request) -> web.Response:
+        refused = self._refusal(request, {})
+        if refused is not None:
+            return refused
+        status = self.statuses.get(request.match_info["id"])
+        if status is None or status.deleted:
+            return self._answer(request, {}, 404, {"error": "Record not found"})
+        return self._answer(request, {}, 200, {"id": status.id, "text": status.text, "spoiler_text": ""})
 
     async def _delete(self, request: web.Request) -> web.Response:
         refused = self._refusal(request, {})

@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 from collections.abc import AsyncIterator, Callable
-from datetime import UTC, datetime
+from datetime import UTC, datetime, timedelta
 from pathlib import Path
 from typing import Any
 
@@ -151,8 +151,10 @@ async def test_mastodon_retry_after_lost_answer_gets_the_same_status(
     masto: FakeMastodon, make_m: MakeM
 ) -> None:
     d = delivery("mastodon", text("避難指示"))
+    d = d.model_copy(update={"dispatch": d.dispatch.model_copy(update={"created": datetime.now(UTC)})})
     await make_m().send(d)
-    # A worker that lost the post log (another machine) retries: the server's idempotency key holds.
+    # A worker that lost the post log (another machine) retries within the hour: the server's
+    # idempotency key holds.
     await make_m(log="other-machine.jsonl").send(d.model_copy(update={"attempt": 2}))
     assert len(masto.standing()) == 1
     assert masto.requests[1].reason == "idempotent_replay"
@@ -363,3 +365,16 @@ def test_bluesky_needs_a_handle(tmp_path: Path) -> None:
     creds = {"app_password": SecretStr("p")}
     with pytest.raises(ConfigError, match="handle"):
         BlueskyAdapter.from_settings("bluesky", ChannelSettings(credentials=creds), env_for(tmp_path))
+
+
+async def test_mastodon_retry_after_the_idempotency_key_expired_finds_the_status_it_made(
+    masto: FakeMastodon, make_m: MakeM
+) -> None:
+    # Mastodon forgets an Idempotency-Key after an hour: a retry two hours later (a long outage,
+    # the post log lost) must find the status on the account instead of posting it again.
+    d = delivery("mastodon", text("避難指示を発令しました。", parts=["避難指示一", "避難指示二"]))
+    first = await make_m().send(d)
+    masto.advance(timedelta(hours=2))
+    again = await make_m(log="other-machine.jsonl").send(d.model_copy(update={"attempt": 2}))
+    assert len(masto.standing()) == 2, "each part once"
+    assert again.provider_ref == first.provider_ref

@@ -239,7 +239,14 @@ class BlueskyNetwork:
             raise _error(what, e) from e
 
     async def post(
-        self, text: PostText, *, parent: Post | None, root: Post | None, key: str, at: datetime
+        self,
+        text: PostText,
+        *,
+        parent: Post | None,
+        root: Post | None,
+        key: str,
+        at: datetime,
+        retry: bool = False,
     ) -> Posted:
         reply = None
         if parent is not None and parent.cid is not None:

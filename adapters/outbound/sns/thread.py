@@ -44,10 +44,18 @@ class Network(Protocol):
     def fits(self, text: str) -> bool: ...
 
     async def post(
-        self, text: PostText, *, parent: Post | None, root: Post | None, key: str, at: datetime
+        self,
+        text: PostText,
+        *,
+        parent: Post | None,
+        root: Post | None,
+        key: str,
+        at: datetime,
+        retry: bool = False,
     ) -> Posted:
         """Post `text` (in reply to `parent`, in the thread of `root`). `key` and `at` are the
-        same on every attempt of this post: networks that honour a key or a record key use them."""
+        same on every attempt of this post: networks that honour a key or a record key use them.
+        `retry`: an earlier attempt of this dispatch may have posted it."""
 
     async def delete(self, post: Post) -> None:
         """Delete a post; one that is already gone counts as deleted."""
@@ -108,6 +116,7 @@ async def send_thread(
                 root=root,
                 key=f"{key}-{n}",
                 at=delivery.dispatch.created + timedelta(microseconds=n),
+                retry=delivery.attempt > 1,
             )
         except Duplicate as e:
             if delivery.attempt > 1 or done:

@@ -104,7 +104,14 @@ class XNetwork:
         return x_weight(text) <= X_MAX_WEIGHT
 
     async def post(
-        self, text: PostText, *, parent: Post | None, root: Post | None, key: str, at: datetime
+        self,
+        text: PostText,
+        *,
+        parent: Post | None,
+        root: Post | None,
+        key: str,
+        at: datetime,
+        retry: bool = False,
     ) -> Posted:
         try:
             answer = await self._api().create_tweet(
