@@ -5,6 +5,8 @@ from __future__ import annotations
 from dataclasses import asdict
 from typing import Any
 
+from broadcaster import delivery_stats
+from broadcaster import quota as quotas
 from broadcaster.bus import Bus
 from broadcaster.model import JST
 from broadcaster.pipeline.feeds import freshness as feed_freshness
@@ -16,7 +18,13 @@ from broadcaster.store.receivers import receivers as receiver_health
 
 
 async def collect_status(
-    settings: Settings, bus: Bus, ledger: Ledger, *, alert_id: str | None = None, tenant: str | None = None
+    settings: Settings,
+    bus: Bus,
+    ledger: Ledger,
+    *,
+    alert_id: str | None = None,
+    tenant: str | None = None,
+    with_quotas: bool = True,
 ) -> dict[str, Any]:
     rows = await reports.channel_table(ledger, tenant=tenant, alert_id=alert_id)
     alerts = {(a["tenant"], a["identifier"]): a for a in await reports.alerts(ledger, tenant=tenant, limit=200)}
@@ -47,6 +55,10 @@ async def collect_status(
         "handoffs_waiting": await handoffs.waiting(ledger.db, tenant),
         "lag": lag,
         "bus_error": bus_error,
+        # LINE, X and Bluesky quotas per town (broadcaster/quota.py); asks LINE over the network.
+        "quotas": [q.as_dict() for q in await quotas.collect(settings, tenant=tenant)] if with_quotas else [],
+        # What the providers reported afterwards (`broadcaster stats fetch`), for one alert.
+        "statistics": await _statistics(ledger, rows, alert_id),
     }
 
 
@@ -76,6 +88,15 @@ def _receiver_lines(rows: list[dict[str, Any]]) -> list[str]:
     return lines
 
 
+async def _statistics(ledger: Ledger, rows: list[Any], alert_id: str | None) -> list[dict[str, Any]]:
+    if alert_id is None:
+        return []
+    out: list[dict[str, Any]] = []
+    for tenant in sorted({r.tenant for r in rows}):
+        out.extend(await delivery_stats.read(ledger, tenant, alert_id))
+    return out
+
+
 def _ms(v: float | None) -> str:
     return "-" if v is None else f"{v:.0f}"
 
@@ -95,6 +116,23 @@ def _feed_lines(feeds: list[dict[str, Any]]) -> list[str]:
             line += f", {f['failures']} failed poll(s): {(f['last_error'] or '')[:120]}"
         lines.append(line)
     return lines
+
+
+def _quota_lines(rows: list[dict[str, Any]]) -> list[str]:
+    from broadcaster.channels import QuotaState
+
+    fields = set(QuotaState.__dataclass_fields__)
+    return quotas.render(
+        [
+            quotas.ChannelQuota(
+                r["tenant"],
+                r["channel"],
+                QuotaState(**{k: v for k, v in r.items() if k in fields}) if "name" in r else None,
+                r.get("error"),
+            )
+            for r in rows
+        ]
+    )
 
 
 def render_status(data: dict[str, Any]) -> str:
@@ -144,6 +182,14 @@ def render_status(data: dict[str, Any]) -> str:
             f"hand-offs waiting: {data['handoffs_waiting']} text(s) for officers to send by hand "
             "(緊急速報メール; the console's 緊急速報メール page)"
         )
+    if data.get("statistics"):
+        lines.append("")
+        lines.append("provider statistics (broadcaster stats fetch):")
+        lines.extend(delivery_stats.render(data["statistics"]))
+    if data.get("quotas"):
+        lines.append("")
+        lines.append("quotas:")
+        lines.extend(_quota_lines(data["quotas"]))
     lines.append("")
     lines.append("bus lag: " + ", ".join(f"{g}={n}" for g, n in data["lag"].items()))
     if data.get("bus_error"):

@@ -5,7 +5,7 @@ from __future__ import annotations
 from dataclasses import dataclass
 from typing import Any
 
-from broadcaster import areacodes, registry
+from broadcaster import areacodes, registry, unsubscribe
 from broadcaster.channels import (
     DEFAULT_PROFILE,
     STANDARD_PROFILES,
@@ -71,6 +71,7 @@ def adapter_env(settings: Settings, tenant: str) -> AdapterEnv:
         public_url=settings.web.public_url,
         districts=tuple((d.id, d.name) for d in tenant_cfg.districts) if tenant_cfg else (),
         municipality_codes=municipality_codes(tenant_cfg) if tenant_cfg else (),
+        unsubscribe_key=unsubscribe.key_of(settings),
     )
 
 
