@@ -27,6 +27,7 @@ from broadcaster.cli import (
     preview,
     privacy,
     rules,
+    stats,
 )
 from broadcaster.errors import BroadcasterError
 
@@ -42,6 +43,7 @@ MODULES = (
     access,  # users, tokens, audit
     privacy,  # privacy keygen|status|rekey, retention run
     leaders,  # leaders link-code
+    stats,  # stats fetch|show
     demo,  # demo
 )
 

@@ -6,7 +6,8 @@ from typing import Any
 
 import click
 
-from broadcaster.cli_privacy import _settings, _with_ledger
+from broadcaster.cli.context import settings as _settings
+from broadcaster.cli.context import with_ledger as _with_ledger
 
 
 @click.group()
@@ -46,3 +47,6 @@ def show_command(ctx: click.Context, tenant: str, alert_id: str) -> None:
         click.echo("no statistics fetched for this alert yet (`broadcaster stats fetch`)")
         return
     click.echo("\n".join([f"{tenant}  {alert_id}", *delivery_stats.render(rows)]))
+
+
+COMMANDS = (stats,)
