@@ -1,4 +1,4 @@
-"""Adapters are found through entry points, never by scanning folders (STYLE.md)."""
+"""Adapters are found through entry points, never by scanning folders (docs/decisions.md, decision 14)."""
 
 from __future__ import annotations
 

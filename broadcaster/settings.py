@@ -29,7 +29,7 @@ from broadcaster.privacy import PrivacySettings
 
 PROJECT_ROOT = Path(__file__).resolve().parent.parent
 
-# The channels every tenant has unless it says otherwise (DESIGN.md, data flow). Each runs in
+# The channels every tenant has unless it says otherwise (docs/architecture.md, *Stages*). Each runs in
 # outbox mode until it has credentials and a live adapter.
 DEFAULT_CHANNELS = (
     "website",
@@ -122,8 +122,8 @@ class WebSettings(_Section):
 
 
 class PipelineSettings(_Section):
-    # A dispatch not final after this long is re-published from the ledger (DESIGN.md,
-    # Decisions 5): long enough not to race a retry in flight, short enough to matter.
+    # A dispatch not final after this long is re-published from the ledger (docs/decisions.md,
+    # decision 5): long enough not to race a retry in flight, short enough to matter.
     redrive_after_s: float = Field(default=900.0, gt=0)
     redrive_interval_s: float = Field(default=30.0, gt=0)
     # Deadline for a dispatch to be sent, by priority; past it a dispatch counts as late.

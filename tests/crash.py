@@ -177,7 +177,7 @@ async def run_trial(tmp: Path, *, alerts: int, kills: int, seed: int, timeout: f
     for key, count in outbox.items():
         if count > 1:
             result.duplicates += count - 1
-            # Decision 2: a repeat is allowed only after a send whose outcome was in doubt.
+            # docs/decisions.md, decision 2: a repeat is allowed only after a send whose outcome was in doubt.
             if key not in in_doubt_keys:
                 result.unexplained_duplicates.append(key)
     return result

@@ -115,7 +115,7 @@ class ManualAlertParser:
     def parse(self, raw: RawEvent) -> Sequence[Alert]:
         if raw.tenant is None:
             raise ParseError("no_tenant", "a manual alert must come from a tenant's officer")
-        # An officer, or a system of the town with its own API token (DESIGN.md, Decisions 4).
+        # An officer, or a system of the town with its own API token (docs/decisions.md, decision 4).
         if not raw.submitted_by.startswith(("officer:", "token:")):
             raise ParseError(
                 "no_officer", f"manual alerts carry an officer identity, got {raw.submitted_by!r}"

@@ -5,7 +5,7 @@ A dispatch's batch may hold a thousand push subscriptions (or a few webhook subs
 few fail for a moment (a 503, a timeout) the dispatch is retried, and a retry must not send again
 to those who already got it. The adapter remembers, per idempotency key and for as long as the
 process runs, which recipients are done (delivered, gone or refused), and a retry goes only to the
-rest. After a crash that memory is gone and a retry may repeat a push (DESIGN.md, Decisions 2:
+rest. After a crash that memory is gone and a retry may repeat a push (docs/decisions.md, decision 2:
 possible and documented for Web Push and FCM); the webhook's receivers drop the repeat by its
 Idempotency-Key.
 """

@@ -2,7 +2,7 @@
 
 Every channel without credentials runs here, and so does the demo. Nothing is ever overwritten:
 a second attempt of the same dispatch is a second line with the same idempotency key, so a
-duplicate is visible (DESIGN.md, Decisions 6). Recipients are written as keyed hashes and a count,
+duplicate is visible (docs/decisions.md, decision 6). Recipients are written as keyed hashes and a count,
 never as addresses.
 """
 

@@ -121,7 +121,7 @@ def _kind(kind: str) -> NamedValue:
 
 
 def _event_key(identifier: str, msg_type: MsgType, references: tuple[str, ...], incidents: str | None) -> str:
-    """The key that an alert, its updates and its cancellation share (DESIGN.md, Decisions 3).
+    """The key that an alert, its updates and its cancellation share (docs/decisions.md, decision 3).
 
     The first incident named, else for an Update, Cancel, Ack or Error the identifier of the first
     message it references, else the message's own identifier.
@@ -137,7 +137,8 @@ def _event_key(identifier: str, msg_type: MsgType, references: tuple[str, ...], 
 
 
 def _infos(node: _Node) -> list[Info]:
-    # The model holds one info block per language (DESIGN.md). A foreign CAP may carry two of one
+    # The model holds one info block per language (docs/decisions.md,
+    # decision 21). A foreign CAP may carry two of one
     # language (e.g. one event for two sets of areas); merging them could attach one area's
     # severity to another, so the first is kept and later ones of that language are dropped.
     infos: list[Info] = []

@@ -147,7 +147,7 @@ class NamedValue(_Frozen):
     value: str
 
 
-# valueName of geocodes whose value is a tenant's own district id (DESIGN.md, The Alert model).
+# valueName of geocodes whose value is a tenant's own district id (docs/decisions.md, decision 21).
 DISTRICT_CODE = "district"
 # valueName for municipality codes of the JIS X 0402 table (6 digits with check digit).
 JIS_X0402 = "JIS X 0402"
@@ -235,7 +235,7 @@ class Alert(_Frozen):
 
     # Beyond CAP. tenant is None only between a parser and the area matcher.
     tenant: str | None = None
-    # Updates and cancellations share the original's event key (DESIGN.md, Decisions 3); it is
+    # Updates and cancellations share the original's event key (docs/decisions.md, decision 3); it is
     # the ordering key on the bus and the key under which a newer message supersedes an older.
     event_key: str = Field(alias="eventKey", min_length=1)
     # Which ingest adapter or person brought it in: "jma", "lalert", "jalert", "cap", "manual".

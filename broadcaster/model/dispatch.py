@@ -30,7 +30,7 @@ class Explanation(BaseModel):
 
 
 def idempotency_key(tenant: str, alert_identifier: str, channel: str, audience: str, batch: int) -> str:
-    """hash(tenant, alert identifier, channel, audience, batch) (DESIGN.md, Decisions 1).
+    """hash(tenant, alert identifier, channel, audience, batch) (docs/decisions.md, decision 1).
 
     The same decision made twice (a redelivered alert, the same telegram on two feeds) yields the
     same key, so the ledger and providers that honour keys drop the repeat. Unit separators keep

@@ -1,4 +1,4 @@
-"""Time helpers. Every timestamp in the system is timezone-aware (DESIGN.md, Decisions 8)."""
+"""Time helpers. Every timestamp in the system is timezone-aware (docs/decisions.md, decision 8)."""
 
 from __future__ import annotations
 

@@ -1,6 +1,6 @@
 """How raw input enters the pipeline: recorded in the ledger, then one durable publish.
 
-The ledger row comes first (DESIGN.md, Decisions 5): should the bus lose the message (a broker
+The ledger row comes first (docs/decisions.md, decision 5): should the bus lose the message (a broker
 that restarted with its memory wiped), the re-drive stage finds the raw event still "received"
 and publishes it again. Sources are acknowledged only after `submit` returned.
 """

@@ -1,4 +1,4 @@
-"""Re-drive from the ledger: what the bus lost, the ledger still knows (DESIGN.md, Decisions 5).
+"""Re-drive from the ledger: what the bus lost, the ledger still knows (docs/decisions.md, decision 5).
 
 A raw event recorded at ingest but never normalized, an alert recorded but never routed, and a
 dispatch that is not final and has not moved for `redrive_after` are published again. Re-driving something that was only slow

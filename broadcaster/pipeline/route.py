@@ -1,6 +1,6 @@
 """route: Alert → Dispatches, recorded in the ledger before any is published.
 
-Three paths (DESIGN.md, Decisions 3):
+Three paths (docs/decisions.md, decision 3):
 * an Alert goes where the tenant's rules say;
 * an Update goes where the rules say and also everywhere the earlier messages of its event went
   (or will go), so that nobody who heard the first word misses the change;

@@ -1,6 +1,6 @@
 """Rendering: an alert becomes each channel's text, per language, inside the channel's limits.
 
-Templates are configuration (DESIGN.md, Decisions 7); docs/templates.md describes the layout:
+Templates are configuration (docs/decisions.md, decision 7); docs/templates.md describes the layout:
 ``<templates>/<channel>/<kind>.<lang>.j2`` with ``default`` and ``any`` (every language, through
 the phrase tables) as fallbacks, tenant overrides in ``tenants/<tenant>/``, what each alert family
 says in ``_kinds/``, and the phrase tables in ``_phrases/``. Templates run in Jinja's sandbox with

@@ -1,7 +1,7 @@
 """Retention: dispatches forget whom they went to once nobody can need it any more.
 
-A dispatch keeps its recipient batch (DESIGN.md, Decisions 1) so that a retry resends exactly it,
-and an update or a cancel of the event reaches exactly the same people (Decisions 3). Neither can
+A dispatch keeps its recipient batch (docs/decisions.md, decision 1) so that a retry resends exactly it,
+and an update or a cancel of the event reaches exactly the same people (decision 3). Neither can
 happen once the dispatch is final and its event has been quiet for the retention period
 (`privacy.recipients_retention_days`): then the list is purged, and what stays is the record of
 what was sent, on which channel, when, to how many (`recipient_count`), never to whom.

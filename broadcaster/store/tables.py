@@ -1,6 +1,6 @@
 """The ledger's tables (SQLAlchemy Core). Migrations in migrations/ create and change them.
 
-The ledger is the source of truth (DESIGN.md, Decisions 5): every raw input, every accepted alert,
+The ledger is the source of truth (docs/decisions.md, decision 5): every raw input, every accepted alert,
 every dispatch with its state and every attempt is here, so what the bus held in flight can be
 re-driven from it.
 """
@@ -130,7 +130,7 @@ dispatches = sa.Table(
 )
 
 # One row per attempt, never updated but to close the attempt: an attempt that was started and
-# never finished is an in-doubt send (DESIGN.md, Decisions 2).
+# never finished is an in-doubt send (docs/decisions.md, decision 2).
 attempts = sa.Table(
     "attempts",
     metadata,

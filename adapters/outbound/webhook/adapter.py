@@ -11,7 +11,7 @@ message twice. The adapter sends to each subscriber once per dispatch and rememb
 subscribers still missing. A subscriber that refuses (another 4xx) is given up while the others
 are still sent to; the dispatch then ends dead naming it, so the officers see it. After a crash
 the memory is lost and a retry may reach a subscriber again with the same Idempotency-Key, which
-receivers must use to drop the repeat (DESIGN.md, Decisions 2).
+receivers must use to drop the repeat (docs/decisions.md, decision 2).
 """
 
 from __future__ import annotations

@@ -4,7 +4,7 @@ Each send merges the message into the site state kept in the current release, re
 current (an Update replaces its event's message, a Cancel takes the event off every list, an
 expired or lifted message leaves the banner), draws the files that changed and publishes a new
 release (see publish.py). Publishing the same dispatch again leaves the site as it is: the state
-already holds the message, nothing changes, and no release is made (DESIGN.md, Decisions 2: our
+already holds the message, nothing changes, and no release is made (docs/decisions.md, decision 2: our
 own pages honour the key).
 
 It never touches the bus or the database. It needs no credentials, but it writes to disk, so it
