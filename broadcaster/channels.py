@@ -51,6 +51,10 @@ STANDARD_PROFILES: dict[str, ChannelProfile] = {
     "circular": ChannelProfile("recipients", None, 100),
     "webhook": ChannelProfile("broadcast", None, None),
     "lalert_out": ChannelProfile("broadcast", None, None),
+    # One number at a time: an SMS gateway takes one recipient per request (70 UCS-2 characters a
+    # segment, three segments), a call is one person.
+    "sms": ChannelProfile("recipients", None, 100),
+    "voice": ChannelProfile("recipients", None, 50),
 }
 DEFAULT_PROFILE = ChannelProfile("broadcast", None, None)
 
@@ -110,6 +114,22 @@ class Delivery(BaseModel):
         return self.texts[0]
 
 
+class RecipientOutcome(BaseModel):
+    """What became of one recipient of a send, where the provider tells (a call answered and the key
+    pressed, an SMS delivery receipt). The channel worker records it in the ledger per resident: it
+    is what fallback to the resident's next channel and the coverage count read."""
+
+    model_config = ConfigDict(frozen=True, extra="forbid")
+
+    recipient: str
+    # "heard", "help" (voice: 1 = I need help), "no_key", "unanswered", "busy", "invalid",
+    # "delivered", "undelivered", "failed", "sent" (accepted, receipt pending) ...
+    outcome: str
+    reached: bool
+    detail: str = ""
+    attempts: int = 1
+
+
 class SendResult(BaseModel):
     model_config = ConfigDict(frozen=True, extra="forbid")
 
@@ -121,6 +141,8 @@ class SendResult(BaseModel):
     # Recipients the provider says are gone for good (a push subscription answered 404/410, an
     # unregistered FCM token): the channel worker removes them from the audience.
     gone: tuple[str, ...] = ()
+    # Per recipient, for channels whose provider says (voice, SMS); () for the others.
+    outcomes: tuple[RecipientOutcome, ...] = ()
 
 
 @runtime_checkable
