@@ -22,7 +22,17 @@ from broadcaster.channels import ChannelProfile, Delivery, RecipientOutcome, Sen
 from broadcaster.errors import PermanentError, TransientError
 from broadcaster.logging import get_logger
 from broadcaster.metrics import METRICS
-from broadcaster.model import Alert, Dispatch, DispatchOrder, Explanation, Hops, MsgType, Receipt, ReceiptStatus, now
+from broadcaster.model import (
+    Alert,
+    Dispatch,
+    DispatchOrder,
+    Explanation,
+    Hops,
+    MsgType,
+    Receipt,
+    ReceiptStatus,
+    now,
+)
 from broadcaster.pipeline.adapters import AdapterPool
 from broadcaster.pipeline.hops import H_NORMALIZED, H_RECEIVED, H_ROUTED, read
 from broadcaster.pipeline.route import order_message

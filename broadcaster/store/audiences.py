@@ -25,7 +25,14 @@ import sqlalchemy as sa
 from broadcaster.audience import TOPICS, AudienceName, topic_name
 from broadcaster.logging import get_logger, hash_id
 from broadcaster.model import now
-from broadcaster.preference import endpoint_channel, first_channel, next_channel, order_of, parse_order, sends_on
+from broadcaster.preference import (
+    endpoint_channel,
+    first_channel,
+    next_channel,
+    order_of,
+    parse_order,
+    sends_on,
+)
 from broadcaster.store import tables as t
 from broadcaster.store.db import Database
 
@@ -374,11 +381,10 @@ class Audiences:
                 )
             }
             orders = _orders(c, tenant, set(owners.values()))
-            languages = dict(
-                c.execute(sa.select(t.subscribers.c.id, t.subscribers.c.language).where(t.subscribers.c.id.in_(list(orders))))
-                .tuples()
-                .all()
-            )
+            languages = {
+                r.id: r.language
+                for r in c.execute(sa.select(t.subscribers.c.id, t.subscribers.c.language).where(t.subscribers.c.id.in_(list(orders))))
+            }
             out: dict[str, list[tuple[int, str, str, str]]] = {}
             for h, sid in sorted(owners.items(), key=lambda kv: kv[1]):
                 order = orders.get(sid)
