@@ -7,6 +7,7 @@ from typing import Any
 
 from broadcaster.bus import Bus
 from broadcaster.model import JST
+from broadcaster.pipeline.feeds import backup_only, is_backup
 from broadcaster.pipeline.feeds import freshness as feed_freshness
 from broadcaster.pipeline.runner import consumer_groups
 from broadcaster.settings import Settings
@@ -18,6 +19,7 @@ async def collect_status(
     settings: Settings, bus: Bus, ledger: Ledger, *, alert_id: str | None = None, tenant: str | None = None
 ) -> dict[str, Any]:
     rows = await reports.channel_table(ledger, tenant=tenant, alert_id=alert_id)
+    feeds = await feed_freshness(settings, ledger.db)
     alerts = {(a["tenant"], a["identifier"]): a for a in await reports.alerts(ledger, tenant=tenant, limit=200)}
     lag: dict[str, int] = {}
     bus_error: str | None = None
@@ -35,8 +37,9 @@ async def collect_status(
         "quarantine": await reports.quarantine(ledger, limit=20),
         "feeds": [
             {**asdict(f), "stale_after_minutes": settings.ingest[f.source].stale_after_minutes}
-            for f in await feed_freshness(settings, ledger.db)
+            for f in feeds
         ],
+        "backup_only": backup_only(feeds, {n for n, c in settings.ingest.items() if c.enabled and is_backup(n, settings)}),
         "lag": lag,
         "bus_error": bus_error,
     }
@@ -100,6 +103,8 @@ def render_status(data: dict[str, Any]) -> str:
     if data.get("feeds"):
         lines.append("")
         lines.extend(_feed_lines(data["feeds"]))
+    if data.get("backup_only"):
+        lines.append("ON BACKUP: every internet source is stale; the QZSS receiver is alive (docs/qzss.md)")
     lines.append("")
     lines.append("bus lag: " + ", ".join(f"{g}={n}" for g, n in data["lag"].items()))
     if data.get("bus_error"):

@@ -106,6 +106,11 @@ class QzssReader:
     source = v.ORIGIN
     label = "みちびき（QZSS）災危通報"
     default_feeds = (SIGNAL,)
+    # Shown in status and metrics, never stale: a message comes only when there is one.
+    info_feeds = (MESSAGES,)
+    # Needs no internet: while the internet sources are stale and this one is alive, the console
+    # says that the town is on its backup (broadcaster/pipeline/feeds.py, backup_only).
+    internet = False
 
     def __init__(
         self,
