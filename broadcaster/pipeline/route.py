@@ -179,7 +179,7 @@ class RouteStage:
         named: dict[str, set[str]] = {}
         first: dict[str, Decision] = {}
         for dec in decisions:
-            if dec.channel in personal and dec.audience != "public" and dec.purpose == "send" and dec.not_before is None:
+            if dec.channel in personal and dec.purpose == "send" and dec.not_before is None:
                 named.setdefault(dec.audience, set()).add(dec.channel)
                 first.setdefault(dec.audience, dec)
         extra: list[Decision] = []

@@ -93,7 +93,7 @@ async def test_call_plays_the_message_and_records_the_key(ari: FakeAri) -> None:
     assert outcomes["0768520001"].outcome == "heard" and outcomes["0768520001"].reached
     assert outcomes["0768520002"].outcome == "help"
     assert result.accepted == 2 and "1 need help" in (result.detail or "")
-    call = ari.outcome_of("0768520001")[0]
+    call = ari.calls_to("0768520001")[0]
     assert call.endpoint == "PJSIP/0768520001@trunk" and call.app == "broadcaster" and call.ended
     # What the callee heard: the message (checked for length and silence), the question, the thanks.
     message, check = call.played[0]
@@ -110,7 +110,7 @@ async def test_no_key_hears_the_message_twice(ari: FakeAri) -> None:
     finally:
         await adapter.close()
     assert result.outcomes[0].outcome == "no_key" and result.outcomes[0].reached
-    assert len(ari.outcome_of("0768520003")[0].played) == 4
+    assert len(ari.calls_to("0768520003")[0].played) == 4
 
 
 async def test_unanswered_calls_are_retried_then_given_up(ari: FakeAri) -> None:
@@ -133,7 +133,7 @@ async def test_unanswered_calls_are_retried_then_given_up(ari: FakeAri) -> None:
     finally:
         await adapter.close()
     # The one who answered at once was called once; the late answerer twice; the silent one three times.
-    assert [len(ari.outcome_of(n)) for n in numbers] == [3, 2, 1]
+    assert [len(ari.calls_to(n)) for n in numbers] == [3, 2, 1]
     by = {o.recipient: o for o in result.outcomes}
     assert by["0768520004"].outcome == "unanswered" and by["0768520004"].attempts == 3 and not by["0768520004"].reached
     assert by["0768520005"].outcome == "heard" and by["0768520005"].attempts == 2
@@ -149,7 +149,7 @@ async def test_invalid_number_is_not_called_again_and_nobody_reached_is_permanen
     finally:
         await adapter.close()
     assert err.value.outcomes[0].outcome == "invalid"  # type: ignore[attr-defined]
-    assert len(ari.outcome_of("0000000000")) == 1
+    assert len(ari.calls_to("0000000000")) == 1
 
 
 async def test_callee_who_hangs_up_during_the_message(ari: FakeAri) -> None:
@@ -184,3 +184,24 @@ async def test_wrong_credentials_are_permanent(ari: FakeAri) -> None:
             await adapter.send(delivery("voice", text(MESSAGE), recipients=["0768520001"]))
     finally:
         await adapter.close()
+
+
+def test_synthesis_never_downloads_even_when_pyopenjtalk_was_imported_first(tmp_path: Path) -> None:
+    import os
+    import subprocess
+    import sys
+
+    # A fresh interpreter: pyopenjtalk imported before the dictionary is named, and every way it
+    # could download made to fail loudly.
+    script = (
+        "import urllib.request, pyopenjtalk\n"
+        "def refuse(*a, **k): raise SystemExit('tried to download ' + str(a[:1]))\n"
+        "urllib.request.urlretrieve = refuse\n"
+        "urllib.request.urlopen = refuse\n"
+        "from adapters.outbound.voice.synth import synthesize\n"
+        "print(round(synthesize('こちらは穴水町です。避難してください。').check.duration_s, 1))\n"
+    )
+    env = {k: v for k, v in os.environ.items() if k != "OPEN_JTALK_DICT_DIR"}
+    out = subprocess.run([sys.executable, "-c", script], env=env, capture_output=True, text=True, timeout=120, check=False)
+    assert out.returncode == 0, out.stderr[-2000:]
+    assert float(out.stdout.strip()) > 1.0
