@@ -146,7 +146,7 @@ def synthesize(text: str, rate: int = TELEPHONE_RATE) -> Speech:
     # Whoever imported it first, it must use this dictionary: pyopenjtalk reads its module global
     # when it first speaks, and would download one into its own folder if that were missing (a
     # demo run found it doing so when another module had imported it before the variable was set).
-    if pyopenjtalk.OPEN_JTALK_DICT_DIR != str(path).encode("utf-8"):
+    if str(path).encode("utf-8") != pyopenjtalk.OPEN_JTALK_DICT_DIR:
         pyopenjtalk.OPEN_JTALK_DICT_DIR = str(path).encode("utf-8")
     audio, native = pyopenjtalk.tts(text)
     resampled = _resample(np.asarray(audio, dtype=np.float64), int(native), rate)
