@@ -200,3 +200,8 @@ def test_parser_accepts_only_receiver_messages() -> None:
     with pytest.raises(ParseError) as err:
         parser.parse(RawEvent(source="qzss", body=b"hello", submitted_by="t"))
     assert err.value.reason == "not_qzss"
+
+
+def test_dcr_names_the_jma_title_it_relays() -> None:
+    alert = _alert(e.seismic_intensity(QUAKE, QUAKE, [(6, 17)]))
+    assert alert.primary.event_codes("jma:title") == ("震度速報",)

@@ -247,7 +247,9 @@ def _dcr(report: Any, ref: str, received: datetime | None) -> Alert:
         raise ParseError("qzss_bad_information_type", f"DCR information type {report.information_type_no}")
     if d.lifted and msg_type is MsgType.ALERT:
         msg_type = MsgType.UPDATE  # a lift is an Update that clears (docs/decisions.md, decision 10)
-    d.param("jma:title", v.DCR_TITLES[category])
+    # The title of the JMA telegram the report relays, as the JMA adapter names it (an event code):
+    # what tells a 震度速報 from a 震源に関する情報 of the same earthquake.
+    d.codes.append(NamedValue(value_name="jma:title", value=v.DCR_TITLES[category]))
     d.param("qzss:reportClassification", str(report.report_classification))
     sent: datetime = report.report_time
     tag = "" if status is Status.ACTUAL else status.value

@@ -254,3 +254,38 @@ def ubx_frame(cls: int, msg_id: int, payload: bytes) -> bytes:
         a = (a + byte) & 0xFF
         b = (b + a) & 0xFF
     return b"\xb5\x62" + body + bytes((a, b))
+
+
+# -- a receiver's recorded output ------------------------------------------------------------------
+
+
+def _sentence(body: str) -> str:
+    checksum = 0
+    for ch in body:
+        checksum ^= ord(ch)
+    return f"${body}*{checksum:02X}"
+
+
+def gsv(cn0: int = 42) -> str:
+    """QZSS satellites 193 and 194 in a $GPGSV sentence, as receivers before NMEA 4.10 print them."""
+    return _sentence(f"GPGSV,1,1,02,193,70,180,{cn0},194,45,120,{cn0 - 3}")
+
+
+GGA = _sentence("GPGGA,071300.00,3714.0000,N,13654.0000,E,1,08,1.0,10.0,M,30.0,M,,")
+
+
+def receiver_log(messages: Sequence[bytes], *, repeats: int = 3, ubx: bool = False, noise: bool = True) -> bytes:
+    """What a receiver prints: each message `repeats` times from two satellites, between position
+    fixes and satellite views, with line noise (as a recording of its port would hold)."""
+    out = bytearray(b"\x00\xff garbage before the first sentence\r\n" if noise else b"")
+    for _ in range(repeats):
+        for message in messages:
+            out += (GGA + "\r\n" + gsv() + "\r\n").encode()
+            if ubx:
+                out += ubx_sfrbx(message, sv_id=1) + ubx_sfrbx(message, sv_id=2)
+            else:
+                out += (nmea(message, 55) + "\r\n" + nmea(message, 56) + "\r\n").encode()
+            if noise:
+                out += b"\xb5\x62\x02"  # a sync that leads nowhere
+    return bytes(out)
+
