@@ -11,7 +11,7 @@ from broadcaster.pipeline.feeds import backup_only, is_backup
 from broadcaster.pipeline.feeds import freshness as feed_freshness
 from broadcaster.pipeline.runner import consumer_groups
 from broadcaster.settings import Settings
-from broadcaster.store import reports
+from broadcaster.store import reach, reports
 from broadcaster.store.ledger import Ledger
 
 
@@ -42,6 +42,7 @@ async def collect_status(
         "backup_only": backup_only(feeds, {n for n, c in settings.ingest.items() if c.enabled and is_backup(n, settings)}),
         "lag": lag,
         "bus_error": bus_error,
+        "reach": {f"{k[0]}|{k[1]}": v for k, v in (await reach.summary(ledger.db, tenant)).items()},
     }
 
 
@@ -91,6 +92,12 @@ def render_status(data: dict[str, Any]) -> str:
                 f"{r['superseded'] + r['recorded']:>5}{r['waiting']:>5}{r['recipients']:>8}"
                 f"{_ms(r['latency_p50_ms']):>9}{_ms(r['latency_max_ms']):>9}  {r['mode']}"
             )
+        people = data.get("reach", {}).get(f"{alert['tenant']}|{alert['identifier']}")
+        if people:
+            lines.append("    people: " + ", ".join(f"{k} {n}" for k, n in sorted(people.items())))
+            helps = sum(n for k, n in people.items() if k.endswith(" help"))
+            if helps:
+                lines.append(f"    NEED HELP: {helps} resident(s) pressed 1 on the call")
         firsts = [r["first_accepted"] for r in rows if r["first_accepted"]]
         lasts = [r["last_accepted"] for r in rows if r["last_accepted"]]
         if firsts and lasts:

@@ -84,3 +84,22 @@ async def of_alert(db: Database, tenant: str, alert_id: str) -> list[Reach]:
     return await db.read(
         lambda c: [Reach(row[0], row[1], bool(row[2]), int(row[4]), row[3]) for row in c.execute(query)]
     )
+
+
+async def summary(db: Database, tenant: str | None = None) -> dict[tuple[str, str], dict[str, int]]:
+    """For `broadcaster status`: per (tenant, alert), how many people had each "channel outcome"."""
+    r = t.recipient_outcomes
+    query = sa.select(r.c.tenant, r.c.alert_id, r.c.channel, r.c.outcome, sa.func.count()).group_by(
+        r.c.tenant, r.c.alert_id, r.c.channel, r.c.outcome
+    )
+    if tenant is not None:
+        query = query.where(r.c.tenant == tenant)
+
+    def work(c: sa.Connection) -> dict[tuple[str, str], dict[str, int]]:
+        out: dict[tuple[str, str], dict[str, int]] = {}
+        for row in c.execute(query):
+            out.setdefault((row[0], row[1]), {})[f"{row[2]} {row[3]}"] = int(row[4])
+        return out
+
+    return await db.read(work)
+

@@ -12,6 +12,7 @@ from typing import Any
 import pytest
 import sqlalchemy as sa
 
+from broadcaster.status import collect_status, render_status
 from broadcaster.store import reach
 from broadcaster.store import tables as t
 from broadcaster.store.audiences import address_hash
@@ -87,6 +88,7 @@ async def test_each_resident_is_reached_on_their_next_channel(
         alert_id = next(iter(await run.ledger.db.read(
             lambda c: list(c.execute(sa.select(t.recipient_outcomes.c.alert_id)).scalars()))))
         summary = await reach.of_alert(run.ledger.db, "anamizu", alert_id)
+        text = render_status(await collect_status(run.settings, run.bus, run.ledger))
 
     by = {(r.channel, r.address_hash): r for r in rows}
     h = address_hash
@@ -105,3 +107,4 @@ async def test_each_resident_is_reached_on_their_next_channel(
     assert sorted(c.number for c in ari.calls) == ["0768520001", "0768520002", "0768520004"]
     assert [m.to for m in sms.messages] == ["+81768520004"]
     assert {(s.channel, s.outcome): s.people for s in summary}[("voice", "heard")] == 2
+    assert "voice heard 2" in text and "NEED HELP: 1 resident(s) pressed 1" in text
