@@ -11,8 +11,9 @@ Adapters are registered under the entry-point group ``broadcaster.channels``.
 
 from __future__ import annotations
 
-from collections.abc import Mapping
+from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
+from datetime import date
 from pathlib import Path
 from typing import Any, ClassVar, Literal, Protocol, Self, runtime_checkable
 
@@ -70,6 +71,9 @@ class AdapterEnv:
     public_url: str
     # The tenant's districts as (id, name), for channels that show them (the website's pages).
     districts: tuple[tuple[str, str], ...] = ()
+    # The deployment's key for unsubscribe links (broadcaster/unsubscribe.py); None in tests that
+    # need none, where e-mail makes one for itself.
+    unsubscribe_key: bytes | None = None
 
 
 class RenderedText(BaseModel):
@@ -143,6 +147,59 @@ class SendResult(BaseModel):
     gone: tuple[str, ...] = ()
     # Per recipient, for channels whose provider says (voice, SMS); () for the others.
     outcomes: tuple[RecipientOutcome, ...] = ()
+
+
+@dataclass(frozen=True, slots=True)
+class QuotaState:
+    """What a provider's quota leaves for one channel of one town, as the provider last said it.
+
+    `remaining` and `limit` count `unit` (messages, points, US dollars); None when the provider
+    does not say. `spent` is true when the quota refuses every send now (a QuotaExceededError is
+    what the next send would meet)."""
+
+    name: str  # "LINE monthly messages", "X credits", "Bluesky writes"
+    unit: str
+    remaining: float | None = None
+    limit: float | None = None
+    spent: bool = False
+    resets: str | None = None  # when it refills, as the provider says it (ISO time or words)
+    detail: str = ""
+
+    def refuses(self, needed: float) -> bool:
+        """Whether a send needing `needed` units would be refused."""
+        return self.spent or (self.remaining is not None and needed > self.remaining)
+
+
+@runtime_checkable
+class QuotaReporting(Protocol):
+    """An adapter whose provider has a quota it can report (LINE, X, Bluesky)."""
+
+    async def quota_state(self) -> list[QuotaState]: ...
+
+    def quota_needed(self, people: int, posts: Sequence[str]) -> dict[str, float]:
+        """Units of each quota (by name) one send of `posts` (its messages or posts) to `people`
+        spends."""
+        ...
+
+
+@dataclass(frozen=True, slots=True)
+class DeliveryStat:
+    """What a provider reports of one request or aggregation unit after the send."""
+
+    ref: str  # the request id, or the aggregation unit
+    kind: str  # "request" or "unit"
+    delivered: int | None = None
+    opened: int | None = None  # unique people who opened it (LINE's uniqueImpression)
+    clicked: int | None = None
+
+
+@runtime_checkable
+class StatisticsReporting(Protocol):
+    """An adapter whose provider reports what became of a send (LINE's insight)."""
+
+    async def statistics(self, tenant: str, event_key: str, refs: Sequence[str], since: date) -> list[DeliveryStat]:
+        """The figures of the requests `refs` and of the event's own aggregation unit, if any."""
+        ...
 
 
 @runtime_checkable

@@ -16,6 +16,8 @@ PARSERS = "broadcaster.parsers"
 CHANNELS = "broadcaster.channels"
 AREAS = "broadcaster.areas"
 FEEDS = "broadcaster.feeds"
+# Commands an adapter adds to `broadcaster` (click commands; broadcaster/cli/root.py).
+COMMANDS = "broadcaster.commands"
 
 
 @cache

@@ -5,6 +5,8 @@ from __future__ import annotations
 from dataclasses import asdict
 from typing import Any
 
+from broadcaster import delivery_stats
+from broadcaster import quota as quotas
 from broadcaster.bus import Bus
 from broadcaster.model import JST
 from broadcaster.pipeline.feeds import backup_only, is_backup
@@ -16,7 +18,13 @@ from broadcaster.store.ledger import Ledger
 
 
 async def collect_status(
-    settings: Settings, bus: Bus, ledger: Ledger, *, alert_id: str | None = None, tenant: str | None = None
+    settings: Settings,
+    bus: Bus,
+    ledger: Ledger,
+    *,
+    alert_id: str | None = None,
+    tenant: str | None = None,
+    with_quotas: bool = True,
 ) -> dict[str, Any]:
     rows = await reports.channel_table(ledger, tenant=tenant, alert_id=alert_id)
     feeds = await feed_freshness(settings, ledger.db)
@@ -43,7 +51,20 @@ async def collect_status(
         "lag": lag,
         "bus_error": bus_error,
         "reach": {f"{k[0]}|{k[1]}": v for k, v in (await reach.summary(ledger.db, tenant)).items()},
+        # LINE, X and Bluesky quotas per town (broadcaster/quota.py); asks LINE over the network.
+        "quotas": [q.as_dict() for q in await quotas.collect(settings, tenant=tenant)] if with_quotas else [],
+        # What the providers reported afterwards (`broadcaster stats fetch`), for one alert.
+        "statistics": await _statistics(ledger, rows, alert_id),
     }
+
+
+async def _statistics(ledger: Ledger, rows: list[Any], alert_id: str | None) -> list[dict[str, Any]]:
+    if alert_id is None:
+        return []
+    out: list[dict[str, Any]] = []
+    for tenant in sorted({r.tenant for r in rows}):
+        out.extend(await delivery_stats.read(ledger, tenant, alert_id))
+    return out
 
 
 def _ms(v: float | None) -> str:
@@ -65,6 +86,23 @@ def _feed_lines(feeds: list[dict[str, Any]]) -> list[str]:
             line += f", {f['failures']} failed poll(s): {(f['last_error'] or '')[:120]}"
         lines.append(line)
     return lines
+
+
+def _quota_lines(rows: list[dict[str, Any]]) -> list[str]:
+    from broadcaster.channels import QuotaState
+
+    fields = set(QuotaState.__dataclass_fields__)
+    return quotas.render(
+        [
+            quotas.ChannelQuota(
+                r["tenant"],
+                r["channel"],
+                QuotaState(**{k: v for k, v in r.items() if k in fields}) if "name" in r else None,
+                r.get("error"),
+            )
+            for r in rows
+        ]
+    )
 
 
 def render_status(data: dict[str, Any]) -> str:
@@ -112,6 +150,14 @@ def render_status(data: dict[str, Any]) -> str:
         lines.extend(_feed_lines(data["feeds"]))
     if data.get("backup_only"):
         lines.append("ON BACKUP: every internet source is stale; the QZSS receiver is alive (docs/qzss.md)")
+    if data.get("statistics"):
+        lines.append("")
+        lines.append("provider statistics (broadcaster stats fetch):")
+        lines.extend(delivery_stats.render(data["statistics"]))
+    if data.get("quotas"):
+        lines.append("")
+        lines.append("quotas:")
+        lines.extend(_quota_lines(data["quotas"]))
     lines.append("")
     lines.append("bus lag: " + ", ".join(f"{g}={n}" for g, n in data["lag"].items()))
     if data.get("bus_error"):

@@ -5,7 +5,7 @@ from __future__ import annotations
 from dataclasses import dataclass
 from typing import Any
 
-from broadcaster import registry
+from broadcaster import registry, unsubscribe
 from broadcaster.channels import (
     DEFAULT_PROFILE,
     STANDARD_PROFILES,
@@ -67,6 +67,7 @@ def adapter_env(settings: Settings, tenant: str) -> AdapterEnv:
         var_dir=settings.var_dir,
         public_url=settings.web.public_url,
         districts=tuple((d.id, d.name) for d in tenant_cfg.districts) if tenant_cfg else (),
+        unsubscribe_key=unsubscribe.key_of(settings),
     )
 
 

@@ -269,7 +269,7 @@ def write_people(people: Iterable[Person]) -> str:
             "language": p.language if p.active else "",
             "topics": SEPARATOR.join(p.topics),
             # One address per channel in a CSV row; a second one (rare) is not lost silently:
-            # export says so on standard error (broadcaster/cli_audiences.py).
+            # export says so on standard error (broadcaster/cli/audiences.py).
             **{col: (by_channel.get(ch) or [""])[0] for col, ch in ENDPOINT_COLUMNS.items()},
             "status": "active" if p.active else "left",
             "channels": SEPARATOR.join(p.channel_order),

@@ -27,7 +27,7 @@ T = TypeVar("T")
 Work = Callable[[sa.Connection], T]
 
 
-def _sqlite_path(url: str) -> str:
+def sqlite_path(url: str) -> str:
     for prefix in ("sqlite+aiosqlite:///", "sqlite+pysqlite:///", "sqlite:///"):
         if url.startswith(prefix):
             return url[len(prefix) :]
@@ -56,7 +56,7 @@ class Database:
     @staticmethod
     def connect(url: str, *, synchronous: str = "NORMAL") -> Database:
         if url.startswith("sqlite"):
-            return SqliteDatabase(_sqlite_path(url), synchronous=synchronous)
+            return SqliteDatabase(sqlite_path(url), synchronous=synchronous)
         if url.startswith("postgresql"):
             if "+asyncpg" not in url:
                 url = url.replace("postgresql://", "postgresql+asyncpg://", 1)

@@ -10,6 +10,7 @@ from alembic.runtime.migration import MigrationContext
 from alembic.script import ScriptDirectory
 from sqlalchemy.engine import Connection
 
+from broadcaster.errors import ConfigError
 from broadcaster.store.db import Database
 
 MIGRATIONS = Path(__file__).parent / "migrations"
@@ -56,6 +57,20 @@ async def missing_revisions(db: Database) -> list[str]:
         return []
     needed = {r.revision for r in script.walk_revisions()}
     return sorted(needed - done)
+
+
+async def require_current(db: Database) -> None:
+    """The one rule every process and command applies before it uses the ledger.
+
+    The database must hold every revision this code knows; one that is ahead is accepted
+    (docs/decisions.md, decision 17).
+    """
+    missing = await missing_revisions(db)
+    if missing:
+        raise ConfigError(
+            f"the database lacks revision(s) {', '.join(missing)} that this version needs: "
+            "run `broadcaster db upgrade`"
+        )
 
 
 async def current_revision(db: Database) -> str | None:

@@ -658,3 +658,22 @@ recipient_outcomes = sa.Table(
     sa.Index("recipient_outcomes_by_dispatch", "tenant", "dispatch_key", "address_hash", unique=True),
     sa.Index("recipient_outcomes_by_alert", "tenant", "alert_id"),
 )
+
+# What the providers report after a send (LINE's insight per request id and per aggregation unit;
+# for push channels the counts their services accepted, from the receipts), read back by
+# `broadcaster stats fetch` and shown per alert. One row per (alert, channel, reference); a later
+# read replaces the figures (LINE's are final only some days after the send).
+delivery_stats = sa.Table(
+    "delivery_stats",
+    metadata,
+    sa.Column("tenant", sa.String(64), primary_key=True),
+    sa.Column("alert_id", sa.String(512), primary_key=True),
+    sa.Column("channel", sa.String(64), primary_key=True),
+    # a request id, an aggregation unit, or "receipts"
+    sa.Column("ref", sa.String(200), primary_key=True),
+    sa.Column("kind", sa.String(32), nullable=False),
+    sa.Column("delivered", sa.Integer(), nullable=True),
+    sa.Column("opened", sa.Integer(), nullable=True),
+    sa.Column("clicked", sa.Integer(), nullable=True),
+    sa.Column("fetched", UTCDateTime(), nullable=False),
+)

@@ -13,6 +13,7 @@ from broadcaster.web.circular_api import circular_api
 from broadcaster.web.circular_console import circular_console
 from broadcaster.web.circular_leader import leader_pages
 from broadcaster.web.console.pages import console
+from broadcaster.web.console.quota_page import quota_pages
 from broadcaster.web.context import WebContext
 from broadcaster.web.endpoints import Endpoint, Endpoints
 from broadcaster.web.health import health
@@ -24,6 +25,7 @@ from broadcaster.web.middleware import authorize, security_headers
 from broadcaster.web.pages import pages
 from broadcaster.web.pwa import pwa
 from broadcaster.web.site import site
+from broadcaster.web.unsubscribe import unsubscribe_pages
 
 log = get_logger(__name__)
 
@@ -45,7 +47,7 @@ def build_app(ctx: WebContext, extra: list[Endpoints] | None = None, *, only_hea
     app.on_shutdown.append(_closing)
     registry: dict[object, Endpoint] = {}
     app[ENDPOINTS] = registry
-    groups = [health] if only_health else [health, pages, api, console, hooks, line_hooks, site, pwa, circular_console, circular_api, leader_pages, *(extra or [])]
+    groups = [health] if only_health else [health, pages, api, console, hooks, line_hooks, site, pwa, circular_console, circular_api, leader_pages, unsubscribe_pages, quota_pages, *(extra or [])]
     for group in groups:
         group.register(app, registry)
     if not only_health:

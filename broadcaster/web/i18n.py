@@ -105,6 +105,9 @@ STRINGS: dict[str, dict[str, str]] = {
     "send_at": {"ja": "配信日時（日本時間）", "en": "Send at (JST)"},
     "repeat": {"ja": "繰り返し（cron形式。例：四半期ごとの訓練 0 10 1 */3 *）", "en": "Repeat (cron, e.g. quarterly drill 0 10 1 */3 *)"},
     "schedule_it": {"ja": "予約する", "en": "Schedule"},
+    "quotas": {"ja": "配信枠", "en": "Quotas"},
+    "quota_spent": {"ja": "使い切り", "en": "spent"},
+    "quota_unknown": {"ja": "取得できません", "en": "unknown"},
 }
 
 

@@ -4,8 +4,14 @@ com.atproto.server.createSession and refreshSession (JWT-shaped tokens with an e
 SDK reads), com.atproto.repo.putRecord, getRecord and deleteRecord. It checks what a PDS checks of
 a post: the record key is a TID, the text at most 300 graphemes and 3,000 bytes, a reply names a
 root and a parent that exist with their CIDs. A record written again under the same key with the
-same content keeps its CID: one post. Tests script a 429 with ratelimit-* headers, an expired
-token or a server error for the next requests.
+same content keeps its CID: one post. A record written under the key of *another* post replaces
+it silently, as putRecord does on a real PDS (the fake keeps what was lost in `overwritten`).
+
+Sessions are limited as Bluesky's PDS documents it (docs.bsky.app, "Rate Limits"): createSession
+30 times in five minutes and 300 a day per account, answered 429 RateLimitExceeded with
+ratelimit-* headers beyond that; a refresh token works once (refreshSession rotates it). Writes
+answer with the account's write budget in ratelimit-* headers (5,000 points an hour, a create
+costing 3). Tests script a 429, an expired token or a server error for the next requests.
 """
 
 from __future__ import annotations
@@ -59,6 +65,12 @@ class FakeBluesky(Served):
     requests: list[Seen] = field(default_factory=list)
     records: dict[str, Record] = field(default_factory=dict)
     logins: int = 0
+    refreshes: int = 0
+    overwritten: list[tuple[str, dict[str, Any]]] = field(default_factory=list)
+    session_limit: tuple[int, int] = (30, 300)  # per five minutes, per day
+    _login_times: list[float] = field(default_factory=list)
+    _refresh_tokens: set[str] = field(default_factory=set)
+    points: int = 0  # write points spent this hour
     url: str = ""
     _script: deque[tuple[int, str, str, dict[str, str]]] = field(default_factory=deque)
     _tokens: set[str] = field(default_factory=set)
@@ -141,6 +153,7 @@ class FakeBluesky(Served):
             }
         )
         self._tokens.add(access)
+        self._refresh_tokens.add(refresh)
         return {"did": DID, "handle": self.handle, "accessJwt": access, "refreshJwt": refresh, "active": True}
 
     async def _route(self, request: web.Request) -> web.Response:
@@ -150,6 +163,27 @@ class FakeBluesky(Served):
             status, error, message, headers = self._script.popleft()
             return self._error(request, body, status, error, message, reason="scripted", headers=headers)
         if name == "createSession":
+            now = time.time()
+            recent = [t for t in self._login_times if now - t < 300]
+            today = [t for t in self._login_times if now - t < 86400]
+            per_5min, per_day = self.session_limit
+            if len(recent) >= per_5min or len(today) >= per_day:
+                policy, window = (f"{per_5min};w=300", 300) if len(recent) >= per_5min else (f"{per_day};w=86400", 86400)
+                return self._error(
+                    request,
+                    body,
+                    429,
+                    "RateLimitExceeded",
+                    "Rate Limit Exceeded",
+                    reason="session_limit",
+                    headers={
+                        "ratelimit-limit": policy.split(";")[0],
+                        "ratelimit-remaining": "0",
+                        "ratelimit-reset": str(int(now) + window),
+                        "ratelimit-policy": policy,
+                    },
+                )
+            self._login_times.append(now)
             if body.get("identifier") != self.handle or body.get("password") != self.password:
                 return self._error(
                     request, body, 401, "AuthenticationRequired", "Invalid identifier or password"
@@ -157,6 +191,11 @@ class FakeBluesky(Served):
             self.logins += 1
             return self._answer(request, body, 200, self._session())
         if name == "refreshSession":
+            refresh = request.headers.get("Authorization", "").removeprefix("Bearer ")
+            if refresh not in self._refresh_tokens:
+                return self._error(request, body, 400, "ExpiredToken", "Token has been revoked")
+            self._refresh_tokens.discard(refresh)
+            self.refreshes += 1
             return self._answer(request, body, 200, self._session())
         token = request.headers.get("Authorization", "").removeprefix("Bearer ")
         if token not in self._tokens:
@@ -169,18 +208,31 @@ class FakeBluesky(Served):
         uri = f"at://{DID}/app.bsky.feed.post/{rkey}"
         if name == "deleteRecord":
             self.records.pop(uri, None)
-            return self._answer(request, body, 200, {})
+            return self._answer(request, body, 200, {}, headers=self._spend(1))
         problem = self._check(body.get("record") or {})
         if problem:
             return self._error(request, body, 400, "InvalidRequest", problem, reason="invalid")
         value = body["record"]
         cid = "bafyrei" + hashlib.sha256(json.dumps(value, sort_keys=True).encode()).hexdigest()[:52]
         if uri in self.records:
+            if self.records[uri].cid != cid:
+                self.overwritten.append((uri, self.records[uri].value))
             self.records[uri].writes += 1
             self.records[uri].value, self.records[uri].cid = value, cid
         else:
             self.records[uri] = Record(uri, cid, value)
-        return self._answer(request, body, 200, {"uri": uri, "cid": cid, "validationStatus": "valid"})
+        return self._answer(
+            request, body, 200, {"uri": uri, "cid": cid, "validationStatus": "valid"}, headers=self._spend(3)
+        )
+
+    def _spend(self, points: int) -> dict[str, str]:
+        self.points += points
+        return {
+            "ratelimit-limit": "5000",
+            "ratelimit-remaining": str(max(0, 5000 - self.points)),
+            "ratelimit-reset": str(int(time.time()) + 3600),
+            "ratelimit-policy": "5000;w=3600",
+        }
 
     def _check(self, record: dict[str, Any]) -> str | None:
         if record.get("$type") != "app.bsky.feed.post":

@@ -2,10 +2,19 @@
 
 The token endpoint checks the JWT bearer grant as Google does (RS256 signature with the service
 account's public key, iss, scope, aud = the token URL, at most an hour of validity) and issues
-access tokens. The send endpoint checks the bearer token and the v1 message's shape (a token,
+access tokens, at most `grant_limit` a minute (Google's token endpoint answers 429 beyond its
+rate). The send endpoint checks the bearer token and the v1 message's shape (a token,
 string-only data, the Android TTL format), knows which registration tokens exist, and answers
-the v1 error bodies: 404 UNREGISTERED for an unknown token, 400 INVALID_ARGUMENT for a malformed
-one. Tests script failures and revoke tokens.
+the v1 error bodies as the ErrorCode reference documents them
+(firebase.google.com/docs/reference/fcm/rest/v1/ErrorCode):
+
+* 401 UNAUTHENTICATED without an FcmError for an access token it did not issue or revoked (the
+  OAuth failure: a new token helps);
+* 401 with FcmError THIRD_PARTY_AUTH_ERROR for an iOS device while the project's APNs key is
+  broken (`apns_broken`): a per-message failure that no OAuth token fixes;
+* 403 SENDER_ID_MISMATCH for a token registered to another sender (`other_sender`);
+* 404 UNREGISTERED for an unknown token, 400 INVALID_ARGUMENT for a malformed one;
+* scripted 429 QUOTA_EXCEEDED and 503 UNAVAILABLE, with Retry-After when the test gives one.
 """
 
 from __future__ import annotations
@@ -71,11 +80,16 @@ class FakeFcm(Served):
     project: str = "anamizu-app"
     token_lifetime: int = 3600
     devices: set[str] = field(default_factory=set)
+    ios_devices: set[str] = field(default_factory=set)
+    other_sender: set[str] = field(default_factory=set)
+    apns_broken: bool = False
+    grant_limit: int = 1000
+    token_requests: int = 0
     sent: list[dict[str, Any]] = field(default_factory=list)
     refused: list[tuple[int, str]] = field(default_factory=list)
     grants: int = 0
     _tokens: set[str] = field(default_factory=set)
-    _script: dict[str, deque[int]] = field(default_factory=dict)
+    _script: dict[str, deque[tuple[int, str | None]]] = field(default_factory=dict)
     _runner: web.AppRunner | None = None
     base: str = ""
 
@@ -86,8 +100,8 @@ class FakeFcm(Served):
     def revoke_tokens(self) -> None:
         self._tokens.clear()
 
-    def fail_next(self, device: str, status: int) -> None:
-        self._script.setdefault(device, deque()).append(status)
+    def fail_next(self, device: str, status: int, retry_after: str | None = None) -> None:
+        self._script.setdefault(device, deque()).append((status, retry_after))
 
     def delivered(self, device: str | None = None) -> list[dict[str, Any]]:
         return [m for m in self.sent if device is None or m["token"] == device]
@@ -100,6 +114,11 @@ class FakeFcm(Served):
         return self.base
 
     async def _token(self, request: web.Request) -> web.StreamResponse:
+        self.token_requests += 1
+        if self.token_requests > self.grant_limit:
+            return web.json_response(
+                {"error": "rate_limit_exceeded", "error_description": "Rate limit exceeded"}, status=429
+            )
         form = await request.post()
         if form.get("grant_type") != "urn:ietf:params:oauth:grant-type:jwt-bearer":
             return web.json_response({"error": "unsupported_grant_type"}, status=400)
@@ -139,11 +158,11 @@ class FakeFcm(Served):
             return _error(
                 401,
                 "UNAUTHENTICATED",
-                "Request had invalid authentication credentials.",
-                "THIRD_PARTY_AUTH_ERROR",
+                "Request had invalid authentication credentials. Expected OAuth 2 access token, login "
+                "cookie or other valid authentication credential.",
             )
         if request.match_info["project"] != self.project:
-            return _error(403, "PERMISSION_DENIED", "wrong project", "SENDER_ID_MISMATCH")
+            return _error(403, "PERMISSION_DENIED", "Permission denied on the project")
         try:
             message = (await request.json())["message"]
             device = message["token"]
@@ -157,9 +176,25 @@ class FakeFcm(Served):
             return _error(400, "INVALID_ARGUMENT", "Invalid message", bad_field="message")
         script = self._script.get(device)
         if script:
-            status = script.popleft()
+            status, wait = script.popleft()
             self.refused.append((status, device))
-            return _error(status, "UNAVAILABLE" if status >= 500 else "QUOTA_EXCEEDED", "scripted")
+            if status >= 500:
+                answer = _error(status, "UNAVAILABLE", "The service is currently unavailable.", "UNAVAILABLE")
+            else:
+                answer = _error(
+                    status, "RESOURCE_EXHAUSTED", "Quota exceeded for this device.", "QUOTA_EXCEEDED"
+                )
+            if wait is not None:
+                answer.headers["Retry-After"] = wait
+            return answer
+        if device in self.ios_devices and self.apns_broken:
+            self.refused.append((401, device))
+            return _error(
+                401, "UNAUTHENTICATED", "Auth error from APNS or Web Push Service", "THIRD_PARTY_AUTH_ERROR"
+            )
+        if device in self.other_sender:
+            self.refused.append((403, device))
+            return _error(403, "PERMISSION_DENIED", "SenderId mismatch", "SENDER_ID_MISMATCH")
         if not re.fullmatch(r"[A-Za-z0-9_:-]{8,}", device):
             self.refused.append((400, device))
             return _error(

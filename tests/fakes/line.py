@@ -9,6 +9,15 @@ multicast to at most 500 user ids of the form U + 32 hex digits; every answer ha
 your monthly limit."; there is no Retry-After. Each recipient of each accepted request counts one
 message against the allowance, as LINE counts them.
 
+Also as LINE documents it: text and altText lengths count UTF-16 code units; broadcast and
+narrowcast are limited per hour (429 with the rate-limit message past `hourly_limit`); a narrowcast
+is answered 202 and runs on: its progress (GET /v2/bot/message/progress/narrowcast) goes through
+the phases a test scripts (`narrowcast_phases`) and may end ``failed`` with an errorCode and
+description (`fail_narrowcast`), delivering to nobody; push and multicast take
+``customAggregationUnits`` (one name of [A-Za-z0-9_]{1,30}, at most 1,000 names a month), and the
+insight endpoints answer per request id (broadcast, narrowcast) and per aggregation unit with the
+opens a test records (`open`).
+
 Tests script failures for the next requests (a status, optionally after the request was accepted,
 as when an answer is lost on the way back), set a latency per request, and read every request it
 saw, headers included, and every delivery it made.
@@ -107,6 +116,15 @@ class _Script:
 
 
 @dataclass
+class Narrowcast:
+    request_id: str
+    phases: deque[str]
+    target: int
+    error_code: int | None = None
+    description: str | None = None
+
+
+@dataclass
 class FakeLine(Served):
     token: str = "line-token"
     # Seconds before each sending request is handled (the network and LINE's own work).
@@ -125,6 +143,16 @@ class FakeLine(Served):
     _outage_seq: int = 0
     _accepted: dict[str, tuple[str, dict[str, Any]]] = field(default_factory=dict)
     _runner: web.AppRunner | None = None
+    # Broadcast and narrowcast requests accepted within an hour (the reference: 60 an hour).
+    hourly_limit: int = 60
+    _hourly: dict[str, deque[float]] = field(default_factory=dict)
+    # The phases the next narrowcast's progress goes through, one per progress request.
+    narrowcast_phases: tuple[str, ...] = ("succeeded",)
+    _next_narrowcast_failure: tuple[int, str] | None = None
+    narrowcasts: dict[str, Narrowcast] = field(default_factory=dict)
+    units: set[str] = field(default_factory=set)
+    # request id or aggregation unit → people who opened it
+    opens: dict[str, int] = field(default_factory=dict)
     # --- the webhook's side -------------------------------------------------------------------
     # userId → profile as LINE answers it (displayName, language...); unknown users get 404.
     profiles: dict[str, dict[str, Any]] = field(default_factory=dict)
@@ -153,6 +181,14 @@ class FakeLine(Served):
         """The next send is accepted and delivered, but the client gets `status` instead of 200."""
         self._script.append(_Script(status, "the answer was lost on the way", after_accepting=True))
 
+    def fail_narrowcast(self, error_code: int = 4, description: str = "audience too small") -> None:
+        """The next narrowcast is accepted (202) and then fails: its progress ends ``failed``."""
+        self._next_narrowcast_failure = (error_code, description)
+
+    def open(self, ref: str, people: int) -> None:
+        """`people` opened the messages of a request id or an aggregation unit."""
+        self.opens[ref] = self.opens.get(ref, 0) + people
+
     def recipients(self) -> list[str]:
         """Every user id delivered to, one entry per delivery (a duplicate shows twice)."""
         return [u for d in self.delivered for u in d.to]
@@ -174,6 +210,9 @@ class FakeLine(Served):
         app.router.add_post("/v2/bot/user/all/richmenu/{id}", self._richmenu_default_set)
         app.router.add_get("/v2/bot/message/quota", self._quota)
         app.router.add_get("/v2/bot/message/quota/consumption", self._consumption)
+        app.router.add_get("/v2/bot/message/progress/narrowcast", self._narrowcast_progress)
+        app.router.add_get("/v2/bot/insight/message/event", self._insight_event)
+        app.router.add_get("/v2/bot/insight/message/event/aggregation", self._insight_unit)
         self._runner, self.url = await serve(app)
         return self.url
 
@@ -273,8 +312,22 @@ class FakeLine(Served):
                 {"message": f"The request body has {len(problems)} error(s)", "details": problems},
                 reason="invalid",
             )
+        unit_list = body.get("customAggregationUnits") or []
+        if unit_list and endpoint in ("push", "multicast"):
+            fresh = {u for u in unit_list if u not in self.units}
+            if len(self.units) + len(fresh) > 1000:
+                return self._answer(
+                    request, body, 429, {"message": "The monthly limit for aggregation units has been reached"}
+                )
         to = _recipients(endpoint, body)
         count = len(to) if to else self.followers
+        if endpoint in ("broadcast", "narrowcast"):
+            window = self._hourly.setdefault(endpoint, deque())
+            now = time.monotonic()
+            while window and now - window[0] > 3600:
+                window.popleft()
+            if len(window) >= self.hourly_limit:
+                return self._answer(request, body, 429, {"message": RATE_LIMIT}, reason="hourly")
         if self.monthly_limit is not None and self.used + count > self.monthly_limit:
             return self._answer(request, body, 429, {"message": MONTHLY_LIMIT}, reason="quota")
         payload: dict[str, Any] = {}
@@ -290,8 +343,22 @@ class FakeLine(Served):
             }
         answer = self._answer(request, body, 202 if endpoint == "narrowcast" else 200, payload)
         request_id = self.requests[-1].request_id
-        self.used += count
-        self.delivered.append(Delivered(endpoint, to, tuple(body["messages"]), request_id, key, body))
+        if endpoint in ("broadcast", "narrowcast"):
+            self._hourly[endpoint].append(time.monotonic())
+        self.units.update(u for u in unit_list if endpoint in ("push", "multicast"))
+        failure, self._next_narrowcast_failure = (
+            (self._next_narrowcast_failure, None) if endpoint == "narrowcast" else (None, self._next_narrowcast_failure)
+        )
+        if endpoint == "narrowcast":
+            phases = deque(self.narrowcast_phases)
+            if failure is not None:
+                phases = deque([*list(phases)[:-1], "failed"])
+            self.narrowcasts[request_id] = Narrowcast(
+                request_id, phases, self.followers, *(failure if failure else (None, None))
+            )
+        if failure is None:
+            self.used += count
+            self.delivered.append(Delivered(endpoint, to, tuple(body["messages"]), request_id, key, body))
         if key is not None:
             self._accepted[key] = (request_id, payload)
         if script is not None:
@@ -307,6 +374,62 @@ class FakeLine(Served):
             )
             return web.json_response({"message": script.message}, status=script.status)
         return answer
+
+    async def _narrowcast_progress(self, request: web.Request) -> web.Response:
+        if not self._authorized(request):
+            return self._answer(request, None, 401, {"message": "Authentication failed."})
+        n = self.narrowcasts.get(request.query.get("requestId", ""))
+        if n is None:
+            return self._answer(request, None, 404, {"message": "Not found"})
+        phase = n.phases.popleft() if len(n.phases) > 1 else n.phases[0]
+        out: dict[str, Any] = {"phase": phase, "acceptedTime": "2025-01-01T00:00:00.000Z"}
+        if phase == "succeeded":
+            out.update(successCount=n.target, failureCount=0, targetCount=n.target)
+            out["completedTime"] = "2025-01-01T00:00:05.000Z"
+        elif phase == "failed":
+            out.update(errorCode=n.error_code, failedDescription=n.description)
+            out["completedTime"] = "2025-01-01T00:00:05.000Z"
+        return self._answer(request, None, 200, out)
+
+    def _overview(self, ref: str, delivered: int) -> dict[str, Any]:
+        opened = self.opens.get(ref, 0)
+        return {
+            "overview": {
+                "requestId": ref,
+                "timestamp": 1735689600,
+                "delivered": delivered,
+                "uniqueImpression": opened or None,
+                "uniqueClick": None,
+                "uniqueMediaPlayed": None,
+                "uniqueMediaPlayed100Percent": None,
+            },
+            "messages": [],
+            "clicks": [],
+        }
+
+    async def _insight_event(self, request: web.Request) -> web.Response:
+        if not self._authorized(request):
+            return self._answer(request, None, 401, {"message": "Authentication failed."})
+        ref = request.query.get("requestId", "")
+        sent = [d for d in self.delivered if d.request_id == ref and d.endpoint in ("broadcast", "narrowcast")]
+        if not sent:
+            return self._answer(request, None, 404, {"message": "Not found"})
+        return self._answer(request, None, 200, self._overview(ref, self.followers))
+
+    async def _insight_unit(self, request: web.Request) -> web.Response:
+        if not self._authorized(request):
+            return self._answer(request, None, 401, {"message": "Authentication failed."})
+        unit = request.query.get("customAggregationUnit", "")
+        if not re.fullmatch(r"[A-Za-z0-9_]{1,30}", unit) or not re.fullmatch(r"\d{8}", request.query.get("from", "")):
+            return self._answer(request, None, 400, {"message": "invalid parameters"})
+        opened = self.opens.get(unit, 0)
+        overview = {
+            "uniqueImpression": opened or None,
+            "uniqueClick": None,
+            "uniqueMediaPlayed": None,
+            "uniqueMediaPlayed100Percent": None,
+        }
+        return self._answer(request, None, 200, {"overview": overview, "messages": [], "clicks": []})
 
     async def _quota(self, request: web.Request) -> web.Response:
         if not self._authorized(request):
@@ -601,13 +724,13 @@ def _problems(endpoint: str, body: Any) -> list[dict[str, str]]:
                     out.append({"message": "must be specified", "property": f"{where}.action.label"})
                 out.extend(_action_problems(action, f"{where}.action"))
         if kind == "text":
-            if not isinstance(m.get("text"), str) or not 1 <= len(m["text"]) <= 5000:
+            if not isinstance(m.get("text"), str) or not 1 <= _units(m["text"]) <= 5000:
                 out.append(
                     {"message": "Length must be between 1 and 5000", "property": f"messages[{n}].text"}
                 )
         elif kind == "flex":
             alt = m.get("altText")
-            if not isinstance(alt, str) or not 1 <= len(alt) <= 1500:
+            if not isinstance(alt, str) or not 1 <= _units(alt) <= 1500:
                 out.append(
                     {"message": "Length must be between 1 and 1500", "property": f"messages[{n}].altText"}
                 )
@@ -623,6 +746,14 @@ def _problems(endpoint: str, body: Any) -> list[dict[str, str]]:
                     "property": f"messages[{n}].type",
                 }
             )
+    units = body.get("customAggregationUnits")
+    if units is not None:
+        if endpoint not in ("push", "multicast"):
+            out.append({"message": "not supported on this endpoint", "property": "customAggregationUnits"})
+        elif not isinstance(units, list) or len(units) > 1 or not all(
+            isinstance(u, str) and re.fullmatch(r"[A-Za-z0-9_]{1,30}", u) for u in units
+        ):
+            out.append({"message": "invalid aggregation unit", "property": "customAggregationUnits"})
     if endpoint == "multicast":
         to = body.get("to")
         if not isinstance(to, list) or not 1 <= len(to) <= 500:

@@ -5,6 +5,11 @@ POST /api/v1/statuses (form or JSON) and DELETE /api/v1/statuses/:id with a Bear
 does; a reply to an unknown status is refused (404); text over the server's limit is refused (422);
 every answer has X-RateLimit-Limit, -Remaining and -Reset (an ISO 8601 time), and tests can script
 a 429 or a server error for the next requests.
+
+As Mastodon does (docs.joinmastodon.org, "statuses" and "Idempotency-Key"): an idempotency key is
+remembered for an hour only (`advance` moves the fake's clock); a ``language`` that is not one of
+Mastodon's locales (an ISO 639 code, or one of the few regional ones such as zh-CN, zh-TW, pt-BR)
+is silently replaced by the account's default language, which is what the status then carries.
 """
 
 from __future__ import annotations
@@ -17,6 +22,15 @@ from typing import Any
 from aiohttp import web
 
 from tests.fakes.loopback import Served, serve
+
+REGIONAL = frozenset({"zh-CN", "zh-HK", "zh-TW", "zh-YUE", "pt-BR", "pt-PT", "es-AR", "es-MX", "en-GB", "fr-CA", "sr-Latn"})
+KEY_LIFETIME = timedelta(hours=1)
+
+
+def mastodon_locale(tag: str | None) -> bool:
+    if not tag:
+        return False
+    return tag in REGIONAL or (tag.isalpha() and tag.islower() and 2 <= len(tag) <= 3)
 
 
 @dataclass(frozen=True)
@@ -48,6 +62,9 @@ class FakeMastodon(Served):
     url: str = ""
     _script: deque[tuple[int, str, dict[str, str]]] = field(default_factory=deque)
     _keys: dict[str, str] = field(default_factory=dict)
+    _key_times: dict[str, datetime] = field(default_factory=dict)
+    account_language: str = "en"
+    clock_offset: timedelta = timedelta()
     _next: int = 110000000000000000
     _runner: web.AppRunner | None = None
 
@@ -64,6 +81,9 @@ class FakeMastodon(Served):
             headers={"X-RateLimit-Limit": "300", "X-RateLimit-Remaining": "0", "X-RateLimit-Reset": reset},
         )
 
+    def advance(self, delta: timedelta) -> None:
+        self.clock_offset += delta
+
     def standing(self) -> list[Status]:
         return [s for s in self.statuses.values() if not s.deleted]
 
@@ -71,6 +91,9 @@ class FakeMastodon(Served):
         app = web.Application()
         app.router.add_post("/api/v1/statuses", self._create)
         app.router.add_delete("/api/v1/statuses/{id}", self._delete)
+        app.router.add_get("/api/v1/accounts/verify_credentials", self._me)
+        app.router.add_get("/api/v1/accounts/{id}/statuses", self._timeline)
+        app.router.add_get("/api/v1/statuses/{id}/source", self._source)
         self._runner, self.url = await serve(app)
         return self.url
 
@@ -112,7 +135,8 @@ class FakeMastodon(Served):
         if refused is not None:
             return refused
         key = request.headers.get("Idempotency-Key")
-        if key is not None and key in self._keys:
+        now = datetime.now(UTC) + self.clock_offset
+        if key is not None and key in self._keys and now - self._key_times.get(key, now) < KEY_LIFETIME:
             return self._answer(
                 request, form, 200, self._json(self.statuses[self._keys[key]]), reason="idempotent_replay"
             )
@@ -125,11 +149,38 @@ class FakeMastodon(Served):
         if reply is not None and (reply not in self.statuses or self.statuses[reply].deleted):
             return self._answer(request, form, 404, {"error": "Record not found"}, reason="reply_to_unknown")
         self._next += 1
-        status = Status(str(self._next), text, reply, form.get("visibility", "public"), form.get("language"))
+        language = form.get("language")
+        if not mastodon_locale(language):
+            language = self.account_language
+        status = Status(str(self._next), text, reply, form.get("visibility", "public"), language)
         self.statuses[status.id] = status
         if key is not None:
             self._keys[key] = status.id
+            self._key_times[key] = now
         return self._answer(request, form, 200, self._json(status))
+
+    async def _me(self, request: web.Request) -> web.Response:
+        refused = self._refusal(request, {})
+        if refused is not None:
+            return refused
+        return self._answer(request, {}, 200, {"id": "1", "username": "anamizu", "acct": "anamizu"})
+
+    async def _timeline(self, request: web.Request) -> web.Response:
+        refused = self._refusal(request, {})
+        if refused is not None:
+            return refused
+        limit = min(40, int(request.query.get("limit", "20")))
+        newest = sorted(self.standing(), key=lambda s: int(s.id), reverse=True)[:limit]
+        return self._answer(request, {}, 200, [self._json(s) for s in newest])
+
+    async def _source(self, request: web.Request) -> web.Response:
+        refused = self._refusal(request, {})
+        if refused is not None:
+            return refused
+        status = self.statuses.get(request.match_info["id"])
+        if status is None or status.deleted:
+            return self._answer(request, {}, 404, {"error": "Record not found"})
+        return self._answer(request, {}, 200, {"id": status.id, "text": status.text, "spoiler_text": ""})
 
     async def _delete(self, request: web.Request) -> web.Response:
         refused = self._refusal(request, {})

@@ -3,7 +3,13 @@
 It runs on the test's own event loop. Recipients are refused by their local part, as a mail
 server would for an unknown mailbox or a full one: ``bounce*`` gets 550 (permanent), ``defer*``
 gets 451 (temporary); ``defer_once*`` is refused only the first time. Optional STARTTLS (with a
-certificate from tests/fakes/tls.py) and AUTH LOGIN/PLAIN with one user. Each accepted message is
+certificate from tests/fakes/tls.py) and AUTH LOGIN/PLAIN with one user.
+
+What real servers answer besides (RFC 5321): past `max_recipients` in one transaction, RCPT is
+answered 452 4.5.3 "Too many recipients" (the client is to send to those accepted and the rest in
+another transaction); `data_answers` scripts the answers to the next DATA commands: a 5xx (554
+content refused), a 4xx (451), "" (taken as usual), or 421, after which the server closes the connection as a server
+shutting down does. Each accepted message is
 kept with its envelope and its parsed headers, for the tests to check what a mail client would see.
 """
 
@@ -12,6 +18,7 @@ from __future__ import annotations
 import asyncio
 import email
 import ssl
+from collections import deque
 from dataclasses import dataclass, field
 from email import policy
 from email.message import EmailMessage
@@ -57,6 +64,9 @@ class _Handler:
     ) -> str:
         local = address.split("@", 1)[0]
         self.server.rcpt_seen.append(address)
+        limit = self.server.max_recipients
+        if limit is not None and len(envelope.rcpt_tos) >= limit:
+            return "452 4.5.3 Too many recipients"
         if local.startswith("bounce"):
             return "550 5.1.1 No such user here"
         if local.startswith("defer_once") and address not in self.server.deferred_once:
@@ -68,6 +78,12 @@ class _Handler:
         return "250 OK"
 
     async def handle_DATA(self, server: SMTP, session: Session, envelope: Envelope) -> str:
+        answer = self.server.data_answers.popleft() if self.server.data_answers else ""
+        if answer:  # "" takes the message as usual
+            self.server.data_refused.append((answer, tuple(envelope.rcpt_tos)))
+            if answer.startswith("421") and server.transport is not None:
+                asyncio.get_running_loop().call_later(0.01, server.transport.close)
+            return answer
         content = envelope.original_content or b""
         self.server.arrived.append(Arrived(str(envelope.mail_from), tuple(envelope.rcpt_tos), bytes(content)))
         return "250 2.0.0 Message accepted for delivery"
@@ -81,6 +97,9 @@ class FakeSMTP:
     rcpt_seen: list[str] = field(default_factory=list)
     deferred_once: set[str] = field(default_factory=set)
     logins: list[str] = field(default_factory=list)
+    max_recipients: int | None = None
+    data_answers: deque[str] = field(default_factory=deque)
+    data_refused: list[tuple[str, tuple[str, ...]]] = field(default_factory=list)
     port: int = 0
     _server: asyncio.Server | None = None
 

@@ -6,6 +6,11 @@ and http_ece code under test), verifies the VAPID JWT (RFC 8292: ES256 with the 
 ``aud`` = this origin, ``exp`` within 24 h, a ``sub``), and checks TTL, Urgency and Topic (RFC
 8030). A request that fails a check gets 400/401/403 and is recorded with the reason.
 
+With ``apple=True`` it also checks what Apple's push service checks of the token's ``sub``
+(developer.apple.com, "Sending web push notifications in web apps and browsers": the subject must
+be a URL or a mailto: it can use): a localhost, .local or dotless domain, a space or angle brackets
+is answered 403 ``{"reason": "BadJwtToken"}``, as Apple does.
+
 Subscriptions are made with `subscribe(name)`; tests script a subscription gone (410), unknown
 (404), or failing for the next requests, and may add latency to every answer.
 """
@@ -110,6 +115,19 @@ def verify_vapid(header: str, origin: str, now: float) -> dict[str, Any]:
     return claims
 
 
+_APPLE_SUB = re.compile(r"^(mailto:[^@\s<>]+@(?P<mail>[^@\s<>]+)|https://(?P<web>[^/:\s<>]+)(:\d+)?(/\S*)?)$")
+
+
+def apple_accepts_subject(sub: str) -> bool:
+    m = _APPLE_SUB.fullmatch(sub)
+    if m is None:
+        return False
+    host = (m.group("mail") or m.group("web") or "").lower()
+    return "." in host and not host.endswith((".local", ".localhost", ".localdomain")) and host not in (
+        "127.0.0.1",
+    )
+
+
 @dataclass
 class Subscriber:
     name: str
@@ -143,6 +161,7 @@ class FakePushService(Served):
     received: list[Pushed] = field(default_factory=list)
     gone: set[str] = field(default_factory=set)
     vapid_public_key: str | None = None  # when set, only this key is accepted (403 otherwise)
+    apple: bool = False
     counts: Counter[int] = field(default_factory=Counter)
     _script: dict[str, deque[tuple[int, str | None]]] = field(default_factory=dict)
     _verified: dict[str, dict[str, Any]] = field(default_factory=dict)
@@ -208,6 +227,10 @@ class FakePushService(Served):
                 claims = self._verified[auth] = verify_vapid(auth, origin, time.time())
             except (ValueError, KeyError) as e:
                 return self._refuse(name, headers, 401, f"vapid: {e}")
+        if self.apple and not apple_accepts_subject(str(claims.get("sub", ""))):
+            self.received.append(Pushed(name, 403, headers, reason="BadJwtToken"))
+            self.counts[403] += 1
+            return web.json_response({"reason": "BadJwtToken"}, status=403)
         if self.vapid_public_key is not None and claims["k"] != self.vapid_public_key:
             return self._refuse(name, headers, 403, "not the key this subscription was made with")
         ttl = headers.get("ttl", "")

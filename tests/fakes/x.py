@@ -6,10 +6,17 @@ post and a post whose text repeats one the account already has ("duplicate conte
 as X does (CJK characters two, URLs 23, at most 280), and sends the rate-limit headers
 (x-rate-limit-limit, -remaining, -reset) on every answer. Tests script a 429 with a reset time, the
 monthly usage cap, or a server error for the next requests, and read every request and every post.
+
+Pay-per-use (docs.x.com, "X API pay-per-usage pricing and credits"): each accepted post spends
+credits, more for a post with a URL (Content: Create $0.015, with URL $0.200); with `credits` set,
+a post the balance cannot pay for is refused with 402 Payment Required and a problem naming the
+spent credits (X publishes no body for it; this one follows its problem format). An app with
+read-only permission gets X's 403 for OAuth 1.0a permissions (`read_only`).
 """
 
 from __future__ import annotations
 
+import re
 import time
 from collections import deque
 from dataclasses import dataclass, field
@@ -25,6 +32,7 @@ from adapters.outbound.sns.texts import X_MAX_WEIGHT, x_weight
 from tests.fakes.tls import LoopbackCA, make_ca
 
 API_HOST = "api.twitter.com"
+URL_IN_TEXT = re.compile(r"https?://\S+")
 
 
 @dataclass(frozen=True)
@@ -79,6 +87,10 @@ class FakeX:
     url: str = ""
     ca: LoopbackCA | None = None
     _script: deque[_Script] = field(default_factory=deque)
+    # The prepaid balance in US dollars (None: not counted); what each post cost.
+    credits: float | None = None
+    spent: float = 0.0
+    read_only: bool = False
     _remaining: int = 200
     _reset: int = 0
     _next_id: int = 1800000000000000000
@@ -236,6 +248,34 @@ class FakeX:
                 },
                 reason="too_long",
             )
+        if self.read_only:
+            return self._answer(
+                request,
+                body,
+                403,
+                {
+                    "title": "Unsupported Authentication",
+                    "detail": "Your client app is not configured with the appropriate oauth1 app permissions "
+                    "for this endpoint.",
+                    "type": "https://api.twitter.com/2/problems/oauth1-permissions",
+                    "status": 403,
+                },
+                reason="read_only",
+            )
+        cost = 0.2 if URL_IN_TEXT.search(text) else 0.015
+        if self.credits is not None and self.spent + cost > self.credits + 1e-9:
+            return self._answer(
+                request,
+                body,
+                402,
+                {
+                    "title": "CreditsDepleted",
+                    "detail": "Your enrolled account does not have any credits to fulfill this request.",
+                    "type": "https://api.x.com/2/problems/credits-depleted",
+                    "status": 402,
+                },
+                reason="credits",
+            )
         if reply is not None and (reply not in self.tweets or self.tweets[reply].deleted):
             return self._answer(
                 request,
@@ -262,6 +302,7 @@ class FakeX:
                 },
                 reason="duplicate",
             )
+        self.spent += cost
         self._next_id += 1
         tweet = Tweet(str(self._next_id), text, reply)
         self.tweets[tweet.id] = tweet

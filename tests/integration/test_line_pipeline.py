@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import asyncio
 import copy
 import uuid
 from collections.abc import AsyncIterator
@@ -106,3 +107,35 @@ async def test_the_monthly_quota_is_dead_at_once_with_a_clear_reason(tmp_path: P
     assert attempt["status"] == "dead"
     assert "monthly message quota" in attempt["error"]
     assert fake.delivered == []
+
+
+async def test_line_insight_is_read_back_into_the_ledger_per_alert(tmp_path: Path, fake: FakeLine) -> None:
+    from click.testing import CliRunner
+
+    from broadcaster import delivery_stats
+    from broadcaster.cli import main
+
+    async with running_pipeline(line_settings(tmp_path, fake)) as run:
+        await run.ledger.ensure_tenants([("anamizu", "穴水町")])
+        await _add_followers(run, user_ids(30))
+        await run.submit(manual(kind="shelter", event="避難所開設", districts=["kawashima"], status="Exercise"))
+        (_row,) = await eventually(lambda: _line_final(run))
+        (sent,) = fake.delivered
+        (unit,) = sent.body["customAggregationUnits"]
+        fake.open(unit, 21)
+        alert_id = (await reports.channel_table(run.ledger))[0].alert_id
+        rows = await delivery_stats.fetch(run.settings, run.ledger, "anamizu", alert_id)
+        kept = await delivery_stats.read(run.ledger, "anamizu", alert_id)
+    by_kind = {(r["channel"], r["kind"]): r for r in kept}
+    assert by_kind[("line", "accepted")]["delivered"] == 30, "the receipts' accepted count"
+    assert by_kind[("line", "unit")]["ref"] == unit and by_kind[("line", "unit")]["opened"] == 21
+    assert len(rows) == len(kept)
+    # The CLI runs its own event loop: off this one.
+    shown = await asyncio.to_thread(
+        CliRunner().invoke,
+        main,
+        ["stats", "show", "--tenant", "anamizu", "--alert", alert_id],
+        env={"BROADCASTER_DB_URL": run.settings.db_url},
+    )
+    assert shown.exit_code == 0, shown.output
+    assert "unit" in shown.output and "21" in shown.output

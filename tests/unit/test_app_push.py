@@ -17,7 +17,7 @@ from adapters.outbound.app_push import payload as push_payload
 from adapters.outbound.app_push.vapid import generate, load_private_key, public_key_b64
 from broadcaster.channels import AdapterEnv, ChannelAdapter, Delivery
 from broadcaster.errors import ConfigError, PermanentError, TransientError
-from broadcaster.model import MsgType, Status, Urgency, now
+from broadcaster.model import MsgType, Severity, Status, Urgency, now
 from broadcaster.settings import ChannelSettings
 from tests.fakes.deliveries import delivery, text
 from tests.fakes.site import alert, follow_up
@@ -124,9 +124,15 @@ async def test_every_subscriber_gets_the_message_encrypted_and_signed(
     [
         ({"status": Status.EXERCISE}, "low", 3600),
         ({"status": Status.TEST, "urgency": Urgency.IMMEDIATE}, "low", 3600),
-        ({"urgency": Urgency.EXPECTED}, "normal", 6 * 3600),
-        ({"urgency": Urgency.FUTURE}, "normal", 24 * 3600),
-        ({"urgency": Urgency.PAST}, "low", 3600),
+        ({"urgency": Urgency.EXPECTED, "severity": Severity.MODERATE}, "normal", 6 * 3600),
+        ({"urgency": Urgency.FUTURE, "severity": Severity.MINOR}, "normal", 24 * 3600),
+        ({"urgency": Urgency.PAST, "severity": Severity.MODERATE}, "low", 3600),
+        # A JMA warning (Severe, Expected) and a 震度 report (Past) must wake a phone that saves
+        # battery: severity alone makes them urgent.
+        ({"urgency": Urgency.EXPECTED, "severity": Severity.SEVERE}, "high", 6 * 3600),
+        ({"urgency": Urgency.PAST, "severity": Severity.SEVERE}, "high", 3600),
+        ({"urgency": Urgency.FUTURE, "severity": Severity.EXTREME}, "high", 24 * 3600),
+        ({"status": Status.EXERCISE, "severity": Severity.EXTREME}, "low", 3600),
     ],
 )
 async def test_urgency_and_ttl_come_from_the_alert(
@@ -247,3 +253,28 @@ def test_payload_topic_is_a_valid_rfc8030_topic() -> None:
         t = push_payload.topic("anamizu", key)
         assert re.fullmatch(r"[A-Za-z0-9_-]{1,32}", t)
     assert push_payload.topic("anamizu", "a") != push_payload.topic("wajima", "a")
+
+
+async def test_apple_refuses_a_contact_it_cannot_reach_and_the_settings_never_make_one(
+    make: Make, tmp_path: Path
+) -> None:
+    env = AdapterEnv("anamizu", "穴水町", tmp_path, tmp_path, "http://127.0.0.1:8080")
+    settings = ChannelSettings(credentials={"vapid_private_key": SecretStr(PRIVATE)})
+    # Once the default on a plain-http deployment: Apple answers 403 BadJwtToken to it.
+    with pytest.raises(ConfigError, match=r"options\.subject is required"):
+        WebPushAdapter.from_settings("app_push", settings, env)
+    for subject in ("mailto:webmaster@localhost", "mailto:bousai@anamizu.local", "https://127.0.0.1"):
+        with pytest.raises(ConfigError, match="no contact a push service can use"):
+            WebPushAdapter.from_settings(
+                "app_push", settings.model_copy(update={"options": {"subject": subject}}), env
+            )
+    async with FakePushService(vapid_public_key=PUBLIC, apple=True) as apple:
+        (recipient,) = addresses(apple, "iphone")
+        result = await make().send(push([recipient]))
+        assert result.accepted == 1, [p.reason for p in apple.received]
+        # A subject that slipped past the settings (made before this check) is named in the error.
+        bad = make()
+        bad.signer.subject = "mailto:webmaster@localhost"
+        with pytest.raises(PermanentError, match=r"BadJwtToken.*options.subject"):
+            await bad.send(push([recipient], alert("ev-2")))
+        assert apple.received[-1].status == 403

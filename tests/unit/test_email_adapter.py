@@ -11,10 +11,12 @@ from pydantic import SecretStr
 
 from adapters.outbound.email import EmailAdapter, EmailSettings
 from adapters.outbound.email.compose import charset_for
+from broadcaster import unsubscribe
 from broadcaster.channels import ChannelAdapter
 from broadcaster.errors import ConfigError, PermanentError, TransientError
 from broadcaster.logging import hash_id
 from broadcaster.settings import ChannelSettings
+from broadcaster.store.audiences import address_hash
 from tests.canaries import canary
 from tests.fakes.deliveries import delivery, env_for, text
 from tests.fakes.smtp import FakeSMTP
@@ -317,3 +319,70 @@ def test_from_settings_defaults_and_checks(tmp_path: Path) -> None:
             ),
             env,
         )
+
+
+async def test_a_452_too_many_recipients_sends_the_rest_in_another_transaction(
+    smtp: FakeSMTP, make: Make
+) -> None:
+    smtp.max_recipients = 3
+    people = [f"r{n}@example.jp" for n in range(8)]
+    result = await make(bcc_batch_size=50).send(delivery("email", JA, recipients=people))
+    assert result.accepted == 8
+    assert [len(a.rcpt_tos) for a in smtp.arrived] == [3, 3, 2]
+    assert sorted(smtp.delivered_to()) == sorted(people), "each once"
+
+
+async def test_a_message_refused_at_data_is_no_bounce_and_other_batches_go_on(
+    smtp: FakeSMTP, make: Make
+) -> None:
+    smtp.data_answers.append("554 5.7.1 Message refused by policy")
+    people = [f"r{n}@example.jp" for n in range(4)]
+    result = await make(bcc_batch_size=2).send(delivery("email", JA, recipients=people))
+    assert result.accepted == 2, "the second batch was still sent"
+    assert result.detail is not None and "2 refused at DATA (554" in result.detail
+    assert "bounced" not in result.detail, "a refused message says nothing of the mailboxes"
+    smtp.data_answers.append("554 5.7.1 Message refused by policy")
+    with pytest.raises(PermanentError, match="refused at DATA"):
+        await make().send(delivery("email", JA, recipients=["x@example.jp"], batch=1))
+
+
+async def test_a_421_keeps_what_was_taken_and_the_retry_goes_to_the_rest(smtp: FakeSMTP, make: Make) -> None:
+    adapter = make(bcc_batch_size=2)
+    people = [f"r{n}@example.jp" for n in range(4)]
+    d = delivery("email", JA, recipients=people)
+    # The first batch is taken, then the server shuts down at the second DATA.
+    smtp.data_answers.extend(["", "421 4.3.2 Service shutting down"])
+    with pytest.raises(TransientError):
+        await adapter.send(d)
+    assert len(smtp.arrived) == 1
+    result = await adapter.send(d.model_copy(update={"attempt": 2}))
+    assert result.accepted == 4
+    assert sorted(smtp.delivered_to()) == sorted(people), "nobody twice, nobody missed"
+
+
+async def test_gmail_and_yahoo_readers_get_one_click_even_in_bcc_mode(smtp: FakeSMTP, make: Make) -> None:
+    people = ["a@example.jp", "b@gmail.com", "c@yahoo.co.jp", "d@example.jp"]
+    await make().send(delivery("email", JA, recipients=people))
+    by_rcpt = {a.rcpt_tos: a.message for a in smtp.arrived}
+    assert set(by_rcpt) == {("b@gmail.com",), ("c@yahoo.co.jp",), ("a@example.jp", "d@example.jp")}
+    for own in (("b@gmail.com",), ("c@yahoo.co.jp",)):
+        assert by_rcpt[own]["List-Unsubscribe-Post"] == "List-Unsubscribe=One-Click"
+        assert "/unsubscribe/anamizu/email/" in by_rcpt[own]["List-Unsubscribe"]
+    assert by_rcpt[("a@example.jp", "d@example.jp")]["List-Unsubscribe-Post"] is None
+
+
+async def test_unsubscribe_links_reveal_nothing_and_cannot_be_forged(smtp: FakeSMTP, make: Make) -> None:
+    await make(mode="individual").send(delivery("email", JA, recipients=["resident@example.jp"]))
+    (arrived,) = smtp.arrived
+    link = arrived.message["List-Unsubscribe"].strip().strip("<>")
+    value = link.rsplit("/", 1)[1]
+    assert address_hash("email", "resident@example.jp") not in arrived.content.decode("ascii")
+    key = unsubscribe.derive(b"test-only anamizu")
+    assert unsubscribe.address_of(key, "anamizu", value) == "resident@example.jp"
+    with pytest.raises(unsubscribe.BadToken):
+        unsubscribe.address_of(key, "wajima", value)  # another town's route
+    with pytest.raises(unsubscribe.BadToken):
+        unsubscribe.address_of(unsubscribe.derive(b"another deployment"), "anamizu", value)
+    forged = value[:-2] + ("A" if value[-2] != "A" else "B") + value[-1]
+    with pytest.raises(unsubscribe.BadToken):
+        unsubscribe.address_of(key, "anamizu", forged)

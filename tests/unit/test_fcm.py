@@ -13,7 +13,7 @@ from pydantic import SecretStr
 from adapters.outbound.fcm import FcmAdapter
 from broadcaster.channels import AdapterEnv, ChannelAdapter, Delivery
 from broadcaster.errors import ConfigError, PermanentError, TransientError
-from broadcaster.model import Status
+from broadcaster.model import Severity, Status, Urgency
 from broadcaster.settings import ChannelSettings
 from tests.fakes.deliveries import delivery, text
 from tests.fakes.fcm import FakeFcm, service_account
@@ -96,6 +96,25 @@ async def test_a_drill_is_labelled_and_not_urgent(fake: FakeFcm, adapter: FcmAda
     assert message["android"]["priority"] == "NORMAL" and message["apns"]["headers"]["apns-priority"] == "5"
 
 
+@pytest.mark.parametrize(
+    ("severity", "urgency", "high"),
+    [
+        (Severity.SEVERE, Urgency.EXPECTED, True),  # a JMA warning
+        (Severity.SEVERE, Urgency.PAST, True),  # a 震度 report
+        (Severity.EXTREME, Urgency.FUTURE, True),
+        (Severity.MODERATE, Urgency.EXPECTED, False),
+        (Severity.MINOR, Urgency.IMMEDIATE, True),
+    ],
+)
+async def test_severe_and_extreme_alerts_are_high_priority_on_android_and_ios(
+    fake: FakeFcm, adapter: FcmAdapter, severity: Severity, urgency: Urgency, high: bool
+) -> None:
+    await adapter.send(to(["device-token-aaaa"], alert("ev-s", severity=severity, urgency=urgency)))
+    (message,) = fake.delivered()
+    assert message["android"]["priority"] == ("HIGH" if high else "NORMAL")
+    assert message["apns"]["headers"]["apns-priority"] == ("10" if high else "5")
+
+
 async def test_unregistered_and_invalid_tokens_are_gone(fake: FakeFcm, adapter: FcmAdapter) -> None:
     result = await adapter.send(to(["device-token-aaaa", "device-token-unknown", "bad token!"]))
     assert result.accepted == 1
@@ -131,3 +150,57 @@ async def test_a_refused_service_account_fails_the_dispatch(fake: FakeFcm, tmp_p
     finally:
         await adapter.close()
     assert fake.sent == []
+
+
+async def test_a_broken_apns_key_refuses_ios_devices_without_renewing_the_oauth_token(
+    fake: FakeFcm, adapter: FcmAdapter
+) -> None:
+    # THIRD_PARTY_AUTH_ERROR is per message: renewing the OAuth token for each iOS device ran
+    # into the token endpoint's rate limit, and the Android devices behind them were retried.
+    ios = [f"ios-device-{i:04d}" for i in range(8)]
+    fake.devices.update(ios)
+    fake.ios_devices.update(ios)
+    fake.apns_broken = True
+    fake.grant_limit = 3
+    result = await adapter.send(to(["device-token-aaaa", *ios, "device-token-bbbb"]))
+    assert result.accepted == 2, "both Android devices got it at once"
+    assert fake.grants == 1 and fake.token_requests == 1, "one OAuth token for the whole batch"
+    assert result.detail is not None and "8 refused" in result.detail
+    assert result.gone == (), "an iOS device is not gone because the town's APNs key is broken"
+    only_ios = to(ios, alert("ev-ios"))
+    with pytest.raises(PermanentError, match=r"THIRD_PARTY_AUTH_ERROR.*APNs"):
+        await adapter.send(only_ios)
+
+
+async def test_a_token_of_another_sender_is_pruned(fake: FakeFcm, adapter: FcmAdapter) -> None:
+    fake.other_sender.add("device-token-cccc")
+    result = await adapter.send(to(["device-token-aaaa", "device-token-cccc"]))
+    assert (result.accepted, result.gone) == (1, ("device-token-cccc",))
+
+
+async def test_quota_exceeded_waits_at_least_a_minute_and_unavailable_honours_retry_after(
+    fake: FakeFcm, adapter: FcmAdapter
+) -> None:
+    fake.fail_next("device-token-bbbb", 429)
+    with pytest.raises(TransientError, match="QUOTA_EXCEEDED") as quota:
+        await adapter.send(to(["device-token-aaaa", "device-token-bbbb"]))
+    assert quota.value.retry_after is not None and quota.value.retry_after >= 60
+    fake.fail_next("device-token-cccc", 429, retry_after="300")
+    with pytest.raises(TransientError) as longer:
+        await adapter.send(to(["device-token-cccc"], alert("ev-2")))
+    assert longer.value.retry_after == 300
+    fake.fail_next("device-token-aaaa", 503, retry_after="17")
+    with pytest.raises(TransientError, match="UNAVAILABLE") as unavailable:
+        await adapter.send(to(["device-token-aaaa"], alert("ev-3")))
+    assert unavailable.value.retry_after == 17
+
+
+async def test_an_expired_oauth_token_is_renewed_once_for_many_devices(
+    fake: FakeFcm, adapter: FcmAdapter
+) -> None:
+    await adapter.send(to(["device-token-aaaa"]))
+    fake.revoke_tokens()
+    devices = [f"device-token-{i:04d}" for i in range(20)]
+    fake.devices.update(devices)
+    result = await adapter.send(to(devices, alert("ev-2")))
+    assert result.accepted == 20 and fake.grants == 2

@@ -5,6 +5,7 @@ from __future__ import annotations
 import asyncio
 import uuid
 from collections.abc import AsyncIterator, Callable
+from datetime import date
 from pathlib import Path
 from typing import Any
 
@@ -12,6 +13,7 @@ import pytest
 from pydantic import SecretStr
 
 from adapters.outbound.line import LineAdapter, LineSettings, classify, retry_key
+from adapters.outbound.line.adapter import aggregation_unit
 from broadcaster.channels import ChannelAdapter
 from broadcaster.errors import ConfigError, PermanentError, QuotaExceededError, TransientError
 from broadcaster.settings import ChannelSettings
@@ -91,9 +93,11 @@ async def test_no_recipients_is_a_broadcast(fake: FakeLine, make: Make) -> None:
 async def test_a_configured_audience_is_a_narrowcast(fake: FakeLine, make: Make) -> None:
     target = {"recipient": {"type": "audience", "audienceGroupId": 5614991017776}}
     adapter = make(narrowcast={"public": target})
-    await adapter.send(delivery("line"))
-    (seen,) = fake.requests
+    result = await adapter.send(delivery("line"))
+    seen, progress = fake.requests
     assert seen.path == "/v2/bot/message/narrowcast"
+    assert progress.path == "/v2/bot/message/progress/narrowcast"
+    assert result.accepted == fake.followers and result.provider_ref == seen.request_id
     assert seen.body["recipient"] == target["recipient"]
     assert seen.retry_key is not None
 
@@ -287,3 +291,109 @@ def test_from_settings_reads_options_and_refuses_unknown(tmp_path: Path) -> None
     )
     with pytest.raises(ConfigError):
         LineAdapter.from_settings("line", bad_target, env_for(tmp_path))
+
+
+NARROW = {"public": {"recipient": {"type": "audience", "audienceGroupId": 5614991017776}}}
+
+
+async def test_a_narrowcast_that_fails_after_its_202_is_not_recorded_as_delivered(
+    fake: FakeLine, make: Make
+) -> None:
+    fake.fail_narrowcast(4, "audience is less than 50")
+    with pytest.raises(PermanentError, match=r"errorCode 4: an audience of fewer than 50"):
+        await make(narrowcast=NARROW).send(delivery("line"))
+    assert fake.requests[0].status == 202 and fake.delivered == []
+
+
+async def test_a_narrowcast_still_sending_is_read_again_on_retry_and_sent_once(
+    fake: FakeLine, make: Make
+) -> None:
+    fake.narrowcast_phases = ("waiting", "sending", "succeeded")
+    adapter = make(narrowcast=NARROW, narrowcast_wait=0.0)
+    d = delivery("line")
+    with pytest.raises(TransientError, match="still waiting"):
+        await adapter.send(d)
+    with pytest.raises(TransientError, match="still sending"):
+        await adapter.send(d)
+    result = await adapter.send(d)
+    assert result.accepted == fake.followers
+    sends = [r.status for r in fake.requests if r.path == "/v2/bot/message/narrowcast"]
+    assert sends == [202, 409, 409]
+    assert len(fake.delivered) == 1
+
+
+async def test_the_hourly_broadcast_limit_waits_a_minute_not_a_second(fake: FakeLine, make: Make) -> None:
+    fake.hourly_limit = 1
+    adapter = make()
+    await adapter.send(delivery("line"))
+    with pytest.raises(TransientError, match="limited per hour") as e:
+        await adapter.send(delivery("line", batch=1))
+    assert e.value.retry_after is not None and e.value.retry_after >= 60
+    assert len(fake.delivered) == 1, "a 429 reaches nobody"
+
+
+@pytest.mark.parametrize(
+    ("message", "error", "wait"),
+    [
+        ("You have exceeded the target limit for additional messages.", QuotaExceededError, None),
+        ("The number of concurrent operations has been exceeded.", TransientError, 30.0),
+        ("Something LINE has not named before.", TransientError, 60.0),
+    ],
+)
+async def test_each_429_is_told_by_its_message(
+    fake: FakeLine, make: Make, message: str, error: type[Exception], wait: float | None
+) -> None:
+    fake.fail_next(429, message)
+    with pytest.raises(error) as e:
+        await make().send(delivery("line", recipients=user_ids(2)))
+    if wait is not None:
+        assert isinstance(e.value, TransientError) and e.value.retry_after == wait
+    else:
+        assert "additional messages" in str(e.value)
+
+
+async def test_parts_are_joined_by_utf16_units_as_line_counts_them(fake: FakeLine, make: Make) -> None:
+    # Six parts of 2,400 𠮷 (4,800 UTF-16 units each): joined by code points, two made one
+    # 9,601-unit message that LINE refuses.
+    parts = tuple("𠮷" * 2400 for _ in range(6))
+    d = delivery("line", text("𠮷" * 10, parts=parts), recipients=user_ids(2))
+    result = await make().send(d)
+    assert result.accepted == 2
+    (sent,) = fake.delivered
+    assert len(sent.messages) == 5
+    assert all(len(m["text"].encode("utf-16-le")) // 2 <= 5000 for m in sent.messages)
+
+
+async def test_multicasts_and_pushes_name_the_events_aggregation_unit(fake: FakeLine, make: Make) -> None:
+    adapter = make()
+    d = delivery("line", recipients=user_ids(3), audience="district:kawashima")
+    result = await adapter.send(d)
+    await adapter.send(delivery("line", recipients=user_ids(1, 5), audience="leaders:kawashima"))
+    await adapter.send(delivery("line", batch=2))
+    multicast, push, broadcast = (r.body for r in fake.requests)
+    unit = aggregation_unit("anamizu", d.alert.event_key)
+    assert multicast["customAggregationUnits"] == push["customAggregationUnits"] == [unit]
+    assert "customAggregationUnits" not in broadcast, "LINE takes units only on push and multicast"
+    assert len(unit) <= 30 and unit.replace("_", "").isalnum()
+    assert result.detail is not None and unit in result.detail
+
+
+async def test_statistics_per_request_id_and_per_aggregation_unit(fake: FakeLine, make: Make) -> None:
+    adapter = make()
+    d = delivery("line")
+    sent = await adapter.send(d)
+    await adapter.send(delivery("line", recipients=user_ids(3), batch=1, audience="district:kawashima"))
+    unit = aggregation_unit("anamizu", d.alert.event_key)
+    assert sent.provider_ref is not None
+    fake.open(sent.provider_ref, 40)
+    fake.open(unit, 2)
+    multicast_id = fake.requests[1].request_id
+    got = await adapter.statistics("anamizu", d.alert.event_key, [sent.provider_ref, multicast_id], date(2025, 1, 1))
+    by = {s.ref: s for s in got}
+    assert (by[sent.provider_ref].kind, by[sent.provider_ref].delivered, by[sent.provider_ref].opened) == (
+        "request",
+        fake.followers,
+        40,
+    )
+    assert multicast_id not in by, "LINE reports multicasts per unit, not per request"
+    assert (by[unit].kind, by[unit].opened) == ("unit", 2)

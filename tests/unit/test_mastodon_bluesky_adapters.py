@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 from collections.abc import AsyncIterator, Callable
-from datetime import UTC, datetime
+from datetime import UTC, datetime, timedelta
 from pathlib import Path
 from typing import Any
 
@@ -17,7 +17,7 @@ from adapters.outbound.sns import (
     MastodonSettings,
     PostLog,
 )
-from adapters.outbound.sns.bluesky import link_facets, tid
+from adapters.outbound.sns.bluesky import RateState, clock_id, link_facets, tid
 from broadcaster.channels import ChannelAdapter
 from broadcaster.errors import ConfigError, PermanentError, TransientError
 from broadcaster.settings import ChannelSettings
@@ -115,6 +115,19 @@ async def test_mastodon_posts_with_token_language_and_idempotency_key(
     assert result.provider_ref == status.id
 
 
+@pytest.mark.parametrize(
+    ("tag", "filed"), [("ja-x-easy", "ja"), ("zh-Hans", "zh-CN"), ("zh-Hant", "zh-TW"), ("pt-BR", "pt-BR"), ("vi", "vi")]
+)
+async def test_mastodon_files_each_language_under_a_locale_it_knows(
+    masto: FakeMastodon, make_m: MakeM, tag: str, filed: str
+) -> None:
+    # Mastodon replaces a language it does not know with the account's default (here English):
+    # the post would be filed under the wrong language, silently.
+    await make_m().send(delivery("mastodon", text("知らせ", language=tag)))
+    (status,) = masto.standing()
+    assert status.language == filed
+
+
 async def test_mastodon_thread_and_cancel_reply(masto: FakeMastodon, make_m: MakeM) -> None:
     adapter = make_m()
     original = town_alert()
@@ -138,8 +151,10 @@ async def test_mastodon_retry_after_lost_answer_gets_the_same_status(
     masto: FakeMastodon, make_m: MakeM
 ) -> None:
     d = delivery("mastodon", text("避難指示"))
+    d = d.model_copy(update={"dispatch": d.dispatch.model_copy(update={"created": datetime.now(UTC)})})
     await make_m().send(d)
-    # A worker that lost the post log (another machine) retries: the server's idempotency key holds.
+    # A worker that lost the post log (another machine) retries within the hour: the server's
+    # idempotency key holds.
     await make_m(log="other-machine.jsonl").send(d.model_copy(update={"attempt": 2}))
     assert len(masto.standing()) == 1
     assert masto.requests[1].reason == "idempotent_replay"
@@ -211,15 +226,13 @@ async def test_bluesky_logs_in_once_and_posts_under_a_derived_key(sky: FakeBlues
     assert result.provider_ref == sky.posts()[0].uri
 
 
-async def test_bluesky_retry_rewrites_the_same_record(sky: FakeBluesky, make_b: MakeB) -> None:
+async def test_bluesky_retry_finds_the_same_record_and_writes_nothing(sky: FakeBluesky, make_b: MakeB) -> None:
     d = delivery("bluesky", text("避難指示"))
-    await make_b(log="a.jsonl").send(d)
-    # The post log was lost (another machine): the retry writes the same record key, same content.
-    await make_b(log="b.jsonl").send(d.model_copy(update={"attempt": 2}))
+    first = await make_b(log="a.jsonl").send(d)
+    # The post log was lost (another machine): the retry finds its record under the same key.
+    again = await make_b(log="b.jsonl").send(d.model_copy(update={"attempt": 2}))
     (post,) = sky.posts()
-    assert post.writes == 2
-    puts = [r for r in sky.requests if r.path.endswith("putRecord")]
-    assert puts[0].body == puts[1].body
+    assert post.writes == 1 and first.provider_ref == again.provider_ref == post.uri
 
 
 async def test_bluesky_thread_and_cancel_reply_with_root_and_parent(sky: FakeBluesky, make_b: MakeB) -> None:
@@ -252,13 +265,81 @@ async def test_bluesky_cancel_deletes_when_configured(sky: FakeBluesky, make_b: 
     assert "reply" not in left.value
 
 
-async def test_bluesky_logs_in_again_when_the_session_expired(sky: FakeBluesky, make_b: MakeB) -> None:
+async def test_bluesky_refreshes_an_expired_session_instead_of_logging_in(
+    sky: FakeBluesky, make_b: MakeB
+) -> None:
     adapter = make_b()
     await adapter.send(delivery("bluesky", text("一")))
     sky.expire_tokens()
     await adapter.send(delivery("bluesky", text("二"), alert=town_alert(identifier="b")))
-    assert sky.logins == 2
+    assert (sky.logins, sky.refreshes) == (1, 1), "refreshSession, not another createSession"
     assert len(sky.posts()) == 2
+
+
+async def test_bluesky_keeps_its_session_across_restarts_within_the_login_limit(
+    sky: FakeBluesky, tmp_path: Path
+) -> None:
+    # createSession: 30 in five minutes. A worker restarted 40 times (a crash loop, a deploy)
+    # logged in 40 times and was refused from the 31st on; the saved session needs one login.
+    settings = BlueskySettings(
+        handle=sky.handle, app_password=SecretStr(sky.password), base_url=sky.url, timeout=5.0
+    )
+    for n in range(40):
+        adapter = BlueskyAdapter(settings, PostLog(tmp_path / f"log-{n}"), state_dir=tmp_path / "state")
+        try:
+            await adapter.send(delivery("bluesky", text(f"知らせ{n}"), alert=town_alert(identifier=f"a{n}")))
+        finally:
+            await adapter.close()
+    assert sky.logins == 1 and len(sky.posts()) == 40
+    assert oct((tmp_path / "state" / "session").stat().st_mode & 0o777) == "0o600"
+    state = RateState.read(tmp_path / "state" / "rate.json")
+    assert state is not None and state.limit == 5000 and state.remaining == 5000 - 3 * 40
+
+
+async def test_bluesky_a_session_refused_at_the_login_limit_names_the_wait(sky: FakeBluesky, make_b: MakeB) -> None:
+    sky.session_limit = (0, 300)
+    with pytest.raises(TransientError, match="rate limit on post") as e:
+        await make_b().send(delivery("bluesky", text("一")))
+    assert e.value.retry_after is not None and e.value.retry_after > 200
+
+
+def _old_tid_collision() -> tuple[Any, Any]:
+    """An alert whose two-post thread got one record key under the old scheme (same time, keys
+    differing only in a 10-bit hash of "<key>-0" and "<key>-1")."""
+    for n in range(20_000):
+        a = town_alert(identifier=f"collide-{n}")
+        d = delivery("bluesky", text("x", parts=["一", "二"]), alert=a)
+        k = d.idempotency_key
+        if clock_id(f"{k}-0") == clock_id(f"{k}-1"):
+            return a, d
+    raise AssertionError("no collision found")
+
+
+async def test_bluesky_posts_of_one_thread_never_share_a_record_key(sky: FakeBluesky, make_b: MakeB) -> None:
+    _, d = _old_tid_collision()
+    await make_b().send(d)
+    assert sky.overwritten == [], "putRecord replaced the first post of the thread"
+    assert sorted(p.value["text"] for p in sky.posts()) == ["一", "二"]
+
+
+async def test_bluesky_a_key_held_by_another_post_is_not_overwritten(sky: FakeBluesky, make_b: MakeB) -> None:
+    adapter = make_b()
+    d = delivery("bluesky", text("一"))
+    await adapter.send(d)
+    (taken,) = sky.posts()
+    # Another post under the key this dispatch will derive (another dispatch of the same
+    # microsecond whose hash collided): it must survive, and a retry must still find ours.
+    other = delivery("bluesky", text("二"), alert=town_alert(identifier="other"))
+    rkey = tid(other.dispatch.created, f"{other.idempotency_key}-0")
+    sky.records[f"at://{taken.uri.split('/')[2]}/app.bsky.feed.post/{rkey}"] = type(taken)(
+        f"at://{taken.uri.split('/')[2]}/app.bsky.feed.post/{rkey}", "bafyreiother", {"text": "他の投稿"}
+    )
+    result = await adapter.send(other)
+    again = await make_b(log="fresh.jsonl").send(other.model_copy(update={"attempt": 2}))
+    assert sky.overwritten == []
+    assert result.provider_ref == again.provider_ref and result.provider_ref is not None
+    assert not result.provider_ref.endswith(rkey)
+    assert sorted(p.value["text"] for p in sky.posts()) == ["一", "二", "他の投稿"]
 
 
 async def test_bluesky_rate_limit_waits_for_the_reset(sky: FakeBluesky, make_b: MakeB) -> None:
@@ -284,3 +365,16 @@ def test_bluesky_needs_a_handle(tmp_path: Path) -> None:
     creds = {"app_password": SecretStr("p")}
     with pytest.raises(ConfigError, match="handle"):
         BlueskyAdapter.from_settings("bluesky", ChannelSettings(credentials=creds), env_for(tmp_path))
+
+
+async def test_mastodon_retry_after_the_idempotency_key_expired_finds_the_status_it_made(
+    masto: FakeMastodon, make_m: MakeM
+) -> None:
+    # Mastodon forgets an Idempotency-Key after an hour: a retry two hours later (a long outage,
+    # the post log lost) must find the status on the account instead of posting it again.
+    d = delivery("mastodon", text("避難指示を発令しました。", parts=["避難指示一", "避難指示二"]))
+    first = await make_m().send(d)
+    masto.advance(timedelta(hours=2))
+    again = await make_m(log="other-machine.jsonl").send(d.model_copy(update={"attempt": 2}))
+    assert len(masto.standing()) == 2, "each part once"
+    assert again.provider_ref == first.provider_ref

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import json
 import time
 from collections.abc import AsyncIterator, Callable
 from pathlib import Path
@@ -11,6 +12,7 @@ import pytest
 from pydantic import SecretStr
 
 from adapters.outbound.sns import PostLog, XAdapter, XSettings
+from adapters.outbound.sns.x import post_cost
 from broadcaster.channels import ChannelAdapter
 from broadcaster.errors import ConfigError, PermanentError, QuotaExceededError, TransientError
 from broadcaster.settings import ChannelSettings
@@ -163,11 +165,38 @@ async def test_duplicate_refused_on_a_retry_counts_as_posted(fake: FakeX, make: 
     assert result.detail is not None and "already on X" in result.detail
 
 
-async def test_duplicate_text_on_a_first_attempt_is_permanent(fake: FakeX, make: Make) -> None:
+async def test_duplicate_text_of_another_alert_is_posted_marked_with_its_time(fake: FakeX, make: Make) -> None:
+    # Two events' cancels read alike: X refuses the second as duplicate content; it must still go.
     adapter = make()
-    await adapter.send(delivery("x", text("同じ文"), alert=town_alert(identifier="a1")))
-    with pytest.raises(PermanentError, match="duplicate"):
-        await adapter.send(delivery("x", text("同じ文"), alert=town_alert(identifier="a2")))
+    await adapter.send(delivery("x", text("警報を解除しました。"), alert=town_alert(identifier="a1")))
+    result = await adapter.send(delivery("x", text("警報を解除しました。"), alert=town_alert(identifier="ev-a2")))
+    first, second = (t.text for t in fake.standing())
+    assert first == "警報を解除しました。"
+    assert second.startswith("警報を解除しました。 [") and second.endswith("#v-a2]")
+    assert result.detail is not None and "marked with its time" in result.detail
+
+
+async def test_spent_credits_are_a_quota_error_that_names_them_and_is_kept_for_the_status(
+    fake: FakeX, make: Make, tmp_path: Path
+) -> None:
+    fake.credits = 0.25
+    state = tmp_path / "x.credits.json"
+    adapter = make()
+    adapter._network.state_file = state
+    await adapter.send(delivery("x", text("避難指示 https://bousai.example/a/1"), alert=town_alert(identifier="u1")))
+    assert json.loads(state.read_text())["ok"] is True
+    with pytest.raises(QuotaExceededError, match="credits are spent"):
+        await adapter.send(delivery("x", text("避難指示 https://bousai.example/a/2"), alert=town_alert(identifier="u2")))
+    assert fake.requests[-1].status == 402
+    saved = json.loads(state.read_text())
+    assert saved["ok"] is False and "credits" in saved["detail"]
+    assert post_cost("https://bousai.example/a/1") > 10 * post_cost("避難指示")
+
+
+async def test_a_read_only_app_is_told_to_get_write_permission(fake: FakeX, make: Make) -> None:
+    fake.read_only = True
+    with pytest.raises(PermanentError, match="read-only permission"):
+        await make().send(delivery("x", text("避難指示")))
 
 
 async def test_rate_limit_waits_until_the_reset(fake: FakeX, make: Make) -> None:

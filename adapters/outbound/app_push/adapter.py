@@ -10,10 +10,11 @@ other 4xx refuse that one subscription. It never touches the bus or the database
 
 from __future__ import annotations
 
+import json
 from typing import Any, ClassVar, Self
 
 import aiohttp
-from pydantic import BaseModel, ConfigDict, Field, SecretStr, ValidationError
+from pydantic import BaseModel, ConfigDict, Field, SecretStr, ValidationError, field_validator
 from pywebpush import WebPusher, WebPushException
 
 from adapters.outbound.app_push import payload
@@ -28,6 +29,27 @@ from broadcaster.settings import ChannelSettings
 
 log = get_logger(__name__)
 _RETRIABLE = frozenset({408, 425, 429})
+_NOT_REACHABLE = (".local", ".localhost", ".localdomain", ".internal", ".test", ".invalid", ".example")
+
+
+def contactable(subject: str) -> bool:
+    """Whether a push service's operator could reach `subject`. Apple's push service checks this
+    and answers 403 BadJwtToken to a token whose subject it cannot use (a localhost address, a
+    space or angle brackets): every iPhone then misses every warning while Android still gets it.
+    """
+    if subject.startswith("mailto:"):
+        host = subject.rsplit("@", 1)[-1]
+    elif subject.startswith("https://"):
+        host = subject[len("https://") :].split("/", 1)[0].split(":", 1)[0]
+    else:
+        return False
+    host = host.lower().rstrip(".")
+    return (
+        "." in host
+        and not host.endswith(_NOT_REACHABLE)
+        and not host.replace(".", "").isdigit()
+        and not any(c in subject for c in " <>")
+    )
 
 
 class WebPushSettings(BaseModel):
@@ -40,6 +62,17 @@ class WebPushSettings(BaseModel):
     concurrency: int = Field(default=100, ge=1, le=1000)
     timeout: float = Field(default=10.0, gt=0, le=120)
     public_url: str = "http://127.0.0.1:8080"
+
+    @field_validator("subject")
+    @classmethod
+    def _reachable(cls, v: str) -> str:
+        if not contactable(v):
+            raise ValueError(
+                f"subject {v!r} is no contact a push service can use (Apple answers 403 BadJwtToken "
+                "to a localhost or made-up domain): set options.subject to the town's mailto: "
+                "address or https: site"
+            )
+        return v
 
 
 class WebPushAdapter:
@@ -62,16 +95,23 @@ class WebPushAdapter:
 
     @classmethod
     def from_settings(cls, channel: str, settings: ChannelSettings, env: AdapterEnv) -> Self:
-        """credentials: vapid_private_key. options: subject (mailto: or https: contact; default the
-        public URL when it is https), allowed_hosts / extra_hosts / allow_http (which push services
-        may be called), concurrency, timeout."""
+        """credentials: vapid_private_key. options: subject (a mailto: or https: contact the push
+        services' operators can reach; default the public URL when it is https, else required),
+        allowed_hosts / extra_hosts / allow_http (which push services may be called),
+        concurrency, timeout."""
         opts: dict[str, Any] = dict(settings.options)
-        default_subject = (
-            env.public_url if env.public_url.startswith("https://") else "mailto:webmaster@localhost"
-        )
+        subject = opts.pop("subject", None)
+        if subject is None:
+            if not env.public_url.startswith("https://"):
+                raise ConfigError(
+                    f"channel {channel} (tenant {env.tenant}): options.subject is required when the "
+                    "public URL is not https (the town's mailto: address); push services refuse a "
+                    "made-up contact"
+                )
+            subject = env.public_url
         fields: dict[str, Any] = {
             "vapid_private_key": settings.credentials.get("vapid_private_key"),
-            "subject": opts.pop("subject", default_subject),
+            "subject": subject,
             "hosts": HostPolicy.from_options(opts),
             "timeout": min(120.0, settings.timeout_s * 0.9),
             "public_url": env.public_url,
@@ -169,6 +209,14 @@ class WebPushAdapter:
             return Answer(Outcome.DELIVERED)
         if status in (404, 410):
             return Answer(Outcome.GONE, f"HTTP {status}")
+        if status == 403 and isinstance(resp, aiohttp.ClientResponse):
+            reason = await _reason(resp)
+            if reason == "BadJwtToken":
+                return Answer(
+                    Outcome.REFUSED,
+                    f"HTTP 403 BadJwtToken: the push service refused the VAPID token "
+                    f"(subject {self.settings.subject!r}); set options.subject to a contact it accepts",
+                )
         wait = (
             retry_after(resp.headers.get("Retry-After")) if isinstance(resp, aiohttp.ClientResponse) else None
         )
@@ -180,3 +228,13 @@ class WebPushAdapter:
         if self._owns_session and self._session is not None:
             await self._session.close()
         self._session = None
+
+
+async def _reason(resp: aiohttp.ClientResponse) -> str:
+    """Apple's push service names its refusals in a JSON body ({"reason": "BadJwtToken"})."""
+    # pywebpush has read the body already (it logs it); reading again returns what it read.
+    try:
+        data = json.loads((await resp.read())[:4096])
+    except (ValueError, aiohttp.ClientError):
+        return ""
+    return str(data.get("reason", "")) if isinstance(data, dict) else ""

@@ -1,4 +1,5 @@
-"""`broadcaster vapid`: make the town's push identity (docs/push.md)."""
+"""`broadcaster vapid`: make the town's push identity (docs/push.md); registered under the
+`broadcaster.commands` entry point."""
 
 from __future__ import annotations
 

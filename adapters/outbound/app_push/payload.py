@@ -1,8 +1,12 @@
 """What a push message says and how the push service should treat it. Pure.
 
-Urgency (RFC 8030 §5.3) and TTL (§5.2) come from the alert: an Immediate warning is ``high`` (it
-wakes a phone in battery saving) and short-lived (a warning of what happens now is noise an hour
-later; the site keeps the full story); drills are ``low``, never waking anyone who saves battery.
+Urgency (RFC 8030 §5.3) and TTL (§5.2) come from the alert. An actual alert that is Immediate, or
+whose severity is Severe or Extreme, is ``high``: a phone in battery saving takes only ``high``
+messages at once, and a JMA warning (Severe, Expected) or a 震度 report (Past) must not wait for
+the phone to wake on its own. The same rule gives FCM's Android priority and APNs' priority
+(fcm/adapter.py), so every push service treats one alert alike. An Immediate warning is also
+short-lived (a warning of what happens now is noise an hour later; the site keeps the full
+story); drills are ``low``, never waking anyone who saves battery.
 A cancel stays deliverable for a day, so a phone that was off still learns the warning is over.
 An alert's own expiry shortens the TTL further.
 
@@ -19,7 +23,7 @@ from datetime import datetime
 from typing import Any
 
 from broadcaster.channels import Delivery, RenderedText
-from broadcaster.model import Alert, MsgType, Status, Urgency
+from broadcaster.model import Alert, MsgType, Severity, Status, Urgency
 
 # RFC 8291 §4: the push service must accept 4096 bytes of body; aes128gcm adds a 86-byte
 # header, a 16-byte tag and one padding delimiter, which leaves 3993 bytes of plaintext.
@@ -39,6 +43,8 @@ URGENCY_HEADER: dict[Urgency, str] = {
     Urgency.PAST: "low",
     Urgency.UNKNOWN: "normal",
 }
+# Severe or Extreme: urgent whatever the CAP urgency (a Past earthquake report still matters now).
+URGENT_SEVERITIES = frozenset({Severity.SEVERE, Severity.EXTREME})
 DRILL_TTL = 3600
 CANCEL_TTL = 24 * 3600
 DRILL_LABELS = {
@@ -54,7 +60,16 @@ def urgency(alert: Alert) -> str:
         return "low"
     if alert.msg_type is MsgType.CANCEL:
         return "normal"
-    return URGENCY_HEADER[alert.primary.urgency] if alert.info else "normal"
+    if not alert.info:
+        return "normal"
+    if any(i.severity in URGENT_SEVERITIES for i in alert.info):
+        return "high"
+    return URGENCY_HEADER[alert.primary.urgency]
+
+
+def is_urgent(alert: Alert) -> bool:
+    """Whether every push service should deliver at once (Web Push high, FCM HIGH, APNs 10)."""
+    return urgency(alert) == "high"
 
 
 def ttl(alert: Alert, at: datetime) -> int:

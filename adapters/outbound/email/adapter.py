@@ -3,7 +3,17 @@
 A dispatch is a batch of addresses fixed by the route stage (max_recipients_per_request). In
 ``bcc`` mode (the default) one message goes to the batch as blind copies, in SMTP transactions of
 at most ``bcc_batch_size`` recipients (what the relay accepts per message); in ``individual`` mode
-each address gets its own message, with its own unsubscribe link and one-click header.
+each address gets its own message, with its own unsubscribe link and one-click header. Even in
+``bcc`` mode, addresses at the providers that require one-click unsubscribe of bulk senders
+(Gmail, Yahoo: ``one_click_domains``) get a message of their own: a blind copy cannot carry a
+personal link. The links are tokens of broadcaster/unsubscribe.py, keyed from the deployment's
+data key, and the web app's /unsubscribe route honours them (RFC 8058: a POST unsubscribes at
+once; a GET only shows the button, since mail scanners fetch links).
+
+SMTP answers (RFC 5321 §4.2, §4.5.3.1.10): a 452 to RCPT ("too many recipients") sends the
+message to those accepted and the rest in a new transaction at once; a 4xx or 5xx to DATA refuses
+the message for that transaction's recipients only (deferred or refused; other batches go on);
+421 closes the connection: what the server took before stays taken and the retry goes to the rest.
 
 What the server refuses is reported per recipient: a permanent refusal (5xx) is a bounce, counted
 in the result's detail with the addresses' hashes (never the addresses) for bounce processing to
@@ -32,12 +42,12 @@ from adapters.outbound.email.compose import (
     compose,
     message_id,
 )
+from broadcaster import unsubscribe
 from broadcaster.channels import AdapterEnv, Addressing, Delivery, SendResult
 from broadcaster.errors import ConfigError, PermanentError, TransientError
 from broadcaster.logging import get_logger, hash_id
 from broadcaster.model import JST, now
 from broadcaster.settings import ChannelSettings
-from broadcaster.store.audiences import address_hash
 
 log = get_logger(__name__)
 
@@ -69,6 +79,16 @@ class EmailSettings(BaseModel):
     bcc_batch_size: int = Field(default=50, ge=1, le=1000)
     unsubscribe_url: str
     unsubscribe_mailto: str | None = None
+    # Mail providers whose bulk-sender rules require RFC 8058 one-click unsubscribe: their users
+    # get a message of their own even in bcc mode.
+    one_click_domains: tuple[str, ...] = (
+        "gmail.com",
+        "googlemail.com",
+        "yahoo.com",
+        "yahoo.co.jp",
+        "ymail.com",
+        "aol.com",
+    )
     ca_file: Path | None = None
     timeout: float = Field(default=30.0, gt=0, le=300)
 
@@ -89,6 +109,8 @@ class _Progress:
 
     accepted: set[str] = field(default_factory=set)
     bounced: dict[str, str] = field(default_factory=dict)  # address → the server's answer
+    # The message refused for them at DATA (its content, not their mailbox): not a bounce.
+    refused: dict[str, str] = field(default_factory=dict)
 
 
 class EmailAdapter:
@@ -99,9 +121,11 @@ class EmailAdapter:
     # The SMTP password; a relay without login still names one (see EmailSettings.login).
     required_credentials: ClassVar[tuple[str, ...]] = ("password",)
 
-    def __init__(self, settings: EmailSettings, *, tenant: str) -> None:
+    def __init__(self, settings: EmailSettings, *, tenant: str, key: bytes | None = None) -> None:
         self._settings = settings
         self._tenant = tenant
+        # Tests build the adapter without a deployment; a key of their own keeps links working.
+        self._key = key if key is not None else unsubscribe.derive(b"test-only " + tenant.encode())
         self._progress: OrderedDict[str, _Progress] = OrderedDict()
         self._tls_context: ssl.SSLContext | None = None
 
@@ -123,7 +147,7 @@ class EmailAdapter:
         if opts:
             raise ConfigError(f"channel {channel}: unknown options {', '.join(sorted(opts))}")
         try:
-            return cls(EmailSettings(**fields), tenant=env.tenant)
+            return cls(EmailSettings(**fields), tenant=env.tenant, key=env.unsubscribe_key)
         except ValidationError as e:
             raise ConfigError(f"channel {channel} (tenant {env.tenant}): {e}") from e
 
@@ -153,14 +177,13 @@ class EmailAdapter:
 
     def _envelope(self, delivery: Delivery, to: str | None) -> Envelope:
         s = self._settings
-        unsubscribe = [s.unsubscribe_url]
+        links = [s.unsubscribe_url]
         suffix = ""
         if to is not None:
-            token = address_hash("email", to)
-            suffix = token[:16]
-            unsubscribe = [f"{s.unsubscribe_url}/{token}"]
+            suffix = unsubscribe.tag(self._key, to)
+            links = [f"{s.unsubscribe_url}/{unsubscribe.token(self._key, self._tenant, to)}"]
         if s.unsubscribe_mailto:
-            unsubscribe.insert(0, f"mailto:{s.unsubscribe_mailto}?subject=unsubscribe")
+            links.insert(0, f"mailto:{s.unsubscribe_mailto}?subject=unsubscribe")
         return Envelope(
             from_address=s.from_address,
             from_name=s.from_name,
@@ -169,14 +192,18 @@ class EmailAdapter:
             # Japanese mail clients show the Date header's own offset; the town's time is JST.
             date=now().astimezone(JST),
             list_id=f"<{self._tenant}.broadcaster.{s.domain}>",
-            unsubscribe=tuple(unsubscribe),
+            unsubscribe=tuple(links),
             one_click=to is not None and s.unsubscribe_url.startswith("https://"),
             reply_to=s.reply_to,
         )
 
     def _sender(self, to: str | None) -> str:
         bounce = self._settings.bounce_address or self._settings.from_address
-        return bounce.replace("{token}", address_hash("email", to)[:16] if to else "list")
+        return bounce.replace("{token}", unsubscribe.tag(self._key, to) if to else "list")
+
+    def _own_message(self, address: str) -> bool:
+        domain = address.rsplit("@", 1)[-1].lower()
+        return self._settings.mode == "individual" or domain in self._settings.one_click_domains
 
     async def send(self, delivery: Delivery) -> SendResult:
         s = self._settings
@@ -189,7 +216,9 @@ class EmailAdapter:
         wanted = list(dict.fromkeys(r.strip() for r in delivery.recipients))
         invalid = [r for r in wanted if not ADDRESS.fullmatch(r)]
         todo = [
-            r for r in wanted if r not in invalid and r not in progress.accepted and r not in progress.bounced
+            r
+            for r in wanted
+            if r not in invalid and r not in progress.accepted and r not in progress.bounced and r not in progress.refused
         ]
         if not wanted:
             raise PermanentError("an e-mail dispatch without recipients")
@@ -199,37 +228,38 @@ class EmailAdapter:
                 async with self._client() as smtp:
                     if s.login:
                         await smtp.login(s.username or "", s.password.get_secret_value())
-                    if s.mode == "individual":
-                        for address in todo:
-                            message = compose(
-                                delivery.texts,
-                                self._envelope(delivery, address),
-                                charset=s.charset,
-                                transfer_encoding=s.transfer_encoding,
-                            )
-                            await self._transaction(
-                                smtp, self._sender(address), [address], message, progress, deferred
-                            )
-                    else:
+                    own = [a for a in todo if self._own_message(a)]
+                    blind = [a for a in todo if not self._own_message(a)]
+                    for address in own:
+                        message = compose(
+                            delivery.texts,
+                            self._envelope(delivery, address),
+                            charset=s.charset,
+                            transfer_encoding=s.transfer_encoding,
+                        )
+                        await self._transaction(smtp, self._sender(address), [address], message, progress, deferred)
+                    if blind:
                         message = compose(
                             delivery.texts,
                             self._envelope(delivery, None),
                             charset=s.charset,
                             transfer_encoding=s.transfer_encoding,
                         )
-                        for i in range(0, len(todo), s.bcc_batch_size):
-                            chunk = todo[i : i + s.bcc_batch_size]
-                            await self._transaction(
-                                smtp, self._sender(None), chunk, message, progress, deferred
-                            )
+                        for i in range(0, len(blind), s.bcc_batch_size):
+                            chunk = blind[i : i + s.bcc_batch_size]
+                            await self._transaction(smtp, self._sender(None), chunk, message, progress, deferred)
             except aiosmtplib.SMTPAuthenticationError as e:
                 raise PermanentError(
                     f"SMTP login refused ({e.code} {e.message}); check the credentials"
                 ) from e
             except aiosmtplib.SMTPResponseException as e:
-                if 500 <= e.code < 600:
+                if 500 <= e.code < 600 and not progress.accepted:
                     raise PermanentError(f"SMTP server refused the message: {e.code} {e.message}") from e
-                raise TransientError(f"SMTP server answered {e.code} {e.message}") from e
+                # 421 (closing), or a refusal after some were taken: keep what was taken, and the
+                # retry goes to the rest.
+                raise TransientError(
+                    f"SMTP server answered {e.code} {e.message}; {len(progress.accepted)} accepted so far"
+                ) from e
             except (aiosmtplib.SMTPException, OSError, TimeoutError) as e:
                 # Connection refused or lost, TLS failed, no answer in time: try again later.
                 raise TransientError(f"SMTP server unreachable: {type(e).__name__}: {e}") from e
@@ -247,9 +277,10 @@ class EmailAdapter:
                 answer=_first(progress.bounced),
             )
         if not progress.accepted:
+            refused = f", {len(progress.refused)} refused at DATA ({_first(progress.refused)})" if progress.refused else ""
             raise PermanentError(
                 f"every recipient refused: {len(progress.bounced)} bounced ({_first(progress.bounced)}), "
-                f"{len(invalid)} not an address"
+                f"{len(invalid)} not an address{refused}"
             )
         notes = [f"{len(progress.accepted)} accepted" + (" (BCC)" if s.mode == "bcc" else "")]
         if progress.bounced:
@@ -257,6 +288,8 @@ class EmailAdapter:
             notes.append(f"{len(progress.bounced)} bounced: {hashes} ({_first(progress.bounced)})")
         if invalid:
             notes.append(f"{len(invalid)} not an address: {','.join(hash_id(a) for a in invalid)}")
+        if progress.refused:
+            notes.append(f"{len(progress.refused)} refused at DATA ({_first(progress.refused)})")
         return SendResult(
             provider_ref=message_id(key, s.domain) if s.mode == "bcc" else None,
             accepted=len(progress.accepted),
@@ -272,20 +305,43 @@ class EmailAdapter:
         progress: _Progress,
         deferred: dict[str, str],
     ) -> None:
-        try:
-            refused, _ = await smtp.sendmail(sender, recipients, message)
-        except aiosmtplib.SMTPRecipientsRefused as e:
-            # Nobody in this transaction was taken; sort who is gone for good and who may retry.
-            for r in e.recipients:
-                _sort(r.recipient, r.code, r.message, progress, deferred)
-            return
-        for address in recipients:
-            answer = refused.get(address)
-            if answer is None:
-                progress.accepted.add(address)
-                deferred.pop(address, None)
-            else:
-                _sort(address, answer.code, answer.message, progress, deferred)
+        pending = list(recipients)
+        # Each round is one transaction; a 452 "too many recipients" makes another for the rest
+        # at once (RFC 5321 §4.5.3.1.10). Bounded: every round takes at least one recipient.
+        while pending:
+            try:
+                refused, _ = await smtp.sendmail(sender, pending, message)
+            except aiosmtplib.SMTPRecipientsRefused as e:
+                # Nobody in this transaction was taken; sort who is gone for good and who may retry.
+                for r in e.recipients:
+                    _sort(r.recipient, r.code, r.message, progress, deferred)
+                return
+            except aiosmtplib.SMTPDataError as e:
+                # The message itself was refused for these recipients (content, size, a policy):
+                # a 4xx may pass later, a 5xx never will; neither says their mailbox is gone.
+                said = f"{e.code} {e.message}".strip()
+                for address in pending:
+                    if 400 <= e.code < 500:
+                        deferred[address] = said
+                    else:
+                        progress.refused[address] = said
+                        deferred.pop(address, None)
+                return
+            too_many = []
+            for address in pending:
+                answer = refused.get(address)
+                if answer is None:
+                    progress.accepted.add(address)
+                    deferred.pop(address, None)
+                elif answer.code == 452:
+                    too_many.append(address)
+                else:
+                    _sort(address, answer.code, answer.message, progress, deferred)
+            if len(too_many) == len(pending):
+                for address in too_many:
+                    deferred[address] = "452 too many recipients"
+                return
+            pending = too_many
 
     async def close(self) -> None:
         self._progress.clear()

@@ -2,9 +2,20 @@
 
 Recipients are FCM registration tokens (the native app registers them as the resident's ``fcm``
 endpoint). One ``messages:send`` per token, with an OAuth 2.0 token from the service account
-(oauth.py). A token FCM calls UNREGISTERED (404), or an invalid registration token (400 with
-FcmError INVALID_ARGUMENT), is gone: reported in SendResult.gone and pruned by the worker. 429,
-5xx and timeouts are retried for those tokens only; a 401 renews the access token once.
+(oauth.py). What each answer means follows FCM's ErrorCode reference
+(firebase.google.com/docs/reference/fcm/rest/v1/ErrorCode):
+
+* UNREGISTERED (404), an invalid registration token (400, FcmError INVALID_ARGUMENT without a
+  BadRequest field) and SENDER_ID_MISMATCH (403: the token belongs to another Firebase project,
+  so this sender can never reach it) are gone: reported in SendResult.gone and pruned.
+* A 401 without an FcmError is our OAuth token (expired, revoked): renewed once. A 401 with
+  THIRD_PARTY_AUTH_ERROR is the project's APNs key (or web push credentials) refused for that
+  one message: no new OAuth token helps, so that device is refused and named, and the others go
+  on. Renewing on it cost one token request per iOS device and the token endpoint's 429s then
+  held back Android devices too.
+* QUOTA_EXCEEDED (429) and UNAVAILABLE (503) and other 5xx are retried for those tokens only,
+  after the Retry-After FCM sends; a quota is given at least a minute, which the reference asks
+  for as the first back-off.
 """
 
 from __future__ import annotations
@@ -26,6 +37,8 @@ from broadcaster.settings import ChannelSettings
 
 log = get_logger(__name__)
 _MAX_ANSWER = 16 * 1024
+# The reference: "retry with exponential backoff, minimum initial delay of 1 minute" for a quota.
+QUOTA_BACKOFF_S = 60.0
 
 
 class FcmSettings(BaseModel):
@@ -46,7 +59,7 @@ def message(
     """The v1 Message: a notification the OS shows, data the app reads, and per-platform delivery
     options from the alert (the same urgency and lifetime rules as Web Push, payload.py)."""
     ttl = payload.ttl(alert, at)
-    high = payload.urgency(alert) == "high"
+    high = payload.is_urgent(alert)
     collapse = payload.topic(tenant, alert.event_key)
     return {
         "message": {
@@ -77,21 +90,26 @@ def message(
     }
 
 
-def _gone(status: int, body: bytes) -> bool:
-    if status == 404:
-        return True
-    if status != 400:
-        return False
+def _details(body: bytes) -> tuple[set[str], bool]:
+    """The FcmError codes of an error answer, and whether a field of the request is blamed."""
     try:
         details = json.loads(body).get("error", {}).get("details", [])
     except (ValueError, AttributeError):
-        return False
-    codes = {d.get("errorCode") for d in details if isinstance(d, dict)}
+        return set(), False
+    if not isinstance(details, list):
+        return set(), False
+    codes = {str(d.get("errorCode")) for d in details if isinstance(d, dict) and d.get("errorCode")}
     bad_request = any(
         str(d.get("@type", "")).endswith("google.rpc.BadRequest") for d in details if isinstance(d, dict)
     )
+    return codes, bad_request
+
+
+def _gone(status: int, codes: set[str], bad_request: bool) -> bool:
+    if status == 404 or "UNREGISTERED" in codes or "SENDER_ID_MISMATCH" in codes:
+        return True
     # INVALID_ARGUMENT names the token only when no field of the message is blamed.
-    return "UNREGISTERED" in codes or ("INVALID_ARGUMENT" in codes and not bad_request)
+    return status == 400 and "INVALID_ARGUMENT" in codes and not bad_request
 
 
 class FcmAdapter:
@@ -202,14 +220,24 @@ class FcmAdapter:
             return Answer(Outcome.RETRY, f"{type(e).__name__}: {e}")
         if status == 200:
             return Answer(Outcome.DELIVERED)
+        codes, bad_request = _details(body)
+        named = f"HTTP {status}" + (f" {','.join(sorted(codes))}" if codes else "")
+        if "THIRD_PARTY_AUTH_ERROR" in codes:
+            return Answer(
+                Outcome.REFUSED,
+                f"{named}: APNs or web push credentials of the Firebase project refused; "
+                "check the APNs key in the Firebase console",
+            )
         if status == 401 and not renewed:
-            self.tokens.invalidate()
+            self.tokens.invalidate(token)
             return await self._send(endpoint, msg, renewed=True)
-        if _gone(status, body):
-            return Answer(Outcome.GONE, f"HTTP {status}")
-        if status == 429 or status >= 500:
-            return Answer(Outcome.RETRY, f"HTTP {status}", retry_after=wait)
-        return Answer(Outcome.REFUSED, f"HTTP {status}: {body[:120]!r}")
+        if _gone(status, codes, bad_request):
+            return Answer(Outcome.GONE, named)
+        if status == 429 or "QUOTA_EXCEEDED" in codes:
+            return Answer(Outcome.RETRY, named, retry_after=max(wait or 0.0, QUOTA_BACKOFF_S))
+        if status >= 500:
+            return Answer(Outcome.RETRY, named, retry_after=wait)
+        return Answer(Outcome.REFUSED, f"{named}: {body[:120]!r}")
 
     async def close(self) -> None:
         if self._owns_session and self._session is not None:

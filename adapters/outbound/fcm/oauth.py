@@ -102,8 +102,11 @@ class TokenSource:
         self._expires = 0.0
         self._lock = asyncio.Lock()
 
-    def invalidate(self) -> None:
-        self._token = None
+    def invalidate(self, token: str | None = None) -> None:
+        """Forget the token (only if it is still `token`: many sends refused by one expired token
+        renew it once, not once each)."""
+        if token is None or token == self._token:
+            self._token = None
 
     async def token(self) -> str:
         async with self._lock:  # one refresh for many concurrent sends

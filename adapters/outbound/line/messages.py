@@ -1,9 +1,12 @@
 """A delivery's rendered texts as LINE message objects: at most five per request, every language kept.
 
 LINE takes up to five message objects in one push, multicast, narrowcast or broadcast, and a text
-message holds up to 5,000 characters. A delivery can carry several languages (a Vietnamese reader
-gets Vietnamese, then the Japanese original), each already split into parts by the renderer, and a
-Flex bubble for severe alerts. When all of that does not fit in five, what goes first is what a
+message holds up to 5,000 characters, counted as UTF-16 code units (the reference's "Max character
+limit: 5000" is checked that way: a character outside the BMP, such as 𠮷 in a name or an emoji,
+counts two). Every length here is counted so: `len()` counts code points, and two parts that fit
+by `len()` were once joined into a message LINE refused. A delivery can carry several languages
+(a Vietnamese reader gets Vietnamese, then the Japanese original), each already split into parts
+by the renderer, and a Flex bubble for severe alerts. When all of that does not fit in five, what goes first is what a
 person misses least: the bubbles of later languages, then the bubble of the first, then the
 splits between parts (joined back up to 5,000 characters). Only then is a language's text cut,
 and the cut says so and where to read the rest. Every language keeps at least one message.
@@ -37,13 +40,28 @@ class LineMessage:
         return {"type": "text", "text": self.text}
 
 
+def units(text: str) -> int:
+    """The length of `text` as LINE counts it: UTF-16 code units."""
+    return len(text) + sum(1 for c in text if ord(c) > 0xFFFF)
+
+
+def _prefix(text: str, limit: int) -> str:
+    """The longest start of `text` within `limit` units, never half of a surrogate pair."""
+    used = 0
+    for i, c in enumerate(text):
+        used += 2 if ord(c) > 0xFFFF else 1
+        if used > limit:
+            return text[:i]
+    return text
+
+
 def cut(text: str, limit: int, mark: str) -> str:
-    """`text` within `limit` characters; when shortened, ending with `mark`."""
-    if len(text) <= limit:
+    """`text` within `limit` UTF-16 units; when shortened, ending with `mark`."""
+    if units(text) <= limit:
         return text
-    if len(mark) >= limit:
-        return text[:limit]
-    return text[: limit - len(mark)].rstrip() + mark
+    if units(mark) >= limit:
+        return _prefix(text, limit)
+    return _prefix(text, limit - units(mark)).rstrip() + mark
 
 
 def _mark(language: str, more_url: str) -> str:
@@ -63,7 +81,7 @@ def _joined(parts: Sequence[str]) -> list[str]:
     """Consecutive parts joined while they fit one text message."""
     out: list[str] = []
     for part in parts:
-        if out and len(out[-1]) + 1 + len(part) <= MAX_TEXT:
+        if out and units(out[-1]) + 1 + units(part) <= MAX_TEXT:
             out[-1] = out[-1] + "\n" + part
         else:
             out.append(part)

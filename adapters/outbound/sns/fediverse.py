@@ -3,14 +3,17 @@
 Mastodon.py is synchronous (requests); each call runs on a worker thread, one at a time per
 account, since a thread of posts is sequential anyway. Every post carries an ``Idempotency-Key``
 (the dispatch's key and the part's place), which Mastodon honours for an hour: a retry after a
-lost answer gets the status that was already made instead of a second one.
+lost answer gets the status that was already made instead of a second one. Mastodon remembers a
+key for an hour only: a post retried later than that (a long outage) first looks through the
+account's newest statuses for one with the same text in the same place of the thread, and takes
+it instead of posting again.
 """
 
 from __future__ import annotations
 
 import asyncio
 import time
-from datetime import datetime
+from datetime import UTC, datetime, timedelta
 from typing import Any, ClassVar, Literal, Self
 
 import requests
@@ -33,8 +36,28 @@ from broadcaster.channels import AdapterEnv, Addressing, Delivery, SendResult
 from broadcaster.errors import ConfigError, PermanentError, TransientError
 from broadcaster.settings import ChannelSettings
 
+# Mastodon keeps an Idempotency-Key for an hour; a retry nearer than this to that hour checks the
+# timeline first. How far back it looks: the newest statuses of the account.
+KEY_TRUST = timedelta(minutes=50)
+TIMELINE_LOOKBACK = 40
 # Mastodon counts every URL as 23 characters, whatever its length.
 _URL_LENGTH = 23
+# The regional locales Mastodon takes as a status's language besides plain ISO 639 codes; any other
+# tag (ja-x-easy, zh-Hans) is silently replaced by the account's default language, so a Chinese
+# post would be filed as Japanese and hidden from those who filter by language.
+_REGIONAL = {"zh-hans": "zh-CN", "zh-cn": "zh-CN", "zh-sg": "zh-CN", "zh-hant": "zh-TW", "zh-tw": "zh-TW",
+             "zh-hk": "zh-HK", "pt-br": "pt-BR", "pt-pt": "pt-PT", "es-ar": "es-AR", "es-mx": "es-MX",
+             "en-gb": "en-GB", "fr-ca": "fr-CA"}
+
+
+def mastodon_language(tag: str) -> str:
+    """The Mastodon locale of a BCP 47 tag: easy Japanese (ja-x-easy) is Japanese, Simplified
+    Chinese (zh-Hans) is zh-CN, Traditional zh-TW; otherwise the primary language subtag."""
+    lowered = tag.lower()
+    for prefix, locale in _REGIONAL.items():
+        if lowered == prefix or lowered.startswith(prefix + "-"):
+            return locale
+    return lowered.split("-", 1)[0]
 
 
 class MastodonSettings(BaseModel):
@@ -79,22 +102,49 @@ class MastodonNetwork:
         return length <= self._settings.max_characters
 
     async def post(
-        self, text: PostText, *, parent: Post | None, root: Post | None, key: str, at: datetime
+        self,
+        text: PostText,
+        *,
+        parent: Post | None,
+        root: Post | None,
+        key: str,
+        at: datetime,
+        retry: bool = False,
     ) -> Posted:
         api = self._client()
         async with self._lock:
+            if retry and datetime.now(UTC) - at > KEY_TRUST:
+                found = await asyncio.to_thread(self._already_posted, text.text, parent.ref if parent else None)
+                if found is not None:
+                    return Posted(found)
             try:
                 status = await asyncio.to_thread(
                     api.status_post,
                     text.text,
                     in_reply_to_id=parent.ref if parent else None,
                     visibility=self._settings.visibility,
-                    language=text.language,
+                    language=mastodon_language(text.language),
                     idempotency_key=key,
                 )
             except MastodonError as e:
                 raise self._error(e) from e
         return Posted(str(status["id"]))
+
+    def _already_posted(self, text: str, reply_to: str | None) -> str | None:
+        """The id of this account's recent status with `text` in reply to `reply_to`, if any (run
+        on a worker thread). A status's own text is read from its source: the timeline has HTML."""
+        api = self._client()
+        try:
+            me = api.account_verify_credentials()
+            recent = api.account_statuses(me["id"], limit=TIMELINE_LOOKBACK)
+            for status in recent:
+                if str(status.get("in_reply_to_id") or "") != str(reply_to or ""):
+                    continue
+                if api.status_source(status["id"]).get("text") == text:
+                    return str(status["id"])
+        except MastodonError as e:
+            raise self._error(e) from e
+        return None
 
     async def delete(self, post: Post) -> None:
         api = self._client()

@@ -15,7 +15,7 @@ deleted post is never the only trace: the cancellation itself stays). When no or
 from __future__ import annotations
 
 from dataclasses import dataclass
-from datetime import datetime
+from datetime import datetime, timedelta
 from typing import Protocol
 
 from adapters.outbound.sns.posted import Post, PostLog
@@ -23,7 +23,7 @@ from adapters.outbound.sns.texts import PostText, fit_thread, thread_of
 from broadcaster.channels import Delivery, SendResult
 from broadcaster.errors import PermanentError
 from broadcaster.logging import get_logger
-from broadcaster.model import MsgType
+from broadcaster.model import JST, MsgType
 
 log = get_logger(__name__)
 
@@ -44,10 +44,18 @@ class Network(Protocol):
     def fits(self, text: str) -> bool: ...
 
     async def post(
-        self, text: PostText, *, parent: Post | None, root: Post | None, key: str, at: datetime
+        self,
+        text: PostText,
+        *,
+        parent: Post | None,
+        root: Post | None,
+        key: str,
+        at: datetime,
+        retry: bool = False,
     ) -> Posted:
         """Post `text` (in reply to `parent`, in the thread of `root`). `key` and `at` are the
-        same on every attempt of this post: networks that honour a key or a record key use them."""
+        same on every attempt of this post: networks that honour a key or a record key use them.
+        `retry`: an earlier attempt of this dispatch may have posted it."""
 
     async def delete(self, post: Post) -> None:
         """Delete a post; one that is already gone counts as deleted."""
@@ -59,6 +67,16 @@ async def originals(log_: PostLog, delivery: Delivery) -> list[Post]:
     for identifier in delivery.alert.referenced_identifiers():
         out.extend(await log_.of_alert(identifier))
     return out
+
+
+def _distinct(post: PostText, delivery: Delivery, network: Network) -> PostText:
+    """`post` with a mark of its own alert (the time it was sent, JST, and a short id), cut to fit."""
+    sent = delivery.alert.sent.astimezone(JST)
+    mark = f" [{sent:%H:%M} #{delivery.alert.identifier[-4:]}]"
+    text = post.text
+    while text and not network.fits(text + mark):
+        text = text[:-2].rstrip() + "…"
+    return PostText(post.language, text + mark)
 
 
 async def send_thread(
@@ -90,8 +108,15 @@ async def send_thread(
     first_ref = done[0].ref if done else None
     for n in range(len(done), len(texts)):
         try:
+            # Each post of the thread its own time (a microsecond apart): networks that derive a
+            # record key from the time (Bluesky's TIDs) must not give two posts one key.
             made = await network.post(
-                texts[n], parent=parent, root=root, key=f"{key}-{n}", at=delivery.dispatch.created
+                texts[n],
+                parent=parent,
+                root=root,
+                key=f"{key}-{n}",
+                at=delivery.dispatch.created + timedelta(microseconds=n),
+                retry=delivery.attempt > 1,
             )
         except Duplicate as e:
             if delivery.attempt > 1 or done:
@@ -99,7 +124,23 @@ async def send_thread(
                 notes.append(f"post {n + 1} already on {network.label} from an earlier attempt")
                 parent = None
                 continue
-            raise PermanentError(f"{network.label} refused post {n + 1} as a duplicate: {e}") from e
+            # A first attempt: the same text was posted for another alert (two events' cancels
+            # read alike). The post is made distinct by its time and the alert's short id, so it
+            # still goes out.
+            distinct = _distinct(texts[n], delivery, network)
+            try:
+                made = await network.post(
+                    distinct,
+                    parent=parent,
+                    root=root,
+                    key=f"{key}-{n}-d",
+                    at=delivery.dispatch.created + timedelta(microseconds=n),
+                )
+            except Duplicate as again:
+                raise PermanentError(
+                    f"{network.label} refused post {n + 1} as a duplicate, even marked: {again}"
+                ) from e
+            notes.append(f"post {n + 1} marked with its time: the same text was already posted")
         post = Post(key=key, alert=alert.identifier, n=n, ref=made.ref, cid=made.cid)
         await posts.record(post)
         first_ref = first_ref or post.ref

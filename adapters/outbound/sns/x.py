@@ -5,12 +5,20 @@ replies under the original's post (or deletes it, with ``delete_on_cancel``), fo
 adapter's post log (adapters/outbound/sns/thread.py). X takes no idempotency key: a post whose
 answer was lost may be posted again on retry, except that X itself refuses identical text it has
 just seen, which counts here as "already posted" on a retry (docs/channels.md).
+
+X is pay-per-use: each post spends prepaid credits, a post with a URL about thirteen times what
+one without does (docs.x.com, "X API pay-per-usage pricing and credits": Content: Create $0.015,
+with URL $0.200). Spent credits end every post with 402 Payment Required: that is a quota state an
+officer has to act on (`QuotaExceededError`, and the channel's state file says so for
+`broadcaster status`), not a refusal of one post.
 """
 
 from __future__ import annotations
 
+import json
 import time
-from datetime import datetime
+from collections.abc import Sequence
+from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any, ClassVar, Self
 
@@ -20,15 +28,23 @@ from pydantic import BaseModel, ConfigDict, Field, SecretStr, ValidationError
 from tweepy.asynchronous import AsyncClient
 
 from adapters.outbound.sns.posted import Post, PostLog
-from adapters.outbound.sns.texts import X_MAX_WEIGHT, PostText, x_weight
+from adapters.outbound.sns.texts import URL, X_MAX_WEIGHT, PostText, x_weight
 from adapters.outbound.sns.thread import Duplicate, Posted, send_thread
 from adapters.outbound.sns.transport import ApiSession
-from broadcaster.channels import AdapterEnv, Addressing, Delivery, SendResult
+from broadcaster.channels import AdapterEnv, Addressing, Delivery, QuotaState, SendResult
 from broadcaster.errors import ConfigError, PermanentError, QuotaExceededError, TransientError
 from broadcaster.settings import ChannelSettings
 
 # Where tweepy sends its requests; fixed in the library.
 X_API = "https://api.twitter.com"
+# What X charges per post in US dollars (its published pay-per-use rates), for the preview's cost.
+CREDITS = "X credits"
+POST_COST = 0.015
+POST_WITH_URL_COST = 0.200
+
+
+def post_cost(text: str) -> float:
+    return POST_WITH_URL_COST if URL.search(text) else POST_COST
 
 
 class XSettings(BaseModel):
@@ -63,10 +79,11 @@ def _reset_in(response: Any, fallback: int | None) -> float | None:
 class XNetwork:
     label = "X"
 
-    def __init__(self, settings: XSettings) -> None:
+    def __init__(self, settings: XSettings, *, state_file: Path | None = None) -> None:
         self._settings = settings
         self._session: ApiSession | None = None
         self._client: AsyncClient | None = None
+        self.state_file = state_file
 
     def _api(self) -> AsyncClient:
         if self._client is None:
@@ -87,7 +104,14 @@ class XNetwork:
         return x_weight(text) <= X_MAX_WEIGHT
 
     async def post(
-        self, text: PostText, *, parent: Post | None, root: Post | None, key: str, at: datetime
+        self,
+        text: PostText,
+        *,
+        parent: Post | None,
+        root: Post | None,
+        key: str,
+        at: datetime,
+        retry: bool = False,
     ) -> Posted:
         try:
             answer = await self._api().create_tweet(
@@ -96,14 +120,34 @@ class XNetwork:
         except tweepy.Forbidden as e:
             if "duplicate content" in str(e).lower():
                 raise Duplicate(str(e)) from e
+            if "oauth1 app permissions" in str(e).lower() or "oauth1-permissions" in str(e).lower():
+                raise PermanentError(
+                    f"X refused the post: the app has read-only permission ({e}); set it to Read and "
+                    "Write in the developer console and generate the access token again"
+                ) from e
             raise PermanentError(f"X refused the post: {e}") from e
         except tweepy.HTTPException as e:
-            raise _error(e) from e
+            error = _error(e)
+            if isinstance(error, QuotaExceededError):
+                self._note_credits(str(error))
+            raise error from e
         except TimeoutError as e:
             raise TransientError(f"X did not answer within {self._settings.timeout:g}s") from e
         except aiohttp.ClientError as e:
             raise TransientError(f"X unreachable: {type(e).__name__}: {e}") from e
+        self._note_credits(None)
         return Posted(str(answer["data"]["id"]))
+
+    def _note_credits(self, refused: str | None) -> None:
+        """Keep the credit state (spent, or fine since the last post) for `broadcaster status`."""
+        if self.state_file is None:
+            return
+        state = {"ok": refused is None, "detail": refused or "", "at": datetime.now(UTC).isoformat()}
+        try:
+            self.state_file.parent.mkdir(parents=True, exist_ok=True)
+            self.state_file.write_text(json.dumps(state), encoding="utf-8")
+        except OSError:
+            pass  # the state is for display; a post must not fail for it
 
     async def delete(self, post: Post) -> None:
         try:
@@ -124,6 +168,12 @@ class XNetwork:
 
 def _error(e: tweepy.HTTPException) -> Exception:
     text = str(e).replace("\n", " ")
+    status = getattr(getattr(e, "response", None), "status", None)
+    if status == 402 or "creditsdepleted" in text.lower().replace(" ", ""):
+        return QuotaExceededError(
+            f"X API credits are spent ({text}); no post goes out until credits are bought in the X "
+            "developer console"
+        )
     if isinstance(e, tweepy.TooManyRequests):
         if "usage cap" in text.lower():
             return QuotaExceededError(
@@ -152,9 +202,9 @@ class XAdapter:
         "access_token_secret",
     )
 
-    def __init__(self, settings: XSettings, posts: PostLog) -> None:
+    def __init__(self, settings: XSettings, posts: PostLog, *, state_file: Path | None = None) -> None:
         self._settings = settings
-        self._network = XNetwork(settings)
+        self._network = XNetwork(settings, state_file=state_file)
         self._posts = posts
 
     @classmethod
@@ -169,7 +219,11 @@ class XAdapter:
         if opts:
             raise ConfigError(f"channel {channel}: unknown options {', '.join(sorted(opts))}")
         try:
-            return cls(XSettings(**fields), PostLog.under(env.var_dir, channel, env.tenant))
+            return cls(
+                XSettings(**fields),
+                PostLog.under(env.var_dir, channel, env.tenant),
+                state_file=credit_state_file(env.var_dir, channel, env.tenant),
+            )
         except ValidationError as e:
             raise ConfigError(f"channel {channel} (tenant {env.tenant}): {e}") from e
 
@@ -178,5 +232,28 @@ class XAdapter:
             delivery, self._network, self._posts, delete_on_cancel=self._settings.delete_on_cancel
         )
 
+    async def quota_state(self) -> list[QuotaState]:
+        """X has no endpoint for the credit balance: what the last post found is what is known."""
+        path = self._network.state_file
+        saved: dict[str, Any] = {}
+        if path is not None:
+            try:
+                saved = json.loads(path.read_text(encoding="utf-8"))
+            except (OSError, ValueError):
+                saved = {}
+        if not saved:
+            return [QuotaState(name=CREDITS, unit="US$", detail="no post yet: the balance is in X's developer console")]
+        spent = not saved.get("ok", True)
+        detail = str(saved.get("detail") or "") if spent else f"the last post went out at {saved.get('at', '?')}"
+        return [QuotaState(name=CREDITS, unit="US$", spent=spent, detail=detail)]
+
+    def quota_needed(self, people: int, posts: Sequence[str]) -> dict[str, float]:
+        return {CREDITS: round(sum(post_cost(p) for p in posts), 3)}
+
     async def close(self) -> None:
         await self._network.close()
+
+
+def credit_state_file(var_dir: Path, channel: str, tenant: str) -> Path:
+    """Where an X channel notes whether its credits were spent at the last post."""
+    return var_dir / "sns" / channel / f"{tenant}.credits.json"

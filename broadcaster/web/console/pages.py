@@ -24,6 +24,7 @@ from broadcaster.pipeline.republish import RepublishError, republish
 from broadcaster.store.users import Role
 from broadcaster.web.console import compose as c
 from broadcaster.web.console import queries as q
+from broadcaster.web.console import quota_flags
 from broadcaster.web.console.runtime import console_runtime
 from broadcaster.web.endpoints import Endpoints
 from broadcaster.web.keys import CLOSING, CONTEXT, principal
@@ -164,9 +165,11 @@ async def compose_preview(request: web.Request) -> web.StreamResponse:
     rt = console_runtime(ctx)
     rows = q.preview_rows(rt, alert, tenant, PREVIEW_LANGUAGES)
     table = await q.decision_table(rt, alert)
+    refused_by_quota = await quota_flags.flags(ctx.settings, tenant.id, table, rows)
     return render(
         request,
         "console/preview.html",
+        quota_flags=refused_by_quota,
         tenant=tenant,
         draft=draft,
         chosen=chosen,

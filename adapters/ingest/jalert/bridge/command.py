@@ -1,4 +1,4 @@
-"""The `broadcaster jalert-bridge` command (registered by broadcaster/cli.py)."""
+"""The `broadcaster jalert-bridge` command (registered under the `broadcaster.commands` entry point)."""
 
 from __future__ import annotations
 

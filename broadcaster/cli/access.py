@@ -2,33 +2,16 @@
 
 from __future__ import annotations
 
-import asyncio
 import sys
-from typing import Any
 
 import click
 
+from broadcaster.cli.context import require_tenant, settings, with_ledger
 from broadcaster.errors import ConfigError
-from broadcaster.settings import Settings
+from broadcaster.store.ledger import Ledger
 
 
-def _settings(ctx: click.Context) -> Settings:
-    from broadcaster.cli import _settings as load
-
-    return load(ctx)
-
-
-async def _with_ledger(settings: Settings, work: Any) -> Any:
-    from broadcaster.store.personal import open_ledger
-
-    ledger = open_ledger(settings)  # TOTP secrets and phone numbers are sealed with its key
-    try:
-        return await work(ledger)
-    finally:
-        await ledger.close()
-
-
-@click.group()
+@click.group("users")
 def users() -> None:
     """Officers of the console: add them, give them roles."""
 
@@ -48,9 +31,8 @@ def users_add(
     from broadcaster.store.users import Role, Users
     from broadcaster.web.auth import hash_password, new_totp_secret, totp_uri
 
-    settings = _settings(ctx)
-    if tenant not in settings.tenants:
-        raise click.ClickException(f"unknown tenant {tenant!r}")
+    loaded = settings(ctx)
+    require_tenant(loaded, tenant)
     try:
         role_value = Role.parse(role)
     except ValueError as e:
@@ -62,8 +44,7 @@ def users_add(
         raise click.ClickException(str(e)) from e
     secret = new_totp_secret()
 
-    async def work(ledger: Any) -> int:
-        await ledger.ensure_tenants((t.id, t.name) for t in settings.tenants.values())
+    async def work(ledger: Ledger) -> int:
         uid: int = await Users(ledger.db).add(
             username, display_name=display_name or username, home_tenant=tenant, password_hash=pw_hash,
             totp_secret=secret, roles={tenant: role_value}, phone=phone,
@@ -71,7 +52,7 @@ def users_add(
         await ledger.audit(actor="cli", action="user_added", tenant=tenant, target=username, detail={"role": role_value.label})
         return uid
 
-    uid = asyncio.run(_with_ledger(settings, work))
+    uid = with_ledger(loaded, work, tenants=True)
     click.echo(f"added {username} (id {uid}) as {role_value.label} of {tenant}")
     click.echo(f"second factor secret: {secret}")
     click.echo(f"authenticator link:   {totp_uri(secret, username)}")
@@ -86,31 +67,27 @@ def users_grant(ctx: click.Context, username: str, tenant: str, role: str) -> No
     """Give an officer a role in a tenant (a neighbour's officer covering a stricken town)."""
     from broadcaster.store.users import Role, Users
 
-    settings = _settings(ctx)
-    if tenant not in settings.tenants:
-        raise click.ClickException(f"unknown tenant {tenant!r}")
+    loaded = settings(ctx)
+    require_tenant(loaded, tenant)
     role_value = Role.parse(role)
 
-    async def work(ledger: Any) -> None:
+    async def work(ledger: Ledger) -> None:
         store = Users(ledger.db)
         user = await store.by_username(username)
         if user is None:
             raise ConfigError(f"no user {username!r}")
-        if user.home_tenant != tenant and user.home_tenant not in settings.tenants[tenant].delegates:
+        if user.home_tenant != tenant and user.home_tenant not in loaded.tenants[tenant].delegates:
             raise ConfigError(
                 f"{user.home_tenant} is not among {tenant}'s delegates: add it to the tenant's `delegates` first"
             )
         await store.grant(user.id, tenant, role_value)
         await ledger.audit(actor="cli", action="role_granted", tenant=tenant, target=username, detail={"role": role_value.label, "home": user.home_tenant})
 
-    try:
-        asyncio.run(_with_ledger(settings, work))
-    except ConfigError as e:
-        raise click.ClickException(str(e)) from e
+    with_ledger(loaded, work)
     click.echo(f"{username} is now {role_value.label} of {tenant}")
 
 
-@click.group()
+@click.group("tokens")
 def tokens() -> None:
     """API tokens for the town's other systems, one per system and tenant."""
 
@@ -124,18 +101,16 @@ def tokens_create(ctx: click.Context, name: str, tenant: str, role: str) -> None
     """Create a token; it is printed once and stored only as a hash."""
     from broadcaster.store.users import Role, Users
 
-    settings = _settings(ctx)
-    if tenant not in settings.tenants:
-        raise click.ClickException(f"unknown tenant {tenant!r}")
+    loaded = settings(ctx)
+    require_tenant(loaded, tenant)
     role_value = Role.parse(role)
 
-    async def work(ledger: Any) -> str:
-        await ledger.ensure_tenants((t.id, t.name) for t in settings.tenants.values())
+    async def work(ledger: Ledger) -> str:
         token: str = await Users(ledger.db).create_token(tenant, name, role_value)
         await ledger.audit(actor="cli", action="token_created", tenant=tenant, target=name, detail={"role": role_value.label})
         return token
 
-    click.echo(asyncio.run(_with_ledger(settings, work)))
+    click.echo(with_ledger(loaded, work, tenants=True))
 
 
 @tokens.command("revoke")
@@ -145,18 +120,18 @@ def tokens_create(ctx: click.Context, name: str, tenant: str, role: str) -> None
 def tokens_revoke(ctx: click.Context, name: str, tenant: str) -> None:
     from broadcaster.store.users import Users
 
-    settings = _settings(ctx)
+    loaded = settings(ctx)
 
-    async def work(ledger: Any) -> int:
+    async def work(ledger: Ledger) -> int:
         n: int = await Users(ledger.db).revoke_token(tenant, name)
         await ledger.audit(actor="cli", action="token_revoked", tenant=tenant, target=name)
         return n
 
-    n = asyncio.run(_with_ledger(settings, work))
+    n = with_ledger(loaded, work)
     click.echo(f"revoked {n} token(s)")
 
 
-@click.group()
+@click.group("audit")
 def audit() -> None:
     """The append-only audit log."""
 
@@ -165,14 +140,17 @@ def audit() -> None:
 @click.pass_context
 def audit_verify(ctx: click.Context) -> None:
     """Check the hash chain; exit 1 if any row was altered or removed."""
-    settings = _settings(ctx)
+    loaded = settings(ctx)
 
-    async def work(ledger: Any) -> tuple[int, list[int]]:
+    async def work(ledger: Ledger) -> tuple[int, list[int]]:
         result: tuple[int, list[int]] = await ledger.verify_audit()
         return result
 
-    n, bad = asyncio.run(_with_ledger(settings, work))
+    n, bad = with_ledger(loaded, work)
     if bad:
         click.echo(f"audit log BROKEN: {len(bad)} of {n} rows do not match the chain (ids {bad[:20]})")
         sys.exit(1)
     click.echo(f"audit log intact: {n} rows")
+
+
+COMMANDS = (users, tokens, audit)

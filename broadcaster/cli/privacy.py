@@ -2,47 +2,16 @@
 
 from __future__ import annotations
 
-import asyncio
 import json
-from collections.abc import Awaitable, Callable
 from datetime import timedelta
-from typing import Any, TypeVar
 
 import click
 
+from broadcaster.cli.context import settings, with_ledger
 from broadcaster.errors import BroadcasterError
-from broadcaster.settings import Settings
-
-T = TypeVar("T")
 
 
-def _settings(ctx: click.Context) -> Settings:
-    from broadcaster.cli import _settings as load
-
-    return load(ctx)
-
-
-def _with_ledger(settings: Settings, work: Callable[[Any], Awaitable[T]]) -> T:
-    from broadcaster.store import migrate
-    from broadcaster.store.personal import open_ledger
-
-    async def go() -> T:
-        ledger = open_ledger(settings)
-        try:
-            missing = await migrate.missing_revisions(ledger.db)
-            if missing:
-                raise click.ClickException(f"the database lacks {', '.join(missing)}: run `broadcaster db upgrade`")
-            return await work(ledger)
-        finally:
-            await ledger.close()
-
-    try:
-        return asyncio.run(go())
-    except BroadcasterError as e:
-        raise click.ClickException(str(e)) from e
-
-
-@click.group()
+@click.group("privacy")
 def privacy() -> None:
     """The data key that seals personal data in the ledger."""
 
@@ -62,9 +31,9 @@ def privacy_status(ctx: click.Context, as_json: bool) -> None:
     """Per column: values in clear and values sealed under each key; exit 1 if any is not current."""
     from broadcaster.store.personal import key_status
 
-    settings = _settings(ctx)
-    report = _with_ledger(settings, lambda ledger: key_status(ledger.db))
-    cipher = settings.privacy.cipher()
+    loaded = settings(ctx)
+    report = with_ledger(loaded, lambda ledger: key_status(ledger.db))
+    cipher = loaded.privacy.cipher()
     current = cipher.key_id if cipher else None
     stale = sum(n for counts in report.columns.values() for kid, n in counts.items() if kid != current)
     if as_json:
@@ -85,19 +54,19 @@ def privacy_rekey(ctx: click.Context) -> None:
     """Seal clear values and re-seal older keys' values under the current key (rotation)."""
     from broadcaster.store.personal import data_cipher, rekey
 
-    settings = _settings(ctx)
+    loaded = settings(ctx)
     try:
-        cipher = data_cipher(settings, required=True)
+        cipher = data_cipher(loaded, required=True)
     except BroadcasterError as e:
         raise click.ClickException(str(e)) from e
     if cipher is None:
         raise click.ClickException("privacy rekey needs a data key (privacy.key)")
-    report = _with_ledger(settings, lambda ledger: rekey(ledger.db, cipher))
+    report = with_ledger(loaded, lambda ledger: rekey(ledger.db, cipher))
     for column, n in report.resealed.items():
         click.echo(f"{column}: {n} sealed under {cipher.key_id}")
 
 
-@click.group()
+@click.group("retention")
 def retention() -> None:
     """Purging personal data that delivery no longer needs."""
 
@@ -110,12 +79,12 @@ def retention_run(ctx: click.Context, days: float | None, dry_run: bool) -> None
     """Purge the recipient lists of final dispatches whose event has been quiet for the period."""
     from broadcaster.store.retention import purge_recipients
 
-    settings = _settings(ctx)
-    period = days if days is not None else settings.privacy.recipients_retention_days
+    loaded = settings(ctx)
+    period = days if days is not None else loaded.privacy.recipients_retention_days
     if period <= 0:
         raise click.ClickException("--days must be more than 0")
-    report = _with_ledger(
-        settings, lambda ledger: purge_recipients(ledger, older_than=timedelta(days=period), dry_run=dry_run)
+    report = with_ledger(
+        loaded, lambda ledger: purge_recipients(ledger, older_than=timedelta(days=period), dry_run=dry_run)
     )
     verb = "would purge" if dry_run else "purged"
     click.echo(
@@ -123,3 +92,6 @@ def retention_run(ctx: click.Context, days: float | None, dry_run: bool) -> None
         f"older than {report.cutoff:%Y-%m-%d %H:%M} UTC; {report.marked} without a list marked; "
         f"{report.waiting} older kept (not final, or their event is still active)"
     )
+
+
+COMMANDS = (privacy, retention)

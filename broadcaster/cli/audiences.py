@@ -7,59 +7,17 @@ logged (identifiers are hashed).
 
 from __future__ import annotations
 
-import asyncio
 import sys
-from collections.abc import Awaitable, Callable
 from pathlib import Path
-from typing import Any, TypeVar
+from typing import Any
 
 import click
 
-from broadcaster.errors import BroadcasterError, ConfigError
-from broadcaster.settings import Settings
-
-T = TypeVar("T")
+from broadcaster.cli.context import require_tenant, settings, with_ledger
+from broadcaster.store.ledger import Ledger
 
 
-def _settings(ctx: click.Context) -> Settings:
-    from broadcaster.cli import _settings as load
-
-    return load(ctx)
-
-
-def _tenant(settings: Settings, tenant: str) -> None:
-    if tenant not in settings.tenants:
-        raise click.ClickException(f"unknown tenant {tenant!r}; tenants: {', '.join(settings.tenants) or 'none'}")
-
-
-def _with_store(settings: Settings, work: Callable[[Any], Awaitable[T]]) -> T:
-    """Run `work(ledger)` on a migrated ledger; an operator error becomes one clear line."""
-
-    async def go() -> T:
-        from broadcaster.store import migrate
-        from broadcaster.store.personal import open_ledger
-
-        settings.var_dir.mkdir(parents=True, exist_ok=True)
-        ledger = open_ledger(settings)  # addresses are sealed with the data key
-        try:
-            current, head = await migrate.current_revision(ledger.db), migrate.head_revision()
-            if current != head:
-                raise ConfigError(
-                    f"the database is at revision {current or 'none'}, this version needs {head}: "
-                    "run `broadcaster db upgrade`"
-                )
-            await ledger.ensure_tenants((t.id, t.name) for t in settings.tenants.values())
-            return await work(ledger)
-        finally:
-            await ledger.close()
-
-    try:
-        return asyncio.run(go())
-    except BroadcasterError as e:
-        raise click.ClickException(str(e)) from e
-
-
-@click.group()
+@click.group("audiences")
 def audiences() -> None:
     """A municipality's residents, district leaders and officers (CSV import and export)."""
 
@@ -74,9 +32,9 @@ def import_(ctx: click.Context, file: Path, tenant: str, dry_run: bool) -> None:
     from broadcaster.store.audience_csv import decode, district_lookup, read_people
     from broadcaster.store.audiences import Audiences
 
-    settings = _settings(ctx)
-    _tenant(settings, tenant)
-    districts = district_lookup((d.id, d.name) for d in settings.tenants[tenant].districts)
+    loaded = settings(ctx)
+    require_tenant(loaded, tenant)
+    districts = district_lookup((d.id, d.name) for d in loaded.tenants[tenant].districts)
     try:
         text = decode(file.read_bytes())
     except (OSError, UnicodeDecodeError) as e:
@@ -91,10 +49,10 @@ def import_(ctx: click.Context, file: Path, tenant: str, dry_run: bool) -> None:
         click.echo(f"{file}: {len(people)} people, no problems (dry run: nothing imported)")
         return
 
-    async def work(ledger: Any) -> Any:
+    async def work(ledger: Ledger) -> Any:
         return await Audiences(ledger.db).import_people(tenant, people)
 
-    report = _with_store(settings, work)
+    report = with_ledger(loaded, work, tenants=True)
     click.echo(
         f"{tenant}: {report.created} created, {report.updated} updated, {report.unchanged} unchanged, "
         f"{report.left} left"
@@ -116,13 +74,13 @@ def export(ctx: click.Context, file: Path, tenant: str) -> None:
     from broadcaster.store.audience_csv import write_people
     from broadcaster.store.audiences import Audiences
 
-    settings = _settings(ctx)
-    _tenant(settings, tenant)
+    loaded = settings(ctx)
+    require_tenant(loaded, tenant)
 
-    async def work(ledger: Any) -> Any:
+    async def work(ledger: Ledger) -> Any:
         return await Audiences(ledger.db).people(tenant)
 
-    people = _with_store(settings, work)
+    people = with_ledger(loaded, work, tenants=True)
     text = write_people(people)
     if str(file) == "-":
         sys.stdout.write(text.removeprefix("\ufeff"))
@@ -146,10 +104,10 @@ def leave(ctx: click.Context, external_id: str, tenant: str) -> None:
     """The person opts out: their addresses and personal data are deleted now."""
     from broadcaster.store.audiences import Audiences
 
-    settings = _settings(ctx)
-    _tenant(settings, tenant)
+    loaded = settings(ctx)
+    require_tenant(loaded, tenant)
 
-    async def work(ledger: Any) -> bool:
+    async def work(ledger: Ledger) -> bool:
         done = await Audiences(ledger.db).leave(tenant, external_id)
         if done:
             from broadcaster.logging import hash_id
@@ -157,7 +115,7 @@ def leave(ctx: click.Context, external_id: str, tenant: str) -> None:
             await ledger.audit(actor="cli", action="subscriber_left", tenant=tenant, target=hash_id(f"{tenant}/{external_id}"))
         return done
 
-    if not _with_store(settings, work):
+    if not with_ledger(loaded, work, tenants=True):
         raise click.ClickException(f"no registered person {external_id!r} in {tenant} (or they already left)")
     click.echo(f"{external_id} left {tenant}: addresses and personal data deleted")
 
@@ -169,13 +127,13 @@ def counts(ctx: click.Context, tenant: str) -> None:
     """How many addresses each audience has on each channel (what routing counts on)."""
     from broadcaster.store.audiences import Audiences
 
-    settings = _settings(ctx)
-    _tenant(settings, tenant)
+    loaded = settings(ctx)
+    require_tenant(loaded, tenant)
 
-    async def work(ledger: Any) -> Any:
+    async def work(ledger: Ledger) -> Any:
         return await Audiences(ledger.db).counts(tenant)
 
-    snapshot = _with_store(settings, work)
+    snapshot = with_ledger(loaded, work, tenants=True)
     rows = sorted(snapshot.n.items())
     if not rows:
         click.echo(f"{tenant}: nobody registered")
@@ -192,11 +150,14 @@ def recount(ctx: click.Context, tenant: str) -> None:
     """Rebuild the tenant's audience counts from the people (a repair; never needed normally)."""
     from broadcaster.store.audiences import Audiences
 
-    settings = _settings(ctx)
-    _tenant(settings, tenant)
+    loaded = settings(ctx)
+    require_tenant(loaded, tenant)
 
-    async def work(ledger: Any) -> None:
+    async def work(ledger: Ledger) -> None:
         await Audiences(ledger.db).recount(tenant)
 
-    _with_store(settings, work)
+    with_ledger(loaded, work, tenants=True)
     click.echo(f"{tenant}: counts rebuilt")
+
+
+COMMANDS = (audiences,)

@@ -11,17 +11,12 @@ from typing import Any
 
 import click
 
+from broadcaster.cli.context import ledger_of, require_tenant, settings, sqlite_ledger_exists
 from broadcaster.errors import BroadcasterError, ConfigError
 from broadcaster.settings import Settings
 
 
-def _settings(ctx: click.Context) -> Settings:
-    from broadcaster.cli import _settings as load
-
-    return load(ctx)
-
-
-@click.group()
+@click.group("rules")
 def rules() -> None:
     """The rules: who gets what, on which channel, and why (docs/rules.md)."""
 
@@ -38,29 +33,16 @@ def _routing_time(value: str | None) -> datetime | None:
     return at if at.tzinfo is not None else at.replace(tzinfo=JST)
 
 
-def _ledger_exists(settings: Settings) -> bool:
-    """Simulating must not create an empty SQLite ledger as a side effect."""
-    from broadcaster.store.db import _sqlite_path
-
-    return not settings.db_url.startswith("sqlite") or Path(_sqlite_path(settings.db_url)).exists()
-
-
-async def _counts(settings: Settings, tenants: list[str]) -> dict[str, Any]:
-    """Count snapshots per tenant, or {} when the ledger is missing or not migrated."""
-    from broadcaster.store import migrate
+async def _counts(loaded: Settings, tenants: list[str]) -> dict[str, Any]:
+    """Count snapshots per tenant, or {} when the ledger is not migrated or cannot be read."""
     from broadcaster.store.audiences import Audiences
-    from broadcaster.store.personal import open_ledger
 
-    ledger = open_ledger(settings, required=False)  # counts only: no personal data is read
     try:
-        if await migrate.current_revision(ledger.db) != migrate.head_revision():
-            return {}  # not migrated to this version: counts are unknown
-        store = Audiences(ledger.db)
-        return {t: await store.counts(t) for t in tenants}
+        async with ledger_of(loaded, key_required=False) as ledger:  # counts only: nothing personal
+            store = Audiences(ledger.db)
+            return {t: await store.counts(t) for t in tenants}
     except Exception:  # a simulation is still useful without counts; it says they are unknown
         return {}
-    finally:
-        await ledger.close()
 
 
 @rules.command("simulate")
@@ -81,27 +63,28 @@ def simulate(ctx: click.Context, files: tuple[Path, ...], tenant: str | None, at
     from broadcaster.rules.simulate import simulate as run_simulation
     from broadcaster.sources import raw_from_file
 
-    settings = _settings(ctx)
-    if tenant is not None and tenant not in settings.tenants:
-        raise click.ClickException(f"unknown tenant {tenant!r}; tenants: {', '.join(settings.tenants)}")
+    loaded = settings(ctx)
+    if tenant is not None:
+        require_tenant(loaded, tenant)
     at = _routing_time(at_text)
     try:
-        directory = TenantDirectory.from_settings(settings)
+        directory = TenantDirectory.from_settings(loaded)
         rule_sets = {
-            t.id: load_tenant_rules(settings.rules_dir, t.id, list(settings.channels), [d.id for d in t.districts])
-            for t in settings.tenants.values()
+            t.id: load_tenant_rules(loaded.rules_dir, t.id, list(loaded.channels), [d.id for d in t.districts])
+            for t in loaded.tenants.values()
             if tenant in (None, t.id)
         }
-        profiles = {c: profile_of(settings, c) for c in settings.enabled_channels()}
+        profiles = {c: profile_of(loaded, c) for c in loaded.enabled_channels()}
         parsers = load_parsers()
     except BroadcasterError as e:
         raise click.ClickException(str(e)) from e
-    counts = asyncio.run(_counts(settings, list(rule_sets))) if _ledger_exists(settings) else {}
+    # Simulating must not create an empty SQLite ledger as a side effect.
+    counts = asyncio.run(_counts(loaded, list(rule_sets))) if sqlite_ledger_exists(loaded) else {}
     tables: list[tuple[Path, Table]] = []
     failed = 0
     for path in files:
         try:
-            raw = raw_from_file(path, officer="simulate", tenant=tenant, source=None, known_tenants=settings.tenants)
+            raw = raw_from_file(path, officer="simulate", tenant=tenant, source=None, known_tenants=loaded.tenants)
         except ConfigError as e:
             click.echo(f"{path}: {e}", err=True)
             failed += 1
@@ -146,12 +129,11 @@ def list_(ctx: click.Context, tenant: str) -> None:
     """The tenant's rules in precedence order, with where each is written."""
     from broadcaster.rules.engine import load_tenant_rules
 
-    settings = _settings(ctx)
-    if tenant not in settings.tenants:
-        raise click.ClickException(f"unknown tenant {tenant!r}")
+    loaded = settings(ctx)
+    require_tenant(loaded, tenant)
     try:
         rule_set = load_tenant_rules(
-            settings.rules_dir, tenant, list(settings.channels), [d.id for d in settings.tenants[tenant].districts]
+            loaded.rules_dir, tenant, list(loaded.channels), [d.id for d in loaded.tenants[tenant].districts]
         )
     except ConfigError as e:
         raise click.ClickException(str(e)) from e
@@ -170,16 +152,12 @@ def list_(ctx: click.Context, tenant: str) -> None:
 def status(ctx: click.Context) -> None:
     """Which rule set each tenant's router runs, and the last edit it refused (hot reload)."""
     from broadcaster.store import routing
-    from broadcaster.store.ledger import Ledger
 
-    settings = _settings(ctx)
+    loaded = settings(ctx)
 
     async def go() -> list[dict[str, Any]]:
-        ledger = Ledger.connect(settings.db_url)
-        try:
+        async with ledger_of(loaded, key_required=False) as ledger:  # nothing personal is read
             return await routing.rules_status(ledger.db)
-        finally:
-            await ledger.close()
 
     try:
         rows = asyncio.run(go())
@@ -194,3 +172,6 @@ def status(ctx: click.Context) -> None:
             click.echo(f"  REFUSED edit at {r['error_at']:%Y-%m-%d %H:%M:%S} (the set above stays active):")
             for line in str(r["error"]).splitlines()[:10]:
                 click.echo(f"    {line}")
+
+
+COMMANDS = (rules,)

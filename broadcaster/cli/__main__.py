@@ -1,0 +1,3 @@
+from broadcaster.cli.root import main
+
+main()
