@@ -27,6 +27,7 @@ from broadcaster.cli import (
     preview,
     privacy,
     rules,
+    stats,
 )
 from broadcaster.errors import BroadcasterError
 
@@ -43,6 +44,7 @@ MODULES = (
     privacy,  # privacy keygen|status|rekey, retention run
     leaders,  # leaders link-code
     demo,  # demo
+    stats,  # stats fetch|show
 )
 
 

@@ -47,3 +47,6 @@ def show_command(ctx: click.Context, tenant: str, alert_id: str) -> None:
         click.echo("no statistics fetched for this alert yet (`broadcaster stats fetch`)")
         return
     click.echo("\n".join([f"{tenant}  {alert_id}", *delivery_stats.render(rows)]))
+
+
+COMMANDS = (stats,)
