@@ -50,6 +50,8 @@ SIZES: dict[str, tuple[Any, Any, Any]] = {
     "parse_limit": (None, None, 20),
     "profile_alerts": ((10, 100), (5, 30), None),
     "adapter_sends": (30, 5, None),
+    # (synthesis rounds, sample alerts, calls through the exchange)
+    "voice": ((3, 8, 200), (1, 8, 50), (1, 2, 10)),
 }
 # The targets, at the sizes.
 FULL_LINE, FULL_PUSH, FULL_LEADERS = 100_000, 10_000, 1_000
@@ -255,6 +257,12 @@ def step_routing(ctx: Ctx) -> Any:
     return run_step(ctx, "routing", ["bench/bench_routing.py", *(["--quick"] if ctx.mode else [])], 900, json_out=False)
 
 
+def step_voice(ctx: Ctx) -> Any:
+    rounds, samples, calls = ctx.size("voice")
+    argv = ["bench/bench_voice.py", "--rounds", str(rounds), "--samples", str(samples), "--calls", str(calls)]
+    return run_step(ctx, "voice", argv, 900)
+
+
 STEPS: dict[str, Callable[[Ctx], Any]] = {
     "pipeline": step_pipeline,
     "relay": step_relay,
@@ -267,6 +275,7 @@ STEPS: dict[str, Callable[[Ctx], Any]] = {
     "render": step_render,
     "routing": step_routing,
     "profile": step_profile,
+    "voice": step_voice,
 }
 KAFKA_STEPS = {"pipeline", "relay", "scaling", "profile"}
 
@@ -365,6 +374,20 @@ def figures(r: dict[str, Any], mode: int) -> list[dict[str, Any]]:
             ))
         elif parse and parse.get("jmaxml", 1) is None:
             out.append(_figure("JMA parse vs jmaxml", None, "×", note="skipped: jmaxml is not installed"))
+    voice = r.get("voice") or {}
+    if voice.get("synthesis"):
+        syn = voice["synthesis"]
+        out.append(_figure(
+            "voice synthesis per message, p50 (wall)", _get(syn, "wall_ms", "p50"), "ms",
+            note=f"CPU p50 {syn.get('cpu_ms_p50')} ms; audio p50 {_get(syn, 'audio_s', 'p50')} s; "
+            f"{syn.get('speech_s_per_cpu_s')} s of speech per CPU-s; {syn.get('messages')} messages",
+        ))
+    if voice.get("calls"):
+        c = voice["calls"]
+        out.append(_figure(
+            "voice calls per minute through the exchange simulator", c.get("calls_per_minute"), "calls/min",
+            note=f"{c.get('calls')} calls, {c.get('concurrency')} at once, {c.get('cpu_ms_per_call')} CPU-ms per call",
+        ))
     sc = r.get("scaling") or {}
     runs = {x["workers_per_stage"]: x for x in sc.get("runs") or []}
     if 1 in runs and 2 in runs:

@@ -63,6 +63,10 @@ STANDARD_PROFILES: dict[str, ChannelProfile] = {
         f"area_mail_{carrier}": ChannelProfile("broadcast", 200, None, AREA_MAIL_KINDS)
         for carrier in ("docomo", "kddi", "softbank", "rakuten")
     },
+    # One number at a time: an SMS gateway takes one recipient per request (70 UCS-2 characters a
+    # segment, three segments), a call is one person.
+    "sms": ChannelProfile("recipients", None, 100),
+    "voice": ChannelProfile("recipients", None, 50),
 }
 DEFAULT_PROFILE = ChannelProfile("broadcast", None, None)
 
@@ -150,6 +154,20 @@ class HandOff(BaseModel):
     body: str
     # What fitting changed (characters replaced, text cut), for the officer to see beside it.
     notes: tuple[str, ...] = ()
+class RecipientOutcome(BaseModel):
+    """What became of one recipient of a send, where the provider tells (a call answered and the key
+    pressed, an SMS delivery receipt). The channel worker records it in the ledger per resident: it
+    is what fallback to the resident's next channel and the coverage count read."""
+
+    model_config = ConfigDict(frozen=True, extra="forbid")
+
+    recipient: str
+    # "heard", "help" (voice: 1 = I need help), "no_key", "unanswered", "busy", "invalid",
+    # "delivered", "undelivered", "failed", "sent" (accepted, receipt pending) ...
+    outcome: str
+    reached: bool
+    detail: str = ""
+    attempts: int = 1
 
 
 class SendResult(BaseModel):
@@ -165,6 +183,8 @@ class SendResult(BaseModel):
     gone: tuple[str, ...] = ()
     # Set by a channel in hand-off mode (mode "handoff"): what an officer must send by hand.
     handoff: HandOff | None = None
+    # Per recipient, for channels whose provider says (voice, SMS); () for the others.
+    outcomes: tuple[RecipientOutcome, ...] = ()
 
 
 @dataclass(frozen=True, slots=True)

@@ -18,6 +18,7 @@ from typing import Any
 
 import click
 
+from broadcaster import demo_voice
 from broadcaster.bus.embedded import EmbeddedBus
 from broadcaster.demo_site import print_site
 from broadcaster.model import RawEvent
@@ -134,6 +135,13 @@ async def run_demo(settings: Settings, *, serve: bool = False) -> int:
         # The demo's people are invented; a real deployment refuses to start like this.
         echo("WARNING: no data key (privacy.key): the demo stores its people's addresses in clear. "
              "A deployment for real residents must set one (docs/privacy.md).\n", err=True)
+    exchange = None
+    why_not = demo_voice.available()
+    if why_not is None:
+        exchange, settings = await demo_voice.start(settings, CONFIG)
+        echo(f"Voice calls go to the demo's telephone exchange (Asterisk ARI, simulated): {exchange.url}\n")
+    else:
+        echo(f"No voice calls in this demo: {why_not}\n", err=True)
     ledger = open_ledger(settings)
     try:
         await migrate.upgrade(ledger.db)
@@ -141,6 +149,9 @@ async def run_demo(settings: Settings, *, serve: bool = False) -> int:
         pipeline = Pipeline(runtime, stage_names(settings, web=serve))
         await pipeline.start()
         people = await _seed_people(runtime.audiences, settings)
+        if exchange is not None:
+            await demo_voice.seed(runtime.audiences)
+            people += len(demo_voice.PHONE_PEOPLE)
         echo(f"Registered {people} demo people (residents in ja/en/vi, district leaders, officers).\n")
         try:
             for what, rel, officer in STORY:
@@ -159,6 +170,8 @@ async def run_demo(settings: Settings, *, serve: bool = False) -> int:
             data = await collect_status(settings, bus, ledger)
             echo("\nWhat went where (per alert and channel; latency = ingest to provider answer):\n")
             echo(render_status(data))
+            if exchange is not None:
+                await demo_voice.report(ledger, exchange, echo)
             _print_outputs(settings, echo)
             await _print_handoffs(ledger, echo)
             print_site(settings, echo, f"http://{settings.web.host}:{pipeline.web_port}" if pipeline.web_port else None)
@@ -174,6 +187,8 @@ async def run_demo(settings: Settings, *, serve: bool = False) -> int:
     finally:
         await ledger.close()
         await bus.close()
+        if exchange is not None:
+            await exchange.close()
     return 0 if complete else 1
 
 

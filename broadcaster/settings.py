@@ -171,6 +171,9 @@ class FeedSourceSettings(_Section):
     tenant: str | None = None
     # For pollers whose source wants one (an L-Alert relay: `token` is sent as a bearer token).
     credentials: dict[str, SecretStr] = Field(default_factory=dict)
+    # For sources read from a device rather than polled (a QZSS receiver, docs/qzss.md):
+    # serial:/dev/ttyACM0?baud=9600, tcp://host:port, or file:/path/to/recorded.log.
+    device: str | None = None
 
 
 class HookKey(_Section):

@@ -9,10 +9,11 @@ from broadcaster import delivery_stats
 from broadcaster import quota as quotas
 from broadcaster.bus import Bus
 from broadcaster.model import JST
+from broadcaster.pipeline.feeds import backup_only, is_backup
 from broadcaster.pipeline.feeds import freshness as feed_freshness
 from broadcaster.pipeline.runner import consumer_groups
 from broadcaster.settings import Settings
-from broadcaster.store import handoffs, reports
+from broadcaster.store import handoffs, reach, reports
 from broadcaster.store.ledger import Ledger
 from broadcaster.store.receivers import receivers as receiver_health
 
@@ -27,6 +28,7 @@ async def collect_status(
     with_quotas: bool = True,
 ) -> dict[str, Any]:
     rows = await reports.channel_table(ledger, tenant=tenant, alert_id=alert_id)
+    feeds = await feed_freshness(settings, ledger.db)
     alerts = {(a["tenant"], a["identifier"]): a for a in await reports.alerts(ledger, tenant=tenant, limit=200)}
     lag: dict[str, int] = {}
     bus_error: str | None = None
@@ -44,7 +46,7 @@ async def collect_status(
         "quarantine": await reports.quarantine(ledger, limit=20),
         "feeds": [
             {**asdict(f), "stale_after_minutes": settings.ingest[f.source].stale_after_minutes}
-            for f in await feed_freshness(settings, ledger.db)
+            for f in feeds
         ],
         "receivers": [
             {**asdict(r), "silent": r.silent, "age_s": r.age_s}
@@ -53,8 +55,10 @@ async def collect_status(
             )
         ],
         "handoffs_waiting": await handoffs.waiting(ledger.db, tenant),
+        "backup_only": backup_only(feeds, {n for n, c in settings.ingest.items() if c.enabled and is_backup(n, settings)}),
         "lag": lag,
         "bus_error": bus_error,
+        "reach": {f"{k[0]}|{k[1]}": v for k, v in (await reach.summary(ledger.db, tenant)).items()},
         # LINE, X and Bluesky quotas per town (broadcaster/quota.py); asks LINE over the network.
         "quotas": [q.as_dict() for q in await quotas.collect(settings, tenant=tenant)] if with_quotas else [],
         # What the providers reported afterwards (`broadcaster stats fetch`), for one alert.
@@ -161,6 +165,12 @@ def render_status(data: dict[str, Any]) -> str:
                 f"{r['superseded'] + r['recorded']:>5}{r['waiting']:>5}{r['recipients']:>8}"
                 f"{_ms(r['latency_p50_ms']):>9}{_ms(r['latency_max_ms']):>9}  {r['mode']}"
             )
+        people = data.get("reach", {}).get(f"{alert['tenant']}|{alert['identifier']}")
+        if people:
+            lines.append("    people: " + ", ".join(f"{k} {n}" for k, n in sorted(people.items())))
+            helps = sum(n for k, n in people.items() if k.endswith(" help"))
+            if helps:
+                lines.append(f"    NEED HELP: {helps} resident(s) pressed 1 on the call")
         firsts = [r["first_accepted"] for r in rows if r["first_accepted"]]
         lasts = [r["last_accepted"] for r in rows if r["last_accepted"]]
         if firsts and lasts:
@@ -182,6 +192,8 @@ def render_status(data: dict[str, Any]) -> str:
             f"hand-offs waiting: {data['handoffs_waiting']} text(s) for officers to send by hand "
             "(緊急速報メール; the console's 緊急速報メール page)"
         )
+    if data.get("backup_only"):
+        lines.append("ON BACKUP: every internet source is stale; the QZSS receiver is alive (docs/qzss.md)")
     if data.get("statistics"):
         lines.append("")
         lines.append("provider statistics (broadcaster stats fetch):")

@@ -43,8 +43,8 @@ MODULES = (
     access,  # users, tokens, audit
     privacy,  # privacy keygen|status|rekey, retention run
     leaders,  # leaders link-code
-    stats,  # stats fetch|show
     demo,  # demo
+    stats,  # stats fetch|show
 )
 
 

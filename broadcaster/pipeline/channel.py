@@ -9,7 +9,7 @@ otherwise write the attempt, send with a time limit, write the result, and publi
 from __future__ import annotations
 
 import asyncio
-from collections.abc import Awaitable, Callable, Mapping
+from collections.abc import Awaitable, Callable, Collection, Mapping, Sequence
 from datetime import datetime
 from typing import TypeVar
 
@@ -18,16 +18,27 @@ from pydantic import ValidationError
 
 from broadcaster.bus import Ack, Bus, DeadLetter, Outcome, Record, Retry
 from broadcaster.bus.topics import RECEIPTS, backoff
-from broadcaster.channels import ChannelProfile, Delivery, SendResult
+from broadcaster.channels import ChannelProfile, Delivery, RecipientOutcome, SendResult
 from broadcaster.errors import PermanentError, TransientError
 from broadcaster.logging import get_logger
 from broadcaster.metrics import METRICS
-from broadcaster.model import Dispatch, DispatchOrder, Hops, MsgType, Receipt, ReceiptStatus, now
+from broadcaster.model import (
+    Alert,
+    Dispatch,
+    DispatchOrder,
+    Explanation,
+    Hops,
+    MsgType,
+    Receipt,
+    ReceiptStatus,
+    now,
+)
 from broadcaster.pipeline.adapters import AdapterPool
 from broadcaster.pipeline.hops import H_NORMALIZED, H_RECEIVED, H_ROUTED, read
+from broadcaster.pipeline.route import order_message
 from broadcaster.render.renderer import Renderer
 from broadcaster.settings import Settings
-from broadcaster.store import handoffs
+from broadcaster.store import handoffs, reach
 from broadcaster.store.audiences import Audiences
 from broadcaster.store.ledger import Ledger
 
@@ -66,8 +77,11 @@ class ChannelStage:
         profile: ChannelProfile,
         settings: Settings,
         tenant_names: Mapping[str, str],
+        personal: Collection[str] = (),
     ) -> None:
         self.channel = channel
+        # The enabled channels that reach people one by one: where fallback may go next.
+        self.personal = frozenset(personal)
         self.group = f"channel.{channel}"
         self.bus = bus
         self.ledger = ledger
@@ -137,11 +151,13 @@ class ChannelStage:
                 await self._finish(
                     d, attempt, hops, ReceiptStatus.DEAD, error=f"gave up after {attempt} attempts: {reason}"
                 )
+                await self._not_reached(alert, d, getattr(e, "outcomes", ()), dead=True)
                 return DeadLetter(f"retry budget spent: {reason}")
             await self._finish(d, attempt, hops, ReceiptStatus.FAILED, error=reason, retriable=True)
             return Retry(retry_after if retry_after is not None else backoff(attempt, self.tiers), reason)
         except PermanentError as e:
             await self._finish(d, attempt, hops, ReceiptStatus.DEAD, error=str(e), retriable=False)
+            await self._not_reached(alert, d, getattr(e, "outcomes", ()), dead=True)
             return DeadLetter(f"permanent: {e}")
         except Exception as e:
             # An adapter bug: treat like a transient failure, bounded by the same budget.
@@ -168,7 +184,87 @@ class ChannelStage:
         )
         if result.gone:
             await self._prune(d.tenant, result.gone)
+        if result.outcomes or result.gone:
+            await self._not_reached(alert, d, result.outcomes, gone=result.gone)
         return Ack()
+
+    async def _not_reached(
+        self,
+        alert: Alert,
+        d: Dispatch,
+        outcomes: Sequence[RecipientOutcome],
+        *,
+        gone: Sequence[str] = (),
+        dead: bool = False,
+    ) -> None:
+        """Record each recipient's outcome, and send those not reached on their next channel.
+
+        Not reached: what the provider said (a call unanswered after its tries, an SMS a landline
+        cannot take), a push subscription gone, or every recipient of a dispatch that ended dead
+        (LINE unreachable). Only people with a channel preference have a next channel
+        (broadcaster/preference.py); the fallback is a dispatch of its own, recorded before it is
+        published like any other (docs/audiences.md, *Channel preference and fallback*).
+        """
+        reached = {o.recipient for o in outcomes if o.reached}
+        missed = [o.recipient for o in outcomes if not o.reached] + list(gone)
+        if dead:
+            missed += [r for r in d.recipients if r not in reached and r not in missed]
+        fallback: dict[str, str] = {}
+        try:
+            if missed and self.personal:
+                fallback = await self._fall_back(alert, d, missed)
+            all_outcomes = list(outcomes) + [
+                RecipientOutcome(recipient=r, outcome="gone" if r in gone else "failed", reached=False)
+                for r in missed
+                if r not in {o.recipient for o in outcomes}
+            ]
+            await reach.record(self.ledger.db, d, all_outcomes, fallback, now())
+        except Exception as e:  # the send is recorded; a lost outcome row must not undo it
+            log.error("recipient_outcomes_failed", error=str(e)[:300])
+
+    async def _fall_back(self, alert: Alert, d: Dispatch, missed: Sequence[str]) -> dict[str, str]:
+        targets = await Audiences(self.ledger.db).fallback(d.tenant, d.channel, missed, self.personal)
+        tried: dict[str, str] = {}
+        created = now()
+        dispatches: list[Dispatch] = []
+        for channel, people in sorted(targets.items()):
+            by_lang: dict[str, list[str]] = {}
+            for _, address, language, h in people:
+                by_lang.setdefault(language, []).append(address)
+                tried[h] = channel
+            for i, (lang, addresses) in enumerate(sorted(by_lang.items(), key=lambda x: (x[0] != "ja", x[0]))):
+                dispatches.append(
+                    Dispatch(
+                        tenant=d.tenant,
+                        alert_id=d.alert_id,
+                        event_key=d.event_key,
+                        channel=channel,
+                        audience=f"fallback:{d.channel}:{d.audience}",
+                        batch=d.batch * 16 + i,
+                        batch_count=d.batch_count,
+                        recipients=tuple(dict.fromkeys(addresses)),
+                        template="auto",
+                        languages=(lang,) if lang == "ja" else (lang, "ja"),
+                        revision=d.revision,
+                        priority=d.priority,
+                        explanation=Explanation(
+                            rule="fallback",
+                            source=d.explanation.source,
+                            reasons=(
+                                f"{len(addresses)} resident(s) not reached on {d.channel}/{d.audience}; "
+                                f"{channel} is next in their order",
+                            ),
+                        ),
+                        created=created,
+                        deadline=created + (d.deadline - d.created),
+                    )
+                )
+        if not dispatches:
+            return {}
+        to_publish = await self.ledger.record_dispatches(alert, dispatches)
+        await self.bus.publish_many([order_message(alert, x, {}) for x in to_publish])
+        log.info("fallback_dispatched", to=sorted(targets), people=len(tried))
+        return tried
 
     async def _prune(self, tenant: str, gone: tuple[str, ...]) -> None:
         """Take recipients the provider called gone (a 410 push subscription) off the audience."""

@@ -11,6 +11,7 @@ from __future__ import annotations
 import asyncio
 import contextlib
 from collections.abc import Callable
+from dataclasses import replace
 from datetime import datetime, timedelta
 from typing import Any, Protocol
 
@@ -138,7 +139,9 @@ def watched_feeds(name: str, settings: Settings) -> tuple[str, ...]:
 async def freshness(settings: Settings, db: Database, at: datetime | None = None) -> list[FeedFreshness]:
     """Per enabled source and feed: when it last succeeded and whether that is stale.
 
-    For `broadcaster status` and for metrics (age in seconds, a stale flag per feed).
+    For `broadcaster status` and for metrics (age in seconds, a stale flag per feed). A source may
+    name feeds that are shown but never stale (`info_feeds`: the QZSS reader's last message, which
+    comes only when there is something to say).
     """
     at = at or now()
     out: list[FeedFreshness] = []
@@ -146,4 +149,22 @@ async def freshness(settings: Settings, db: Database, at: datetime | None = None
         if config.enabled:
             stale_after = timedelta(minutes=config.stale_after_minutes)
             out += await feed_freshness(db, name, watched_feeds(name, settings), at, stale_after)
+            factory = registry.try_load(registry.FEEDS, config.adapter or name)
+            info = tuple(getattr(factory, "info_feeds", ()))
+            out += [replace(f, stale=False) for f in await feed_freshness(db, name, info, at, stale_after)]
     return out
+
+
+def is_backup(name: str, settings: Settings) -> bool:
+    """A source that needs no internet (a QZSS receiver): it says so with `internet = False`."""
+    config = settings.ingest[name]
+    factory = registry.try_load(registry.FEEDS, config.adapter or name)
+    return getattr(factory, "internet", True) is False
+
+
+def backup_only(rows: list[FeedFreshness], backups: set[str]) -> bool:
+    """Every internet source's watched feeds are stale while a backup source is alive: what the
+    console and `broadcaster status` say in so many words (docs/qzss.md, *Health*)."""
+    internet = [f for f in rows if f.source not in backups and f.age_s is not None]
+    alive = [f for f in rows if f.source in backups and f.last_success is not None and not f.stale]
+    return bool(internet) and all(f.stale for f in internet) and bool(alive)

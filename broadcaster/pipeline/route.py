@@ -38,6 +38,7 @@ from broadcaster.model import (
 )
 from broadcaster.pipeline.hops import H_ROUTED, H_TENANT, carry, stamp
 from broadcaster.pipeline.tenancy import TenantDirectory
+from broadcaster.preference import personal_channels
 from broadcaster.render.languages import canonical
 from broadcaster.rules.engine import Decision, RulesEngine
 from broadcaster.store import routing
@@ -143,6 +144,7 @@ class RouteStage:
         )
         routed = Routed()
         decisions = await self._dedupe(alert, decisions, routed)
+        decisions = decisions + await self._preferred(alert, decisions)
         current = now()
         # Audiences overlap (a leader is also a resident of the district): each address gets the
         # alert once per channel, in the first audience by precedence. Escalations are reminders
@@ -172,6 +174,45 @@ class RouteStage:
             and any(dec.requires_approval for dec in decisions)
         )
         return routed
+
+    @property
+    def personal(self) -> frozenset[str]:
+        return personal_channels({c: p.addressing for c, p in self.profiles.items()})
+
+    async def _preferred(self, alert: Alert, decisions: Sequence[Decision]) -> list[Decision]:
+        """Dispatches on the channels residents chose first that the rules did not name for their
+        audience (a resident without a smartphone in a district the rules send LINE and the app:
+        voice). Each resident with a preference gets their first channel only; the channel worker
+        tries the next when it does not reach them (docs/audiences.md, *Channel preference and fallback*)."""
+        assert alert.tenant is not None
+        personal = self.personal
+        named: dict[str, set[str]] = {}
+        first: dict[str, Decision] = {}
+        for dec in decisions:
+            if dec.channel in personal and dec.purpose == "send" and dec.not_before is None:
+                named.setdefault(dec.audience, set()).add(dec.channel)
+                first.setdefault(dec.audience, dec)
+        extra: list[Decision] = []
+        for audience, channels in named.items():
+            for channel in sorted(await self.audiences.preferred_channels(alert.tenant, audience, personal) - channels):
+                dec = first[audience]
+                extra.append(
+                    replace(
+                        dec,
+                        channel=channel,
+                        template="auto",
+                        dedupe=None,
+                        explanation=Explanation(
+                            rule=dec.explanation.rule,
+                            source=dec.explanation.source,
+                            reasons=(
+                                *dec.explanation.reasons,
+                                f"residents of {audience} who chose {channel} first are sent there",
+                            ),
+                        ),
+                    )
+                )
+        return extra
 
     def _collapse(self, dec: Decision) -> Decision | None:
         """A channel that reaches everyone at once gets one dispatch, to `public`."""
@@ -333,7 +374,7 @@ class RouteStage:
         if whole:
             return [Batch((), all_langs)]
         assert alert.tenant is not None
-        people = await self.audiences.recipients(alert.tenant, audience, channel)
+        people = await self.audiences.recipients(alert.tenant, audience, channel, self.personal)
         by_lang: dict[str, list[str]] = {}
         for p in people:
             if p.address not in given:

@@ -27,6 +27,7 @@ from broadcaster.pipeline.rollup import LedgerStage
 from broadcaster.pipeline.route import RouteStage
 from broadcaster.pipeline.schedule import RouteBackground
 from broadcaster.pipeline.tenancy import TenantDirectory
+from broadcaster.preference import personal_channels
 from broadcaster.render.renderer import Renderer
 from broadcaster.rules.library import RuleLibrary
 from broadcaster.settings import Settings
@@ -151,6 +152,7 @@ class Runtime:
                 self.profiles[channel],
                 self.settings,
                 names,
+                personal_channels({c: p.addressing for c, p in self.profiles.items()}),
             )
             return s.group, [dispatch_topic(channel)], s.handle
         raise ConfigError(f"unknown stage {stage!r}; stages: {', '.join(stage_names(self.settings))}")

@@ -21,8 +21,12 @@ from broadcaster.store.audiences import Person
 
 COLUMNS = (
     "external_id", "kind", "name", "title", "districts", "groups", "language", "topics",
-    "line", "app_push", "email", "phone", "circular", "status",
+    "line", "app_push", "email", "phone", "circular", "status", "channels", "no_smartphone",
 )
+# The channels a person may list in `channels`, in the order they want them tried
+# (docs/audiences.md, *Channel preference and fallback*).
+PREFERENCE_CHANNELS = ("line", "app_push", "email", "sms", "voice")
+_YES = {"": False, "no": False, "false": False, "0": False, "いいえ": False, "yes": True, "true": True, "1": True, "はい": True}
 # CSV column -> endpoint channel. "phone" is not a sending channel: it is kept for the duty
 # officer (a leader who does not answer gets a phone call).
 ENDPOINT_COLUMNS = {"line": "line", "app_push": "app_push", "email": "email", "phone": "phone", "circular": "circular"}
@@ -107,6 +111,15 @@ class _Row:
         if groups and kind != "officer":
             self.bad("groups", "only officers belong to groups")
         endpoints = self._endpoints(external_id, kind)
+        order = tuple(dict.fromkeys(_split(self.get("channels").replace(",", SEPARATOR))))
+        for channel in order:
+            if channel not in PREFERENCE_CHANNELS:
+                self.bad("channels", f"{channel!r}: one of {', '.join(PREFERENCE_CHANNELS)}, in the order to try")
+        no_smartphone = _YES.get(self.get("no_smartphone").lower())
+        if no_smartphone is None:
+            self.bad("no_smartphone", f"{self.get('no_smartphone')!r}: yes or no")
+        if no_smartphone and not any(ch == "phone" for ch, _ in endpoints):
+            self.bad("no_smartphone", "a person without a smartphone needs a phone number to be reached")
         if self.problems or kind is None:
             return None
         return Person(
@@ -119,6 +132,8 @@ class _Row:
             language=language,
             topics=tuple(topics),
             endpoints=tuple(endpoints),
+            channel_order=order,
+            no_smartphone=bool(no_smartphone),
         ).normalized()
 
     def _topics(self) -> list[str]:
@@ -257,6 +272,8 @@ def write_people(people: Iterable[Person]) -> str:
             # export says so on standard error (broadcaster/cli/audiences.py).
             **{col: (by_channel.get(ch) or [""])[0] for col, ch in ENDPOINT_COLUMNS.items()},
             "status": "active" if p.active else "left",
+            "channels": SEPARATOR.join(p.channel_order),
+            "no_smartphone": "yes" if p.no_smartphone else "",
         }
         writer.writerow([cells[c] for c in COLUMNS])
     return "\ufeff" + out.getvalue()

@@ -15,7 +15,7 @@ import functools
 import hashlib
 import time
 from collections import Counter
-from collections.abc import Iterable, Mapping, Sequence
+from collections.abc import Collection, Iterable, Mapping, Sequence
 from dataclasses import dataclass, field, replace
 from datetime import datetime
 from typing import Any
@@ -25,6 +25,14 @@ import sqlalchemy as sa
 from broadcaster.audience import TOPICS, AudienceName, topic_name
 from broadcaster.logging import get_logger, hash_id
 from broadcaster.model import now
+from broadcaster.preference import (
+    endpoint_channel,
+    first_channel,
+    next_channel,
+    order_of,
+    parse_order,
+    sends_on,
+)
 from broadcaster.store import tables as t
 from broadcaster.store.db import Database
 
@@ -59,6 +67,9 @@ class Person:
     topics: tuple[str, ...] = ()
     endpoints: tuple[tuple[str, str], ...] = ()  # (channel, address), sorted
     active: bool = True
+    # The channels in the order the person wants them tried (broadcaster/preference.py); () none.
+    channel_order: tuple[str, ...] = ()
+    no_smartphone: bool = False
 
     def normalized(self) -> Person:
         topics = tuple(sorted({topic_name(x) for x in self.topics}))
@@ -172,11 +183,18 @@ def apply_counts(c: sa.Connection, tenant: str, delta: Counter[CountKey]) -> Non
     c.execute(counts.delete().where(counts.c.tenant == tenant, counts.c.n <= 0))
 
 
-def _load_people(c: sa.Connection, tenant: str, ids: Sequence[int] | None = None) -> dict[int, Person]:
-    """The tenant's people (or those of `ids`) by subscriber id, in four reads."""
+def _load_people(
+    c: sa.Connection, tenant: str, ids: Sequence[int] | None = None, *, preferences: bool = True
+) -> dict[int, Person]:
+    """The tenant's people (or those of `ids`) by subscriber id, in four reads.
+
+    `preferences=False` leaves out the channel preference, which counting does not need, so that
+    the audiences migration (0003), which recounts with this code, runs before 0013 added it.
+    """
     s = t.subscribers
+    extra = (s.c.channel_order, s.c.no_smartphone) if preferences else ()
     query = sa.select(
-        s.c.id, s.c.external_ref, s.c.kind, s.c.name, s.c.title, s.c.language, s.c.active
+        s.c.id, s.c.external_ref, s.c.kind, s.c.name, s.c.title, s.c.language, s.c.active, *extra
     ).where(s.c.tenant == tenant)
     if ids is not None:
         query = query.where(s.c.id.in_(ids))
@@ -213,6 +231,8 @@ def _load_people(c: sa.Connection, tenant: str, ids: Sequence[int] | None = None
             topics=tuple(parts[r.id]["topics"]),
             endpoints=tuple(parts[r.id]["endpoints"]),
             active=bool(r.active),
+            channel_order=parse_order(r.channel_order) if preferences else (),
+            no_smartphone=bool(r.no_smartphone) if preferences else False,
         ).normalized()
         for r in rows
     }
@@ -221,7 +241,7 @@ def _load_people(c: sa.Connection, tenant: str, ids: Sequence[int] | None = None
 def recount(c: sa.Connection, tenant: str) -> None:
     """Rebuild the tenant's counts from the people themselves (repair, and the migration)."""
     total: Counter[CountKey] = Counter()
-    for person in _load_people(c, tenant).values():
+    for person in _load_people(c, tenant, preferences=False).values():
         total.update(person.contribution())
     c.execute(t.audience_counts.delete().where(t.audience_counts.c.tenant == tenant))
     apply_counts(c, tenant, total)
@@ -256,6 +276,22 @@ def _delete_children(c: sa.Connection, ids: Sequence[int]) -> None:
             c.execute(table.delete().where(table.c.subscriber_id.in_(ids[i : i + 500])))
 
 
+def _orders(c: sa.Connection, tenant: str, ids: set[int]) -> dict[int, tuple[str, ...] | None]:
+    """Each person's channel order among the kinds of address they have (None: no preference)."""
+    if not ids:
+        return {}
+    s, e = t.subscribers, t.subscriber_endpoints
+    have: dict[int, set[str]] = {}
+    for sid, kind in c.execute(sa.select(e.c.subscriber_id, e.c.channel).where(e.c.subscriber_id.in_(list(ids)))):
+        have.setdefault(sid, set()).add(kind)
+    out: dict[int, tuple[str, ...] | None] = {}
+    for r in c.execute(
+        sa.select(s.c.id, s.c.channel_order, s.c.no_smartphone).where(s.c.tenant == tenant, s.c.id.in_(list(ids)))
+    ):
+        out[r.id] = order_of(parse_order(r.channel_order), bool(r.no_smartphone), have.get(r.id, set()))
+    return out
+
+
 def _subscriber_values(p: Person, at: datetime) -> dict[str, Any]:
     return {
         "kind": p.kind,
@@ -266,6 +302,8 @@ def _subscriber_values(p: Person, at: datetime) -> dict[str, Any]:
         "all_topics": not p.topics,
         "active": p.active,
         "updated": at,
+        "channel_order": ",".join(p.channel_order) or None,
+        "no_smartphone": p.no_smartphone,
     }
 
 
@@ -280,16 +318,87 @@ class Audiences:
 
     # -- reading --------------------------------------------------------------------------------
 
-    async def recipients(self, tenant: str, audience: str, channel: str) -> list[Recipient]:
-        """Addresses on `channel`, in subscriber order so that batches come out the same."""
+    async def recipients(
+        self, tenant: str, audience: str, channel: str, personal: Collection[str] | None = None
+    ) -> list[Recipient]:
+        """Addresses on `channel`, in subscriber order so that batches come out the same.
+
+        With `personal` (the tenant's channels that reach people one by one), a person with a
+        channel preference is given only on their first such channel (broadcaster/preference.py).
+        """
         s, e = t.subscribers, t.subscriber_endpoints
         query = (
             sa.select(s.c.id, e.c.address, s.c.language)
             .select_from(s.join(e, e.c.subscriber_id == s.c.id))
-            .where(_filter(tenant, AudienceName.parse(audience)), e.c.channel == channel)
+            .where(_filter(tenant, AudienceName.parse(audience)), e.c.channel == endpoint_channel(channel))
             .order_by(s.c.id, e.c.address_hash)
         )
-        return await self.db.read(lambda c: [Recipient(r.id, r.address, r.language) for r in c.execute(query)])
+
+        def work(c: sa.Connection) -> list[Recipient]:
+            rows = c.execute(query).all()
+            if personal is None:
+                return [Recipient(r.id, r.address, r.language) for r in rows]
+            orders = _orders(c, tenant, {r.id for r in rows})
+            return [
+                Recipient(r.id, r.address, r.language) for r in rows if sends_on(orders.get(r.id), channel, personal)
+            ]
+
+        return await self.db.read(work)
+
+    async def preferred_channels(self, tenant: str, audience: str, personal: Collection[str]) -> set[str]:
+        """The first channels of the audience's people who have a preference: routing adds a
+        dispatch on each that the rules did not name (a resident without a smartphone: voice)."""
+        s = t.subscribers
+        query = sa.select(s.c.id).where(
+            _filter(tenant, AudienceName.parse(audience)),
+            sa.or_(s.c.channel_order.is_not(None), s.c.no_smartphone.is_(True)),
+        )
+
+        def work(c: sa.Connection) -> set[str]:
+            ids = {r.id for r in c.execute(query)}
+            orders = _orders(c, tenant, ids) if ids else {}
+            return {ch for o in orders.values() if o is not None and (ch := first_channel(o, personal)) is not None}
+
+        return await self.db.read(work)
+
+    async def fallback(
+        self, tenant: str, channel: str, addresses: Sequence[str], personal: Collection[str]
+    ) -> dict[str, list[tuple[int, str, str, str]]]:
+        """For addresses `channel` did not reach: {next channel: [(subscriber, address there, language,
+        the address's hash on `channel`)]}, for the people who have a preference and a next channel."""
+        e = t.subscriber_endpoints
+        kind = endpoint_channel(channel)
+        hashes = {address_hash(kind, a): a for a in addresses}
+
+        def work(c: sa.Connection) -> dict[str, list[tuple[int, str, str, str]]]:
+            owners = {
+                r.address_hash: r.subscriber_id
+                for r in c.execute(
+                    sa.select(e.c.subscriber_id, e.c.address_hash)
+                    .select_from(e.join(t.subscribers, t.subscribers.c.id == e.c.subscriber_id))
+                    .where(t.subscribers.c.tenant == tenant, t.subscribers.c.active.is_(True))
+                    .where(e.c.channel == kind, e.c.address_hash.in_(list(hashes)))
+                )
+            }
+            orders = _orders(c, tenant, set(owners.values()))
+            languages = {
+                r.id: r.language
+                for r in c.execute(sa.select(t.subscribers.c.id, t.subscribers.c.language).where(t.subscribers.c.id.in_(list(orders))))
+            }
+            out: dict[str, list[tuple[int, str, str, str]]] = {}
+            for h, sid in sorted(owners.items(), key=lambda kv: kv[1]):
+                order = orders.get(sid)
+                nxt = next_channel(order, channel, personal) if order is not None else None
+                if nxt is None:
+                    continue
+                there = c.execute(
+                    sa.select(e.c.address).where(e.c.subscriber_id == sid, e.c.channel == endpoint_channel(nxt))
+                ).first()
+                if there is not None:
+                    out.setdefault(nxt, []).append((sid, there.address, languages.get(sid, "ja"), h))
+            return out
+
+        return await self.db.read(work)
 
     async def count(self, tenant: str, audience: str, channel: str) -> int:
         """Endpoints of the audience on the channel: one indexed read of audience_counts."""
@@ -340,6 +449,8 @@ class Audiences:
         external_ref: str | None = None,
         title: str | None = None,
         groups: Sequence[str] = (),
+        channel_order: Sequence[str] = (),
+        no_smartphone: bool = False,
     ) -> int:
         """Register one person (an app or LINE sign-up); returns the subscriber id."""
         at = now()
@@ -353,6 +464,8 @@ class Audiences:
             language=language,
             topics=tuple(topics),
             endpoints=tuple((endpoints or {}).items()),
+            channel_order=tuple(channel_order),
+            no_smartphone=no_smartphone,
         ).normalized()
 
         def work(c: sa.Connection) -> int:

@@ -203,6 +203,11 @@ subscribers = sa.Table(
     # Set when the person left: their endpoints and personal data are gone, the row stays so that
     # a re-import of an old roster does not sign them up again.
     sa.Column("left_at", UTCDateTime(), nullable=True),
+    # The resident's channels in the order they want them tried, comma-separated ("line,sms,voice");
+    # None: every channel they have an address on, as before (0013_resident_channels).
+    sa.Column("channel_order", sa.String(200), nullable=True),
+    # Registered as having no smartphone: reached by voice and SMS, never by app or LINE.
+    sa.Column("no_smartphone", sa.Boolean(), nullable=False, server_default=sa.false()),
     sa.Index("subscribers_by_tenant", "tenant", "kind", "active"),
     sa.Index("subscribers_by_external_ref", "tenant", "external_ref", unique=True),
 )
@@ -714,6 +719,31 @@ jalert_receivers = sa.Table(
     sa.Column("refused", sa.Integer(), nullable=False, server_default="0"),
     sa.Column("expect_within_h", sa.Float(), nullable=False),
     sa.Column("reported_at", UTCDateTime(), nullable=False),
+)
+
+# What each send did for each resident, where the provider says (voice: answered and which key;
+# SMS: the delivery receipt), and the channel tried next for those not reached (docs/audiences.md,
+# *Channel preference and fallback*). Coverage per district counts the reached ones. Addresses are
+# kept only as the keyed hash subscriber_endpoints uses (0013_resident_channels).
+recipient_outcomes = sa.Table(
+    "recipient_outcomes",
+    metadata,
+    sa.Column("id", sa.Integer(), primary_key=True, autoincrement=True),
+    sa.Column("tenant", sa.String(64), nullable=False),
+    sa.Column("alert_id", sa.String(512), nullable=False),
+    sa.Column("dispatch_key", sa.String(64), nullable=False),
+    sa.Column("channel", sa.String(64), nullable=False),
+    sa.Column("audience", sa.String(200), nullable=False),
+    sa.Column("subscriber_id", sa.Integer(), nullable=True),
+    sa.Column("address_hash", sa.String(64), nullable=False),
+    sa.Column("outcome", sa.String(32), nullable=False),
+    sa.Column("reached", sa.Boolean(), nullable=False),
+    sa.Column("detail", sa.String(300), nullable=True),
+    sa.Column("attempts", sa.Integer(), nullable=False),
+    sa.Column("fallback_to", sa.String(64), nullable=True),
+    sa.Column("at", UTCDateTime(), nullable=False),
+    sa.Index("recipient_outcomes_by_dispatch", "tenant", "dispatch_key", "address_hash", unique=True),
+    sa.Index("recipient_outcomes_by_alert", "tenant", "alert_id"),
 )
 
 # What the providers report after a send (LINE's insight per request id and per aggregation unit;

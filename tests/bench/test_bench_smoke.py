@@ -83,3 +83,12 @@ def test_parsing_runs_or_skips_without_the_corpus(tmp_path: Path) -> None:
     assert result["broadcaster"]["refused"] == 0
     if result.get("jmaxml") is not None:
         assert result["both"]["right_broadcaster"] == result["both"]["telegrams"]
+
+
+def test_voice_synthesis_and_calls_through_the_exchange(tmp_path: Path) -> None:
+    doc = run_bench(tmp_path, "voice")
+    voice = doc["results"]["voice"]
+    assert voice["synthesis"]["messages"] == 2 and voice["synthesis"]["audio_s"]["p50"] > 1.0
+    assert voice["calls"]["calls"] == 10 and sum(voice["calls"]["outcomes"].values()) == 10
+    names = {f["figure"] for f in doc["figures"]}
+    assert "voice calls per minute through the exchange simulator" in names

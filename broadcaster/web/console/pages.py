@@ -59,10 +59,13 @@ async def dashboard(request: web.Request) -> web.StreamResponse:
     ctx = request.app[CONTEXT]
     tenant = _tenant(request)
     who = _me(request)
+    feeds, on_backup = await q.sources(ctx.settings, ctx.ledger)
     return render(
         request,
         "console/dashboard.html",
         tenant=tenant,
+        feeds=feeds,
+        on_backup=on_backup,
         role=who.role_in(tenant.id),
         held=await q.held_alerts(ctx.ledger, tenant.id),
         recent=await q.recent_alerts(ctx.ledger, tenant.id),

@@ -16,6 +16,7 @@ from broadcaster.model import Alert, now
 from broadcaster.pipeline.runner import Runtime
 from broadcaster.render.preview import PreviewRow, preview
 from broadcaster.rules.simulate import Table, simulate
+from broadcaster.settings import Settings
 from broadcaster.store import reports
 from broadcaster.store import tables as t
 from broadcaster.store.ledger import Ledger
@@ -273,3 +274,23 @@ def audit_csv(rows: Sequence[dict[str, Any]]) -> str:
             ]
         )
     return out.getvalue()
+
+
+async def sources(settings: Settings, ledger: Ledger) -> tuple[list[Any], bool]:
+    """The sources' freshness, and whether the town is on its backup (docs/qzss.md, *Health*)."""
+    from broadcaster.model import JST
+    from broadcaster.pipeline.feeds import backup_only, freshness, is_backup
+
+    rows = await freshness(settings, ledger.db)
+    backups = {n for n, c in settings.ingest.items() if c.enabled and is_backup(n, settings)}
+    shown = [
+        {
+            "name": f"{f.source}/{f.feed}",
+            "stale": f.stale,
+            "never": f.last_success is None,
+            # Decision 8: a time shown to a person is in the town's zone, with its label.
+            "last": f"{f.last_success.astimezone(JST):%m/%d %H:%M:%S} JST" if f.last_success else "",
+        }
+        for f in rows
+    ]
+    return shown, backup_only(rows, backups)
