@@ -37,7 +37,8 @@ def messages() -> list[bytes]:
 def main() -> None:
     out = ROOT / "samples" / "qzss" / "noto_2024_receiver.log"
     out.parent.mkdir(parents=True, exist_ok=True)
-    out.write_bytes(e.receiver_log(messages(), repeats=3, noise=True))
+    # The receiver's clock (its RMC sentences) says when it heard them: a minute after the warning.
+    out.write_bytes(e.receiver_log(messages(), repeats=3, noise=True, start=datetime(2024, 1, 1, 7, 23, tzinfo=UTC)))
     print(f"wrote {out}")
 
 

@@ -17,7 +17,7 @@ import structlog
 from pydantic import ValidationError
 
 from broadcaster.bus import Ack, Bus, DeadLetter, Outcome, Record, Retry
-from broadcaster.bus.topics import RECEIPTS, backoff
+from broadcaster.bus.topics import ALERTS, RECEIPTS, backoff
 from broadcaster.channels import ChannelProfile, Delivery, RecipientOutcome, SendResult
 from broadcaster.errors import PermanentError, TransientError
 from broadcaster.logging import get_logger
@@ -34,7 +34,8 @@ from broadcaster.model import (
     now,
 )
 from broadcaster.pipeline.adapters import AdapterPool
-from broadcaster.pipeline.hops import H_NORMALIZED, H_RECEIVED, H_ROUTED, read
+from broadcaster.pipeline.help import help_alert
+from broadcaster.pipeline.hops import H_NORMALIZED, H_RECEIVED, H_ROUTED, H_TENANT, read
 from broadcaster.pipeline.route import order_message
 from broadcaster.render.renderer import Renderer
 from broadcaster.settings import Settings
@@ -186,7 +187,25 @@ class ChannelStage:
             await self._prune(d.tenant, result.gone)
         if result.outcomes or result.gone:
             await self._not_reached(alert, d, result.outcomes, gone=result.gone)
+        if any(o.outcome == "help" for o in result.outcomes):
+            await self._help(alert, d, [o.recipient for o in result.outcomes if o.outcome == "help"])
         return Ack()
+
+    async def _help(self, alert: Alert, d: Dispatch, numbers: Sequence[str]) -> None:
+        """Tell the duty officers at once who asked for help (broadcaster/pipeline/help.py)."""
+        try:
+            people = await Audiences(self.ledger.db).roster_ids(d.tenant, d.channel, numbers)
+            notice = help_alert(d, people, alert.primary.headline if alert.info else None)
+            await self.ledger.record_alert(notice, submitted_by="system:voice")
+            await self.bus.publish(
+                ALERTS,
+                notice.model_dump_json(by_alias=True).encode("utf-8"),
+                key=f"{notice.tenant}|{notice.event_key}",
+                headers={H_TENANT: d.tenant, H_RECEIVED: notice.sent.isoformat()},
+            )
+            log.warning("help_requested", people=len(numbers))
+        except Exception as e:  # the outcome is recorded (status shows NEED HELP); say so loudly
+            log.error("help_notice_failed", error=str(e)[:300])
 
     async def _not_reached(
         self,

@@ -361,6 +361,19 @@ class Audiences:
 
         return await self.db.read(work)
 
+    async def roster_ids(self, tenant: str, channel: str, addresses: Sequence[str]) -> list[str]:
+        """The roster ids (external ids) of the people with these addresses on `channel`."""
+        e, s = t.subscriber_endpoints, t.subscribers
+        kind = endpoint_channel(channel)
+        hashes = [address_hash(kind, a) for a in addresses]
+        query = (
+            sa.select(s.c.external_ref)
+            .select_from(e.join(s, s.c.id == e.c.subscriber_id))
+            .where(s.c.tenant == tenant, e.c.channel == kind, e.c.address_hash.in_(hashes))
+            .order_by(s.c.external_ref)
+        )
+        return await self.db.read(lambda c: [str(r[0]) for r in c.execute(query) if r[0]])
+
     async def fallback(
         self, tenant: str, channel: str, addresses: Sequence[str], personal: Collection[str]
     ) -> dict[str, list[tuple[int, str, str, str]]]:

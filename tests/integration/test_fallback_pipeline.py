@@ -72,7 +72,8 @@ async def test_each_resident_is_reached_on_their_next_channel(
         # A: LINE first, then a call.  B: no smartphone.  C: LINE, no preference.  D: SMS, then a call.
         await aud.add("anamizu", districts=["kawashima"], endpoints={"line": a_line, "phone": "0768520001"},
                       channel_order=["line", "voice"])
-        await aud.add("anamizu", districts=["kawashima"], endpoints={"phone": "0768520002"}, no_smartphone=True)
+        await aud.add("anamizu", districts=["kawashima"], endpoints={"phone": "0768520002"}, no_smartphone=True,
+                      external_ref="R-0002")
         await aud.add("anamizu", districts=["kawashima"], endpoints={"line": c_line})
         await aud.add("anamizu", districts=["kawashima"], endpoints={"phone": "0768520004"}, channel_order=["sms", "voice"])
         await run.submit(manual(kind="evacuation", event="避難指示", headline="川島地区に避難指示",
@@ -89,6 +90,14 @@ async def test_each_resident_is_reached_on_their_next_channel(
             lambda c: list(c.execute(sa.select(t.recipient_outcomes.c.alert_id)).scalars()))))
         summary = await reach.of_alert(run.ledger.db, "anamizu", alert_id)
         text = render_status(await collect_status(run.settings, run.bus, run.ledger))
+
+        async def help_notice() -> Any:
+            rows = await run.ledger.db.read(lambda c: list(c.execute(
+                sa.select(t.alerts.c.identifier, t.alerts.c.status, t.alerts.c.data).where(
+                    t.alerts.c.identifier.like("sys-help-%")))))
+            return rows or None
+
+        (notice,) = await eventually(help_notice, timeout=20)
 
     by = {(r.channel, r.address_hash): r for r in rows}
     h = address_hash
@@ -108,3 +117,5 @@ async def test_each_resident_is_reached_on_their_next_channel(
     assert [m.to for m in sms.messages] == ["+81768520004"]
     assert {(s.channel, s.outcome): s.people for s in summary}[("voice", "heard")] == 2
     assert "voice heard 2" in text and "NEED HELP: 1 resident(s) pressed 1" in text
+    # The duty officers are told at once, by the roster id, never the phone number.
+    assert notice.status == "System" and "R-0002" in str(notice.data) and "0768520002" not in str(notice.data)

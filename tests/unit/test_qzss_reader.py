@@ -5,7 +5,7 @@ from __future__ import annotations
 
 import asyncio
 from collections.abc import AsyncIterator
-from datetime import datetime, timedelta
+from datetime import UTC, datetime, timedelta
 from pathlib import Path
 
 import pytest
@@ -180,3 +180,19 @@ def test_frames_survive_any_chunking(cuts: list[int]) -> None:
     assert sum(1 for k, d in whole if k == "nmea" and d.startswith(b"$QZQSM")) == 8
     assert sum(1 for k, _ in whole if k == "ubx") == 4
 
+
+
+async def test_the_receivers_own_clock_dates_a_replayed_recording(ledger: Ledger, tmp_path: Path) -> None:
+    from adapters.ingest.qzss import QzssParser
+
+    log = tmp_path / "receiver.log"
+    log.write_bytes(receiver_log(noto_messages(), repeats=2, start=QUAKE + timedelta(minutes=13)))
+    sink = Sink()
+    # The host's clock says 2026; the recording's RMC sentences say 2024-01-01.
+    reader = _reader(ledger, f"file:{log}", sink, Clock(datetime(2026, 12, 7, 15, 0, tzinfo=UTC)))
+    await reader.read_file(log)
+    assert [r.received.year for r in sink.raws] == [2024, 2024]
+    # A DCR report carries month, day and time only: its year comes from the time of reception.
+    alerts = [a for raw in sink.raws for a in QzssParser().parse(raw)]
+    assert {a.sent.year for a in alerts} == {2024}
+    assert min(a.sent for a in alerts) == QUAKE + timedelta(minutes=2)

@@ -13,7 +13,7 @@ from __future__ import annotations
 
 from collections.abc import Iterable, Sequence
 from dataclasses import dataclass, field
-from datetime import UTC, datetime
+from datetime import UTC, datetime, timedelta
 
 MESSAGE_BITS = 250
 CRC_START = 226
@@ -274,12 +274,32 @@ def gsv(cn0: int = 42) -> str:
 GGA = _sentence("GPGGA,071300.00,3714.0000,N,13654.0000,E,1,08,1.0,10.0,M,30.0,M,,")
 
 
-def receiver_log(messages: Sequence[bytes], *, repeats: int = 3, ubx: bool = False, noise: bool = True) -> bytes:
+def rmc(at: datetime) -> str:
+    """$GPRMC with the receiver's own date and time (UTC), as every GNSS receiver prints it."""
+    at = at.astimezone(UTC)
+    return _sentence(
+        f"GPRMC,{at:%H%M%S}.00,A,3714.0000,N,13654.0000,E,0.0,0.0,{at:%d%m%y},,,A"
+    )
+
+
+def receiver_log(
+    messages: Sequence[bytes],
+    *,
+    repeats: int = 3,
+    ubx: bool = False,
+    noise: bool = True,
+    start: datetime | None = None,
+) -> bytes:
     """What a receiver prints: each message `repeats` times from two satellites, between position
-    fixes and satellite views, with line noise (as a recording of its port would hold)."""
+    fixes and satellite views, with line noise (as a recording of its port would hold); with
+    `start`, the receiver's clock in $GPRMC sentences, four seconds a block."""
     out = bytearray(b"\x00\xff garbage before the first sentence\r\n" if noise else b"")
+    block = 0
     for _ in range(repeats):
         for message in messages:
+            if start is not None:
+                out += (rmc(start + timedelta(seconds=4 * block)) + "\r\n").encode()
+                block += 1
             out += (GGA + "\r\n" + gsv() + "\r\n").encode()
             if ubx:
                 out += ubx_sfrbx(message, sv_id=1) + ubx_sfrbx(message, sv_id=2)

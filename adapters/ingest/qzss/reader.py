@@ -19,7 +19,7 @@ import asyncio
 import contextlib
 from collections.abc import Callable
 from dataclasses import dataclass, field
-from datetime import datetime, timedelta
+from datetime import UTC, datetime, timedelta
 from pathlib import Path
 from typing import Any
 from urllib.parse import parse_qs, urlsplit
@@ -87,6 +87,24 @@ def _gsv_cn0(frame: Frame) -> dict[str, int]:
     return out
 
 
+def _gnss_time(frame: Frame) -> datetime | None:
+    """The receiver's UTC from a valid RMC (time, status A, date) or ZDA sentence; None otherwise."""
+    talker = frame.nmea_type
+    fields = frame.data.split(b"*", 1)[0].decode("ascii", "replace").split(",")
+    try:
+        if talker.endswith("RMC") and len(fields) > 9 and fields[2] == "A" and len(fields[9]) == 6:
+            hms, dmy = fields[1], fields[9]
+            return datetime(2000 + int(dmy[4:6]), int(dmy[2:4]), int(dmy[0:2]),
+                            int(hms[0:2]), int(hms[2:4]), int(hms[4:6]), tzinfo=UTC)
+        if talker.endswith("ZDA") and len(fields) > 4 and fields[1] and fields[4]:
+            hms = fields[1]
+            return datetime(int(fields[4]), int(fields[3]), int(fields[2]),
+                            int(hms[0:2]), int(hms[2:4]), int(hms[4:6]), tzinfo=UTC)
+    except ValueError:
+        return None
+    return None
+
+
 def _ubx_l1s(frame: Frame) -> bool:
     # RXM-SFRBX (0x02 0x13) from QZSS (gnssId 5) on L1S (sigId 1).
     return frame.ubx_id == (0x02, 0x13) and len(frame.data) > 8 and frame.data[6] == 5 and frame.data[8] == 1
@@ -133,12 +151,24 @@ class QzssReader:
         self._seen: dict[str, datetime] = {}
         self._written: dict[str, datetime] = {}
         self._task: asyncio.Task[None] | None = None
+        self._gnss_offset: timedelta | None = None
         self.finished = asyncio.Event()  # a file was read to its end
 
     # -- the frames --------------------------------------------------------------------------------
 
+    def now(self) -> datetime:
+        """The time of reception: the receiver's own GNSS clock when it prints one (RMC/ZDA), which
+        is exact even when the host's is not and is the recording's own time in a replay; else
+        the host's clock. A DCR report's year is inferred from it."""
+        host = self.clock()
+        return host + self._gnss_offset if self._gnss_offset is not None else host
+
     async def handle(self, frame: Frame) -> None:
-        at = self.clock()
+        if frame.kind == "nmea":
+            gnss = _gnss_time(frame)
+            if gnss is not None:
+                self._gnss_offset = gnss - self.clock()
+        at = self.now()
         self.health.last_frame = at
         message: bytes | None = None
         if frame.kind == "nmea":
