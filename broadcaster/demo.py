@@ -18,7 +18,7 @@ from typing import Any
 
 import click
 
-from broadcaster import demo_voice
+from broadcaster import demo_qzss, demo_voice
 from broadcaster.bus.embedded import EmbeddedBus
 from broadcaster.demo_site import print_site
 from broadcaster.model import RawEvent
@@ -166,6 +166,10 @@ async def run_demo(settings: Settings, *, serve: bool = False) -> int:
                         n = await approve(bus, ledger, "anamizu", alert_id, "officer:anamizu/sato", origin="demo")
                         echo(f"    officer 佐藤 approves → {n} dispatches go out at once")
                         await _wait(ledger, 20)
+            echo("  → 16:22 みちびき (QZSS) relays the same 震度速報 and 大津波警報: decoded, and merged with JMA's")
+            qzss_raws = await demo_qzss.replay(bus, ledger, echo)
+            await _wait(ledger, 20)
+            await demo_qzss.report(ledger, qzss_raws, echo)
             complete = await _wait(ledger, 60)
             data = await collect_status(settings, bus, ledger)
             echo("\nWhat went where (per alert and channel; latency = ingest to provider answer):\n")

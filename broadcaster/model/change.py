@@ -35,6 +35,10 @@ WINDOWS: dict[str, timedelta] = {
     "tsunami": timedelta(minutes=10),
     "special_warning": timedelta(minutes=15),
     "volcano": timedelta(minutes=15),
+    # The satellite relays JMA's 震度速報 and 震源 within minutes of the telegram (docs/qzss.md).
+    "earthquake": timedelta(minutes=10),
+    # L-Alert's evacuation information, relayed by the satellite (DCX) minutes after the document.
+    "evacuation": timedelta(minutes=15),
 }
 
 

@@ -54,6 +54,10 @@ def change_of(alert: Alert, ctx: Context) -> Change | None:
         qualifier = missile_stage(info)
     elif kind == "tsunami":
         qualifier = tsunami_grade(alert, ctx)
+    elif kind == "earthquake":
+        # 震度速報 and 震源に関する情報 of one earthquake are two changes; the relay names its title.
+        titles = info.event_codes("jma:title")
+        qualifier = titles[0] if titles else None
     return Change(
         tenant=alert.tenant,
         kind=kind,
