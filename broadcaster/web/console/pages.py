@@ -16,6 +16,7 @@ from aiohttp import web
 
 from adapters.ingest.manual import CONTENT_TYPE
 from broadcaster.circulars.wiring import shared_scheduler
+from broadcaster.logging import get_logger
 from broadcaster.model import JST, MsgType, RawEvent, Status, now
 from broadcaster.pipeline import scheduled_sends
 from broadcaster.pipeline.approval import ApprovalError, approve
@@ -32,6 +33,7 @@ from broadcaster.web.endpoints import Endpoints
 from broadcaster.web.keys import CLOSING, CONTEXT, principal
 from broadcaster.web.pages import client_ip, render
 
+log = get_logger(__name__)
 console = Endpoints()
 
 PREVIEW_LANGUAGES = ("ja", "ja-x-easy", "en", "vi", "zh-Hans", "ko", "pt")
@@ -249,13 +251,13 @@ async def compose_schedule(request: web.Request) -> web.StreamResponse:
     cron = str(form.get("cron", "")).strip()
     try:
         if cron:
-            job = scheduled_sends.schedule_recurring(service, tenant.id, doc, who.identity, cron)
+            job = await scheduled_sends.schedule_recurring(service, tenant.id, doc, who.identity, cron)
         else:
             at = datetime.fromisoformat(str(form.get("send_at", "")))
             at = at if at.tzinfo else at.replace(tzinfo=JST)
             if at <= now():
                 raise ValueError("the time has passed")
-            job = scheduled_sends.schedule_once(service, tenant.id, doc, who.identity, at)
+            job = await scheduled_sends.schedule_once(service, tenant.id, doc, who.identity, at)
     except ValueError as e:
         raise web.HTTPBadRequest(
             text=f"日時または繰り返しの指定が正しくありません (bad time or repeat): {e}"
@@ -283,7 +285,7 @@ async def schedules(request: web.Request) -> web.StreamResponse:
     ctx = request.app[CONTEXT]
     tenant = _tenant(request)
     who = _me(request)
-    jobs = scheduled_sends.tenant_jobs(shared_scheduler(console_runtime(ctx)), tenant.id)
+    jobs = await scheduled_sends.tenant_jobs(shared_scheduler(console_runtime(ctx)), tenant.id)
     return render(
         request, "console/schedules.html", tenant=tenant, jobs=jobs, role=who.role_in(tenant.id), Role=Role, jst=JST
     )
@@ -302,9 +304,28 @@ async def schedule_delete(request: web.Request) -> web.StreamResponse:
     who = _me(request)
     job = request.match_info["job"]
     service = shared_scheduler(console_runtime(ctx))
-    if not any(j["id"] == job for j in scheduled_sends.tenant_jobs(service, tenant.id)):
+    if not any(j["id"] == job for j in await scheduled_sends.tenant_jobs(service, tenant.id)):
         raise web.HTTPNotFound(text="no such scheduled send")  # another town's job is not ours to touch
-    service.cancel(job)
+    try:
+        removed = await service.remove(job)
+        failure = None if removed else "it was no longer scheduled (it may have just been sent)"
+    except Exception as e:  # the job store could not be written: the send is still scheduled
+        log.error("unschedule_failed", tenant=tenant.id, job=job, error=str(e)[:300])
+        failure = f"the schedule could not be changed ({type(e).__name__}); the send is still scheduled"
+    if failure is not None:
+        # The record says what happened: an officer who believes a send called off must learn
+        # that it was not, and the audit log must not show an 'unschedule' that did not happen.
+        await ctx.ledger.audit(
+            actor=who.identity,
+            action="unschedule_failed",
+            tenant=tenant.id,
+            target=job,
+            origin=client_ip(request),
+            detail={"reason": failure},
+        )
+        raise web.HTTPConflict(
+            text=f"予約を取り消せませんでした (the scheduled send was not called off): {failure}"
+        )
     await ctx.ledger.audit(
         actor=who.identity, action="unschedule", tenant=tenant.id, target=job, origin=client_ip(request)
     )
