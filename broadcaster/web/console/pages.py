@@ -531,12 +531,15 @@ async def events(request: web.Request) -> web.StreamResponse:
             current = await q.change_mark(ctx.ledger, tenant.id)
             if current != mark:
                 mark = current
-                payload = json.dumps({"at": datetime.now().isoformat(), "mark": list(map(str, current))})
+                # Aware, in the town's zone like every time shown (docs/decisions.md, decision 8).
+                payload = json.dumps({"at": now().astimezone(JST).isoformat(), "mark": list(map(str, current))})
                 await response.write(f"event: change\ndata: {payload}\n\n".encode())
             else:
                 await response.write(b": keep-alive\n\n")
-    except (ConnectionResetError, asyncio.CancelledError):
-        pass
+    except ConnectionResetError:
+        pass  # the browser went away; it reconnects if it wants more
+    # A cancellation (the server stopping, the task cancelled) goes on up: swallowed, it would
+    # leave the server waiting on a handler that believes it finished normally.
     return response
 
 
