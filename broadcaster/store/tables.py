@@ -209,7 +209,7 @@ subscribers = sa.Table(
     # Registered as having no smartphone: reached by voice and SMS, never by app or LINE.
     sa.Column("no_smartphone", sa.Boolean(), nullable=False, server_default=sa.false()),
     # The household the person lives in (the town's own id for it); None: a household of one.
-    # Coverage counts households, not people (docs/coverage.md; 0015_households).
+    # Coverage counts households, not people (docs/coverage.md; 0016_households).
     sa.Column("household", sa.String(200), nullable=True),
     # Where the household lives, for the district leader's list of households not reached.
     # Sealed at rest like the contact addresses.
@@ -231,7 +231,7 @@ subscriber_endpoints = sa.Table(
     # Sealed at rest (store/sealed.py) when a data key is configured.
     sa.Column("address", SealedText("subscriber_endpoints.address"), nullable=False),
     sa.Index("endpoints_by_channel", "channel", "address_hash"),
-    # Coverage finds the person behind an outcome by its hash alone (0015_households).
+    # Coverage finds the person behind an outcome by its hash alone (0016_households).
     sa.Index("endpoints_by_hash", "address_hash"),
 )
 

@@ -1,6 +1,6 @@
 """households: residents' household and address, reach marks and coverage flags
 
-Revision ID: 0015_households
+Revision ID: 0016_households
 Revises: 0013_resident_channels
 
 Coverage per district counts households (docs/coverage.md): a resident belongs to one household
@@ -15,7 +15,7 @@ from __future__ import annotations
 import sqlalchemy as sa
 from alembic import op
 
-revision = "0015_households"
+revision = "0016_households"
 down_revision = "0013_resident_channels"
 branch_labels = None
 depends_on = None
