@@ -17,7 +17,7 @@ from aiohttp import web
 from adapters.ingest.manual import CONTENT_TYPE
 from broadcaster.circulars.wiring import shared_scheduler
 from broadcaster.model import JST, MsgType, RawEvent, Status, now
-from broadcaster.pipeline import scheduled_sends
+from broadcaster.pipeline import scheduled_sends, two_person
 from broadcaster.pipeline.approval import ApprovalError, approve
 from broadcaster.pipeline.ingest import submit
 from broadcaster.pipeline.republish import RepublishError, republish
@@ -365,7 +365,7 @@ async def alert_detail(request: web.Request) -> web.StreamResponse:
         alert=alert,
         meta=await q.alert_meta(ctx.ledger, tenant.id, alert_id),
         deliveries=await q.deliveries(ctx.ledger, tenant.id, alert_id),
-        reasons=c.cancel_reasons(ctx.settings, tenant.id),
+        reasons=two_person.offered_cancel_texts(c.cancel_reasons(ctx.settings, tenant.id), alert),
         role=who.role_in(tenant.id),
         me=who.identity,
         Role=Role,
@@ -432,11 +432,18 @@ async def alert_cancel(request: web.Request) -> web.StreamResponse:
     original = await ctx.ledger.alert(tenant.id, alert_id)
     if original is None:
         raise web.HTTPNotFound(text="no such alert")
-    reason = next((r for r in c.cancel_reasons(ctx.settings, tenant.id) if r.id == form.get("reason")), None)
+    # A source's alert (JMA, J-Alert, L-Alert) is withdrawn from the town's media with a relay
+    # text, never with "sent in error"; both kinds of text are pre-approved (docs/approval.md).
+    relayed = original.origin not in two_person.PERSON_ORIGINS
+    reason = next(
+        (r for r in c.cancel_reasons(ctx.settings, tenant.id) if r.id == form.get("reason") and r.relay == relayed),
+        None,
+    )
     if reason is None:
         raise web.HTTPBadRequest(text="choose a cancellation text")
     info = original.primary
     kind = next((code.value for code in info.event_code if code.value_name == "broadcaster:kind"), "notice")
+    texts = two_person.cancel_texts_for(original, reason)
     doc = {
         "tenant": tenant.id,
         "status": original.status.value,  # a drill's cancel is a drill too
@@ -444,12 +451,12 @@ async def alert_cancel(request: web.Request) -> web.StreamResponse:
         "references": [original.identifier],
         "kind": kind,
         "event": info.event,
-        "headline": f"取消：{info.headline or info.event}",
-        "description": reason.ja,
+        "headline": texts["ja"][0],
+        "description": texts["ja"][1],
         "urgency": "Immediate",
         "severity": "Minor",
         "certainty": "Observed",
-        "translations": {"en": {"headline": f"Cancelled: {info.event}", "description": reason.en}},
+        "translations": {"en": {"headline": texts["en"][0], "description": texts["en"][1]}},
     }
     cancel_id = await _send_manual(
         request, doc, action="cancel", target=alert_id, detail={"reason": reason.id}
