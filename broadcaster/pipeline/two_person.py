@@ -156,6 +156,14 @@ def offered_cancel_texts(texts: Iterable[CancelText], original: Alert) -> list[C
     ]
 
 
+def cancel_headline(info: Info) -> str:
+    """取消： and the original's headline, once (a cancel of a cancel does not stack them)."""
+    base = (info.headline or info.event).strip()
+    while base.startswith(("取消：", "取消:")):
+        base = base[3:].strip()
+    return f"取消：{base}"
+
+
 def cancel_texts_for(original: Alert, text: CancelText) -> dict[str, tuple[str, str]]:
     """Headline and description per language of the cancel of `original` with `text`.
 
@@ -165,7 +173,7 @@ def cancel_texts_for(original: Alert, text: CancelText) -> dict[str, tuple[str, 
     info = original.primary
     ja_source, en_source = source_names(original.origin)
     return {
-        "ja": (f"取消：{info.headline or info.event}", text.ja.replace("{source}", ja_source)),
+        "ja": (cancel_headline(info), text.ja.replace("{source}", ja_source)),
         "en": (f"Cancelled: {info.event}", text.en.replace("{source}", en_source)),
     }
 

@@ -237,12 +237,16 @@ async def test_door2_one_officer_cannot_cancel_jmas_tsunami_warning(env: Doors) 
     async with client() as s:
         csrf = await env.login(s, "tanaka")
         url = f"{env.base}/t/anamizu/alerts/{jma_id}/cancel"
-        async with s.post(url, data={"csrf": csrf, "reason": "mistake"}, allow_redirects=False) as r:
+        async with s.post(
+            url, data={"csrf": csrf, "reason": "mistake", "confirm": jma_id}, allow_redirects=False
+        ) as r:
             assert r.status == 400, "'sent in error' is not a text for a source's warning"
         async with s.get(f"{env.base}/t/anamizu/alerts/{jma_id}") as r:
             page = await r.text()
         assert 'value="relay_withdrawn"' in page and 'value="mistake"' not in page
-        async with s.post(url, data={"csrf": csrf, "reason": "relay_withdrawn"}, allow_redirects=False) as r:
+        async with s.post(
+            url, data={"csrf": csrf, "reason": "relay_withdrawn", "confirm": jma_id}, allow_redirects=False
+        ) as r:
             assert r.status == 303, await r.text()
             cancel_id = r.headers["Location"].rsplit("/", 1)[1]
     assert await env.settled(cancel_id) == "held"
@@ -350,7 +354,7 @@ async def test_one_officer_corrects_the_towns_own_mistake_at_once_and_the_approv
         csrf = await env.login(s, "tanaka")
         async with s.post(
             f"{env.base}/t/anamizu/alerts/{order}/cancel",
-            data={"csrf": csrf, "reason": "mistake"},
+            data={"csrf": csrf, "reason": "mistake", "confirm": order},
             allow_redirects=False,
         ) as r:
             assert r.status == 303, await r.text()
