@@ -24,6 +24,7 @@ from pydantic_settings import (
 )
 
 from broadcaster.circulars.config import CircularSettings
+from broadcaster.coverage.config import CoverageSettings
 from broadcaster.errors import ConfigError
 from broadcaster.privacy import PrivacySettings
 
@@ -127,6 +128,21 @@ class WebSettings(_Section):
     max_body_bytes: int = Field(default=2 * 1024 * 1024, ge=1024)
     # When set, /metrics answers only to "Authorization: Bearer <token>".
     metrics_token: SecretStr | None = None
+    # Reverse proxies (addresses or networks) whose X-Forwarded-For names the client: login
+    # limits count per client address, and behind a proxy every request comes from the proxy.
+    trusted_proxies: list[str] = Field(default_factory=list)
+
+    @field_validator("trusted_proxies")
+    @classmethod
+    def _networks(cls, value: list[str]) -> list[str]:
+        import ipaddress
+
+        for n in value:
+            try:
+                ipaddress.ip_network(n, strict=False)
+            except ValueError as e:
+                raise ValueError(f"web.trusted_proxies: {n!r} is not an address or network") from e
+        return value
 
 
 class PipelineSettings(_Section):
@@ -256,6 +272,8 @@ class Settings(BaseSettings):
     hooks: dict[str, HookSettings] = Field(default_factory=dict)
     # E-circulars to district leaders: link key, reminder and escalation timings (docs/circulars.md).
     circulars: CircularSettings = CircularSettings()
+    # Coverage per district: when a district is flagged as under-reached (docs/coverage.md).
+    coverage: CoverageSettings = CoverageSettings()
     # Personal data at rest: the data key, and how long dispatches keep their recipients
     # (broadcaster/privacy.py, docs/privacy.md).
     privacy: PrivacySettings = PrivacySettings()

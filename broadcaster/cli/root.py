@@ -19,6 +19,7 @@ from broadcaster.cli import (
     alerts,
     audiences,
     check,
+    coverage,
     db,
     demo,
     leaders,
@@ -26,6 +27,7 @@ from broadcaster.cli import (
     pipeline,
     preview,
     privacy,
+    replay,
     rules,
     stats,
 )
@@ -37,6 +39,7 @@ MODULES = (
     check,  # check
     alerts,  # send, approve, republish, status, parse
     preview,  # preview
+    replay,  # replay
     phrases,  # phrases export|import|status
     rules,  # rules simulate|list|status
     audiences,  # audiences import|export|leave|counts|recount
@@ -45,6 +48,7 @@ MODULES = (
     leaders,  # leaders link-code
     demo,  # demo
     stats,  # stats fetch|show
+    coverage,  # coverage ALERT_ID
 )
 
 
