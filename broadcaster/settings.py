@@ -127,6 +127,21 @@ class WebSettings(_Section):
     max_body_bytes: int = Field(default=2 * 1024 * 1024, ge=1024)
     # When set, /metrics answers only to "Authorization: Bearer <token>".
     metrics_token: SecretStr | None = None
+    # Reverse proxies (addresses or networks) whose X-Forwarded-For names the client: login
+    # limits count per client address, and behind a proxy every request comes from the proxy.
+    trusted_proxies: list[str] = Field(default_factory=list)
+
+    @field_validator("trusted_proxies")
+    @classmethod
+    def _networks(cls, value: list[str]) -> list[str]:
+        import ipaddress
+
+        for n in value:
+            try:
+                ipaddress.ip_network(n, strict=False)
+            except ValueError as e:
+                raise ValueError(f"web.trusted_proxies: {n!r} is not an address or network") from e
+        return value
 
 
 class PipelineSettings(_Section):

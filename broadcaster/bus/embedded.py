@@ -14,7 +14,10 @@ Semantics follow Kafka where it matters (see protocol.py). Design notes:
   every ``poll_interval`` seconds which partitions grew; idle partitions cost nothing.
 * A consumer group is held by one consumer at a time (a lease row with the owner's pid), so two
   ``broadcaster run`` processes on one file never consume the same partition twice; the lease of
-  a dead process is taken over at once.
+  a dead process is taken over at once, and so is one whose heartbeat is older than
+  ``LEASE_STALE_S`` (a stalled process). A holder whose renewal finds the lease gone stops
+  consuming and waits to take it again from the committed offsets; every commit is fenced by the
+  lease, so a stalled holder waking up cannot move the new holder's offsets.
 """
 
 from __future__ import annotations
@@ -89,11 +92,17 @@ def partition_for(key: str, partitions: int) -> int:
     return zlib.crc32(key.encode("utf-8")) % partitions
 
 
+class LeaseLost(Exception):
+    """The consumer's group lease is held by another consumer now; it must stop consuming."""
+
+
 @dataclass
 class _Op:
     publishes: list[Outgoing]
     commit: tuple[str, str, int, int] | None  # group, topic, partition, seq
     future: asyncio.Future[None] = field(repr=False)
+    # The lease the commit needs (the consumer's owner id); None for a bare commit (tests).
+    owner: str | None = None
 
 
 class EmbeddedBus:
@@ -236,11 +245,16 @@ class EmbeddedBus:
         if messages:
             await self._submit(list(messages), None)
 
-    async def _submit(self, publishes: list[Outgoing], commit: tuple[str, str, int, int] | None) -> None:
+    async def _submit(
+        self,
+        publishes: list[Outgoing],
+        commit: tuple[str, str, int, int] | None,
+        owner: str | None = None,
+    ) -> None:
         if not self._started:
             raise RuntimeError("the bus is not started")
         fut: asyncio.Future[None] = asyncio.get_running_loop().create_future()
-        await self._queue.put(_Op(publishes, commit, fut))
+        await self._queue.put(_Op(publishes, commit, fut, owner))
         await fut
 
     async def _writer_loop(self) -> None:
@@ -284,6 +298,13 @@ class EmbeddedBus:
         try:
             now = time.time()
             for op in ops:
+                if op.owner is not None and op.commit is not None:
+                    held = conn.execute("SELECT owner FROM members WHERE grp = ?", (op.commit[0],)).fetchone()
+                    if held is None or held[0] != op.owner:
+                        # Another consumer took the group over (this one stalled past the lease):
+                        # its offsets are the truth now, and this commit (and its retry publish)
+                        # must not move them.
+                        raise LeaseLost(f"group {op.commit[0]} is held by {held[0] if held else 'nobody'}")
                 rows = [
                     (
                         m.topic,
@@ -382,8 +403,12 @@ class EmbeddedBus:
         )
         return {int(p): int(s) for p, s in rows}
 
-    async def commit(self, group: str, record: Record, publishes: Sequence[Outgoing] = ()) -> None:
-        await self._submit(list(publishes), (group, record.topic, record.partition, record.offset))
+    async def commit(
+        self, group: str, record: Record, publishes: Sequence[Outgoing] = (), *, owner: str | None = None
+    ) -> None:
+        """Commit `record` (with its publishes); with `owner`, only while that owner holds the group
+        (else LeaseLost and nothing is written)."""
+        await self._submit(list(publishes), (group, record.topic, record.partition, record.offset), owner)
 
     async def count_after(self, topic: str, partition: int, after: int) -> int:
         row = await self._on_reader(
@@ -444,6 +469,18 @@ class EmbeddedBus:
                 conn.execute("ROLLBACK")
             raise
 
+    async def renew_group(self, group: str, owner: str) -> bool:
+        """Refresh the lease's heartbeat; False when `owner` no longer holds it."""
+
+        def _renew() -> bool:
+            assert self._wconn is not None
+            cur = self._wconn.execute(
+                "UPDATE members SET heartbeat = ? WHERE grp = ? AND owner = ?", (time.time(), group, owner)
+            )
+            return cur.rowcount == 1
+
+        return bool(await self._on_writer(_renew))
+
     async def release_group(self, group: str, owner: str) -> None:
         def _release() -> None:
             assert self._wconn is not None
@@ -494,6 +531,7 @@ class EmbeddedConsumer:
         self._stop = asyncio.Event()
         self._ready = asyncio.Event()
         self._owner = f"{os.getpid()}:{id(self)}"
+        self._renewed = time.monotonic()
 
     def _all_topics(self) -> list[str]:
         return self.topics + tier_topics(self.group, self.retry_tiers)
@@ -501,44 +539,61 @@ class EmbeddedConsumer:
     async def run(self, handler: Handler) -> None:
         _LIVE_OWNERS.add(self._owner)
         try:
-            while not await self.bus.acquire_group(self.group, self._owner):
-                log.warning("group_held_elsewhere", group=self.group, path=str(self.bus.path))
-                if await self._sleep(1.0):
+            while True:
+                while not await self.bus.acquire_group(self.group, self._owner):
+                    log.warning("group_held_elsewhere", group=self.group, path=str(self.bus.path))
+                    if await self._sleep(1.0):
+                        return
+                self._renewed = time.monotonic()
+                if not await self._consume(handler):
                     return
-            tasks: list[asyncio.Task[Any]] = [
-                asyncio.create_task(self._heartbeat(), name=f"heartbeat:{self.group}")
-            ]
-            for topic in self._all_topics():
-                committed = await self.bus.committed(self.group, topic)
-                for p in range(await self.bus.partitions_of(topic)):
-                    tasks.append(
-                        asyncio.create_task(
-                            self._partition_loop(handler, topic, p, committed.get(p, 0)),
-                            name=f"consume:{self.group}:{topic}:{p}",
-                        )
-                    )
-            self._ready.set()
-            stopping: asyncio.Task[Any] = asyncio.ensure_future(self._stop.wait())
-            try:
-                done, _ = await asyncio.wait([stopping, *tasks[1:]], return_when=asyncio.FIRST_COMPLETED)
-            except asyncio.CancelledError:
-                # Cancelled from outside: stop at once, like a crash; nothing more is committed.
-                for t in tasks:
-                    t.cancel()
-                await asyncio.gather(*tasks, return_exceptions=True)
-                raise
-            finally:
-                stopping.cancel()
-            self._stop.set()
-            tasks[0].cancel()
-            # Partition loops finish the record in hand (and commit it) before they return.
-            await asyncio.gather(*tasks, return_exceptions=True)
-            await self.bus.release_group(self.group, self._owner)
-            for t in done:
-                if t is not stopping and t.exception() is not None:
-                    raise t.exception()  # type: ignore[misc]
+                # The lease went to another consumer while this one stalled: it reads from the
+                # group's committed offsets now. Stop, and stand by to take the group again.
+                log.error("group_lease_lost", group=self.group, path=str(self.bus.path))
         finally:
             _LIVE_OWNERS.discard(self._owner)
+
+    async def _consume(self, handler: Handler) -> bool:
+        """Consume while holding the lease; True when the lease was lost, False when stopped."""
+        tasks: list[asyncio.Task[Any]] = [
+            asyncio.create_task(self._heartbeat(), name=f"heartbeat:{self.group}")
+        ]
+        for topic in self._all_topics():
+            committed = await self.bus.committed(self.group, topic)
+            for p in range(await self.bus.partitions_of(topic)):
+                tasks.append(
+                    asyncio.create_task(
+                        self._partition_loop(handler, topic, p, committed.get(p, 0)),
+                        name=f"consume:{self.group}:{topic}:{p}",
+                    )
+                )
+        self._ready.set()
+        stopping: asyncio.Task[Any] = asyncio.ensure_future(self._stop.wait())
+        try:
+            done, _ = await asyncio.wait([stopping, *tasks], return_when=asyncio.FIRST_COMPLETED)
+        except asyncio.CancelledError:
+            # Cancelled from outside: stop at once, like a crash; nothing more is committed.
+            for t in tasks:
+                t.cancel()
+            await asyncio.gather(*tasks, return_exceptions=True)
+            raise
+        finally:
+            stopping.cancel()
+        failed = [t for t in done if t is not stopping and t.exception() is not None]
+        if tasks[0] in done or any(isinstance(t.exception(), LeaseLost) for t in failed):
+            # Like a crash: the new holder redoes what was not committed (at least once).
+            for t in tasks:
+                t.cancel()
+            await asyncio.gather(*tasks, return_exceptions=True)
+            return True
+        self._stop.set()
+        tasks[0].cancel()
+        # Partition loops finish the record in hand (and commit it) before they return.
+        await asyncio.gather(*tasks, return_exceptions=True)
+        await self.bus.release_group(self.group, self._owner)
+        for t in failed:
+            raise t.exception()  # type: ignore[misc]
+        return False
 
     async def stop(self) -> None:
         self._stop.set()
@@ -553,10 +608,26 @@ class EmbeddedConsumer:
         return self._stop.is_set()
 
     async def _heartbeat(self) -> None:
+        """Renew the lease; return when another consumer holds it (the caller stops consuming)."""
         while True:
             await asyncio.sleep(HEARTBEAT_S)
-            with contextlib.suppress(Exception):
-                await self.bus.acquire_group(self.group, self._owner)
+            if not await self._renew():
+                return
+
+    async def _renew(self) -> bool:
+        try:
+            held = await self.bus.renew_group(self.group, self._owner)
+        except Exception as e:  # a busy or full disk: the lease is still ours until it is stale
+            log.warning("group_renew_failed", group=self.group, error=str(e))
+            return True
+        if held:
+            self._renewed = time.monotonic()
+        return held
+
+    async def _check_lease(self) -> None:
+        """Before a record: after a stall past the lease's life, make sure the lease is still ours."""
+        if time.monotonic() - self._renewed > LEASE_STALE_S and not await self._renew():
+            raise LeaseLost(f"group {self.group} was taken over while this consumer stalled")
 
     async def _partition_loop(self, handler: Handler, topic: str, partition: int, position: int) -> None:
         retry = is_retry_topic(topic)
@@ -584,6 +655,7 @@ class EmbeddedConsumer:
                     due = not_before(record.headers) - time.time()
                     if due > 0 and await self._sleep(due):
                         return
+                await self._check_lease()
                 await self._handle(handler, record)
                 position = record.offset
 
@@ -610,7 +682,7 @@ class EmbeddedConsumer:
             assert isinstance(outcome, Ack)
         while True:
             try:
-                await self.bus.commit(self.group, record, publishes)
+                await self.bus.commit(self.group, record, publishes, owner=self._owner)
                 return
             except TransientError as e:
                 # The work is done; the commit must follow or the record comes back after a

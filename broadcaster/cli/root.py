@@ -26,6 +26,7 @@ from broadcaster.cli import (
     pipeline,
     preview,
     privacy,
+    replay,
     rules,
     stats,
 )
@@ -37,6 +38,7 @@ MODULES = (
     check,  # check
     alerts,  # send, approve, republish, status, parse
     preview,  # preview
+    replay,  # replay
     phrases,  # phrases export|import|status
     rules,  # rules simulate|list|status
     audiences,  # audiences import|export|leave|counts|recount

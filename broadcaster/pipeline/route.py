@@ -102,11 +102,16 @@ class RouteStage:
             return DeadLetter(f"alert for unknown tenant {alert.tenant!r}")
         try:
             routed = await self.route(alert)
-            # Scheduled first: a crash in between leaves the alert unrouted, so it is routed
-            # again and records the same keys (each insert ignores what exists).
-            await routing.record_scheduled(self.ledger.db, routed.scheduled)
-            to_publish = await self.ledger.record_dispatches(alert, routed.dispatches, held=routed.held)
-            await routing.put_marks(self.ledger.db, alert.tenant, alert.identifier, routed.marks, self._at(alert))
+            # One transaction: the dispatches, the put-off ones and the dedupe marks are recorded
+            # together or not at all (then the alert is routed again to the same keys).
+            to_publish = await self.ledger.record_routing(
+                alert,
+                routed.dispatches,
+                held=routed.held,
+                scheduled=routed.scheduled,
+                marks=routed.marks,
+                marks_at=self._at(alert),
+            )
         except Exception as e:
             log.error("route_failed", tenant=alert.tenant, alert=alert.identifier, error=str(e))
             return Retry(backoff(record.attempt, self.retry_tiers), f"route: {type(e).__name__}: {e}")

@@ -21,6 +21,13 @@ _INTENSITY_ORDER = ("1", "2", "3", "4", "5-", "5+", "6-", "6+", "7")
 _INTENSITY_WORDS = {"5弱": "5-", "5強": "5+", "6弱": "6-", "6強": "6+"}
 
 
+# A town whose meter has not reported but is believed to have felt 5弱 or more: JMA's condition
+# 「震度５弱以上未入電」 (docs/jma.md, *Parameters*). Templates get this code; the phrase tables
+# say it as `intensity.unknown`.
+UNREPORTED = "unknown"
+_UNREPORTED_TEXT = "5弱以上未入電"
+
+
 def intensity_code(value: str | None) -> str | None:
     """JMA's spelling of an intensity ("6+"), or None when it is none of the scale's values."""
     if not value:
@@ -30,7 +37,18 @@ def intensity_code(value: str | None) -> str | None:
     return v if v in _INTENSITY_ORDER else None
 
 
+def reading(value: str | None) -> str | None:
+    """An intensity code, or UNREPORTED for JMA's 「震度５弱以上未入電」."""
+    if value == UNREPORTED or (
+        value and unicodedata.normalize("NFKC", value).strip().removeprefix("震度") == _UNREPORTED_TEXT
+    ):
+        return UNREPORTED
+    return intensity_code(value)
+
+
 def intensity_rank(code: str | None) -> int:
+    if code == UNREPORTED:
+        code = "5-"  # at least 5弱
     return _INTENSITY_ORDER.index(code) + 1 if code in _INTENSITY_ORDER else 0
 
 
@@ -190,17 +208,18 @@ def read_facts(info: Info, town: str) -> Facts:
 
 def _quake(info: Info, town: str) -> Quake | None:
     maxi = intensity_code(_first(info, "maxIntensity"))
-    epicenter = _first(info, "hypocenterName")
+    # Abroad, JMA's 詳細震央地名 (「チリ中部沿岸」) says where; the 震央地名 (「南米西部」) is a region.
+    epicenter = _first(info, "hypocenterDetailedName") or _first(info, "hypocenterName")
     if maxi is None and epicenter is None:
         return None
     cities = [Place(*_fields(v, 3)[1:]) for v in _params(info, "cityIntensity")]
     areas = [Place(*_fields(v, 3)[1:]) for v in _params(info, "areaIntensity")]
-    local = next((intensity_code(c.value) for c in cities if c.name == town), None)
+    local = next((reading(c.value) for c in cities if c.name == town), None)
     ranked = sorted(
-        (p for p in (cities or areas) if intensity_code(p.value)),
-        key=lambda p: -intensity_rank(intensity_code(p.value)),
+        (p for p in (cities or areas) if reading(p.value)),
+        key=lambda p: -intensity_rank(reading(p.value)),
     )
-    places = tuple(Place(p.name, intensity_code(p.value) or p.value) for p in ranked[:5])
+    places = tuple(Place(p.name, reading(p.value) or p.value) for p in ranked[:5])
     return Quake(
         origin=_time(_first(info, "originTime")),
         epicenter=epicenter,

@@ -15,7 +15,7 @@ from datetime import datetime
 from typing import Any
 
 from broadcaster.model import JST
-from broadcaster.render.facts import intensity_code
+from broadcaster.render.facts import intensity_code, reading
 from broadcaster.render.languages import JA
 from broadcaster.render.phrases import Found, PhraseBook, fill
 
@@ -72,7 +72,7 @@ class Wording:
         return None
 
     def intensity(self, value: str | None) -> str:
-        code = intensity_code(value)
+        code = reading(value)
         if code is None:
             return self.term(value)
         return self.t(f"intensity.{code}")

@@ -18,7 +18,7 @@ import sqlalchemy as sa
 
 from broadcaster.model import KIND, Alert, Dispatch, MsgType, RawEvent, Receipt, ReceiptStatus, now
 from broadcaster.model.change import RELAY, Change
-from broadcaster.store import merges
+from broadcaster.store import merges, routing
 from broadcaster.store import tables as t
 from broadcaster.store.db import Database
 
@@ -401,11 +401,29 @@ class Ledger:
         Routing the same alert twice (a redelivery, a repeated telegram) decides the same keys;
         the ones already final are not returned, so nothing is sent twice on their account.
         """
+        return await self.record_routing(alert, dispatches, held=held)
+
+    async def record_routing(
+        self,
+        alert: Alert,
+        dispatches: Sequence[Dispatch],
+        *,
+        held: bool = False,
+        scheduled: Sequence[routing.Scheduled] = (),
+        marks: Sequence[tuple[str, str, str]] = (),
+        marks_at: datetime | None = None,
+    ) -> list[Dispatch]:
+        """`record_dispatches` with the route stage's other outcomes, in one transaction: the
+        put-off dispatches and the dedupe marks. Once the alert is routed a redelivery is the
+        only second chance, so a mark written apart could be lost while its dispatches went
+        out, and the next alert with the same news would go out again."""
         assert alert.tenant is not None
+        tenant = alert.tenant
         at = now()
         rows = [_dispatch_row(d, "held" if held else "pending", at) for d in dispatches]
 
         def work(c: sa.Connection) -> set[str]:
+            routing.write_scheduled(c, scheduled, at)
             if rows:
                 c.execute(self._insert_ignore(t.dispatches), rows)
             open_keys: set[str] = set()
@@ -416,7 +434,7 @@ class Ledger:
                     )
                 )
                 open_keys = {r.key for r in states if r.state not in FINAL_STATES and r.state != "held"}
-            this = (t.alerts.c.tenant == alert.tenant, t.alerts.c.identifier == alert.identifier)
+            this = (t.alerts.c.tenant == tenant, t.alerts.c.identifier == alert.identifier)
             # An alert routed again after it was done (a redelivery, a re-drive racing the
             # first pass) stays done unless the new decision left work to do: nothing would ever
             # mark it done again (found by the PostgreSQL restart trial).
@@ -426,6 +444,7 @@ class Ledger:
                 .where(*this, *again)
                 .values(state="held" if held else "routed", routed=sa.func.coalesce(t.alerts.c.routed, at))
             )
+            routing.write_marks(c, tenant, alert.identifier, marks, marks_at or at)
             return open_keys
 
         open_keys = await self.db.write(work)

@@ -61,30 +61,26 @@ def _row(d: Dispatch, at: datetime) -> dict[str, Any]:
     }
 
 
-async def record_scheduled(db: Database, items: Sequence[Scheduled]) -> None:
-    """Store put-off dispatches; recording the same ones again (a redelivery) changes nothing."""
+def write_scheduled(c: sa.Connection, items: Sequence[Scheduled], at: datetime) -> None:
+    """Store put-off dispatches, in the caller's unit of work (the route stage records them with
+    its dispatches: `Ledger.record_routing`); recording the same ones again changes nothing."""
     if not items:
         return
-    at = now()
-
-    def work(c: sa.Connection) -> None:
-        c.execute(_insert(c, t.dispatches).on_conflict_do_nothing(), [_row(s.dispatch, at) for s in items])
-        c.execute(
-            _insert(c, t.scheduled_dispatches).on_conflict_do_nothing(),
-            [
-                {
-                    "key": s.dispatch.key,
-                    "tenant": s.dispatch.tenant,
-                    "alert_id": s.dispatch.alert_id,
-                    "due": s.due,
-                    "purpose": s.purpose,
-                    "scope": s.scope,
-                }
-                for s in items
-            ],
-        )
-
-    await db.write(work)
+    c.execute(_insert(c, t.dispatches).on_conflict_do_nothing(), [_row(s.dispatch, at) for s in items])
+    c.execute(
+        _insert(c, t.scheduled_dispatches).on_conflict_do_nothing(),
+        [
+            {
+                "key": s.dispatch.key,
+                "tenant": s.dispatch.tenant,
+                "alert_id": s.dispatch.alert_id,
+                "due": s.due,
+                "purpose": s.purpose,
+                "scope": s.scope,
+            }
+            for s in items
+        ],
+    )
 
 
 async def release_due(db: Database, at: datetime | None = None, limit: int = 500) -> list[Dispatch]:
@@ -198,28 +194,26 @@ async def seen_marks(
     return await db.read(work)
 
 
-async def put_marks(db: Database, tenant: str, alert_id: str, slots: Sequence[tuple[str, str, str]], at: datetime) -> None:
+def write_marks(c: sa.Connection, tenant: str, alert_id: str, slots: Sequence[tuple[str, str, str]], at: datetime) -> None:
+    """Remember the dedupe marks an alert went out under, in the caller's unit of work (with the
+    dispatches they let through: `Ledger.record_routing`)."""
     if not slots:
         return
     m = t.route_marks
-
-    def work(c: sa.Connection) -> None:
-        stmt = _insert(c, m)
-        stmt = stmt.on_conflict_do_update(
-            index_elements=["tenant", "mark", "channel", "audience"],
-            set_={"alert_id": stmt.excluded.alert_id, "at": stmt.excluded.at},
-        )
-        c.execute(
-            stmt,
-            [
-                {"tenant": tenant, "mark": mk, "channel": ch, "audience": au, "alert_id": alert_id, "at": at}
-                for mk, ch, au in slots
-            ],
-        )
-        # Marks older than a day are of no window's concern; keep the table small.
-        c.execute(m.delete().where(m.c.tenant == tenant, m.c.at < at - timedelta(days=2)))
-
-    await db.write(work)
+    stmt = _insert(c, m)
+    stmt = stmt.on_conflict_do_update(
+        index_elements=["tenant", "mark", "channel", "audience"],
+        set_={"alert_id": stmt.excluded.alert_id, "at": stmt.excluded.at},
+    )
+    c.execute(
+        stmt,
+        [
+            {"tenant": tenant, "mark": mk, "channel": ch, "audience": au, "alert_id": alert_id, "at": at}
+            for mk, ch, au in slots
+        ],
+    )
+    # Marks older than a day are of no window's concern; keep the table small.
+    c.execute(m.delete().where(m.c.tenant == tenant, m.c.at < at - timedelta(days=2)))
 
 
 # -- rule sets ---------------------------------------------------------------------------------------

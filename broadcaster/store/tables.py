@@ -336,6 +336,28 @@ users = sa.Table(
     sa.Column("created", UTCDateTime(), nullable=False),
 )
 
+# Failed logins counted in the database, so that every web process sees the same counts and a
+# burst of parallel guesses cannot all be heard before the first is counted
+# (broadcaster/store/login_throttle.py, docs/security.md). Keys are hashes: no address or typed
+# name is kept here.
+login_throttle = sa.Table(
+    "login_throttle",
+    metadata,
+    # "address" | "pair" (name at address) | "account" (name) | "known" (name at network)
+    sa.Column("scope", sa.String(16), primary_key=True),
+    sa.Column("key", sa.String(64), primary_key=True),
+    # the hash of the name the row counts for (None for "address"), so an unlock finds them all
+    sa.Column("account", sa.String(64), nullable=True),
+    sa.Column("failures", sa.Integer(), nullable=False, server_default="0"),
+    sa.Column("last_failure", UTCDateTime(), nullable=True),
+    sa.Column("blocked_until", UTCDateTime(), nullable=True),
+    sa.Column("last_success", UTCDateTime(), nullable=True),
+    # a second officer's unlock: until then the account's guard does not apply
+    sa.Column("lifted_until", UTCDateTime(), nullable=True),
+    sa.Index("login_throttle_by_account", "account"),
+    sa.Index("login_throttle_by_last_failure", "last_failure"),
+)
+
 user_roles = sa.Table(
     "user_roles",
     metadata,

@@ -12,7 +12,7 @@ from typing import Any
 
 import sqlalchemy as sa
 
-from broadcaster.bus import Ack, Outgoing, Record
+from broadcaster.bus import Ack, Outgoing, Record, Retry
 from broadcaster.channels import STANDARD_PROFILES
 from broadcaster.model import JST, Alert, DispatchOrder, now
 from broadcaster.pipeline.route import RouteStage
@@ -261,6 +261,44 @@ async def test_a_dedupe_window_skips_the_same_news_but_not_a_redelivery(ledger: 
     assert {o.dispatch.channel for o in await h.route(second)} == {"website"}
     other = manual(kind="notice", event="停電", headline="3", districts=["kawashima"], at=now() + timedelta(minutes=6))
     assert {o.dispatch.channel for o in await h.route(other)} == {"line", "website"}
+
+
+def _fail_marks(ledger: Ledger) -> Any:
+    """Make every write of a dedupe mark fail at the database, as a crash between writes would."""
+    engine = ledger.db.engine  # type: ignore[attr-defined]
+    target = getattr(engine, "sync_engine", engine)
+
+    def before(conn: Any, cursor: Any, statement: str, *args: Any) -> None:
+        if statement.lstrip().upper().startswith("INSERT INTO ROUTE_MARKS"):
+            raise RuntimeError("the database went away")
+
+    sa.event.listen(target, "before_cursor_execute", before)
+    return lambda: sa.event.remove(target, "before_cursor_execute", before)
+
+
+async def test_a_failure_between_routes_writes_keeps_dispatches_and_dedupe_marks_together(ledger: Ledger) -> None:
+    h = Harness(ledger)
+    await _people(h)
+    h.sets["anamizu"] = rules(
+        "anamizu",
+        "  - name: push\n    match: {kind: notice}\n    channels: [line]\n    audience: district\n"
+        "    dedupe: {window: 1h, by: [kind, event]}\n",
+    )
+    first = manual(kind="notice", event="断水", headline="1", districts=["kawashima"], at=now())
+    await ledger.record_alert(first, submitted_by="officer:anamizu/tanaka")
+    record = Record("alerts", 0, 0, f"anamizu|{first.event_key}", first.model_dump_json(by_alias=True).encode(), {}, 0.0)
+    undo = _fail_marks(ledger)
+    try:
+        assert isinstance(await h.stage.handle(record), Retry)
+    finally:
+        undo()
+    # Nothing of the failed pass stays: no dispatch is recorded without its mark.
+    assert await h.states(first) == {}
+    assert h.bus.published == []
+    # The retry records both; the same news a minute later is then skipped.
+    assert "line" in {o.dispatch.channel for o in await h.route(first)}
+    second = manual(kind="notice", event="断水", headline="2", districts=["kawashima"], at=now() + timedelta(minutes=1))
+    assert "line" not in {o.dispatch.channel for o in await h.route(second)}
 
 
 async def test_a_tenant_reaches_only_its_own_people(ledger: Ledger) -> None:

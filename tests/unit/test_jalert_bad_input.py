@@ -58,6 +58,12 @@ def _without(name: str) -> bytes:
         (GOOD.replace("stage = launch", "stage = ").encode(), "missing_text"),
         (GOOD.replace("areas = 石川県", "areas = どこか村").encode(), "no_known_area"),
         (_without("areas"), "no_known_area"),
+        # Found by the coverage-guided fuzzer: a mangled code raised ValueError, not ParseError.
+        (
+            b'{"format": "jalert/1", "id": "m-1", "sent": "2025-07-10T07:00:00+09:00", "status": "actual",'
+            b' "category": "missile", "stage": "launch", "areas": [{"code": "1700["}]}',
+            "no_known_area",
+        ),
         (b'{"format": "jalert/1", "id": "m-1", ', "malformed_json"),
         (b'{"format": "jalert/1", "id": {"nested": 1}}', "bad_field"),
         (b'{"format": "jalert/1", "areas": [[1]]}', "bad_field"),

@@ -73,6 +73,8 @@ def _strip_around(name: str) -> str:
 
 def _by_code(code: str) -> Place | None:
     table = _municipalities()
+    if not (code.isascii() and code.isdigit()):
+        return None  # a mangled code ('1700[') names no place; it is not a bug in the parser
     if len(code) == 7:
         code = code[:5]  # JMA's 市町村等 code: the first five digits are the JIS ones
     if len(code) == 5:

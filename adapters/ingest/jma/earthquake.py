@@ -3,7 +3,10 @@
 
 Areas are the finest level observed: towns (市町村等) where the telegram lists them, otherwise
 the 地震情報／細分区域. A town whose intensity has not come in (「震度５弱以上未入電」) is kept:
-it is the town most likely hit hardest.
+it is the town most likely hit hardest. Its value is the condition even when a lower reading
+came in beside it (富士市 with 震度4 from one meter and another silent): JMA writes the condition
+only when the silent meter is believed to be at 5弱 or more, so for rules and text it counts as
+at least 5弱, never as the lower figure (docs/jma.md, *Parameters*).
 """
 
 from __future__ import annotations
@@ -15,6 +18,20 @@ from adapters.ingest.jma.xmltools import Element, attr, every, first, text
 from broadcaster.model import Category, Certainty, Kind, ResponseType, Severity, Urgency
 
 LG_INTENSITIES = ("0", "1", "2", "3", "4")
+# 「震度５弱以上未入電」: JMA's condition for a town (or area) whose meter has not reported but is
+# believed to have felt 5弱 or more.
+UNREPORTED = "震度５弱以上未入電"
+
+
+def _reading(element: Element) -> tuple[tuple[str, ...], bool]:
+    """(the intensity fields of a parameter, whether a meter is silent at 5弱 or more).
+
+    MaxInt, or the condition followed by the lower reading (「震度５弱以上未入電」, 「4」) when
+    JMA gives both."""
+    max_int, condition = text(element, "MaxInt"), text(element, "Condition")
+    if not condition:
+        return (max_int,), False
+    return ((condition, max_int) if max_int else (condition,)), condition == UNREPORTED
 
 
 def code_types(observation: Element | None) -> dict[str, str]:
@@ -36,17 +53,21 @@ def rate_intensity(draft: Draft, max_int: str) -> None:
         draft.response.append(ResponseType.ASSESS)
 
 
-def _observation(observation: Element, draft: Draft) -> None:
+def _observation(observation: Element, draft: Draft) -> bool:
+    """Areas and intensities; true when some town or area has a silent meter at 5弱 or more."""
     types = code_types(observation)
     area_type = types.get("Pref/Area/Code", SEISMIC_AREA)
     city_type = types.get("Pref/Area/City/Code", CITY)
     cities = every(observation, "Pref", "Area", "City")
+    silent = False
     for pref in every(observation, "Pref"):
         # Prefectures are parameters, never areas: too coarse to match a town by.
         draft.param("prefIntensity", join(text(pref, "Code"), text(pref, "Name"), text(pref, "MaxInt")))
         for area in every(pref, "Area"):
             code, name = text(area, "Code"), text(area, "Name")
-            draft.param("areaIntensity", join(code, name, text(area, "MaxInt")))
+            value, unreported = _reading(area)
+            silent = silent or unreported
+            draft.param("areaIntensity", join(code, name, *value))
             lg = text(area, "MaxLgInt")
             if lg:
                 draft.param("areaLgIntensity", join(code, name, lg))
@@ -54,10 +75,11 @@ def _observation(observation: Element, draft: Draft) -> None:
                 draft.area(name, code, area_type)
             for city in every(area, "City"):
                 city_code, city_name = text(city, "Code"), text(city, "Name")
-                # No MaxInt but a Condition (「震度５弱以上未入電」): keep the condition as value.
-                value = text(city, "MaxInt") or text(city, "Condition")
-                draft.param("cityIntensity", join(city_code, city_name, value))
+                value, unreported = _reading(city)
+                silent = silent or unreported
+                draft.param("cityIntensity", join(city_code, city_name, *value))
                 draft.area(city_name, city_code, city_type)
+    return silent
 
 
 def parse_earthquake(env: Envelope, draft: Draft) -> None:
@@ -73,15 +95,18 @@ def parse_earthquake(env: Envelope, draft: Draft) -> None:
     draft.param("maxIntensity", max_int)
     draft.param("maxLgIntensity", max_lg)
     draft.param("lgCategory", text(observation, "LgCategory"))
-    if observation is not None:
-        _observation(observation, draft)
+    silent = observation is not None and _observation(observation, draft)
     if not draft.areas:
         hypocenter.add_epicenter_area(draft, hypo)
     hypocenter.comments(body, draft)
     if max_lg and not max_int:
         rate_lg(draft, max_lg)
     else:
-        rate_intensity(draft, max_int)
+        # A silent meter at 5弱 or more rates the telegram as at least 5弱 (the worst case).
+        floor = (
+            "5-" if silent and hypocenter.intensity_rank(max_int) < hypocenter.intensity_rank("5-") else ""
+        )
+        rate_intensity(draft, floor or max_int)
     if max_lg and max_int:
         # 長周期地震動 class 3–4 is grave on its own (tall buildings) even under a moderate 震度.
         lg_rank = LG_INTENSITIES.index(max_lg) if max_lg in LG_INTENSITIES else -1

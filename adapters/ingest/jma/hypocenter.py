@@ -28,6 +28,8 @@ class Hypocenter:
     origin_time: str
     name: str
     code: str
+    # A quake abroad: JMA's 詳細震央地名 (「フィジー諸島」) beside the broad 震央地名 (「南太平洋」).
+    detailed_name: str
     latitude: str
     longitude: str
     depth_km: str
@@ -66,6 +68,7 @@ def read(body: Element | None) -> Hypocenter | None:
         origin_time=text(quake, "OriginTime"),
         name=text(area, "Name"),
         code=text(area, "Code"),
+        detailed_name=text(area, "DetailedName"),
         latitude=lat,
         longitude=lon,
         depth_km=depth,
@@ -81,6 +84,7 @@ def add(draft: Draft, hypo: Hypocenter | None) -> None:
     draft.param("originTime", hypo.origin_time)
     draft.param("hypocenterName", hypo.name)
     draft.param("hypocenterCode", hypo.code)
+    draft.param("hypocenterDetailedName", hypo.detailed_name)
     draft.param("hypocenterLatitude", hypo.latitude)
     draft.param("hypocenterLongitude", hypo.longitude)
     draft.param("hypocenterDepthKm", hypo.depth_km)
@@ -95,7 +99,7 @@ def add_epicenter_area(draft: Draft, hypo: Hypocenter | None) -> None:
     if hypo is None or not hypo.name:
         return
     circle = f"{hypo.latitude},{hypo.longitude} 0" if hypo.latitude and hypo.longitude else None
-    draft.area(hypo.name, hypo.code, EPICENTER, circle=circle)
+    draft.area(hypo.detailed_name or hypo.name, hypo.code, EPICENTER, circle=circle)
 
 
 def comments(body: Element | None, draft: Draft) -> None:

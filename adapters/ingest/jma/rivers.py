@@ -28,6 +28,13 @@ RATING = {
 
 
 def flood_level(code: str, name: str) -> int | None:
+    """The level in force, or None for a lift or an item that is no flood kind.
+
+    The code decides before the name: a lift (codes below 20) is named after what it lifts
+    (「レベル２氾濫注意報解除」, code 10), so reading the name's level would announce the lifted
+    advisory as in force."""
+    if code.isdigit() and int(code) < 20:
+        return None
     m = _LEVEL_PREFIX.match(name)
     if m:
         return int(m.group(1).translate(_FULLWIDTH))
