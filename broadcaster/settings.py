@@ -24,6 +24,7 @@ from pydantic_settings import (
 )
 
 from broadcaster.circulars.config import CircularSettings
+from broadcaster.coverage.config import CoverageSettings
 from broadcaster.errors import ConfigError
 from broadcaster.privacy import PrivacySettings
 
@@ -283,6 +284,8 @@ class Settings(BaseSettings):
     hooks: dict[str, HookSettings] = Field(default_factory=dict)
     # E-circulars to district leaders: link key, reminder and escalation timings (docs/circulars.md).
     circulars: CircularSettings = CircularSettings()
+    # Coverage per district: when a district is flagged as under-reached (docs/coverage.md).
+    coverage: CoverageSettings = CoverageSettings()
     # Personal data at rest: the data key, and how long dispatches keep their recipients
     # (broadcaster/privacy.py, docs/privacy.md).
     privacy: PrivacySettings = PrivacySettings()

@@ -208,6 +208,12 @@ subscribers = sa.Table(
     sa.Column("channel_order", sa.String(200), nullable=True),
     # Registered as having no smartphone: reached by voice and SMS, never by app or LINE.
     sa.Column("no_smartphone", sa.Boolean(), nullable=False, server_default=sa.false()),
+    # The household the person lives in (the town's own id for it); None: a household of one.
+    # Coverage counts households, not people (docs/coverage.md; 0016_households).
+    sa.Column("household", sa.String(200), nullable=True),
+    # Where the household lives, for the district leader's list of households not reached.
+    # Sealed at rest like the contact addresses.
+    sa.Column("address", SealedText("subscribers.address"), nullable=True),
     sa.Index("subscribers_by_tenant", "tenant", "kind", "active"),
     sa.Index("subscribers_by_external_ref", "tenant", "external_ref", unique=True),
 )
@@ -225,6 +231,8 @@ subscriber_endpoints = sa.Table(
     # Sealed at rest (store/sealed.py) when a data key is configured.
     sa.Column("address", SealedText("subscriber_endpoints.address"), nullable=False),
     sa.Index("endpoints_by_channel", "channel", "address_hash"),
+    # Coverage finds the person behind an outcome by its hash alone (0016_households).
+    sa.Index("endpoints_by_hash", "address_hash"),
 )
 
 subscriber_districts = sa.Table(
@@ -785,6 +793,34 @@ delivery_stats = sa.Table(
     sa.Column("opened", sa.Integer(), nullable=True),
     sa.Column("clicked", sa.Integer(), nullable=True),
     sa.Column("fetched", UTCDateTime(), nullable=False),
+)
+
+# Reach that no send result says: a LINE reply or quick-reply tap, an app opened, a leader who
+# confirmed a household on the circular, an officer's or leader's mark (docs/coverage.md). One row
+# per (alert, household, medium); the household key is the roster's household id, or "~" and the
+# person's external id for a household of one. Purged with the alert by the retention job.
+reach_marks = sa.Table(
+    "reach_marks",
+    metadata,
+    sa.Column("tenant", sa.String(64), primary_key=True),
+    sa.Column("alert_id", sa.String(512), primary_key=True),
+    sa.Column("household", sa.String(201), primary_key=True),
+    sa.Column("medium", sa.String(32), primary_key=True),
+    sa.Column("actor", sa.String(200), nullable=False),
+    sa.Column("at", UTCDateTime(), nullable=False),
+)
+
+# A district flagged as under-reached for an alert, once: the circular that took the list of
+# households not reached to its leader (docs/coverage.md).
+coverage_flags = sa.Table(
+    "coverage_flags",
+    metadata,
+    sa.Column("tenant", sa.String(64), primary_key=True),
+    sa.Column("alert_id", sa.String(512), primary_key=True),
+    sa.Column("district", sa.String(64), primary_key=True),
+    sa.Column("share", sa.Float(), nullable=False),
+    sa.Column("circular_id", sa.String(40), nullable=True),
+    sa.Column("at", UTCDateTime(), nullable=False),
 )
 
 # What each surface of each medium showed of an event at the consistency guard's last look

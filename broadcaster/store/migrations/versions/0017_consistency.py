@@ -1,6 +1,6 @@
 """The consistency guard: what each medium shows of each event, and the alarms raised
 
-Revision ID: 0016_consistency
+Revision ID: 0017_consistency
 Revises: 0001
 
 Matches medium_states and consistency_alarms in broadcaster/store/tables.py
@@ -12,7 +12,7 @@ from __future__ import annotations
 import sqlalchemy as sa
 from alembic import op
 
-revision = "0016_consistency"
+revision = "0017_consistency"
 down_revision = "0001"
 branch_labels = None
 depends_on = None
