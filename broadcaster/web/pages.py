@@ -14,6 +14,7 @@ from aiohttp import web
 from broadcaster.logging import get_logger
 from broadcaster.store import reports
 from broadcaster.store.users import Role
+from broadcaster.web.console.names import channel_name, clock
 from broadcaster.web.endpoints import Endpoints
 from broadcaster.web.i18n import t
 from broadcaster.web.keys import CONTEXT, LANG, principal
@@ -36,6 +37,8 @@ def render(request: web.Request, template: str, status: int = 200, **context: An
     html = _env.get_template(template).render(
         lang=lang,
         t=lambda key: t(key, lang),
+        channel_name=lambda channel: channel_name(channel, lang),
+        clock=clock,
         principal=principal(request),
         request_path=request.path_qs,
         **context,
@@ -164,3 +167,12 @@ async def console_home(request: web.Request) -> web.StreamResponse:
 @pages.route("GET", "/", role=None, kind="public", summary="Front door")
 async def front(request: web.Request) -> web.StreamResponse:
     raise web.HTTPSeeOther("/console")
+
+
+@pages.route("GET", "/favicon.ico", role=None, kind="public", summary="The site's icon (browsers ask for it)")
+async def favicon(request: web.Request) -> web.StreamResponse:
+    # Browsers request it on every site; a 404 in every officer's and resident's console hides real errors.
+    icon = Path(__file__).parent / "pwa" / "icon.svg"
+    return web.Response(
+        body=icon.read_bytes(), content_type="image/svg+xml", headers={"Cache-Control": "public, max-age=86400"}
+    )
