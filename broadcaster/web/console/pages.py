@@ -97,12 +97,8 @@ async def compose_form(request: web.Request) -> web.StreamResponse:
         references=[request.query["ref"]] if request.query.get("ref") else [],
     )
     if chosen is not None:
-        texts = c.prefill(chosen, tenant, [], "")
-        draft.headline, draft.description, draft.instruction = (
-            texts["headline"],
-            texts["description"],
-            texts["instruction"],
-        )
+        draft.put(c.prefill(chosen, tenant, [], ""))
+        draft.filled = c.text_digest(draft.texts())
     return render(
         request,
         "console/compose.html",
@@ -140,21 +136,31 @@ async def compose_preview(request: web.Request) -> web.StreamResponse:
             chosen=None,
             error="テンプレートを選んでください（Choose a template）",
         )
+    if form.get("undo") and draft.previous:
+        draft.put({key: draft.previous.get(key, "") for key in ("headline", "description", "instruction")})
+        draft.previous = {}
+        return render(
+            request, "console/compose.html", tenant=tenant, presets=presets, draft=draft, chosen=chosen, error=None
+        )
     if form.get("refill"):
         texts = c.prefill(chosen, tenant, draft.districts, draft.shelters)
-        draft.headline, draft.description, draft.instruction = (
-            texts["headline"],
-            texts["description"],
-            texts["instruction"],
-        )
+        if draft.typed and form.get("refill") != "replace":
+            # Typed text is never replaced silently (Enter in the headline used to do it): ask.
+            return render(
+                request,
+                "console/compose.html",
+                tenant=tenant,
+                presets=presets,
+                draft=draft,
+                chosen=chosen,
+                error=None,
+                proposed=texts,
+            )
+        draft.previous = draft.texts() if any(draft.texts().values()) else {}
+        draft.put(texts)
+        draft.filled = c.text_digest(texts)
         return render(
-            request,
-            "console/compose.html",
-            tenant=tenant,
-            presets=presets,
-            draft=draft,
-            chosen=chosen,
-            error=None,
+            request, "console/compose.html", tenant=tenant, presets=presets, draft=draft, chosen=chosen, error=None
         )
     try:
         doc = c.manual_document(draft, chosen, tenant)
