@@ -157,6 +157,17 @@ class PipelineSettings(_Section):
     retry_tiers_s: list[float] = Field(default_factory=lambda: [1.0, 5.0, 30.0, 120.0, 600.0])
 
 
+class GuardSettings(_Section):
+    """The consistency guard (docs/consistency.md): how often it reads every medium back, and how
+    long a medium may still show an older state than the ledger's before that is an alarm."""
+
+    enabled: bool = True
+    lag_s: float = Field(default=60.0, ge=0)
+    interval_s: float = Field(default=10.0, gt=0)
+    # Events with a message received within this window are checked.
+    lookback_h: float = Field(default=48.0, gt=0)
+
+
 class FeedSourceSettings(_Section):
     """A source the broadcaster polls (JMA's Atom feeds); stage ``ingest:<name>`` when enabled.
 
@@ -261,6 +272,7 @@ class Settings(BaseSettings):
     bus: BusSettings = BusSettings()
     web: WebSettings = WebSettings()
     pipeline: PipelineSettings = PipelineSettings()
+    guard: GuardSettings = GuardSettings()
     # Deployment-wide channel settings; a tenant's own section overrides them.
     channels: dict[str, ChannelSettings] = Field(
         default_factory=lambda: {name: ChannelSettings(enabled=name not in OFF_BY_DEFAULT) for name in DEFAULT_CHANNELS}
