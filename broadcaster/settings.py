@@ -24,6 +24,7 @@ from pydantic_settings import (
 )
 
 from broadcaster.circulars.config import CircularSettings
+from broadcaster.coverage.config import CoverageSettings
 from broadcaster.errors import ConfigError
 from broadcaster.privacy import PrivacySettings
 
@@ -131,6 +132,21 @@ class WebSettings(_Section):
     max_body_bytes: int = Field(default=2 * 1024 * 1024, ge=1024)
     # When set, /metrics answers only to "Authorization: Bearer <token>".
     metrics_token: SecretStr | None = None
+    # Reverse proxies (addresses or networks) whose X-Forwarded-For names the client: login
+    # limits count per client address, and behind a proxy every request comes from the proxy.
+    trusted_proxies: list[str] = Field(default_factory=list)
+
+    @field_validator("trusted_proxies")
+    @classmethod
+    def _networks(cls, value: list[str]) -> list[str]:
+        import ipaddress
+
+        for n in value:
+            try:
+                ipaddress.ip_network(n, strict=False)
+            except ValueError as e:
+                raise ValueError(f"web.trusted_proxies: {n!r} is not an address or network") from e
+        return value
 
 
 class PipelineSettings(_Section):
@@ -143,6 +159,17 @@ class PipelineSettings(_Section):
         default_factory=lambda: {"flash": 60.0, "high": 300.0, "normal": 900.0, "low": 3600.0}
     )
     retry_tiers_s: list[float] = Field(default_factory=lambda: [1.0, 5.0, 30.0, 120.0, 600.0])
+
+
+class GuardSettings(_Section):
+    """The consistency guard (docs/consistency.md): how often it reads every medium back, and how
+    long a medium may still show an older state than the ledger's before that is an alarm."""
+
+    enabled: bool = True
+    lag_s: float = Field(default=60.0, ge=0)
+    interval_s: float = Field(default=10.0, gt=0)
+    # Events with a message received within this window are checked.
+    lookback_h: float = Field(default=48.0, gt=0)
 
 
 class FeedSourceSettings(_Section):
@@ -249,6 +276,7 @@ class Settings(BaseSettings):
     bus: BusSettings = BusSettings()
     web: WebSettings = WebSettings()
     pipeline: PipelineSettings = PipelineSettings()
+    guard: GuardSettings = GuardSettings()
     # Deployment-wide channel settings; a tenant's own section overrides them.
     channels: dict[str, ChannelSettings] = Field(
         default_factory=lambda: {name: ChannelSettings(enabled=name not in OFF_BY_DEFAULT) for name in DEFAULT_CHANNELS}
@@ -260,6 +288,8 @@ class Settings(BaseSettings):
     hooks: dict[str, HookSettings] = Field(default_factory=dict)
     # E-circulars to district leaders: link key, reminder and escalation timings (docs/circulars.md).
     circulars: CircularSettings = CircularSettings()
+    # Coverage per district: when a district is flagged as under-reached (docs/coverage.md).
+    coverage: CoverageSettings = CoverageSettings()
     # Personal data at rest: the data key, and how long dispatches keep their recipients
     # (broadcaster/privacy.py, docs/privacy.md).
     privacy: PrivacySettings = PrivacySettings()

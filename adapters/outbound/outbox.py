@@ -3,17 +3,19 @@
 Every channel without credentials runs here, and so does the demo. Nothing is ever overwritten:
 a second attempt of the same dispatch is a second line with the same idempotency key, so a
 duplicate is visible (docs/decisions.md, decision 6). Recipients are written as keyed hashes and a count,
-never as addresses.
+never as addresses. Each record is written whole or not at all (`broadcaster.appendfile`): a full
+disk is a transient error with the file as it was, never an "accepted" over a torn line, and a tail
+torn by a crash is cut back to the last whole record when the adapter starts.
 """
 
 from __future__ import annotations
 
 import asyncio
 import json
-import os
 from pathlib import Path
 from typing import ClassVar, Self
 
+from broadcaster import appendfile
 from broadcaster.channels import AdapterEnv, Addressing, Delivery, SendResult
 from broadcaster.errors import TransientError
 from broadcaster.logging import hash_id
@@ -32,6 +34,7 @@ class OutboxAdapter:
         self.channel = channel
         self.path = path
         self._lock = asyncio.Lock()
+        appendfile.recover(path)
 
     @classmethod
     def from_settings(cls, channel: str, settings: ChannelSettings, env: AdapterEnv) -> Self:
@@ -59,7 +62,7 @@ class OutboxAdapter:
         line = (json.dumps(record, ensure_ascii=False) + "\n").encode("utf-8")
         async with self._lock:
             try:
-                offset = await asyncio.to_thread(_append, self.path, line)
+                offset = await asyncio.to_thread(appendfile.append, self.path, line)
             except OSError as e:
                 raise TransientError(f"outbox {self.path}: {e}") from e
         return SendResult(
@@ -70,19 +73,6 @@ class OutboxAdapter:
 
     async def close(self) -> None:
         return None
-
-
-def _append(path: Path, line: bytes) -> int:
-    path.parent.mkdir(parents=True, exist_ok=True)
-    fd = os.open(path, os.O_WRONLY | os.O_APPEND | os.O_CREAT, 0o640)
-    try:
-        offset = os.lseek(fd, 0, os.SEEK_END)
-        os.write(fd, line)
-        # The record is the proof of what went out; it must survive the crash that may follow.
-        os.fsync(fd)
-        return offset
-    finally:
-        os.close(fd)
 
 
 def read_outbox(path: Path) -> list[dict[str, object]]:

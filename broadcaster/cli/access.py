@@ -87,6 +87,50 @@ def users_grant(ctx: click.Context, username: str, tenant: str, role: str) -> No
     click.echo(f"{username} is now {role_value.label} of {tenant}")
 
 
+@users.command("unlock")
+@click.argument("username")
+@click.option(
+    "--by",
+    "by",
+    required=True,
+    help="The second officer who unlocks (an approver or admin where USERNAME holds a role).",
+)
+@click.pass_context
+def users_unlock(ctx: click.Context, username: str, by: str) -> None:
+    """End an officer's login waits and hear them from any network for 30 minutes (docs/security.md)."""
+    from broadcaster.store.login_throttle import LoginThrottle
+    from broadcaster.store.users import Role, Users
+
+    loaded = settings(ctx)
+
+    async def work(ledger: Ledger) -> int:
+        store = Users(ledger.db)
+        user = await store.by_username(username)
+        second = await store.by_username(by)
+        if user is None or second is None or not second.active:
+            raise ConfigError(f"no officer {username if user is None else by!r}")
+        if second.id == user.id:
+            raise ConfigError("an officer cannot unlock themselves: a second officer does")
+        theirs = await store.roles_of(user.id)
+        mine = await store.roles_of(second.id)
+        if not any(mine.get(tenant, Role.VIEWER) >= Role.APPROVER for tenant in theirs):
+            raise ConfigError(f"{by} is not an approver or admin of a town where {username} holds a role")
+        from broadcaster.model import now
+
+        n = await LoginThrottle(ledger.db).unlock(username, now())
+        await ledger.audit(
+            actor=f"officer:{second.home_tenant}/{second.username}",
+            action="login_unlocked",
+            tenant=user.home_tenant,
+            target=username,
+            origin="cli",
+        )
+        return n
+
+    with_ledger(loaded, work)
+    click.echo(f"{username} may log in from any network for the next 30 minutes")
+
+
 @click.group("tokens")
 def tokens() -> None:
     """API tokens for the town's other systems, one per system and tenant."""

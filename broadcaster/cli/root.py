@@ -19,6 +19,7 @@ from broadcaster.cli import (
     alerts,
     audiences,
     check,
+    coverage,
     db,
     demo,
     leaders,
@@ -47,6 +48,7 @@ MODULES = (
     leaders,  # leaders link-code
     demo,  # demo
     stats,  # stats fetch|show
+    coverage,  # coverage ALERT_ID
 )
 
 

@@ -37,6 +37,7 @@ from broadcaster.pipeline.adapters import AdapterPool
 from broadcaster.pipeline.help import help_alert
 from broadcaster.pipeline.hops import H_NORMALIZED, H_RECEIVED, H_ROUTED, H_TENANT, read
 from broadcaster.pipeline.route import order_message
+from broadcaster.preference import endpoint_channel
 from broadcaster.render.renderer import Renderer
 from broadcaster.settings import Settings
 from broadcaster.store import handoffs, reach
@@ -45,6 +46,10 @@ from broadcaster.store.ledger import Ledger
 
 log = get_logger(__name__)
 T = TypeVar("T")
+
+# Channels whose provider's acceptance of an address is the last word anyone gets (e-mail has no
+# read receipt worth the name): accepted counts as reached (docs/coverage.md).
+REACHED_WHEN_ACCEPTED = frozenset({"email"})
 
 
 async def persist(what: str, fn: Callable[[], Awaitable[T]], *, max_wait: float = 600.0) -> T:
@@ -185,11 +190,22 @@ class ChannelStage:
         )
         if result.gone:
             await self._prune(d.tenant, result.gone)
-        if result.outcomes or result.gone:
-            await self._not_reached(alert, d, result.outcomes, gone=result.gone)
+        outcomes = list(result.outcomes) or self._accepted_outcomes(d, result)
+        if outcomes or result.gone:
+            await self._not_reached(alert, d, outcomes, gone=result.gone)
         if any(o.outcome == "help" for o in result.outcomes):
             await self._help(alert, d, [o.recipient for o in result.outcomes if o.outcome == "help"])
         return Ack()
+
+    @staticmethod
+    def _accepted_outcomes(d: Dispatch, result: SendResult) -> list[RecipientOutcome]:
+        """Where the provider's acceptance is as far as anyone can see (e-mail), each recipient the
+        provider accepted counts as reached for coverage (docs/coverage.md); an outbox write
+        reached nobody."""
+        if endpoint_channel(d.channel) not in REACHED_WHEN_ACCEPTED or result.mode != "live":
+            return []
+        gone = set(result.gone)
+        return [RecipientOutcome(recipient=r, outcome="accepted", reached=True) for r in d.recipients if r not in gone]
 
     async def _help(self, alert: Alert, d: Dispatch, numbers: Sequence[str]) -> None:
         """Tell the duty officers at once who asked for help (broadcaster/pipeline/help.py)."""

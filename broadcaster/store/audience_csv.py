@@ -22,6 +22,7 @@ from broadcaster.store.audiences import Person
 COLUMNS = (
     "external_id", "kind", "name", "title", "districts", "groups", "language", "topics",
     "line", "app_push", "email", "phone", "circular", "status", "channels", "no_smartphone",
+    "household", "address",
 )
 # The channels a person may list in `channels`, in the order they want them tried
 # (docs/audiences.md, *Channel preference and fallback*).
@@ -120,6 +121,14 @@ class _Row:
             self.bad("no_smartphone", f"{self.get('no_smartphone')!r}: yes or no")
         if no_smartphone and not any(ch == "phone" for ch, _ in endpoints):
             self.bad("no_smartphone", "a person without a smartphone needs a phone number to be reached")
+        household = self.get("household")
+        if household and not _EXTERNAL_ID.match(household):
+            self.bad("household", f"{household!r} is not an id (letters, digits and ._:@/-, at most 200)")
+        if household and kind == "officer":
+            self.bad("household", "officers are not counted in households (leave it empty)")
+        address = self.get("address")
+        if len(address) > 500:
+            self.bad("address", "longer than 500 characters")
         if self.problems or kind is None:
             return None
         return Person(
@@ -134,6 +143,8 @@ class _Row:
             endpoints=tuple(endpoints),
             channel_order=order,
             no_smartphone=bool(no_smartphone),
+            household=household or None,
+            address=address or None,
         ).normalized()
 
     def _topics(self) -> list[str]:
@@ -274,6 +285,8 @@ def write_people(people: Iterable[Person]) -> str:
             "status": "active" if p.active else "left",
             "channels": SEPARATOR.join(p.channel_order),
             "no_smartphone": "yes" if p.no_smartphone else "",
+            "household": p.household or "",
+            "address": p.address or "",
         }
         writer.writerow([cells[c] for c in COLUMNS])
     return "\ufeff" + out.getvalue()

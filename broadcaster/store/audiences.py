@@ -70,6 +70,15 @@ class Person:
     # The channels in the order the person wants them tried (broadcaster/preference.py); () none.
     channel_order: tuple[str, ...] = ()
     no_smartphone: bool = False
+    # The town's id of the person's household (None: a household of their own) and its address,
+    # sealed at rest; coverage counts households (broadcaster/coverage.py).
+    household: str | None = None
+    address: str | None = None
+
+    @property
+    def household_key(self) -> str:
+        """The household this person counts in: its id, or "~" and their own id when they live alone."""
+        return self.household or f"~{self.external_id}"
 
     def normalized(self) -> Person:
         topics = tuple(sorted({topic_name(x) for x in self.topics}))
@@ -77,6 +86,8 @@ class Person:
             self,
             name=self.name or None,
             title=self.title or None,
+            household=self.household or None,
+            address=self.address or None,
             districts=tuple(sorted(set(self.districts))),
             groups=tuple(sorted(set(self.groups))),
             topics=() if set(topics) == set(TOPICS) else topics,
@@ -189,10 +200,11 @@ def _load_people(
     """The tenant's people (or those of `ids`) by subscriber id, in four reads.
 
     `preferences=False` leaves out the channel preference, which counting does not need, so that
-    the audiences migration (0003), which recounts with this code, runs before 0013 added it.
+    the audiences migration (0003), which recounts with this code, runs before 0013 added it (and
+    before 0015 added the household and address, left out likewise).
     """
     s = t.subscribers
-    extra = (s.c.channel_order, s.c.no_smartphone) if preferences else ()
+    extra = (s.c.channel_order, s.c.no_smartphone, s.c.household, s.c.address) if preferences else ()
     query = sa.select(
         s.c.id, s.c.external_ref, s.c.kind, s.c.name, s.c.title, s.c.language, s.c.active, *extra
     ).where(s.c.tenant == tenant)
@@ -233,6 +245,8 @@ def _load_people(
             active=bool(r.active),
             channel_order=parse_order(r.channel_order) if preferences else (),
             no_smartphone=bool(r.no_smartphone) if preferences else False,
+            household=r.household if preferences else None,
+            address=r.address if preferences else None,
         ).normalized()
         for r in rows
     }
@@ -304,6 +318,8 @@ def _subscriber_values(p: Person, at: datetime) -> dict[str, Any]:
         "updated": at,
         "channel_order": ",".join(p.channel_order) or None,
         "no_smartphone": p.no_smartphone,
+        "household": p.household,
+        "address": p.address,
     }
 
 

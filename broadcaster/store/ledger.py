@@ -164,6 +164,15 @@ class Ledger:
         """The raw event as it entered, before the bus: if the bus loses it, re-drive finds it here."""
         await self.db.write(lambda c: c.execute(self._insert_ignore(t.raw_events), [_raw_row(raw, "received", 0)]))
 
+    async def record_received_once(self, raw: RawEvent) -> bool:
+        """Like `record_received`, but False when a raw event of this id was already recorded.
+
+        One statement that inserts or does nothing, so that two requests racing with the same
+        deterministic id (a double click on 取消, two tabs) cannot both win, on SQLite or PostgreSQL.
+        """
+        statement = self._insert_ignore(t.raw_events)
+        return await self.db.write(lambda c: bool(c.execute(statement, _raw_row(raw, "received", 0)).rowcount))
+
     async def unprocessed_raw(self, older_than: timedelta, limit: int = 200) -> list[RawEvent]:
         """Raw events recorded at ingest that normalize never decided on."""
         cutoff = now() - older_than
@@ -439,6 +448,8 @@ class Ledger:
             # first pass) stays done unless the new decision left work to do: nothing would ever
             # mark it done again (found by the PostgreSQL restart trial).
             again = [t.alerts.c.state != "done"] if not open_keys else []
+            # A held alert its author withdrew, or an approver rejected, stays stopped.
+            again.append(t.alerts.c.state.not_in(["withdrawn", "rejected"]))
             c.execute(
                 t.alerts.update()
                 .where(*this, *again)

@@ -65,6 +65,7 @@ def _sealed_columns() -> list[_Column]:
         _Column(t.subscriber_endpoints, "address", ("subscriber_id", "channel", "address_hash")),
         _Column(t.users, "totp_secret", ("id",)),
         _Column(t.users, "phone", ("id",)),
+        _Column(t.subscribers, "address", ("id",)),
         _Column(t.dispatches, "data", ("key",)),
     ]
 

@@ -208,6 +208,12 @@ subscribers = sa.Table(
     sa.Column("channel_order", sa.String(200), nullable=True),
     # Registered as having no smartphone: reached by voice and SMS, never by app or LINE.
     sa.Column("no_smartphone", sa.Boolean(), nullable=False, server_default=sa.false()),
+    # The household the person lives in (the town's own id for it); None: a household of one.
+    # Coverage counts households, not people (docs/coverage.md; 0016_households).
+    sa.Column("household", sa.String(200), nullable=True),
+    # Where the household lives, for the district leader's list of households not reached.
+    # Sealed at rest like the contact addresses.
+    sa.Column("address", SealedText("subscribers.address"), nullable=True),
     sa.Index("subscribers_by_tenant", "tenant", "kind", "active"),
     sa.Index("subscribers_by_external_ref", "tenant", "external_ref", unique=True),
 )
@@ -225,6 +231,8 @@ subscriber_endpoints = sa.Table(
     # Sealed at rest (store/sealed.py) when a data key is configured.
     sa.Column("address", SealedText("subscriber_endpoints.address"), nullable=False),
     sa.Index("endpoints_by_channel", "channel", "address_hash"),
+    # Coverage finds the person behind an outcome by its hash alone (0016_households).
+    sa.Index("endpoints_by_hash", "address_hash"),
 )
 
 subscriber_districts = sa.Table(
@@ -334,6 +342,28 @@ users = sa.Table(
     sa.Column("failed_logins", sa.Integer(), nullable=False, server_default="0"),
     sa.Column("locked_until", UTCDateTime(), nullable=True),
     sa.Column("created", UTCDateTime(), nullable=False),
+)
+
+# Failed logins counted in the database, so that every web process sees the same counts and a
+# burst of parallel guesses cannot all be heard before the first is counted
+# (broadcaster/store/login_throttle.py, docs/security.md). Keys are hashes: no address or typed
+# name is kept here.
+login_throttle = sa.Table(
+    "login_throttle",
+    metadata,
+    # "address" | "pair" (name at address) | "account" (name) | "known" (name at network)
+    sa.Column("scope", sa.String(16), primary_key=True),
+    sa.Column("key", sa.String(64), primary_key=True),
+    # the hash of the name the row counts for (None for "address"), so an unlock finds them all
+    sa.Column("account", sa.String(64), nullable=True),
+    sa.Column("failures", sa.Integer(), nullable=False, server_default="0"),
+    sa.Column("last_failure", UTCDateTime(), nullable=True),
+    sa.Column("blocked_until", UTCDateTime(), nullable=True),
+    sa.Column("last_success", UTCDateTime(), nullable=True),
+    # a second officer's unlock: until then the account's guard does not apply
+    sa.Column("lifted_until", UTCDateTime(), nullable=True),
+    sa.Index("login_throttle_by_account", "account"),
+    sa.Index("login_throttle_by_last_failure", "last_failure"),
 )
 
 user_roles = sa.Table(
@@ -763,4 +793,74 @@ delivery_stats = sa.Table(
     sa.Column("opened", sa.Integer(), nullable=True),
     sa.Column("clicked", sa.Integer(), nullable=True),
     sa.Column("fetched", UTCDateTime(), nullable=False),
+)
+
+# Reach that no send result says: a LINE reply or quick-reply tap, an app opened, a leader who
+# confirmed a household on the circular, an officer's or leader's mark (docs/coverage.md). One row
+# per (alert, household, medium); the household key is the roster's household id, or "~" and the
+# person's external id for a household of one. Purged with the alert by the retention job.
+reach_marks = sa.Table(
+    "reach_marks",
+    metadata,
+    sa.Column("tenant", sa.String(64), primary_key=True),
+    sa.Column("alert_id", sa.String(512), primary_key=True),
+    sa.Column("household", sa.String(201), primary_key=True),
+    sa.Column("medium", sa.String(32), primary_key=True),
+    sa.Column("actor", sa.String(200), nullable=False),
+    sa.Column("at", UTCDateTime(), nullable=False),
+)
+
+# A district flagged as under-reached for an alert, once: the circular that took the list of
+# households not reached to its leader (docs/coverage.md).
+coverage_flags = sa.Table(
+    "coverage_flags",
+    metadata,
+    sa.Column("tenant", sa.String(64), primary_key=True),
+    sa.Column("alert_id", sa.String(512), primary_key=True),
+    sa.Column("district", sa.String(64), primary_key=True),
+    sa.Column("share", sa.Float(), nullable=False),
+    sa.Column("circular_id", sa.String(40), nullable=True),
+    sa.Column("at", UTCDateTime(), nullable=False),
+)
+
+# What each surface of each medium showed of an event at the consistency guard's last look
+# (docs/consistency.md): one row per (event, surface), replaced at every check.
+medium_states = sa.Table(
+    "medium_states",
+    metadata,
+    sa.Column("tenant", sa.String(64), primary_key=True),
+    sa.Column("event_key", sa.String(512), primary_key=True),
+    sa.Column("surface", sa.String(64), primary_key=True),
+    sa.Column("channel", sa.String(64), nullable=False),
+    # medium (read back from the medium itself) | provider (the provider's accepted record)
+    sa.Column("source", sa.String(16), nullable=False),
+    sa.Column("expected_id", sa.String(512), nullable=True),
+    sa.Column("carried_id", sa.String(512), nullable=True),
+    # None when it agrees; stale | differs | waiting (not yet due)
+    sa.Column("problem", sa.String(16), nullable=True),
+    sa.Column("facts", sa.JSON(), nullable=False),
+    sa.Column("due", UTCDateTime(), nullable=True),
+    sa.Column("checked", UTCDateTime(), nullable=False),
+)
+
+# One row per alarm the guard raised: open until the surface agrees again.
+consistency_alarms = sa.Table(
+    "consistency_alarms",
+    metadata,
+    sa.Column("id", sa.Integer(), primary_key=True, autoincrement=True),
+    sa.Column("tenant", sa.String(64), nullable=False),
+    sa.Column("event_key", sa.String(512), nullable=False),
+    sa.Column("surface", sa.String(64), nullable=False),
+    sa.Column("channel", sa.String(64), nullable=False),
+    sa.Column("problem", sa.String(16), nullable=False),
+    sa.Column("expected_id", sa.String(512), nullable=True),
+    sa.Column("carried_id", sa.String(512), nullable=True),
+    sa.Column("facts", sa.JSON(), nullable=False),
+    sa.Column("due", UTCDateTime(), nullable=True),
+    sa.Column("raised", UTCDateTime(), nullable=False),
+    sa.Column("cleared", UTCDateTime(), nullable=True),
+    sa.Column("republished", UTCDateTime(), nullable=True),
+    sa.Column("republished_by", sa.String(200), nullable=True),
+    sa.Index("consistency_alarms_open", "tenant", "cleared"),
+    sa.Index("consistency_alarms_by_event", "tenant", "event_key", "surface"),
 )

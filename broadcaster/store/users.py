@@ -7,7 +7,6 @@ import secrets
 from dataclasses import dataclass, field
 from datetime import datetime, timedelta
 from enum import IntEnum
-from typing import Any
 
 import sqlalchemy as sa
 
@@ -144,26 +143,18 @@ class Users:
 
         return await self.db.read(work)
 
-    async def record_failure(self, user_id: int, lock_for: timedelta | None) -> int:
-        def work(c: sa.Connection) -> int:
-            values: dict[str, Any] = {"failed_logins": t.users.c.failed_logins + 1}
-            if lock_for is not None:
-                values["locked_until"] = now() + lock_for
-            c.execute(t.users.update().where(t.users.c.id == user_id).values(**values))
-            return int(c.execute(sa.select(t.users.c.failed_logins).where(t.users.c.id == user_id)).scalar() or 0)
+    async def roles_of(self, user_id: int) -> dict[str, Role]:
+        def work(c: sa.Connection) -> dict[str, Role]:
+            rows = c.execute(sa.select(t.user_roles).where(t.user_roles.c.user_id == user_id))
+            return {r.tenant: Role.parse(r.role) for r in rows}
 
-        return await self.db.write(work)
-
-    async def record_success(self, user_id: int) -> None:
-        await self.db.write(
-            lambda c: c.execute(
-                t.users.update().where(t.users.c.id == user_id).values(failed_logins=0, locked_until=None)
-            )
-        )
+        return await self.db.read(work)
 
     async def set_password(self, user_id: int, password_hash: str) -> None:
         await self.db.write(
-            lambda c: c.execute(t.users.update().where(t.users.c.id == user_id).values(password_hash=password_hash))
+            lambda c: c.execute(
+                t.users.update().where(t.users.c.id == user_id).values(password_hash=password_hash)
+            )
         )
 
     # -- sessions -----------------------------------------------------------------------------

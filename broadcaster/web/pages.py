@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import ipaddress
 from datetime import timedelta
 from pathlib import Path
 from typing import Any
@@ -13,6 +14,7 @@ from aiohttp import web
 from broadcaster.logging import get_logger
 from broadcaster.store import reports
 from broadcaster.store.users import Role
+from broadcaster.web.console.names import channel_name, clock
 from broadcaster.web.endpoints import Endpoints
 from broadcaster.web.i18n import t
 from broadcaster.web.keys import CONTEXT, LANG, principal
@@ -35,6 +37,8 @@ def render(request: web.Request, template: str, status: int = 200, **context: An
     html = _env.get_template(template).render(
         lang=lang,
         t=lambda key: t(key, lang),
+        channel_name=lambda channel: channel_name(channel, lang),
+        clock=clock,
         principal=principal(request),
         request_path=request.path_qs,
         **context,
@@ -60,7 +64,29 @@ def _cookie_secure(request: web.Request) -> bool:
 
 
 def client_ip(request: web.Request) -> str:
-    return request.remote or "unknown"
+    """The client's address: the peer's, or, when the peer is a trusted reverse proxy, the last
+    address in X-Forwarded-For that is not one of ours (anything to its left the client wrote)."""
+    peer = request.remote or "unknown"
+    proxies = request.app[CONTEXT].settings.web.trusted_proxies
+    if not proxies or not _within(peer, proxies):
+        return peer
+    hops = [h.strip() for v in request.headers.getall("X-Forwarded-For", []) for h in v.split(",")]
+    for hop in reversed(hops):
+        try:
+            ipaddress.ip_address(hop)
+        except ValueError:
+            return peer
+        if not _within(hop, proxies):
+            return hop
+    return peer
+
+
+def _within(address: str, networks: list[str]) -> bool:
+    try:
+        ip = ipaddress.ip_address(address)
+    except ValueError:
+        return False
+    return any(ip in ipaddress.ip_network(n, strict=False) for n in networks)
 
 
 @pages.route("GET", "/login", role=None, kind="page", summary="Login form")
@@ -79,8 +105,9 @@ async def login(request: web.Request) -> web.StreamResponse:
     )
     lang = request.get(LANG, "ja")
     if result.user is None:
+        detail = {"reason": result.reason} | ({"refused_by": result.refused_by} if result.refused_by else {})
         await ctx.ledger.audit(
-            actor=f"login:{username}", action="login_failed", origin=client_ip(request), detail={"reason": result.reason}
+            actor=f"login:{username}", action="login_failed", origin=client_ip(request), detail=detail
         )
         message = t("login_locked" if result.reason in ("locked", "rate_limited") else "login_failed", lang)
         return render(request, "login.html", status=401, next=next_url, error=message)
@@ -140,3 +167,12 @@ async def console_home(request: web.Request) -> web.StreamResponse:
 @pages.route("GET", "/", role=None, kind="public", summary="Front door")
 async def front(request: web.Request) -> web.StreamResponse:
     raise web.HTTPSeeOther("/console")
+
+
+@pages.route("GET", "/favicon.ico", role=None, kind="public", summary="The site's icon (browsers ask for it)")
+async def favicon(request: web.Request) -> web.StreamResponse:
+    # Browsers request it on every site; a 404 in every officer's and resident's console hides real errors.
+    icon = Path(__file__).parent / "pwa" / "icon.svg"
+    return web.Response(
+        body=icon.read_bytes(), content_type="image/svg+xml", headers={"Cache-Control": "public, max-age=86400"}
+    )

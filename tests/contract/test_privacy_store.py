@@ -18,7 +18,7 @@ from broadcaster.model import now
 from broadcaster.privacy import FieldCipher, SealedDataError, is_sealed
 from broadcaster.store import migrate, reports
 from broadcaster.store import tables as t
-from broadcaster.store.audiences import Audiences
+from broadcaster.store.audiences import Audiences, Person
 from broadcaster.store.ledger import Ledger
 from broadcaster.store.personal import key_status, rekey
 from broadcaster.store.retention import purge_recipients
@@ -246,10 +246,33 @@ async def test_leaving_deletes_every_personal_field_of_the_person(ledger: Ledger
     assert found["counts"] == 0
 
 
+async def test_a_household_address_is_sealed_and_goes_when_the_person_leaves(ledger: Ledger) -> None:
+    attach(ledger.db, FieldCipher(KEY_A))
+    aud = Audiences(ledger.db)
+    await aud.import_people(
+        "anamizu",
+        [Person("R-88", districts=("kawashima",), household="k-7", address="川島7-7", endpoints=(("phone", PHONE),))],
+    )
+    s = t.subscribers
+    stored = await ledger.db.read(
+        lambda c: c.execute(sa.select(raw(s.c.address)).where(s.c.external_ref == "R-88")).scalar_one()
+    )
+    assert is_sealed(stored) and "川島" not in stored
+    person = await aud.person("anamizu", "R-88")
+    assert person is not None and (person.household, person.address) == ("k-7", "川島7-7")
+    assert (await key_status(ledger.db)).columns["subscribers.address"] == {FieldCipher(KEY_A).key_id: 1}
+    assert await aud.leave("anamizu", "R-88")
+    left = await ledger.db.read(
+        lambda c: c.execute(sa.select(s.c.household, raw(s.c.address)).where(s.c.external_ref == "R-88")).one()
+    )
+    assert tuple(left) == (None, None)
+
+
 async def test_the_migration_builds_the_privacy_columns_of_tables_py(ledger: Ledger) -> None:
     # SQLite keeps VARCHAR(40) for users.phone: it does not enforce lengths, and changing a type
     # there means rebuilding the table, which the migration avoids.
-    names = ("recipients_purged", "recipient_count", "'address'", "totp_secret")
+    names = ("recipients_purged", "recipient_count", "'address'", "totp_secret", "'household'", "reach_marks",
+             "coverage_flags", "endpoints_by_hash")
     if ledger.dialect == "postgresql":
         names += ("'phone'",)
 

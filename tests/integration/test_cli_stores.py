@@ -104,3 +104,39 @@ def test_privacy_status_and_retention(config: Path) -> None:
     purge = run(config, "retention", "run", "--dry-run")
     assert purge.exit_code == 0 and "would purge the recipient lists of 0 dispatch(es)" in purge.output
     assert run(config, "retention", "run", "--days", "0").exit_code != 0
+
+
+def test_a_second_officer_unlocks_a_login(config: Path) -> None:
+    import asyncio
+    from datetime import UTC, datetime
+
+    from broadcaster.store.ledger import Ledger
+    from broadcaster.store.login_throttle import Limits, LoginThrottle
+
+    upgraded(config)
+    for name, role in (("sato", "operator"), ("tanaka", "approver"), ("kyoko", "operator")):
+        added = run(config, "users", "add", name, "--tenant", "anamizu", "--role", role, "--password-stdin",
+                    stdin="a long enough passphrase 1\n")
+        assert added.exit_code == 0, added.output
+    url = f"sqlite:///{config.parent / 'ledger.sqlite3'}"
+
+    async def guess_then_try() -> tuple[bool, bool]:
+        ledger = Ledger.connect(url)
+        try:
+            throttle = LoginThrottle(ledger.db)
+            at = datetime.now(UTC)
+            for i in range(Limits().account_guard):
+                await throttle.admit("sato", f"203.0.113.{i + 1}", at)
+            before = (await throttle.admit("sato", "198.51.100.5", at)).heard
+            await asyncio.to_thread(run, config, "users", "unlock", "sato", "--by", "tanaka")
+            after = (await throttle.admit("sato", "198.51.100.5", datetime.now(UTC))).heard
+            return before, after
+        finally:
+            await ledger.close()
+
+    assert run(config, "users", "unlock", "sato", "--by", "sato").exit_code == 1, "not by themselves"
+    refused = run(config, "users", "unlock", "sato", "--by", "kyoko")
+    assert refused.exit_code == 1 and "not an approver or admin" in refused.output
+    assert asyncio.run(guess_then_try()) == (False, True)
+    assert "login_unlocked" in sqlite3.connect(config.parent / "ledger.sqlite3").execute(
+        "SELECT group_concat(action) FROM audit_log").fetchone()[0]

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import asyncio
+import json
 import os
 import sqlite3
 import subprocess
@@ -168,3 +169,48 @@ async def test_a_postgresql_restart_mid_stream_loses_nothing(tmp_path: Path, fre
         log.close()
         await bus.close()
         await ledger.close()
+
+
+async def test_a_full_disk_under_the_outbox_leaves_whole_records_that_match_the_ledger(
+    small_disk: Path, tmp_path: Path
+) -> None:
+    """The outbox on a disk that fills mid-stream: every line parses, every accepted outbox
+    attempt in the ledger is the line at its offset, and no line is without its attempt."""
+    from adapters.outbound.outbox import read_outbox
+    from tests.helpers import eventually, make_settings, running_pipeline
+
+    settings = make_settings(tmp_path, outbox_dir=small_disk / "outbox")
+    filler = small_disk / "filler"
+
+    def attempts(c: sa.Connection) -> list[Any]:
+        a = tables.attempts
+        return list(c.execute(sa.select(a.c.channel, a.c.tenant, a.c.status, a.c.mode, a.c.provider_ref, a.c.error)))
+
+    async with running_pipeline(settings) as p:
+        await p.submit(manual(headline="お知らせ 0"))
+        await eventually(lambda: list((small_disk / "outbox").glob("*/*.jsonl")))
+        free = os.statvfs(small_disk).f_bavail * os.statvfs(small_disk).f_frsize
+        filler.write_bytes(b"\0" * max(free - 24 * 1024, 0))
+        for n in range(1, 12):
+            await p.submit(manual(headline=f"お知らせ {n}", description="町内全域で防災訓練を行います。" * (n * 3)))
+
+        async def refused() -> bool:
+            rows = await p.ledger.db.read(attempts)
+            return any(r.status in ("failed", "dead") and "outbox" in (r.error or "") for r in rows)
+
+        await eventually(refused, timeout=60)
+        await asyncio.sleep(2)  # let retries in flight finish
+        rows = await p.ledger.db.read(attempts)
+
+    accepted = {r.provider_ref for r in rows if r.status == "accepted" and r.mode == "outbox"}
+    on_disk: set[str] = set()
+    for path in (small_disk / "outbox").glob("*/*.jsonl"):
+        raw = path.read_bytes()
+        assert raw.endswith(b"\n"), f"{path} ends in a torn record"
+        offset = 0
+        for line in raw.split(b"\n")[:-1]:
+            json.loads(line)  # every line parses
+            on_disk.add(f"{path.name}@{offset}")
+            offset += len(line) + 1
+        assert read_outbox(path)
+    assert accepted == on_disk, "the outbox holds exactly what the ledger says was accepted"

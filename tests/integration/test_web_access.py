@@ -2,8 +2,11 @@
 
 from __future__ import annotations
 
+import asyncio
 import json
 import re
+import statistics
+import time
 from pathlib import Path
 from typing import Any
 
@@ -73,6 +76,94 @@ async def test_guessing_locks_the_account(env: WebEnv) -> None:
         async with s.post(f"{env.base}/login", data=data, allow_redirects=False) as r:
             assert r.status == 401, "even the right password waits out the lock"
             assert "しばらくログインできません" in await r.text()
+
+
+def client_from(address: str) -> aiohttp.ClientSession:
+    """A browser at another address (the loopback network answers on all of 127/8)."""
+    connector = aiohttp.TCPConnector(local_addr=(address, 0))
+    return aiohttp.ClientSession(connector=connector, cookie_jar=aiohttp.CookieJar(unsafe=True))
+
+
+async def _failed_logins(env: WebEnv) -> list[dict[str, Any]]:
+    import sqlalchemy as sa
+
+    from broadcaster.store import tables as tb
+
+    def work(c: sa.Connection) -> list[dict[str, Any]]:
+        q = sa.select(tb.audit_log.c.actor, tb.audit_log.c.origin, tb.audit_log.c.detail).where(
+            tb.audit_log.c.action == "login_failed"
+        )
+        return [dict(r._mapping) for r in c.execute(q.order_by(tb.audit_log.c.id))]
+
+    return await env.ledger.db.read(work)
+
+
+async def test_twelve_parallel_wrong_logins_are_not_all_heard(env: WebEnv) -> None:
+    async def attempt() -> int:
+        async with client() as s:
+            data = {"username": "sato", "password": "guess guess guess", "code": env.code("sato")}
+            async with s.post(f"{env.base}/login", data=data, allow_redirects=False) as r:
+                return r.status
+
+    assert set(await asyncio.gather(*(attempt() for _ in range(12)))) == {401}
+    reasons = [e["detail"]["reason"] for e in await _failed_logins(env)]
+    assert len(reasons) == 12, "every failed login is in the audit log"
+    assert reasons.count("bad_credentials") == 5, reasons
+    assert reasons.count("locked") == 7
+
+
+async def test_a_real_and_an_unknown_name_get_the_same_answers(env: WebEnv) -> None:
+    answers: dict[str, list[tuple[int, str]]] = {}
+    timings: dict[str, list[float]] = {}
+    for name in ("sato", "nobody-here"):
+        answers[name], timings[name] = [], []
+        async with client() as s:
+            for _ in range(13):
+                data = {"username": name, "password": "guess guess guess", "code": "123456"}
+                started = time.perf_counter()
+                async with s.post(f"{env.base}/login", data=data, allow_redirects=False) as r:
+                    answers[name].append((r.status, (await r.text()).replace(name, "NAME")))
+                timings[name].append(time.perf_counter() - started)
+    assert answers["sato"] == answers["nobody-here"]
+    assert "しばらくログインできません" in answers["sato"][-1][1], "the last ones wait, real name or not"
+    for heard in (slice(0, 5), slice(5, 13)):
+        real, unknown = (
+            statistics.median(timings["sato"][heard]),
+            statistics.median(timings["nobody-here"][heard]),
+        )
+        assert max(real, unknown) < 10 * min(real, unknown), (heard, real, unknown)
+
+
+async def test_guessing_from_elsewhere_never_shuts_out_the_officer(env: WebEnv) -> None:
+    async with client() as s:  # the attacker, at 127.0.0.1
+        for _ in range(13):
+            data = {"username": "sato", "password": "guess guess guess", "code": "123456"}
+            async with s.post(f"{env.base}/login", data=data, allow_redirects=False) as r:
+                assert r.status == 401
+    async with client_from("127.0.0.2") as s:  # the officer, with password and code
+        data = {"username": "sato", "password": PASSWORD, "code": env.code("sato")}
+        async with s.post(f"{env.base}/login", data=data, allow_redirects=False) as r:
+            assert r.status == 303, await r.text()
+    origins = {e["origin"] for e in await _failed_logins(env)}
+    assert origins == {"127.0.0.1"}
+
+
+async def test_behind_a_trusted_proxy_the_client_address_counts(tmp_path: Path) -> None:
+    async with web_env(tmp_path, web_extra={"trusted_proxies": ["127.0.0.1/32"]}) as env:
+        async with client() as s:
+            for _ in range(8):
+                data = {"username": "sato", "password": "guess guess guess", "code": "123456"}
+                headers = {"X-Forwarded-For": "10.9.9.9, 203.0.113.50"}
+                async with s.post(
+                    f"{env.base}/login", data=data, headers=headers, allow_redirects=False
+                ) as r:
+                    assert r.status == 401
+            data = {"username": "sato", "password": PASSWORD, "code": env.code("sato")}
+            headers = {"X-Forwarded-For": "203.0.113.50, 198.51.100.7"}
+            async with s.post(f"{env.base}/login", data=data, headers=headers, allow_redirects=False) as r:
+                assert r.status == 303, "another client behind the same proxy is not slowed"
+        origins = {e["origin"] for e in await _failed_logins(env)}
+        assert origins == {"203.0.113.50"}, "the address the proxy saw, not what the client wrote"
 
 
 async def test_a_code_cannot_be_used_twice(env: WebEnv) -> None:

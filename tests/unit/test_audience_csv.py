@@ -99,3 +99,31 @@ def test_export_reads_back_as_the_same_people() -> None:
     assert text.startswith("\ufeff" + HEADER)
     again, problems = read_people(decode(text.encode("utf-8")), DISTRICTS)
     assert problems == [] and again == people
+
+
+def test_households_and_addresses_read_and_write_back() -> None:
+    people, problems = read_people(
+        _csv(
+            "R-1,,川島 一郎,,川島,,,,,,,0768520001,,,,,k-001,川島1-1",
+            "R-2,,川島 花子,,川島,,,,,,,0768520002,,,,,k-001,",
+            "R-3,,岩田,,川島,,,,,,,0768520003,,,,,,",
+        ),
+        DISTRICTS,
+    )
+    assert problems == []
+    assert [(p.household, p.address, p.household_key) for p in people] == [
+        ("k-001", "川島1-1", "k-001"), ("k-001", None, "k-001"), (None, None, "~R-3"),
+    ]  # fmt: skip
+    again, problems = read_people(decode(write_people(people).encode("utf-8")), DISTRICTS)
+    assert problems == [] and again == people
+
+
+def test_a_bad_household_is_reported_with_its_line() -> None:
+    _, problems = read_people(
+        _csv("R-1,,,,川島,,,,,,,0768520001,,,,,k 001,", "O-1,officer,,,,duty,,,,,,0768520002,,,,,k-002,"),
+        DISTRICTS,
+    )
+    assert [p.where("r.csv") for p in problems] == [
+        "r.csv:2: household: 'k 001' is not an id (letters, digits and ._:@/-, at most 200)",
+        "r.csv:3: household: officers are not counted in households (leave it empty)",
+    ]

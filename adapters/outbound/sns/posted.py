@@ -10,18 +10,19 @@ deployment's var dir (``var/sns/<channel>/<tenant>.jsonl``), written as each pos
 
 It is local to the machine. A cancel handled by a worker on another machine (a Kafka deployment
 moves partitions) or after the var dir was lost does not find the original; it is then posted on
-its own, saying what it cancels (docs/channels.md). Appends are single lines below the size the
-kernel writes atomically, so two processes on one machine may share a file.
+its own, saying what it cancels (docs/channels.md). Each line is written whole or not at all
+(`broadcaster.appendfile`, which also locks the file for the append, so two processes on one
+machine may share it), and a tail torn by a crash is cut when the log is first read.
 """
 
 from __future__ import annotations
 
 import asyncio
 import json
-import os
 from dataclasses import asdict, dataclass
 from pathlib import Path
 
+from broadcaster import appendfile
 from broadcaster.model import now
 
 
@@ -47,6 +48,7 @@ class PostLog:
 
     async def _load(self) -> list[Post]:
         if self._posts is None:
+            await asyncio.to_thread(appendfile.recover, self.path)
             posts, deleted = await asyncio.to_thread(_read, self.path)
             self._posts, self._deleted = posts, deleted
         return self._posts
@@ -93,12 +95,5 @@ def _read(path: Path) -> tuple[list[Post], set[str]]:
 
 
 def _append(path: Path, record: dict[str, object]) -> None:
-    path.parent.mkdir(parents=True, exist_ok=True)
-    data = (json.dumps(record, ensure_ascii=False) + "\n").encode("utf-8")
-    fd = os.open(path, os.O_WRONLY | os.O_APPEND | os.O_CREAT, 0o640)
-    try:
-        os.write(fd, data)
-        # The post is public already; losing its record would make a retry post it again.
-        os.fsync(fd)
-    finally:
-        os.close(fd)
+    # The post is public already; losing its record would make a retry post it again (fsync).
+    appendfile.append(path, (json.dumps(record, ensure_ascii=False) + "\n").encode("utf-8"))

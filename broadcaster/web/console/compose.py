@@ -58,6 +58,26 @@ class Draft:
     instruction: str = ""
     msg_type: str = "Alert"
     references: list[str] = field(default_factory=list)
+    # The digest of the texts the server last filled in: typed text differs from it, and is
+    # never replaced without asking (docs/manual-alerts.md, *The compose form*).
+    filled: str = ""
+    # The texts before the last replacement, for 元に戻す.
+    previous: dict[str, str] = field(default_factory=dict)
+
+    def texts(self) -> dict[str, str]:
+        return {"headline": self.headline, "description": self.description, "instruction": self.instruction}
+
+    def put(self, texts: dict[str, str]) -> None:
+        self.headline, self.description, self.instruction = (
+            texts["headline"],
+            texts["description"],
+            texts["instruction"],
+        )
+
+    @property
+    def typed(self) -> bool:
+        """Whether the text fields hold something the server did not put there."""
+        return any(self.texts().values()) and text_digest(self.texts()) != self.filled
 
     @classmethod
     def from_form(cls, form: Any) -> Draft:
@@ -74,7 +94,18 @@ class Draft:
             instruction=text("instruction", 2000),
             msg_type=text("msg_type", 16) or "Alert",
             references=[str(r)[:512] for r in form.getall("references", [])][:10],
+            filled=text("filled", 64),
+            previous={
+                key: str(form.get(f"previous_{key}", ""))[:limit]
+                for key, limit in (("headline", 500), ("description", 5000), ("instruction", 2000))
+                if form.get(f"previous_{key}")
+            },
         )
+
+
+def text_digest(texts: dict[str, str]) -> str:
+    canonical = json.dumps([texts.get(k, "").strip() for k in ("headline", "description", "instruction")], ensure_ascii=False)
+    return hashlib.sha256(canonical.encode("utf-8")).hexdigest()[:32]
 
 
 def _yaml_files(folder: Path) -> list[Path]:

@@ -16,20 +16,22 @@ from aiohttp import web
 
 from adapters.ingest.manual import CONTENT_TYPE
 from broadcaster.circulars.wiring import shared_scheduler
-from broadcaster.model import JST, MsgType, RawEvent, Status, now
+from broadcaster.model import DISTRICT_CODE, JST, MsgType, RawEvent, Status, now
 from broadcaster.pipeline import scheduled_sends
 from broadcaster.pipeline.approval import ApprovalError, approve
-from broadcaster.pipeline.ingest import submit
+from broadcaster.pipeline.held import HeldError, reject, withdraw
+from broadcaster.pipeline.ingest import publish_raw, submit
 from broadcaster.pipeline.republish import RepublishError, republish
-from broadcaster.store import handoffs
+from broadcaster.store import followups, handoffs, reports
 from broadcaster.store.users import Role
 from broadcaster.web.console import compose as c
 from broadcaster.web.console import queries as q
 from broadcaster.web.console import quota_flags
+from broadcaster.web.console.names import clock
 from broadcaster.web.console.receivers import silent_receivers
 from broadcaster.web.console.runtime import console_runtime
 from broadcaster.web.endpoints import Endpoints
-from broadcaster.web.keys import CLOSING, CONTEXT, principal
+from broadcaster.web.keys import CLOSING, CONTEXT, LANG, principal
 from broadcaster.web.pages import client_ip, render
 
 console = Endpoints()
@@ -95,12 +97,8 @@ async def compose_form(request: web.Request) -> web.StreamResponse:
         references=[request.query["ref"]] if request.query.get("ref") else [],
     )
     if chosen is not None:
-        texts = c.prefill(chosen, tenant, [], "")
-        draft.headline, draft.description, draft.instruction = (
-            texts["headline"],
-            texts["description"],
-            texts["instruction"],
-        )
+        draft.put(c.prefill(chosen, tenant, [], ""))
+        draft.filled = c.text_digest(draft.texts())
     return render(
         request,
         "console/compose.html",
@@ -138,21 +136,31 @@ async def compose_preview(request: web.Request) -> web.StreamResponse:
             chosen=None,
             error="テンプレートを選んでください（Choose a template）",
         )
+    if form.get("undo") and draft.previous:
+        draft.put({key: draft.previous.get(key, "") for key in ("headline", "description", "instruction")})
+        draft.previous = {}
+        return render(
+            request, "console/compose.html", tenant=tenant, presets=presets, draft=draft, chosen=chosen, error=None
+        )
     if form.get("refill"):
         texts = c.prefill(chosen, tenant, draft.districts, draft.shelters)
-        draft.headline, draft.description, draft.instruction = (
-            texts["headline"],
-            texts["description"],
-            texts["instruction"],
-        )
+        if draft.typed and form.get("refill") != "replace":
+            # Typed text is never replaced silently (Enter in the headline used to do it): ask.
+            return render(
+                request,
+                "console/compose.html",
+                tenant=tenant,
+                presets=presets,
+                draft=draft,
+                chosen=chosen,
+                error=None,
+                proposed=texts,
+            )
+        draft.previous = draft.texts() if any(draft.texts().values()) else {}
+        draft.put(texts)
+        draft.filled = c.text_digest(texts)
         return render(
-            request,
-            "console/compose.html",
-            tenant=tenant,
-            presets=presets,
-            draft=draft,
-            chosen=chosen,
-            error=None,
+            request, "console/compose.html", tenant=tenant, presets=presets, draft=draft, chosen=chosen, error=None
         )
     try:
         doc = c.manual_document(draft, chosen, tenant)
@@ -208,6 +216,7 @@ async def compose_send(request: web.Request) -> web.StreamResponse:
             "template": doc.get("template"),
         },
     )
+    assert alert_id is not None
     raise web.HTTPSeeOther(f"/t/{tenant.id}/alerts/{alert_id}")
 
 
@@ -285,7 +294,13 @@ async def schedules(request: web.Request) -> web.StreamResponse:
     who = _me(request)
     jobs = scheduled_sends.tenant_jobs(shared_scheduler(console_runtime(ctx)), tenant.id)
     return render(
-        request, "console/schedules.html", tenant=tenant, jobs=jobs, role=who.role_in(tenant.id), Role=Role, jst=JST
+        request,
+        "console/schedules.html",
+        tenant=tenant,
+        jobs=jobs,
+        role=who.role_in(tenant.id),
+        Role=Role,
+        jst=JST,
     )
 
 
@@ -312,13 +327,24 @@ async def schedule_delete(request: web.Request) -> web.StreamResponse:
 
 
 async def _send_manual(
-    request: web.Request, doc: dict[str, Any], *, action: str, target: str | None, detail: dict[str, Any]
-) -> str:
-    """Put an officer's alert on the pipeline (recorded, then published) and audit it."""
+    request: web.Request,
+    doc: dict[str, Any],
+    *,
+    action: str,
+    target: str | None,
+    detail: dict[str, Any],
+    once_as: str | None = None,
+) -> str | None:
+    """Put an officer's alert on the pipeline (recorded, then published) and audit it.
+
+    With `once_as`, the raw event takes that id and goes out only if no raw event of that id was
+    recorded before: None is returned and nothing is sent when one was.
+    """
     ctx = request.app[CONTEXT]
     tenant = _tenant(request)
     who = _me(request)
     raw = RawEvent(
+        **({"id": once_as} if once_as else {}),
         source="manual",
         content_type=CONTENT_TYPE,
         body=json.dumps(doc, ensure_ascii=False).encode("utf-8"),
@@ -326,7 +352,12 @@ async def _send_manual(
         submitted_by=who.identity,
         source_ref=f"console:{client_ip(request)}",
     )
-    await submit(ctx.bus, raw, ctx.ledger)
+    if once_as:
+        if not await ctx.ledger.record_received_once(raw):
+            return None
+        await publish_raw(ctx.bus, raw)
+    else:
+        await submit(ctx.bus, raw, ctx.ledger)
     alert_id = f"m-{tenant.id}-{raw.id[:24]}"
     await ctx.ledger.audit(
         actor=who.identity,
@@ -365,6 +396,8 @@ async def alert_detail(request: web.Request) -> web.StreamResponse:
         alert=alert,
         meta=await q.alert_meta(ctx.ledger, tenant.id, alert_id),
         deliveries=await q.deliveries(ctx.ledger, tenant.id, alert_id),
+        standing=await followups.standing(ctx.ledger.db, tenant.id, alert_id),
+        stopped=await q.stop_note(ctx.ledger, tenant.id, alert_id),
         reasons=c.cancel_reasons(ctx.settings, tenant.id),
         role=who.role_in(tenant.id),
         me=who.identity,
@@ -393,6 +426,7 @@ async def alert_deliveries(request: web.Request) -> web.StreamResponse:
         alert_id=alert_id,
         deliveries=await q.deliveries(ctx.ledger, tenant.id, alert_id),
         meta=await q.alert_meta(ctx.ledger, tenant.id, alert_id),
+        standing=await followups.standing(ctx.ledger.db, tenant.id, alert_id),
         role=who.role_in(tenant.id),
         Role=Role,
     )
@@ -413,8 +447,73 @@ async def alert_approve(request: web.Request) -> web.StreamResponse:
     try:
         await approve(ctx.bus, ctx.ledger, tenant.id, alert_id, who.identity, origin=client_ip(request))
     except ApprovalError as e:
-        raise web.HTTPConflict(text=str(e)) from e
+        return _refused(request, tenant, alert_id, str(e), alert_id)
     raise web.HTTPSeeOther(f"/t/{tenant.id}/alerts/{alert_id}")
+
+
+def _refused(
+    request: web.Request, tenant: Any, alert_id: str, message: str, link: str | None = None
+) -> web.Response:
+    """A refusal a person can act on: what happened, and where to go instead (409)."""
+    return render(
+        request,
+        "console/refused.html",
+        status=409,
+        tenant=tenant,
+        alert_id=alert_id,
+        message=message,
+        link=link,
+    )
+
+
+def _cancel_refusal(standing: followups.Standing, lang: str) -> tuple[str, str | None] | None:
+    """Why this alert cannot be cancelled now, and the alert to look at instead; None if it can."""
+    en = lang == "en"
+    if standing.msg_type == followups.CANCEL:
+        return (
+            "This is a cancellation; it cannot be cancelled."
+            if en
+            else "これは取消の配信です。取り消せません。"
+        ), None
+    if standing.cancelled_by is not None:
+        by = standing.cancelled_by
+        who = f" ({by.submitted_by})" if by.submitted_by else ""
+        return (
+            f"Already cancelled at {clock(by.sent)}{who}. Nothing was sent again."
+            if en
+            else f"この配信は {clock(by.sent)} にすでに取り消されています{who}。もう一度は送信しませんでした。"
+        ), by.identifier
+    if standing.superseded_by is not None:
+        return (
+            "A correction replaced this alert: cancel the correction instead."
+            if en
+            else "この配信は訂正で置き換えられています。取り消すには最新の訂正から操作してください。"
+        ), standing.superseded_by.identifier
+    if standing.state == "held":
+        return (
+            "Not sent yet: it waits for approval. Withdraw or reject it instead."
+            if en
+            else "まだ送信されていません（承認待ち）。取消ではなく「取り下げ」または「差し戻し」をしてください。"
+        ), None
+    if standing.state in ("withdrawn", "rejected"):
+        return ("This alert was never sent." if en else "この配信は送信されていません。"), None
+    return None
+
+
+def _cancel_areas(info: Any) -> tuple[list[dict[str, str]], str]:
+    """The original's districts (so the 取消 names the same area), and its area in words."""
+    districts = [
+        {"id": code, "name": area.area_desc} for area in info.area for code in area.codes(DISTRICT_CODE)
+    ]
+    words = "・".join(area.area_desc for area in info.area) or "全域"
+    return districts, words
+
+
+def _cancel_headline(info: Any) -> str:
+    base = (info.headline or info.event).strip()
+    while base.startswith(("取消：", "取消:")):
+        base = base[3:].strip()
+    return f"取消：{base}"
 
 
 @console.route(
@@ -422,39 +521,119 @@ async def alert_approve(request: web.Request) -> web.StreamResponse:
     "/t/{tenant}/alerts/{alert_id}/cancel",
     role=Role.OPERATOR,
     kind="page",
-    summary="Cancel a sent alert everywhere it went",
+    summary="Cancel a sent alert everywhere it went (asks for a confirmation first; once per alert)",
 )
 async def alert_cancel(request: web.Request) -> web.StreamResponse:
     ctx = request.app[CONTEXT]
     tenant = _tenant(request)
     alert_id = request.match_info["alert_id"]
+    lang = request.get(LANG, "ja")
     form = await request.post()
     original = await ctx.ledger.alert(tenant.id, alert_id)
-    if original is None:
+    standing = await followups.standing(ctx.ledger.db, tenant.id, alert_id)
+    if original is None or standing is None:
         raise web.HTTPNotFound(text="no such alert")
+    refusal = _cancel_refusal(standing, lang)
+    if refusal is not None:
+        return _refused(request, tenant, alert_id, *refusal)
     reason = next((r for r in c.cancel_reasons(ctx.settings, tenant.id) if r.id == form.get("reason")), None)
     if reason is None:
         raise web.HTTPBadRequest(text="choose a cancellation text")
     info = original.primary
+    districts, area_words = _cancel_areas(info)
+    if form.get("confirm") != alert_id:
+        # The confirmation names this alert, its areas and the media the 取消 will reach.
+        media = [
+            r.channel for r in await reports.channel_table(ctx.ledger, tenant=tenant.id, alert_id=alert_id)
+        ]
+        return render(
+            request,
+            "console/cancel_confirm.html",
+            tenant=tenant,
+            alert=original,
+            reason=reason,
+            areas=area_words,
+            media=media,
+            headline=_cancel_headline(info),
+        )
     kind = next((code.value for code in info.event_code if code.value_name == "broadcaster:kind"), "notice")
-    doc = {
+    doc: dict[str, Any] = {
         "tenant": tenant.id,
         "status": original.status.value,  # a drill's cancel is a drill too
         "msgType": "Cancel",
         "references": [original.identifier],
         "kind": kind,
         "event": info.event,
-        "headline": f"取消：{info.headline or info.event}",
+        "headline": _cancel_headline(info),
         "description": reason.ja,
         "urgency": "Immediate",
         "severity": "Minor",
         "certainty": "Observed",
         "translations": {"en": {"headline": f"Cancelled: {info.event}", "description": reason.en}},
     }
+    if districts:
+        doc["districts"] = districts
+    elif area_words != "全域":
+        doc["areaDesc"] = area_words
     cancel_id = await _send_manual(
-        request, doc, action="cancel", target=alert_id, detail={"reason": reason.id}
+        request,
+        doc,
+        action="cancel",
+        target=alert_id,
+        detail={"reason": reason.id},
+        once_as=followups.cancel_raw_id(tenant.id, alert_id),
     )
+    if cancel_id is None:  # another request won the race a moment ago
+        again = await followups.standing(ctx.ledger.db, tenant.id, alert_id)
+        refusal = _cancel_refusal(again, lang) if again is not None else None
+        return _refused(request, tenant, alert_id, *(refusal or ("already cancelled", None)))
     raise web.HTTPSeeOther(f"/t/{tenant.id}/alerts/{cancel_id}")
+
+
+@console.route(
+    "POST",
+    "/t/{tenant}/alerts/{alert_id}/withdraw",
+    role=Role.OPERATOR,
+    kind="page",
+    summary="The author takes back a held alert before anybody approved it",
+)
+async def alert_withdraw(request: web.Request) -> web.StreamResponse:
+    ctx = request.app[CONTEXT]
+    tenant = _tenant(request)
+    who = _me(request)
+    alert_id = request.match_info["alert_id"]
+    try:
+        await withdraw(ctx.ledger, tenant.id, alert_id, who.identity, origin=client_ip(request))
+    except HeldError as e:
+        return _refused(request, tenant, alert_id, str(e), alert_id)
+    raise web.HTTPSeeOther(f"/t/{tenant.id}/alerts/{alert_id}")
+
+
+@console.route(
+    "POST",
+    "/t/{tenant}/alerts/{alert_id}/reject",
+    role=Role.APPROVER,
+    kind="page",
+    summary="A second officer refuses a held alert, with the reason",
+)
+async def alert_reject(request: web.Request) -> web.StreamResponse:
+    ctx = request.app[CONTEXT]
+    tenant = _tenant(request)
+    who = _me(request)
+    alert_id = request.match_info["alert_id"]
+    form = await request.post()
+    try:
+        await reject(
+            ctx.ledger,
+            tenant.id,
+            alert_id,
+            who.identity,
+            str(form.get("reason", "")),
+            origin=client_ip(request),
+        )
+    except HeldError as e:
+        return _refused(request, tenant, alert_id, str(e), alert_id)
+    raise web.HTTPSeeOther(f"/t/{tenant.id}/alerts/{alert_id}")
 
 
 @console.route(

@@ -128,6 +128,23 @@ async def alert_meta(ledger: Ledger, tenant: str, alert_id: str) -> dict[str, An
     return await ledger.db.read(work)
 
 
+async def stop_note(ledger: Ledger, tenant: str, alert_id: str) -> dict[str, Any] | None:
+    """Who withdrew or rejected a held alert, when, and the approver's reason."""
+    log = t.audit_log
+    query = (
+        sa.select(log.c.actor, log.c.action, log.c.at, log.c.detail)
+        .where(log.c.tenant == tenant, log.c.target == alert_id, log.c.action.in_(["withdraw", "reject"]))
+        .order_by(log.c.id.desc())
+        .limit(1)
+    )
+
+    def work(c: sa.Connection) -> dict[str, Any] | None:
+        row = c.execute(query).first()
+        return dict(row._mapping) if row else None
+
+    return await ledger.db.read(work)
+
+
 @dataclass
 class ChannelDelivery:
     row: reports.ChannelRow

@@ -1,0 +1,23 @@
+"""The coverage settings section ([coverage] in the TOML file, BROADCASTER_COVERAGE__*).
+
+Kept apart from broadcaster/settings.py so that the section and the code reading it change
+together; settings.py only mounts it.
+"""
+
+from __future__ import annotations
+
+from pydantic import BaseModel, ConfigDict, Field
+
+
+class CoverageSettings(BaseModel):
+    model_config = ConfigDict(frozen=True, extra="forbid")
+
+    # A district whose share of households reached is under `flag_share` once `flag_after_min`
+    # minutes have passed since the alert was received is flagged (red in the console), and its
+    # leader is sent the list of households not reached.
+    flag_share: float = Field(default=0.8, gt=0, le=1)
+    flag_after_min: float = Field(default=30.0, ge=0)
+    # Alerts of these CAP statuses send the flag to the leaders; the others (a drill) only show it.
+    flag_statuses: list[str] = Field(default_factory=lambda: ["Actual"])
+    # How long after an alert was received its districts are still watched and flagged.
+    watch_hours: float = Field(default=24.0, gt=0)

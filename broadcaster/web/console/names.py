@@ -1,0 +1,47 @@
+"""The names a person reads for the channels and times the console shows, not the ids it routes by."""
+
+from __future__ import annotations
+
+from datetime import datetime
+
+from broadcaster.model import JST
+
+# Channel id -> (Japanese, English). An id not listed is shown as it is.
+CHANNELS: dict[str, tuple[str, str]] = {
+    "website": ("町のウェブサイト", "Town website"),
+    "app_push": ("防災アプリ（通知）", "Town app (push)"),
+    "fcm": ("防災アプリ（Android通知）", "Town app (Android push)"),
+    "line": ("LINE", "LINE"),
+    "x": ("X（旧Twitter）", "X (Twitter)"),
+    "mastodon": ("Mastodon", "Mastodon"),
+    "bluesky": ("Bluesky", "Bluesky"),
+    "email": ("メール", "E-mail"),
+    "circular": ("回覧板（区長・町内会長）", "Circulars to district leaders"),
+    "lalert_out": ("Lアラート", "L-Alert"),
+    "sms": ("SMS（ショートメッセージ）", "SMS"),
+    "voice": ("電話（音声）", "Voice calls"),
+    "webhook": ("連携システム（Webhook）", "Partner systems (webhooks)"),
+    "outbox": ("記録のみ（outbox）", "Recorded only (outbox)"),
+    "area_mail_docomo": ("緊急速報メール（NTTドコモ）", "Area mail (NTT docomo)"),
+    "area_mail_kddi": ("緊急速報メール（au/KDDI）", "Area mail (au/KDDI)"),
+    "area_mail_softbank": ("緊急速報メール（ソフトバンク）", "Area mail (SoftBank)"),
+    "area_mail_rakuten": ("緊急速報メール（楽天モバイル）", "Area mail (Rakuten Mobile)"),
+}
+
+
+def channel_name(channel: str, lang: str) -> str:
+    names = CHANNELS.get(channel)
+    if names is None:
+        return channel
+    return names[1] if lang == "en" else names[0]
+
+
+def clock(at: datetime | None, fmt: str = "%m/%d %H:%M") -> str:
+    """A time for a person: in the town's zone, with its label (docs/decisions.md, decision 8)."""
+    if at is None:
+        return ""
+    if at.tzinfo is None:  # the ledger stores UTC; a naive value from it is UTC
+        from datetime import UTC
+
+        at = at.replace(tzinfo=UTC)
+    return f"{at.astimezone(JST).strftime(fmt)} JST"
