@@ -18,7 +18,6 @@ from __future__ import annotations
 from collections.abc import Sequence
 from datetime import datetime, timedelta
 
-from broadcaster.bus.topics import ALERTS
 from broadcaster.circulars import ids, steps
 from broadcaster.circulars import store as cs
 from broadcaster.circulars.notifier import Notifier
@@ -39,7 +38,7 @@ from broadcaster.model import (
     Status,
     Urgency,
 )
-from broadcaster.pipeline.hops import H_RECEIVED, H_TENANT
+from broadcaster.pipeline.messages import alert_message
 
 log = get_logger(__name__)
 LABELS = {"Exercise": "【訓練】", "Test": "【試験】", "Draft": "【下書き】"}
@@ -192,11 +191,6 @@ class Chain:
         # Recorded before it is published, as every alert is; recorded already (a run that died
         # before claiming the step) means published or left for the re-driver: not again.
         if await svc.ledger.record_alert(alert, submitted_by="system:circulars"):
-            await svc.bus.publish(
-                ALERTS,
-                alert.model_dump_json(by_alias=True).encode("utf-8"),
-                key=f"{c.tenant}|{alert.event_key}",
-                headers={H_TENANT: c.tenant, H_RECEIVED: at.isoformat()},
-            )
+            await svc.bus.publish_many([alert_message(alert)])
         taken = await steps.take(svc.db, "officers", [d.id for d in people], at)
         log.warning("circular_officers_told", circular=c.id, leaders=len(taken), alert=alert.identifier)

@@ -13,8 +13,7 @@ from __future__ import annotations
 from collections.abc import Callable, Sequence
 from datetime import UTC, datetime, timedelta
 
-from broadcaster.bus import Bus, Outgoing
-from broadcaster.bus.topics import ALERTS
+from broadcaster.bus import Bus
 from broadcaster.logging import get_logger
 from broadcaster.model import (
     JST,
@@ -32,7 +31,7 @@ from broadcaster.model import (
     Urgency,
     cap_datetime,
 )
-from broadcaster.pipeline.hops import H_RECEIVED, H_TENANT
+from broadcaster.pipeline.messages import alert_message
 from broadcaster.pipeline.rollup import SYSTEM_ORIGIN
 from broadcaster.store.feeds import AlarmState, FeedFreshness, FeedStore
 from broadcaster.store.ledger import Ledger
@@ -191,14 +190,4 @@ class StaleFeedAlarm:
         for alert in alerts:
             await self.ledger.record_alert(alert, submitted_by="system:feedwatch")
         if alerts:
-            await self.bus.publish_many(
-                [
-                    Outgoing(
-                        ALERTS,
-                        a.model_dump_json(by_alias=True).encode("utf-8"),
-                        key=f"{a.tenant}|{a.event_key}",
-                        headers={H_TENANT: a.tenant or "", H_RECEIVED: a.sent.isoformat()},
-                    )
-                    for a in alerts
-                ]
-            )
+            await self.bus.publish_many([alert_message(a) for a in alerts])

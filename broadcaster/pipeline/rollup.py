@@ -14,7 +14,6 @@ import time
 from pydantic import ValidationError
 
 from broadcaster.bus import Ack, Bus, DeadLetter, Outcome, Record, Retry
-from broadcaster.bus.topics import ALERTS
 from broadcaster.logging import get_logger
 from broadcaster.model import (
     KIND,
@@ -32,7 +31,7 @@ from broadcaster.model import (
     Urgency,
     now,
 )
-from broadcaster.pipeline.hops import H_RECEIVED, H_TENANT
+from broadcaster.pipeline.messages import alert_message
 from broadcaster.store.ledger import Ledger
 
 log = get_logger(__name__)
@@ -107,12 +106,7 @@ class LedgerStage:
             return
         alert = failure_alert(receipt)
         await self.ledger.record_alert(alert, submitted_by="system:ledger")
-        await self.bus.publish(
-            ALERTS,
-            alert.model_dump_json(by_alias=True).encode("utf-8"),
-            key=f"{alert.tenant}|{alert.event_key}",
-            headers={H_TENANT: receipt.tenant, H_RECEIVED: alert.sent.isoformat()},
-        )
+        await self.bus.publish_many([alert_message(alert)])
         # The quiet period starts once the notice is recorded and on the bus, never before: a
         # failed write must leave the officers' notice to the retry, not silence it.
         self._last_notice[slot] = time.monotonic()
