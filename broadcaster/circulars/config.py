@@ -36,6 +36,8 @@ def _timings() -> dict[str, Timing]:
         "emergency": urgent,
         "shelter": Timing(remind_after_min=10, deputy_after_min=30, officers_after_min=60),
         "routine": Timing(remind_after_min=24 * 60),
+        # A district flagged as under-reached (docs/coverage.md): its households are waiting.
+        "coverage": Timing(remind_after_min=10, deputy_after_min=20, officers_after_min=40),
     }
 
 

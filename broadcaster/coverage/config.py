@@ -19,3 +19,5 @@ class CoverageSettings(BaseModel):
     flag_after_min: float = Field(default=30.0, ge=0)
     # Alerts of these CAP statuses send the flag to the leaders; the others (a drill) only show it.
     flag_statuses: list[str] = Field(default_factory=lambda: ["Actual"])
+    # How long after an alert was received its districts are still watched and flagged.
+    watch_hours: float = Field(default=24.0, gt=0)

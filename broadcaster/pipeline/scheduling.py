@@ -13,6 +13,7 @@ import contextlib
 from typing import Any
 
 from broadcaster.circulars.wiring import circulars_of, register_jobs, schedule_sweep, shared_scheduler
+from broadcaster.coverage import flags as coverage_flags
 from broadcaster.logging import get_logger
 from broadcaster.pipeline.scheduled_sends import register as register_sends
 from broadcaster.store.retention import schedule_retention
@@ -27,6 +28,7 @@ class SchedulerStage:
         # Handlers by job kind; a job whose kind no handler claims is logged and dropped.
         self.circulars = circulars_of(rt)
         register_jobs(self.circulars)
+        coverage_flags.register(self.circulars)
         register_sends(self.service, rt)
         self._stop = asyncio.Event()
 
@@ -36,6 +38,11 @@ class SchedulerStage:
             schedule_sweep(self.circulars)
         except Exception as e:  # the job store is away: the next start adds it
             log.warning("scheduler_sweep_not_scheduled", error=str(e)[:200])
+        try:
+            # Every minute: districts under-reached go to their leaders (docs/coverage.md).
+            coverage_flags.schedule(self.circulars)
+        except Exception as e:  # the job store is away: the next start adds it
+            log.warning("coverage_sweep_not_scheduled", error=str(e)[:200])
         try:
             # Daily: dispatches forget their recipients after the retention period (docs/privacy.md).
             schedule_retention(self.service, self.rt.ledger, self.rt.settings)

@@ -24,6 +24,7 @@ from broadcaster.circulars import store as cs
 from broadcaster.circulars.links import LinkError
 from broadcaster.circulars.records import Circular, Delivery
 from broadcaster.circulars.service import Circulars
+from broadcaster.coverage import flags, marks
 from broadcaster.logging import get_logger, hash_id
 from broadcaster.store import routing
 from broadcaster.web.circular_web import jst, of
@@ -144,6 +145,9 @@ def _content(c: Circular) -> Markup:
 
 async def _page(request: web.Request, svc: Circulars, d: Delivery, c: Circular, *, status: int = 200, error: str | None = None, values: dict[str, str] | None = None) -> web.Response:
     answers = [a for a in await cs.answers(svc.db, c.id) if a["delivery_id"] == d.id]
+    households = None
+    if c.kind == flags.KIND and c.alert_id and d.district and c.state == "released":
+        households = await flags.unreached_in(svc, c.tenant, c.alert_id, d.district)
     last = answers[-1] if answers else None
     done = request.query.get("done")
     response = render(
@@ -163,12 +167,13 @@ async def _page(request: web.Request, svc: Circulars, d: Delivery, c: Circular, 
         confirmed_at=jst(d.confirmed_at),
         due=jst(c.due, "%m月%d日 %H:%M") if c.due else None,
         sent=jst(d.created, "%m月%d日 %H:%M"),
-        done=done if done in ("confirmed", "answered") else None,
+        done=done if done in ("confirmed", "answered", "told") else None,
         error=error,
         values=values or {},
         nonce=secrets.token_urlsafe(18),
         safety=forms.SAFETY_FIELDS,
         headcount=forms.HEADCOUNT_FIELDS,
+        households=households,
     )
     response.headers["Cache-Control"] = "no-store"
     # The link is the credential: it must not leak to another site through a Referer.
@@ -245,6 +250,31 @@ async def leader_answer(request: web.Request) -> web.StreamResponse:
     if await cs.confirm(svc.db, d.id, at, origin=origin):
         await _acknowledged(svc, d, c)
     raise _back(request.match_info["token"], "answered")
+
+
+@leader_pages.route("POST", "/c/{token}/reached", role=None, kind="public", summary="The leader told a household not reached (coverage)")
+async def leader_reached(request: web.Request) -> web.StreamResponse:
+    try:
+        svc, d, c = await _open(request)
+    except _Refused as r:
+        return r.response
+    if not _same_site(request):
+        return _problem(request, 400, "送れませんでした", "このページから、もう一度押してください。")
+    posted = await request.post()
+    key = str(posted.get("household", ""))[:201]
+    if c.kind != flags.KIND or not c.alert_id or not d.district or c.state != "released":
+        return _problem(request, 404, "この回覧では使えません", "回覧のページに戻ってください。")
+    # Only a household of the leader's own district that is still on the list.
+    listed = {h.key for h in await flags.unreached_in(svc, c.tenant, c.alert_id, d.district)}
+    if key in listed:
+        actor = f"{d.role}:{d.recipient}"
+        await marks.mark(svc.db, c.tenant, c.alert_id, key, "leader", actor=actor, at=svc.clock())
+        await svc.ledger.audit(
+            actor=actor, action="coverage_household_told", tenant=c.tenant, target=c.alert_id,
+            origin=hash_id(client_ip(request)), detail={"district": d.district, "household": key, "circular": c.id},
+        )  # fmt: skip
+        log.info("coverage_household_told", circular=c.id, delivery=d.id)
+    raise _back(request.match_info["token"], "told")
 
 
 @leader_pages.route("GET", "/c/{token}/files/{file}", role=None, kind="public", summary="An attachment of the leader's circular")

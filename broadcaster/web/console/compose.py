@@ -20,6 +20,7 @@ from pydantic import ValidationError
 
 from adapters.ingest.manual import CONTENT_TYPE, ManualAlert, to_alert
 from broadcaster.model import Alert, RawEvent
+from broadcaster.pipeline.two_person import CancelText, tenant_cancel_texts
 from broadcaster.settings import Settings, TenantSettings
 
 STATUS_CHOICES = ("Exercise", "Test", "Actual")
@@ -38,11 +39,9 @@ class Preset:
         return str(value)
 
 
-@dataclass(frozen=True)
-class CancelReason:
-    id: str
-    ja: str
-    en: str
+# A pre-approved cancellation text; which one an officer may send alone is the two-person
+# rule's to say (broadcaster/pipeline/two_person.py).
+CancelReason = CancelText
 
 
 @dataclass
@@ -58,6 +57,26 @@ class Draft:
     instruction: str = ""
     msg_type: str = "Alert"
     references: list[str] = field(default_factory=list)
+    # The digest of the texts the server last filled in: typed text differs from it, and is
+    # never replaced without asking (docs/manual-alerts.md, *The compose form*).
+    filled: str = ""
+    # The texts before the last replacement, for 元に戻す.
+    previous: dict[str, str] = field(default_factory=dict)
+
+    def texts(self) -> dict[str, str]:
+        return {"headline": self.headline, "description": self.description, "instruction": self.instruction}
+
+    def put(self, texts: dict[str, str]) -> None:
+        self.headline, self.description, self.instruction = (
+            texts["headline"],
+            texts["description"],
+            texts["instruction"],
+        )
+
+    @property
+    def typed(self) -> bool:
+        """Whether the text fields hold something the server did not put there."""
+        return any(self.texts().values()) and text_digest(self.texts()) != self.filled
 
     @classmethod
     def from_form(cls, form: Any) -> Draft:
@@ -74,7 +93,18 @@ class Draft:
             instruction=text("instruction", 2000),
             msg_type=text("msg_type", 16) or "Alert",
             references=[str(r)[:512] for r in form.getall("references", [])][:10],
+            filled=text("filled", 64),
+            previous={
+                key: str(form.get(f"previous_{key}", ""))[:limit]
+                for key, limit in (("headline", 500), ("description", 5000), ("instruction", 2000))
+                if form.get(f"previous_{key}")
+            },
         )
+
+
+def text_digest(texts: dict[str, str]) -> str:
+    canonical = json.dumps([texts.get(k, "").strip() for k in ("headline", "description", "instruction")], ensure_ascii=False)
+    return hashlib.sha256(canonical.encode("utf-8")).hexdigest()[:32]
 
 
 def _yaml_files(folder: Path) -> list[Path]:
@@ -110,11 +140,7 @@ def presets(settings: Settings, tenant: str) -> tuple[Preset, ...]:
 
 
 def cancel_reasons(settings: Settings, tenant: str) -> list[CancelReason]:
-    path = _folder(settings, tenant) / "_cancel.yaml"
-    if not path.is_file():
-        return [CancelReason("mistake", "先ほどの情報を取り消します。", "The previous message is cancelled.")]
-    data = yaml.safe_load(path.read_text(encoding="utf-8")) or {}
-    return [CancelReason(str(r["id"]), str(r["ja"]), str(r["en"])) for r in data.get("reasons", [])]
+    return list(tenant_cancel_texts(settings.templates_dir, tenant))
 
 
 def _fill(template: str, values: dict[str, str]) -> str:

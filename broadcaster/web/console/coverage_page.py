@@ -12,6 +12,7 @@ from typing import Any
 from aiohttp import web
 
 from broadcaster.coverage.counts import compute
+from broadcaster.coverage.flags import flagged
 from broadcaster.coverage.report import media_of, to_csv
 from broadcaster.model import JST
 from broadcaster.store.users import Role
@@ -43,6 +44,7 @@ WORDS: dict[str, dict[str, str]] = {
         "ja": "受信から{after}分後に到達率{share}未満の地区を赤で示し、区長に未到達世帯の一覧を送ります。",
         "en": "A district under {share} {after} minutes after the alert is shown red and its leader is sent the list of households not reached.",
     },
+    "sent": {"ja": "区長へ送信済", "en": "sent to the leader"},
     "csv": {"ja": "CSVで保存（災害対策本部用）", "en": "Download CSV (for the headquarters)"},
     "no_alert": {"ja": "この警報はありません。", "en": "No such alert."},
 }
@@ -72,8 +74,9 @@ async def _coverage(request: web.Request) -> Any:
 )  # fmt: skip
 async def coverage_page(request: web.Request) -> web.StreamResponse:
     tenant, cov = await _coverage(request)
+    sent = await flagged(request.app[CONTEXT].ledger.db, tenant.id, cov.alert_id)
     return render(
-        request, "console/coverage.html", tenant=tenant, cov=cov, media=media_of(cov),
+        request, "console/coverage.html", tenant=tenant, cov=cov, media=media_of(cov), sent=sent,
         w=words(request.get(LANG, "ja")), jst=JST,
     )  # fmt: skip
 

@@ -17,7 +17,7 @@ from aiohttp import web
 from adapters.ingest.manual import CONTENT_TYPE
 from broadcaster.circulars.wiring import shared_scheduler
 from broadcaster.model import DISTRICT_CODE, JST, MsgType, RawEvent, Status, now
-from broadcaster.pipeline import scheduled_sends
+from broadcaster.pipeline import scheduled_sends, two_person
 from broadcaster.pipeline.approval import ApprovalError, approve
 from broadcaster.pipeline.held import HeldError, reject, withdraw
 from broadcaster.pipeline.ingest import publish_raw, submit
@@ -97,12 +97,8 @@ async def compose_form(request: web.Request) -> web.StreamResponse:
         references=[request.query["ref"]] if request.query.get("ref") else [],
     )
     if chosen is not None:
-        texts = c.prefill(chosen, tenant, [], "")
-        draft.headline, draft.description, draft.instruction = (
-            texts["headline"],
-            texts["description"],
-            texts["instruction"],
-        )
+        draft.put(c.prefill(chosen, tenant, [], ""))
+        draft.filled = c.text_digest(draft.texts())
     return render(
         request,
         "console/compose.html",
@@ -140,21 +136,31 @@ async def compose_preview(request: web.Request) -> web.StreamResponse:
             chosen=None,
             error="テンプレートを選んでください（Choose a template）",
         )
+    if form.get("undo") and draft.previous:
+        draft.put({key: draft.previous.get(key, "") for key in ("headline", "description", "instruction")})
+        draft.previous = {}
+        return render(
+            request, "console/compose.html", tenant=tenant, presets=presets, draft=draft, chosen=chosen, error=None
+        )
     if form.get("refill"):
         texts = c.prefill(chosen, tenant, draft.districts, draft.shelters)
-        draft.headline, draft.description, draft.instruction = (
-            texts["headline"],
-            texts["description"],
-            texts["instruction"],
-        )
+        if draft.typed and form.get("refill") != "replace":
+            # Typed text is never replaced silently (Enter in the headline used to do it): ask.
+            return render(
+                request,
+                "console/compose.html",
+                tenant=tenant,
+                presets=presets,
+                draft=draft,
+                chosen=chosen,
+                error=None,
+                proposed=texts,
+            )
+        draft.previous = draft.texts() if any(draft.texts().values()) else {}
+        draft.put(texts)
+        draft.filled = c.text_digest(texts)
         return render(
-            request,
-            "console/compose.html",
-            tenant=tenant,
-            presets=presets,
-            draft=draft,
-            chosen=chosen,
-            error=None,
+            request, "console/compose.html", tenant=tenant, presets=presets, draft=draft, chosen=chosen, error=None
         )
     try:
         doc = c.manual_document(draft, chosen, tenant)
@@ -392,7 +398,7 @@ async def alert_detail(request: web.Request) -> web.StreamResponse:
         deliveries=await q.deliveries(ctx.ledger, tenant.id, alert_id),
         standing=await followups.standing(ctx.ledger.db, tenant.id, alert_id),
         stopped=await q.stop_note(ctx.ledger, tenant.id, alert_id),
-        reasons=c.cancel_reasons(ctx.settings, tenant.id),
+        reasons=two_person.offered_cancel_texts(c.cancel_reasons(ctx.settings, tenant.id), alert),
         role=who.role_in(tenant.id),
         me=who.identity,
         Role=Role,
@@ -504,10 +510,7 @@ def _cancel_areas(info: Any) -> tuple[list[dict[str, str]], str]:
 
 
 def _cancel_headline(info: Any) -> str:
-    base = (info.headline or info.event).strip()
-    while base.startswith(("取消：", "取消:")):
-        base = base[3:].strip()
-    return f"取消：{base}"
+    return two_person.cancel_headline(info)
 
 
 @console.route(
@@ -530,7 +533,16 @@ async def alert_cancel(request: web.Request) -> web.StreamResponse:
     refusal = _cancel_refusal(standing, lang)
     if refusal is not None:
         return _refused(request, tenant, alert_id, *refusal)
-    reason = next((r for r in c.cancel_reasons(ctx.settings, tenant.id) if r.id == form.get("reason")), None)
+    # A source's alert (JMA, J-Alert, L-Alert) is withdrawn from the town's media with a relay
+    # text, never with "sent in error"; both kinds of text are pre-approved (docs/approval.md).
+    reason = next(
+        (
+            r
+            for r in two_person.offered_cancel_texts(c.cancel_reasons(ctx.settings, tenant.id), original)
+            if r.id == form.get("reason")
+        ),
+        None,
+    )
     if reason is None:
         raise web.HTTPBadRequest(text="choose a cancellation text")
     info = original.primary
@@ -551,6 +563,7 @@ async def alert_cancel(request: web.Request) -> web.StreamResponse:
             headline=_cancel_headline(info),
         )
     kind = next((code.value for code in info.event_code if code.value_name == "broadcaster:kind"), "notice")
+    texts = two_person.cancel_texts_for(original, reason)
     doc: dict[str, Any] = {
         "tenant": tenant.id,
         "status": original.status.value,  # a drill's cancel is a drill too
@@ -558,12 +571,12 @@ async def alert_cancel(request: web.Request) -> web.StreamResponse:
         "references": [original.identifier],
         "kind": kind,
         "event": info.event,
-        "headline": _cancel_headline(info),
-        "description": reason.ja,
+        "headline": texts["ja"][0],
+        "description": texts["ja"][1],
         "urgency": "Immediate",
         "severity": "Minor",
         "certainty": "Observed",
-        "translations": {"en": {"headline": f"Cancelled: {info.event}", "description": reason.en}},
+        "translations": {"en": {"headline": texts["en"][0], "description": texts["en"][1]}},
     }
     if districts:
         doc["districts"] = districts
