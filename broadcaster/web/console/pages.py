@@ -96,7 +96,19 @@ async def compose_form(request: web.Request) -> web.StreamResponse:
         else "Alert",
         references=[request.query["ref"]] if request.query.get("ref") else [],
     )
-    if chosen is not None:
+    if draft.msg_type == "Update" and draft.references:
+        # A correction starts from the original, not from a blank form.
+        ref = draft.references[0]
+        original = await ctx.ledger.alert(tenant.id, ref)
+        standing = await followups.standing(ctx.ledger.db, tenant.id, ref)
+        if original is None or standing is None:
+            raise web.HTTPNotFound(text="no such alert")
+        if not standing.open:
+            latest = standing.superseded_by.identifier if standing.superseded_by else None
+            return _refused(request, tenant, ref, _not_open(standing, request.get(LANG, "ja")), latest or ref)
+        c.from_original(draft, original, tenant)
+        chosen = next((p for p in presets if p.id == draft.preset), chosen)
+    elif chosen is not None:
         draft.put(c.prefill(chosen, tenant, [], ""))
         draft.filled = c.text_digest(draft.texts())
     return render(
@@ -108,6 +120,11 @@ async def compose_form(request: web.Request) -> web.StreamResponse:
         error=None,
         chosen=chosen,
     )
+
+
+def _not_open(standing: followups.Standing, lang: str) -> str:
+    refusal = _cancel_refusal(standing, lang)
+    return refusal[0] if refusal else ""
 
 
 @console.route(
@@ -176,6 +193,11 @@ async def compose_preview(request: web.Request) -> web.StreamResponse:
             error=str(e),
         )
     alert = c.preview_alert(doc, tenant, who.identity)
+    changes: list[c.Change] = []
+    if doc.get("msgType") == "Update" and doc.get("references"):
+        original = await ctx.ledger.alert(tenant.id, str(doc["references"][0]))
+        if original is not None:
+            changes = c.changes(original, alert)
     rt = console_runtime(ctx)
     rows = q.preview_rows(rt, alert, tenant, PREVIEW_LANGUAGES)
     table = await q.decision_table(rt, alert)
@@ -193,6 +215,7 @@ async def compose_preview(request: web.Request) -> web.StreamResponse:
         rows=rows,
         table=table,
         actual=doc["status"] == "Actual",
+        changes=changes,
     )
 
 
