@@ -28,6 +28,7 @@ from broadcaster.pipeline.rollup import LedgerStage
 from broadcaster.pipeline.route import RouteStage
 from broadcaster.pipeline.schedule import RouteBackground
 from broadcaster.pipeline.tenancy import TenantDirectory
+from broadcaster.pipeline.two_person import tenant_cancel_texts
 from broadcaster.preference import personal_channels
 from broadcaster.render.renderer import Renderer
 from broadcaster.rules.library import RuleLibrary
@@ -130,6 +131,7 @@ class Runtime:
                 self.profiles,
                 self.settings.pipeline.deadline_s,
                 self.settings.pipeline.retry_tiers_s,
+                cancel_texts=lambda tenant: tenant_cancel_texts(self.settings.templates_dir, tenant),
             )
             return s.group, [ALERTS], s.handle
         if stage == "ledger":

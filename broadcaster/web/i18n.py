@@ -106,6 +106,7 @@ STRINGS: dict[str, dict[str, str]] = {
     "repeat": {"ja": "繰り返し（cron形式。例：四半期ごとの訓練 0 10 1 */3 *）", "en": "Repeat (cron, e.g. quarterly drill 0 10 1 */3 *)"},
     "schedule_it": {"ja": "予約する", "en": "Schedule"},
     "quotas": {"ja": "配信枠", "en": "Quotas"},
+    "cancel_held": {"ja": "この配信の取消が承認待ちです", "en": "A cancellation of this alert waits for approval"},
     "event": {"ja": "種類", "en": "Event"},
     "status_label": {"ja": "種別", "en": "Kind of send"},
     "update_mark": {"ja": "更新", "en": "Update"},

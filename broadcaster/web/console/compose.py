@@ -20,6 +20,7 @@ from pydantic import ValidationError
 
 from adapters.ingest.manual import CONTENT_TYPE, ManualAlert, to_alert
 from broadcaster.model import DISTRICT_CODE, Alert, RawEvent
+from broadcaster.pipeline.two_person import CancelText, tenant_cancel_texts
 from broadcaster.settings import Settings, TenantSettings
 
 STATUS_CHOICES = ("Exercise", "Test", "Actual")
@@ -38,11 +39,9 @@ class Preset:
         return str(value)
 
 
-@dataclass(frozen=True)
-class CancelReason:
-    id: str
-    ja: str
-    en: str
+# A pre-approved cancellation text; which one an officer may send alone is the two-person
+# rule's to say (broadcaster/pipeline/two_person.py).
+CancelReason = CancelText
 
 
 @dataclass
@@ -143,11 +142,7 @@ def presets(settings: Settings, tenant: str) -> tuple[Preset, ...]:
 
 
 def cancel_reasons(settings: Settings, tenant: str) -> list[CancelReason]:
-    path = _folder(settings, tenant) / "_cancel.yaml"
-    if not path.is_file():
-        return [CancelReason("mistake", "先ほどの情報を取り消します。", "The previous message is cancelled.")]
-    data = yaml.safe_load(path.read_text(encoding="utf-8")) or {}
-    return [CancelReason(str(r["id"]), str(r["ja"]), str(r["en"])) for r in data.get("reasons", [])]
+    return list(tenant_cancel_texts(settings.templates_dir, tenant))
 
 
 def _fill(template: str, values: dict[str, str]) -> str:

@@ -17,7 +17,7 @@ from aiohttp import web
 from adapters.ingest.manual import CONTENT_TYPE
 from broadcaster.circulars.wiring import shared_scheduler
 from broadcaster.model import DISTRICT_CODE, JST, MsgType, RawEvent, Status, now
-from broadcaster.pipeline import scheduled_sends
+from broadcaster.pipeline import scheduled_sends, two_person
 from broadcaster.pipeline.approval import ApprovalError, approve
 from broadcaster.pipeline.held import HeldError, reject, withdraw
 from broadcaster.pipeline.ingest import publish_raw, submit
@@ -421,7 +421,7 @@ async def alert_detail(request: web.Request) -> web.StreamResponse:
         deliveries=await q.deliveries(ctx.ledger, tenant.id, alert_id),
         standing=await followups.standing(ctx.ledger.db, tenant.id, alert_id),
         stopped=await q.stop_note(ctx.ledger, tenant.id, alert_id),
-        reasons=c.cancel_reasons(ctx.settings, tenant.id),
+        reasons=two_person.offered_cancel_texts(c.cancel_reasons(ctx.settings, tenant.id), alert),
         role=who.role_in(tenant.id),
         me=who.identity,
         Role=Role,
@@ -498,6 +498,13 @@ def _cancel_refusal(standing: followups.Standing, lang: str) -> tuple[str, str |
             if en
             else "これは取消の配信です。取り消せません。"
         ), None
+    if standing.cancelled_by is not None and standing.cancelled_by.state == "held":
+        by = standing.cancelled_by
+        return (
+            f"A cancellation ({by.submitted_by or ''}) already waits for approval. Nothing was sent again."
+            if en
+            else f"取消はすでに作成され、承認待ちです（{by.submitted_by or ''}）。もう一度は送信しませんでした。"
+        ), by.identifier
     if standing.cancelled_by is not None:
         by = standing.cancelled_by
         who = f" ({by.submitted_by})" if by.submitted_by else ""
@@ -533,10 +540,7 @@ def _cancel_areas(info: Any) -> tuple[list[dict[str, str]], str]:
 
 
 def _cancel_headline(info: Any) -> str:
-    base = (info.headline or info.event).strip()
-    while base.startswith(("取消：", "取消:")):
-        base = base[3:].strip()
-    return f"取消：{base}"
+    return two_person.cancel_headline(info)
 
 
 @console.route(
@@ -559,7 +563,16 @@ async def alert_cancel(request: web.Request) -> web.StreamResponse:
     refusal = _cancel_refusal(standing, lang)
     if refusal is not None:
         return _refused(request, tenant, alert_id, *refusal)
-    reason = next((r for r in c.cancel_reasons(ctx.settings, tenant.id) if r.id == form.get("reason")), None)
+    # A source's alert (JMA, J-Alert, L-Alert) is withdrawn from the town's media with a relay
+    # text, never with "sent in error"; both kinds of text are pre-approved (docs/approval.md).
+    reason = next(
+        (
+            r
+            for r in two_person.offered_cancel_texts(c.cancel_reasons(ctx.settings, tenant.id), original)
+            if r.id == form.get("reason")
+        ),
+        None,
+    )
     if reason is None:
         raise web.HTTPBadRequest(text="choose a cancellation text")
     info = original.primary
@@ -580,6 +593,7 @@ async def alert_cancel(request: web.Request) -> web.StreamResponse:
             headline=_cancel_headline(info),
         )
     kind = next((code.value for code in info.event_code if code.value_name == "broadcaster:kind"), "notice")
+    texts = two_person.cancel_texts_for(original, reason)
     doc: dict[str, Any] = {
         "tenant": tenant.id,
         "status": original.status.value,  # a drill's cancel is a drill too
@@ -587,12 +601,12 @@ async def alert_cancel(request: web.Request) -> web.StreamResponse:
         "references": [original.identifier],
         "kind": kind,
         "event": info.event,
-        "headline": _cancel_headline(info),
-        "description": reason.ja,
+        "headline": texts["ja"][0],
+        "description": texts["ja"][1],
         "urgency": "Immediate",
         "severity": "Minor",
         "certainty": "Observed",
-        "translations": {"en": {"headline": f"Cancelled: {info.event}", "description": reason.en}},
+        "translations": {"en": {"headline": texts["en"][0], "description": texts["en"][1]}},
     }
     if districts:
         doc["districts"] = districts
@@ -604,7 +618,7 @@ async def alert_cancel(request: web.Request) -> web.StreamResponse:
         action="cancel",
         target=alert_id,
         detail={"reason": reason.id},
-        once_as=followups.cancel_raw_id(tenant.id, alert_id),
+        once_as=followups.cancel_raw_id(tenant.id, alert_id, standing.cancel_attempt),
     )
     if cancel_id is None:  # another request won the race a moment ago
         again = await followups.standing(ctx.ledger.db, tenant.id, alert_id)
