@@ -89,6 +89,10 @@ class TenantSettings(_Section):
     areas: dict[str, list[str]] = Field(default_factory=dict)
     # Extra geocodes given literally: [{value_name = "...", value = "..."}].
     geocodes: list[dict[str, str]] = Field(default_factory=list)
+    # The 津波予報区 (JMA codes, e.g. ["360"]) of the town's own coast. When given, they replace
+    # those derived from its municipality code; [] says the town has no coast
+    # (docs/tsunami-coasts.md).
+    tsunami_regions: list[str] | None = None
     districts: list[District] = Field(default_factory=list)
     # Per-tenant channel settings override the deployment's.
     channels: dict[str, ChannelSettings] = Field(default_factory=dict)
