@@ -8,7 +8,9 @@ from urllib.parse import quote, urlsplit
 from aiohttp import web
 
 from broadcaster.logging import get_logger
+from broadcaster.pipeline.tenancy import DelegationRefused
 from broadcaster.store.users import Principal
+from broadcaster.web.delegation import audit_delegated, delegation
 from broadcaster.web.endpoints import Endpoint, Handler
 from broadcaster.web.keys import CONTEXT, ENDPOINTS, LANG, PRINCIPAL
 
@@ -112,6 +114,13 @@ async def authorize(request: web.Request, handler: Handler) -> web.StreamRespons
         # The same answer whether the tenant exists or not: no probing for other towns.
         log.warning("access_denied", who=principal.identity, path=request.path, need=ep.role.label)
         return _refuse(request, ep, 403, "not allowed")
+    delegated = None
+    if tenant is not None:
+        try:
+            delegated = delegation(request, principal, tenant)
+        except DelegationRefused as e:
+            log.warning("delegation_refused", who=principal.identity, path=request.path, why=str(e))
+            return _refuse(request, ep, 403, "not allowed")
     if principal.kind == "user" and request.method not in SAFE_METHODS:
         sent = request.headers.get("X-CSRF-Token")
         if sent is None and request.content_type in ("application/x-www-form-urlencoded", "multipart/form-data"):
@@ -121,4 +130,6 @@ async def authorize(request: web.Request, handler: Handler) -> web.StreamRespons
             return _refuse(request, ep, 403, "the form has expired; reload the page")
         if not from_our_site(request):
             return _refuse(request, ep, 403, "cross-site request refused")
+    if delegated is not None and request.method not in SAFE_METHODS:
+        await audit_delegated(request, delegated, ep.summary)
     return await handler(request)
