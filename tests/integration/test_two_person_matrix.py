@@ -107,6 +107,7 @@ async def _console_send(d: Doors, session: Any, csrf: str, doc: dict[str, Any]) 
         "doc": json.dumps(doc, ensure_ascii=False),
         "signature": c.digest(doc, csrf.encode()),
         "confirm_actual": "yes",
+        "confirm_warnings": "yes",  # the preview's text checks, seen
     }
     async with session.post(f"{d.base}/t/anamizu/compose/send", data=form, allow_redirects=False) as r:
         assert r.status == 303, await r.text()
@@ -201,7 +202,7 @@ async def test_the_scheduler_door(env: Doors) -> None:
 
     async def send(doc: dict[str, Any]) -> str:
         at = now() + timedelta(seconds=0.5)
-        scheduled_sends.schedule_once(service, "anamizu", doc, "officer:anamizu/tanaka", at)
+        await scheduled_sends.schedule_once(service, "anamizu", doc, "officer:anamizu/tanaka", at)
         return await _sent_alert(env, doc["headline"])
 
     await _walk(env, "scheduler", send, [k.value for k in Kind])
