@@ -174,6 +174,7 @@ class Pipeline:
     _web: Any = None
     _refresher: Any = None
     _scheduler: Any = None
+    _rules_stop: asyncio.Event | None = None
     _guard: Any = None
     _tasks: list[asyncio.Task[None]] = field(default_factory=list)
     _started: asyncio.Event = field(default_factory=asyncio.Event)
@@ -228,6 +229,12 @@ class Pipeline:
                 # Beside the consumer: rule-file hot reload and dispatches that become due.
                 self._route_background = RouteBackground(rt.bus, rt.ledger, rt.rules)
                 self._tasks.append(asyncio.create_task(self._route_background.run(), name="route:background"))
+        if "web" in self.stages and "route" not in self.stages:
+            # The console's preview and decision table read the rules too: without the route
+            # stage (whose background records each reload), this process keeps its copy fresh
+            # itself, or an officer would preview with rules that no longer route.
+            self._rules_stop = asyncio.Event()
+            self._tasks.append(asyncio.create_task(rt.rules.watch(self._rules_stop), name="rules:watch"))
         log.info("pipeline_started", stages=list(self.stages))
 
     def start_metrics(self) -> None:
@@ -271,6 +278,8 @@ class Pipeline:
             await feed.stop()
         if self._scheduler is not None:
             await self._scheduler.stop()
+        if self._rules_stop is not None:
+            self._rules_stop.set()
         if self._guard is not None:
             await self._guard.stop()
         for t in self._tasks:
