@@ -68,9 +68,7 @@ def localize(alert: Alert, ctx: Context) -> Alert:
     update: dict[str, object] = {}
     marks = [NamedValue(value_name=OWN_COAST, value=",".join(p.value.split("|")[0] for p in own))]
     kept = tuple(r for r in info.response_type if r not in _RESPONSES)
-    lowered = bool(graded) and all(
-        GRADES[g][0] == "津波予報" and _field(p, 2) in LOWERED for g, p in graded
-    )
+    lowered = bool(graded) and all(GRADES[g][0] == "津波予報" and _field(p, 2) in LOWERED for g, p in graded)
     if graded and not lowered:
         best, row = min(graded, key=lambda x: x[0])
         _, severity, urgency, response = GRADES[best]

@@ -25,7 +25,14 @@ async def test_every_warning_lifted_is_an_update_to_where_the_warning_went(corpu
     samples = corpus / "jma" / "official_samples"
     # 2011-03-11: 津波警報 for 伊豆諸島 (八丈町), 津波注意報 for 高知県, 静岡県 and, later,
     # 宮古島・八重山; two days on every coast is down to 若干の海面変動.
-    files = [samples / f for f in ("32-39_11_02_250206_VTSE41.xml", "32-39_11_11_250206_VTSE41.xml", "32-39_11_13_250206_VTSE41.xml")]
+    files = [
+        samples / f
+        for f in (
+            "32-39_11_02_250206_VTSE41.xml",
+            "32-39_11_11_250206_VTSE41.xml",
+            "32-39_11_13_250206_VTSE41.xml",
+        )
+    ]
     first, middle, lift = await replay(load_settings(None, tenants_dir=TENANTS), files)
     for town in ("hachijo-machi", "kochi-shi", "fuji-shi", "ishigaki-shi"):
         told = _of(first, town) or _of(middle, town)
@@ -42,17 +49,24 @@ async def test_every_warning_lifted_is_an_update_to_where_the_warning_went(corpu
 async def test_a_drill_lift_clears_the_drill_for_the_officers(corpus: Path) -> None:
     samples = corpus / "jma" / "official_samples"
     files = [samples / "32-39_13_02_250206_VTSE41.xml", samples / "32-39_13_07_250206_VTSE41.xml"]
-    warned, lifted = await replay(load_settings(None, tenants_dir=TENANTS), files)
+    _, lifted = await replay(load_settings(None, tenants_dir=TENANTS), files)
     for town in ("hachijo-machi", "fuji-shi"):
-        assert {(c.channel, c.audience, c.state) for c in _of(lifted, town)} == {("email", "officers", "Update/AllClear")}
+        assert {(c.channel, c.audience, c.state) for c in _of(lifted, town)} == {
+            ("email", "officers", "Update/AllClear")
+        }
 
 
 def _partial_lift(tmp_path: Path) -> Path:
     """The Noto warning half an hour later: 石川県能登 lifted (警報解除), 石川県加賀 still 津波警報."""
     xml = NOTO.read_text(encoding="utf-8")
-    xml = xml.replace("2024-01-01T07:22:10Z", "2024-01-01T07:52:10Z").replace("T16:22:00+09:00", "T16:52:00+09:00")
+    xml = xml.replace("2024-01-01T07:22:10Z", "2024-01-01T07:52:10Z").replace(
+        "T16:22:00+09:00", "T16:52:00+09:00"
+    )
     head, body = xml.split("<Body", 1)
-    head = head.replace("<Kind><Name>大津波警報</Name><Code>52</Code></Kind>", "<Kind><Name>警報解除</Name><Code>50</Code></Kind>")
+    head = head.replace(
+        "<Kind><Name>大津波警報</Name><Code>52</Code></Kind>",
+        "<Kind><Name>警報解除</Name><Code>50</Code></Kind>",
+    )
     body = body.replace(
         "<Kind><Name>大津波警報：発表</Name><Code>53</Code></Kind>\n            <LastKind><Name>津波警報</Name><Code>51</Code></LastKind>",
         "<Kind><Name>警報解除</Name><Code>50</Code></Kind>\n            <LastKind><Name>大津波警報</Name><Code>52</Code></LastKind>",
