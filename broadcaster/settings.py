@@ -130,8 +130,10 @@ class WebSettings(_Section):
     # None: Secure cookies whenever public_url is https (a plain-http local demo still works).
     cookie_secure: bool | None = None
     max_body_bytes: int = Field(default=2 * 1024 * 1024, ge=1024)
-    # When set, /metrics answers only to "Authorization: Bearer <token>".
+    # When set, /metrics answers only to "Authorization: Bearer <token>". Without it, /metrics
+    # answers only to this machine (docs/security.md, */metrics*), unless metrics_public is set.
     metrics_token: SecretStr | None = None
+    metrics_public: bool = False
     # Reverse proxies (addresses or networks) whose X-Forwarded-For names the client: login
     # limits count per client address, and behind a proxy every request comes from the proxy.
     trusted_proxies: list[str] = Field(default_factory=list)

@@ -69,15 +69,32 @@ def _refuse(request: web.Request, ep: Endpoint, status: int, message: str) -> we
     raise web.HTTPForbidden(text=message)
 
 
-def _same_origin(request: web.Request) -> bool:
-    """An Origin or Referer header, when sent, must be our own site."""
-    own = urlsplit(request.app[CONTEXT].settings.web.public_url)
+def _origin(url: str) -> tuple[str, str, int | None] | None:
+    """(scheme, host, port) with the scheme's default port spelled out; None when unreadable."""
+    try:
+        parts = urlsplit(url)
+        port = parts.port or {"http": 80, "https": 443}.get(parts.scheme.lower())
+    except ValueError:
+        return None
+    if not parts.scheme or not parts.hostname:
+        return None
+    return parts.scheme.lower(), parts.hostname.lower().rstrip("."), port
+
+
+def from_our_site(request: web.Request, *, allow_null: bool = False) -> bool:
+    """An Origin or Referer header, when sent, must be the configured public origin
+    (`web.public_url`). Never the request's own Host: whoever sends the request chooses that
+    header too, and a page on a name that resolves to us (DNS rebinding) would pass
+    (docs/security.md, *Origin*)."""
+    own = _origin(request.app[CONTEXT].settings.web.public_url)
     for header in ("Origin", "Referer"):
         value = request.headers.get(header)
-        if value:
-            seen = urlsplit(value)
-            if (seen.scheme, seen.netloc) not in ((own.scheme, own.netloc), ("http", request.host), ("https", request.host)):
-                return False
+        if value is None or value == "":
+            continue
+        if value == "null" and allow_null:
+            continue
+        if own is None or _origin(value) != own:
+            return False
     return True
 
 
@@ -111,7 +128,7 @@ async def authorize(request: web.Request, handler: Handler) -> web.StreamRespons
         if not sent or principal.csrf_token is None or not hmac.compare_digest(sent, principal.csrf_token):
             log.warning("csrf_refused", who=principal.identity, path=request.path)
             return _refuse(request, ep, 403, "the form has expired; reload the page")
-        if not _same_origin(request):
+        if not from_our_site(request):
             return _refuse(request, ep, 403, "cross-site request refused")
     if delegated is not None and request.method not in SAFE_METHODS:
         await audit_delegated(request, delegated, ep.summary)

@@ -105,3 +105,112 @@ async def test_times_on_the_dashboard_are_japan_time_with_the_zone(env: WebEnv) 
         async with s.get(f"{env.base}/t/anamizu/alerts/{alert.identifier}") as r:
             page = await r.text()
         assert "2026-01-01 16:11 JST" in page
+
+
+async def _original(env: WebEnv, **extra: Any) -> str:
+    doc = {
+        "tenant": "anamizu",
+        "status": "Exercise",
+        "kind": "evacuation",
+        "event": "避難指示",
+        "level": 4,
+        "headline": "【警戒レベル４】川島地区に避難指示を発令しました",
+        "description": "川島地区に避難指示を発令しました。",
+        "instruction": "避難所：穴水中学校体育館",
+        "districts": [{"id": "kawashima", "name": "川島"}],
+        "parameters": {"shelters": "穴水中学校体育館"},
+        "template": "evacuation_order",
+        **extra,
+    }
+    alert = preview_alert(doc, env.settings.tenants["anamizu"], "officer:anamizu/tanaka")
+    await env.ledger.record_alert(alert, state="done", submitted_by="officer:anamizu/tanaka")
+    return alert.identifier
+
+
+async def test_a_correction_starts_from_the_original_and_shows_what_changed(env: WebEnv) -> None:
+    ref = await _original(env)
+    async with client() as s:
+        csrf = await env.login(s, "tanaka")
+        async with s.get(f"{env.base}/t/anamizu/compose?msg_type=Update&ref={ref}") as r:
+            page = await r.text()
+        assert _value(page, "headline") == "【警戒レベル４】川島地区に避難指示を発令しました"
+        assert re.search(r'value="kawashima" checked', page)
+        assert re.search(r'value="Exercise" required checked', page)
+        assert re.search(r'<option value="evacuation_order" selected', page)
+        assert _value(page, "shelters") == "穴水中学校体育館"
+        assert "川島地区に避難指示を発令しました。</textarea>" in page
+        assert 'class="badge update">更新' in page
+        form = {
+            "csrf": csrf,
+            "preset": "evacuation_order",
+            "status": "Exercise",
+            "districts": "kawashima",
+            "shelters": "穴水中学校体育館",
+            "msg_type": "Update",
+            "references": ref,
+            "headline": "【警戒レベル４】川島地区の避難指示：避難所を変更しました",
+            "description": "川島地区に避難指示を発令しました。",
+            "instruction": "避難所：穴水町役場",
+        }
+        async with s.post(f"{env.base}/t/anamizu/compose/preview", data=form) as r:
+            page = await r.text()
+            assert r.status == 200, page
+    changed = re.findall(r'<tr data-field="(\w+)">', page)
+    assert changed == ["headline", "instruction"]
+    assert "<mark>避難所：穴水町役場</mark>" in page
+
+
+async def test_no_correction_of_a_cancelled_alert(env: WebEnv) -> None:
+    ref = await _original(env)
+    await _original(env, msgType="Cancel", references=[ref], headline="取消：x")
+    async with client() as s:
+        await env.login(s, "tanaka")
+        async with s.get(f"{env.base}/t/anamizu/compose?msg_type=Update&ref={ref}") as r:
+            assert r.status == 409
+            assert "すでに取り消されています" in await r.text()
+
+
+def _hidden(page: str, name: str) -> str:
+    import html
+
+    match = re.search(
+        rf'<form method="post" action="[^"]*/compose/send".*?name="{name}" value="([^"]*)"', page, re.S
+    )
+    assert match, name
+    return html.unescape(match.group(1))
+
+
+async def test_sending_needs_the_warnings_confirmed_and_a_preview_goes_out_once(env: WebEnv) -> None:
+    async with client() as s:
+        csrf = await env.login(s, "tanaka")
+        form = {
+            "csrf": csrf,
+            "preset": "evacuation_order",
+            "status": "Exercise",
+            "districts": "kawashima",
+            "headline": "【警戒レベル４】川島地区に避難指示",
+            "description": "避難所：（避難所名）",
+        }
+        async with s.post(f"{env.base}/t/anamizu/compose/preview", data=form) as r:
+            page = await r.text()
+        assert 'data-warning="placeholder"' in page
+        sent = {
+            "csrf": csrf,
+            "doc": _hidden(page, "doc"),
+            "signature": _hidden(page, "signature"),
+            "raw_id": _hidden(page, "raw_id"),
+        }
+        url = f"{env.base}/t/anamizu/compose/send"
+        async with s.post(url, data=sent, allow_redirects=False) as r:
+            assert r.status == 400, "warnings not confirmed"
+        async with s.post(url, data={**sent, "confirm_warnings": "yes"}, allow_redirects=False) as r:
+            assert r.status == 303
+            assert r.headers["Location"].endswith(f"/alerts/m-anamizu-{sent['raw_id'][:24]}")
+        async with s.post(url, data={**sent, "confirm_warnings": "yes"}, allow_redirects=False) as r:
+            assert r.status == 409
+            assert "すでに送信されています" in await r.text()
+        # The id is part of what was signed: another one is refused.
+        other = {**sent, "raw_id": "0" * 32, "confirm_warnings": "yes"}
+        async with s.post(url, data=other, allow_redirects=False) as r:
+            assert r.status == 409
+            assert "プレビューと違います" in await r.text()

@@ -9,6 +9,8 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import json
+import re
+import uuid
 from datetime import datetime
 from typing import Any
 
@@ -27,7 +29,7 @@ from broadcaster.store import followups, handoffs, reports
 from broadcaster.store.users import Role
 from broadcaster.web.console import compose as c
 from broadcaster.web.console import queries as q
-from broadcaster.web.console import quota_flags
+from broadcaster.web.console import quota_flags, text_checks
 from broadcaster.web.console.names import clock
 from broadcaster.web.console.receivers import silent_receivers
 from broadcaster.web.console.runtime import console_runtime
@@ -98,7 +100,19 @@ async def compose_form(request: web.Request) -> web.StreamResponse:
         else "Alert",
         references=[request.query["ref"]] if request.query.get("ref") else [],
     )
-    if chosen is not None:
+    if draft.msg_type == "Update" and draft.references:
+        # A correction starts from the original, not from a blank form.
+        ref = draft.references[0]
+        original = await ctx.ledger.alert(tenant.id, ref)
+        standing = await followups.standing(ctx.ledger.db, tenant.id, ref)
+        if original is None or standing is None:
+            raise web.HTTPNotFound(text="no such alert")
+        if not standing.open:
+            latest = standing.superseded_by.identifier if standing.superseded_by else None
+            return _refused(request, tenant, ref, _not_open(standing, request.get(LANG, "ja")), latest or ref)
+        c.from_original(draft, original, tenant)
+        chosen = next((p for p in presets if p.id == draft.preset), chosen)
+    elif chosen is not None:
         draft.put(c.prefill(chosen, tenant, [], ""))
         draft.filled = c.text_digest(draft.texts())
     return render(
@@ -110,6 +124,11 @@ async def compose_form(request: web.Request) -> web.StreamResponse:
         error=None,
         chosen=chosen,
     )
+
+
+def _not_open(standing: followups.Standing, lang: str) -> str:
+    refusal = _cancel_refusal(standing, lang)
+    return refusal[0] if refusal else ""
 
 
 @console.route(
@@ -177,7 +196,15 @@ async def compose_preview(request: web.Request) -> web.StreamResponse:
             chosen=chosen,
             error=str(e),
         )
-    alert = c.preview_alert(doc, tenant, who.identity)
+    # The id it will be sent under: links in the preview are the sent ones, and sending the same
+    # preview twice (a double click, the back button) makes one alert.
+    raw_id = uuid.uuid4().hex
+    alert = c.preview_alert(doc, tenant, who.identity, raw_id)
+    changes: list[c.Change] = []
+    if doc.get("msgType") == "Update" and doc.get("references"):
+        original = await ctx.ledger.alert(tenant.id, str(doc["references"][0]))
+        if original is not None:
+            changes = c.changes(original, alert)
     rt = console_runtime(ctx)
     rows = q.preview_rows(rt, alert, tenant, PREVIEW_LANGUAGES)
     table = await q.decision_table(rt, alert)
@@ -191,11 +218,24 @@ async def compose_preview(request: web.Request) -> web.StreamResponse:
         chosen=chosen,
         doc=doc,
         doc_json=json.dumps(doc, ensure_ascii=False),
-        signature=c.digest(doc, (who.csrf_token or "").encode()),
+        signature=c.digest(doc, (who.csrf_token or "").encode(), raw_id),
+        raw_id=raw_id,
         rows=rows,
+        row_groups=_by_channel(rows),
         table=table,
         actual=doc["status"] == "Actual",
+        changes=changes,
+        warnings=text_checks.check(doc, tenant),
+        summary=q.preview_summary(table),
+        district_names={d.id: d.name for d in tenant.districts},
     )
+
+
+def _by_channel(rows: list[Any]) -> list[tuple[str, list[Any]]]:
+    groups: dict[str, list[Any]] = {}
+    for row in rows:
+        groups.setdefault(row.channel, []).append(row)
+    return list(groups.items())
 
 
 @console.route(
@@ -206,6 +246,7 @@ async def compose_send(request: web.Request) -> web.StreamResponse:
     who = _me(request)
     form = await request.post()
     doc = _verified_doc(form, who, tenant)
+    raw_id = str(form.get("raw_id", ""))
     alert_id = await _send_manual(
         request,
         doc,
@@ -217,8 +258,17 @@ async def compose_send(request: web.Request) -> web.StreamResponse:
             "headline": doc.get("headline"),
             "template": doc.get("template"),
         },
+        once_as=raw_id or None,
     )
-    assert alert_id is not None
+    if alert_id is None:
+        sent = f"m-{tenant.id}-{raw_id[:24]}"
+        lang = request.get(LANG, "ja")
+        message = (
+            "This preview was already sent; it was not sent again."
+            if lang == "en"
+            else "このプレビューの内容はすでに送信されています。もう一度は送信しませんでした。"
+        )
+        return _refused(request, tenant, sent, message, sent)
     raise web.HTTPSeeOther(f"/t/{tenant.id}/alerts/{alert_id}")
 
 
@@ -228,8 +278,11 @@ def _verified_doc(form: Any, who: Any, tenant: Any) -> dict[str, Any]:
         doc = json.loads(str(form.get("doc", "")))
     except json.JSONDecodeError as e:
         raise web.HTTPBadRequest(text="the previewed alert is missing") from e
+    raw_id = str(form.get("raw_id", ""))
+    if raw_id and not re.fullmatch(r"[0-9a-f]{32}", raw_id):
+        raise web.HTTPBadRequest(text="bad preview id")
     if not isinstance(doc, dict) or not c.same(
-        doc, (who.csrf_token or "").encode(), str(form.get("signature", ""))
+        doc, (who.csrf_token or "").encode(), str(form.get("signature", "")), raw_id
     ):
         raise web.HTTPConflict(
             text="内容がプレビューと違います。もう一度プレビューしてください。 (Changed since the preview: preview again.)"
@@ -239,6 +292,10 @@ def _verified_doc(form: Any, who: Any, tenant: Any) -> dict[str, Any]:
     if doc["status"] == "Actual" and form.get("confirm_actual") != "yes":
         raise web.HTTPBadRequest(
             text="実際の情報として送るには確認欄にチェックしてください。 (Confirm that this is not a drill.)"
+        )
+    if text_checks.check(doc, tenant) and form.get("confirm_warnings") != "yes":
+        raise web.HTTPBadRequest(
+            text="プレビューの注意をすべて確認し、確認欄にチェックしてください。 (Confirm the preview's warnings.)"
         )
     return doc
 
@@ -496,6 +553,13 @@ def _cancel_refusal(standing: followups.Standing, lang: str) -> tuple[str, str |
             if en
             else "これは取消の配信です。取り消せません。"
         ), None
+    if standing.cancelled_by is not None and standing.cancelled_by.state == "held":
+        by = standing.cancelled_by
+        return (
+            f"A cancellation ({by.submitted_by or ''}) already waits for approval. Nothing was sent again."
+            if en
+            else f"取消はすでに作成され、承認待ちです（{by.submitted_by or ''}）。もう一度は送信しませんでした。"
+        ), by.identifier
     if standing.cancelled_by is not None:
         by = standing.cancelled_by
         who = f" ({by.submitted_by})" if by.submitted_by else ""
@@ -609,7 +673,7 @@ async def alert_cancel(request: web.Request) -> web.StreamResponse:
         action="cancel",
         target=alert_id,
         detail={"reason": reason.id},
-        once_as=followups.cancel_raw_id(tenant.id, alert_id),
+        once_as=followups.cancel_raw_id(tenant.id, alert_id, standing.cancel_attempt),
     )
     if cancel_id is None:  # another request won the race a moment ago
         again = await followups.standing(ctx.ledger.db, tenant.id, alert_id)
