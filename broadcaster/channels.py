@@ -154,6 +154,8 @@ class HandOff(BaseModel):
     body: str
     # What fitting changed (characters replaced, text cut), for the officer to see beside it.
     notes: tuple[str, ...] = ()
+
+
 class RecipientOutcome(BaseModel):
     """What became of one recipient of a send, where the provider tells (a call answered and the key
     pressed, an SMS delivery receipt). The channel worker records it in the ledger per resident: it
@@ -237,6 +239,36 @@ class StatisticsReporting(Protocol):
 
     async def statistics(self, tenant: str, event_key: str, refs: Sequence[str], since: date) -> list[DeliveryStat]:
         """The figures of the requests `refs` and of the event's own aggregation unit, if any."""
+        ...
+
+
+class Carried(BaseModel):
+    """What one surface of a medium shows of an event now, read back from the medium itself.
+
+    The consistency guard compares it with what the ledger says the medium should show
+    (docs/consistency.md). `facts` holds only what the surface says of the message, under the
+    names of broadcaster/consistency/facts.py; a list (the banner, the current-alerts API) says
+    less than a page.
+    """
+
+    model_config = ConfigDict(frozen=True, extra="forbid")
+
+    surface: str  # "website", "banner", "app_api", "cap_feed", "lalert_out"
+    # The event's message the surface shows (None: nothing of the event).
+    alert_id: str | None = None
+    # For a list of what is in force: whether the event is listed; None for a page or a document.
+    listed: bool | None = None
+    facts: Mapping[str, str] = Field(default_factory=dict)
+    where: str = ""  # the file or address read, for the officer
+
+
+@runtime_checkable
+class MediumReading(Protocol):
+    """An adapter that can read back what its medium shows (the website's files, the L-Alert
+    document as sent). Channels without it are judged by the provider's accepted record."""
+
+    async def carried(self, event_ids: Sequence[str]) -> list[Carried]:
+        """What each surface shows of an event whose messages are `event_ids`, oldest first."""
         ...
 
 

@@ -105,6 +105,26 @@ class Metrics:
             "Seconds until the deployment's scheduler lease expires (negative: nobody renews it)",
             registry=self.registry,
         )
+        # The consistency guard (docs/consistency.md): every medium says the same thing.
+        self.consistency_open = Gauge(
+            "broadcaster_consistency_alarms_open",
+            "Surfaces of a medium that disagree with the ledger, or still show an older state past guard.lag_s",
+            ["tenant", "channel", "surface"],
+            registry=self.registry,
+        )
+        self.consistency_raised = Counter(
+            "broadcaster_consistency_alarms_total",
+            "Consistency alarms raised, by surface and problem (stale, differs)",
+            ["tenant", "channel", "surface", "problem"],
+            registry=self.registry,
+        )
+        self.consistency_detection = Histogram(
+            "broadcaster_consistency_detection_seconds",
+            "From when a medium should have shown a state to the guard's alarm that it does not",
+            ["surface"],
+            buckets=LATENCY_BUCKETS,
+            registry=self.registry,
+        )
         self.refreshed = Gauge(
             "broadcaster_metrics_refreshed_timestamp_seconds",
             "When the queried gauges were last refreshed",
@@ -119,6 +139,12 @@ class Metrics:
             self.latency.labels(channel).observe(latency_s)
         if send_s is not None:
             self.send_time.labels(channel).observe(send_s)
+
+    def set_consistency_open(self, surfaces: Sequence[tuple[str, str, str]]) -> None:
+        """The open alarms now, one per (tenant, channel, surface); others drop to zero."""
+        self.consistency_open.clear()
+        for labels in surfaces:
+            self.consistency_open.labels(*labels).inc()
 
     def exposition(self) -> bytes:
         return generate_latest(self.registry)

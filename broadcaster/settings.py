@@ -89,6 +89,10 @@ class TenantSettings(_Section):
     areas: dict[str, list[str]] = Field(default_factory=dict)
     # Extra geocodes given literally: [{value_name = "...", value = "..."}].
     geocodes: list[dict[str, str]] = Field(default_factory=list)
+    # The 津波予報区 (JMA codes, e.g. ["360"]) of the town's own coast. When given, they replace
+    # those derived from its municipality code; [] says the town has no coast
+    # (docs/tsunami-coasts.md).
+    tsunami_regions: list[str] | None = None
     districts: list[District] = Field(default_factory=list)
     # Per-tenant channel settings override the deployment's.
     channels: dict[str, ChannelSettings] = Field(default_factory=dict)
@@ -126,8 +130,10 @@ class WebSettings(_Section):
     # None: Secure cookies whenever public_url is https (a plain-http local demo still works).
     cookie_secure: bool | None = None
     max_body_bytes: int = Field(default=2 * 1024 * 1024, ge=1024)
-    # When set, /metrics answers only to "Authorization: Bearer <token>".
+    # When set, /metrics answers only to "Authorization: Bearer <token>". Without it, /metrics
+    # answers only to this machine (docs/security.md, */metrics*), unless metrics_public is set.
     metrics_token: SecretStr | None = None
+    metrics_public: bool = False
     # Reverse proxies (addresses or networks) whose X-Forwarded-For names the client: login
     # limits count per client address, and behind a proxy every request comes from the proxy.
     trusted_proxies: list[str] = Field(default_factory=list)
@@ -155,6 +161,17 @@ class PipelineSettings(_Section):
         default_factory=lambda: {"flash": 60.0, "high": 300.0, "normal": 900.0, "low": 3600.0}
     )
     retry_tiers_s: list[float] = Field(default_factory=lambda: [1.0, 5.0, 30.0, 120.0, 600.0])
+
+
+class GuardSettings(_Section):
+    """The consistency guard (docs/consistency.md): how often it reads every medium back, and how
+    long a medium may still show an older state than the ledger's before that is an alarm."""
+
+    enabled: bool = True
+    lag_s: float = Field(default=60.0, ge=0)
+    interval_s: float = Field(default=10.0, gt=0)
+    # Events with a message received within this window are checked.
+    lookback_h: float = Field(default=48.0, gt=0)
 
 
 class FeedSourceSettings(_Section):
@@ -261,6 +278,7 @@ class Settings(BaseSettings):
     bus: BusSettings = BusSettings()
     web: WebSettings = WebSettings()
     pipeline: PipelineSettings = PipelineSettings()
+    guard: GuardSettings = GuardSettings()
     # Deployment-wide channel settings; a tenant's own section overrides them.
     channels: dict[str, ChannelSettings] = Field(
         default_factory=lambda: {name: ChannelSettings(enabled=name not in OFF_BY_DEFAULT) for name in DEFAULT_CHANNELS}

@@ -121,6 +121,11 @@ def profile(stage: str, settings: Settings) -> dict[str, Any]:
         )
     if stage == "redrive":
         p.update(replicas=1, autoscale=None, why="one is enough; more are harmless")
+    if stage == "guard":
+        p.update(
+            replicas=1, autoscale=None, volumes=["site-ro"],
+            why="reads the published site back (docs/consistency.md); one is enough",
+        )
     if stage.startswith("ingest:"):
         p.update(replicas=1, autoscale=None, strategy="Recreate", why="one poller per source")
     if stage == "scheduler":

@@ -1,6 +1,7 @@
 """Assembling the stages: all in one process (`broadcaster run`) or one per worker process.
 
-Stage names: ``normalize``, ``route``, ``channel:<name>``, ``ledger``, ``redrive``, ``ingest:<name>``.
+Stage names: ``normalize``, ``route``, ``channel:<name>``, ``ledger``, ``redrive``, ``scheduler``,
+``guard`` (the consistency guard), ``ingest:<name>``.
 """
 
 from __future__ import annotations
@@ -27,6 +28,7 @@ from broadcaster.pipeline.rollup import LedgerStage
 from broadcaster.pipeline.route import RouteStage
 from broadcaster.pipeline.schedule import RouteBackground
 from broadcaster.pipeline.tenancy import TenantDirectory
+from broadcaster.pipeline.two_person import tenant_cancel_texts
 from broadcaster.preference import personal_channels
 from broadcaster.render.renderer import Renderer
 from broadcaster.rules.library import RuleLibrary
@@ -55,6 +57,8 @@ def stage_names(settings: Settings, *, web: bool = False) -> list[str]:
     names = ["normalize", "route", *(f"channel:{c}" for c in settings.enabled_channels()), "ledger", "redrive"]
     # Competes for the deployment's one scheduler lease (broadcaster/pipeline/scheduling.py).
     names.append("scheduler")
+    if settings.guard.enabled:
+        names.append("guard")
     names += [f"ingest:{name}" for name, feed in settings.ingest.items() if feed.enabled]
     if web and settings.web.enabled:
         names.append("web")
@@ -127,6 +131,7 @@ class Runtime:
                 self.profiles,
                 self.settings.pipeline.deadline_s,
                 self.settings.pipeline.retry_tiers_s,
+                cancel_texts=lambda tenant: tenant_cancel_texts(self.settings.templates_dir, tenant),
             )
             return s.group, [ALERTS], s.handle
         if stage == "ledger":
@@ -169,6 +174,8 @@ class Pipeline:
     _web: Any = None
     _refresher: Any = None
     _scheduler: Any = None
+    _rules_stop: asyncio.Event | None = None
+    _guard: Any = None
     _tasks: list[asyncio.Task[None]] = field(default_factory=list)
     _started: asyncio.Event = field(default_factory=asyncio.Event)
     web_port: int | None = None
@@ -195,6 +202,12 @@ class Pipeline:
                 self._scheduler = SchedulerStage(rt)
                 self._tasks.append(asyncio.create_task(self._scheduler.run(), name="scheduler"))
                 continue
+            if stage == "guard":
+                from broadcaster.pipeline.guard import ConsistencyGuard
+
+                self._guard = ConsistencyGuard(rt.ledger, rt.adapters, rt.settings.guard)
+                self._tasks.append(asyncio.create_task(self._guard.run(), name="guard"))
+                continue
             if stage == "redrive":
                 p = rt.settings.pipeline
                 self._redriver = Redriver(
@@ -216,6 +229,12 @@ class Pipeline:
                 # Beside the consumer: rule-file hot reload and dispatches that become due.
                 self._route_background = RouteBackground(rt.bus, rt.ledger, rt.rules)
                 self._tasks.append(asyncio.create_task(self._route_background.run(), name="route:background"))
+        if "web" in self.stages and "route" not in self.stages:
+            # The console's preview and decision table read the rules too: without the route
+            # stage (whose background records each reload), this process keeps its copy fresh
+            # itself, or an officer would preview with rules that no longer route.
+            self._rules_stop = asyncio.Event()
+            self._tasks.append(asyncio.create_task(rt.rules.watch(self._rules_stop), name="rules:watch"))
         log.info("pipeline_started", stages=list(self.stages))
 
     def start_metrics(self) -> None:
@@ -259,6 +278,10 @@ class Pipeline:
             await feed.stop()
         if self._scheduler is not None:
             await self._scheduler.stop()
+        if self._rules_stop is not None:
+            self._rules_stop.set()
+        if self._guard is not None:
+            await self._guard.stop()
         for t in self._tasks:
             with contextlib.suppress(asyncio.CancelledError, Exception):
                 await asyncio.wait_for(t, timeout=30)

@@ -825,7 +825,7 @@ coverage_flags = sa.Table(
 
 # Residents' safety answers (安否確認): one per (alert, household), the latest standing; `person`
 # is the roster id of who answered, `via` the channel (line, email, app, web). The note is the
-# resident's own words, sealed at rest (docs/coverage.md; 0017_safety_answers).
+# resident's own words, sealed at rest (docs/coverage.md; 0018_safety_answers).
 safety_answers = sa.Table(
     "safety_answers",
     metadata,
@@ -840,4 +840,46 @@ safety_answers = sa.Table(
     sa.Column("first_at", UTCDateTime(), nullable=False),
     sa.Column("at", UTCDateTime(), nullable=False),
     sa.Column("changes", sa.Integer(), nullable=False, server_default="0"),
+)
+
+# What each surface of each medium showed of an event at the consistency guard's last look
+# (docs/consistency.md): one row per (event, surface), replaced at every check.
+medium_states = sa.Table(
+    "medium_states",
+    metadata,
+    sa.Column("tenant", sa.String(64), primary_key=True),
+    sa.Column("event_key", sa.String(512), primary_key=True),
+    sa.Column("surface", sa.String(64), primary_key=True),
+    sa.Column("channel", sa.String(64), nullable=False),
+    # medium (read back from the medium itself) | provider (the provider's accepted record)
+    sa.Column("source", sa.String(16), nullable=False),
+    sa.Column("expected_id", sa.String(512), nullable=True),
+    sa.Column("carried_id", sa.String(512), nullable=True),
+    # None when it agrees; stale | differs | waiting (not yet due)
+    sa.Column("problem", sa.String(16), nullable=True),
+    sa.Column("facts", sa.JSON(), nullable=False),
+    sa.Column("due", UTCDateTime(), nullable=True),
+    sa.Column("checked", UTCDateTime(), nullable=False),
+)
+
+# One row per alarm the guard raised: open until the surface agrees again.
+consistency_alarms = sa.Table(
+    "consistency_alarms",
+    metadata,
+    sa.Column("id", sa.Integer(), primary_key=True, autoincrement=True),
+    sa.Column("tenant", sa.String(64), nullable=False),
+    sa.Column("event_key", sa.String(512), nullable=False),
+    sa.Column("surface", sa.String(64), nullable=False),
+    sa.Column("channel", sa.String(64), nullable=False),
+    sa.Column("problem", sa.String(16), nullable=False),
+    sa.Column("expected_id", sa.String(512), nullable=True),
+    sa.Column("carried_id", sa.String(512), nullable=True),
+    sa.Column("facts", sa.JSON(), nullable=False),
+    sa.Column("due", UTCDateTime(), nullable=True),
+    sa.Column("raised", UTCDateTime(), nullable=False),
+    sa.Column("cleared", UTCDateTime(), nullable=True),
+    sa.Column("republished", UTCDateTime(), nullable=True),
+    sa.Column("republished_by", sa.String(200), nullable=True),
+    sa.Index("consistency_alarms_open", "tenant", "cleared"),
+    sa.Index("consistency_alarms_by_event", "tenant", "event_key", "surface"),
 )

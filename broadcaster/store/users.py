@@ -124,6 +124,15 @@ class Users:
 
         await self.db.write(work)
 
+    async def role_of(self, user_id: int, tenant: str) -> Role | None:
+        def work(c: sa.Connection) -> Role | None:
+            role = c.execute(
+                sa.select(t.user_roles.c.role).where(t.user_roles.c.user_id == user_id, t.user_roles.c.tenant == tenant)
+            ).scalar()
+            return Role.parse(role) if role else None
+
+        return await self.db.read(work)
+
     async def by_username(self, username: str) -> UserRecord | None:
         def work(c: sa.Connection) -> UserRecord | None:
             row = c.execute(
@@ -147,6 +156,20 @@ class Users:
         def work(c: sa.Connection) -> dict[str, Role]:
             rows = c.execute(sa.select(t.user_roles).where(t.user_roles.c.user_id == user_id))
             return {r.tenant: Role.parse(r.role) for r in rows}
+
+        return await self.db.read(work)
+
+    async def officers_of(self, tenant: str) -> list[tuple[str, str, Role]]:
+        """(username, display name, role) of everyone holding a role in the tenant."""
+
+        def work(c: sa.Connection) -> list[tuple[str, str, Role]]:
+            rows = c.execute(
+                sa.select(t.users.c.username, t.users.c.display_name, t.user_roles.c.role)
+                .select_from(t.users.join(t.user_roles, t.user_roles.c.user_id == t.users.c.id))
+                .where(t.user_roles.c.tenant == tenant, t.users.c.active.is_(True))
+                .order_by(t.users.c.username)
+            )
+            return [(r.username, r.display_name, Role.parse(r.role)) for r in rows]
 
         return await self.db.read(work)
 

@@ -7,10 +7,15 @@ acknowledged. It never touches the bus or the database.
 
 from __future__ import annotations
 
+import asyncio
 import base64
+import hashlib
 import json
+import os
+from collections.abc import Sequence
 from datetime import UTC, datetime
 from email.utils import parsedate_to_datetime
+from pathlib import Path
 from typing import Any, ClassVar, Literal, Self
 
 import aiohttp
@@ -18,10 +23,11 @@ from pydantic import BaseModel, ConfigDict, Field, HttpUrl, SecretStr, Validatio
 
 from adapters.ingest.lalert import vocabulary as v
 from adapters.ingest.lalert.namespaces import descendants, text
+from adapters.ingest.lalert.parser import parse_bytes
 from adapters.outbound.lalert_out import soap
 from adapters.outbound.lalert_out.document import build_element, serialize
 from adapters.outbound.lalert_out.publisher import PublisherInfo
-from broadcaster.channels import AdapterEnv, Addressing, Delivery, SendResult
+from broadcaster.channels import AdapterEnv, Addressing, Carried, Delivery, SendResult
 from broadcaster.errors import ConfigError, ParseError, PermanentError, TransientError
 from broadcaster.model import Alert
 from broadcaster.settings import ChannelSettings
@@ -130,8 +136,17 @@ class LAlertOutAdapter:
     # options.auth = "basic" the password of options.username.
     required_credentials: ClassVar[tuple[str, ...]] = ("token",)
 
-    def __init__(self, settings: LAlertOutSettings, *, session: aiohttp.ClientSession | None = None) -> None:
+    def __init__(
+        self,
+        settings: LAlertOutSettings,
+        *,
+        session: aiohttp.ClientSession | None = None,
+        archive: Path | None = None,
+    ) -> None:
         self._settings = settings
+        # Each document the endpoint accepted, as sent: what the consistency guard reads back
+        # (docs/consistency.md). None keeps no copy.
+        self.archive = archive
         self._session = session
         self._owns_session = session is None
 
@@ -166,7 +181,7 @@ class LAlertOutAdapter:
         if opts:
             raise ConfigError(f"channel {channel}: unknown options {', '.join(sorted(opts))}")
         try:
-            return cls(LAlertOutSettings(**fields))
+            return cls(LAlertOutSettings(**fields), archive=env.var_dir / "lalert_out" / env.tenant)
         except ValidationError as e:
             raise ConfigError(f"channel {channel} (tenant {env.tenant}): {e}") from e
 
@@ -231,14 +246,59 @@ class LAlertOutAdapter:
         if status >= 300:
             raise PermanentError(f"L-Alert endpoint answered {status}: {summary}")
         doc, rev = acknowledged(body, content_type)
+        kept = ""
+        if self.archive is not None:
+            try:
+                await asyncio.to_thread(
+                    _keep, self.archive / _file_of(alert.identifier), serialize(built.element)
+                )
+            except OSError as e:  # sent and accepted; the guard will say the copy is missing
+                kept = f"; copy not kept: {type(e).__name__}: {e}"
         return SendResult(
             provider_ref=f"{doc or built.document_id}/{rev or built.revision}",
             mode="live",
             accepted=1,
-            detail=f"{built.distribution_type} revision {built.revision}",
+            detail=f"{built.distribution_type} revision {built.revision}{kept}",
         )
+
+    async def carried(self, event_ids: Sequence[str]) -> list[Carried]:
+        """The newest document of the event that L-Alert accepted, as sent, read as L-Alert's
+        readers read it (the ingest parser): its status and message type."""
+        if self.archive is None or not await asyncio.to_thread(self.archive.is_dir):
+            # No copy here (another host sends to L-Alert): the guard uses the accepted record.
+            return []
+        return [await asyncio.to_thread(_read_back, self.archive, tuple(event_ids))]
 
     async def close(self) -> None:
         if self._owns_session and self._session is not None:
             await self._session.close()
         self._session = None
+
+
+def _file_of(identifier: str) -> str:
+    return hashlib.sha256(identifier.encode("utf-8")).hexdigest()[:32] + ".xml"
+
+
+def _keep(path: Path, data: bytes) -> None:
+    path.parent.mkdir(parents=True, exist_ok=True)
+    tmp = path.with_suffix(".tmp")
+    tmp.write_bytes(data)
+    os.replace(tmp, path)
+
+
+def _read_back(archive: Path, event_ids: Sequence[str]) -> Carried:
+    for identifier in reversed(event_ids):
+        path = archive / _file_of(identifier)
+        try:
+            data = path.read_bytes()
+        except OSError:
+            continue
+        try:
+            docs = parse_bytes(data)
+        except ParseError:
+            return Carried(
+                surface="lalert_out", alert_id=identifier, facts={"status": "unreadable"}, where=str(path)
+            )
+        facts = {"status": docs[0].status.value, "msg_type": docs[0].msg_type.value} if docs else {}
+        return Carried(surface="lalert_out", alert_id=identifier, facts=facts, where=str(path))
+    return Carried(surface="lalert_out", where=str(archive))

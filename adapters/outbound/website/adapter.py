@@ -15,7 +15,7 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
-from collections.abc import Callable, Iterable
+from collections.abc import Callable, Iterable, Sequence
 from dataclasses import dataclass
 from datetime import datetime
 from pathlib import Path
@@ -25,9 +25,10 @@ from pydantic import BaseModel, ConfigDict, Field, ValidationError
 
 from adapters.outbound.website.layout import site_dir, site_url, slug
 from adapters.outbound.website.publish import SitePublisher
+from adapters.outbound.website.readback import read_back
 from adapters.outbound.website.render import DESIGN, Site, build, signature
 from adapters.outbound.website.state import SiteState, merge, newest_by_event, next_expiry, prune, views
-from broadcaster.channels import AdapterEnv, Addressing, Delivery, RenderedText, SendResult
+from broadcaster.channels import AdapterEnv, Addressing, Carried, Delivery, RenderedText, SendResult
 from broadcaster.errors import ConfigError, TransientError
 from broadcaster.logging import get_logger
 from broadcaster.model import Alert, now
@@ -96,7 +97,13 @@ class WebsiteAdapter:
             website = WebsiteSettings(**fields)
         except ValidationError as e:
             raise ConfigError(f"channel {channel} (tenant {env.tenant}): {e}") from e
-        site = Site(tenant=env.tenant, name=env.tenant_name, url=website.site_url, districts=env.districts)
+        site = Site(
+            tenant=env.tenant,
+            name=env.tenant_name,
+            url=website.site_url,
+            districts=env.districts,
+            codes=env.municipality_codes,
+        )
         return cls(website, site)
 
     async def send(self, delivery: Delivery) -> SendResult:
@@ -109,6 +116,11 @@ class WebsiteAdapter:
             accepted=1,
             detail=f"release {done.release}" + ("" if done.changed else " (unchanged: already published)"),
         )
+
+    async def carried(self, event_ids: Sequence[str]) -> list[Carried]:
+        """What the current release shows of an event: its page, the app's list, the banner, the
+        CAP feed (readback.py; docs/consistency.md)."""
+        return await asyncio.to_thread(read_back, self.publisher.current(), tuple(event_ids))
 
     async def refresh(self) -> Published:
         """Publish again without a new message: what has expired since leaves the lists."""

@@ -1,6 +1,6 @@
 """safety answers: residents' 無事 / 支援が必要 / 避難済み per household and alert
 
-Revision ID: 0017_safety_answers
+Revision ID: 0018_safety_answers
 Revises: 0016_households
 
 One answer per (alert, household), changeable: the latest stands, `changes` counts the changes.
@@ -13,7 +13,7 @@ from __future__ import annotations
 import sqlalchemy as sa
 from alembic import op
 
-revision = "0017_safety_answers"
+revision = "0018_safety_answers"
 down_revision = "0016_households"
 branch_labels = None
 depends_on = None

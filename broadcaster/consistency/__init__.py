@@ -1,0 +1,1 @@
+"""The consistency guard: every medium says the same thing (docs/consistency.md)."""
