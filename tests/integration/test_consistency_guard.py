@@ -279,3 +279,90 @@ async def test_a_page_that_says_something_else_is_an_alarm_at_once(
         assert alarm.problem == "differs" and alarm.carried_id == first
         assert alarm.facts["differences"] == ["status"]
         assert (alarm.facts["expected"]["status"], alarm.facts["carried"]["status"]) == ("Actual", "Exercise")
+
+
+async def test_the_console_shows_the_facts_side_by_side_and_one_click_republishes_that_medium(
+    tmp_path: Path,
+) -> None:
+    from tests.web_helpers import client, web_env
+
+    rules = tmp_path / "rules" / "_default"
+    rules.mkdir(parents=True)
+    (rules / "10.yaml").write_text(
+        RULES.replace("[website, line, x, lalert_out]", "[website, x]"), encoding="utf-8"
+    )
+    async with FakeX(tmp_path) as x:
+        assert x.ca is not None
+        off = {"enabled": False}
+        channels = {
+            "website": {"mode": "live"},
+            "x": {
+                "credentials": x.credentials.as_dict(),
+                "options": {"connect_to": x.url, "ca_file": str(x.ca.ca_file)},
+                "max_attempts": 1,
+            },
+            **{
+                c: off
+                for c in (
+                    "app_push",
+                    "line",
+                    "mastodon",
+                    "bluesky",
+                    "email",
+                    "circular",
+                    "webhook",
+                    "fcm",
+                    "lalert_out",
+                )
+            },
+        }
+        async with (
+            web_env(
+                tmp_path,
+                rules_dir=tmp_path / "rules",
+                guard={"lag_s": LAG_S, "interval_s": 0.2},
+                channels=channels,
+            ) as env,
+            running_pipeline(env.settings, bus=env.bus) as run,
+        ):
+            m = Media(run, FakeLine(), x, FakeLAlert(), tmp_path / "site" / "anamizu")
+            first = await _send(m)
+            x.fail_next(403, "forbidden")
+            cancel = await _send(
+                m, msgType="Cancel", references=[first], headline="避難所の開設情報を取り消します"
+            )
+            (alarm,) = await eventually(lambda: _alarms(m, "x"), timeout=20)
+            async with client() as http:
+                csrf = await env.login(http, "tanaka")
+                async with http.get(f"{env.base}/t/anamizu/") as r:
+                    assert "consistency-banner" in await r.text()
+                async with http.get(f"{env.base}/t/anamizu/consistency") as r:
+                    page = await r.text()
+                    assert r.status == 200, page[:500]
+                assert 'data-surface="x"' in page and cancel in page and first in page
+                assert "<td>Cancel</td>" in page and "<td>Alert</td>" in page, "msg_type side by side"
+                assert 'class="media-states"' in page and 'data-surface="banner"' in page
+                # The operator republishes X alone.
+                async with http.post(
+                    f"{env.base}/t/anamizu/consistency/{alarm.id}/republish",
+                    data={"csrf": csrf},
+                    allow_redirects=False,
+                ) as r:
+                    assert r.status == 303, await r.text()
+
+            async def on_x() -> bool:
+                rows = await reports.channel_table(m.run.ledger, tenant="anamizu", alert_id=cancel)
+                return any(r.channel == "x" and r.accepted == 1 for r in rows)
+
+            await eventually(on_x, timeout=20)
+
+            async def cleared() -> bool:
+                return not await consistency.alarms(m.run.ledger.db, "anamizu")
+
+            await eventually(cleared, timeout=20)
+            (done,) = await consistency.alarms(m.run.ledger.db, "anamizu", open_only=False)
+            assert (
+                done.republished is not None and done.republished_by == "officer:anamizu/tanaka"
+            ) or done.republished_by
+            audit = await m.run.ledger.verify_audit()
+            assert audit[1] == []
