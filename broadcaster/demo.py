@@ -149,6 +149,7 @@ async def run_demo(settings: Settings, *, serve: bool = False) -> int:
         pipeline = Pipeline(runtime, stage_names(settings, web=serve))
         await pipeline.start()
         people = await _seed_people(runtime.audiences, settings)
+        officers = await _add_demo_officers(ledger)
         if exchange is not None:
             await demo_voice.seed(runtime.audiences)
             people += len(demo_voice.PHONE_PEOPLE)
@@ -180,7 +181,7 @@ async def run_demo(settings: Settings, *, serve: bool = False) -> int:
             await _print_handoffs(ledger, echo)
             print_site(settings, echo, f"http://{settings.web.host}:{pipeline.web_port}" if pipeline.web_port else None)
             if serve:
-                await _demo_officers(ledger, echo, pipeline.web_port)
+                _demo_officers(officers, echo, pipeline.web_port)
                 echo(f"\nServing: the pipeline keeps running. In another terminal:\n"
                      f"  broadcaster --config {CONFIG} send samples/jma/12_vxse43_eew_keiho.xml\n"
                      f"  broadcaster --config {CONFIG} status\n"
@@ -199,8 +200,12 @@ async def run_demo(settings: Settings, *, serve: bool = False) -> int:
 DEMO_PASSWORD = "demo password 2024"  # noqa: S105 - the offline demo's own, printed to its user
 
 
-async def _demo_officers(ledger: Ledger, echo: Any, port: int | None) -> None:
-    """Two officers of 穴水町 for trying the console: one composes, the other approves."""
+async def _add_demo_officers(ledger: Ledger) -> dict[str, str]:
+    """Two officers of 穴水町, one composes, the other approves; returns their TOTP secrets.
+
+    Added before the story: the second officer approves under an account of their own, with a
+    second factor, as every approval must (docs/approval.md).
+    """
     import pyotp
 
     from broadcaster.store.users import Role, Users
@@ -208,14 +213,24 @@ async def _demo_officers(ledger: Ledger, echo: Any, port: int | None) -> None:
 
     users = Users(ledger.db)
     password = hash_password(DEMO_PASSWORD)
-    echo(f"\nConsole: http://127.0.0.1:{port}/console  (password: {DEMO_PASSWORD!r})")
+    secrets: dict[str, str] = {}
     for name, role in (("tanaka", Role.OPERATOR), ("sato", Role.APPROVER)):
-        secret = pyotp.random_base32()
+        secrets[name] = pyotp.random_base32()
         await users.add(
-            name, display_name=name, home_tenant="anamizu", password_hash=password, totp_secret=secret,
+            name, display_name=name, home_tenant="anamizu", password_hash=password, totp_secret=secrets[name],
             roles={"anamizu": role},
         )
-        echo(f"  {name:<7} {role.label:<9} second factor: {pyotp.TOTP(secret).provisioning_uri(name=name, issuer_name='broadcaster demo')}")
+    return secrets
+
+
+def _demo_officers(secrets: dict[str, str], echo: Any, port: int | None) -> None:
+    """The two officers' accounts, for trying the console."""
+    import pyotp
+
+    echo(f"\nConsole: http://127.0.0.1:{port}/console  (password: {DEMO_PASSWORD!r})")
+    for name, role in (("tanaka", "operator"), ("sato", "approver")):
+        secret = secrets[name]
+        echo(f"  {name:<7} {role:<9} second factor: {pyotp.TOTP(secret).provisioning_uri(name=name, issuer_name='broadcaster demo')}")
         echo(f"          code now: {pyotp.TOTP(secret).now()}  (add the link to an authenticator app for later codes)")
 
 

@@ -23,6 +23,7 @@ from datetime import datetime, timedelta
 from typing import Any
 
 import sqlalchemy as sa
+from apscheduler.jobstores.base import JobLookupError
 from apscheduler.jobstores.sqlalchemy import SQLAlchemyJobStore
 from apscheduler.schedulers.asyncio import AsyncIOScheduler
 from apscheduler.triggers.cron import CronTrigger
@@ -146,16 +147,47 @@ class SchedulerService:
         )
 
     def cancel(self, job_id: str) -> bool:
-        with contextlib.suppress(Exception):
+        """Remove a job; False when there was none (it ran, or was removed already).
+
+        Any other failure (the job store cannot be written) raises: the job is still there and
+        will run, and the caller must not say it was called off.
+        """
+        try:
             self._client().remove_job(job_id)
-            return True
-        return False
+        except JobLookupError:
+            return False
+        return True
 
     def jobs(self) -> list[dict[str, Any]]:
         return [
             {"id": j.id, "next_run": j.next_run_time, "kind": j.args[0], "payload": j.args[1]}
             for j in self._client().get_jobs()
         ]
+
+    # -- the same from the event loop ---------------------------------------------------------
+    # APScheduler's job store is synchronous database I/O: a web handler or a job that waited on
+    # it would hold up every other request and stage of the process (docs/architecture.md, *Off
+    # the event loop*). The scheduler itself is made on the loop (it binds to it), the store's
+    # work is done on a thread; APScheduler serialises its store calls with a lock.
+
+    async def add_at(self, job_id: str, when: datetime, kind: str, payload: dict[str, Any]) -> None:
+        self._client()
+        await asyncio.to_thread(self.schedule_at, job_id, when, kind, payload)
+
+    async def add_cron(
+        self, job_id: str, cron: str, kind: str, payload: dict[str, Any], tz: str = "Asia/Tokyo"
+    ) -> None:
+        self._client()
+        await asyncio.to_thread(self.schedule_cron, job_id, cron, kind, payload, tz)
+
+    async def remove(self, job_id: str) -> bool:
+        """`cancel` off the loop: False when there was no such job, raises when it is still there."""
+        self._client()
+        return await asyncio.to_thread(self.cancel, job_id)
+
+    async def list_jobs(self) -> list[dict[str, Any]]:
+        self._client()
+        return await asyncio.to_thread(self.jobs)
 
     # -- running (only the lease holder) -------------------------------------------------------
 

@@ -89,6 +89,10 @@ class TenantSettings(_Section):
     areas: dict[str, list[str]] = Field(default_factory=dict)
     # Extra geocodes given literally: [{value_name = "...", value = "..."}].
     geocodes: list[dict[str, str]] = Field(default_factory=list)
+    # The 津波予報区 (JMA codes, e.g. ["360"]) of the town's own coast. When given, they replace
+    # those derived from its municipality code; [] says the town has no coast
+    # (docs/tsunami-coasts.md).
+    tsunami_regions: list[str] | None = None
     districts: list[District] = Field(default_factory=list)
     # Per-tenant channel settings override the deployment's.
     channels: dict[str, ChannelSettings] = Field(default_factory=dict)
@@ -126,8 +130,10 @@ class WebSettings(_Section):
     # None: Secure cookies whenever public_url is https (a plain-http local demo still works).
     cookie_secure: bool | None = None
     max_body_bytes: int = Field(default=2 * 1024 * 1024, ge=1024)
-    # When set, /metrics answers only to "Authorization: Bearer <token>".
+    # When set, /metrics answers only to "Authorization: Bearer <token>". Without it, /metrics
+    # answers only to this machine (docs/security.md, */metrics*), unless metrics_public is set.
     metrics_token: SecretStr | None = None
+    metrics_public: bool = False
     # Reverse proxies (addresses or networks) whose X-Forwarded-For names the client: login
     # limits count per client address, and behind a proxy every request comes from the proxy.
     trusted_proxies: list[str] = Field(default_factory=list)

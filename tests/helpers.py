@@ -152,3 +152,16 @@ async def eventually(check: Callable[[], Any], timeout: float = 30.0, interval: 
             return last
         await asyncio.sleep(interval)
     raise AssertionError(f"not reached in {timeout}s; last: {last!r}")
+
+
+async def add_officer(ledger: Ledger, name: str, tenant: str = "anamizu", role: str = "approver") -> str:
+    """An officer account with a second factor (approval needs one); returns its TOTP secret."""
+    import pyotp
+
+    from broadcaster.store.users import Role, Users
+
+    secret = pyotp.random_base32()
+    await Users(ledger.db).add(
+        name, display_name=name, home_tenant=tenant, password_hash="-", totp_secret=secret, roles={tenant: Role.parse(role)}
+    )
+    return secret

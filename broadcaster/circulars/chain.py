@@ -102,7 +102,7 @@ class Chain:
         at = svc.clock()
         c = await cs.circular(svc.db, circular_id, tenant)
         if c is None:
-            svc.scheduler.cancel(f"circular:{circular_id}")
+            await svc.scheduler.remove(f"circular:{circular_id}")
             return
         if c.state == "scheduled" and (c.release_at or c.created) <= at:
             await self.release(c, at)

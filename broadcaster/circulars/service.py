@@ -79,9 +79,9 @@ class Circulars:
         """Put the circular's one job at its next due time (or remove it: nothing left to do)."""
         when = await next_due(self.db, circular_id)
         if when is None:
-            self.scheduler.cancel(job_id(circular_id))
+            await self.scheduler.remove(job_id(circular_id))
             return None
-        self.scheduler.schedule_at(job_id(circular_id), when, TICK, {"tenant": tenant, "circular": circular_id})
+        await self.scheduler.add_at(job_id(circular_id), when, TICK, {"tenant": tenant, "circular": circular_id})
         return when
 
 

@@ -53,7 +53,7 @@ def register_jobs(svc: Circulars) -> None:
         tenant, circular_id = payload_of(payload)
         # APScheduler removes a one-off job as it starts it: put a guard in its place first, so
         # that a run that dies (the process killed, the database away) is tried again.
-        svc.scheduler.schedule_at(job_id(circular_id), svc.clock() + RETRY, TICK, payload)
+        await svc.scheduler.add_at(job_id(circular_id), svc.clock() + RETRY, TICK, payload)
         try:
             await chain.run(tenant, circular_id)
         except Exception:

@@ -45,20 +45,31 @@ def send(ctx: click.Context, file: Path, officer: str | None, tenant: str | None
 @click.command("approve")
 @click.argument("alert_id")
 @click.option("--tenant", required=True)
-@click.option("--officer", required=True, help="The approving officer (not the author).")
+@click.option("--officer", required=True, help="The approving officer's account (not the author).")
 @click.option("--from-tenant", help="The officer's own municipality, approving on --tenant's behalf.")
+@click.option("--code", help="The officer's current second-factor code (asked for when not given).")
 @click.pass_context
-def approve(ctx: click.Context, alert_id: str, tenant: str, officer: str, from_tenant: str | None) -> None:
-    """Approve a held alert (two-person rule): it goes to every channel at once."""
+def approve(ctx: click.Context, alert_id: str, tenant: str, officer: str, from_tenant: str | None, code: str | None) -> None:
+    """Approve a held alert (two-person rule): it goes to every channel at once.
+
+    The approver is an officer account with the approver role in the tenant, proven by its
+    second-factor code; never the author (docs/approval.md).
+    """
+    from broadcaster.pipeline.approval import ApprovalError, check_approver, second_factor_ok
     from broadcaster.pipeline.approval import approve as do_approve
     from broadcaster.pipeline.tenancy import delegation_for
 
     loaded = settings(ctx)
     delegation = delegation_for(loaded.tenants, tenant, officer, from_tenant)
     who = delegation.officer if delegation else f"officer:{tenant}/{officer}"
+    given = code if code is not None else click.prompt("Second-factor code", hide_input=True)
 
     async def go() -> int:
         async with stores_of(loaded) as (bus, ledger):
+            await check_approver(ledger.db, tenant, who)
+            if not await second_factor_ok(ledger.db, officer.rpartition("/")[2], given):
+                await ledger.audit(actor=who, action="approve_refused", tenant=tenant, target=alert_id, origin="cli", detail={"why": "second factor"})
+                raise ApprovalError(f"the second-factor code of {officer} is wrong or was used already")
             n = await do_approve(bus, ledger, tenant, alert_id, who)
             if delegation is not None:
                 await ledger.audit(**delegation.audit_entry("delegated_approve", alert_id, "cli"))

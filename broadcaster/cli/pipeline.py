@@ -36,9 +36,10 @@ async def _serve_pipeline(settings: Settings, stages: list[str] | None, *, metri
         if metrics_port is not None:
             from broadcaster.web.app import WebServer, build_app
             from broadcaster.web.context import WebContext
+            from broadcaster.web.health import metrics_host
 
             metrics_server = WebServer(
-                build_app(WebContext.build(settings, ledger, bus), only_health=True), settings.web.host, metrics_port
+                build_app(WebContext.build(settings, ledger, bus), only_health=True), metrics_host(settings.web), metrics_port
             )
             await metrics_server.start()
             pipeline.start_metrics()

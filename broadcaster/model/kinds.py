@@ -26,6 +26,12 @@ class Kind(StrEnum):
     TSUNAMI = "tsunami"  # 津波警報・注意報・予報, 津波情報
     VOLCANO = "volcano"  # 噴火警報・予報, 噴火速報
     TYPHOON = "typhoon"  # 台風情報
+    TYPHOON_PROBABILITY = "typhoon_probability"  # 台風の暴風域に入る確率
+    NANKAI_TROUGH = "nankai_trough"  # 南海トラフ地震臨時情報 (巨大地震警戒/巨大地震注意/調査中/調査終了)
+    NANKAI_COMMENTARY = "nankai_commentary"  # 南海トラフ地震関連解説情報
+    SUBSEQUENT_QUAKE = "subsequent_quake"  # 北海道・三陸沖後発地震注意情報
+    HEAT = "heat"  # 熱中症警戒アラート, 熱中症特別警戒アラート
+    WEATHER_INFO = "weather_info"  # 全般/地方/府県 気象情報, 気象解説情報, 潮位情報
     EVACUATION = "evacuation"  # 避難情報: 高齢者等避難, 避難指示, 緊急安全確保 (and their lifting)
     SHELTER = "shelter"  # 避難所 開設/閉鎖
     MISSILE = "missile"  # 国民保護情報

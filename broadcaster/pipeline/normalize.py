@@ -18,6 +18,7 @@ from broadcaster.errors import ParseError
 from broadcaster.logging import get_logger
 from broadcaster.model import DISTRICT_CODE, Alert, Area, MsgType, RawEvent, cap_datetime, now
 from broadcaster.parsing import SourceParser
+from broadcaster.pipeline.coast import localize
 from broadcaster.pipeline.hops import H_NORMALIZED, H_TENANT, carry, stamp
 from broadcaster.pipeline.merge import change_of
 from broadcaster.pipeline.tenancy import TenantDirectory
@@ -89,7 +90,8 @@ def assign_tenants(
 
 
 def _enrich(alert: Alert, raw: RawEvent, directory: TenantDirectory) -> Alert:
-    """Received time, and the tenant's own names for the districts an alert names by id."""
+    """Received time, the tenant's own names for the districts an alert names by id, and a
+    tsunami rated by the tenant's own coast (pipeline/coast.py)."""
     assert alert.tenant is not None
     names = {d.id: d.name for d in directory.tenants[alert.tenant].districts}
     infos = []
@@ -101,7 +103,8 @@ def _enrich(alert: Alert, raw: RawEvent, directory: TenantDirectory) -> Alert:
                 area = Area.model_validate({**area.model_dump(by_alias=True), "areaDesc": names[codes[0]]})
             areas.append(area)
         infos.append(info.model_copy(update={"area": tuple(areas)}))
-    return alert.model_copy(update={"received": alert.received or raw.received, "info": tuple(infos)})
+    alert = alert.model_copy(update={"received": alert.received or raw.received, "info": tuple(infos)})
+    return localize(alert, directory.context(alert.tenant or "", alert))
 
 
 async def resolve_references(alert: Alert, ledger: Ledger) -> Alert | Refused:

@@ -92,14 +92,19 @@ class LedgerStage:
         except Exception as e:
             return Retry(2.0, f"ledger: {e}")
         if receipt.status is ReceiptStatus.DEAD and not receipt.alert_id.startswith("sys-"):
-            await self._notify(receipt)
+            try:
+                await self._notify(receipt)
+            except Exception as e:
+                # Nothing was marked sent: the retry raises the notice again (its identifier is
+                # the dispatch's, so a notice recorded but not published is recorded once).
+                log.error("delivery_failure_notice_failed", tenant=receipt.tenant, channel=receipt.channel, error=str(e))
+                return Retry(2.0, f"failure notice: {e}")
         return Ack()
 
     async def _notify(self, receipt: Receipt) -> None:
         slot = (receipt.tenant, receipt.channel)
         if time.monotonic() - self._last_notice.get(slot, -1e9) < FAILURE_NOTICE_QUIET_S:
             return
-        self._last_notice[slot] = time.monotonic()
         alert = failure_alert(receipt)
         await self.ledger.record_alert(alert, submitted_by="system:ledger")
         await self.bus.publish(
@@ -108,4 +113,7 @@ class LedgerStage:
             key=f"{alert.tenant}|{alert.event_key}",
             headers={H_TENANT: receipt.tenant, H_RECEIVED: alert.sent.isoformat()},
         )
+        # The quiet period starts once the notice is recorded and on the bus, never before: a
+        # failed write must leave the officers' notice to the retry, not silence it.
+        self._last_notice[slot] = time.monotonic()
         log.warning("delivery_failure_notified", tenant=receipt.tenant, channel=receipt.channel)

@@ -22,7 +22,7 @@ from datetime import datetime, timedelta
 from pydantic import ValidationError
 
 from broadcaster.bus import Ack, Bus, DeadLetter, Outcome, Outgoing, Record, Retry
-from broadcaster.bus.topics import backoff, dispatch_topic
+from broadcaster.bus.topics import ALERTS, backoff, dispatch_topic
 from broadcaster.channels import ChannelProfile
 from broadcaster.logging import get_logger
 from broadcaster.model import (
@@ -36,8 +36,10 @@ from broadcaster.model import (
     Status,
     now,
 )
-from broadcaster.pipeline.hops import H_ROUTED, H_TENANT, carry, stamp
+from broadcaster.pipeline import two_person
+from broadcaster.pipeline.hops import H_RECEIVED, H_ROUTED, H_TENANT, carry, stamp
 from broadcaster.pipeline.tenancy import TenantDirectory
+from broadcaster.pipeline.two_person_notice import cancel_alone_notice
 from broadcaster.preference import personal_channels
 from broadcaster.render.languages import canonical
 from broadcaster.rules.engine import Decision, RulesEngine
@@ -61,6 +63,8 @@ class Routed:
     dispatches: list[Dispatch] = field(default_factory=list)
     scheduled: list[routing.Scheduled] = field(default_factory=list)
     held: bool = False
+    # Why it waits for a second officer, or why one officer's cancel went alone (two_person.py).
+    verdict: two_person.Verdict = field(default_factory=lambda: two_person.Verdict(False))
     suppressed: list[Decision] = field(default_factory=list)
     marks: list[tuple[str, str, str]] = field(default_factory=list)
 
@@ -83,6 +87,7 @@ class RouteStage:
         profiles: Mapping[str, ChannelProfile],
         deadlines: Mapping[str, float],
         retry_tiers: Sequence[float] = (1.0, 5.0, 30.0),
+        cancel_texts: Callable[[str], Sequence[two_person.CancelText]] | None = None,
     ) -> None:
         self.bus = bus
         self.ledger = ledger
@@ -92,6 +97,8 @@ class RouteStage:
         self.profiles = profiles
         self.deadlines = deadlines
         self.retry_tiers = retry_tiers
+        # The tenant's pre-approved cancel texts (templates/.../_compose/_cancel.yaml).
+        self.cancel_texts = cancel_texts or (lambda tenant: two_person.DEFAULT_CANCEL_TEXTS)
 
     async def handle(self, record: Record) -> Outcome:
         try:
@@ -112,6 +119,8 @@ class RouteStage:
                 marks=routed.marks,
                 marks_at=self._at(alert),
             )
+            if routed.verdict.cancel_alone:
+                await self._tell_approvers(alert)
         except Exception as e:
             log.error("route_failed", tenant=alert.tenant, alert=alert.identifier, error=str(e))
             return Retry(backoff(record.attempt, self.retry_tiers), f"route: {type(e).__name__}: {e}")
@@ -127,6 +136,7 @@ class RouteStage:
             scheduled=len(routed.scheduled),
             suppressed=len(routed.suppressed),
             held=routed.held,
+            why=list(routed.verdict.reasons),
         )
         return Ack()
 
@@ -142,7 +152,8 @@ class RouteStage:
             called_off = await routing.supersede_scheduled(self.ledger.db, alert.tenant, earlier)
             if called_off:
                 log.info("scheduled_called_off", tenant=alert.tenant, alert=alert.identifier, dispatches=called_off)
-            return Routed(dispatches=await self._follow(alert, earlier, revision))
+            routed = Routed(dispatches=await self._follow(alert, earlier, revision))
+            return await self._two_person(alert, earlier, routed, rules_hold=False)
         ctx = self.directory.context(alert.tenant, alert)
         decisions = _first_per_slot(
             c for c in (self._collapse(d) for d in self.engines(alert.tenant).decide(alert, ctx)) if c is not None
@@ -171,14 +182,62 @@ class RouteStage:
                 routed.dispatches.extend(dispatches)
         if alert.msg_type is MsgType.UPDATE:
             await self._follow_for_update(alert, earlier, revision, routed, given)
-        # Two-person rule: only officers' own alerts wait for an approver. Sources (JMA, J-Alert,
-        # L-Alert) are already official and must never be held.
-        routed.held = (
-            alert.origin == "manual"
-            and alert.status is Status.ACTUAL
-            and any(dec.requires_approval for dec in decisions)
+        return await self._two_person(
+            alert, earlier, routed, rules_hold=any(dec.requires_approval for dec in decisions)
         )
+
+    async def _two_person(self, alert: Alert, earlier: Sequence[str], routed: Routed, *, rules_hold: bool) -> Routed:
+        """Hold a person's message for a second officer where the rule in code or the tenant's
+        rules say (pipeline/two_person.py). Sources (JMA, J-Alert, L-Alert) are never held."""
+        assert alert.tenant is not None
+        if alert.origin not in two_person.PERSON_ORIGINS or alert.status is not Status.ACTUAL:
+            return routed
+        before = [a for a in [await self.ledger.alert(alert.tenant, e) for e in earlier] if a is not None]
+        earlier_held = any(
+            e.dispatch.requires_approval for e in await routing.earlier_dispatches(self.ledger.db, alert.tenant, earlier)
+        )
+        audiences = [d.audience for d in routed.dispatches] + [s.dispatch.audience for s in routed.scheduled]
+        verdict = two_person.decide(
+            alert,
+            earlier=before,
+            earlier_held=earlier_held,
+            audiences=audiences,
+            rules_hold=rules_hold,
+            cancel_texts=self.cancel_texts(alert.tenant),
+        )
+        routed.verdict = verdict
+        routed.held = verdict.second_officer
+        if routed.held:
+            # Marked on each dispatch, so that an Update of this message is held in its turn.
+            routed.dispatches = [d.model_copy(update={"requires_approval": True}) for d in routed.dispatches]
+            routed.scheduled = [
+                replace(s, dispatch=s.dispatch.model_copy(update={"requires_approval": True})) for s in routed.scheduled
+            ]
         return routed
+
+    async def _tell_approvers(self, cancel: Alert) -> None:
+        """One officer cancelled the town's own message alone: the approvers hear of it at once
+        (a System alert to the officers, and the audit log). Its identifier is derived from the
+        cancel's, so routing the cancel again does not tell them twice."""
+        assert cancel.tenant is not None
+        notice = cancel_alone_notice(cancel)
+        first = await self.ledger.record_alert(notice, submitted_by="system:two-person")
+        await self.bus.publish(
+            ALERTS,
+            notice.model_dump_json(by_alias=True).encode("utf-8"),
+            key=f"{notice.tenant}|{notice.event_key}",
+            headers={H_TENANT: cancel.tenant, H_RECEIVED: notice.sent.isoformat()},
+        )
+        if not first:
+            return  # routed again (a redelivery): told and audited the first time
+        await self.ledger.audit(
+            actor=cancel.source or "-",
+            action="cancel_alone",
+            tenant=cancel.tenant,
+            target=cancel.identifier,
+            origin="route",
+            detail={"references": list(cancel.referenced_identifiers()), "notice": notice.identifier},
+        )
 
     @property
     def personal(self) -> frozenset[str]:

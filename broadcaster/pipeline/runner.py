@@ -28,6 +28,7 @@ from broadcaster.pipeline.rollup import LedgerStage
 from broadcaster.pipeline.route import RouteStage
 from broadcaster.pipeline.schedule import RouteBackground
 from broadcaster.pipeline.tenancy import TenantDirectory
+from broadcaster.pipeline.two_person import tenant_cancel_texts
 from broadcaster.preference import personal_channels
 from broadcaster.render.renderer import Renderer
 from broadcaster.rules.library import RuleLibrary
@@ -130,6 +131,7 @@ class Runtime:
                 self.profiles,
                 self.settings.pipeline.deadline_s,
                 self.settings.pipeline.retry_tiers_s,
+                cancel_texts=lambda tenant: tenant_cancel_texts(self.settings.templates_dir, tenant),
             )
             return s.group, [ALERTS], s.handle
         if stage == "ledger":
@@ -172,6 +174,7 @@ class Pipeline:
     _web: Any = None
     _refresher: Any = None
     _scheduler: Any = None
+    _rules_stop: asyncio.Event | None = None
     _guard: Any = None
     _tasks: list[asyncio.Task[None]] = field(default_factory=list)
     _started: asyncio.Event = field(default_factory=asyncio.Event)
@@ -226,6 +229,12 @@ class Pipeline:
                 # Beside the consumer: rule-file hot reload and dispatches that become due.
                 self._route_background = RouteBackground(rt.bus, rt.ledger, rt.rules)
                 self._tasks.append(asyncio.create_task(self._route_background.run(), name="route:background"))
+        if "web" in self.stages and "route" not in self.stages:
+            # The console's preview and decision table read the rules too: without the route
+            # stage (whose background records each reload), this process keeps its copy fresh
+            # itself, or an officer would preview with rules that no longer route.
+            self._rules_stop = asyncio.Event()
+            self._tasks.append(asyncio.create_task(rt.rules.watch(self._rules_stop), name="rules:watch"))
         log.info("pipeline_started", stages=list(self.stages))
 
     def start_metrics(self) -> None:
@@ -269,6 +278,8 @@ class Pipeline:
             await feed.stop()
         if self._scheduler is not None:
             await self._scheduler.stop()
+        if self._rules_stop is not None:
+            self._rules_stop.set()
         if self._guard is not None:
             await self._guard.stop()
         for t in self._tasks:

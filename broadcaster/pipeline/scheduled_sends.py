@@ -27,20 +27,24 @@ def job_id(tenant: str) -> str:
     return f"send.{tenant}.{uuid.uuid4().hex[:12]}"
 
 
-def schedule_once(service: SchedulerService, tenant: str, doc: dict[str, Any], officer: str, at: datetime) -> str:
+async def schedule_once(
+    service: SchedulerService, tenant: str, doc: dict[str, Any], officer: str, at: datetime
+) -> str:
     jid = job_id(tenant)
-    service.schedule_at(jid, at, KIND, {"tenant": tenant, "doc": doc, "officer": officer})
+    await service.add_at(jid, at, KIND, {"tenant": tenant, "doc": doc, "officer": officer})
     return jid
 
 
-def schedule_recurring(service: SchedulerService, tenant: str, doc: dict[str, Any], officer: str, cron: str) -> str:
+async def schedule_recurring(
+    service: SchedulerService, tenant: str, doc: dict[str, Any], officer: str, cron: str
+) -> str:
     jid = job_id(tenant)
-    service.schedule_cron(jid, cron, KIND, {"tenant": tenant, "doc": doc, "officer": officer})
+    await service.add_cron(jid, cron, KIND, {"tenant": tenant, "doc": doc, "officer": officer})
     return jid
 
 
-def tenant_jobs(service: SchedulerService, tenant: str) -> list[dict[str, Any]]:
-    return [j for j in service.jobs() if j["kind"] == KIND and j["payload"].get("tenant") == tenant]
+async def tenant_jobs(service: SchedulerService, tenant: str) -> list[dict[str, Any]]:
+    return [j for j in await service.list_jobs() if j["kind"] == KIND and j["payload"].get("tenant") == tenant]
 
 
 def register(service: SchedulerService, rt: Any) -> None:

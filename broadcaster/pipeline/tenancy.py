@@ -15,7 +15,7 @@ from typing import Any
 from broadcaster import areacodes, registry
 from broadcaster.errors import BroadcasterError
 from broadcaster.model import DISTRICT_CODE, JIS_X0402, Alert
-from broadcaster.rules.facts import Context
+from broadcaster.rules.facts import TSUNAMI_AREA, Context
 from broadcaster.settings import Settings, TenantSettings
 
 
@@ -50,6 +50,10 @@ class TenantDirectory:
                 for value in values:
                     codes.update((nv.value_name, nv.value) for nv in expand(value))
             codes.update(prefecture_codes(codes))
+            if tenant.tsunami_regions is not None:
+                # The town's own word on its coast wins over the derived regions.
+                codes = {c for c in codes if c[0] != TSUNAMI_AREA}
+                codes |= {(TSUNAMI_AREA, r) for r in tenant.tsunami_regions}
             geocodes[tenant.id] = frozenset(codes)
         return cls(settings.tenants.values(), geocodes)
 

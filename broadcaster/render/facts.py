@@ -93,6 +93,7 @@ class TsunamiArea:
     arrival: datetime | None
     arrival_text: str | None  # a condition such as ただちに津波来襲と予測
     height: str | None  # as JMA writes it: ５ｍ, 巨大
+    own: bool = False  # one of the regions of the tenant's own coast (broadcaster:ownCoast)
 
 
 @dataclass(frozen=True, slots=True)
@@ -127,7 +128,10 @@ class Facts:
     level: int | None
     quake: Quake | None
     eew: Eew | None
-    tsunami: tuple[TsunamiArea, ...]
+    tsunami: tuple[TsunamiArea, ...]  # the tenant's own coast first, when the alert was rated for it
+    # Whether the alert was rated for the tenant's own coast (pipeline/coast.py): then only the
+    # areas marked `own` say what the town must do.
+    coast_rated: bool
     warnings: tuple[Warning, ...]  # the tenant's own rows when the telegram has them
     # The tenant's gravest warning in force: a telegram's headline names the gravest anywhere in
     # the prefecture, while the town must hear its own (level 3 here, even if level 4 next door).
@@ -194,6 +198,7 @@ def read_facts(info: Info, town: str) -> Facts:
         quake=_quake(info, town),
         eew=_eew(info),
         tsunami=_tsunami(info),
+        coast_rated=info.param("broadcaster:ownCoast") is not None,
         warnings=_own_first(warnings, town),
         local_warning=_local(warnings, town),
         landslide=_own_first(_landslides(info), town),
@@ -246,8 +251,9 @@ def _eew(info: Info) -> Eew | None:
 
 def _tsunami(info: Info) -> tuple[TsunamiArea, ...]:
     out = []
+    own = set((info.param("broadcaster:ownCoast") or "").split(","))
     for v in _params(info, "tsunamiArea"):
-        _, name, _, kind, _, first_wave, height = _fields(v, 7)
+        code, name, _, kind, _, first_wave, height = _fields(v, 7)
         when = _time(first_wave)
         out.append(
             TsunamiArea(
@@ -256,6 +262,7 @@ def _tsunami(info: Info) -> tuple[TsunamiArea, ...]:
                 arrival=when,
                 arrival_text=None if when else first_wave or None,
                 height=height or None,
+                own=code in own,
             )
         )
     return tuple(out)

@@ -158,7 +158,10 @@ class RuleLibrary:
     ) -> None:
         while not stop.is_set():
             try:
-                for event in self.check():
+                # A scan stats every rule file and a reload parses YAML: off the event loop
+                # (docs/architecture.md, *Off the event loop*). `get` keeps answering meanwhile:
+                # a tenant's active set is replaced whole, in one assignment.
+                for event in await asyncio.to_thread(self.check):
                     if on_event is not None:
                         await on_event(event)
             except Exception as e:  # the watcher must outlive a flaky disk or database

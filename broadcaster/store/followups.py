@@ -25,6 +25,7 @@ class Follower:
     msg_type: str
     sent: datetime
     submitted_by: str | None
+    state: str = "routed"
 
 
 @dataclass(frozen=True)
@@ -35,8 +36,10 @@ class Standing:
     state: str  # received | routed | held | withdrawn | rejected
     msg_type: str
     submitted_by: str | None
-    cancelled_by: Follower | None  # a 取消 of its event, recorded or on its way
+    cancelled_by: Follower | None  # a 取消 of its event, recorded or on its way (maybe held)
     superseded_by: Follower | None  # a later correction of its event
+    # Cancels of it that were withdrawn or rejected: the next one is a new attempt, with a new id.
+    cancel_attempt: int = 0
 
     @property
     def mark(self) -> str:
@@ -56,9 +59,14 @@ class Standing:
         )
 
 
-def cancel_raw_id(tenant: str, alert_id: str) -> str:
-    """The one raw-event id a console cancel of this alert can have: a second one collides."""
-    return hashlib.sha256(f"console-cancel|{tenant}|{alert_id}".encode()).hexdigest()[:32]
+def cancel_raw_id(tenant: str, alert_id: str, attempt: int = 0) -> str:
+    """The one raw-event id a console cancel of this alert can have: a second one collides.
+
+    `attempt` counts the cancels of it that an approver rejected or their author withdrew (the
+    two-person rule may hold a cancel): those did not cancel it, so the next one may.
+    """
+    suffix = f"|{attempt}" if attempt else ""
+    return hashlib.sha256(f"console-cancel|{tenant}|{alert_id}{suffix}".encode()).hexdigest()[:32]
 
 
 async def standing(db: Database, tenant: str, alert_id: str) -> Standing | None:
@@ -73,7 +81,7 @@ async def standing(db: Database, tenant: str, alert_id: str) -> Standing | None:
         if row is None:
             return None
         later = [
-            Follower(r.identifier, r.msg_type, r.sent, r.submitted_by)
+            Follower(r.identifier, r.msg_type, r.sent, r.submitted_by, r.state)
             for r in c.execute(
                 sa.select(a.c.identifier, a.c.msg_type, a.c.sent, a.c.submitted_by, a.c.state)
                 .where(
@@ -81,23 +89,29 @@ async def standing(db: Database, tenant: str, alert_id: str) -> Standing | None:
                     a.c.event_key == row.event_key,
                     a.c.identifier != alert_id,
                     a.c.sent >= row.sent,
-                    # A correction still waiting for approval, or withdrawn, replaces nothing yet.
-                    a.c.state.not_in(["held", "withdrawn", "rejected"]),
                 )
                 .order_by(a.c.sent, a.c.received)
             )
         ]
-        cancel = next((f for f in later if f.msg_type == CANCEL), None)
+        stopped = [f for f in later if f.state in ("withdrawn", "rejected")]
+        attempt = sum(1 for f in stopped if f.msg_type == CANCEL)
+        # A cancel waiting for approval still blocks a second one; a held correction replaces nothing yet.
+        cancel = next((f for f in later if f.msg_type == CANCEL and f not in stopped), None)
         if cancel is None:
             # Sent a moment ago and not yet through normalize: the claim row is already there.
             claim = c.execute(
                 sa.select(t.raw_events.c.id, t.raw_events.c.received, t.raw_events.c.submitted_by).where(
-                    t.raw_events.c.id == cancel_raw_id(tenant, alert_id)
+                    t.raw_events.c.id == cancel_raw_id(tenant, alert_id, attempt)
                 )
             ).first()
             if claim is not None:
-                cancel = Follower(f"m-{tenant}-{claim.id[:24]}", CANCEL, claim.received, claim.submitted_by)
-        update = next((f for f in later if f.msg_type != CANCEL), None)
-        return Standing(row.identifier, row.state, row.msg_type, row.submitted_by, cancel, update)
+                cancel = Follower(
+                    f"m-{tenant}-{claim.id[:24]}", CANCEL, claim.received, claim.submitted_by, "received"
+                )
+        update = next(
+            (f for f in later if f.msg_type != CANCEL and f.state not in ("held", "withdrawn", "rejected")),
+            None,
+        )
+        return Standing(row.identifier, row.state, row.msg_type, row.submitted_by, cancel, update, attempt)
 
     return await db.read(work)

@@ -124,6 +124,15 @@ class Users:
 
         await self.db.write(work)
 
+    async def role_of(self, user_id: int, tenant: str) -> Role | None:
+        def work(c: sa.Connection) -> Role | None:
+            role = c.execute(
+                sa.select(t.user_roles.c.role).where(t.user_roles.c.user_id == user_id, t.user_roles.c.tenant == tenant)
+            ).scalar()
+            return Role.parse(role) if role else None
+
+        return await self.db.read(work)
+
     async def by_username(self, username: str) -> UserRecord | None:
         def work(c: sa.Connection) -> UserRecord | None:
             row = c.execute(

@@ -109,12 +109,15 @@ async def post_alert(request: web.Request) -> web.StreamResponse:
     return _json(Accepted(raw_event=raw.id, alert_id=f"m-{tenant}-{raw.id[:24]}", tenant=tenant).model_dump(), 202)
 
 
-@api.route("POST", f"{PREFIX}/tenants/{{tenant}}/alerts/{{alert_id}}/approve", role=Role.APPROVER, kind="api", summary="Approve a held alert (never by its author)", tags=("alerts",), errors=(409,))
+@api.route("POST", f"{PREFIX}/tenants/{{tenant}}/alerts/{{alert_id}}/approve", role=Role.APPROVER, kind="api", summary="Approve a held alert (an officer, never its author; never an API token)", tags=("alerts",), errors=(403, 409))
 async def approve_alert(request: web.Request) -> web.StreamResponse:
     ctx = request.app[CONTEXT]
     tenant = _tenant(request)
     who = principal(request)
     assert who is not None
+    if who.kind != "user":
+        # Two tokens of one town are not two people (docs/approval.md).
+        return _json({"error": "an API token cannot approve: a second officer approves, signed in with a second factor"}, 403)
     try:
         n = await approve(ctx.bus, ctx.ledger, tenant, request.match_info["alert_id"], who.identity, origin=request.remote or "api")
     except ApprovalError as e:

@@ -14,7 +14,7 @@ from __future__ import annotations
 import re
 import secrets
 from typing import Any
-from urllib.parse import quote, urlsplit
+from urllib.parse import quote
 
 from aiohttp import web
 from markupsafe import Markup, escape
@@ -30,6 +30,7 @@ from broadcaster.store import routing
 from broadcaster.web.circular_web import jst, of
 from broadcaster.web.endpoints import Endpoints
 from broadcaster.web.keys import CONTEXT
+from broadcaster.web.middleware import from_our_site
 from broadcaster.web.pages import client_ip, render
 from broadcaster.web.pwa import RateLimiter
 
@@ -181,14 +182,8 @@ async def _page(request: web.Request, svc: Circulars, d: Delivery, c: Circular, 
 
 
 def _same_site(request: web.Request) -> bool:
-    own = urlsplit(request.app[CONTEXT].settings.web.public_url)
-    for header in ("Origin", "Referer"):
-        value = request.headers.get(header)
-        if value and value != "null":
-            seen = urlsplit(value)
-            if (seen.scheme, seen.netloc) not in ((own.scheme, own.netloc), ("http", request.host), ("https", request.host)):
-                return False
-    return True
+    # A leader's browser may send "null" (a page opened from a mail app's viewer).
+    return from_our_site(request, allow_null=True)
 
 
 def _back(token: str, done: str) -> web.HTTPSeeOther:

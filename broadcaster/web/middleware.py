@@ -8,7 +8,9 @@ from urllib.parse import quote, urlsplit
 from aiohttp import web
 
 from broadcaster.logging import get_logger
+from broadcaster.pipeline.tenancy import DelegationRefused
 from broadcaster.store.users import Principal
+from broadcaster.web.delegation import audit_delegated, delegation
 from broadcaster.web.endpoints import Endpoint, Handler
 from broadcaster.web.keys import CONTEXT, ENDPOINTS, LANG, PRINCIPAL
 
@@ -67,15 +69,32 @@ def _refuse(request: web.Request, ep: Endpoint, status: int, message: str) -> we
     raise web.HTTPForbidden(text=message)
 
 
-def _same_origin(request: web.Request) -> bool:
-    """An Origin or Referer header, when sent, must be our own site."""
-    own = urlsplit(request.app[CONTEXT].settings.web.public_url)
+def _origin(url: str) -> tuple[str, str, int | None] | None:
+    """(scheme, host, port) with the scheme's default port spelled out; None when unreadable."""
+    try:
+        parts = urlsplit(url)
+        port = parts.port or {"http": 80, "https": 443}.get(parts.scheme.lower())
+    except ValueError:
+        return None
+    if not parts.scheme or not parts.hostname:
+        return None
+    return parts.scheme.lower(), parts.hostname.lower().rstrip("."), port
+
+
+def from_our_site(request: web.Request, *, allow_null: bool = False) -> bool:
+    """An Origin or Referer header, when sent, must be the configured public origin
+    (`web.public_url`). Never the request's own Host: whoever sends the request chooses that
+    header too, and a page on a name that resolves to us (DNS rebinding) would pass
+    (docs/security.md, *Origin*)."""
+    own = _origin(request.app[CONTEXT].settings.web.public_url)
     for header in ("Origin", "Referer"):
         value = request.headers.get(header)
-        if value:
-            seen = urlsplit(value)
-            if (seen.scheme, seen.netloc) not in ((own.scheme, own.netloc), ("http", request.host), ("https", request.host)):
-                return False
+        if value is None or value == "":
+            continue
+        if value == "null" and allow_null:
+            continue
+        if own is None or _origin(value) != own:
+            return False
     return True
 
 
@@ -95,6 +114,13 @@ async def authorize(request: web.Request, handler: Handler) -> web.StreamRespons
         # The same answer whether the tenant exists or not: no probing for other towns.
         log.warning("access_denied", who=principal.identity, path=request.path, need=ep.role.label)
         return _refuse(request, ep, 403, "not allowed")
+    delegated = None
+    if tenant is not None:
+        try:
+            delegated = delegation(request, principal, tenant)
+        except DelegationRefused as e:
+            log.warning("delegation_refused", who=principal.identity, path=request.path, why=str(e))
+            return _refuse(request, ep, 403, "not allowed")
     if principal.kind == "user" and request.method not in SAFE_METHODS:
         sent = request.headers.get("X-CSRF-Token")
         if sent is None and request.content_type in ("application/x-www-form-urlencoded", "multipart/form-data"):
@@ -102,6 +128,8 @@ async def authorize(request: web.Request, handler: Handler) -> web.StreamRespons
         if not sent or principal.csrf_token is None or not hmac.compare_digest(sent, principal.csrf_token):
             log.warning("csrf_refused", who=principal.identity, path=request.path)
             return _refuse(request, ep, 403, "the form has expired; reload the page")
-        if not _same_origin(request):
+        if not from_our_site(request):
             return _refuse(request, ep, 403, "cross-site request refused")
+    if delegated is not None and request.method not in SAFE_METHODS:
+        await audit_delegated(request, delegated, ep.summary)
     return await handler(request)

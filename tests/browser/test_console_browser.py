@@ -235,3 +235,35 @@ async def test_a_quarterly_drill_is_scheduled_and_can_be_called_off(browser: Bro
         await expect(row).to_contain_text("訓練")
         await row.locator("button").click()
         await expect(page.locator("tbody tr")).to_have_count(0)
+
+
+async def test_enter_and_the_template_button_never_lose_typed_text(browser: Browser, tmp_path: Path) -> None:
+    guard = Guard()
+    SHOTS.mkdir(parents=True, exist_ok=True)
+    async with console_env(tmp_path) as env:
+        page = await (await guard.watch(await browser.new_context(viewport={"width": 390, "height": 844}))).new_page()
+        await login(page, env, "tanaka")
+        await page.goto(f"{env.base}/t/anamizu/compose")
+        await page.select_option("#preset", "evacuation_order")
+        await page.check("input[name=districts][value=kawashima]")
+        await page.fill("#headline", "手で書いた見出し")
+        await page.fill("#description", "手で書いた本文です。")
+        url = page.url
+        await page.press("#headline", "Enter")
+        await page.wait_for_timeout(300)
+        assert page.url == url, "Enter sent the form"
+        await expect(page.locator("#headline")).to_have_value("手で書いた見出し")
+        # The template button asks first; typed text stays until the officer says replace.
+        await page.click("button[name=refill][value='1']")
+        await expect(page.locator(".replace-ask")).to_be_visible()
+        await expect(page.locator("#headline")).to_have_value("手で書いた見出し")
+        await expect(page.locator("#description")).to_have_value("手で書いた本文です。")
+        await page.screenshot(path=str(SHOTS / "compose-replace-ask-390.png"), full_page=True)
+        await page.click("button[name=refill][value=replace]")
+        await expect(page.locator("#headline")).to_have_value("【警戒レベル４】川島地区に避難指示を発令しました")
+        await page.click("button[name=undo]")
+        await expect(page.locator("#headline")).to_have_value("手で書いた見出し")
+        await expect(page.locator("#description")).to_have_value("手で書いた本文です。")
+        width = await page.evaluate("document.documentElement.scrollWidth")
+        assert width <= 390, f"the compose page scrolls sideways on a phone ({width} px)"
+    guard.check()

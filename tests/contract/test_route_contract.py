@@ -6,17 +6,19 @@ from __future__ import annotations
 import asyncio
 import os
 from collections.abc import Sequence
-from datetime import timedelta
+from datetime import datetime, timedelta
 from pathlib import Path
 from typing import Any
 
 import sqlalchemy as sa
 
 from broadcaster.bus import Ack, Outgoing, Record, Retry
+from broadcaster.bus.topics import ALERTS
 from broadcaster.channels import STANDARD_PROFILES
 from broadcaster.model import JST, Alert, DispatchOrder, now
 from broadcaster.pipeline.route import RouteStage
 from broadcaster.pipeline.schedule import RouteBackground
+from broadcaster.pipeline.two_person import DEFAULT_CANCEL_TEXTS, cancel_texts_for
 from broadcaster.rules.engine import RuleSet, build_rule_set
 from broadcaster.rules.library import RuleLibrary
 from broadcaster.settings import DEFAULT_CHANNELS
@@ -68,7 +70,8 @@ class Harness:
         before = len(self.bus.published)
         record = Record("alerts", 0, 0, f"{alert.tenant}|{alert.event_key}", alert.model_dump_json(by_alias=True).encode(), {}, 0.0)
         assert isinstance(await self.stage.handle(record), Ack)
-        return [DispatchOrder.model_validate_json(m.value) for m in self.bus.published[before:]]
+        # Dispatch orders only: a cancel one officer sent alone also tells the approvers (an alert).
+        return [DispatchOrder.model_validate_json(m.value) for m in self.bus.published[before:] if m.topic != ALERTS]
 
     async def states(self, alert: Alert) -> dict[tuple[str, str, int], str]:
         d = t.dispatches
@@ -80,6 +83,17 @@ class Harness:
             ).all()
         )
         return {(r.channel, r.audience, r.batch): r.state for r in rows}
+
+
+def error_cancel(original: Alert, at: datetime) -> Alert:
+    """The cancel one officer may send alone: the pre-approved 'sent in error' text (two_person.py)."""
+    mistake = next(x for x in DEFAULT_CANCEL_TEXTS if x.sent_in_error)
+    texts = cancel_texts_for(original, mistake)
+    return manual(
+        kind="notice", event=original.primary.event, headline=texts["ja"][0], description=texts["ja"][1],
+        msgType="Cancel", references=[original.identifier], at=at,
+        translations={"en": {"headline": texts["en"][0], "description": texts["en"][1]}},
+    )
 
 
 def _line(n: int) -> str:
@@ -115,8 +129,7 @@ async def test_a_cancel_follows_the_original_even_after_the_rules_changed(ledger
     }
     # The town edits its rules: notices now go to the website only, and to nobody by e-mail.
     h.sets["anamizu"] = rules("anamizu", "  - name: v2\n    match: {kind: notice}\n    channels: [website]\n")
-    cancel = manual(kind="notice", event="お知らせ", headline="取消", msgType="Cancel",
-                    references=[original.identifier], at=now() + timedelta(seconds=1))
+    cancel = error_cancel(original, at=now() + timedelta(seconds=1))
     followed = await h.route(cancel)
     assert _slots(followed) == _slots(sent), "exactly the original's slots, batch for batch, same people"
     assert all(o.dispatch.explanation.rule == "cancel-follows-original" for o in followed)
@@ -217,8 +230,7 @@ async def test_a_cancel_calls_off_what_was_still_scheduled(ledger: Ledger) -> No
     )
     original = manual(kind="notice", event="お知らせ", headline="h", districts=["kawashima"], at=now())
     await h.route(original)
-    cancel = manual(kind="notice", event="お知らせ", headline="取消", msgType="Cancel",
-                    references=[original.identifier], at=now() + timedelta(seconds=1))
+    cancel = error_cancel(original, at=now() + timedelta(seconds=1))
     followed = await h.route(cancel)
     assert [(o.dispatch.channel, o.dispatch.audience) for o in followed] == [("email", "district:kawashima")]
     assert set((await h.states(original)).values()) == {"superseded"}

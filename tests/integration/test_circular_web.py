@@ -187,6 +187,9 @@ async def test_the_leader_page_takes_answers_and_explains_mistakes(env: Env) -> 
         assert "数字を入れてください" in page and 'value="十八"' in page, "the mistake explained, the input kept"
         async with s.post(base + "/answer", data={"nonce": "y" * 20, "safe": "12"}, headers={"Origin": "https://evil.example"}) as r:
             assert r.status == 400, "a form posted from another site is refused"
+        rebound = {"Host": "rebound.example", "Origin": "http://rebound.example"}
+        async with s.post(base + "/answer", data={"nonce": "w" * 20, "safe": "12"}, headers=rebound) as r:
+            assert r.status == 400, "nor from a name that resolves to us (the Origin equal to a forged Host)"
         async with s.post(base + "/answer", json={"safe": 3}) as r:
             assert r.status == 400
         async with s.post(base + "/answer", data={"nonce": "z" * 20, "safe": "12", "need_help": "0"}, allow_redirects=False) as r:

@@ -39,7 +39,7 @@ from tests.circular_helpers import (
 from tests.fakes.clock import ManualClock
 from tests.fakes.line import FakeLine
 from tests.fakes.smtp import FakeSMTP
-from tests.helpers import eventually, manual, running_pipeline
+from tests.helpers import add_officer, eventually, manual, running_pipeline
 from tests.web_helpers import free_port
 
 BROWSER = {"Sec-Fetch-Dest": "document", "User-Agent": "Mozilla/5.0 (Linux; Android 10) Mobile"}
@@ -95,6 +95,7 @@ async def _scenario(run: Any, line: FakeLine, smtp: FakeSMTP, base: str) -> None
     alert_id = f"m-anamizu-{raw.id[:24]}"
     await eventually(lambda: _held(run, alert_id))
     assert line.delivered == [], "held for a second officer: nothing goes out, circulars neither"
+    await add_officer(run.ledger, "sato")
     await approve(run.bus, run.ledger, "anamizu", alert_id, "officer:anamizu/sato")
 
     # Each leader gets their own link on LINE (a push to one user id), 山田 also by e-mail.

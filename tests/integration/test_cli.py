@@ -10,6 +10,7 @@ import time
 from pathlib import Path
 from typing import Any
 
+import pyotp
 import pytest
 
 ROOT = Path(__file__).resolve().parents[2]
@@ -30,7 +31,7 @@ poll_interval_s = 0.05
 """
 
 
-def cli(config: Path | None, *args: str, timeout: float = 120) -> subprocess.CompletedProcess[str]:
+def cli(config: Path | None, *args: str, timeout: float = 120, stdin: str | None = None) -> subprocess.CompletedProcess[str]:
     env = {**os.environ}
     if config is not None:
         env["BROADCASTER_CONFIG"] = str(config)
@@ -39,6 +40,7 @@ def cli(config: Path | None, *args: str, timeout: float = 120) -> subprocess.Com
         env=env,
         capture_output=True,
         text=True,
+        input=stdin,
         timeout=timeout,
         check=False,
         cwd=ROOT,
@@ -93,6 +95,12 @@ def test_parse_prints_cap_named_json_lines_and_refuses_garbage() -> None:
     assert json.loads(bad.stdout)["refused"] == "malformed_xml"
 
 
+def _add_user(config: Path, name: str, role: str) -> str:
+    added = cli(config, "users", "add", name, "--tenant", "anamizu", "--role", role, "--password-stdin", stdin="a long enough password\n")
+    assert added.returncode == 0, added.stderr
+    return added.stdout.split("second factor secret:", 1)[1].split()[0]
+
+
 def _status(config: Path) -> dict[str, Any]:
     result = cli(config, "status", "--json")
     assert result.returncode == 0, result.stderr
@@ -132,10 +140,20 @@ def test_send_run_and_status_end_to_end(config: Path) -> None:
         assert len(held) == 1, "the officer's Actual evacuation order waits for a second officer"
         assert status["quarantine"][0]["reason"] == "malformed_xml"
 
-        self_approval = cli(config, "approve", held[0]["identifier"], "--tenant", "anamizu", "--officer", "tanaka")
-        assert self_approval.returncode == 1
-        assert "cannot approve their own alert" in self_approval.stderr
-        approved = cli(config, "approve", held[0]["identifier"], "--tenant", "anamizu", "--officer", "sato")
+        alert_id = held[0]["identifier"]
+        # Approval is by an officer account with the approver role, proven by its second factor.
+        secrets = {name: _add_user(config, name, role) for name, role in (("tanaka", "approver"), ("sato", "approver"), ("kato", "operator"))}
+        for officer, code, why in (
+            ("nobody", "123456", "no active officer 'nobody'"),
+            ("kato", pyotp.TOTP(secrets["kato"]).now(), "not an approver of anamizu"),
+            ("sato", "000000", "second-factor code of sato is wrong"),
+            ("tanaka", pyotp.TOTP(secrets["tanaka"]).now(), "cannot approve their own alert"),
+        ):
+            refused = cli(config, "approve", alert_id, "--tenant", "anamizu", "--officer", officer, "--code", code)
+            assert refused.returncode == 1, officer
+            assert why in refused.stderr, refused.stderr
+        code = pyotp.TOTP(secrets["sato"]).now()
+        approved = cli(config, "approve", alert_id, "--tenant", "anamizu", "--officer", "sato", "--code", code)
         assert approved.returncode == 0, approved.stderr
         while time.monotonic() < deadline:
             status = _status(config)

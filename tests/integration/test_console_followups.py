@@ -188,3 +188,36 @@ async def test_an_approver_rejects_with_a_reason_the_author_reads(env: WebEnv) -
     assert "差し戻し済み" in page
     assert "避難所名が空欄です" in page
     assert "この配信を取り消す" not in page
+
+
+async def test_a_rejected_cancel_leaves_the_alert_cancellable(env: WebEnv) -> None:
+    original = await _recorded(env)
+    # A cancel the two-person rule held, which an approver then rejected: it cancelled nothing.
+    await _recorded(env, state="rejected", headline="取消：x", msgType="Cancel", references=[original])
+    standing = await followups.standing(env.ledger.db, "anamizu", original)
+    assert standing is not None and standing.open and standing.cancel_attempt == 1
+    async with client() as s:
+        csrf = await env.login(s, "tanaka")
+        url = f"{env.base}/t/anamizu/alerts/{original}/cancel"
+        form = {"csrf": csrf, "reason": "mistake", "confirm": original}
+        async with s.post(url, data=form, allow_redirects=False) as r:
+            assert r.status == 303
+        async with s.post(url, data=form, allow_redirects=False) as r:
+            assert r.status == 409
+
+
+async def test_a_held_cancel_blocks_a_second_one(env: WebEnv) -> None:
+    original = await _recorded(env)
+    await _recorded(env, state="held", headline="取消：x", msgType="Cancel", references=[original])
+    async with client() as s:
+        csrf = await env.login(s, "tanaka")
+        async with s.get(f"{env.base}/t/anamizu/alerts/{original}") as r:
+            page = await r.text()
+        assert "取消が承認待ちです" in page
+        assert "この配信を取り消す" not in page
+        url = f"{env.base}/t/anamizu/alerts/{original}/cancel"
+        async with s.post(
+            url, data={"csrf": csrf, "reason": "mistake", "confirm": original}, allow_redirects=False
+        ) as r:
+            assert r.status == 409
+            assert "承認待ち" in await r.text()

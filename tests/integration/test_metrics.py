@@ -53,3 +53,32 @@ async def test_the_metrics_endpoint_asks_for_its_token_when_one_is_set(tmp_path:
             assert r.status == 200
             assert "broadcaster_dispatch_attempts_total" in await r.text()
 
+
+
+async def test_without_a_token_the_metrics_stay_on_this_machine(tmp_path: Path) -> None:
+    async with web_env(tmp_path) as env, client() as s:
+        async with s.get(f"{env.base}/metrics") as r:
+            assert r.status == 200, "a scraper on this machine"
+        # nginx on this machine relays an outsider from a loopback address; it says so
+        for relayed in ({"X-Forwarded-For": "203.0.113.9"}, {"Forwarded": "for=203.0.113.9"}):
+            async with s.get(f"{env.base}/metrics", headers=relayed) as r:
+                assert r.status == 401, relayed
+    public = tmp_path / "public"
+    public.mkdir()
+    relayed = {"X-Forwarded-For": "203.0.113.9"}
+    async with (
+        web_env(public, web_extra={"metrics_public": True}) as env,
+        client() as s,
+        s.get(f"{env.base}/metrics", headers=relayed) as r,
+    ):
+        assert r.status == 200, "metrics_public: the operator says the network is closed"
+
+
+def test_a_workers_metrics_port_binds_loopback_without_a_token() -> None:
+    from broadcaster.settings import WebSettings
+    from broadcaster.web.health import metrics_host
+
+    assert metrics_host(WebSettings(host="0.0.0.0")) == "127.0.0.1"
+    assert metrics_host(WebSettings(host="::")) == "::1"
+    assert metrics_host(WebSettings(host="0.0.0.0", metrics_token="a-token-of-some-length")) == "0.0.0.0"
+    assert metrics_host(WebSettings(host="0.0.0.0", metrics_public=True)) == "0.0.0.0"

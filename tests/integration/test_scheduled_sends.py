@@ -26,9 +26,9 @@ async def test_a_scheduled_send_goes_out_at_its_time(tmp_path: Path) -> None:
     async with running_pipeline(make_settings(tmp_path)) as run:
         service = shared_scheduler(run.runtime)
         await eventually(lambda: service.active, timeout=30)
-        job = scheduled_sends.schedule_once(service, "anamizu", DOC, "officer:anamizu/tanaka", now() + timedelta(seconds=1))
-        assert [j["id"] for j in scheduled_sends.tenant_jobs(service, "anamizu")] == [job]
-        assert scheduled_sends.tenant_jobs(service, "wajima") == []
+        job = await scheduled_sends.schedule_once(service, "anamizu", DOC, "officer:anamizu/tanaka", now() + timedelta(seconds=1))
+        assert [j["id"] for j in await scheduled_sends.tenant_jobs(service, "anamizu")] == [job]
+        assert await scheduled_sends.tenant_jobs(service, "wajima") == []
 
         async def sent() -> list[dict[str, object]]:
             return [a for a in await reports.alerts(run.ledger, tenant="anamizu") if a["state"] == "done"]
@@ -36,4 +36,4 @@ async def test_a_scheduled_send_goes_out_at_its_time(tmp_path: Path) -> None:
         alerts = await eventually(sent, timeout=30)
         assert alerts[0]["headline"] == "予約した訓練のお知らせ"
         assert alerts[0]["status"] == "Exercise"
-        assert scheduled_sends.tenant_jobs(service, "anamizu") == [], "a one-off send is gone once sent"
+        assert await scheduled_sends.tenant_jobs(service, "anamizu") == [], "a one-off send is gone once sent"

@@ -216,6 +216,22 @@ async def test_state_changes_need_the_csrf_token_and_our_origin(env: WebEnv) -> 
     assert entries[1] == []
 
 
+async def test_an_origin_equal_to_a_forged_host_is_refused(env: WebEnv) -> None:
+    """DNS rebinding: a page on rebound.example, resolving to us, posts with the officer's cookie;
+    its Origin equals the Host the browser sends, but not the configured public origin."""
+    alert = {"status": "Exercise", "kind": "notice", "event": "お知らせ", "headline": "訓練のお知らせ"}
+    url = f"{env.base}/api/v1/tenants/anamizu/alerts"
+    async with client() as s:
+        csrf = await env.login(s, "tanaka")
+        for host, origin in (("rebound.example", "http://rebound.example"), ("rebound.example:80", "https://rebound.example")):
+            headers = {"X-CSRF-Token": csrf, "Host": host, "Origin": origin}
+            async with s.post(url, json=alert, headers=headers) as r:
+                assert r.status == 403, (host, origin)
+        headers = {"X-CSRF-Token": csrf, "Referer": f"{env.base}/console/anamizu/compose"}
+        async with s.post(url, json=alert, headers=headers) as r:
+            assert r.status == 202, "the configured origin passes"
+
+
 async def test_every_response_carries_the_security_headers(env: WebEnv) -> None:
     async with client() as s:
         for path in ("/login", "/healthz", "/api/v1/openapi.json", "/console"):

@@ -34,6 +34,7 @@ def test_anamizu_is_covered_by_every_table_the_telegrams_use() -> None:
         ("津波予報区", "360"),  # 石川県能登
         ("津波予報区", "484"),  # 石川県 (結合表現)
         ("津波予報区", "493"),  # 北陸地方 (領域表現)
+        ("沿岸地域", "360"),  # 沖合の津波観測's estimate for 石川県能登
         (JIS_X0402, "174611"),
     }
     assert city_name("1746100") == "穴水町"

@@ -4,6 +4,10 @@ A tenant declares its JMA 市町村等 code (穴水町: 1746100); the area match
 every (codeType, code) under which a telegram could name that town, and matches an alert when any
 of its areas carries one of them. The relations come from data/areas.json, generated from JMA's
 code tables by scripts/gen_jma_areas.py (出典：気象庁).
+
+津波予報区 come from data/tsunami_coasts.json instead (scripts/gen_tsunami_coasts.py,
+docs/tsunami-coasts.md): only a coastal municipality is covered by a tsunami forecast region, and
+only by the regions of its own coast (docs/decisions.md, decision 9).
 """
 
 from __future__ import annotations
@@ -15,6 +19,7 @@ from typing import Any
 
 from adapters.ingest.jma.draft import (
     CITY,
+    COAST_AREA,
     EEW_PREF,
     EEW_REGION,
     FORECAST_AREA,
@@ -35,6 +40,25 @@ def _table() -> dict[str, Any]:
     return cities
 
 
+@cache
+def _coasts() -> dict[str, Any]:
+    raw = resources.files("adapters.ingest.jma").joinpath("data", "tsunami_coasts.json").read_text("utf-8")
+    coasts: dict[str, Any] = json.loads(raw)
+    return coasts
+
+
+def tsunami_regions(code: str) -> list[str]:
+    """The 津波予報区 of a municipality's own coast; [] inland. A ward has its city's."""
+    entry = _coasts()["cities"].get(code)
+    return list(entry["regions"]) if entry else []
+
+
+def tsunami_codes(regions: list[str]) -> list[str]:
+    """The regions and every 結合表現 / 領域表現 made of one of them (head lines use those)."""
+    groups: dict[str, list[str]] = _coasts()["groups"]
+    return [*regions, *sorted(g for g, members in groups.items() if set(members) & set(regions))]
+
+
 def jis_x0402(city_code: str) -> str:
     """The 6-digit JIS X 0402 code (with check digit) of a 7-digit JMA 市町村等 code."""
     digits = city_code[:5]
@@ -51,8 +75,8 @@ def expand_city(code: str) -> list[NamedValue]:
     """Every geocode covering the JMA 市町村等 ``code``; [] for a code JMA does not know.
 
     For a ward of a designated city the city's own codes are included (warnings name the city,
-    earthquake information the ward). 津波予報区 outside exact matches are approximate (see
-    scripts/gen_jma_areas.py); the entry says ``tsunamiApprox`` then.
+    earthquake information the ward). 津波予報区 only for a coastal municipality, its own
+    coast's (docs/tsunami-coasts.md).
     """
     table = _table()
     entry = table.get(code)
@@ -79,8 +103,11 @@ def expand_city(code: str) -> list[NamedValue]:
         add(EEW_PREF, eew)
     for region in entry["eewRegion"]:
         add(EEW_REGION, region)
-    for tsunami in entry["tsunami"]:
+    regions = tsunami_regions(code)
+    for tsunami in tsunami_codes(regions):
         add(TSUNAMI_AREA, tsunami)
+    for region in regions:
+        add(COAST_AREA, region)
     for own in (code, parent):
         if own and own[:5].isdigit():
             add(JIS_X0402, jis_x0402(own))

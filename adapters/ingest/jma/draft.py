@@ -24,6 +24,8 @@ FORECAST_AREA = "気象情報／府県予報区・細分区域等"
 SEISMIC_AREA = "地震情報／細分区域"
 SEISMIC_PREF = "地震情報／都道府県等"
 TSUNAMI_AREA = "津波予報区"
+# 沖合の津波観測に関する情報 estimates the tsunami per 沿岸地域, coded like the 津波予報区.
+COAST_AREA = "沿岸地域"
 TIDE_STATION = "潮位観測点"
 EEW_PREF = "緊急地震速報／府県予報区"
 EEW_REGION = "緊急地震速報／地方予報区"

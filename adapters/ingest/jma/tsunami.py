@@ -35,9 +35,12 @@ def _first_wave(el: Element | None) -> str:
 
 
 def _height(el: Element | None, part: str) -> str:
+    """The height in JMA's own words: its description (５ｍ, 巨大, 高い), else its condition
+    (不明), never the placeholder value NaN that JMA writes when the height is unknown."""
     height = first(el, part, "TsunamiHeight")
     if height is not None:
-        return attr(height, "description") or text(height) or attr(height, "condition")
+        value = text(height)
+        return attr(height, "description") or attr(height, "condition") or ("" if value == "NaN" else value)
     return text(el, part, "Condition")
 
 

@@ -81,3 +81,26 @@ def parse_volcano(env: Envelope, draft: Draft) -> None:
     severity, urgency, response = rating
     draft.rate(severity, urgency, Certainty.OBSERVED if urgency is Urgency.PAST else Certainty.LIKELY)
     draft.response.append(response)
+
+
+# Volcano information beside the warnings: its rating by Control/Title (the 臨時 commentary by
+# its Head/Title). Areas and facts are read as for the warnings: the volcano and the towns listed.
+INFO_RATING: dict[str, tuple[Severity, Urgency, Certainty, ResponseType]] = {
+    "火山の状況に関する解説情報": (Severity.MINOR, Urgency.FUTURE, Certainty.POSSIBLE, ResponseType.MONITOR),
+    "降灰予報（定時）": (Severity.MINOR, Urgency.FUTURE, Certainty.LIKELY, ResponseType.MONITOR),
+    "降灰予報（速報）": (Severity.MODERATE, Urgency.EXPECTED, Certainty.LIKELY, ResponseType.PREPARE),
+    "降灰予報（詳細）": (Severity.MODERATE, Urgency.EXPECTED, Certainty.LIKELY, ResponseType.PREPARE),
+    "推定噴煙流向報": (Severity.MINOR, Urgency.IMMEDIATE, Certainty.OBSERVED, ResponseType.MONITOR),
+}
+_EXTRAORDINARY = (Severity.MODERATE, Urgency.EXPECTED, Certainty.POSSIBLE, ResponseType.MONITOR)
+
+
+def parse_volcano_info(env: Envelope, draft: Draft) -> None:
+    parse_volcano(env, draft)
+    severity, urgency, certainty, response = INFO_RATING.get(
+        env.title, INFO_RATING["火山の状況に関する解説情報"]
+    )
+    if env.title == "火山の状況に関する解説情報" and "（臨時）" in env.head_title:
+        severity, urgency, certainty, response = _EXTRAORDINARY
+    draft.rate(severity, urgency, certainty)
+    draft.response[:] = [response]

@@ -19,7 +19,8 @@ import yaml
 from pydantic import ValidationError
 
 from adapters.ingest.manual import CONTENT_TYPE, ManualAlert, to_alert
-from broadcaster.model import Alert, RawEvent
+from broadcaster.model import DISTRICT_CODE, Alert, RawEvent
+from broadcaster.pipeline.two_person import CancelText, tenant_cancel_texts
 from broadcaster.settings import Settings, TenantSettings
 
 STATUS_CHOICES = ("Exercise", "Test", "Actual")
@@ -38,11 +39,9 @@ class Preset:
         return str(value)
 
 
-@dataclass(frozen=True)
-class CancelReason:
-    id: str
-    ja: str
-    en: str
+# A pre-approved cancellation text; which one an officer may send alone is the two-person
+# rule's to say (broadcaster/pipeline/two_person.py).
+CancelReason = CancelText
 
 
 @dataclass
@@ -58,6 +57,26 @@ class Draft:
     instruction: str = ""
     msg_type: str = "Alert"
     references: list[str] = field(default_factory=list)
+    # The digest of the texts the server last filled in: typed text differs from it, and is
+    # never replaced without asking (docs/manual-alerts.md, *The compose form*).
+    filled: str = ""
+    # The texts before the last replacement, for 元に戻す.
+    previous: dict[str, str] = field(default_factory=dict)
+
+    def texts(self) -> dict[str, str]:
+        return {"headline": self.headline, "description": self.description, "instruction": self.instruction}
+
+    def put(self, texts: dict[str, str]) -> None:
+        self.headline, self.description, self.instruction = (
+            texts["headline"],
+            texts["description"],
+            texts["instruction"],
+        )
+
+    @property
+    def typed(self) -> bool:
+        """Whether the text fields hold something the server did not put there."""
+        return any(self.texts().values()) and text_digest(self.texts()) != self.filled
 
     @classmethod
     def from_form(cls, form: Any) -> Draft:
@@ -74,7 +93,20 @@ class Draft:
             instruction=text("instruction", 2000),
             msg_type=text("msg_type", 16) or "Alert",
             references=[str(r)[:512] for r in form.getall("references", [])][:10],
+            filled=text("filled", 64),
+            previous={
+                key: str(form.get(f"previous_{key}", ""))[:limit]
+                for key, limit in (("headline", 500), ("description", 5000), ("instruction", 2000))
+                if form.get(f"previous_{key}")
+            },
         )
+
+
+def text_digest(texts: dict[str, str]) -> str:
+    canonical = json.dumps(
+        [texts.get(k, "").strip() for k in ("headline", "description", "instruction")], ensure_ascii=False
+    )
+    return hashlib.sha256(canonical.encode("utf-8")).hexdigest()[:32]
 
 
 def _yaml_files(folder: Path) -> list[Path]:
@@ -110,11 +142,7 @@ def presets(settings: Settings, tenant: str) -> tuple[Preset, ...]:
 
 
 def cancel_reasons(settings: Settings, tenant: str) -> list[CancelReason]:
-    path = _folder(settings, tenant) / "_cancel.yaml"
-    if not path.is_file():
-        return [CancelReason("mistake", "先ほどの情報を取り消します。", "The previous message is cancelled.")]
-    data = yaml.safe_load(path.read_text(encoding="utf-8")) or {}
-    return [CancelReason(str(r["id"]), str(r["ja"]), str(r["en"])) for r in data.get("reasons", [])]
+    return list(tenant_cancel_texts(settings.templates_dir, tenant))
 
 
 def _fill(template: str, values: dict[str, str]) -> str:
@@ -204,3 +232,47 @@ def digest(doc: dict[str, Any], secret: bytes) -> str:
 
 def same(doc: dict[str, Any], secret: bytes, sent_digest: str) -> bool:
     return hmac.compare_digest(digest(doc, secret), sent_digest)
+
+
+def from_original(draft: Draft, original: Alert, tenant: TenantSettings) -> None:
+    """Fill a correction's draft from the alert it corrects: status, districts, template, texts."""
+    info = original.primary
+    draft.status = original.status.value if original.status.value in STATUS_CHOICES else ""
+    known = {d.id for d in tenant.districts}
+    draft.districts = [code for area in info.area for code in area.codes(DISTRICT_CODE) if code in known]
+    draft.preset = info.param("broadcaster:template") or draft.preset
+    draft.shelters = info.param("shelters") or ""
+    draft.put(
+        {
+            "headline": info.headline or "",
+            "description": info.description or "",
+            "instruction": info.instruction or "",
+        }
+    )
+    draft.filled = text_digest(draft.texts())
+
+
+@dataclass(frozen=True)
+class Change:
+    field: str  # the i18n key of the field's label
+    before: str
+    after: str
+
+
+def changes(original: Alert, update: Alert) -> list[Change]:
+    """What a correction changes, field by field, for the preview to highlight."""
+    a, b = original.primary, update.primary
+
+    def areas(info: Any) -> str:
+        return "・".join(area.area_desc for area in info.area)
+
+    pairs = [
+        ("status_label", original.status.value, update.status.value),
+        ("event", a.event, b.event),
+        ("headline", a.headline or "", b.headline or ""),
+        ("description", a.description or "", b.description or ""),
+        ("instruction", a.instruction or "", b.instruction or ""),
+        ("districts", areas(a), areas(b)),
+        ("shelters", a.param("shelters") or "", b.param("shelters") or ""),
+    ]
+    return [Change(key, before, after) for key, before, after in pairs if before.strip() != after.strip()]

@@ -16,8 +16,9 @@ from aiohttp import web
 
 from adapters.ingest.manual import CONTENT_TYPE
 from broadcaster.circulars.wiring import shared_scheduler
+from broadcaster.logging import get_logger
 from broadcaster.model import DISTRICT_CODE, JST, MsgType, RawEvent, Status, now
-from broadcaster.pipeline import scheduled_sends
+from broadcaster.pipeline import scheduled_sends, two_person
 from broadcaster.pipeline.approval import ApprovalError, approve
 from broadcaster.pipeline.held import HeldError, reject, withdraw
 from broadcaster.pipeline.ingest import publish_raw, submit
@@ -35,6 +36,7 @@ from broadcaster.web.endpoints import Endpoints
 from broadcaster.web.keys import CLOSING, CONTEXT, LANG, principal
 from broadcaster.web.pages import client_ip, render
 
+log = get_logger(__name__)
 console = Endpoints()
 
 PREVIEW_LANGUAGES = ("ja", "ja-x-easy", "en", "vi", "zh-Hans", "ko", "pt")
@@ -99,13 +101,21 @@ async def compose_form(request: web.Request) -> web.StreamResponse:
         else "Alert",
         references=[request.query["ref"]] if request.query.get("ref") else [],
     )
-    if chosen is not None:
-        texts = c.prefill(chosen, tenant, [], "")
-        draft.headline, draft.description, draft.instruction = (
-            texts["headline"],
-            texts["description"],
-            texts["instruction"],
-        )
+    if draft.msg_type == "Update" and draft.references:
+        # A correction starts from the original, not from a blank form.
+        ref = draft.references[0]
+        original = await ctx.ledger.alert(tenant.id, ref)
+        standing = await followups.standing(ctx.ledger.db, tenant.id, ref)
+        if original is None or standing is None:
+            raise web.HTTPNotFound(text="no such alert")
+        if not standing.open:
+            latest = standing.superseded_by.identifier if standing.superseded_by else None
+            return _refused(request, tenant, ref, _not_open(standing, request.get(LANG, "ja")), latest or ref)
+        c.from_original(draft, original, tenant)
+        chosen = next((p for p in presets if p.id == draft.preset), chosen)
+    elif chosen is not None:
+        draft.put(c.prefill(chosen, tenant, [], ""))
+        draft.filled = c.text_digest(draft.texts())
     return render(
         request,
         "console/compose.html",
@@ -115,6 +125,11 @@ async def compose_form(request: web.Request) -> web.StreamResponse:
         error=None,
         chosen=chosen,
     )
+
+
+def _not_open(standing: followups.Standing, lang: str) -> str:
+    refusal = _cancel_refusal(standing, lang)
+    return refusal[0] if refusal else ""
 
 
 @console.route(
@@ -143,21 +158,31 @@ async def compose_preview(request: web.Request) -> web.StreamResponse:
             chosen=None,
             error="テンプレートを選んでください（Choose a template）",
         )
+    if form.get("undo") and draft.previous:
+        draft.put({key: draft.previous.get(key, "") for key in ("headline", "description", "instruction")})
+        draft.previous = {}
+        return render(
+            request, "console/compose.html", tenant=tenant, presets=presets, draft=draft, chosen=chosen, error=None
+        )
     if form.get("refill"):
         texts = c.prefill(chosen, tenant, draft.districts, draft.shelters)
-        draft.headline, draft.description, draft.instruction = (
-            texts["headline"],
-            texts["description"],
-            texts["instruction"],
-        )
+        if draft.typed and form.get("refill") != "replace":
+            # Typed text is never replaced silently (Enter in the headline used to do it): ask.
+            return render(
+                request,
+                "console/compose.html",
+                tenant=tenant,
+                presets=presets,
+                draft=draft,
+                chosen=chosen,
+                error=None,
+                proposed=texts,
+            )
+        draft.previous = draft.texts() if any(draft.texts().values()) else {}
+        draft.put(texts)
+        draft.filled = c.text_digest(texts)
         return render(
-            request,
-            "console/compose.html",
-            tenant=tenant,
-            presets=presets,
-            draft=draft,
-            chosen=chosen,
-            error=None,
+            request, "console/compose.html", tenant=tenant, presets=presets, draft=draft, chosen=chosen, error=None
         )
     try:
         doc = c.manual_document(draft, chosen, tenant)
@@ -173,6 +198,11 @@ async def compose_preview(request: web.Request) -> web.StreamResponse:
             error=str(e),
         )
     alert = c.preview_alert(doc, tenant, who.identity)
+    changes: list[c.Change] = []
+    if doc.get("msgType") == "Update" and doc.get("references"):
+        original = await ctx.ledger.alert(tenant.id, str(doc["references"][0]))
+        if original is not None:
+            changes = c.changes(original, alert)
     rt = console_runtime(ctx)
     rows = q.preview_rows(rt, alert, tenant, PREVIEW_LANGUAGES)
     table = await q.decision_table(rt, alert)
@@ -190,6 +220,7 @@ async def compose_preview(request: web.Request) -> web.StreamResponse:
         rows=rows,
         table=table,
         actual=doc["status"] == "Actual",
+        changes=changes,
     )
 
 
@@ -255,13 +286,13 @@ async def compose_schedule(request: web.Request) -> web.StreamResponse:
     cron = str(form.get("cron", "")).strip()
     try:
         if cron:
-            job = scheduled_sends.schedule_recurring(service, tenant.id, doc, who.identity, cron)
+            job = await scheduled_sends.schedule_recurring(service, tenant.id, doc, who.identity, cron)
         else:
             at = datetime.fromisoformat(str(form.get("send_at", "")))
             at = at if at.tzinfo else at.replace(tzinfo=JST)
             if at <= now():
                 raise ValueError("the time has passed")
-            job = scheduled_sends.schedule_once(service, tenant.id, doc, who.identity, at)
+            job = await scheduled_sends.schedule_once(service, tenant.id, doc, who.identity, at)
     except ValueError as e:
         raise web.HTTPBadRequest(
             text=f"日時または繰り返しの指定が正しくありません (bad time or repeat): {e}"
@@ -289,7 +320,7 @@ async def schedules(request: web.Request) -> web.StreamResponse:
     ctx = request.app[CONTEXT]
     tenant = _tenant(request)
     who = _me(request)
-    jobs = scheduled_sends.tenant_jobs(shared_scheduler(console_runtime(ctx)), tenant.id)
+    jobs = await scheduled_sends.tenant_jobs(shared_scheduler(console_runtime(ctx)), tenant.id)
     return render(
         request,
         "console/schedules.html",
@@ -314,9 +345,28 @@ async def schedule_delete(request: web.Request) -> web.StreamResponse:
     who = _me(request)
     job = request.match_info["job"]
     service = shared_scheduler(console_runtime(ctx))
-    if not any(j["id"] == job for j in scheduled_sends.tenant_jobs(service, tenant.id)):
+    if not any(j["id"] == job for j in await scheduled_sends.tenant_jobs(service, tenant.id)):
         raise web.HTTPNotFound(text="no such scheduled send")  # another town's job is not ours to touch
-    service.cancel(job)
+    try:
+        removed = await service.remove(job)
+        failure = None if removed else "it was no longer scheduled (it may have just been sent)"
+    except Exception as e:  # the job store could not be written: the send is still scheduled
+        log.error("unschedule_failed", tenant=tenant.id, job=job, error=str(e)[:300])
+        failure = f"the schedule could not be changed ({type(e).__name__}); the send is still scheduled"
+    if failure is not None:
+        # The record says what happened: an officer who believes a send called off must learn
+        # that it was not, and the audit log must not show an 'unschedule' that did not happen.
+        await ctx.ledger.audit(
+            actor=who.identity,
+            action="unschedule_failed",
+            tenant=tenant.id,
+            target=job,
+            origin=client_ip(request),
+            detail={"reason": failure},
+        )
+        raise web.HTTPConflict(
+            text=f"予約を取り消せませんでした (the scheduled send was not called off): {failure}"
+        )
     await ctx.ledger.audit(
         actor=who.identity, action="unschedule", tenant=tenant.id, target=job, origin=client_ip(request)
     )
@@ -395,7 +445,7 @@ async def alert_detail(request: web.Request) -> web.StreamResponse:
         deliveries=await q.deliveries(ctx.ledger, tenant.id, alert_id),
         standing=await followups.standing(ctx.ledger.db, tenant.id, alert_id),
         stopped=await q.stop_note(ctx.ledger, tenant.id, alert_id),
-        reasons=c.cancel_reasons(ctx.settings, tenant.id),
+        reasons=two_person.offered_cancel_texts(c.cancel_reasons(ctx.settings, tenant.id), alert),
         role=who.role_in(tenant.id),
         me=who.identity,
         Role=Role,
@@ -472,6 +522,13 @@ def _cancel_refusal(standing: followups.Standing, lang: str) -> tuple[str, str |
             if en
             else "これは取消の配信です。取り消せません。"
         ), None
+    if standing.cancelled_by is not None and standing.cancelled_by.state == "held":
+        by = standing.cancelled_by
+        return (
+            f"A cancellation ({by.submitted_by or ''}) already waits for approval. Nothing was sent again."
+            if en
+            else f"取消はすでに作成され、承認待ちです（{by.submitted_by or ''}）。もう一度は送信しませんでした。"
+        ), by.identifier
     if standing.cancelled_by is not None:
         by = standing.cancelled_by
         who = f" ({by.submitted_by})" if by.submitted_by else ""
@@ -507,10 +564,7 @@ def _cancel_areas(info: Any) -> tuple[list[dict[str, str]], str]:
 
 
 def _cancel_headline(info: Any) -> str:
-    base = (info.headline or info.event).strip()
-    while base.startswith(("取消：", "取消:")):
-        base = base[3:].strip()
-    return f"取消：{base}"
+    return two_person.cancel_headline(info)
 
 
 @console.route(
@@ -533,7 +587,16 @@ async def alert_cancel(request: web.Request) -> web.StreamResponse:
     refusal = _cancel_refusal(standing, lang)
     if refusal is not None:
         return _refused(request, tenant, alert_id, *refusal)
-    reason = next((r for r in c.cancel_reasons(ctx.settings, tenant.id) if r.id == form.get("reason")), None)
+    # A source's alert (JMA, J-Alert, L-Alert) is withdrawn from the town's media with a relay
+    # text, never with "sent in error"; both kinds of text are pre-approved (docs/approval.md).
+    reason = next(
+        (
+            r
+            for r in two_person.offered_cancel_texts(c.cancel_reasons(ctx.settings, tenant.id), original)
+            if r.id == form.get("reason")
+        ),
+        None,
+    )
     if reason is None:
         raise web.HTTPBadRequest(text="choose a cancellation text")
     info = original.primary
@@ -554,6 +617,7 @@ async def alert_cancel(request: web.Request) -> web.StreamResponse:
             headline=_cancel_headline(info),
         )
     kind = next((code.value for code in info.event_code if code.value_name == "broadcaster:kind"), "notice")
+    texts = two_person.cancel_texts_for(original, reason)
     doc: dict[str, Any] = {
         "tenant": tenant.id,
         "status": original.status.value,  # a drill's cancel is a drill too
@@ -561,12 +625,12 @@ async def alert_cancel(request: web.Request) -> web.StreamResponse:
         "references": [original.identifier],
         "kind": kind,
         "event": info.event,
-        "headline": _cancel_headline(info),
-        "description": reason.ja,
+        "headline": texts["ja"][0],
+        "description": texts["ja"][1],
         "urgency": "Immediate",
         "severity": "Minor",
         "certainty": "Observed",
-        "translations": {"en": {"headline": f"Cancelled: {info.event}", "description": reason.en}},
+        "translations": {"en": {"headline": texts["en"][0], "description": texts["en"][1]}},
     }
     if districts:
         doc["districts"] = districts
@@ -578,7 +642,7 @@ async def alert_cancel(request: web.Request) -> web.StreamResponse:
         action="cancel",
         target=alert_id,
         detail={"reason": reason.id},
-        once_as=followups.cancel_raw_id(tenant.id, alert_id),
+        once_as=followups.cancel_raw_id(tenant.id, alert_id, standing.cancel_attempt),
     )
     if cancel_id is None:  # another request won the race a moment ago
         again = await followups.standing(ctx.ledger.db, tenant.id, alert_id)
@@ -686,12 +750,15 @@ async def events(request: web.Request) -> web.StreamResponse:
             current = await q.change_mark(ctx.ledger, tenant.id)
             if current != mark:
                 mark = current
-                payload = json.dumps({"at": datetime.now().isoformat(), "mark": list(map(str, current))})
+                # Aware, in the town's zone like every time shown (docs/decisions.md, decision 8).
+                payload = json.dumps({"at": now().astimezone(JST).isoformat(), "mark": list(map(str, current))})
                 await response.write(f"event: change\ndata: {payload}\n\n".encode())
             else:
                 await response.write(b": keep-alive\n\n")
-    except (ConnectionResetError, asyncio.CancelledError):
-        pass
+    except ConnectionResetError:
+        pass  # the browser went away; it reconnects if it wants more
+    # A cancellation (the server stopping, the task cancelled) goes on up: swallowed, it would
+    # leave the server waiting on a handler that believes it finished normally.
     return response
 
 

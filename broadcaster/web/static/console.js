@@ -10,6 +10,14 @@
       form.setAttribute("data-sent", "1");
     });
   });
+  // Enter in a one-line field of the compose form sends nothing: it used to press the first
+  // button, which put the template's text over what the officer had typed.
+  document.querySelectorAll("form.compose input").forEach(function (input) {
+    if (input.type === "checkbox" || input.type === "radio" || input.type === "hidden") { return; }
+    input.addEventListener("keydown", function (e) {
+      if (e.key === "Enter" && !e.isComposing) { e.preventDefault(); }
+    });
+  });
   var holder = document.querySelector("[data-live]");
   if (!holder || !window.EventSource) { return; }
   var source = new EventSource(holder.getAttribute("data-live"));
