@@ -16,6 +16,7 @@ from typing import Any
 
 import pytest
 
+from broadcaster.pipeline.two_person import DEFAULT_CANCEL_TEXTS, cancel_texts_for
 from broadcaster.store import consistency, reports
 from broadcaster.store.consistency import Alarm
 from tests.fakes.lalert import FakeLAlert
@@ -117,6 +118,16 @@ async def _send(m: Media, **fields: Any) -> str:
     return identifier
 
 
+async def _cancel(m: Media, reference: str) -> str:
+    """The town's own cancel in the pre-approved 'sent in error' words: one officer may send it."""
+    original = await m.run.ledger.alert("anamizu", reference)
+    assert original is not None
+    headline, description = cancel_texts_for(original, DEFAULT_CANCEL_TEXTS[0])["ja"]
+    return await _send(
+        m, msgType="Cancel", references=[reference], headline=headline, description=description
+    )
+
+
 async def _states(m: Media, event_key: str) -> dict[str, consistency.MediumState]:
     return {s.surface: s for s in await consistency.states_of(m.run.ledger.db, "anamizu", event_key)}
 
@@ -155,9 +166,7 @@ async def test_media_that_agree_raise_nothing_through_an_update_and_a_cancel(tmp
             m, msgType="Update", references=[first], headline="川島公民館に加え大町の集会所を開設"
         )
         await eventually(lambda: all_fine(update))
-        cancel = await _send(
-            m, msgType="Cancel", references=[update], headline="避難所の開設情報を取り消します"
-        )
+        cancel = await _cancel(m, update)
         states = await eventually(lambda: all_fine(cancel))
         # A cancel leaves the lists: the banner and the app show nothing of the event.
         assert states["banner"].carried_id is None and states["app_api"].carried_id is None
@@ -239,9 +248,7 @@ async def test_a_cancel_that_reached_line_but_not_x_is_an_alarm_on_x_only(
         first = await _send(m)
         m.x.fail_next(403, "forbidden")
         broken_at = time.time()
-        cancel = await _send(
-            m, msgType="Cancel", references=[first], headline="避難所の開設情報を取り消します"
-        )
+        cancel = await _cancel(m, first)
 
         async def raised() -> list[Alarm]:
             return await _alarms(m, "x")
@@ -328,9 +335,7 @@ async def test_the_console_shows_the_facts_side_by_side_and_one_click_republishe
             m = Media(run, FakeLine(), x, FakeLAlert(), tmp_path / "site" / "anamizu")
             first = await _send(m)
             x.fail_next(403, "forbidden")
-            cancel = await _send(
-                m, msgType="Cancel", references=[first], headline="避難所の開設情報を取り消します"
-            )
+            cancel = await _cancel(m, first)
             (alarm,) = await eventually(lambda: _alarms(m, "x"), timeout=20)
             async with client() as http:
                 csrf = await env.login(http, "tanaka")
