@@ -121,6 +121,10 @@ class RouteStage:
             )
             if routed.verdict.cancel_alone:
                 await self._tell_approvers(alert)
+            if not routed.held and not to_publish:
+                # Nothing left to send (a 取消 adopted before its original, with nothing to follow
+                # yet): no receipt will ever come to finish it, so it is finished here.
+                await self.ledger.complete_if_final(alert.tenant, alert.identifier)
         except Exception as e:
             log.error("route_failed", tenant=alert.tenant, alert=alert.identifier, error=str(e))
             return Retry(backoff(record.attempt, self.retry_tiers), f"route: {type(e).__name__}: {e}")

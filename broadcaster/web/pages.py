@@ -14,7 +14,7 @@ from aiohttp import web
 from broadcaster.logging import get_logger
 from broadcaster.store import reports
 from broadcaster.store.users import Role
-from broadcaster.web.console.names import channel_name, clock
+from broadcaster.web.console.names import audience_name, channel_name, clock
 from broadcaster.web.endpoints import Endpoints
 from broadcaster.web.i18n import t
 from broadcaster.web.keys import CONTEXT, LANG, principal
@@ -38,6 +38,7 @@ def render(request: web.Request, template: str, status: int = 200, **context: An
         lang=lang,
         t=lambda key: t(key, lang),
         channel_name=lambda channel: channel_name(channel, lang),
+        audience_name=lambda audience, districts: audience_name(audience, districts, lang),
         clock=clock,
         principal=principal(request),
         request_path=request.path_qs,

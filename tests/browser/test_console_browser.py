@@ -105,14 +105,30 @@ async def test_compose_preview_approve_send_and_cancel(browser: Browser, tmp_pat
 
         # The preview: an unmistakable banner, the text per medium and language, the people.
         await expect(officer.locator(".status-banner")).to_have_text("実際の情報")
+        # A summary first, in words: media, who, how many, whether a second officer must approve.
+        summary = officer.locator("table.summary-media")
+        await expect(summary.locator("tr[data-channel=line]")).to_contain_text("川島地区")
+        await expect(summary.locator("tr[data-channel=line]")).to_contain_text("3")
+        await expect(summary.locator("tr[data-channel=circular]")).to_contain_text("回覧板")
+        await expect(summary.locator("tr[data-channel=circular]")).to_contain_text("1")
+        await expect(officer.locator(".summary-approval")).to_contain_text("承認後に送信")
+        await expect(officer.locator(".summary-areas")).to_have_text("川島")
+        assert "lalert_out" not in await officer.locator("main").inner_text(), "raw channel ids shown"
+        assert "district:" not in await officer.locator("main").inner_text(), "raw audience ids shown"
+        await expect(officer.locator("section.warnings")).to_have_count(0)
         counts = officer.locator("table.counts")
-        await expect(counts).to_contain_text("line")
-        await expect(counts.locator("tr", has_text="district:kawashima").filter(has_text="line")).to_contain_text("3")
-        await expect(counts.locator("tr", has_text="circular").first).to_contain_text("1")
-        await expect(counts).to_contain_text("要承認")
+        await expect(counts.locator("tr[data-channel=line][data-audience='district:kawashima']")).to_contain_text("3")
+        # Texts folded per medium, languages folded inside.
         await expect(officer.locator("article[data-channel=x][data-lang=ja]")).to_contain_text("収まる")
         await expect(officer.locator("article[data-channel=line][data-lang=vi]")).to_contain_text("川島")
+        await expect(officer.locator("article[data-channel=line][data-lang=vi]")).to_be_hidden()
         await expect(officer.locator("article.preview-row").first).to_contain_text("川島地区")
+        height = await officer.evaluate("document.documentElement.scrollHeight")
+        print(f"preview height at 1366 px: {height} px")
+        assert height < 2500, f"the preview is {height} px tall"
+        await officer.screenshot(path=str(SHOTS / "preview-1366.png"), full_page=True)
+        await officer.click("details.channel-texts[data-channel=line] > summary")
+        await expect(officer.locator("article[data-channel=line][data-lang=ja]")).to_be_visible()
         # Sending as Actual needs the explicit confirmation.
         await officer.click("form.send button.danger")
         assert await officer.locator("form.send input[name=confirm_actual]:invalid").count() == 1
@@ -266,4 +282,33 @@ async def test_enter_and_the_template_button_never_lose_typed_text(browser: Brow
         await expect(page.locator("#description")).to_have_value("手で書いた本文です。")
         width = await page.evaluate("document.documentElement.scrollWidth")
         assert width <= 390, f"the compose page scrolls sideways on a phone ({width} px)"
+    guard.check()
+
+
+async def test_the_preview_blocks_on_a_placeholder_and_a_headline_for_the_whole_town(
+    browser: Browser, tmp_path: Path
+) -> None:
+    guard = Guard()
+    SHOTS.mkdir(parents=True, exist_ok=True)
+    async with console_env(tmp_path) as env:
+        page = await (await guard.watch(await browser.new_context(viewport={"width": 390, "height": 844}))).new_page()
+        await login(page, env, "tanaka")
+        await page.goto(f"{env.base}/t/anamizu/compose")
+        await page.select_option("#preset", "evacuation_order")
+        # The template filled in before a district or shelter was chosen: 町内全域 and （避難所名）.
+        await page.click("button[name=refill]")
+        await page.check("input[name=districts][value=kawashima]")
+        await page.check("input[name=status][value=Exercise]")
+        await page.click("button.primary")
+        warnings = page.locator("section.warnings")
+        await expect(warnings.locator("[data-warning=placeholder]")).to_contain_text("（避難所名）")
+        await expect(warnings.locator("[data-warning=whole_town]")).to_contain_text("川島")
+        await page.screenshot(path=str(SHOTS / "preview-warnings-390.png"), full_page=True)
+        width = await page.evaluate("document.documentElement.scrollWidth")
+        assert width <= 390, f"the preview scrolls sideways on a phone ({width} px)"
+        await page.click("form.send button.drill")
+        assert await page.locator("form.send input[name=confirm_warnings]:invalid").count() == 1
+        await page.check("form.send input[name=confirm_warnings]")
+        await page.click("form.send button.drill")
+        await page.wait_for_url(re.compile(r"/t/anamizu/alerts/m-[^/]+$"))
     guard.check()

@@ -168,3 +168,49 @@ async def test_no_correction_of_a_cancelled_alert(env: WebEnv) -> None:
         async with s.get(f"{env.base}/t/anamizu/compose?msg_type=Update&ref={ref}") as r:
             assert r.status == 409
             assert "すでに取り消されています" in await r.text()
+
+
+def _hidden(page: str, name: str) -> str:
+    import html
+
+    match = re.search(
+        rf'<form method="post" action="[^"]*/compose/send".*?name="{name}" value="([^"]*)"', page, re.S
+    )
+    assert match, name
+    return html.unescape(match.group(1))
+
+
+async def test_sending_needs_the_warnings_confirmed_and_a_preview_goes_out_once(env: WebEnv) -> None:
+    async with client() as s:
+        csrf = await env.login(s, "tanaka")
+        form = {
+            "csrf": csrf,
+            "preset": "evacuation_order",
+            "status": "Exercise",
+            "districts": "kawashima",
+            "headline": "【警戒レベル４】川島地区に避難指示",
+            "description": "避難所：（避難所名）",
+        }
+        async with s.post(f"{env.base}/t/anamizu/compose/preview", data=form) as r:
+            page = await r.text()
+        assert 'data-warning="placeholder"' in page
+        sent = {
+            "csrf": csrf,
+            "doc": _hidden(page, "doc"),
+            "signature": _hidden(page, "signature"),
+            "raw_id": _hidden(page, "raw_id"),
+        }
+        url = f"{env.base}/t/anamizu/compose/send"
+        async with s.post(url, data=sent, allow_redirects=False) as r:
+            assert r.status == 400, "warnings not confirmed"
+        async with s.post(url, data={**sent, "confirm_warnings": "yes"}, allow_redirects=False) as r:
+            assert r.status == 303
+            assert r.headers["Location"].endswith(f"/alerts/m-anamizu-{sent['raw_id'][:24]}")
+        async with s.post(url, data={**sent, "confirm_warnings": "yes"}, allow_redirects=False) as r:
+            assert r.status == 409
+            assert "すでに送信されています" in await r.text()
+        # The id is part of what was signed: another one is refused.
+        other = {**sent, "raw_id": "0" * 32, "confirm_warnings": "yes"}
+        async with s.post(url, data=other, allow_redirects=False) as r:
+            assert r.status == 409
+            assert "プレビューと違います" in await r.text()

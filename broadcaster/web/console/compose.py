@@ -210,9 +210,14 @@ def manual_document(draft: Draft, preset: Preset, tenant: TenantSettings) -> dic
     return doc
 
 
-def preview_alert(doc: dict[str, Any], tenant: TenantSettings, officer: str) -> Alert:
-    """The Alert the pipeline will make of this document (for previews and counts)."""
+def preview_alert(doc: dict[str, Any], tenant: TenantSettings, officer: str, raw_id: str | None = None) -> Alert:
+    """The Alert the pipeline will make of this document (for previews and counts).
+
+    With the `raw_id` it will be sent under, its identifier, and so every link in its texts, is
+    the one the sent alert will have.
+    """
     raw = RawEvent(
+        **({"id": raw_id} if raw_id else {}),
         source="manual",
         content_type=CONTENT_TYPE,
         body=json.dumps(doc, ensure_ascii=False).encode("utf-8"),
@@ -224,14 +229,15 @@ def preview_alert(doc: dict[str, Any], tenant: TenantSettings, officer: str) -> 
     return alert
 
 
-def digest(doc: dict[str, Any], secret: bytes) -> str:
-    """A signature over exactly what was previewed; the send step recomputes and compares."""
-    canonical = json.dumps(doc, ensure_ascii=False, sort_keys=True, separators=(",", ":"))
+def digest(doc: dict[str, Any], secret: bytes, raw_id: str = "") -> str:
+    """A signature over exactly what was previewed (and the id it will be sent under)."""
+    signed: Any = [doc, raw_id] if raw_id else doc
+    canonical = json.dumps(signed, ensure_ascii=False, sort_keys=True, separators=(",", ":"))
     return hmac.new(secret, canonical.encode("utf-8"), hashlib.sha256).hexdigest()
 
 
-def same(doc: dict[str, Any], secret: bytes, sent_digest: str) -> bool:
-    return hmac.compare_digest(digest(doc, secret), sent_digest)
+def same(doc: dict[str, Any], secret: bytes, sent_digest: str, raw_id: str = "") -> bool:
+    return hmac.compare_digest(digest(doc, secret, raw_id), sent_digest)
 
 
 def from_original(draft: Draft, original: Alert, tenant: TenantSettings) -> None:

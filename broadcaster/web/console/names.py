@@ -45,3 +45,32 @@ def clock(at: datetime | None, fmt: str = "%m/%d %H:%M") -> str:
 
         at = at.replace(tzinfo=UTC)
     return f"{at.astimezone(JST).strftime(fmt)} JST"
+
+
+_BASES = {
+    "public": ("町内の全員", "everyone in town"),
+    "district": ("{}地区", "{} district"),
+    "leaders": ("区長・町内会長", "district leaders"),
+    "deputies": ("副区長", "deputy leaders"),
+    "officers": ("職員", "officers"),
+}
+
+
+def audience_name(audience: str, districts: dict[str, str], lang: str) -> str:
+    """`district:kawashima/避難` as 川島地区（避難）; an unknown shape is shown as it is."""
+    base, _, rest = audience.partition(":")
+    scope, _, topic = rest.partition("/")
+    if base not in _BASES:
+        return audience
+    ja, en = _BASES[base]
+    words = en if lang == "en" else ja
+    place = districts.get(scope, scope)
+    if base == "district":
+        name = words.format(place)
+    elif scope and base in ("leaders", "deputies"):
+        name = f"{place}: {words}" if lang == "en" else f"{place}地区の{words}"
+    elif scope:
+        name = f"{words} ({scope})"
+    else:
+        name = words
+    return f"{name}（{topic}）" if topic else name

@@ -9,6 +9,8 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import json
+import re
+import uuid
 from datetime import datetime
 from typing import Any
 
@@ -27,7 +29,7 @@ from broadcaster.store import followups, handoffs, reports
 from broadcaster.store.users import Role
 from broadcaster.web.console import compose as c
 from broadcaster.web.console import queries as q
-from broadcaster.web.console import quota_flags
+from broadcaster.web.console import quota_flags, text_checks
 from broadcaster.web.console.consistency import open_alarms
 from broadcaster.web.console.names import clock
 from broadcaster.web.console.receivers import silent_receivers
@@ -197,7 +199,10 @@ async def compose_preview(request: web.Request) -> web.StreamResponse:
             chosen=chosen,
             error=str(e),
         )
-    alert = c.preview_alert(doc, tenant, who.identity)
+    # The id it will be sent under: links in the preview are the sent ones, and sending the same
+    # preview twice (a double click, the back button) makes one alert.
+    raw_id = uuid.uuid4().hex
+    alert = c.preview_alert(doc, tenant, who.identity, raw_id)
     changes: list[c.Change] = []
     if doc.get("msgType") == "Update" and doc.get("references"):
         original = await ctx.ledger.alert(tenant.id, str(doc["references"][0]))
@@ -216,12 +221,24 @@ async def compose_preview(request: web.Request) -> web.StreamResponse:
         chosen=chosen,
         doc=doc,
         doc_json=json.dumps(doc, ensure_ascii=False),
-        signature=c.digest(doc, (who.csrf_token or "").encode()),
+        signature=c.digest(doc, (who.csrf_token or "").encode(), raw_id),
+        raw_id=raw_id,
         rows=rows,
+        row_groups=_by_channel(rows),
         table=table,
         actual=doc["status"] == "Actual",
         changes=changes,
+        warnings=text_checks.check(doc, tenant),
+        summary=q.preview_summary(table),
+        district_names={d.id: d.name for d in tenant.districts},
     )
+
+
+def _by_channel(rows: list[Any]) -> list[tuple[str, list[Any]]]:
+    groups: dict[str, list[Any]] = {}
+    for row in rows:
+        groups.setdefault(row.channel, []).append(row)
+    return list(groups.items())
 
 
 @console.route(
@@ -232,6 +249,7 @@ async def compose_send(request: web.Request) -> web.StreamResponse:
     who = _me(request)
     form = await request.post()
     doc = _verified_doc(form, who, tenant)
+    raw_id = str(form.get("raw_id", ""))
     alert_id = await _send_manual(
         request,
         doc,
@@ -243,8 +261,17 @@ async def compose_send(request: web.Request) -> web.StreamResponse:
             "headline": doc.get("headline"),
             "template": doc.get("template"),
         },
+        once_as=raw_id or None,
     )
-    assert alert_id is not None
+    if alert_id is None:
+        sent = f"m-{tenant.id}-{raw_id[:24]}"
+        lang = request.get(LANG, "ja")
+        message = (
+            "This preview was already sent; it was not sent again."
+            if lang == "en"
+            else "このプレビューの内容はすでに送信されています。もう一度は送信しませんでした。"
+        )
+        return _refused(request, tenant, sent, message, sent)
     raise web.HTTPSeeOther(f"/t/{tenant.id}/alerts/{alert_id}")
 
 
@@ -254,8 +281,11 @@ def _verified_doc(form: Any, who: Any, tenant: Any) -> dict[str, Any]:
         doc = json.loads(str(form.get("doc", "")))
     except json.JSONDecodeError as e:
         raise web.HTTPBadRequest(text="the previewed alert is missing") from e
+    raw_id = str(form.get("raw_id", ""))
+    if raw_id and not re.fullmatch(r"[0-9a-f]{32}", raw_id):
+        raise web.HTTPBadRequest(text="bad preview id")
     if not isinstance(doc, dict) or not c.same(
-        doc, (who.csrf_token or "").encode(), str(form.get("signature", ""))
+        doc, (who.csrf_token or "").encode(), str(form.get("signature", "")), raw_id
     ):
         raise web.HTTPConflict(
             text="内容がプレビューと違います。もう一度プレビューしてください。 (Changed since the preview: preview again.)"
@@ -265,6 +295,10 @@ def _verified_doc(form: Any, who: Any, tenant: Any) -> dict[str, Any]:
     if doc["status"] == "Actual" and form.get("confirm_actual") != "yes":
         raise web.HTTPBadRequest(
             text="実際の情報として送るには確認欄にチェックしてください。 (Confirm that this is not a drill.)"
+        )
+    if text_checks.check(doc, tenant) and form.get("confirm_warnings") != "yes":
+        raise web.HTTPBadRequest(
+            text="プレビューの注意をすべて確認し、確認欄にチェックしてください。 (Confirm the preview's warnings.)"
         )
     return doc
 

@@ -234,6 +234,28 @@ def preview_rows(rt: Runtime, alert: Alert, tenant: Any, languages: Sequence[str
     )
 
 
+@dataclass
+class MediumSummary:
+    channel: str
+    audiences: list[str]  # audience ids, in the table's order
+    people: int  # counted people (broadcast channels reach everyone and count none)
+    everyone: bool
+    approval: bool
+
+
+def preview_summary(table: Table) -> list[MediumSummary]:
+    """The decision table folded per medium: what the officer reads first in the preview."""
+    out: dict[str, MediumSummary] = {}
+    for r in table.rows:
+        m = out.setdefault(r.channel, MediumSummary(r.channel, [], 0, False, False))
+        if r.audience not in m.audiences:
+            m.audiences.append(r.audience)
+        m.people += r.people or 0
+        m.everyone = m.everyone or r.broadcast
+        m.approval = m.approval or r.approval
+    return list(out.values())
+
+
 async def decision_table(rt: Runtime, alert: Alert) -> Table:
     assert alert.tenant is not None
     try:
