@@ -12,6 +12,7 @@ from __future__ import annotations
 from collections.abc import Sequence
 from datetime import datetime
 
+from broadcaster.cap.publish import for_publication, placed
 from broadcaster.channels import Carried
 from broadcaster.consistency.facts import differences, facts_of, in_force
 from broadcaster.model import Alert, MsgType, ResponseType
@@ -72,6 +73,16 @@ def _lift(alert: Alert) -> bool:
     return bool(alert.info) and ResponseType.ALL_CLEAR in alert.primary.response_type
 
 
+def _feed_facts(expected: Alert, earlier: Sequence[Alert], c: Carried) -> dict[str, str]:
+    """What the CAP feed must say of the message: it as published (docs/cap.md, *Publishing*),
+    with an expiry and references to documents the feed holds; where the message names no area
+    an aggregator can place, the feed names the town, which the ledger does not know."""
+    want = facts_of(for_publication(expected, earlier=earlier, town="", codes=()))
+    if expected.info and not placed(expected.primary.area):
+        want["areas"] = c.facts.get("areas", "")
+    return want
+
+
 def judge(
     channel: str,
     source: str,
@@ -80,12 +91,15 @@ def judge(
     due: datetime | None,
     at: datetime,
     lag_s: float,
+    earlier: Sequence[Alert] = (),
 ) -> list[MediumState]:
+    """`earlier`: the event's messages this channel carried before `expected`, oldest first."""
     want = facts_of(expected)
     out: list[MediumState] = []
     for c in carried:
         right = _shows_right_message(c, expected, at)
-        diffs = differences(want, c.facts) if right and c.alert_id is not None else []
+        facts = _feed_facts(expected, earlier, c) if c.surface == "cap_feed" else want
+        diffs = differences(facts, c.facts) if right and c.alert_id is not None else []
         if right is None or (right and not diffs):
             problem = None
         elif diffs:
@@ -103,7 +117,7 @@ def judge(
                 carried_id=c.alert_id,
                 problem=problem,
                 facts={
-                    "expected": want,
+                    "expected": facts,
                     "carried": dict(c.facts),
                     "listed": c.listed,
                     "should_list": in_force(expected, at) if c.listed is not None else None,

@@ -19,7 +19,7 @@ from broadcaster.channels import Carried, MediumReading
 from broadcaster.consistency.judge import due_since, expected_on, judge, provider_record
 from broadcaster.logging import get_logger
 from broadcaster.metrics import METRICS
-from broadcaster.model import now
+from broadcaster.model import Alert, now
 from broadcaster.pipeline.adapters import AdapterPool
 from broadcaster.settings import GuardSettings
 from broadcaster.store import consistency
@@ -71,7 +71,9 @@ class ConsistencyGuard:
             else:
                 carried = [provider_record(alerts, sent, channel)]
                 source = "provider"
-            states += judge(channel, source, expected, carried, due, at, self.settings.lag_s)
+            carried_ids = {s.alert_id for s in sent if s.channel == channel}
+            earlier = [a for a in alerts if a.identifier in carried_ids and _older(a, expected)]
+            states += judge(channel, source, expected, carried, due, at, self.settings.lag_s, earlier)
         raised, cleared = await consistency.record(self.ledger.db, tenant, event_key, states, at)
         for a in raised:
             METRICS.consistency_raised.labels(a.tenant, a.channel, a.surface, a.problem).inc()
@@ -113,3 +115,8 @@ class ConsistencyGuard:
 
     async def stop(self) -> None:
         self._stop.set()
+
+
+def _older(a: Alert, b: Alert) -> bool:
+    # "Older" as the ledger and the website have it: by the source's sent, then by reception.
+    return (a.sent, a.received or a.sent, a.identifier) < (b.sent, b.received or b.sent, b.identifier)

@@ -20,9 +20,10 @@ import sqlalchemy as sa
 
 from broadcaster.logging import get_logger
 from broadcaster.model import now
+from broadcaster.model.states import FINAL_STATES
 from broadcaster.settings import Settings
 from broadcaster.store import tables as t
-from broadcaster.store.ledger import FINAL_STATES, Ledger
+from broadcaster.store.ledger import Ledger
 
 log = get_logger(__name__)
 

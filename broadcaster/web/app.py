@@ -14,6 +14,7 @@ from broadcaster.web.circular_console import circular_console
 from broadcaster.web.circular_leader import leader_pages
 from broadcaster.web.console.coverage_page import coverage_console
 from broadcaster.web.console.handoff import handoff_console
+from broadcaster.web.console.logins import logins_console
 from broadcaster.web.console.pages import console
 from broadcaster.web.console.quota_page import quota_pages
 from broadcaster.web.console.receivers import receivers_console
@@ -50,7 +51,7 @@ def build_app(ctx: WebContext, extra: list[Endpoints] | None = None, *, only_hea
     app.on_shutdown.append(_closing)
     registry: dict[object, Endpoint] = {}
     app[ENDPOINTS] = registry
-    groups = [health] if only_health else [health, pages, api, console, hooks, line_hooks, site, pwa, circular_console, circular_api, leader_pages, unsubscribe_pages, quota_pages, handoff_console, receivers_console, coverage_console, *(extra or [])]
+    groups = [health] if only_health else [health, pages, api, console, hooks, line_hooks, site, pwa, circular_console, circular_api, leader_pages, unsubscribe_pages, quota_pages, handoff_console, receivers_console, coverage_console, logins_console, *(extra or [])]
     for group in groups:
         group.register(app, registry)
     if not only_health:

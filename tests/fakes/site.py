@@ -136,7 +136,7 @@ class SiteFixture:
     made: list[WebsiteAdapter] = field(default_factory=list)
 
     def adapter(self, *, clock: Callable[[], datetime] | None = None, **settings: Any) -> WebsiteAdapter:
-        site = Site(tenant="anamizu", name="穴水町", url=self.url, districts=DISTRICTS)
+        site = Site(tenant="anamizu", name="穴水町", url=self.url, districts=DISTRICTS, codes=("174611",))
         adapter = WebsiteAdapter(
             WebsiteSettings(site_dir=self.root, site_url=self.url, **settings),
             site,

@@ -71,7 +71,7 @@ def to_alert(env: Envelope, draft: Draft, *, received: datetime | None) -> Alert
             event_code=tuple(codes),
             effective=env.report_datetime,
             onset=draft.onset,
-            expires=draft.expires,
+            expires=draft.expires or _valid_until(env),
             sender_name=env.publishing_office,
             headline=env.head_title or env.title,
             description=description,
@@ -94,3 +94,10 @@ def to_alert(env: Envelope, draft: Draft, *, received: datetime | None) -> Alert
         )
     except ValidationError as e:
         raise ParseError("invalid_alert", str(e)[:300]) from e
+
+
+def _valid_until(env: Envelope) -> datetime | None:
+    """Head/ValidDateTime, when it is after the report: a validity that ended before the telegram
+    was written (seen in official samples of 海上警報（臨時）) says nothing."""
+    valid = env.valid_datetime
+    return valid if valid is not None and valid > env.report_datetime else None

@@ -36,6 +36,8 @@ class Envelope:
     head_title: str
     report_datetime: datetime  # 発表時刻, CAP sent
     target_datetime: datetime | None
+    # Head/ValidDateTime: until when the information holds (竜巻注意情報, 津波予報, 海上警報…).
+    valid_datetime: datetime | None
     event_id: str
     info_type: str  # 発表 / 訂正 / 取消 as written
     msg_type: MsgType
@@ -63,6 +65,15 @@ def _required(el: Element | None, *names: str) -> str:
     if not value:
         raise ParseError("missing_field", "/".join(names))
     return value
+
+
+def _optional_datetime(head: Element | None, tag: str) -> datetime | None:
+    value = text(head, tag)
+    try:
+        return _datetime(value, f"Head/{tag}") if value else None
+    except ParseError:
+        # A secondary time that does not parse must not cost a warning its delivery.
+        return None
 
 
 def read_envelope(root: Element, *, received: datetime) -> Envelope:
@@ -106,6 +117,7 @@ def read_envelope(root: Element, *, received: datetime) -> Envelope:
         head_title=text(head, "Title"),
         report_datetime=report_dt,
         target_datetime=target_dt,
+        valid_datetime=_optional_datetime(head, "ValidDateTime"),
         event_id=text(head, "EventID"),
         info_type=info_type,
         msg_type=msg_type,

@@ -97,7 +97,13 @@ class WebsiteAdapter:
             website = WebsiteSettings(**fields)
         except ValidationError as e:
             raise ConfigError(f"channel {channel} (tenant {env.tenant}): {e}") from e
-        site = Site(tenant=env.tenant, name=env.tenant_name, url=website.site_url, districts=env.districts)
+        site = Site(
+            tenant=env.tenant,
+            name=env.tenant_name,
+            url=website.site_url,
+            districts=env.districts,
+            codes=env.municipality_codes,
+        )
         return cls(website, site)
 
     async def send(self, delivery: Delivery) -> SendResult:

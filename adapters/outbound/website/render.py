@@ -23,9 +23,18 @@ import jinja2
 
 from adapters.outbound.website import feeds
 from adapters.outbound.website.layout import STATE, slug
-from adapters.outbound.website.state import CURRENT_VIEWS, Entry, SiteState, View, newest_by_event, prominence
+from adapters.outbound.website.state import (
+    CURRENT_VIEWS,
+    Entry,
+    SiteState,
+    View,
+    earlier_of_event,
+    newest_by_event,
+    prominence,
+)
 from adapters.outbound.website.views import Card, card, cards_for, summary_json
 from broadcaster.cap import to_cap
+from broadcaster.cap.publish import for_publication
 from broadcaster.model import Alert
 
 # Every publish rewrites the CAP feed from the alerts it lists, and a message's CAP never changes:
@@ -86,6 +95,16 @@ class Site:
     name: str
     url: str  # absolute, ends with "/"
     districts: tuple[tuple[str, str], ...] = ()  # (id, name)
+    # The town's JIS X 0402 codes: the area of a CAP document whose alert names none it can place.
+    codes: tuple[str, ...] = ()
+
+
+def published_cap(alert: Alert, entries: Mapping[str, Entry], site: Site) -> bytes:
+    """The CAP document of a message as this site publishes it: with an expiry, a description
+    and a placed area, and references to the messages of its event the site published before
+    (docs/cap.md, *Publishing*)."""
+    earlier = earlier_of_event(entries, alert)
+    return cap_of(for_publication(alert, earlier=earlier, town=site.name, codes=site.codes))
 
 
 @dataclass
@@ -143,7 +162,7 @@ def build(state: SiteState, site: Site, view: Mapping[str, View], previous: Site
         else:
             out.fresh[f"{stem}.html"] = page()
             out.fresh[f"{stem}.json"] = data()
-        cap = partial(cap_of, e.alert)
+        cap = partial(published_cap, e.alert, entries, site)
         # A message's CAP never changes: link it whenever the previous release has it.
         if not full and previous is not None and ident in previous.entries:
             out.reusable[f"{stem}.xml"] = cap
@@ -199,7 +218,7 @@ def build(state: SiteState, site: Site, view: Mapping[str, View], previous: Site
         site.tenant, site.name, site.url, feed_cards, entries, newest, state.updated
     )
     caps = {
-        c.id: cap_of(entries[c.id].alert)
+        c.id: published_cap(entries[c.id].alert, entries, site)
         for c in feed_cards
         if c.view in feeds.CAP_FEED_VIEWS and newest[entries[c.id].alert.event_key] == c.id
     }

@@ -126,6 +126,19 @@ def newest_by_event(entries: Mapping[str, Entry]) -> dict[str, str]:
     return {k: a.identifier for k, a in out.items()}
 
 
+def earlier_of_event(entries: Mapping[str, Entry], alert: Alert) -> list[Alert]:
+    """The messages of the alert's event the site holds that are older than it, oldest first."""
+    mine = _order(alert)
+    return sorted(
+        (
+            e.alert
+            for e in entries.values()
+            if e.alert.event_key == alert.event_key and _order(e.alert) < mine
+        ),
+        key=_order,
+    )
+
+
 def views(entries: Mapping[str, Entry], at: datetime) -> dict[str, View]:
     by_event: dict[str, list[Alert]] = {}
     for e in entries.values():
