@@ -13,7 +13,7 @@ from dataclasses import dataclass
 from pydantic import ValidationError
 
 from broadcaster.bus import Ack, Bus, Outcome, Outgoing, Record, Retry
-from broadcaster.bus.topics import ALERTS, backoff
+from broadcaster.bus.topics import backoff
 from broadcaster.errors import ParseError
 from broadcaster.logging import get_logger
 from broadcaster.model import (
@@ -32,6 +32,7 @@ from broadcaster.parsing import SourceParser
 from broadcaster.pipeline.coast import as_lifted, localize
 from broadcaster.pipeline.hops import H_NORMALIZED, H_TENANT, carry, stamp
 from broadcaster.pipeline.merge import change_of
+from broadcaster.pipeline.messages import alert_message
 from broadcaster.pipeline.tenancy import TenantDirectory
 from broadcaster.store.ledger import Ledger
 
@@ -276,14 +277,7 @@ class NormalizeStage:
                 continue
             headers = stamp(carry(record.headers), H_NORMALIZED, normalized)
             headers[H_TENANT] = alert.tenant or ""
-            out.append(
-                Outgoing(
-                    ALERTS,
-                    alert.model_dump_json(by_alias=True).encode("utf-8"),
-                    key=f"{alert.tenant}|{alert.event_key}",
-                    headers=headers,
-                )
-            )
+            out.append(alert_message(alert, headers))
             log.info(
                 "alert_accepted",
                 tenant=alert.tenant,

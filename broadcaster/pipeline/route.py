@@ -21,15 +21,14 @@ from datetime import datetime, timedelta
 
 from pydantic import ValidationError
 
-from broadcaster.bus import Ack, Bus, DeadLetter, Outcome, Outgoing, Record, Retry
-from broadcaster.bus.topics import ALERTS, backoff, dispatch_topic
+from broadcaster.bus import Ack, Bus, DeadLetter, Outcome, Record, Retry
+from broadcaster.bus.topics import backoff
 from broadcaster.channels import ChannelProfile
 from broadcaster.logging import get_logger
 from broadcaster.model import (
     KIND,
     Alert,
     Dispatch,
-    DispatchOrder,
     Explanation,
     MsgType,
     Priority,
@@ -37,7 +36,8 @@ from broadcaster.model import (
     now,
 )
 from broadcaster.pipeline import two_person
-from broadcaster.pipeline.hops import H_RECEIVED, H_ROUTED, H_TENANT, carry, stamp
+from broadcaster.pipeline.hops import H_ROUTED, H_TENANT, carry, stamp
+from broadcaster.pipeline.messages import alert_message, order_message
 from broadcaster.pipeline.tenancy import TenantDirectory
 from broadcaster.pipeline.two_person_notice import cancel_alone_notice
 from broadcaster.preference import personal_channels
@@ -121,6 +121,10 @@ class RouteStage:
             )
             if routed.verdict.cancel_alone:
                 await self._tell_approvers(alert)
+            if not routed.held and not to_publish:
+                # Nothing left to send (a 取消 adopted before its original, with nothing to follow
+                # yet): no receipt will ever come to finish it, so it is finished here.
+                await self.ledger.complete_if_final(alert.tenant, alert.identifier)
         except Exception as e:
             log.error("route_failed", tenant=alert.tenant, alert=alert.identifier, error=str(e))
             return Retry(backoff(record.attempt, self.retry_tiers), f"route: {type(e).__name__}: {e}")
@@ -222,12 +226,7 @@ class RouteStage:
         assert cancel.tenant is not None
         notice = cancel_alone_notice(cancel)
         first = await self.ledger.record_alert(notice, submitted_by="system:two-person")
-        await self.bus.publish(
-            ALERTS,
-            notice.model_dump_json(by_alias=True).encode("utf-8"),
-            key=f"{notice.tenant}|{notice.event_key}",
-            headers={H_TENANT: cancel.tenant, H_RECEIVED: notice.sent.isoformat()},
-        )
+        await self.bus.publish_many([alert_message(notice)])
         if not first:
             return  # routed again (a redelivery): told and audited the first time
         await self.ledger.audit(
@@ -478,11 +477,3 @@ def _flash_first(dispatches: Sequence[Dispatch]) -> list[Dispatch]:
     return sorted(dispatches, key=lambda d: _PRIORITY_ORDER[d.priority])
 
 
-def order_message(alert: Alert, dispatch: Dispatch, headers: Mapping[str, str]) -> Outgoing:
-    order = DispatchOrder(dispatch=dispatch, alert=alert)
-    return Outgoing(
-        dispatch_topic(dispatch.channel),
-        order.model_dump_json(by_alias=True).encode("utf-8"),
-        key=dispatch.bus_key,
-        headers=dict(headers),
-    )

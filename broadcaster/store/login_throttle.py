@@ -240,3 +240,28 @@ class LoginThrottle:
             return int(n)
 
         return await self.db.write(work)
+
+
+@dataclass(frozen=True, slots=True)
+class NameState:
+    failures: int  # failed logins in the window, from anywhere
+    guarded: bool  # heard only from known networks
+    lifted_until: datetime | None  # a second officer's unlock, while it lasts
+
+
+async def states(db: Database, usernames: list[str], at: datetime, limits: Limits | None = None) -> dict[str, NameState]:
+    """How each name stands (the console's page for a second officer)."""
+    lim = limits or Limits()
+    keys = {account_key(u): u for u in usernames}
+    lt = t.login_throttle
+
+    def work(c: sa.Connection) -> dict[str, NameState]:
+        rows = c.execute(sa.select(lt).where(lt.c.scope == "account", lt.c.key.in_(list(keys))))
+        out = {u: NameState(0, False, None) for u in usernames}
+        for r in rows:
+            n = 0 if r.last_failure is None or r.last_failure < at - lim.window else int(r.failures)
+            lifted = r.lifted_until if r.lifted_until is not None and r.lifted_until > at else None
+            out[keys[r.key]] = NameState(n, n >= lim.account_guard and lifted is None, lifted)
+        return out
+
+    return await db.read(work)
