@@ -740,15 +740,22 @@ class Ledger:
         return await self.db.write(work)
 
     async def reopen_dispatches(
-        self, tenant: str, alert_id: str, *, channel: str | None = None, key: str | None = None
+        self,
+        tenant: str,
+        alert_id: str,
+        *,
+        channel: str | None = None,
+        key: str | None = None,
+        states: Sequence[str] = ("dead", "failed"),
     ) -> list[Dispatch]:
-        """Dead or failed dispatches of an alert made pending again, for an officer's republish."""
+        """Dispatches of an alert in `states` (dead or failed by default) made pending again, for an
+        officer's republish."""
 
         def work(c: sa.Connection) -> list[Dispatch]:
             where = [
                 t.dispatches.c.tenant == tenant,
                 t.dispatches.c.alert_id == alert_id,
-                t.dispatches.c.state.in_(["dead", "failed"]),
+                t.dispatches.c.state.in_(list(states)),
             ]
             if channel is not None:
                 where.append(t.dispatches.c.channel == channel)
