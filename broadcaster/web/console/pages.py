@@ -209,7 +209,7 @@ async def compose_preview(request: web.Request) -> web.StreamResponse:
         if original is not None:
             changes = c.changes(original, alert)
     rt = console_runtime(ctx)
-    rows = q.preview_rows(rt, alert, tenant, PREVIEW_LANGUAGES)
+    rows = await rt.renderer.lane.run(q.preview_rows, rt, alert, tenant, PREVIEW_LANGUAGES)
     table = await q.decision_table(rt, alert)
     refused_by_quota = await quota_flags.flags(ctx.settings, tenant.id, table, rows)
     return render(
