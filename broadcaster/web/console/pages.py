@@ -16,10 +16,10 @@ from typing import Any
 
 from aiohttp import web
 
-from adapters.ingest.manual import CONTENT_TYPE
 from broadcaster.circulars.wiring import shared_scheduler
 from broadcaster.logging import get_logger
 from broadcaster.model import DISTRICT_CODE, JST, MsgType, RawEvent, Status, now
+from broadcaster.model.raw import MANUAL_CONTENT_TYPE as CONTENT_TYPE
 from broadcaster.pipeline import scheduled_sends, two_person
 from broadcaster.pipeline.approval import ApprovalError, approve
 from broadcaster.pipeline.held import HeldError, reject, withdraw
