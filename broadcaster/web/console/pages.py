@@ -30,6 +30,7 @@ from broadcaster.store.users import Role
 from broadcaster.web.console import compose as c
 from broadcaster.web.console import queries as q
 from broadcaster.web.console import quota_flags, text_checks
+from broadcaster.web.console.consistency import open_alarms
 from broadcaster.web.console.names import clock
 from broadcaster.web.console.receivers import silent_receivers
 from broadcaster.web.console.runtime import console_runtime
@@ -80,6 +81,8 @@ async def dashboard(request: web.Request) -> web.StreamResponse:
         handoffs_waiting=await handoffs.waiting(ctx.ledger.db, tenant.id),
         # J-Alert receivers not heard within their interval, or whose bridge went quiet (console/receivers.py)
         receivers_silent=await silent_receivers(ctx.settings, ctx.ledger.db, tenant.id),
+        # Media that say something else than the ledger (console/consistency.py)
+        consistency_alarms=await open_alarms(ctx.ledger.db, tenant.id),
         Role=Role,
     )
 
@@ -206,7 +209,7 @@ async def compose_preview(request: web.Request) -> web.StreamResponse:
         if original is not None:
             changes = c.changes(original, alert)
     rt = console_runtime(ctx)
-    rows = q.preview_rows(rt, alert, tenant, PREVIEW_LANGUAGES)
+    rows = await rt.renderer.lane.run(q.preview_rows, rt, alert, tenant, PREVIEW_LANGUAGES)
     table = await q.decision_table(rt, alert)
     refused_by_quota = await quota_flags.flags(ctx.settings, tenant.id, table, rows)
     return render(
