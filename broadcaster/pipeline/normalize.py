@@ -28,6 +28,7 @@ from broadcaster.model import (
     cap_datetime,
     now,
 )
+from broadcaster.offloop import Lane
 from broadcaster.parsing import SourceParser
 from broadcaster.pipeline.coast import as_lifted, localize
 from broadcaster.pipeline.hops import H_NORMALIZED, H_TENANT, carry, stamp
@@ -216,6 +217,9 @@ class NormalizeStage:
         self.ledger = ledger
         self.parsers = list(parsers)
         self.directory = directory
+        # A telegram may be 5 MB of XML: parsed off the event loop, one at a time, as the
+        # parsers' lxml objects are not shared between threads (broadcaster/offloop.py).
+        self.lane = Lane("parse")
 
     async def handle(self, record: Record) -> Outcome:
         try:
@@ -224,7 +228,7 @@ class NormalizeStage:
             # Not even a RawEvent: keep the bytes as one so nothing is lost.
             raw = RawEvent(source="unknown", body=record.value, submitted_by="bus", source_ref=record.topic)
             return await self._quarantine(raw, Refused("invalid_raw_event", str(e)[:1500]))
-        parsed = parse(raw, self.parsers)
+        parsed = await self.lane.run(parse, raw, self.parsers)
         if isinstance(parsed, Refused):
             return await self._quarantine(raw, parsed)
         try:
@@ -301,7 +305,7 @@ class NormalizeStage:
             return []
         out: list[tuple[Alert, str]] = []
         for orphan in await self.ledger.orphans_of(tenants):
-            parsed = parse(orphan, self.parsers)
+            parsed = await self.lane.run(parse, orphan, self.parsers)
             if isinstance(parsed, Refused):
                 continue
             followers = [tenants.get(a.event_key, set()) for a in parsed]
