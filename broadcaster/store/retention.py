@@ -134,7 +134,10 @@ def schedule_retention(scheduler: Any, ledger: Ledger, settings: Settings) -> No
     period = timedelta(days=settings.privacy.recipients_retention_days)
 
     async def run(payload: dict[str, Any]) -> None:
+        from broadcaster.coverage.retention import purge_coverage
+
         await purge_recipients(ledger, older_than=period)
+        await purge_coverage(ledger, older_than=timedelta(days=settings.coverage.retention_days))
 
     scheduler.handle(RETENTION_JOB, run)
     scheduler.schedule_cron("privacy-retention", settings.privacy.retention_cron, RETENTION_JOB, {})

@@ -29,6 +29,7 @@ from broadcaster.web.line_hook import line_hooks
 from broadcaster.web.middleware import authorize, security_headers
 from broadcaster.web.pages import pages
 from broadcaster.web.pwa import pwa
+from broadcaster.web.safety import safety_pages
 from broadcaster.web.site import site
 from broadcaster.web.unsubscribe import unsubscribe_pages
 
@@ -52,7 +53,7 @@ def build_app(ctx: WebContext, extra: list[Endpoints] | None = None, *, only_hea
     app.on_shutdown.append(_closing)
     registry: dict[object, Endpoint] = {}
     app[ENDPOINTS] = registry
-    groups = [health] if only_health else [health, pages, api, console, hooks, line_hooks, site, pwa, circular_console, circular_api, leader_pages, unsubscribe_pages, quota_pages, handoff_console, receivers_console, consistency_console, coverage_console, logins_console, *(extra or [])]
+    groups = [health] if only_health else [health, pages, api, console, hooks, line_hooks, site, pwa, circular_console, circular_api, leader_pages, unsubscribe_pages, quota_pages, handoff_console, receivers_console, consistency_console, coverage_console, logins_console, safety_pages, *(extra or [])]
     for group in groups:
         group.register(app, registry)
     if not only_health:
