@@ -468,8 +468,15 @@ async def alert_detail(request: web.Request) -> web.StreamResponse:
     alert_id = request.match_info["alert_id"]
     alert = await ctx.ledger.alert(tenant.id, alert_id)
     if alert is None:
-        # Sent a moment ago: normalize has not recorded it yet. Say so rather than 404.
-        return render(request, "console/pending.html", tenant=tenant, alert_id=alert_id)
+        # Sent a moment ago: normalize has not recorded it yet. Say so rather than 404 — but only
+        # for an id this town's console or API did submit; any other id is not "being processed".
+        if await followups.submitted(ctx.ledger.db, tenant.id, alert_id):
+            return render(request, "console/pending.html", tenant=tenant, alert_id=alert_id)
+        lang = request.get(LANG, "ja")
+        message = "There is no such alert." if lang == "en" else "この配信は見つかりません。"
+        return render(
+            request, "console/refused.html", status=404, tenant=tenant, alert_id=alert_id, message=message, link=None
+        )
     return render(
         request,
         "console/alert.html",
