@@ -18,28 +18,15 @@ from __future__ import annotations
 from collections.abc import Sequence
 from datetime import datetime, timedelta
 
-from broadcaster.bus.topics import ALERTS
 from broadcaster.circulars import ids, steps
 from broadcaster.circulars import store as cs
 from broadcaster.circulars.notifier import Notifier
 from broadcaster.circulars.records import Circular, Delivery, Target
 from broadcaster.circulars.service import Circulars
 from broadcaster.logging import get_logger
-from broadcaster.model import (
-    JST,
-    KIND,
-    Alert,
-    Category,
-    Certainty,
-    Info,
-    Kind,
-    MsgType,
-    NamedValue,
-    Severity,
-    Status,
-    Urgency,
-)
-from broadcaster.pipeline.hops import H_RECEIVED, H_TENANT
+from broadcaster.model import JST, Alert, Category, Severity
+from broadcaster.model.system import system_alert
+from broadcaster.pipeline.messages import alert_message
 
 log = get_logger(__name__)
 LABELS = {"Exercise": "【訓練】", "Test": "【試験】", "Draft": "【下書き】"}
@@ -61,34 +48,21 @@ def officers_alert(
             f"{svc.district_name(c.tenant, d.district) or ''} {d.who}：電話 {numbers}"
             f"（送信 {_jst(d.created)}、督促 {_jst(d.reminded_at)}、副区長へ {_jst(d.deputy_at)}）"
         )
-    identifier = ids.officers_alert(c.id, [d.id for d in late])
-    return Alert(
-        identifier=identifier,
-        sender=f"{c.tenant}@broadcaster",
-        sent=at,
-        status=Status.SYSTEM,
-        msg_type=MsgType.ALERT,
-        info=(
-            Info(
-                category=(Category.SAFETY,),
-                event="回覧未確認",
-                urgency=Urgency.IMMEDIATE,
-                severity=Severity.SEVERE if c.origin == "emergency" and not c.is_drill else Severity.MODERATE,
-                certainty=Certainty.OBSERVED,
-                event_code=(NamedValue(value_name=KIND, value=Kind.SYSTEM.value),),
-                headline=f"{label}回覧「{c.title[:60]}」の確認がありません：{districts}（{len(late)}人）",
-                description="\n".join(lines),
-                instruction=(
-                    "電話で安否と回覧の確認をしてください。"
-                    f"回覧の状況：{svc.settings.web.public_url.rstrip('/')}/t/{c.tenant}/circulars/{c.id}"
-                ),
-                parameter=(NamedValue(value_name="circular", value=c.id),),
-            ),
-        ),
+    return system_alert(
         tenant=c.tenant,
-        event_key=f"system|{c.tenant}|circular|{c.id}",
-        origin="broadcaster",
-        received=at,
+        identifier=ids.officers_alert(c.id, [d.id for d in late]),
+        topic=f"circular|{c.id}",
+        event="回覧未確認",
+        category=Category.SAFETY,
+        severity=Severity.SEVERE if c.origin == "emergency" and not c.is_drill else Severity.MODERATE,
+        headline=f"{label}回覧「{c.title[:60]}」の確認がありません：{districts}（{len(late)}人）",
+        description="\n".join(lines),
+        instruction=(
+            "電話で安否と回覧の確認をしてください。"
+            f"回覧の状況：{svc.settings.web.public_url.rstrip('/')}/t/{c.tenant}/circulars/{c.id}"
+        ),
+        parameters=(("circular", c.id),),
+        at=at,
     )
 
 
@@ -192,11 +166,6 @@ class Chain:
         # Recorded before it is published, as every alert is; recorded already (a run that died
         # before claiming the step) means published or left for the re-driver: not again.
         if await svc.ledger.record_alert(alert, submitted_by="system:circulars"):
-            await svc.bus.publish(
-                ALERTS,
-                alert.model_dump_json(by_alias=True).encode("utf-8"),
-                key=f"{c.tenant}|{alert.event_key}",
-                headers={H_TENANT: c.tenant, H_RECEIVED: at.isoformat()},
-            )
+            await svc.bus.publish_many([alert_message(alert)])
         taken = await steps.take(svc.db, "officers", [d.id for d in people], at)
         log.warning("circular_officers_told", circular=c.id, leaders=len(taken), alert=alert.identifier)

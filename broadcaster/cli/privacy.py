@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import json
 from datetime import timedelta
+from typing import Any
 
 import click
 
@@ -83,14 +84,23 @@ def retention_run(ctx: click.Context, days: float | None, dry_run: bool) -> None
     period = days if days is not None else loaded.privacy.recipients_retention_days
     if period <= 0:
         raise click.ClickException("--days must be more than 0")
-    report = with_ledger(
-        loaded, lambda ledger: purge_recipients(ledger, older_than=timedelta(days=period), dry_run=dry_run)
-    )
+    from broadcaster.coverage.retention import purge_coverage
+
+    async def work(ledger: Any) -> Any:
+        report = await purge_recipients(ledger, older_than=timedelta(days=period), dry_run=dry_run)
+        kept = timedelta(days=loaded.coverage.retention_days)
+        return report, await purge_coverage(ledger, older_than=kept, dry_run=dry_run)
+
+    report, coverage = with_ledger(loaded, work)
     verb = "would purge" if dry_run else "purged"
     click.echo(
         f"{verb} the recipient lists of {report.dispatches} dispatch(es) ({report.recipients} addresses) "
         f"older than {report.cutoff:%Y-%m-%d %H:%M} UTC; {report.marked} without a list marked; "
         f"{report.waiting} older kept (not final, or their event is still active)"
+    )
+    click.echo(
+        f"{verb} coverage of alerts older than {coverage.cutoff:%Y-%m-%d %H:%M} UTC: {coverage.marks} reach mark(s), "
+        f"{coverage.answers} safety answer(s), {coverage.flags} flag(s)"
     )
 
 

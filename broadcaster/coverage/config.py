@@ -21,3 +21,7 @@ class CoverageSettings(BaseModel):
     flag_statuses: list[str] = Field(default_factory=lambda: ["Actual"])
     # How long after an alert was received its districts are still watched and flagged.
     watch_hours: float = Field(default=24.0, gt=0)
+    # How long a resident's safety-check link answers after the alert was sent.
+    safety_days: float = Field(default=7.0, gt=0)
+    # Reach marks, safety answers and flags are deleted once their alert is older than this.
+    retention_days: float = Field(default=30.0, gt=0)

@@ -37,6 +37,7 @@ class Household:
     districts: set[str] = field(default_factory=set)
     media: set[str] = field(default_factory=set)
     address: str | None = None
+    safety: str | None = None
 
     @property
     def reached(self) -> bool:
@@ -56,6 +57,8 @@ class DistrictCoverage:
     reached: int = 0
     # Households reached per medium; one reached on two media counts under both.
     by_medium: Counter[str] = field(default_factory=Counter)
+    # Safety answers of its households (safe, need_help, evacuated).
+    safety: Counter[str] = field(default_factory=Counter)
     flagged: bool = False
     unreached: list[Household] = field(default_factory=list)
 
@@ -83,6 +86,7 @@ class Coverage:
     households: int = 0
     reached: int = 0
     by_medium: Counter[str] = field(default_factory=Counter)
+    safety: Counter[str] = field(default_factory=Counter)
 
     @property
     def share(self) -> float:
@@ -185,6 +189,14 @@ def _read(
         if h is not None:
             h.media.add(medium)
 
+    sa_ = t.safety_answers
+    for key, answer in c.execute(
+        sa.select(sa_.c.household, sa_.c.answer).where(sa_.c.tenant == tenant, sa_.c.alert_id == alert_id)
+    ):
+        h = households.get(key)
+        if h is not None:
+            h.safety = answer
+
     ids = list(districts) if targets is None else sorted(targets)
     rows = {did: DistrictCoverage(did, districts.get(did, did)) for did in ids}
     counted: list[Household] = []
@@ -199,6 +211,8 @@ def _read(
         for did in mine:
             row = rows[did]
             row.households += 1
+            if h.safety:
+                row.safety[h.safety] += 1
             if h.reached:
                 row.reached += 1
                 row.by_medium.update(h.media)
@@ -229,6 +243,8 @@ def _read(
     total.reached = sum(1 for h in counted if h.reached)
     for h in counted:
         total.by_medium.update(h.media)
+        if h.safety:
+            total.safety[h.safety] += 1
     return total
 
 

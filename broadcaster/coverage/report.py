@@ -12,6 +12,10 @@ import io
 
 from broadcaster.coverage.counts import NO_DISTRICT, Coverage, DistrictCoverage
 from broadcaster.model import JST
+from broadcaster.safety_links import ANSWERS
+
+# The safety answers' columns, in the buttons' order (safe, need_help, evacuated).
+SAFETY = tuple(ANSWERS)
 
 
 def media_of(cov: Coverage) -> list[str]:
@@ -32,7 +36,7 @@ def render(cov: Coverage) -> list[str]:
         f"after {int(cov.flag_after.total_seconds() // 60)} min",
         "",
     ]
-    head = ["district", "households", "reached", "share", *media, "not reached", ""]
+    head = ["district", "households", "reached", "share", *media, "not reached", *SAFETY, ""]
     table = [head]
     for row in cov.districts:
         table.append(
@@ -43,6 +47,7 @@ def render(cov: Coverage) -> list[str]:
                 f"{row.share:.0%}",
                 *(str(row.by_medium.get(m, 0)) for m in media),
                 str(row.not_reached),
+                *(str(row.safety.get(a, 0)) for a in SAFETY),
                 "FLAGGED" if row.flagged else "",
             ]
         )
@@ -54,6 +59,7 @@ def render(cov: Coverage) -> list[str]:
             f"{cov.share:.0%}",
             *(str(cov.by_medium.get(m, 0)) for m in media),
             str(cov.households - cov.reached),
+            *(str(cov.safety.get(a, 0)) for a in SAFETY),
             "",
         ]
     )
@@ -87,12 +93,13 @@ def to_csv(cov: Coverage, *, unreached: bool = False) -> str:
         return "\ufeff" + out.getvalue()
     writer.writerow(
         ["alert_id", "at", "district_id", "district", "households", "reached", "share",
-         *(f"reached_{m}" for m in media), "not_reached", "flagged"]
+         *(f"reached_{m}" for m in media), "not_reached", *(f"answer_{a}" for a in SAFETY), "flagged"]
     )  # fmt: skip
     at = cov.at.astimezone(JST).isoformat(timespec="seconds")
     for row in cov.districts:
         writer.writerow(
             [cov.alert_id, at, row.district, _name(row), row.households, row.reached, f"{row.share:.3f}",
-             *(row.by_medium.get(m, 0) for m in media), row.not_reached, "yes" if row.flagged else ""]
+             *(row.by_medium.get(m, 0) for m in media), row.not_reached, *(row.safety.get(a, 0) for a in SAFETY),
+             "yes" if row.flagged else ""]
         )  # fmt: skip
     return "\ufeff" + out.getvalue()

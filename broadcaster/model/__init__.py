@@ -23,10 +23,12 @@ from broadcaster.model.dispatch import Dispatch, DispatchOrder, Explanation, Pri
 from broadcaster.model.kinds import KIND, LEVEL, Kind
 from broadcaster.model.raw import RawEvent
 from broadcaster.model.receipt import FINAL_STATUSES, Hops, Receipt, ReceiptStatus
+from broadcaster.model.states import FINAL_STATES, AlertState, DispatchState
 from broadcaster.model.timeutil import JST, cap_datetime, now
 
 __all__ = [
     "DISTRICT_CODE",
+    "FINAL_STATES",
     "FINAL_STATUSES",
     "JIS_X0402",
     "JST",
@@ -35,11 +37,13 @@ __all__ = [
     "SEVERITY_RANK",
     "URGENCY_RANK",
     "Alert",
+    "AlertState",
     "Area",
     "Category",
     "Certainty",
     "Dispatch",
     "DispatchOrder",
+    "DispatchState",
     "Explanation",
     "Hops",
     "Info",

@@ -18,7 +18,7 @@ from broadcaster.bus import Bus
 from broadcaster.errors import BroadcasterError
 from broadcaster.model import now
 from broadcaster.pipeline.hops import H_RECEIVED, H_ROUTED, H_TENANT
-from broadcaster.pipeline.route import order_message
+from broadcaster.pipeline.messages import order_message
 from broadcaster.store import tables as t
 from broadcaster.store.db import Database
 from broadcaster.store.ledger import Ledger

@@ -17,7 +17,7 @@ import structlog
 from pydantic import ValidationError
 
 from broadcaster.bus import Ack, Bus, DeadLetter, Outcome, Record, Retry
-from broadcaster.bus.topics import ALERTS, RECEIPTS, backoff
+from broadcaster.bus.topics import backoff
 from broadcaster.channels import ChannelProfile, Delivery, RecipientOutcome, SendResult
 from broadcaster.errors import PermanentError, TransientError
 from broadcaster.logging import get_logger
@@ -35,8 +35,8 @@ from broadcaster.model import (
 )
 from broadcaster.pipeline.adapters import AdapterPool
 from broadcaster.pipeline.help import help_alert
-from broadcaster.pipeline.hops import H_NORMALIZED, H_RECEIVED, H_ROUTED, H_TENANT, read
-from broadcaster.pipeline.route import order_message
+from broadcaster.pipeline.hops import H_NORMALIZED, H_RECEIVED, H_ROUTED, read
+from broadcaster.pipeline.messages import alert_message, order_message, receipt_message
 from broadcaster.preference import endpoint_channel
 from broadcaster.render.renderer import Renderer
 from broadcaster.settings import Settings
@@ -135,7 +135,8 @@ class ChannelStage:
             log.error("ledger_read_failed", error=str(e)[:300])
             return Retry(backoff(record.attempt, self.tiers), f"ledger: {e}")
 
-        texts = self.renderer.render(
+        texts = await self.renderer.lane.run(
+            self.renderer.render,
             alert,
             d,
             self.profile,
@@ -213,12 +214,7 @@ class ChannelStage:
             people = await Audiences(self.ledger.db).roster_ids(d.tenant, d.channel, numbers)
             notice = help_alert(d, people, alert.primary.headline if alert.info else None)
             await self.ledger.record_alert(notice, submitted_by="system:voice")
-            await self.bus.publish(
-                ALERTS,
-                notice.model_dump_json(by_alias=True).encode("utf-8"),
-                key=f"{notice.tenant}|{notice.event_key}",
-                headers={H_TENANT: d.tenant, H_RECEIVED: notice.sent.isoformat()},
-            )
+            await self.bus.publish_many([alert_message(notice)])
             log.warning("help_requested", people=len(numbers))
         except Exception as e:  # the outcome is recorded (status shows NEED HELP); say so loudly
             log.error("help_notice_failed", error=str(e)[:300])
@@ -365,8 +361,6 @@ class ChannelStage:
             error=error,
         )
         try:
-            await self.bus.publish(
-                RECEIPTS, receipt.model_dump_json().encode("utf-8"), key=f"{d.tenant}|{d.alert_id}"
-            )
+            await self.bus.publish_many([receipt_message(receipt)])
         except Exception as e:  # the ledger has it; the receipts topic only feeds roll-ups
             log.warning("receipt_publish_failed", error=str(e)[:300])

@@ -30,6 +30,10 @@ GRADES: tuple[tuple[str, Severity, Urgency, ResponseType | None], ...] = (
 )
 # Kinds that end a warning or an advisory on a coast.
 LIFTS = ("警報解除", "津波注意報解除")
+# 津波予報（若干の海面変動） that replaces a lifted advisory (72) or warning (73): for the town
+# the warning is over, even though small sea-level changes go on.
+LOWERED = ("72", "73")
+LIFTED_EVENT = "津波警報・注意報解除"
 _RESPONSES = {ResponseType.EVACUATE, ResponseType.AVOID, ResponseType.ALL_CLEAR}
 
 
@@ -47,7 +51,10 @@ def grade_of(kind: str) -> int | None:
 
 
 def localize(alert: Alert, ctx: Context) -> Alert:
-    """The tenant's copy of a tsunami alert, rated by its own coast; other alerts unchanged."""
+    """The tenant's copy of a tsunami alert, rated by its own coast; other alerts unchanged.
+
+    A coast whose warning or advisory ends gets `allLifted` (a lift for this town, whatever other
+    coasts still have)."""
     if not alert.info:
         return alert
     info = alert.primary
@@ -61,7 +68,8 @@ def localize(alert: Alert, ctx: Context) -> Alert:
     update: dict[str, object] = {}
     marks = [NamedValue(value_name=OWN_COAST, value=",".join(p.value.split("|")[0] for p in own))]
     kept = tuple(r for r in info.response_type if r not in _RESPONSES)
-    if graded:
+    lowered = bool(graded) and all(GRADES[g][0] == "津波予報" and _field(p, 2) in LOWERED for g, p in graded)
+    if graded and not lowered:
         best, row = min(graded, key=lambda x: x[0])
         _, severity, urgency, response = GRADES[best]
         update.update(
@@ -70,18 +78,6 @@ def localize(alert: Alert, ctx: Context) -> Alert:
         if grade_of(info.event) is not None:
             # 津波警報・注意報・予報 is named by its grade (JMA's words); 津波情報 keeps its title.
             update["event"] = kind_name(_field(row, 3))
-    else:
-        # Nothing in force on the town's coast: its regions are lifted, or the telegram (an
-        # update that reached the town because it had the original) no longer names them.
-        update.update(
-            severity=Severity.MINOR,
-            urgency=Urgency.PAST,
-            certainty=Certainty.OBSERVED,
-            response_type=(*kept, ResponseType.ALL_CLEAR),
-        )
-        if grade_of(info.event) is not None:
-            update["event"] = "津波警報・注意報解除"
-        marks.append(NamedValue(value_name=ALL_LIFTED, value="true"))
     ordered = [*own, *(p for p in rows if p not in own)]
     params: list[NamedValue] = []
     for p in info.parameter:
@@ -92,6 +88,29 @@ def localize(alert: Alert, ctx: Context) -> Alert:
         elif p.value_name not in (OWN_COAST, ALL_LIFTED):
             params.append(p)
     update["parameter"] = (*params, *marks)
+    rated = alert.model_copy(update={"info": (info.model_copy(update=update), *alert.info[1:])})
+    # Nothing in force on the town's coast: its regions are lifted (or lowered to 若干の海面変動),
+    # or the telegram (an update that reached the town because it had the original) no longer
+    # names them. The normalize stage makes this an Update of what the town was told.
+    return rated if graded and not lowered else as_lifted(rated)
+
+
+def as_lifted(alert: Alert) -> Alert:
+    """The alert as a lift for its tenant: Minor, Past, Observed, AllClear, `allLifted`."""
+    info = alert.primary
+    kept = tuple(r for r in info.response_type if r not in _RESPONSES)
+    update: dict[str, object] = {
+        "severity": Severity.MINOR,
+        "urgency": Urgency.PAST,
+        "certainty": Certainty.OBSERVED,
+        "response_type": (*kept, ResponseType.ALL_CLEAR),
+        "parameter": (
+            *(p for p in info.parameter if p.value_name != ALL_LIFTED),
+            NamedValue(value_name=ALL_LIFTED, value="true"),
+        ),
+    }
+    if grade_of(info.event) is not None:
+        update["event"] = LIFTED_EVENT
     return alert.model_copy(update={"info": (info.model_copy(update=update), *alert.info[1:])})
 
 

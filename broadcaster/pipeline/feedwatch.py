@@ -13,27 +13,11 @@ from __future__ import annotations
 from collections.abc import Callable, Sequence
 from datetime import UTC, datetime, timedelta
 
-from broadcaster.bus import Bus, Outgoing
-from broadcaster.bus.topics import ALERTS
+from broadcaster.bus import Bus
 from broadcaster.logging import get_logger
-from broadcaster.model import (
-    JST,
-    KIND,
-    Alert,
-    Category,
-    Certainty,
-    Info,
-    Kind,
-    MsgType,
-    NamedValue,
-    ResponseType,
-    Severity,
-    Status,
-    Urgency,
-    cap_datetime,
-)
-from broadcaster.pipeline.hops import H_RECEIVED, H_TENANT
-from broadcaster.pipeline.rollup import SYSTEM_ORIGIN
+from broadcaster.model import JST, Alert, Category, MsgType, ResponseType, Severity, Urgency, cap_datetime
+from broadcaster.model.system import system_alert, system_sender
+from broadcaster.pipeline.messages import alert_message
 from broadcaster.store.feeds import AlarmState, FeedFreshness, FeedStore
 from broadcaster.store.ledger import Ledger
 
@@ -60,63 +44,53 @@ def feed_alarm_alert(
     stale: Sequence[FeedFreshness],
     previous: AlarmState | None,
 ) -> Alert:
-    sender = f"{tenant}@broadcaster"
     references: tuple[str, ...] = ()
     if previous is not None and msg_type is not MsgType.ALERT:
         prev_id = alarm_identifier(tenant, source, previous.episode, previous.seq)
-        references = (f"{sender},{prev_id},{cap_datetime(previous.sent)}",)
+        references = (f"{system_sender(tenant)},{prev_id},{cap_datetime(previous.sent)}",)
+    identifier = alarm_identifier(tenant, source, episode, seq)
     feeds = [f.feed for f in stale]
     if msg_type is MsgType.CANCEL:
-        info = Info(
-            category=(Category.INFRA,),
+        return system_alert(
+            tenant=tenant,
+            identifier=identifier,
+            topic=f"feed|{source}",
             event="情報取得回復",
-            response_type=(ResponseType.ALL_CLEAR,),
-            urgency=Urgency.PAST,
+            category=Category.INFRA,
             severity=Severity.MINOR,
-            certainty=Certainty.OBSERVED,
-            event_code=(NamedValue(value_name=KIND, value=Kind.SYSTEM.value),),
+            urgency=Urgency.PAST,
+            response_type=(ResponseType.ALL_CLEAR,),
             headline=f"{label}の取得が回復しました",
             description=f"{label}のすべてのフィードを再び取得できています。",
-            parameter=(NamedValue(value_name="source", value=source),),
+            parameters=(("source", source),),
+            msg_type=msg_type,
+            references=references,
+            at=sent,
         )
-    else:
-        minutes = int(max((f.age_s or 0.0) for f in stale) // 60)
-        lines = [
-            f"{f.feed}: 最終成功 {_jst(f.last_success)}、連続失敗 {f.failures} 回"
-            + (f"、最後のエラー: {f.last_error[:200]}" if f.last_error else "")
-            for f in stale
-        ]
-        info = Info(
-            category=(Category.INFRA,),
-            event="情報取得停止",
-            urgency=Urgency.IMMEDIATE,
-            # Severe: while the feed is stale, warnings for the town may not be arriving at all.
-            severity=Severity.SEVERE,
-            certainty=Certainty.OBSERVED,
-            event_code=(NamedValue(value_name=KIND, value=Kind.SYSTEM.value),),
-            headline=f"{label}を{minutes}分以上取得できていません（{', '.join(feeds)}）",
-            description="\n".join(lines),
-            instruction=(
-                "警報や地震・津波の情報が届いていない可能性があります。気象庁のホームページなどで直接確認し、"
-                "回線と `broadcaster status` を確認してください。"
-            ),
-            parameter=(
-                NamedValue(value_name="source", value=source),
-                NamedValue(value_name="feeds", value=",".join(feeds)),
-            ),
-        )
-    return Alert(
-        identifier=alarm_identifier(tenant, source, episode, seq),
-        sender=sender,
-        sent=sent,
-        status=Status.SYSTEM,
+    minutes = int(max((f.age_s or 0.0) for f in stale) // 60)
+    lines = [
+        f"{f.feed}: 最終成功 {_jst(f.last_success)}、連続失敗 {f.failures} 回"
+        + (f"、最後のエラー: {f.last_error[:200]}" if f.last_error else "")
+        for f in stale
+    ]
+    return system_alert(
+        tenant=tenant,
+        identifier=identifier,
+        topic=f"feed|{source}",
+        event="情報取得停止",
+        category=Category.INFRA,
+        # Severe: while the feed is stale, warnings for the town may not be arriving at all.
+        severity=Severity.SEVERE,
+        headline=f"{label}を{minutes}分以上取得できていません（{', '.join(feeds)}）",
+        description="\n".join(lines),
+        instruction=(
+            "警報や地震・津波の情報が届いていない可能性があります。気象庁のホームページなどで直接確認し、"
+            "回線と `broadcaster status` を確認してください。"
+        ),
+        parameters=(("source", source), ("feeds", ",".join(feeds))),
         msg_type=msg_type,
         references=references,
-        info=(info,),
-        tenant=tenant,
-        event_key=f"system|{tenant}|feed|{source}",
-        origin=SYSTEM_ORIGIN,
-        received=sent,
+        at=sent,
     )
 
 
@@ -191,14 +165,4 @@ class StaleFeedAlarm:
         for alert in alerts:
             await self.ledger.record_alert(alert, submitted_by="system:feedwatch")
         if alerts:
-            await self.bus.publish_many(
-                [
-                    Outgoing(
-                        ALERTS,
-                        a.model_dump_json(by_alias=True).encode("utf-8"),
-                        key=f"{a.tenant}|{a.event_key}",
-                        headers={H_TENANT: a.tenant or "", H_RECEIVED: a.sent.isoformat()},
-                    )
-                    for a in alerts
-                ]
-            )
+            await self.bus.publish_many([alert_message(a) for a in alerts])

@@ -12,8 +12,9 @@ import sqlalchemy as sa
 
 from broadcaster.errors import BroadcasterError
 from broadcaster.model import now
+from broadcaster.model.states import FINAL_STATES
 from broadcaster.store import tables as t
-from broadcaster.store.ledger import FINAL_STATES, Ledger
+from broadcaster.store.ledger import Ledger
 
 REASON_LIMIT = 500
 

@@ -10,54 +10,22 @@ from __future__ import annotations
 
 from collections.abc import Sequence
 
-from broadcaster.model import (
-    KIND,
-    Alert,
-    Category,
-    Certainty,
-    Dispatch,
-    Info,
-    Kind,
-    MsgType,
-    NamedValue,
-    Severity,
-    Status,
-    Urgency,
-    now,
-)
-
-ORIGIN = "broadcaster"
+from broadcaster.model import Alert, Category, Dispatch, Severity
+from broadcaster.model.system import system_alert
 
 
 def help_alert(d: Dispatch, people: Sequence[str], headline: str | None) -> Alert:
     """`people`: the roster ids (external ids) of those who asked for help."""
-    at = now()
     listed = "、".join(people) if people else "（名簿にない番号）"
-    return Alert(
-        identifier=f"sys-help-{d.tenant}-{d.key}",
-        sender=f"{d.tenant}@broadcaster",
-        sent=at,
-        status=Status.SYSTEM,
-        msg_type=MsgType.ALERT,
-        info=(
-            Info(
-                category=(Category.RESCUE,),
-                event="救助要請",
-                urgency=Urgency.IMMEDIATE,
-                severity=Severity.SEVERE,
-                certainty=Certainty.OBSERVED,
-                event_code=(NamedValue(value_name=KIND, value=Kind.SYSTEM.value),),
-                headline=f"自動音声電話で「助けが必要」（1）が押されました：{len(people) or 1}人",
-                description=f"お知らせ「{headline or d.alert_id}」の電話で、次の方が1を押しました。\n名簿番号：{listed}",
-                instruction="名簿で連絡先を確認し、折り返し電話するか、地区の区長・消防団に確認を依頼してください。",
-                parameter=(
-                    NamedValue(value_name="alert", value=d.alert_id),
-                    NamedValue(value_name="dispatch", value=d.key),
-                ),
-            ),
-        ),
+    return system_alert(
         tenant=d.tenant,
-        event_key=f"system|{d.tenant}|help|{d.key}",
-        origin=ORIGIN,
-        received=at,
+        identifier=f"sys-help-{d.tenant}-{d.key}",
+        topic=f"help|{d.key}",
+        event="救助要請",
+        category=Category.RESCUE,
+        severity=Severity.SEVERE,
+        headline=f"自動音声電話で「助けが必要」（1）が押されました：{len(people) or 1}人",
+        description=f"お知らせ「{headline or d.alert_id}」の電話で、次の方が1を押しました。\n名簿番号：{listed}",
+        instruction="名簿で連絡先を確認し、折り返し電話するか、地区の区長・消防団に確認を依頼してください。",
+        parameters=(("alert", d.alert_id), ("dispatch", d.key)),
     )

@@ -8,21 +8,13 @@ and publishes it again. Sources are acknowledged only after `submit` returned.
 from __future__ import annotations
 
 from broadcaster.bus import Bus
-from broadcaster.bus.topics import INGEST_RAW
 from broadcaster.model import RawEvent
-from broadcaster.pipeline.hops import H_RECEIVED, H_TENANT
+from broadcaster.pipeline.messages import raw_message
 from broadcaster.store.ledger import Ledger
 
 
 async def publish_raw(bus: Bus, raw: RawEvent, *, redrive: bool = False) -> None:
-    headers = {H_RECEIVED: raw.received.isoformat()}
-    if raw.tenant:
-        headers[H_TENANT] = raw.tenant
-    if redrive:
-        headers["x-redrive"] = "raw"
-    # Raw events of one source stay in order (a JMA warning and its correction).
-    key = f"{raw.tenant or '-'}|{raw.source}"
-    await bus.publish(INGEST_RAW, raw.model_dump_json().encode("utf-8"), key=key, headers=headers)
+    await bus.publish_many([raw_message(raw, redrive=redrive)])
 
 
 async def submit(bus: Bus, raw: RawEvent, ledger: Ledger | None = None) -> None:

@@ -13,14 +13,27 @@ from dataclasses import dataclass
 from pydantic import ValidationError
 
 from broadcaster.bus import Ack, Bus, Outcome, Outgoing, Record, Retry
-from broadcaster.bus.topics import ALERTS, backoff
+from broadcaster.bus.topics import backoff
 from broadcaster.errors import ParseError
 from broadcaster.logging import get_logger
-from broadcaster.model import DISTRICT_CODE, Alert, Area, MsgType, RawEvent, cap_datetime, now
+from broadcaster.model import (
+    DISTRICT_CODE,
+    KIND,
+    Alert,
+    Area,
+    MsgType,
+    RawEvent,
+    ResponseType,
+    Severity,
+    cap_datetime,
+    now,
+)
+from broadcaster.offloop import Lane
 from broadcaster.parsing import SourceParser
-from broadcaster.pipeline.coast import localize
+from broadcaster.pipeline.coast import as_lifted, localize
 from broadcaster.pipeline.hops import H_NORMALIZED, H_TENANT, carry, stamp
 from broadcaster.pipeline.merge import change_of
+from broadcaster.pipeline.messages import alert_message
 from broadcaster.pipeline.tenancy import TenantDirectory
 from broadcaster.store.ledger import Ledger
 
@@ -134,6 +147,60 @@ async def resolve_references(alert: Alert, ledger: Ledger) -> Alert | Refused:
     return alert.model_copy(update={"references": tuple(refs), "event_key": event_key})
 
 
+async def lift_as_update(alert: Alert, ledger: Ledger) -> Alert:
+    """A shared source's alert that lifts or lowers what a tenant was told becomes an Update of
+    the latest alert the tenant had of the same event, so that it reaches every medium and
+    audience that carried the graver word (docs/decisions.md, decisions 3 and 10).
+
+    A lift is `allLifted` (a tsunami 解除 on the town's coast, every warning lifted), or a tsunami
+    telegram that leaves the town's coast at 若干の海面変動 after the town was told of an
+    advisory or a warning: it carries responseType AllClear. A tsunami lowered on the town's coast
+    (大津波警報 to 津波注意報) is an Update without it. A lift for a town that was never told
+    anything of the event stays as it came, and so does a telegram as grave as the last or graver
+    (the rules send it as news).
+    """
+    if alert.msg_type is not MsgType.ALERT or alert.origin == "manual" or not alert.info or alert.tenant is None:
+        return alert
+    info = alert.primary
+    lifted = (info.param("allLifted") or "").lower() == "true"
+    tsunami = "tsunami" in info.event_codes(KIND)
+    if not lifted and not tsunami:
+        return alert
+    earlier = await ledger.earlier_alerts(alert)
+    latest = await ledger.alert(alert.tenant, earlier[-1]) if earlier else None
+    if latest is None or not latest.info:
+        return alert
+    told = latest.primary
+    if not lifted:
+        if ResponseType.ALL_CLEAR in told.response_type or _rank(info.severity) >= _rank(told.severity):
+            return alert  # nothing lowered: the rules decide, as for any news
+        if info.severity is Severity.MINOR:
+            if told.severity not in _WARNED:
+                return alert
+            alert = as_lifted(alert)  # 若干の海面変動 after an advisory: the advisory is over
+            info = alert.primary
+            lifted = True
+    response = info.response_type
+    if lifted and ResponseType.ALL_CLEAR not in response:
+        response = (*response, ResponseType.ALL_CLEAR)
+    return alert.model_copy(
+        update={
+            "msg_type": MsgType.UPDATE,
+            "references": (f"{latest.sender},{latest.identifier},{cap_datetime(latest.sent)}",),
+            "info": (info.model_copy(update={"response_type": response}), *alert.info[1:]),
+        }
+    )
+
+
+def _rank(severity: Severity) -> int:
+    order = (Severity.UNKNOWN, Severity.MINOR, Severity.MODERATE, Severity.SEVERE, Severity.EXTREME)
+    return order.index(severity) if severity in order else 0
+
+
+# What a town was told before a lift: an advisory or graver.
+_WARNED = (Severity.EXTREME, Severity.SEVERE, Severity.MODERATE)
+
+
 class NormalizeStage:
     group = "normalize"
 
@@ -150,6 +217,9 @@ class NormalizeStage:
         self.ledger = ledger
         self.parsers = list(parsers)
         self.directory = directory
+        # A telegram may be 5 MB of XML: parsed off the event loop, one at a time, as the
+        # parsers' lxml objects are not shared between threads (broadcaster/offloop.py).
+        self.lane = Lane("parse")
 
     async def handle(self, record: Record) -> Outcome:
         try:
@@ -158,7 +228,7 @@ class NormalizeStage:
             # Not even a RawEvent: keep the bytes as one so nothing is lost.
             raw = RawEvent(source="unknown", body=record.value, submitted_by="bus", source_ref=record.topic)
             return await self._quarantine(raw, Refused("invalid_raw_event", str(e)[:1500]))
-        parsed = parse(raw, self.parsers)
+        parsed = await self.lane.run(parse, raw, self.parsers)
         if isinstance(parsed, Refused):
             return await self._quarantine(raw, parsed)
         try:
@@ -180,6 +250,8 @@ class NormalizeStage:
                 return await self._quarantine(raw, resolved)
             alerts.append(resolved)
         try:
+            # A lift of everything the town was told is an all-clear of it, not news of its own.
+            alerts = [await lift_as_update(a, self.ledger) for a in alerts]
             # Updates and cancels of this event that came first and reached nobody are recorded
             # for these tenants before this one: a cancelled original is then superseded, never sent.
             adopted = await self._adopt_orphans(raw, alerts)
@@ -209,14 +281,7 @@ class NormalizeStage:
                 continue
             headers = stamp(carry(record.headers), H_NORMALIZED, normalized)
             headers[H_TENANT] = alert.tenant or ""
-            out.append(
-                Outgoing(
-                    ALERTS,
-                    alert.model_dump_json(by_alias=True).encode("utf-8"),
-                    key=f"{alert.tenant}|{alert.event_key}",
-                    headers=headers,
-                )
-            )
+            out.append(alert_message(alert, headers))
             log.info(
                 "alert_accepted",
                 tenant=alert.tenant,
@@ -240,7 +305,7 @@ class NormalizeStage:
             return []
         out: list[tuple[Alert, str]] = []
         for orphan in await self.ledger.orphans_of(tenants):
-            parsed = parse(orphan, self.parsers)
+            parsed = await self.lane.run(parse, orphan, self.parsers)
             if isinstance(parsed, Refused):
                 continue
             followers = [tenants.get(a.event_key, set()) for a in parsed]

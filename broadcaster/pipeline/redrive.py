@@ -12,12 +12,11 @@ import contextlib
 from datetime import timedelta
 
 from broadcaster.bus import Bus, Outgoing
-from broadcaster.bus.topics import ALERTS
 from broadcaster.logging import get_logger
 from broadcaster.model import Alert
 from broadcaster.pipeline.hops import H_RECEIVED, H_REDRIVE, H_TENANT
 from broadcaster.pipeline.ingest import publish_raw
-from broadcaster.pipeline.route import order_message
+from broadcaster.pipeline.messages import alert_message, order_message
 from broadcaster.store.ledger import Ledger
 
 log = get_logger(__name__)
@@ -49,11 +48,9 @@ class Redriver:
         unrouted = await self.ledger.unrouted_alerts(self.after)
         for alert in unrouted:
             messages.append(
-                Outgoing(
-                    ALERTS,
-                    alert.model_dump_json(by_alias=True).encode("utf-8"),
-                    key=f"{alert.tenant}|{alert.event_key}",
-                    headers={
+                alert_message(
+                    alert,
+                    {
                         H_REDRIVE: "unrouted",
                         H_TENANT: alert.tenant or "",
                         H_RECEIVED: (alert.received or alert.sent).isoformat(),

@@ -1,4 +1,5 @@
-"""An officer's republish: dead or failed dispatches of an alert go out again, one channel or one target.
+"""An officer's republish: dead or failed dispatches of an alert go out again, one channel or one target
+(or, from the consistency guard's alarm, also an accepted one the medium does not show).
 
 The dispatch keeps its idempotency key: where the provider honours it, a send it had in fact
 accepted is not delivered twice.
@@ -10,7 +11,7 @@ from broadcaster.bus import Bus
 from broadcaster.errors import BroadcasterError
 from broadcaster.model import now
 from broadcaster.pipeline.hops import H_RECEIVED, H_REDRIVE, H_ROUTED, H_TENANT
-from broadcaster.pipeline.route import order_message
+from broadcaster.pipeline.messages import order_message
 from broadcaster.store.ledger import Ledger
 
 
@@ -28,11 +29,15 @@ async def republish(
     channel: str | None = None,
     key: str | None = None,
     origin: str = "cli",
+    accepted_too: bool = False,
 ) -> int:
+    """`accepted_too`: also what the provider accepted, for a medium the consistency guard found
+    not showing it (docs/consistency.md); a dispatch still in flight is never sent twice."""
     alert = await ledger.alert(tenant, alert_id)
     if alert is None:
         raise RepublishError(f"no alert {alert_id} for tenant {tenant}")
-    dispatches = await ledger.reopen_dispatches(tenant, alert_id, channel=channel, key=key)
+    states = ("dead", "failed", "accepted") if accepted_too else ("dead", "failed")
+    dispatches = await ledger.reopen_dispatches(tenant, alert_id, channel=channel, key=key, states=states)
     headers = {
         H_TENANT: tenant,
         H_RECEIVED: (alert.received or alert.sent).isoformat(),

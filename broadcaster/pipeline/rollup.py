@@ -14,62 +14,29 @@ import time
 from pydantic import ValidationError
 
 from broadcaster.bus import Ack, Bus, DeadLetter, Outcome, Record, Retry
-from broadcaster.bus.topics import ALERTS
 from broadcaster.logging import get_logger
-from broadcaster.model import (
-    KIND,
-    Alert,
-    Category,
-    Certainty,
-    Info,
-    Kind,
-    MsgType,
-    NamedValue,
-    Receipt,
-    ReceiptStatus,
-    Severity,
-    Status,
-    Urgency,
-    now,
-)
-from broadcaster.pipeline.hops import H_RECEIVED, H_TENANT
+from broadcaster.model import Alert, Category, Receipt, ReceiptStatus, Severity
+from broadcaster.model.system import system_alert
+from broadcaster.pipeline.messages import alert_message
 from broadcaster.store.ledger import Ledger
 
 log = get_logger(__name__)
 
 FAILURE_NOTICE_QUIET_S = 600.0
-SYSTEM_ORIGIN = "broadcaster"
 
 
 def failure_alert(receipt: Receipt) -> Alert:
-    at = now()
-    return Alert(
-        identifier=f"sys-{receipt.tenant}-{receipt.dispatch_key}",
-        sender=f"{receipt.tenant}@broadcaster",
-        sent=at,
-        status=Status.SYSTEM,
-        msg_type=MsgType.ALERT,
-        info=(
-            Info(
-                category=(Category.INFRA,),
-                event="配信失敗",
-                urgency=Urgency.IMMEDIATE,
-                severity=Severity.MODERATE,
-                certainty=Certainty.OBSERVED,
-                event_code=(NamedValue(value_name=KIND, value=Kind.SYSTEM.value),),
-                headline=f"{receipt.channel} への配信が失敗しました（{receipt.alert_id}）",
-                description=receipt.error or "",
-                instruction="コンソールで失敗理由を確認し、必要なら再配信してください。",
-                parameter=(
-                    NamedValue(value_name="channel", value=receipt.channel),
-                    NamedValue(value_name="alert", value=receipt.alert_id),
-                ),
-            ),
-        ),
+    return system_alert(
         tenant=receipt.tenant,
-        event_key=f"system|{receipt.tenant}|delivery|{receipt.channel}",
-        origin=SYSTEM_ORIGIN,
-        received=at,
+        identifier=f"sys-{receipt.tenant}-{receipt.dispatch_key}",
+        topic=f"delivery|{receipt.channel}",
+        event="配信失敗",
+        category=Category.INFRA,
+        severity=Severity.MODERATE,
+        headline=f"{receipt.channel} への配信が失敗しました（{receipt.alert_id}）",
+        description=receipt.error or "",
+        instruction="コンソールで失敗理由を確認し、必要なら再配信してください。",
+        parameters=(("channel", receipt.channel), ("alert", receipt.alert_id)),
     )
 
 
@@ -107,12 +74,7 @@ class LedgerStage:
             return
         alert = failure_alert(receipt)
         await self.ledger.record_alert(alert, submitted_by="system:ledger")
-        await self.bus.publish(
-            ALERTS,
-            alert.model_dump_json(by_alias=True).encode("utf-8"),
-            key=f"{alert.tenant}|{alert.event_key}",
-            headers={H_TENANT: receipt.tenant, H_RECEIVED: alert.sent.isoformat()},
-        )
+        await self.bus.publish_many([alert_message(alert)])
         # The quiet period starts once the notice is recorded and on the bus, never before: a
         # failed write must leave the officers' notice to the retry, not silence it.
         self._last_notice[slot] = time.monotonic()

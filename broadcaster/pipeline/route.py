@@ -21,23 +21,22 @@ from datetime import datetime, timedelta
 
 from pydantic import ValidationError
 
-from broadcaster.bus import Ack, Bus, DeadLetter, Outcome, Outgoing, Record, Retry
-from broadcaster.bus.topics import ALERTS, backoff, dispatch_topic
+from broadcaster.bus import Ack, Bus, DeadLetter, Outcome, Record, Retry
+from broadcaster.bus.topics import backoff
 from broadcaster.channels import ChannelProfile
 from broadcaster.logging import get_logger
 from broadcaster.model import (
     KIND,
     Alert,
     Dispatch,
-    DispatchOrder,
     Explanation,
     MsgType,
     Priority,
-    Status,
     now,
 )
 from broadcaster.pipeline import two_person
-from broadcaster.pipeline.hops import H_RECEIVED, H_ROUTED, H_TENANT, carry, stamp
+from broadcaster.pipeline.hops import H_ROUTED, H_TENANT, carry, stamp
+from broadcaster.pipeline.messages import alert_message, order_message
 from broadcaster.pipeline.tenancy import TenantDirectory
 from broadcaster.pipeline.two_person_notice import cancel_alone_notice
 from broadcaster.preference import personal_channels
@@ -109,6 +108,8 @@ class RouteStage:
             return DeadLetter(f"alert for unknown tenant {alert.tenant!r}")
         try:
             routed = await self.route(alert)
+            # Said once, when the alert is first held (not again on a redelivery).
+            newly_held = routed.held and await self.ledger.alert_state(alert.tenant, alert.identifier) != "held"
             # One transaction: the dispatches, the put-off ones and the dedupe marks are recorded
             # together or not at all (then the alert is routed again to the same keys).
             to_publish = await self.ledger.record_routing(
@@ -121,6 +122,20 @@ class RouteStage:
             )
             if routed.verdict.cancel_alone:
                 await self._tell_approvers(alert)
+            if newly_held:
+                # Why it waits, in the record the approver and any later inquiry read.
+                await self.ledger.audit(
+                    actor=alert.source or "-",
+                    action="held",
+                    tenant=alert.tenant,
+                    target=alert.identifier,
+                    origin="route",
+                    detail={"reasons": list(routed.verdict.reasons)},
+                )
+            if not routed.held and not to_publish:
+                # Nothing left to send (a 取消 adopted before its original, with nothing to follow
+                # yet): no receipt will ever come to finish it, so it is finished here.
+                await self.ledger.complete_if_final(alert.tenant, alert.identifier)
         except Exception as e:
             log.error("route_failed", tenant=alert.tenant, alert=alert.identifier, error=str(e))
             return Retry(backoff(record.attempt, self.retry_tiers), f"route: {type(e).__name__}: {e}")
@@ -190,7 +205,7 @@ class RouteStage:
         """Hold a person's message for a second officer where the rule in code or the tenant's
         rules say (pipeline/two_person.py). Sources (JMA, J-Alert, L-Alert) are never held."""
         assert alert.tenant is not None
-        if alert.origin not in two_person.PERSON_ORIGINS or alert.status is not Status.ACTUAL:
+        if not two_person.applies(alert):
             return routed
         before = [a for a in [await self.ledger.alert(alert.tenant, e) for e in earlier] if a is not None]
         earlier_held = any(
@@ -222,12 +237,7 @@ class RouteStage:
         assert cancel.tenant is not None
         notice = cancel_alone_notice(cancel)
         first = await self.ledger.record_alert(notice, submitted_by="system:two-person")
-        await self.bus.publish(
-            ALERTS,
-            notice.model_dump_json(by_alias=True).encode("utf-8"),
-            key=f"{notice.tenant}|{notice.event_key}",
-            headers={H_TENANT: cancel.tenant, H_RECEIVED: notice.sent.isoformat()},
-        )
+        await self.bus.publish_many([alert_message(notice)])
         if not first:
             return  # routed again (a redelivery): told and audited the first time
         await self.ledger.audit(
@@ -478,11 +488,3 @@ def _flash_first(dispatches: Sequence[Dispatch]) -> list[Dispatch]:
     return sorted(dispatches, key=lambda d: _PRIORITY_ORDER[d.priority])
 
 
-def order_message(alert: Alert, dispatch: Dispatch, headers: Mapping[str, str]) -> Outgoing:
-    order = DispatchOrder(dispatch=dispatch, alert=alert)
-    return Outgoing(
-        dispatch_topic(dispatch.channel),
-        order.model_dump_json(by_alias=True).encode("utf-8"),
-        key=dispatch.bus_key,
-        headers=dict(headers),
-    )

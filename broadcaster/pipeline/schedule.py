@@ -14,7 +14,7 @@ from broadcaster.bus import Bus
 from broadcaster.logging import get_logger
 from broadcaster.model import Alert, now
 from broadcaster.pipeline.hops import H_RECEIVED, H_ROUTED, H_TENANT
-from broadcaster.pipeline.route import order_message
+from broadcaster.pipeline.messages import order_message
 from broadcaster.rules.library import ReloadEvent, RuleLibrary
 from broadcaster.store import routing
 from broadcaster.store.ledger import Ledger

@@ -9,11 +9,12 @@ decided with its reasons. Nothing here touches the bus.
 from __future__ import annotations
 
 from collections.abc import Callable, Mapping
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from datetime import datetime
 
 from broadcaster.channels import ChannelProfile
 from broadcaster.model import JST, Alert, MsgType, Status
+from broadcaster.pipeline import two_person
 from broadcaster.rules.engine import Context, RuleSet
 from broadcaster.store.audiences import CountSnapshot
 
@@ -127,8 +128,22 @@ def simulate(
                 f"{d.channel}/{audience}: skipped if the same ({d.dedupe.text}) went there in the last "
                 f"{int(d.dedupe.window_s // 60)} min"
             )
-    if held and any(r.approval for r in table.rows):
-        table.notes.append("an officer's Actual alert: held until a second officer approves (two-person rule)")
+    # The rule in code holds by what the message does, whatever the rules say (docs/approval.md).
+    verdict = two_person.decide(
+        alert,
+        earlier=(),
+        earlier_held=False,
+        audiences=[r.audience for r in table.rows],
+        rules_hold=any(r.approval for r in table.rows),
+        cancel_texts=(),
+    )
+    if verdict.second_officer:
+        table.rows = [replace(r, approval=True) for r in table.rows]
+        table.notes.append(
+            "an officer's Actual alert: held until a second officer approves (two-person rule: "
+            + "; ".join(verdict.reasons)
+            + ")"
+        )
     if counts is None:
         table.notes.append("people: unknown (the ledger could not be read); run `broadcaster db upgrade` first")
     return table

@@ -18,24 +18,17 @@ import sqlalchemy as sa
 
 from broadcaster.model import KIND, Alert, Dispatch, MsgType, RawEvent, Receipt, ReceiptStatus, now
 from broadcaster.model.change import RELAY, Change
+from broadcaster.model.states import FINAL_STATES, AlertState, DispatchState, dispatch_state_of
 from broadcaster.store import merges, routing
 from broadcaster.store import tables as t
 from broadcaster.store.db import Database
 
-FINAL_STATES = frozenset({"accepted", "dead", "superseded", "recorded"})
 GENESIS_HASH = "0" * 64
 
-_RECEIPT_STATE = {
-    ReceiptStatus.ACCEPTED: "accepted",
-    ReceiptStatus.FAILED: "failed",
-    ReceiptStatus.DEAD: "dead",
-    ReceiptStatus.SUPERSEDED: "superseded",
-    ReceiptStatus.RECORDED: "recorded",
-}
-
-
 @dataclass(frozen=True, slots=True)
-class DispatchState:
+class DispatchRow:
+    """A dispatch's progress as the channel worker reads it before a send."""
+
     key: str
     state: str
     attempts: int
@@ -429,7 +422,7 @@ class Ledger:
         assert alert.tenant is not None
         tenant = alert.tenant
         at = now()
-        rows = [_dispatch_row(d, "held" if held else "pending", at) for d in dispatches]
+        rows = [_dispatch_row(d, DispatchState.HELD if held else DispatchState.PENDING, at) for d in dispatches]
 
         def work(c: sa.Connection) -> set[str]:
             routing.write_scheduled(c, scheduled, at)
@@ -442,18 +435,20 @@ class Ledger:
                         t.dispatches.c.key.in_([d.key for d in dispatches])
                     )
                 )
-                open_keys = {r.key for r in states if r.state not in FINAL_STATES and r.state != "held"}
+                open_keys = {r.key for r in states if r.state not in FINAL_STATES and r.state != DispatchState.HELD}
             this = (t.alerts.c.tenant == tenant, t.alerts.c.identifier == alert.identifier)
             # An alert routed again after it was done (a redelivery, a re-drive racing the
             # first pass) stays done unless the new decision left work to do: nothing would ever
             # mark it done again (found by the PostgreSQL restart trial).
-            again = [t.alerts.c.state != "done"] if not open_keys else []
+            again = [t.alerts.c.state != AlertState.DONE] if not open_keys else []
             # A held alert its author withdrew, or an approver rejected, stays stopped.
             again.append(t.alerts.c.state.not_in(["withdrawn", "rejected"]))
             c.execute(
                 t.alerts.update()
                 .where(*this, *again)
-                .values(state="held" if held else "routed", routed=sa.func.coalesce(t.alerts.c.routed, at))
+                .values(
+                    state=AlertState.HELD if held else AlertState.ROUTED, routed=sa.func.coalesce(t.alerts.c.routed, at)
+                )
             )
             routing.write_marks(c, tenant, alert.identifier, marks, marks_at or at)
             return open_keys
@@ -492,8 +487,8 @@ class Ledger:
 
     # -- channel workers ----------------------------------------------------------------------
 
-    async def dispatch_state(self, key: str) -> DispatchState | None:
-        def work(c: sa.Connection) -> DispatchState | None:
+    async def dispatch_state(self, key: str) -> DispatchRow | None:
+        def work(c: sa.Connection) -> DispatchRow | None:
             row = c.execute(
                 sa.select(
                     t.dispatches.c.key,
@@ -505,7 +500,7 @@ class Ledger:
                     t.dispatches.c.batch,
                 ).where(t.dispatches.c.key == key)
             ).first()
-            return DispatchState(*row) if row else None
+            return DispatchRow(*row) if row else None
 
         return await self.db.read(work)
 
@@ -593,7 +588,7 @@ class Ledger:
 
     async def pre_send(
         self, order_dispatch: Dispatch, alert: Alert, earlier: Sequence[str] | None
-    ) -> tuple[DispatchState | None, str | None, bool]:
+    ) -> tuple[DispatchRow | None, str | None, bool]:
         """What a channel worker must know before a send, in one trip.
 
         (state of the dispatch, the alert that supersedes it if any, and, for a cancel with its
@@ -601,7 +596,7 @@ class Ledger:
         """
         d = order_dispatch
 
-        def work(c: sa.Connection) -> tuple[DispatchState | None, str | None, bool]:
+        def work(c: sa.Connection) -> tuple[DispatchRow | None, str | None, bool]:
             row = c.execute(
                 sa.select(
                     t.dispatches.c.key,
@@ -613,7 +608,7 @@ class Ledger:
                     t.dispatches.c.batch,
                 ).where(t.dispatches.c.key == d.key)
             ).first()
-            state = DispatchState(*row) if row else None
+            state = DispatchRow(*row) if row else None
             if state is not None and (state.final or state.state == "held"):
                 return state, None, False
             newer = self._superseding(c, d, alert.sent, alert.received)
@@ -657,7 +652,7 @@ class Ledger:
 
     async def finish_attempt(self, receipt: Receipt) -> None:
         finished = receipt.hops.sent or now()
-        state = _RECEIPT_STATE[receipt.status]
+        state = dispatch_state_of(receipt.status)
         hops = json.loads(receipt.hops.model_dump_json())
 
         def work(c: sa.Connection) -> None:
@@ -745,15 +740,22 @@ class Ledger:
         return await self.db.write(work)
 
     async def reopen_dispatches(
-        self, tenant: str, alert_id: str, *, channel: str | None = None, key: str | None = None
+        self,
+        tenant: str,
+        alert_id: str,
+        *,
+        channel: str | None = None,
+        key: str | None = None,
+        states: Sequence[str] = ("dead", "failed"),
     ) -> list[Dispatch]:
-        """Dead or failed dispatches of an alert made pending again, for an officer's republish."""
+        """Dispatches of an alert in `states` (dead or failed by default) made pending again, for an
+        officer's republish."""
 
         def work(c: sa.Connection) -> list[Dispatch]:
             where = [
                 t.dispatches.c.tenant == tenant,
                 t.dispatches.c.alert_id == alert_id,
-                t.dispatches.c.state.in_(["dead", "failed"]),
+                t.dispatches.c.state.in_(list(states)),
             ]
             if channel is not None:
                 where.append(t.dispatches.c.channel == channel)

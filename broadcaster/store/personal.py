@@ -66,6 +66,7 @@ def _sealed_columns() -> list[_Column]:
         _Column(t.users, "totp_secret", ("id",)),
         _Column(t.users, "phone", ("id",)),
         _Column(t.subscribers, "address", ("id",)),
+        _Column(t.safety_answers, "note", ("tenant", "alert_id", "household")),
         _Column(t.dispatches, "data", ("key",)),
     ]
 

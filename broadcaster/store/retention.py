@@ -20,9 +20,10 @@ import sqlalchemy as sa
 
 from broadcaster.logging import get_logger
 from broadcaster.model import now
+from broadcaster.model.states import FINAL_STATES
 from broadcaster.settings import Settings
 from broadcaster.store import tables as t
-from broadcaster.store.ledger import FINAL_STATES, Ledger
+from broadcaster.store.ledger import Ledger
 
 log = get_logger(__name__)
 
@@ -133,7 +134,10 @@ def schedule_retention(scheduler: Any, ledger: Ledger, settings: Settings) -> No
     period = timedelta(days=settings.privacy.recipients_retention_days)
 
     async def run(payload: dict[str, Any]) -> None:
+        from broadcaster.coverage.retention import purge_coverage
+
         await purge_recipients(ledger, older_than=period)
+        await purge_coverage(ledger, older_than=timedelta(days=settings.coverage.retention_days))
 
     scheduler.handle(RETENTION_JOB, run)
     scheduler.schedule_cron("privacy-retention", settings.privacy.retention_cron, RETENTION_JOB, {})

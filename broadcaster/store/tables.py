@@ -823,6 +823,25 @@ coverage_flags = sa.Table(
     sa.Column("at", UTCDateTime(), nullable=False),
 )
 
+# Residents' safety answers (安否確認): one per (alert, household), the latest standing; `person`
+# is the roster id of who answered, `via` the channel (line, email, app, web). The note is the
+# resident's own words, sealed at rest (docs/coverage.md; 0018_safety_answers).
+safety_answers = sa.Table(
+    "safety_answers",
+    metadata,
+    sa.Column("tenant", sa.String(64), primary_key=True),
+    sa.Column("alert_id", sa.String(512), primary_key=True),
+    sa.Column("household", sa.String(201), primary_key=True),
+    # safe | need_help | evacuated
+    sa.Column("answer", sa.String(16), nullable=False),
+    sa.Column("note", SealedText("safety_answers.note"), nullable=True),
+    sa.Column("person", sa.String(200), nullable=False),
+    sa.Column("via", sa.String(32), nullable=False),
+    sa.Column("first_at", UTCDateTime(), nullable=False),
+    sa.Column("at", UTCDateTime(), nullable=False),
+    sa.Column("changes", sa.Integer(), nullable=False, server_default="0"),
+)
+
 # What each surface of each medium showed of an event at the consistency guard's last look
 # (docs/consistency.md): one row per (event, surface), replaced at every check.
 medium_states = sa.Table(

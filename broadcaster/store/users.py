@@ -159,6 +159,20 @@ class Users:
 
         return await self.db.read(work)
 
+    async def officers_of(self, tenant: str) -> list[tuple[str, str, Role]]:
+        """(username, display name, role) of everyone holding a role in the tenant."""
+
+        def work(c: sa.Connection) -> list[tuple[str, str, Role]]:
+            rows = c.execute(
+                sa.select(t.users.c.username, t.users.c.display_name, t.user_roles.c.role)
+                .select_from(t.users.join(t.user_roles, t.user_roles.c.user_id == t.users.c.id))
+                .where(t.user_roles.c.tenant == tenant, t.users.c.active.is_(True))
+                .order_by(t.users.c.username)
+            )
+            return [(r.username, r.display_name, Role.parse(r.role)) for r in rows]
+
+        return await self.db.read(work)
+
     async def set_password(self, user_id: int, password_hash: str) -> None:
         await self.db.write(
             lambda c: c.execute(

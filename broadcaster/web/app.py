@@ -12,8 +12,10 @@ from broadcaster.web.api import api
 from broadcaster.web.circular_api import circular_api
 from broadcaster.web.circular_console import circular_console
 from broadcaster.web.circular_leader import leader_pages
+from broadcaster.web.console.consistency import consistency_console
 from broadcaster.web.console.coverage_page import coverage_console
 from broadcaster.web.console.handoff import handoff_console
+from broadcaster.web.console.logins import logins_console
 from broadcaster.web.console.pages import console
 from broadcaster.web.console.quota_page import quota_pages
 from broadcaster.web.console.receivers import receivers_console
@@ -27,6 +29,7 @@ from broadcaster.web.line_hook import line_hooks
 from broadcaster.web.middleware import authorize, security_headers
 from broadcaster.web.pages import pages
 from broadcaster.web.pwa import pwa
+from broadcaster.web.safety import safety_pages
 from broadcaster.web.site import site
 from broadcaster.web.unsubscribe import unsubscribe_pages
 
@@ -50,7 +53,7 @@ def build_app(ctx: WebContext, extra: list[Endpoints] | None = None, *, only_hea
     app.on_shutdown.append(_closing)
     registry: dict[object, Endpoint] = {}
     app[ENDPOINTS] = registry
-    groups = [health] if only_health else [health, pages, api, console, hooks, line_hooks, site, pwa, circular_console, circular_api, leader_pages, unsubscribe_pages, quota_pages, handoff_console, receivers_console, coverage_console, *(extra or [])]
+    groups = [health] if only_health else [health, pages, api, console, hooks, line_hooks, site, pwa, circular_console, circular_api, leader_pages, unsubscribe_pages, quota_pages, handoff_console, receivers_console, consistency_console, coverage_console, logins_console, safety_pages, *(extra or [])]
     for group in groups:
         group.register(app, registry)
     if not only_health:

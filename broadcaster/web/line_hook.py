@@ -35,6 +35,7 @@ from datetime import UTC, datetime, timedelta
 from pathlib import Path
 from typing import Any
 
+import sqlalchemy as sa
 from aiohttp import web
 from pydantic import BaseModel, Field, ValidationError
 from sqlalchemy import exc as sa_exc
@@ -42,10 +43,13 @@ from sqlalchemy import exc as sa_exc
 from adapters.outbound.line.api import LineClient
 from adapters.outbound.line.dialog import Dialog, DistrictChoice, Prefs, decode, step
 from adapters.outbound.line.webhook import BodyError, Event, SignatureError, parse, verify_signature
+from broadcaster import safety_links
+from broadcaster.coverage import safety as coverage_safety
 from broadcaster.errors import BroadcasterError
 from broadcaster.logging import get_logger, hash_id
 from broadcaster.render.languages import JA, SUPPORTED, canonical
 from broadcaster.settings import Settings
+from broadcaster.store import tables as t
 from broadcaster.store.audiences import Audiences, Person
 from broadcaster.store.ledger import Ledger
 from broadcaster.store.line_webhook import Issued, LinkCodes, SeenEvents, normalize_code
@@ -70,6 +74,8 @@ MAX_FUTURE = timedelta(minutes=5)
 SWEEP_EVERY_S = 30.0
 LINK_CODE_MINUTES = 60
 LINK_CODE_MAX_MINUTES = 72 * 60
+SAFETY_THANKS = "「{answer}」を受け付けました。ありがとうございます。変わったときは、もう一度ボタンを押してください。"
+SAFETY_CLOSED = "この安否確認はもう終わっています。役場からの新しいお知らせをご覧ください。"
 
 
 def _refuse(status: int, reason: str) -> web.Response:
@@ -339,6 +345,8 @@ class LineWebhook:
         if event.type == "follow":
             await self._reply(town, event, town.dialog.welcome(prefs), reply=reply)
             return "registered" if created else "followed_again"
+        if event.type == "postback" and (tapped := safety_links.parse_postback(event.postback)) is not None:
+            return await self._safety(tenant, town, event, person, *tapped, reply=reply)
         if event.type == "postback":
             st = step(prefs, decode(event.postback), town.dialog.districts, districts_fixed=person.kind != "resident")
             if st.changed:
@@ -354,6 +362,27 @@ class LineWebhook:
         # the settings, and neither echo nor keep what was sent.
         await self._reply(town, event, town.dialog.help(prefs), reply=reply)
         return f"message:{event.message_type or 'unknown'}"[:64]
+
+    async def _safety(
+        self, tenant: str, town: _Town, event: Event, person: Person, ref: str, answer: str, *, reply: bool
+    ) -> str:
+        """A tap on a safety check's quick reply: the answer for the person's household, on an
+        alert of the town that asks for one and is recent (docs/coverage.md)."""
+        a = t.alerts
+        since = datetime.now(UTC) - timedelta(days=self.settings.coverage.safety_days)
+        query = sa.select(a.c.identifier).where(a.c.tenant == tenant, a.c.sent >= since)
+        recent = await self.ledger.db.read(lambda c: list(c.execute(query).scalars()))
+        alert_id = next((i for i in recent if safety_links.alert_ref(i) == ref), None)
+        alert = await self.ledger.alert(tenant, alert_id) if alert_id is not None else None
+        if alert is None or not safety_links.asks(alert):
+            await self._reply(town, event, [{"type": "text", "text": SAFETY_CLOSED}], reply=reply)
+            return "safety:closed"
+        got = await coverage_safety.record(
+            self.ledger.db, tenant, alert.identifier, person.external_id, person.household, answer, None, via="line"
+        )
+        text = SAFETY_THANKS.format(answer=safety_links.ANSWERS[answer])
+        await self._reply(town, event, [{"type": "text", "text": text}], reply=reply)
+        return f"safety:{got.outcome}"
 
     async def _person(self, tenant: str, uid: str, town: _Town) -> tuple[Person, bool]:
         """The person with this LINE address; registered now if unknown (a follow, or someone

@@ -158,3 +158,34 @@ async def test_text_and_controls_have_aa_contrast(browser: Browser, served: tupl
     for name, (fg, bg) in colours.items():
         assert _contrast(fg, bg) >= 4.5, (name, fg, bg)
     await context.close()
+
+
+async def test_the_pages_raise_no_csp_violation_and_a_cancelled_circular_asks_nothing(
+    browser: Browser, served: tuple[WebEnv, Circulars, dict[str, str]]
+) -> None:
+    from datetime import UTC, datetime
+
+    from tests.browser.guards import SHOTS, Guard
+
+    e, _, links = served
+    guard = Guard()
+    context = await guard.watch(await browser.new_context(**PHONE))  # type: ignore[arg-type]
+    page = await context.new_page()
+    for origin in ("emergency", "routine"):
+        await page.goto(links[origin])
+        await page.wait_for_load_state("networkidle")
+    guard.check()  # the alert's circular carried an inline style the CSP blocked
+
+    (c,) = [c for c in await cs.circulars_of(e.ledger.db, "anamizu") if c.origin == "emergency"]
+    assert c.alert_id is not None
+    await cs.cancel_event(e.ledger.db, "anamizu", [c.alert_id], c.event_key or "", datetime.now(UTC))
+    await page.goto(links["emergency"])
+    assert "取り消されました" in await page.inner_text("[role=alert]")
+    assert await page.get_by_role("button", name="確認しました").count() == 0
+    assert await page.get_by_role("button", name="回答を送る").count() == 0
+    SHOTS.mkdir(parents=True, exist_ok=True)
+    await page.screenshot(path=str(SHOTS / "leader-cancelled-360.png"), full_page=True)
+    width = await page.evaluate("document.documentElement.scrollWidth")
+    assert width <= 360, f"sideways scroll on a phone ({width} px)"
+    guard.check()
+    await context.close()

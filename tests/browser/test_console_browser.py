@@ -312,3 +312,24 @@ async def test_the_preview_blocks_on_a_placeholder_and_a_headline_for_the_whole_
         await page.click("form.send button.drill")
         await page.wait_for_url(re.compile(r"/t/anamizu/alerts/m-[^/]+$"))
     guard.check()
+
+
+async def test_a_second_officer_unlocks_a_colleague_from_the_console(browser: Browser, tmp_path: Path) -> None:
+    from broadcaster.model import now
+    from broadcaster.store.login_throttle import Limits, LoginThrottle
+
+    async with console_env(tmp_path) as env:
+        throttle = LoginThrottle(env.run.ledger.db)  # type: ignore[attr-defined]
+        for i in range(Limits().account_guard):
+            await throttle.admit("tanaka", f"203.0.113.{i + 1}", now())
+        guard = Guard()
+        page = await (await guard.watch(await browser.new_context())).new_page()
+        await login(page, env, "sato")
+        await page.goto(f"{env.base}/t/anamizu/logins")
+        row = page.locator("tr[data-officer=tanaka]")
+        await expect(row).to_contain_text("制限中")
+        await expect(page.locator("tr[data-officer=sato] button")).to_have_count(0)  # not for oneself
+        await row.get_by_role("button", name="解除する: tanaka").click()
+        await expect(page.locator("[role=status]")).to_have_text("解除しました。")
+        await expect(page.locator("tr[data-officer=tanaka]")).to_contain_text("解除中")
+        guard.check()

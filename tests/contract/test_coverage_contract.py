@@ -134,3 +134,58 @@ async def test_another_tenant_is_never_counted(ledger: Ledger) -> None:
     cov = await compute(ledger.db, "wajima", alert_id, {"kawai": "河井"}, CoverageSettings(), at=received)
     assert cov is not None and (cov.households, cov.reached) == (1, 1)
     assert await compute(ledger.db, "anamizu", alert_id, DISTRICTS, CoverageSettings(), at=received) is None
+
+
+async def test_retention_purges_marks_answers_and_flags_of_old_alerts(ledger: Ledger) -> None:
+    import sqlalchemy as sa
+
+    from broadcaster.coverage import safety
+    from broadcaster.coverage.retention import purge_coverage
+    from broadcaster.model import now
+    from broadcaster.store import tables as t
+
+    await Audiences(ledger.db).import_people("anamizu", _people())
+    old = manual(
+        "anamizu",
+        status="Actual",
+        kind="evacuation",
+        event="避難指示",
+        headline="old",
+        at=now() - timedelta(days=40),
+    )
+    young = manual(
+        "anamizu", status="Actual", kind="evacuation", event="避難指示", headline="young", at=now()
+    )
+    for a in (old, young):
+        await ledger.record_alert(a)
+        await marks.mark(
+            ledger.db, "anamizu", a.identifier, "k1", "leader", actor="leader:L-1", at=a.received
+        )
+        await safety.record(
+            ledger.db,
+            "anamizu",
+            a.identifier,
+            "R-3",
+            "k2",
+            "need_help",
+            "足が悪い",
+            via="email",
+            at=a.received,
+        )
+
+    async def left() -> dict[str, set[str]]:
+        def work(c: sa.Connection) -> dict[str, set[str]]:
+            return {
+                tb.name: set(c.execute(sa.select(tb.c.alert_id)).scalars())
+                for tb in (t.reach_marks, t.safety_answers)
+            }
+
+        return await ledger.db.read(work)
+
+    dry = await purge_coverage(ledger, older_than=timedelta(days=30), dry_run=True)
+    assert (dry.marks, dry.answers) == (2, 1), "the old alert's two marks (leader, safety) and its answer"
+    assert (await left())["safety_answers"] == {old.identifier, young.identifier}
+    done = await purge_coverage(ledger, older_than=timedelta(days=30))
+    assert (done.marks, done.answers) == (2, 1)
+    assert await left() == {"reach_marks": {young.identifier}, "safety_answers": {young.identifier}}
+    assert (await purge_coverage(ledger, older_than=timedelta(days=30))).marks == 0

@@ -16,6 +16,7 @@ from typing import Any
 
 import pytest
 
+from broadcaster.pipeline.two_person import DEFAULT_CANCEL_TEXTS, cancel_texts_for
 from broadcaster.store import consistency, reports
 from broadcaster.store.consistency import Alarm
 from tests.fakes.lalert import FakeLAlert
@@ -117,6 +118,16 @@ async def _send(m: Media, **fields: Any) -> str:
     return identifier
 
 
+async def _cancel(m: Media, reference: str) -> str:
+    """The town's own cancel in the pre-approved 'sent in error' words: one officer may send it."""
+    original = await m.run.ledger.alert("anamizu", reference)
+    assert original is not None
+    headline, description = cancel_texts_for(original, DEFAULT_CANCEL_TEXTS[0])["ja"]
+    return await _send(
+        m, msgType="Cancel", references=[reference], headline=headline, description=description
+    )
+
+
 async def _states(m: Media, event_key: str) -> dict[str, consistency.MediumState]:
     return {s.surface: s for s in await consistency.states_of(m.run.ledger.db, "anamizu", event_key)}
 
@@ -155,9 +166,7 @@ async def test_media_that_agree_raise_nothing_through_an_update_and_a_cancel(tmp
             m, msgType="Update", references=[first], headline="川島公民館に加え大町の集会所を開設"
         )
         await eventually(lambda: all_fine(update))
-        cancel = await _send(
-            m, msgType="Cancel", references=[update], headline="避難所の開設情報を取り消します"
-        )
+        cancel = await _cancel(m, update)
         states = await eventually(lambda: all_fine(cancel))
         # A cancel leaves the lists: the banner and the app show nothing of the event.
         assert states["banner"].carried_id is None and states["app_api"].carried_id is None
@@ -239,9 +248,7 @@ async def test_a_cancel_that_reached_line_but_not_x_is_an_alarm_on_x_only(
         first = await _send(m)
         m.x.fail_next(403, "forbidden")
         broken_at = time.time()
-        cancel = await _send(
-            m, msgType="Cancel", references=[first], headline="避難所の開設情報を取り消します"
-        )
+        cancel = await _cancel(m, first)
 
         async def raised() -> list[Alarm]:
             return await _alarms(m, "x")
@@ -279,3 +286,88 @@ async def test_a_page_that_says_something_else_is_an_alarm_at_once(
         assert alarm.problem == "differs" and alarm.carried_id == first
         assert alarm.facts["differences"] == ["status"]
         assert (alarm.facts["expected"]["status"], alarm.facts["carried"]["status"]) == ("Actual", "Exercise")
+
+
+async def test_the_console_shows_the_facts_side_by_side_and_one_click_republishes_that_medium(
+    tmp_path: Path,
+) -> None:
+    from tests.web_helpers import client, web_env
+
+    rules = tmp_path / "rules" / "_default"
+    rules.mkdir(parents=True)
+    (rules / "10.yaml").write_text(
+        RULES.replace("[website, line, x, lalert_out]", "[website, x]"), encoding="utf-8"
+    )
+    async with FakeX(tmp_path) as x:
+        assert x.ca is not None
+        off = {"enabled": False}
+        channels = {
+            "website": {"mode": "live"},
+            "x": {
+                "credentials": x.credentials.as_dict(),
+                "options": {"connect_to": x.url, "ca_file": str(x.ca.ca_file)},
+                "max_attempts": 1,
+            },
+            **{
+                c: off
+                for c in (
+                    "app_push",
+                    "line",
+                    "mastodon",
+                    "bluesky",
+                    "email",
+                    "circular",
+                    "webhook",
+                    "fcm",
+                    "lalert_out",
+                )
+            },
+        }
+        async with (
+            web_env(
+                tmp_path,
+                rules_dir=tmp_path / "rules",
+                guard={"lag_s": LAG_S, "interval_s": 0.2},
+                channels=channels,
+            ) as env,
+            running_pipeline(env.settings, bus=env.bus) as run,
+        ):
+            m = Media(run, FakeLine(), x, FakeLAlert(), tmp_path / "site" / "anamizu")
+            first = await _send(m)
+            x.fail_next(403, "forbidden")
+            cancel = await _cancel(m, first)
+            (alarm,) = await eventually(lambda: _alarms(m, "x"), timeout=20)
+            async with client() as http:
+                csrf = await env.login(http, "tanaka")
+                async with http.get(f"{env.base}/t/anamizu/") as r:
+                    assert "consistency-banner" in await r.text()
+                async with http.get(f"{env.base}/t/anamizu/consistency") as r:
+                    page = await r.text()
+                    assert r.status == 200, page[:500]
+                assert 'data-surface="x"' in page and cancel in page and first in page
+                assert "<td>Cancel</td>" in page and "<td>Alert</td>" in page, "msg_type side by side"
+                assert 'class="media-states"' in page and 'data-surface="banner"' in page
+                # The operator republishes X alone.
+                async with http.post(
+                    f"{env.base}/t/anamizu/consistency/{alarm.id}/republish",
+                    data={"csrf": csrf},
+                    allow_redirects=False,
+                ) as r:
+                    assert r.status == 303, await r.text()
+
+            async def on_x() -> bool:
+                rows = await reports.channel_table(m.run.ledger, tenant="anamizu", alert_id=cancel)
+                return any(r.channel == "x" and r.accepted == 1 for r in rows)
+
+            await eventually(on_x, timeout=20)
+
+            async def cleared() -> bool:
+                return not await consistency.alarms(m.run.ledger.db, "anamizu")
+
+            await eventually(cleared, timeout=20)
+            (done,) = await consistency.alarms(m.run.ledger.db, "anamizu", open_only=False)
+            assert (
+                done.republished is not None and done.republished_by == "officer:anamizu/tanaka"
+            ) or done.republished_by
+            audit = await m.run.ledger.verify_audit()
+            assert audit[1] == []

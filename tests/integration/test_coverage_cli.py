@@ -68,7 +68,7 @@ def test_the_table_the_csv_and_the_audited_list(config: Path, tmp_path: Path) ->
 
     assert run(config, "coverage", alert_id, "--csv", str(tmp_path / "c.csv")).exit_code == 0
     counts = (tmp_path / "c.csv").read_text(encoding="utf-8-sig")
-    assert "kawashima,川島,2,1,0.500,1,1,yes" in counts and "岩田" not in counts
+    assert "kawashima,川島,2,1,0.500,1,1,0,0,0,yes" in counts and "岩田" not in counts
 
     refused = CliRunner().invoke(main, ["--config", str(config), "coverage", alert_id, "--unreached"])
     assert refused.exit_code != 0 and "--csv" in refused.output

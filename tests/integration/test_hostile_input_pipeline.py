@@ -83,6 +83,9 @@ async def test_an_original_that_arrives_after_its_cancellation_is_never_broadcas
         assert not sent_alerts & originals, "a cancelled 大津波警報 went out"
         rows = [r for r in await reports.channel_table(run.ledger) if r.alert_id in originals]
         assert rows and all(r.accepted == 0 for r in rows)
+        # Both end in a final state: the adopted 取消, which had nothing to follow, too.
+        states = {(a["msg_type"], a["state"]) for a in await reports.alerts(run.ledger, limit=50)}
+        assert states == {("Alert", "done"), ("Cancel", "done")}, states
 
 
 async def test_a_correction_that_arrives_before_the_original_supersedes_it(tmp_path: Path) -> None:

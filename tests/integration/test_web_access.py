@@ -166,6 +166,48 @@ async def test_behind_a_trusted_proxy_the_client_address_counts(tmp_path: Path) 
         assert origins == {"203.0.113.50"}, "the address the proxy saw, not what the client wrote"
 
 
+async def test_a_second_officer_unlocks_a_colleague_guessed_from_many_addresses(env: WebEnv) -> None:
+    from broadcaster.model import now
+    from broadcaster.store.login_throttle import Limits, LoginThrottle
+
+    throttle = LoginThrottle(env.ledger.db)
+    for i in range(Limits().account_guard):
+        await throttle.admit("tanaka", f"203.0.113.{i + 1}", now())
+    data = {"username": "tanaka", "password": PASSWORD, "code": env.code("tanaka")}
+    async with client_from("127.0.0.2") as s, s.post(f"{env.base}/login", data=data, allow_redirects=False) as r:
+        assert r.status == 401, "a place tanaka never logged in from is not heard while the name is guessed"
+    async with client() as s:
+        csrf = await env.login(s, "sato")
+        async with s.get(f"{env.base}/t/anamizu/logins") as r:
+            page = await r.text()
+        assert r.status == 200
+        row = page[page.index('data-officer="tanaka"') :]
+        assert "制限中" in row[: row.index("</tr>")]
+        url = f"{env.base}/t/anamizu/logins/tanaka/unlock"
+        async with s.post(url, data={"csrf": csrf}, allow_redirects=False) as r:
+            assert r.status == 303
+        async with s.post(f"{env.base}/t/anamizu/logins/sato/unlock", data={"csrf": csrf}) as r:
+            assert r.status == 403, "not for oneself"
+    async with client() as s:
+        csrf = await env.login(s, "viewer")
+        async with s.post(f"{env.base}/t/anamizu/logins/sato/unlock", data={"csrf": csrf}) as r:
+            assert r.status == 403
+    async with client_from("127.0.0.2") as s:
+        data = {"username": "tanaka", "password": PASSWORD, "code": env.code("tanaka")}
+        async with s.post(f"{env.base}/login", data=data, allow_redirects=False) as r:
+            assert r.status == 303, "heard again after the second officer's unlock"
+
+    import sqlalchemy as sa
+
+    from broadcaster.store import tables as tb
+
+    def unlocks(c: sa.Connection) -> list[tuple[str, str | None]]:
+        q = sa.select(tb.audit_log.c.actor, tb.audit_log.c.target).where(tb.audit_log.c.action == "login_unlocked")
+        return [(r.actor, r.target) for r in c.execute(q)]
+
+    assert await env.ledger.db.read(unlocks) == [("officer:anamizu/sato", "tanaka")]
+
+
 async def test_a_code_cannot_be_used_twice(env: WebEnv) -> None:
     code = env.code("admin")
     async with client() as s:

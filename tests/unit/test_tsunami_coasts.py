@@ -120,7 +120,9 @@ def test_a_ward_hears_its_city_coast() -> None:
 
 def test_offshore_estimates_reach_the_coast_they_estimate(corpus: Path) -> None:
     # 沖合の津波観測 names 沿岸地域, which JMA codes exactly like the 津波予報区.
-    coasts = json.loads((corpus / "areacodes/jma-codes_json/CoastTsunami.json").read_text(encoding="utf-8"))["items"]
+    coasts = json.loads((corpus / "areacodes/jma-codes_json/CoastTsunami.json").read_text(encoding="utf-8"))[
+        "items"
+    ]
     regions = json.loads(DATA.read_text(encoding="utf-8"))["regions"]
     assert {k: v["name"] for k, v in coasts.items()} == {k: v["name"] for k, v in regions.items()}
     assert ("沿岸地域", "610") in {(nv.value_name, nv.value) for nv in expand_city("3920100")}

@@ -74,6 +74,10 @@ def test_a_coast_with_a_warning_is_not_told_of_the_major_warning_next_door() -> 
     assert _first_lines(kaga)[1].startswith("石川県加賀：津波警報")
     assert _first_lines(noto)[1].startswith("石川県能登：大津波警報")
     assert "大津波警報" not in _first_lines(kaga)[0]
+    # Each coast once: the town's own in the lead, the others after it.
+    lines = _first_lines(kaga)
+    assert sum("石川県加賀：" in line for line in lines) == 1
+    assert any(line.startswith("・石川県能登：大津波警報") for line in lines)
 
 
 def test_inland_village_and_far_coasts_are_not_reached() -> None:
@@ -168,3 +172,26 @@ def test_unknown_height_is_said_in_jmas_words(corpus: Path, channel: str) -> Non
     assert "NaN" not in text.body
     if channel == "line":
         assert "高知県：津波注意報（不明" in text.body
+
+
+def test_no_text_of_any_corpus_telegram_shows_a_placeholder(corpus: Path) -> None:
+    files = sorted((corpus / "jma/official_samples").glob("*.xml"))
+    assert len(files) >= 460
+    for path in files:
+        raw = raw_from_file(path, officer=None, tenant=None, source=None, known_tenants=None)
+        parsed = parse(raw, load_parsers())
+        if isinstance(parsed, Refused):
+            continue  # refusals are the parser's tests' business
+        for alert in parsed:
+            alert = alert.for_tenant("anamizu-machi")
+            for channel in ("line", "sms", "voice", "x", "email"):
+                text = renderer().render(
+                    alert, dispatch(alert, channel), None, tenant_name="町", public_url="https://x.example"
+                )[0]
+                for part in (text.title, text.body):
+                    found = _LEAKS.search(part)
+                    assert found is None, (
+                        path.name,
+                        channel,
+                        part[max(0, found.start() - 40) : found.end() + 40],
+                    )

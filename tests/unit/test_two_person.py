@@ -183,3 +183,24 @@ def test_a_cancel_that_reaches_nobody_is_not_held() -> None:
     assert not verdict(
         manual(msgType="Cancel", references=[order.identifier]), earlier=[order], audiences=[]
     ).second_officer
+
+
+def test_the_preview_says_held_whatever_the_rules_say() -> None:
+    """`broadcaster rules simulate` and the console's preview show the rule in code."""
+    from pathlib import Path
+
+    from broadcaster.channels import STANDARD_PROFILES
+    from broadcaster.rules.engine import build_rule_set
+    from broadcaster.rules.simulate import simulate
+    from broadcaster.settings import DEFAULT_CHANNELS
+    from tests.rules_helpers import directory
+
+    body = b"rules:\n  - name: everything\n    default: true\n    channels: [website, line]\n"
+    rules = build_rule_set("anamizu", [(Path("anamizu.yaml"), body)], DEFAULT_CHANNELS)
+    level5 = manual(kind="notice", headline="【警戒レベル５】緊急安全確保")
+    table = simulate(level5, rules, directory().context("anamizu", level5), STANDARD_PROFILES, None)
+    assert table.rows and all(r.approval for r in table.rows)
+    assert any("two-person rule" in n and "緊急安全確保" in n for n in table.notes)
+    plain = manual(kind="notice", headline="ごみ収集日の変更")
+    table = simulate(plain, rules, directory().context("anamizu", plain), STANDARD_PROFILES, None)
+    assert table.rows and not any(r.approval for r in table.rows)

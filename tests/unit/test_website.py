@@ -23,7 +23,7 @@ from broadcaster.cap import from_cap, validate_cap
 from broadcaster.cap.publish import DEFAULT_VALIDITY, placed, publication_issues
 from broadcaster.channels import AdapterEnv, ChannelAdapter
 from broadcaster.errors import ConfigError
-from broadcaster.model import JIS_X0402, Area, MsgType, NamedValue, ResponseType, Status
+from broadcaster.model import JIS_X0402, Area, MsgType, NamedValue, ResponseType, Severity, Status, Urgency
 from broadcaster.settings import ChannelSettings
 from tests.fakes.site import T0, SiteFixture, alert, follow_up, site_delivery
 
@@ -506,3 +506,23 @@ def test_views_follow_the_newest_message_of_each_event() -> None:
     assert views(state.entries, T0) == {"o": View.CANCELLED, "u": View.CANCELLED, "c": View.CANCEL}
     again = merge(state, cancel, (), "public")
     assert again == state
+
+
+async def test_a_real_alert_is_listed_above_a_drill_everywhere(site: SiteFixture) -> None:
+    # The drill is newer and graver by its fields; the real 避難指示 still comes first.
+    drill = alert(
+        "drill-2", status=Status.EXERCISE, event="大津波警報", kind="tsunami", sent=T0 + timedelta(minutes=5)
+    )
+    real = alert("real-1", severity=Severity.SEVERE, urgency=Urgency.EXPECTED)
+    await site.adapter().send(site_delivery(real))
+    await site.adapter().send(site_delivery(drill))
+    assert [a["id"] for a in site.json("api/alerts.json")["alerts"]] == ["real-1", "drill-2"]
+    assert [a["id"] for a in site.json("banner.json")["alerts"]] == ["real-1", "drill-2"]
+    index = site.read("index.html")
+    assert index.index("real-1") < index.index("drill-2")
+
+
+async def test_the_message_is_headed_by_its_event_not_a_generic_notice(site: SiteFixture) -> None:
+    await site.adapter().send(site_delivery(alert("lvl4-1", event="避難指示")))
+    page = lxml.html.fromstring(site.read("alerts/lvl4-1.html"))
+    assert page.xpath("string(//section[@class='message']/h2)") == "避難指示"

@@ -24,6 +24,7 @@ the same Message-ID). Only when every recipient is refused for good is the send 
 
 from __future__ import annotations
 
+import html
 import re
 import ssl
 from collections import OrderedDict
@@ -42,8 +43,8 @@ from adapters.outbound.email.compose import (
     compose,
     message_id,
 )
-from broadcaster import unsubscribe
-from broadcaster.channels import AdapterEnv, Addressing, Delivery, SendResult
+from broadcaster import safety_links, unsubscribe
+from broadcaster.channels import AdapterEnv, Addressing, Delivery, RenderedText, SendResult
 from broadcaster.errors import ConfigError, PermanentError, TransientError
 from broadcaster.logging import get_logger, hash_id
 from broadcaster.model import JST, now
@@ -55,6 +56,11 @@ log = get_logger(__name__)
 ADDRESS = re.compile(r"[^@\s<>,;:\"]+@[^@\s<>,;:\"]+\.[^@\s<>,;:\"]+")
 # Dispatches still being retried in this process, with whom the server already took.
 _REMEMBERED = 10_000
+# Above the link of a safety check (docs/coverage.md), in the message's language.
+SAFETY_LINE = {
+    "ja": "安否をお知らせください（無事・支援が必要・避難済み）：",
+    "en": "Please tell the town how you are (safe, need help, evacuated):",
+}
 
 
 class EmailSettings(BaseModel):
@@ -78,6 +84,8 @@ class EmailSettings(BaseModel):
     mode: Literal["bcc", "individual"] = "bcc"
     bcc_batch_size: int = Field(default=50, ge=1, le=1000)
     unsubscribe_url: str
+    # Where a resident answers a safety check (broadcaster/safety_links.py); "" leaves it out.
+    safety_url: str = ""
     unsubscribe_mailto: str | None = None
     # Mail providers whose bulk-sender rules require RFC 8058 one-click unsubscribe: their users
     # get a message of their own even in bcc mode.
@@ -132,13 +140,14 @@ class EmailAdapter:
     @classmethod
     def from_settings(cls, channel: str, settings: ChannelSettings, env: AdapterEnv) -> Self:
         """options: host, port, security, username, login, from_address, from_name, bounce_address,
-        reply_to, charset, transfer_encoding, mode, bcc_batch_size, unsubscribe_url,
+        reply_to, charset, transfer_encoding, mode, bcc_batch_size, unsubscribe_url, safety_url,
         unsubscribe_mailto, ca_file."""
         opts = dict(settings.options)
         fields: dict[str, Any] = {
             "password": settings.credentials.get("password"),
             "from_name": env.tenant_name,
             "unsubscribe_url": f"{env.public_url.rstrip('/')}/unsubscribe/{env.tenant}/email",
+            "safety_url": safety_links.url(env.public_url, env.tenant, "").rstrip("/"),
             "timeout": min(300.0, settings.timeout_s * 0.9),
         }
         for name in EmailSettings.model_fields:
@@ -197,6 +206,17 @@ class EmailAdapter:
             reply_to=s.reply_to,
         )
 
+    def _with_safety(self, delivery: Delivery, to: str) -> tuple[RenderedText, ...]:
+        """The texts with this address's own safety-answer link below (無事・支援が必要・避難済み)."""
+        value = safety_links.token(self._key, self._tenant, delivery.dispatch.alert_id, "email", to)
+        link = f"{self._settings.safety_url}/{value}"
+        line = SAFETY_LINE.get(delivery.texts[0].language.split("-")[0], SAFETY_LINE["ja"])
+        block = f'<p>{html.escape(line)}<br><a href="{html.escape(link)}">{html.escape(link)}</a></p>'
+        return tuple(
+            t.model_copy(update={"body": f"{t.body}\n\n{line}\n{link}", "html": t.html + block if t.html else None})
+            for t in delivery.texts
+        )
+
     def _sender(self, to: str | None) -> str:
         bounce = self._settings.bounce_address or self._settings.from_address
         return bounce.replace("{token}", unsubscribe.tag(self._key, to) if to else "list")
@@ -228,11 +248,13 @@ class EmailAdapter:
                 async with self._client() as smtp:
                     if s.login:
                         await smtp.login(s.username or "", s.password.get_secret_value())
-                    own = [a for a in todo if self._own_message(a)]
-                    blind = [a for a in todo if not self._own_message(a)]
+                    # A safety check gives each address its own answer link: its own message.
+                    asks = bool(s.safety_url) and safety_links.asks(delivery.alert)
+                    own = [a for a in todo if asks or self._own_message(a)]
+                    blind = [a for a in todo if a not in own]
                     for address in own:
                         message = compose(
-                            delivery.texts,
+                            self._with_safety(delivery, address) if asks else delivery.texts,
                             self._envelope(delivery, address),
                             charset=s.charset,
                             transfer_encoding=s.transfer_encoding,

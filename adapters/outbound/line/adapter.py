@@ -32,6 +32,7 @@ from pydantic import BaseModel, ConfigDict, Field, HttpUrl, SecretStr, Validatio
 
 from adapters.outbound.line.messages import LineMessage, plan
 from adapters.outbound.line.pace import Pace
+from broadcaster import safety_links
 from broadcaster.channels import AdapterEnv, Addressing, Delivery, DeliveryStat, QuotaState, SendResult
 from broadcaster.errors import ConfigError, PermanentError, QuotaExceededError, TransientError
 from broadcaster.logging import get_logger
@@ -250,6 +251,9 @@ class LineAdapter:
                 log.warning("line_flex_invalid", language=m.language)
                 continue
             out.append(m.as_json())
+        if out and safety_links.asks(delivery.alert):
+            # A safety check: 無事 / 支援が必要 / 避難済み under the last message, one tap each.
+            out[-1] = {**out[-1], "quickReply": safety_links.quick_reply(delivery.dispatch.alert_id)}
         return out, note
 
     async def send(self, delivery: Delivery) -> SendResult:

@@ -16,7 +16,7 @@ from enum import StrEnum
 from pydantic import AwareDatetime, BaseModel, ConfigDict, Field
 
 from broadcaster.channels import RenderedText
-from broadcaster.model import DISTRICT_CODE, SEVERITY_RANK, URGENCY_RANK, Alert, MsgType, ResponseType
+from broadcaster.model import DISTRICT_CODE, SEVERITY_RANK, URGENCY_RANK, Alert, MsgType, ResponseType, Status
 
 FORMAT = 1
 
@@ -174,12 +174,17 @@ def next_expiry(entries: Mapping[str, Entry], current: Mapping[str, View]) -> da
     return min(times, default=None)
 
 
-def prominence(entry: Entry) -> tuple[int, int, datetime]:
-    """Sort key for lists: the gravest first, then the newest."""
+def prominence(entry: Entry) -> tuple[int, int, int, datetime]:
+    """Sort key for lists: real messages before drills and tests, then the gravest, then the newest.
+
+    A drill's 避難指示 is as grave as a real one by its fields; listed above the real one (site,
+    banner, app) it hid it, on the evening a drill and a real event overlapped.
+    """
+    actual = 1 if entry.alert.status is Status.ACTUAL else 0
     if not entry.alert.info:
-        return (0, 0, entry.alert.sent)
+        return (actual, 0, 0, entry.alert.sent)
     info = entry.alert.primary
-    return (SEVERITY_RANK[info.severity], URGENCY_RANK[info.urgency], entry.alert.sent)
+    return (actual, SEVERITY_RANK[info.severity], URGENCY_RANK[info.urgency], entry.alert.sent)
 
 
 def prune(state: SiteState, keep: int, view: Mapping[str, View]) -> SiteState:

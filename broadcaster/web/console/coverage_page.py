@@ -15,6 +15,7 @@ from broadcaster.coverage.counts import compute
 from broadcaster.coverage.flags import flagged
 from broadcaster.coverage.report import media_of, to_csv
 from broadcaster.model import JST
+from broadcaster.safety_links import ANSWERS
 from broadcaster.store.users import Role
 from broadcaster.web.endpoints import Endpoints
 from broadcaster.web.keys import CONTEXT, LANG
@@ -76,7 +77,7 @@ async def coverage_page(request: web.Request) -> web.StreamResponse:
     tenant, cov = await _coverage(request)
     sent = await flagged(request.app[CONTEXT].ledger.db, tenant.id, cov.alert_id)
     return render(
-        request, "console/coverage.html", tenant=tenant, cov=cov, media=media_of(cov), sent=sent,
+        request, "console/coverage.html", tenant=tenant, cov=cov, media=media_of(cov), sent=sent, answers=ANSWERS,
         w=words(request.get(LANG, "ja")), jst=JST,
     )  # fmt: skip
 
