@@ -9,6 +9,7 @@ from typing import Any
 
 from broadcaster.errors import ConfigError
 from broadcaster.model import RawEvent
+from broadcaster.model.raw import MANUAL_CONTENT_TYPE
 
 MAX_FILE_BYTES = 10 * 1024 * 1024
 
@@ -58,7 +59,7 @@ def raw_from_file(
         identity = officer if officer.startswith("officer:") else f"officer:{tenant}/{officer}"
         return RawEvent(
             source="manual",
-            content_type="application/vnd.broadcaster.manual+json",
+            content_type=MANUAL_CONTENT_TYPE,
             body=body,
             tenant=tenant,
             submitted_by=identity,

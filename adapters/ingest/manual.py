@@ -33,9 +33,10 @@ from broadcaster.model import (
     Status,
     Urgency,
 )
+from broadcaster.model.raw import MANUAL_CONTENT_TYPE
 from broadcaster.parsing import invalid
 
-CONTENT_TYPE = "application/vnd.broadcaster.manual+json"
+CONTENT_TYPE = MANUAL_CONTENT_TYPE
 MAX_BYTES = 256 * 1024
 
 

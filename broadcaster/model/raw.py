@@ -10,6 +10,10 @@ from pydantic import AwareDatetime, BaseModel, ConfigDict, Field, PlainSerialize
 
 from broadcaster.model.timeutil import now
 
+# An officer's alert (docs/manual-alerts.md): the console, the API, the scheduler and
+# `broadcaster send` make raw events of this type; the manual parser reads them.
+MANUAL_CONTENT_TYPE = "application/vnd.broadcaster.manual+json"
+
 
 def _b64_decode(v: object) -> bytes:
     import base64

@@ -135,7 +135,8 @@ class ChannelStage:
             log.error("ledger_read_failed", error=str(e)[:300])
             return Retry(backoff(record.attempt, self.tiers), f"ledger: {e}")
 
-        texts = self.renderer.render(
+        texts = await self.renderer.lane.run(
+            self.renderer.render,
             alert,
             d,
             self.profile,

@@ -28,6 +28,7 @@ from broadcaster.model import (
     cap_datetime,
     now,
 )
+from broadcaster.offloop import Lane
 from broadcaster.parsing import SourceParser
 from broadcaster.pipeline.coast import as_lifted, localize
 from broadcaster.pipeline.hops import H_NORMALIZED, H_TENANT, carry, stamp
@@ -147,35 +148,40 @@ async def resolve_references(alert: Alert, ledger: Ledger) -> Alert | Refused:
 
 
 async def lift_as_update(alert: Alert, ledger: Ledger) -> Alert:
-    """A shared source's alert that lifts everything in force for this tenant becomes an Update
-    of the latest alert the tenant had of the same event, with responseType AllClear, so that it
-    reaches every medium and audience that carried the warning (docs/decisions.md, decisions 3
-    and 10).
+    """A shared source's alert that lifts or lowers what a tenant was told becomes an Update of
+    the latest alert the tenant had of the same event, so that it reaches every medium and
+    audience that carried the graver word (docs/decisions.md, decisions 3 and 10).
 
     A lift is `allLifted` (a tsunami 解除 on the town's coast, every warning lifted), or a tsunami
     telegram that leaves the town's coast at 若干の海面変動 after the town was told of an
-    advisory or a warning. A lift for a town that was never told anything of the event stays as
-    it came.
+    advisory or a warning: it carries responseType AllClear. A tsunami lowered on the town's coast
+    (大津波警報 to 津波注意報) is an Update without it. A lift for a town that was never told
+    anything of the event stays as it came, and so does a telegram as grave as the last or graver
+    (the rules send it as news).
     """
     if alert.msg_type is not MsgType.ALERT or alert.origin == "manual" or not alert.info or alert.tenant is None:
         return alert
     info = alert.primary
     lifted = (info.param("allLifted") or "").lower() == "true"
-    lowered = not lifted and "tsunami" in info.event_codes(KIND) and info.severity is Severity.MINOR
-    if not lifted and not lowered:
+    tsunami = "tsunami" in info.event_codes(KIND)
+    if not lifted and not tsunami:
         return alert
     earlier = await ledger.earlier_alerts(alert)
     latest = await ledger.alert(alert.tenant, earlier[-1]) if earlier else None
     if latest is None or not latest.info:
         return alert
-    if lowered:
-        told = latest.primary
-        if told.severity not in _WARNED or ResponseType.ALL_CLEAR in told.response_type:
-            return alert  # the town heard only 若干の海面変動, or the lift already
-        alert = as_lifted(alert)
-        info = alert.primary
+    told = latest.primary
+    if not lifted:
+        if ResponseType.ALL_CLEAR in told.response_type or _rank(info.severity) >= _rank(told.severity):
+            return alert  # nothing lowered: the rules decide, as for any news
+        if info.severity is Severity.MINOR:
+            if told.severity not in _WARNED:
+                return alert
+            alert = as_lifted(alert)  # 若干の海面変動 after an advisory: the advisory is over
+            info = alert.primary
+            lifted = True
     response = info.response_type
-    if ResponseType.ALL_CLEAR not in response:
+    if lifted and ResponseType.ALL_CLEAR not in response:
         response = (*response, ResponseType.ALL_CLEAR)
     return alert.model_copy(
         update={
@@ -184,6 +190,11 @@ async def lift_as_update(alert: Alert, ledger: Ledger) -> Alert:
             "info": (info.model_copy(update={"response_type": response}), *alert.info[1:]),
         }
     )
+
+
+def _rank(severity: Severity) -> int:
+    order = (Severity.UNKNOWN, Severity.MINOR, Severity.MODERATE, Severity.SEVERE, Severity.EXTREME)
+    return order.index(severity) if severity in order else 0
 
 
 # What a town was told before a lift: an advisory or graver.
@@ -206,6 +217,9 @@ class NormalizeStage:
         self.ledger = ledger
         self.parsers = list(parsers)
         self.directory = directory
+        # A telegram may be 5 MB of XML: parsed off the event loop, one at a time, as the
+        # parsers' lxml objects are not shared between threads (broadcaster/offloop.py).
+        self.lane = Lane("parse")
 
     async def handle(self, record: Record) -> Outcome:
         try:
@@ -214,7 +228,7 @@ class NormalizeStage:
             # Not even a RawEvent: keep the bytes as one so nothing is lost.
             raw = RawEvent(source="unknown", body=record.value, submitted_by="bus", source_ref=record.topic)
             return await self._quarantine(raw, Refused("invalid_raw_event", str(e)[:1500]))
-        parsed = parse(raw, self.parsers)
+        parsed = await self.lane.run(parse, raw, self.parsers)
         if isinstance(parsed, Refused):
             return await self._quarantine(raw, parsed)
         try:
@@ -291,7 +305,7 @@ class NormalizeStage:
             return []
         out: list[tuple[Alert, str]] = []
         for orphan in await self.ledger.orphans_of(tenants):
-            parsed = parse(orphan, self.parsers)
+            parsed = await self.lane.run(parse, orphan, self.parsers)
             if isinstance(parsed, Refused):
                 continue
             followers = [tenants.get(a.event_key, set()) for a in parsed]

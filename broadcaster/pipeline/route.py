@@ -109,6 +109,8 @@ class RouteStage:
             return DeadLetter(f"alert for unknown tenant {alert.tenant!r}")
         try:
             routed = await self.route(alert)
+            # Said once, when the alert is first held (not again on a redelivery).
+            newly_held = routed.held and await self.ledger.alert_state(alert.tenant, alert.identifier) != "held"
             # One transaction: the dispatches, the put-off ones and the dedupe marks are recorded
             # together or not at all (then the alert is routed again to the same keys).
             to_publish = await self.ledger.record_routing(
@@ -121,6 +123,16 @@ class RouteStage:
             )
             if routed.verdict.cancel_alone:
                 await self._tell_approvers(alert)
+            if newly_held:
+                # Why it waits, in the record the approver and any later inquiry read.
+                await self.ledger.audit(
+                    actor=alert.source or "-",
+                    action="held",
+                    tenant=alert.tenant,
+                    target=alert.identifier,
+                    origin="route",
+                    detail={"reasons": list(routed.verdict.reasons)},
+                )
             if not routed.held and not to_publish:
                 # Nothing left to send (a 取消 adopted before its original, with nothing to follow
                 # yet): no receipt will ever come to finish it, so it is finished here.

@@ -12,9 +12,9 @@ import uuid
 from datetime import datetime
 from typing import Any
 
-from adapters.ingest.manual import CONTENT_TYPE
 from broadcaster.logging import get_logger
 from broadcaster.model import RawEvent
+from broadcaster.model.raw import MANUAL_CONTENT_TYPE as CONTENT_TYPE
 from broadcaster.pipeline.ingest import submit
 from broadcaster.scheduler import SchedulerService
 

@@ -30,6 +30,7 @@ from broadcaster.channels import ChannelProfile, RenderedText
 from broadcaster.errors import ConfigError
 from broadcaster.logging import get_logger
 from broadcaster.model import KIND, Alert, Dispatch, Info, MsgType, Status
+from broadcaster.offloop import Lane
 from broadcaster.render.facts import read_facts
 from broadcaster.render.fit import Marks, fit, fit_title
 from broadcaster.render.flex import bubble
@@ -208,6 +209,9 @@ class Renderer:
         # At start-up a broken phrase table is a configuration error; later, a reload keeps the
         # last good tables (staff mid-edit must not take the wording away).
         self.phrases = PhraseBook.load(self.templates.phrase_dirs())
+        # Renders walk template trees and may reload phrase tables: off the event loop, on one
+        # thread, as the caches above are not shared between threads (broadcaster/offloop.py).
+        self.lane = Lane("render")
 
     # Lookups -------------------------------------------------------------------------------
 

@@ -8,6 +8,7 @@ replaced by a correction, cannot be cancelled again: one event gets one 取消 p
 from __future__ import annotations
 
 import hashlib
+import re
 from dataclasses import dataclass
 from datetime import datetime
 
@@ -113,5 +114,22 @@ async def standing(db: Database, tenant: str, alert_id: str) -> Standing | None:
             None,
         )
         return Standing(row.identifier, row.state, row.msg_type, row.submitted_by, cancel, update, attempt)
+
+    return await db.read(work)
+
+
+async def submitted(db: Database, tenant: str, alert_id: str) -> bool:
+    """Whether a manual alert of this id was submitted for this tenant (and may not be recorded yet)."""
+    prefix = f"m-{tenant}-"
+    raw_part = alert_id.removeprefix(prefix)
+    if not alert_id.startswith(prefix) or not re.fullmatch(r"[0-9a-f]{24}", raw_part):
+        return False
+    r = t.raw_events
+
+    def work(c: sa.Connection) -> bool:
+        row = c.execute(
+            sa.select(r.c.id).where(r.c.tenant == tenant, r.c.id.like(f"{raw_part}%")).limit(1)
+        ).first()
+        return row is not None
 
     return await db.read(work)

@@ -106,6 +106,12 @@ STRINGS: dict[str, dict[str, str]] = {
     "repeat": {"ja": "繰り返し（cron形式。例：四半期ごとの訓練 0 10 1 */3 *）", "en": "Repeat (cron, e.g. quarterly drill 0 10 1 */3 *)"},
     "schedule_it": {"ja": "予約する", "en": "Schedule"},
     "quotas": {"ja": "配信枠", "en": "Quotas"},
+    "human_translations": {"ja": "翻訳を書く（任意）", "en": "Write translations (optional)"},
+    "human_translations_note": {
+        "ja": "書いた言語は職員の翻訳として送られます。空の言語は定型文の自動翻訳になります。",
+        "en": "Languages you fill in go out as written by an officer; empty ones get the fixed-phrase translation.",
+    },
+    "human_written": {"ja": "職員が書いた翻訳", "en": "Written by an officer"},
     "summary": {"ja": "要点", "en": "Summary"},
     "whole_town": {"ja": "町内全域", "en": "the whole town"},
     "needs_second_officer": {"ja": "2人目の職員の承認後に送信", "en": "Sent after a second officer approves"},

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import json
 import re
 from datetime import UTC, datetime
 from pathlib import Path
@@ -214,3 +215,34 @@ async def test_sending_needs_the_warnings_confirmed_and_a_preview_goes_out_once(
         async with s.post(url, data=other, allow_redirects=False) as r:
             assert r.status == 409
             assert "プレビューと違います" in await r.text()
+
+
+async def test_an_officer_writes_an_english_translation_and_the_preview_says_who_wrote_what(env: WebEnv) -> None:
+    async with client() as s:
+        csrf = await env.login(s, "tanaka")
+        form = {
+            "csrf": csrf,
+            "preset": "evacuation_order",
+            "status": "Exercise",
+            "districts": "kawashima",
+            "headline": "【警戒レベル４】川島地区に避難指示を発令しました",
+            "description": "川島地区に避難指示を発令しました。",
+            "tr_en_headline": "Evacuation order for Kawashima: go to Anamizu Junior High now",
+            "tr_en_description": "Leave now for the shelter at Anamizu Junior High School.",
+        }
+        async with s.post(f"{env.base}/t/anamizu/compose/preview", data=form) as r:
+            page = await r.text()
+            assert r.status == 200, page
+    doc = json.loads(_hidden(page, "doc"))
+    assert doc["translations"] == {
+        "en": {
+            "headline": "Evacuation order for Kawashima: go to Anamizu Junior High now",
+            "description": "Leave now for the shelter at Anamizu Junior High School.",
+        }
+    }
+    en = re.search(r'data-channel="line" data-lang="en">(.*?)</article>', page, re.S)
+    vi = re.search(r'data-channel="line" data-lang="vi">(.*?)</article>', page, re.S)
+    assert en and vi
+    assert "Anamizu Junior High" in en.group(1)
+    assert "職員が書いた翻訳" in en.group(1)
+    assert "定型文による自動翻訳" in vi.group(1)

@@ -221,3 +221,11 @@ async def test_a_held_cancel_blocks_a_second_one(env: WebEnv) -> None:
         ) as r:
             assert r.status == 409
             assert "承認待ち" in await r.text()
+
+
+async def test_an_unknown_alert_id_is_not_found_rather_than_processing_forever(env: WebEnv) -> None:
+    async with client() as s:
+        await env.login(s, "viewer")
+        async with s.get(f"{env.base}/t/anamizu/alerts/m-anamizu-{'0' * 24}") as r:
+            assert r.status == 404
+            assert "見つかりません" in await r.text()

@@ -86,3 +86,34 @@ async def test_a_partial_lift_tells_each_town_its_own_state(tmp_path: Path) -> N
     # 加賀 still has its 津波警報: it hears that, as before, not a lift.
     assert {(c.state, c.severity) for c in kaga} == {("Alert", "Severe")}
     assert all("石川県加賀：津波警報" in c.line for c in kaga)
+
+
+def _lowered(tmp_path: Path) -> Path:
+    """The Noto warning half an hour later, 石川県能登 lowered from 大津波警報 to 津波注意報."""
+    xml = NOTO.read_text(encoding="utf-8")
+    xml = xml.replace("2024-01-01T07:22:10Z", "2024-01-01T07:52:10Z").replace(
+        "T16:22:00+09:00", "T16:52:00+09:00"
+    )
+    xml = xml.replace(
+        "<Kind><Name>大津波警報</Name><Code>52</Code></Kind>",
+        "<Kind><Name>津波注意報</Name><Code>62</Code></Kind>",
+    )
+    xml = xml.replace(
+        "<Kind><Name>大津波警報：発表</Name><Code>53</Code></Kind>\n            <LastKind><Name>津波警報</Name><Code>51</Code></LastKind>",
+        "<Kind><Name>津波注意報</Name><Code>62</Code></Kind>\n            <LastKind><Name>大津波警報</Name><Code>52</Code></LastKind>",
+    )
+    path = tmp_path / "noto_lowered.xml"
+    path.write_text(xml, encoding="utf-8")
+    return path
+
+
+async def test_a_warning_lowered_on_a_coast_reaches_everyone_who_heard_the_warning(tmp_path: Path) -> None:
+    warned, lowered = await replay(load_settings(None, tenants_dir=TENANTS), [NOTO, _lowered(tmp_path)])
+    noto = _of(lowered, "anamizu-machi")
+    # A Moderate alert alone would go to the website only; the residents told of the 大津波警報
+    # on LINE, the app and every other medium hear on each that it was lowered.
+    assert {(c.state, c.severity) for c in noto} == {("Update", "Moderate")}
+    assert _slots(_of(warned, "anamizu-machi")) <= _slots(noto)
+    assert all("石川県能登：津波注意報" in c.line for c in noto)
+    # 加賀 keeps its 津波警報: news as before, sent by its rules.
+    assert {(c.state, c.severity) for c in _of(lowered, "kaga-shi")} == {("Alert", "Severe")}

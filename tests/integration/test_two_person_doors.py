@@ -208,6 +208,15 @@ async def test_door1_one_operator_token_cannot_send_a_life_safety_alert(
     assert await env.settled(alert_id) == "held"
     assert await env.dispatch_states(alert_id) == {"held"}
     assert env.sent(alert_id) == [], "nothing reaches residents before a second officer"
+    rows = await env.run.ledger.db.read(
+        lambda c: c.execute(
+            sa.select(t.audit_log.c.actor, t.audit_log.c.detail).where(
+                t.audit_log.c.action == "held", t.audit_log.c.target == alert_id
+            )
+        ).all()
+    )
+    assert [r.actor for r in rows] == ["token:anamizu/cms"], "held once, in the audit log, with why"
+    assert rows[0].detail["reasons"]
 
 
 async def test_door1_an_ordinary_notice_still_goes_at_once(env: Doors) -> None:

@@ -168,3 +168,26 @@ def test_unknown_height_is_said_in_jmas_words(corpus: Path, channel: str) -> Non
     assert "NaN" not in text.body
     if channel == "line":
         assert "高知県：津波注意報（不明" in text.body
+
+
+def test_no_text_of_any_corpus_telegram_shows_a_placeholder(corpus: Path) -> None:
+    files = sorted((corpus / "jma/official_samples").glob("*.xml"))
+    assert len(files) >= 460
+    for path in files:
+        raw = raw_from_file(path, officer=None, tenant=None, source=None, known_tenants=None)
+        parsed = parse(raw, load_parsers())
+        if isinstance(parsed, Refused):
+            continue  # refusals are the parser's tests' business
+        for alert in parsed:
+            alert = alert.for_tenant("anamizu-machi")
+            for channel in ("line", "sms", "voice", "x", "email"):
+                text = renderer().render(
+                    alert, dispatch(alert, channel), None, tenant_name="町", public_url="https://x.example"
+                )[0]
+                for part in (text.title, text.body):
+                    found = _LEAKS.search(part)
+                    assert found is None, (
+                        path.name,
+                        channel,
+                        part[max(0, found.start() - 40) : found.end() + 40],
+                    )

@@ -24,6 +24,9 @@ from broadcaster.pipeline.two_person import CancelText, tenant_cancel_texts
 from broadcaster.settings import Settings, TenantSettings
 
 STATUS_CHOICES = ("Exercise", "Test", "Actual")
+# Languages an officer may write a translation for in the compose form; the others (and these,
+# when left empty) get the fixed-phrase rendering (docs/templates.md).
+HUMAN_LANGUAGES = (("en", "English"), ("vi", "Tiếng Việt"), ("zh-Hans", "简体中文"))
 
 
 @dataclass(frozen=True)
@@ -62,6 +65,12 @@ class Draft:
     filled: str = ""
     # The texts before the last replacement, for 元に戻す.
     previous: dict[str, str] = field(default_factory=dict)
+    # Officer-written translations: language -> {"headline": ..., "description": ...}.
+    translations: dict[str, dict[str, str]] = field(default_factory=dict)
+
+    @property
+    def human_languages(self) -> tuple[tuple[str, str], ...]:
+        return HUMAN_LANGUAGES
 
     def texts(self) -> dict[str, str]:
         return {"headline": self.headline, "description": self.description, "instruction": self.instruction}
@@ -94,6 +103,14 @@ class Draft:
             msg_type=text("msg_type", 16) or "Alert",
             references=[str(r)[:512] for r in form.getall("references", [])][:10],
             filled=text("filled", 64),
+            translations={
+                lang: {
+                    "headline": text(f"tr_{lang}_headline", 500),
+                    "description": text(f"tr_{lang}_description", 5000),
+                }
+                for lang, _ in HUMAN_LANGUAGES
+                if text(f"tr_{lang}_headline", 500) or text(f"tr_{lang}_description", 5000)
+            },
             previous={
                 key: str(form.get(f"previous_{key}", ""))[:limit]
                 for key, limit in (("headline", 500), ("description", 5000), ("instruction", 2000))
@@ -201,6 +218,13 @@ def manual_document(draft: Draft, preset: Preset, tenant: TenantSettings) -> dic
         doc["references"] = draft.references
     if draft.shelters:
         doc["parameters"] = {"shelters": draft.shelters}
+    translations = {}
+    for lang, texts in draft.translations.items():
+        if not texts.get("headline"):
+            raise ComposeError(f"{lang}: 翻訳の見出しを入れてください（A translation needs its headline）")
+        translations[lang] = {k: v for k, v in texts.items() if v}
+    if translations:
+        doc["translations"] = translations
     try:
         ManualAlert.model_validate(doc)
     except ValidationError as e:
@@ -210,7 +234,9 @@ def manual_document(draft: Draft, preset: Preset, tenant: TenantSettings) -> dic
     return doc
 
 
-def preview_alert(doc: dict[str, Any], tenant: TenantSettings, officer: str, raw_id: str | None = None) -> Alert:
+def preview_alert(
+    doc: dict[str, Any], tenant: TenantSettings, officer: str, raw_id: str | None = None
+) -> Alert:
     """The Alert the pipeline will make of this document (for previews and counts).
 
     With the `raw_id` it will be sent under, its identifier, and so every link in its texts, is

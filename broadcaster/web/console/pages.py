@@ -16,10 +16,10 @@ from typing import Any
 
 from aiohttp import web
 
-from adapters.ingest.manual import CONTENT_TYPE
 from broadcaster.circulars.wiring import shared_scheduler
 from broadcaster.logging import get_logger
 from broadcaster.model import DISTRICT_CODE, JST, MsgType, RawEvent, Status, now
+from broadcaster.model.raw import MANUAL_CONTENT_TYPE as CONTENT_TYPE
 from broadcaster.pipeline import scheduled_sends, two_person
 from broadcaster.pipeline.approval import ApprovalError, approve
 from broadcaster.pipeline.held import HeldError, reject, withdraw
@@ -209,7 +209,7 @@ async def compose_preview(request: web.Request) -> web.StreamResponse:
         if original is not None:
             changes = c.changes(original, alert)
     rt = console_runtime(ctx)
-    rows = q.preview_rows(rt, alert, tenant, PREVIEW_LANGUAGES)
+    rows = await rt.renderer.lane.run(q.preview_rows, rt, alert, tenant, PREVIEW_LANGUAGES)
     table = await q.decision_table(rt, alert)
     refused_by_quota = await quota_flags.flags(ctx.settings, tenant.id, table, rows)
     return render(
@@ -468,8 +468,15 @@ async def alert_detail(request: web.Request) -> web.StreamResponse:
     alert_id = request.match_info["alert_id"]
     alert = await ctx.ledger.alert(tenant.id, alert_id)
     if alert is None:
-        # Sent a moment ago: normalize has not recorded it yet. Say so rather than 404.
-        return render(request, "console/pending.html", tenant=tenant, alert_id=alert_id)
+        # Sent a moment ago: normalize has not recorded it yet. Say so rather than 404 — but only
+        # for an id this town's console or API did submit; any other id is not "being processed".
+        if await followups.submitted(ctx.ledger.db, tenant.id, alert_id):
+            return render(request, "console/pending.html", tenant=tenant, alert_id=alert_id)
+        lang = request.get(LANG, "ja")
+        message = "There is no such alert." if lang == "en" else "この配信は見つかりません。"
+        return render(
+            request, "console/refused.html", status=404, tenant=tenant, alert_id=alert_id, message=message, link=None
+        )
     return render(
         request,
         "console/alert.html",

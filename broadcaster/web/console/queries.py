@@ -13,7 +13,7 @@ from typing import Any
 import sqlalchemy as sa
 
 from broadcaster.model import Alert, now
-from broadcaster.pipeline.runner import Runtime
+from broadcaster.pipeline.runtime import Runtime
 from broadcaster.render.preview import PreviewRow, preview
 from broadcaster.rules.simulate import Table, simulate
 from broadcaster.settings import Settings

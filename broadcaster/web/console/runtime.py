@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from typing import Any
 
-from broadcaster.pipeline.runner import Runtime
+from broadcaster.pipeline.runtime import Runtime
 from broadcaster.web.context import WebContext
 
 
