@@ -165,3 +165,24 @@ async def add_officer(ledger: Ledger, name: str, tenant: str = "anamizu", role: 
         name, display_name=name, home_tenant=tenant, password_hash="-", totp_secret=secret, roles={tenant: Role.parse(role)}
     )
     return secret
+
+
+async def submit_approved(run: Running, raw: RawEvent, approver: str = "sato") -> str:
+    """Submit an officer's Actual alert that the two-person rule holds, and approve it as a
+    second officer (an account with a second factor, docs/approval.md); returns its identifier."""
+    from broadcaster.pipeline.approval import approve
+    from broadcaster.store.users import Users
+
+    assert raw.tenant is not None
+    await run.submit(raw)
+    alert_id = f"m-{raw.tenant}-{raw.id[:24]}"
+    await eventually(lambda: run.ledger.alert_state(raw.tenant or "", alert_id), timeout=30)
+    await eventually(lambda: _is_held(run, raw.tenant or "", alert_id), timeout=30)
+    if await Users(run.ledger.db).by_username(approver) is None:
+        await add_officer(run.ledger, approver, raw.tenant)
+    await approve(run.bus, run.ledger, raw.tenant, alert_id, f"officer:{raw.tenant}/{approver}")
+    return alert_id
+
+
+async def _is_held(run: Running, tenant: str, alert_id: str) -> bool:
+    return await run.ledger.alert_state(tenant, alert_id) == "held"

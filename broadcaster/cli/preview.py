@@ -37,8 +37,10 @@ def preview_command(
     Shows each text's parts with their lengths against the channel's limit, whether it was cut,
     and where a template failed. Exit status 1 when a row does not fit or fell back to plain text.
     """
+    from broadcaster.pipeline.coast import localize
     from broadcaster.pipeline.normalize import Refused, parse
     from broadcaster.pipeline.runner import load_parsers
+    from broadcaster.pipeline.tenancy import TenantDirectory
     from broadcaster.render.preview import preview
     from broadcaster.render.renderer import Renderer
     from broadcaster.sources import raw_from_file
@@ -57,9 +59,14 @@ def preview_command(
     if isinstance(result, Refused):
         raise click.ClickException(f"{file.name} was refused: {result.reason}: {result.detail}")
     bad = 0
+    directory = TenantDirectory.from_settings(loaded) if tenant in loaded.tenants else None
     for alert in result:
+        own = alert.for_tenant(tenant)
+        if directory is not None:
+            # As the tenant would hear it: a tsunami rated by its own coast (pipeline/coast.py).
+            own = localize(own, directory.context(tenant, own))
         rows = preview(
-            alert.for_tenant(tenant),
+            own,
             renderer,
             tenant=tenant,
             tenant_name=tenant_name,

@@ -22,6 +22,7 @@ from broadcaster.cli import (
     coverage,
     db,
     demo,
+    drill,
     leaders,
     phrases,
     pipeline,
@@ -49,6 +50,7 @@ MODULES = (
     demo,  # demo
     stats,  # stats fetch|show
     coverage,  # coverage ALERT_ID, support import
+    drill,  # drill run|reports
 )
 
 

@@ -23,6 +23,7 @@ from __future__ import annotations
 
 import hashlib
 import ipaddress
+import secrets
 from collections.abc import Callable
 from dataclasses import dataclass
 from datetime import datetime, timedelta
@@ -108,10 +109,29 @@ def _insert_ignore(dialect: str) -> Callable[[], Any]:
 
 
 class LoginThrottle:
+    """Every unit of work here takes its row locks in one order, address, then account, then
+    known, then pair, so two logins (or a login and an unlock) never wait on each other in a
+    cycle. Rows for a name at an address are made only when an attempt is heard, so refused
+    attempts add nothing to the table."""
+
+    # One heard attempt in this many also clears rows with nothing left to remember.
+    PRUNE_EVERY = 50
+
     def __init__(self, db: Database, limits: Limits | None = None) -> None:
         self.db = db
         self.limits = limits or Limits()
         self._insert = _insert_ignore(db.dialect)
+
+    def _lock(self, c: sa.Connection, scope: str, key: str) -> Any:
+        lt = t.login_throttle
+        q = sa.select(lt).where(lt.c.scope == scope, lt.c.key == key)
+        if c.dialect.name == "postgresql":
+            q = q.with_for_update()
+        return c.execute(q).first()
+
+    def _ensure(self, c: sa.Connection, scope: str, key: str, account: str | None) -> Any:
+        c.execute(self._insert(), [{"scope": scope, "key": key, "account": account, "failures": 0}])
+        return self._lock(c, scope, key)
 
     async def admit(self, username: str, address: str, at: datetime) -> Admission:
         """Decide whether this attempt is heard; a heard attempt is counted as failed until
@@ -127,55 +147,54 @@ class LoginThrottle:
             address=_key("address", counted),
             known=_key("known", account, network),
         )
-        keys = [
-            ("account", adm.account, account),
-            ("address", adm.address, None),
-            ("known", adm.known, account),
-            ("pair", adm.pair, account),
-        ]
         lt = t.login_throttle
 
-        def work(c: sa.Connection) -> str:
+        def failures(row: Any) -> int:
+            if row is None or row.last_failure is None or row.last_failure < at - lim.window:
+                return 0
+            return int(row.failures)
+
+        def blocked(row: Any) -> bool:
+            return row is not None and row.blocked_until is not None and row.blocked_until > at
+
+        def count(c: sa.Connection, scope: str, key: str, n: int, free: int | None) -> None:
+            wait = lim.wait(n, free) if free is not None else None
             c.execute(
-                self._insert(), [{"scope": s, "key": k, "account": a, "failures": 0} for s, k, a in keys]
+                lt.update()
+                .where(lt.c.scope == scope, lt.c.key == key)
+                .values(failures=n, last_failure=at, blocked_until=at + wait if wait else None)
             )
-            # Rows locked in one order (scope, key): two logins never wait on each other in a cycle.
-            query = sa.select(lt).where(sa.tuple_(lt.c.scope, lt.c.key).in_([(s, k) for s, k, _ in keys]))
-            if c.dialect.name == "postgresql":
-                query = query.order_by(lt.c.scope, lt.c.key).with_for_update()
-            rows = {r.scope: r for r in c.execute(query)}
 
-            def failures(scope: str) -> int:
-                r = rows[scope]
-                if r.last_failure is None or r.last_failure < at - lim.window:
-                    return 0
-                return int(r.failures)
-
-            def blocked(scope: str) -> bool:
-                until = rows[scope].blocked_until
-                return until is not None and until > at
-
-            if blocked("address"):
+        def work(c: sa.Connection) -> str:
+            addr = self._ensure(c, "address", adm.address, None)
+            if blocked(addr):
                 return "address"
-            if blocked("pair"):
+            acct = self._ensure(c, "account", account, account)
+            known = self._lock(c, "known", adm.known)
+            pair = self._lock(c, "pair", adm.pair)
+            if blocked(pair):
                 return "pair"
-            acct = rows["account"]
             lifted = acct.lifted_until is not None and acct.lifted_until > at
-            last_known = rows["known"].last_success
-            known = last_known is not None and last_known > at - lim.known_for
-            if failures("account") >= lim.account_guard and not known and not lifted:
+            is_known = (
+                known is not None
+                and known.last_success is not None
+                and known.last_success > at - lim.known_for
+            )
+            if failures(acct) >= lim.account_guard and not is_known and not lifted:
                 return "guarded"
-            for scope, free in (("address", lim.address_free), ("pair", lim.pair_free), ("account", None)):
-                n = failures(scope) + 1
-                wait = lim.wait(n, free) if free is not None else None
+            if pair is None:
                 c.execute(
-                    lt.update()
-                    .where(lt.c.scope == scope, lt.c.key == rows[scope].key)
-                    .values(failures=n, last_failure=at, blocked_until=at + wait if wait else None)
+                    self._insert(), [{"scope": "pair", "key": adm.pair, "account": account, "failures": 0}]
                 )
+            # Counted before the password is checked: parallel guesses wait on these row locks.
+            count(c, "address", adm.address, failures(addr) + 1, lim.address_free)
+            count(c, "account", account, failures(acct) + 1, None)
+            count(c, "pair", adm.pair, failures(pair) + 1, lim.pair_free)
             return "heard"
 
         reason = await self.db.write(work)
+        if reason == "heard" and secrets.randbelow(self.PRUNE_EVERY) == 0:
+            await self.prune(at)
         return Admission(reason == "heard", reason, adm.account, adm.pair, adm.address, adm.known)
 
     async def succeeded(self, adm: Admission, at: datetime) -> None:
@@ -187,17 +206,7 @@ class LoginThrottle:
         def work(c: sa.Connection) -> None:
             c.execute(
                 lt.update()
-                .where(lt.c.scope == "pair", lt.c.key == adm.pair)
-                .values(failures=0, blocked_until=None, last_success=at)
-            )
-            c.execute(lt.update().where(lt.c.scope == "known", lt.c.key == adm.known).values(last_success=at))
-            c.execute(
-                lt.update()
-                .where(
-                    lt.c.scope.in_(("address", "account")),
-                    lt.c.key.in_((adm.address, adm.account)),
-                    lt.c.failures > 0,
-                )
+                .where(lt.c.scope == "address", lt.c.key == adm.address, lt.c.failures > 0)
                 .values(failures=lt.c.failures - 1)
             )
             c.execute(
@@ -205,17 +214,48 @@ class LoginThrottle:
                 .where(lt.c.scope == "address", lt.c.key == adm.address, lt.c.failures < lim.address_free)
                 .values(blocked_until=None)
             )
-            # Rows with nothing left to remember go; known networks stay for `known_for`.
             c.execute(
-                lt.delete().where(
+                lt.update()
+                .where(lt.c.scope == "account", lt.c.key == adm.account, lt.c.failures > 0)
+                .values(failures=lt.c.failures - 1)
+            )
+            self._ensure(c, "known", adm.known, adm.account)
+            c.execute(lt.update().where(lt.c.scope == "known", lt.c.key == adm.known).values(last_success=at))
+            c.execute(
+                lt.update()
+                .where(lt.c.scope == "pair", lt.c.key == adm.pair)
+                .values(failures=0, blocked_until=None)
+            )
+
+        await self.db.write(work)
+        await self.prune(at)
+
+    async def prune(self, at: datetime, limit: int = 500) -> int:
+        """Remove rows with nothing left to remember (known networks stay for `known_for`); rows
+        another login holds are left for next time, so pruning never waits on a login."""
+        lt = t.login_throttle
+        lim = self.limits
+
+        def work(c: sa.Connection) -> int:
+            q = (
+                sa.select(lt.c.scope, lt.c.key)
+                .where(
                     sa.or_(lt.c.last_failure.is_(None), lt.c.last_failure < at - lim.window),
                     sa.or_(lt.c.blocked_until.is_(None), lt.c.blocked_until < at),
                     sa.or_(lt.c.last_success.is_(None), lt.c.last_success < at - lim.known_for),
                     sa.or_(lt.c.lifted_until.is_(None), lt.c.lifted_until < at),
                 )
+                .limit(limit)
             )
+            if c.dialect.name == "postgresql":
+                q = q.with_for_update(skip_locked=True)
+            gone = [(r.scope, r.key) for r in c.execute(q)]
+            for scope in {s for s, _ in gone}:
+                keys = [k for s, k in gone if s == scope]
+                c.execute(lt.delete().where(lt.c.scope == scope, lt.c.key.in_(keys)))
+            return len(gone)
 
-        await self.db.write(work)
+        return await self.db.write(work)
 
     async def unlock(self, username: str, at: datetime) -> int:
         """A second officer's unlock: the name's waits end, and for `lift_for` it is heard from any
@@ -224,18 +264,16 @@ class LoginThrottle:
         account = account_key(username)
 
         def work(c: sa.Connection) -> int:
+            self._ensure(c, "account", account, account)
             n = c.execute(
-                lt.update()
-                .where(lt.c.account == account, lt.c.scope == "pair")
-                .values(failures=0, blocked_until=None)
-            ).rowcount
-            c.execute(
-                self._insert(), [{"scope": "account", "key": account, "account": account, "failures": 0}]
-            )
-            n += c.execute(
                 lt.update()
                 .where(lt.c.scope == "account", lt.c.key == account)
                 .values(failures=0, lifted_until=at + self.limits.lift_for)
+            ).rowcount
+            n += c.execute(
+                lt.update()
+                .where(lt.c.account == account, lt.c.scope == "pair")
+                .values(failures=0, blocked_until=None)
             ).rowcount
             return int(n)
 
@@ -249,7 +287,9 @@ class NameState:
     lifted_until: datetime | None  # a second officer's unlock, while it lasts
 
 
-async def states(db: Database, usernames: list[str], at: datetime, limits: Limits | None = None) -> dict[str, NameState]:
+async def states(
+    db: Database, usernames: list[str], at: datetime, limits: Limits | None = None
+) -> dict[str, NameState]:
     """How each name stands (the console's page for a second officer)."""
     lim = limits or Limits()
     keys = {account_key(u): u for u in usernames}

@@ -112,3 +112,46 @@ async def test_a_success_gives_the_count_back(ledger: Ledger) -> None:
     await throttle.succeeded(ok, T0)
     for _ in range(LIMITS.pair_free):
         assert (await throttle.admit("sato", "192.0.2.10", T0 + timedelta(seconds=1))).heard
+
+
+async def test_logins_and_guesses_of_one_name_at_once_never_deadlock(handles: list[Database]) -> None:
+    """The officer logs in (and a colleague unlocks) while the name is guessed in parallel: every
+    unit of work takes its row locks in one order, so none is aborted as a deadlock."""
+    throttles = [LoginThrottle(db) for db in handles]
+
+    async def officer(i: int) -> None:
+        th = throttles[i % len(throttles)]
+        adm = await th.admit("sato", f"192.0.2.{i + 1}", T0)
+        if adm.heard:
+            await th.succeeded(adm, T0)
+
+    async def attacker(i: int) -> None:
+        await throttles[i % len(throttles)].admit("sato", f"203.0.113.{i % 3 + 1}", T0)
+
+    work = [officer(i) for i in range(8)] + [attacker(i) for i in range(24)]
+    work += [throttles[0].unlock("sato", T0), throttles[-1].prune(T0)]
+    await asyncio.gather(*work)
+
+
+async def test_refused_attempts_add_nothing_and_old_rows_go(ledger: Ledger) -> None:
+    import sqlalchemy as sa
+
+    from broadcaster.store import tables as tb
+
+    def rows(c: sa.Connection) -> int:
+        return int(c.execute(sa.select(sa.func.count()).select_from(tb.login_throttle)).scalar() or 0)
+
+    throttle = LoginThrottle(ledger.db)
+    ok = await throttle.admit("sato", "192.0.2.10", T0)
+    await throttle.succeeded(ok, T0)
+    for i in range(LIMITS.account_guard):
+        await throttle.admit("sato", f"203.0.113.{i + 1}", T0)
+    before = await ledger.db.read(rows)
+    for _ in range(30):  # guarded: not heard
+        assert not (await throttle.admit("sato", "198.51.100.5", T0)).heard
+    assert await ledger.db.read(rows) == before + 1, "only the new address's row"
+    later = T0 + LIMITS.window + timedelta(minutes=1)
+    assert await throttle.prune(later) > 0
+    # the known network is remembered; everything else of that hour is gone
+    assert (await throttle.admit("sato", "192.0.2.99", later)).heard
+    assert await ledger.db.read(rows) == 4  # address, account, known, pair of this attempt

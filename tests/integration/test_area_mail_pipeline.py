@@ -12,7 +12,15 @@ from typing import Any
 from broadcaster.store import handoffs, reports
 from tests.canaries import canary
 from tests.fakes.carrier import FakeCarrierGateway
-from tests.helpers import TENANTS, Running, eventually, make_settings, manual, running_pipeline
+from tests.helpers import (
+    TENANTS,
+    Running,
+    eventually,
+    make_settings,
+    manual,
+    running_pipeline,
+    submit_approved,
+)
 
 CARRIERS = ("docomo", "kddi", "softbank", "rakuten")
 AREA_MAIL = tuple(f"area_mail_{c}" for c in CARRIERS)
@@ -69,7 +77,8 @@ async def _alert(run: Running, kind: str) -> dict[str, Any] | None:
 
 async def test_an_evacuation_order_is_handed_to_the_officers_once_per_carrier(tmp_path: Path) -> None:
     async with pipeline(tmp_path) as run:
-        await run.submit(manual(status="Actual", **ORDER))
+        # An evacuation order waits for a second officer (docs/approval.md), who approves it.
+        await submit_approved(run, manual(status="Actual", **ORDER))
         alert = await eventually(functools.partial(_alert, run, "evacuation"))
 
         async def four() -> list[Any] | None:
@@ -95,7 +104,7 @@ async def test_with_a_link_each_carrier_gets_one_request_and_an_eew_gets_none(tm
     async with FakeCarrierGateway(TOKEN) as gateway, pipeline(
         tmp_path, options={"link": "json", "base_url": gateway.live_url}, credentials={"token": TOKEN}
     ) as run:
-        await run.submit(manual(status="Actual", **ORDER))
+        await submit_approved(run, manual(status="Actual", **ORDER))
         await eventually(functools.partial(_alert, run, "evacuation"))
         await eventually(lambda: len(gateway.accepted()) == 4)
         sent = gateway.accepted()

@@ -107,3 +107,23 @@ def test_command_reads_a_folder_in_name_order_and_goes_on_after_a_refusal(tmp_pa
     warning, cancel = out.split("== 03_cancel.xml")
     assert "穴水町 (anamizu-machi)" in cancel and "Cancel" in cancel
     assert "網走市" not in warning and "網走市" not in cancel
+
+
+def test_preview_renders_a_tsunami_as_the_town_hears_it() -> None:
+    result = CliRunner().invoke(
+        main,
+        [
+            "preview",
+            str(SAMPLES / "02_vtse41_otsunami_keiho.xml"),
+            "--tenant",
+            "kaga-shi",
+            "--channel",
+            "line",
+            "--lang",
+            "ja",
+            "--full",
+        ],
+        env={"BROADCASTER_TENANTS_DIR": str(TENANTS)},
+    )
+    assert result.exit_code in (0, 1), result.output
+    assert "【加賀市】津波警報\n石川県加賀：津波警報（３ｍ" in result.output

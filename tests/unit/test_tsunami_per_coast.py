@@ -74,6 +74,10 @@ def test_a_coast_with_a_warning_is_not_told_of_the_major_warning_next_door() -> 
     assert _first_lines(kaga)[1].startswith("石川県加賀：津波警報")
     assert _first_lines(noto)[1].startswith("石川県能登：大津波警報")
     assert "大津波警報" not in _first_lines(kaga)[0]
+    # Each coast once: the town's own in the lead, the others after it.
+    lines = _first_lines(kaga)
+    assert sum("石川県加賀：" in line for line in lines) == 1
+    assert any(line.startswith("・石川県能登：大津波警報") for line in lines)
 
 
 def test_inland_village_and_far_coasts_are_not_reached() -> None:
