@@ -1,6 +1,6 @@
 """audit checkpoints: where the audit log's hash chain was last verified whole
 
-Revision ID: 0019_audit_checkpoints
+Revision ID: 0020_audit_checkpoints
 Revises: 0001
 
 The audit page verifies the rows added since the last checkpoint and that the checkpoint's row
@@ -13,7 +13,7 @@ from __future__ import annotations
 import sqlalchemy as sa
 from alembic import op
 
-revision = "0019_audit_checkpoints"
+revision = "0020_audit_checkpoints"
 down_revision = "0001"
 branch_labels = None
 depends_on = None
