@@ -180,6 +180,18 @@ audit_log = sa.Table(
     sa.Column("hash", sa.String(64), nullable=False),
 )
 
+# Where the audit chain was last verified: the page checks only what came after, and that the
+# checkpoint's row still has its hash (broadcaster/store/ledger.py, `verify_audit_since`).
+audit_checkpoints = sa.Table(
+    "audit_checkpoints",
+    metadata,
+    sa.Column("id", sa.Integer(), primary_key=True, autoincrement=True),
+    sa.Column("upto_id", sa.Integer(), nullable=False),
+    sa.Column("hash", sa.String(64), nullable=False),
+    sa.Column("rows", sa.Integer(), nullable=False),
+    sa.Column("at", UTCDateTime(), nullable=False),
+)
+
 # People the tenant reaches one by one: residents who registered, district leaders (区長,
 # 町内会長), officers. Channel addresses live apart so that one person may have several.
 subscribers = sa.Table(
