@@ -64,6 +64,10 @@ _LEVEL_WORDS = re.compile(r"(警戒レベル|レベル|level)\s*[345]")
 _EEW_WORD = re.compile(r"\beew\b")
 
 
+# An info parameter the drill room's sandbox sets on every message (docs/drills.md).
+DRILL_ROOM = "broadcaster:drill-room"
+
+
 @dataclass(frozen=True, slots=True)
 class CancelText:
     """A pre-approved cancellation text (templates/_compose/_cancel.yaml)."""
@@ -264,6 +268,16 @@ def _says(info: Info, expected: dict[str, tuple[str, str]]) -> bool:
     return (info.headline, info.description or "") == wanted and not info.instruction
 
 
+def applies(alert: Alert) -> bool:
+    """Whether the rule looks at `alert` at all: a person's Actual message. The drill room
+    practises it too: its officers' messages are Exercise, and wait for a second officer exactly
+    as the real ones would (broadcaster/drill/sandbox.py)."""
+    if alert.origin not in PERSON_ORIGINS:
+        return False
+    practised = alert.status is Status.EXERCISE and bool(alert.info) and alert.primary.param(DRILL_ROOM) is not None
+    return alert.status is Status.ACTUAL or practised
+
+
 def decide(
     alert: Alert,
     *,
@@ -279,7 +293,7 @@ def decide(
     `earlier_held`: one of them was held for approval; `audiences`: where its dispatches go;
     `rules_hold`: the tenant's rules asked for approval.
     """
-    if alert.origin not in PERSON_ORIGINS or alert.status is not Status.ACTUAL:
+    if not applies(alert):
         # Sources are already official and are never held; drills and tests are labelled as such
         # on every medium by the renderer.
         return Verdict(False)

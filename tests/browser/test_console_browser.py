@@ -212,6 +212,8 @@ async def test_compose_preview_approve_send_and_cancel(browser: Browser, tmp_pat
         await expect(officer.locator("form.cancel")).to_have_count(0)
         await officer.set_viewport_size({"width": 390, "height": 844})
         await officer.screenshot(path=str(SHOTS / "alert-cancelled-390.png"), full_page=True)
+        width = await officer.evaluate("document.documentElement.scrollWidth")
+        assert width <= 390, f"the alert page scrolls sideways on a phone ({width} px)"
     guard.check(allow=("status of 409",))
 
 
