@@ -178,6 +178,19 @@ def _tidy(text: str, *, once: bool = True) -> str:
 
 
 _TITLE_LABELS = re.compile(r"^(【[^】]*】)+")
+# The town (and a drill's label) before a title: 【穴水町】, 【訓練】[DRILL] [Anamizu Town].
+_LEADING_LABELS = re.compile(r"^(?:【[^】]*】|\[[^\]]*\]\s*)+")
+
+
+def _after_title(body: str, title: str) -> str:
+    """A body shown under its own title (a push notification) does not open with the title's
+    words again, unless that is all it has to say. A body that carries the title itself is left
+    as it is."""
+    lines = body.split("\n")
+    bare = _LEADING_LABELS.sub("", title).strip()
+    if len(lines) > 1 and bare and bare != title.strip() and lines[0].strip() == bare:
+        return _BLANKS.sub("\n\n", "\n".join(lines[1:])).strip() or body
+    return body
 
 
 def _stated(line: str) -> bool:
@@ -388,8 +401,11 @@ class Renderer:
             if name is None:
                 raise jinja2.TemplateNotFound(f"{dispatch.channel}/{kind}.{served}")
             module = self.env.get_template(name).make_module(context)
-            body = _tidy(str(module), once=dispatch.channel not in SAID_TWICE)
+            once = dispatch.channel not in SAID_TWICE
+            body = _tidy(str(module), once=once)
             title = _tidy(str(getattr(module, "title", ""))).replace("\n", " ")
+            if once:
+                body = _after_title(body, title)
             if not body:
                 raise ValueError(f"{name} rendered no text")
         except Exception as e:
