@@ -3,10 +3,11 @@
 from __future__ import annotations
 
 from pathlib import Path
+from typing import Any
 
 import click
 
-from broadcaster.cli.context import run
+from broadcaster.cli.context import run, sqlite_ledger_exists, with_ledger
 from broadcaster.cli.context import settings as _settings
 
 
@@ -34,7 +35,8 @@ def drill_run(ctx: click.Context, scenario_file: Path, speed: float, as_json: bo
 
     loaded = _settings(ctx)
     scenario = load(scenario_file)
-    room = DrillRun(loaded, scenario, speed=speed)
+    officers = _officers(loaded, scenario.tenant)
+    room = DrillRun(loaded, scenario, speed=speed, officers=officers)
     click.echo(f"訓練開始 / drill: {scenario.name} ({scenario.tenant}), {len(scenario.steps)} steps, "
                f"{scenario.length_s / speed:.0f} s at x{speed:g}; sandbox {room.root}")  # fmt: skip
 
@@ -43,6 +45,19 @@ def drill_run(ctx: click.Context, scenario_file: Path, speed: float, as_json: bo
 
     report = run(room.run(on_step=None if as_json else told))
     click.echo(report.model_dump_json(indent=1) if as_json else text(report))
+
+
+def _officers(loaded: Any, tenant: str) -> list[Any]:
+    """The town's officers from the live ledger (read only), when there is one."""
+    from broadcaster.store.audiences import Audiences
+
+    if not sqlite_ledger_exists(loaded):
+        return []
+
+    async def work(ledger: Any) -> list[Any]:
+        return [p for p in await Audiences(ledger.db).people(tenant) if p.kind == "officer"]
+
+    return with_ledger(loaded, work)
 
 
 @drill.command("reports")

@@ -49,7 +49,7 @@ MODULES = (
     leaders,  # leaders link-code
     demo,  # demo
     stats,  # stats fetch|show
-    coverage,  # coverage ALERT_ID
+    coverage,  # coverage ALERT_ID, support import
     drill,  # drill run|reports
 )
 

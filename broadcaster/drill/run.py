@@ -12,7 +12,7 @@ import json
 import secrets
 import time
 import uuid
-from collections.abc import Callable
+from collections.abc import Callable, Sequence
 from datetime import datetime, timedelta
 from pathlib import Path
 from typing import Any
@@ -33,6 +33,7 @@ from broadcaster.settings import Settings
 from broadcaster.sources import raw_from_file
 from broadcaster.store import migrate
 from broadcaster.store import tables as t
+from broadcaster.store.audiences import Audiences, Person
 from broadcaster.store.ledger import Ledger
 from broadcaster.store.sealed import attach
 from broadcaster.store.users import Role, Users
@@ -117,13 +118,24 @@ async def _settled(ledger: Ledger) -> bool:
             or 0
         )
 
+    def unread(c: sa.Connection) -> int:
+        r = t.raw_events.c
+        query = sa.select(sa.func.count()).select_from(t.raw_events).where(r.status == "received")
+        return int(c.execute(query).scalar() or 0)
+
     unrouted = await ledger.unrouted_alerts(timedelta(0))
-    return await ledger.db.read(work) == 0 and not unrouted
+    return await ledger.db.read(work) == 0 and not unrouted and await ledger.db.read(unread) == 0
 
 
 class DrillRun:
     def __init__(
-        self, settings: Settings, scenario: Scenario, *, speed: float = 1.0, root: Path | None = None
+        self,
+        settings: Settings,
+        scenario: Scenario,
+        *,
+        speed: float = 1.0,
+        root: Path | None = None,
+        officers: Sequence[Person] = (),
     ) -> None:
         if scenario.tenant not in settings.tenants:
             raise BroadcasterError(f"scenario {scenario.name!r}: unknown tenant {scenario.tenant!r}")
@@ -132,6 +144,9 @@ class DrillRun:
         self.root = root or settings.var_dir / "drills" / "runs" / uuid.uuid4().hex[:12]
         self.settings = sandbox_settings(settings, self.root)
         self.reports_dir = settings.var_dir / "drills" / "reports"
+        # The town's officers, so that what the rules send them in a drill shows in the report;
+        # their addresses reach only the sandbox's outbox like everything else.
+        self.officers = [p for p in officers if p.kind == "officer" and p.active]
 
     async def run(self, on_step: Callable[[int, Step], None] | None = None) -> DrillReport:
         self.root.mkdir(parents=True, exist_ok=True)
@@ -157,6 +172,19 @@ class DrillRun:
                 totp_secret=secrets.token_hex(16),
                 roles={self.scenario.tenant: Role.APPROVER},
             )
+            audiences = Audiences(ledger.db)
+            for p in self.officers:
+                await audiences.add(
+                    self.scenario.tenant,
+                    kind="officer",
+                    name=p.name,
+                    language=p.language,
+                    districts=p.districts,
+                    topics=p.topics,
+                    endpoints=dict(p.endpoints),
+                    external_ref=p.external_id,
+                    title=p.title,
+                )
             pipeline = Pipeline(runtime, stages(sb))
             await pipeline.start()
             await pipeline.ready()
@@ -188,8 +216,11 @@ class DrillRun:
                 )
         for task in approvals:
             await task
+        # Settled twice, half a second apart: a stage between two writes is never taken for quiet.
+        quiet = 0
         for _ in range(int(SETTLE_S * 10)):
-            if await _settled(ledger):
+            quiet = quiet + 1 if await _settled(ledger) else 0
+            if quiet >= 5:
                 break
             await asyncio.sleep(0.1)
         steps = [

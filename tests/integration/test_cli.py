@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import json
 import os
+import re
 import subprocess
 import sys
 import time
@@ -189,3 +190,10 @@ def test_demo_runs_offline_and_ends_by_itself(tmp_path: Path) -> None:
         assert carrier in handed
     assert handed.count("題 (8/15): 穴水町：避難指示") == 4
     assert "避難指示：川島、大町" in handed
+    # Every medium read back agrees, and a short drill runs in its sandbox with its report.
+    assert re.search(r"Every medium read back \(consistency guard\): \d+ agrees", out)
+    assert "stale" not in out.split("Every medium read back", 1)[1].split("\n", 1)[0]
+    drill = out.split("訓練報告 / drill report: 短い津波訓練", 1)[1]
+    assert "sends outside the sandbox: 0" in drill and "held; approved after" in drill
+    assert "total: 3 steps, 3 messages" in drill
+    assert (tmp_path / "demo" / "drills" / "reports").is_dir()
