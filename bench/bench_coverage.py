@@ -72,7 +72,9 @@ async def run(households: int, receipts: int) -> dict[str, Any]:
         started = time.perf_counter()
         await Audiences(ledger.db).import_people("anamizu", people)
         imported_s = time.perf_counter() - started
-        alert = manual(status="Actual", kind="evacuation", event="避難指示", headline="全町に避難指示", at=now())
+        alert = manual(
+            status="Actual", kind="evacuation", event="避難指示", headline="全町に避難指示", at=now()
+        )
         await ledger.record_alert(alert)
         settings = CoverageSettings()
         waits: list[float] = []
@@ -88,14 +90,30 @@ async def run(households: int, receipts: int) -> dict[str, Any]:
                     audience="public", batch=i, batch_count=receipts, template="auto", languages=("ja",),
                     explanation=Explanation(rule="bench"), created=now(), deadline=now() + timedelta(minutes=5),
                 )  # fmt: skip
-                outcomes = [RecipientOutcome(recipient=dict(p.endpoints)["phone"], outcome="heard", reached=rnd.random() < 0.7) for p in batch]
+                outcomes = [
+                    RecipientOutcome(
+                        recipient=dict(p.endpoints)["phone"], outcome="heard", reached=rnd.random() < 0.7
+                    )
+                    for p in batch
+                ]
                 await reach.record(ledger.db, d, outcomes, {}, now())
             elif kind == 8:
                 p = rnd.choice(people)
-                await safety.record(ledger.db, "anamizu", alert.identifier, p.external_id, p.household, "safe", None, via="email")
+                await safety.record(
+                    ledger.db,
+                    "anamizu",
+                    alert.identifier,
+                    p.external_id,
+                    p.household,
+                    "safe",
+                    None,
+                    via="email",
+                )
             else:
                 p = rnd.choice(people)
-                await marks.mark(ledger.db, "anamizu", alert.identifier, p.household_key, "leader", actor="leader:bench")
+                await marks.mark(
+                    ledger.db, "anamizu", alert.identifier, p.household_key, "leader", actor="leader:bench"
+                )
             t1 = time.perf_counter()
             cov = await compute(ledger.db, "anamizu", alert.identifier, DISTRICTS, settings)
             t2 = time.perf_counter()
@@ -116,7 +134,9 @@ async def run(households: int, receipts: int) -> dict[str, Any]:
 
 
 def main() -> None:
-    parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    parser = argparse.ArgumentParser(
+        description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter
+    )
     parser.add_argument("--quick", action="store_true")
     args = parser.parse_args()
     configure("WARNING", "console")
