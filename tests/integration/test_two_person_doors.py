@@ -156,7 +156,7 @@ async def doors(tmp: Path) -> AsyncIterator[Doors]:
                 endpoints={"line": f"U{n:032x}", "email": f"r{n}@example.jp"},
             )
         ctx = WebContext.build(settings, run.ledger, run.bus)
-        ctx.extras["runtime"] = run.runtime
+        ctx.runtime = run.runtime
         server = WebServer(build_app(ctx), "127.0.0.1", port)
         await server.start()
         try:

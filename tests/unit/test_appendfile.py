@@ -7,13 +7,14 @@ import logging
 import subprocess
 import sys
 import textwrap
-from collections.abc import Iterator
+from collections.abc import Iterator, MutableMapping
 from contextlib import contextmanager
 from pathlib import Path
 from typing import Any
 
 import pytest
 import structlog
+from structlog.testing import capture_logs
 
 from adapters.outbound.outbox import OutboxAdapter, read_outbox
 from adapters.outbound.sns.posted import Post, PostLog
@@ -24,12 +25,12 @@ ROOT = Path(__file__).resolve().parents[2]
 
 
 @contextmanager
-def logged() -> Iterator[list[dict[str, Any]]]:
+def logged() -> Iterator[list[MutableMapping[str, Any]]]:
     """Every event logged inside, whatever level an earlier test (the demo: ERROR) configured."""
     saved = structlog.get_config()
     structlog.configure(wrapper_class=structlog.make_filtering_bound_logger(logging.DEBUG))
     try:
-        with logged() as logs:
+        with capture_logs() as logs:
             yield logs
     finally:
         structlog.configure(**saved)
