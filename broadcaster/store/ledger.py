@@ -442,7 +442,7 @@ class Ledger:
             # mark it done again (found by the PostgreSQL restart trial).
             again = [t.alerts.c.state != AlertState.DONE] if not open_keys else []
             # A held alert its author withdrew, or an approver rejected, stays stopped.
-            again.append(t.alerts.c.state.not_in(["withdrawn", "rejected"]))
+            again.append(t.alerts.c.state.not_in([AlertState.WITHDRAWN, AlertState.REJECTED]))
             c.execute(
                 t.alerts.update()
                 .where(*this, *again)
@@ -465,20 +465,20 @@ class Ledger:
                 .where(
                     t.dispatches.c.tenant == tenant,
                     t.dispatches.c.alert_id == alert_id,
-                    t.dispatches.c.state == "held",
+                    t.dispatches.c.state == DispatchState.HELD,
                 )
-                .values(state="pending", updated=now())
+                .values(state=DispatchState.PENDING, updated=now())
             )
             c.execute(
                 t.alerts.update()
                 .where(t.alerts.c.tenant == tenant, t.alerts.c.identifier == alert_id)
-                .values(state="routed")
+                .values(state=AlertState.ROUTED)
             )
             rows = c.execute(
                 sa.select(t.dispatches.c.data).where(
                     t.dispatches.c.tenant == tenant,
                     t.dispatches.c.alert_id == alert_id,
-                    t.dispatches.c.state == "pending",
+                    t.dispatches.c.state == DispatchState.PENDING,
                 )
             )
             return [Dispatch.model_validate(r.data) for r in rows]
@@ -561,7 +561,7 @@ class Ledger:
                 t.dispatches.c.channel == channel,
                 t.dispatches.c.audience == audience,
                 t.dispatches.c.batch == batch,
-                sa.or_(t.dispatches.c.state == "accepted", t.dispatches.c.attempts > 0),
+                sa.or_(t.dispatches.c.state == DispatchState.ACCEPTED, t.dispatches.c.attempts > 0),
             )
         ).scalar()
         return bool(n)
@@ -609,7 +609,7 @@ class Ledger:
                 ).where(t.dispatches.c.key == d.key)
             ).first()
             state = DispatchRow(*row) if row else None
-            if state is not None and (state.final or state.state == "held"):
+            if state is not None and (state.final or state.state == DispatchState.HELD):
                 return state, None, False
             newer = self._superseding(c, d, alert.sent, alert.received)
             attempted = (
@@ -628,7 +628,7 @@ class Ledger:
             c.execute(
                 t.dispatches.update()
                 .where(t.dispatches.c.key == dispatch.key)
-                .values(attempts=t.dispatches.c.attempts + 1, state="sending", updated=started)
+                .values(attempts=t.dispatches.c.attempts + 1, state=DispatchState.SENDING, updated=started)
             )
             n = c.execute(
                 sa.select(t.dispatches.c.attempts).where(t.dispatches.c.key == dispatch.key)
@@ -705,7 +705,7 @@ class Ledger:
                 t.dispatches.update()
                 .where(t.dispatches.c.key == receipt.dispatch_key)
                 # A late failure report must not undo a success recorded by another attempt.
-                .where(t.dispatches.c.state != "accepted")
+                .where(t.dispatches.c.state != DispatchState.ACCEPTED)
                 .values(**values)
             )
 
@@ -731,9 +731,9 @@ class Ledger:
                 .where(
                     t.alerts.c.tenant == tenant,
                     t.alerts.c.identifier == alert_id,
-                    t.alerts.c.state == "routed",
+                    t.alerts.c.state == AlertState.ROUTED,
                 )
-                .values(state="done")
+                .values(state=AlertState.DONE)
             )
             return result.rowcount == 1
 
@@ -746,7 +746,7 @@ class Ledger:
         *,
         channel: str | None = None,
         key: str | None = None,
-        states: Sequence[str] = ("dead", "failed"),
+        states: Sequence[str] = (DispatchState.DEAD, DispatchState.FAILED),
     ) -> list[Dispatch]:
         """Dispatches of an alert in `states` (dead or failed by default) made pending again, for an
         officer's republish."""
@@ -766,7 +766,7 @@ class Ledger:
                 c.execute(
                     t.dispatches.update()
                     .where(t.dispatches.c.key.in_([r.key for r in rows]))
-                    .values(state="pending", updated=now(), last_error=None)
+                    .values(state=DispatchState.PENDING, updated=now(), last_error=None)
                 )
             return [Dispatch.model_validate(r.data) for r in rows]
 
@@ -782,7 +782,7 @@ class Ledger:
             rows = c.execute(
                 sa.select(t.dispatches.c.data)
                 .where(
-                    t.dispatches.c.state.in_(["pending", "sending", "failed"]),
+                    t.dispatches.c.state.in_([DispatchState.PENDING, DispatchState.SENDING, DispatchState.FAILED]),
                     t.dispatches.c.updated < cutoff,
                 )
                 .order_by(t.dispatches.c.updated)
@@ -804,7 +804,7 @@ class Ledger:
         def work(c: sa.Connection) -> list[Alert]:
             rows = c.execute(
                 sa.select(t.alerts.c.data)
-                .where(t.alerts.c.state == "received", t.alerts.c.received < cutoff)
+                .where(t.alerts.c.state == AlertState.RECEIVED, t.alerts.c.received < cutoff)
                 .order_by(t.alerts.c.received)
                 .limit(limit)
             )

@@ -18,11 +18,12 @@ from typing import Any
 import sqlalchemy as sa
 
 from broadcaster.model import Dispatch, now
+from broadcaster.model.states import AlertState, DispatchState
 from broadcaster.store import tables as t
 from broadcaster.store.audiences import dialect_insert as _insert
 from broadcaster.store.db import Database
 
-SCHEDULED = "scheduled"
+SCHEDULED = DispatchState.SCHEDULED
 
 
 @dataclass(frozen=True, slots=True)
@@ -96,7 +97,7 @@ async def release_due(db: Database, at: datetime | None = None, limit: int = 500
                     a, sa.and_(a.c.tenant == s.c.tenant, a.c.identifier == s.c.alert_id)
                 )
             )
-            .where(s.c.due <= at, d.c.state == SCHEDULED, a.c.state != "held")
+            .where(s.c.due <= at, d.c.state == SCHEDULED, a.c.state != AlertState.HELD)
             .order_by(s.c.due)
             .limit(limit)
         )
@@ -106,7 +107,7 @@ async def release_due(db: Database, at: datetime | None = None, limit: int = 500
         claimed: list[Dispatch] = []
         for r in rows:
             done = c.execute(
-                d.update().where(d.c.key == r.key, d.c.state == SCHEDULED).values(state="pending", updated=at)
+                d.update().where(d.c.key == r.key, d.c.state == SCHEDULED).values(state=DispatchState.PENDING, updated=at)
             )
             if done.rowcount == 1:
                 claimed.append(Dispatch.model_validate(r.data))
@@ -129,7 +130,7 @@ async def acknowledge(db: Database, tenant: str, alert_id: str, district: str | 
         result = c.execute(
             d.update()
             .where(d.c.key.in_(keys), d.c.state == SCHEDULED)
-            .values(state="recorded", last_error="acknowledged: escalation not needed", updated=now())
+            .values(state=DispatchState.RECORDED, last_error="acknowledged: escalation not needed", updated=now())
         )
         return int(result.rowcount or 0)
 
@@ -146,7 +147,7 @@ async def supersede_scheduled(db: Database, tenant: str, alert_ids: Sequence[str
         result = c.execute(
             d.update()
             .where(d.c.tenant == tenant, d.c.alert_id.in_(alert_ids), d.c.state == SCHEDULED)
-            .values(state="superseded", last_error="cancelled before it was due", updated=now())
+            .values(state=DispatchState.SUPERSEDED, last_error="cancelled before it was due", updated=now())
         )
         return int(result.rowcount or 0)
 
