@@ -18,6 +18,7 @@ import json
 import re
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
+from functools import cached_property
 from typing import Any
 from urllib.parse import urlsplit
 
@@ -85,12 +86,9 @@ class Subscription:
             separators=(",", ":"),
         )
 
-    def info(self) -> dict[str, Any]:
-        """The dict pywebpush takes."""
-        return {"endpoint": self.endpoint, "keys": {"p256dh": self.p256dh, "auth": self.auth}}
-
-    @property
+    @cached_property
     def origin(self) -> str:
+        """The push service's origin, the VAPID token's audience (computed once: asked per message)."""
         parts = urlsplit(self.endpoint)
         return f"{parts.scheme}://{parts.netloc}"
 
