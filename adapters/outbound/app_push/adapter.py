@@ -92,6 +92,7 @@ class WebPushAdapter:
         )
         self._session = session
         self._owns_session = session is None
+        self._timeout = aiohttp.ClientTimeout(total=settings.timeout)
         self.memory = Memory()
 
     @classmethod
@@ -208,7 +209,7 @@ class WebPushAdapter:
                 sub.endpoint,
                 data=body,
                 headers=request_headers,
-                timeout=aiohttp.ClientTimeout(total=self.settings.timeout),
+                timeout=self._timeout,
             ) as resp:
                 return await self._answer(resp)
         except TimeoutError:
