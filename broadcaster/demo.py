@@ -13,6 +13,7 @@ import json
 import shutil
 import time
 from collections.abc import Sequence
+from datetime import timedelta
 from pathlib import Path
 from typing import Any
 
@@ -21,7 +22,7 @@ import click
 from broadcaster import demo_qzss, demo_voice
 from broadcaster.bus.embedded import EmbeddedBus
 from broadcaster.demo_site import print_site
-from broadcaster.model import RawEvent
+from broadcaster.model import RawEvent, now
 from broadcaster.pipeline.approval import approve
 from broadcaster.pipeline.ingest import submit
 from broadcaster.pipeline.runner import Pipeline, Runtime, stage_names
@@ -33,6 +34,7 @@ from broadcaster.store.audiences import Audiences
 from broadcaster.store.ledger import Ledger
 
 SAMPLES = PROJECT_ROOT / "samples"
+SCENARIOS = PROJECT_ROOT / "scenarios"
 CONFIG = PROJECT_ROOT / "config" / "demo.toml"
 
 # (what the demo says, file, who sends it); None = a source (JMA, L-Alert), else an officer.
@@ -180,6 +182,8 @@ async def run_demo(settings: Settings, *, serve: bool = False) -> int:
             _print_outputs(settings, echo)
             await _print_handoffs(ledger, echo)
             print_site(settings, echo, f"http://{settings.web.host}:{pipeline.web_port}" if pipeline.web_port else None)
+            await _print_consistency(runtime, echo)
+            await _run_drill(settings, ledger, echo)
             if serve:
                 _demo_officers(officers, echo, pipeline.web_port)
                 echo(f"\nServing: the pipeline keeps running. In another terminal:\n"
@@ -195,6 +199,34 @@ async def run_demo(settings: Settings, *, serve: bool = False) -> int:
         if exchange is not None:
             await exchange.close()
     return 0 if complete else 1
+
+
+async def _print_consistency(runtime: Runtime, echo: Any) -> None:
+    """What the consistency guard reads back from every medium now (docs/consistency.md)."""
+    from broadcaster.pipeline.guard import ConsistencyGuard
+    from broadcaster.store import consistency
+
+    guard = ConsistencyGuard(runtime.ledger, runtime.adapters, runtime.settings.guard)
+    await guard.run_once()
+    counts: dict[str, int] = {}
+    for tenant, event_key in await consistency.recent_events(runtime.ledger.db, now() - timedelta(hours=1)):
+        for s in await consistency.states_of(runtime.ledger.db, tenant, event_key):
+            counts[s.problem or "agrees"] = counts.get(s.problem or "agrees", 0) + 1
+    echo("\nEvery medium read back (consistency guard): "
+         + ", ".join(f"{n} {what}" for what, n in sorted(counts.items())))  # fmt: skip
+
+
+async def _run_drill(settings: Settings, ledger: Ledger, echo: Any) -> None:
+    """A short drill in its sandbox: everything Exercise, nothing leaves its outbox (docs/drills.md)."""
+    from broadcaster.drill.report import text
+    from broadcaster.drill.run import DrillRun
+    from broadcaster.drill.scenario import load
+
+    scenario = load(SCENARIOS / "short_tsunami_drill.yaml")
+    echo(f"\nA short drill ({scenario.name}) at 60 times real time, in a sandbox of its own:\n")
+    officers = await Audiences(ledger.db).people(scenario.tenant)
+    report = await DrillRun(settings, scenario, speed=60.0, officers=officers).run()
+    echo(text(report))
 
 
 DEMO_PASSWORD = "demo password 2024"  # noqa: S105 - the offline demo's own, printed to its user

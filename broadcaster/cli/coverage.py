@@ -81,4 +81,35 @@ def coverage(
         click.echo(f"wrote {csv_path}", err=True)
 
 
-COMMANDS = (coverage,)
+@click.group("support")
+def support_group() -> None:
+    """The town's list of people who need help to evacuate, as district leaders see it (docs/support.md)."""
+
+
+@support_group.command("import")
+@click.argument("path", type=click.Path(exists=True, dir_okay=False, path_type=Path))
+@click.option("--tenant", required=True)
+@click.pass_context
+def support_import(ctx: click.Context, path: Path, tenant: str) -> None:
+    """Replace the tenant's list with a CSV (id, district, name, address, needs, contact, consent)."""
+    from broadcaster.coverage import support
+    from broadcaster.store.audience_csv import decode, district_lookup
+
+    loaded = _settings(ctx)
+    require_tenant(loaded, tenant)
+    districts = district_lookup((d.id, d.name) for d in loaded.tenants[tenant].districts)
+    entries, problems = support.read_csv(decode(path.read_bytes()), districts)
+    if problems:
+        raise click.ClickException("nothing imported:\n" + "\n".join(f"{path.name}: {p}" for p in problems))
+
+    async def work(ledger: Any) -> int:
+        n = await support.replace_list(ledger.db, tenant, entries)
+        await ledger.audit(actor=f"cli:{getpass.getuser()}", action="support_list_imported", tenant=tenant, origin="cli",
+                           detail={"people": n, "consented": sum(1 for e in entries if e.consent)})  # fmt: skip
+        return n
+
+    n = with_ledger(loaded, work, tenants=True)
+    click.echo(f"{tenant}: {n} people on the support list ({sum(1 for e in entries if e.consent)} consented to sharing in normal times)")
+
+
+COMMANDS = (coverage, support_group)

@@ -100,7 +100,7 @@ def retention_run(ctx: click.Context, days: float | None, dry_run: bool) -> None
     )
     click.echo(
         f"{verb} coverage of alerts older than {coverage.cutoff:%Y-%m-%d %H:%M} UTC: {coverage.marks} reach mark(s), "
-        f"{coverage.answers} safety answer(s), {coverage.flags} flag(s)"
+        f"{coverage.answers} safety answer(s), {coverage.support} support-list mark(s), {coverage.flags} flag(s)"
     )
 
 

@@ -22,6 +22,7 @@ from broadcaster.cli import (
     coverage,
     db,
     demo,
+    drill,
     leaders,
     phrases,
     pipeline,
@@ -48,7 +49,8 @@ MODULES = (
     leaders,  # leaders link-code
     demo,  # demo
     stats,  # stats fetch|show
-    coverage,  # coverage ALERT_ID
+    coverage,  # coverage ALERT_ID, support import
+    drill,  # drill run|reports
 )
 
 

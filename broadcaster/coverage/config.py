@@ -25,3 +25,8 @@ class CoverageSettings(BaseModel):
     safety_days: float = Field(default=7.0, gt=0)
     # Reach marks, safety answers and flags are deleted once their alert is older than this.
     retention_days: float = Field(default=30.0, gt=0)
+    # The support list (docs/support.md): entries without consent are shown to the district's
+    # leaders while an Actual alert of these kinds, received this many hours ago at most and not
+    # cancelled, is in force.
+    support_alert_kinds: list[str] = Field(default_factory=lambda: ["evacuation", "tsunami", "special_warning", "earthquake"])
+    support_event_hours: float = Field(default=24.0, gt=0)

@@ -32,7 +32,6 @@ from broadcaster.model import (
     Explanation,
     MsgType,
     Priority,
-    Status,
     now,
 )
 from broadcaster.pipeline import two_person
@@ -206,7 +205,7 @@ class RouteStage:
         """Hold a person's message for a second officer where the rule in code or the tenant's
         rules say (pipeline/two_person.py). Sources (JMA, J-Alert, L-Alert) are never held."""
         assert alert.tenant is not None
-        if alert.origin not in two_person.PERSON_ORIGINS or alert.status is not Status.ACTUAL:
+        if not two_person.applies(alert):
             return routed
         before = [a for a in [await self.ledger.alert(alert.tenant, e) for e in earlier] if a is not None]
         earlier_held = any(

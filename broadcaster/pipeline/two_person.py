@@ -64,6 +64,10 @@ _LEVEL_WORDS = re.compile(r"(警戒レベル|レベル|level)\s*[345]")
 _EEW_WORD = re.compile(r"\beew\b")
 
 
+# An info parameter the drill room's sandbox sets on every message (docs/drills.md).
+DRILL_ROOM = "broadcaster:drill-room"
+
+
 @dataclass(frozen=True, slots=True)
 class CancelText:
     """A pre-approved cancellation text (templates/_compose/_cancel.yaml)."""
@@ -231,6 +235,21 @@ def reaches_residents(audiences: Iterable[str]) -> bool:
     return False
 
 
+def withdraws_relay_only(cancel: Alert, earlier: Sequence[Alert], texts: Collection[CancelText]) -> bool:
+    """Whether a cancel of a source's alert says exactly a relay-withdrawal text (the town takes
+    back its relay; it never says alone that JMA, J-Alert or L-Alert was wrong). A cancel of the
+    town's own messages only is not concerned: True."""
+    relayed = [e for e in earlier if e.origin not in PERSON_ORIGINS]
+    if cancel.msg_type is not MsgType.CANCEL or not relayed:
+        return True
+    for text in texts:
+        if text.relay:
+            expected = cancel_texts_for(relayed[0], text)
+            if all(_says(info, expected) for info in cancel.info):
+                return True
+    return False
+
+
 def _is_error_cancel(cancel: Alert, original: Alert, texts: Collection[CancelText]) -> bool:
     for text in texts:
         if not text.sent_in_error:
@@ -249,6 +268,16 @@ def _says(info: Info, expected: dict[str, tuple[str, str]]) -> bool:
     return (info.headline, info.description or "") == wanted and not info.instruction
 
 
+def applies(alert: Alert) -> bool:
+    """Whether the rule looks at `alert` at all: a person's Actual message. The drill room
+    practises it too: its officers' messages are Exercise, and wait for a second officer exactly
+    as the real ones would (broadcaster/drill/sandbox.py)."""
+    if alert.origin not in PERSON_ORIGINS:
+        return False
+    practised = alert.status is Status.EXERCISE and bool(alert.info) and alert.primary.param(DRILL_ROOM) is not None
+    return alert.status is Status.ACTUAL or practised
+
+
 def decide(
     alert: Alert,
     *,
@@ -264,7 +293,7 @@ def decide(
     `earlier_held`: one of them was held for approval; `audiences`: where its dispatches go;
     `rules_hold`: the tenant's rules asked for approval.
     """
-    if alert.origin not in PERSON_ORIGINS or alert.status is not Status.ACTUAL:
+    if not applies(alert):
         # Sources are already official and are never held; drills and tests are labelled as such
         # on every medium by the renderer.
         return Verdict(False)

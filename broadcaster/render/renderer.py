@@ -156,17 +156,76 @@ def _paragraphs(text: str | None) -> Markup:
         return Markup("")
     blocks = [b for b in re.split(r"\n\s*\n", str(text).strip()) if b.strip()]
     return Markup("\n").join(
-        Markup("<p>{}</p>").format(Markup("<br>\n").join(escape(line) for line in b.splitlines())) for b in blocks
+        Markup("<p>{}</p>").format(Markup("<br>\n").join(escape(line) for line in b.splitlines()))
+        for b in blocks
     )
 
 
-def _tidy(text: str) -> str:
+# Channels whose text says everything twice on purpose: an announcement read aloud is repeated
+# (「繰り返します。」), as on the town's loudspeakers, for those who missed the first time.
+SAID_TWICE = frozenset({"voice"})
+
+
+def _tidy(text: str, *, once: bool = True) -> str:
     text = _CONTROL.sub("", text.replace("\r\n", "\n").replace("\r", "\n"))
     lines = [line.rstrip() for line in text.strip().split("\n")]
+    if once:
+        lines = _once(lines)
     # A macro that had nothing to say leaves an empty line; none belongs right under the title.
     while len(lines) > 1 and not lines[1]:
         del lines[1]
     return _BLANKS.sub("\n\n", "\n".join(lines)).strip()
+
+
+_TITLE_LABELS = re.compile(r"^(【[^】]*】)+")
+# The town (and a drill's label) before a title: 【穴水町】, 【訓練】[DRILL] [Anamizu Town].
+_LEADING_LABELS = re.compile(r"^(?:【[^】]*】|\[[^\]]*\]\s*)+")
+
+
+def _after_title(body: str, title: str) -> str:
+    """A body shown under its own title (a push notification) does not open with the title's
+    words again, unless that is all it has to say. A body that carries the title itself is left
+    as it is."""
+    lines = body.split("\n")
+    bare = _LEADING_LABELS.sub("", title).strip()
+    if len(lines) > 1 and bare and bare != title.strip() and lines[0].strip() == bare:
+        return _BLANKS.sub("\n\n", "\n".join(lines[1:])).strip() or body
+    return body
+
+
+def _stated(line: str) -> bool:
+    """A line that states something whole: a sentence, or a 「label：value」 fact."""
+    return line.endswith(("。", ".", "！", "!")) or "：" in line or ": " in line
+
+
+def _once(lines: list[str]) -> list[str]:
+    """Each fact once: a sentence or fact line that repeats one of an earlier paragraph is left
+    out. JMA's comments often say what the action line above them already said
+    (「ただちに避難してください。」, 「この地震による津波の心配はありません。」); a resident reads it
+    once. Repeats within one paragraph stay: JMA's own text may list the same value for two
+    periods (a typhoon's pressure at 12 and 24 hours)."""
+    first: dict[str, int] = {}
+    paragraph = 0
+    out: list[str] = []
+    # A headline that only repeats the title (「【高知市】南海トラフ地震臨時情報（巨大地震警戒）」
+    # over 「南海トラフ地震臨時情報（巨大地震警戒）」) says nothing new.
+    if (
+        len(lines) > 1
+        and lines[0].startswith("【")
+        and lines[1].strip() == _TITLE_LABELS.sub("", lines[0]).strip()
+    ):
+        lines = [lines[0], *lines[2:]]
+    for line in lines:
+        key = line.strip()
+        if not key:
+            paragraph += 1
+            out.append(line)
+            continue
+        if key in first and first[key] != paragraph and _stated(key):
+            continue
+        first.setdefault(key, paragraph)
+        out.append(line)
+    return out
 
 
 def _labelled(text: str, label: str) -> str:
@@ -244,11 +303,15 @@ class Renderer:
                 return candidate
         return JA
 
-    def resolve(self, tenant: str, channel: str, kinds: Sequence[str], lang: str, suffix: str = "j2") -> str | None:
+    def resolve(
+        self, tenant: str, channel: str, kinds: Sequence[str], lang: str, suffix: str = "j2"
+    ) -> str | None:
         key = (tenant, channel, *kinds, lang, suffix)
         if key not in self._resolved:
             langs = [lang, "any"]
-            self._resolved[key] = self.templates.first(channel_candidates(tenant, channel, kinds, langs, suffix))
+            self._resolved[key] = self.templates.first(
+                channel_candidates(tenant, channel, kinds, langs, suffix)
+            )
         return self._resolved[key]
 
     def kind_library(self, tenant: str, kind: str, lang: str) -> str | None:
@@ -304,7 +367,9 @@ class Renderer:
         # A reader of another language gets the Japanese text after theirs (route adds "ja"; the
         # adapters send both in order); theirs then points to it instead of repeating it.
         ja_follows = any(canonical(lang) == JA for lang in wanted)
-        return [self._one(alert, dispatch, limits, lang, tenant_name, public_url, ja_follows) for lang in wanted]
+        return [
+            self._one(alert, dispatch, limits, lang, tenant_name, public_url, ja_follows) for lang in wanted
+        ]
 
     def _one(
         self,
@@ -336,8 +401,11 @@ class Renderer:
             if name is None:
                 raise jinja2.TemplateNotFound(f"{dispatch.channel}/{kind}.{served}")
             module = self.env.get_template(name).make_module(context)
-            body = _tidy(str(module))
+            once = dispatch.channel not in SAID_TWICE
+            body = _tidy(str(module), once=once)
             title = _tidy(str(getattr(module, "title", ""))).replace("\n", " ")
+            if once:
+                body = _after_title(body, title)
             if not body:
                 raise ValueError(f"{name} rendered no text")
         except Exception as e:
@@ -361,7 +429,11 @@ class Renderer:
             extra["cut"] = True
         if served != canonical(lang):
             extra["served_language"] = served
-        html = self._html(dispatch, kind, family, served, context, title, body, label, extra) if context else None
+        html = (
+            self._html(dispatch, kind, family, served, context, title, body, label, extra)
+            if context
+            else None
+        )
         if dispatch.channel == "line":
             try:
                 extra["flex"], extra["flex_alt_text"] = bubble(
@@ -402,7 +474,9 @@ class Renderer:
         except Exception as e:
             log.error("html_template_failed", channel=dispatch.channel, kind=kind, error=str(e)[:300])
             extra.setdefault("fallback", f"html: {type(e).__name__}: {e}"[:500])
-            html = str(Markup('<article class="alert"><h1>{}</h1>\n{}</article>').format(title, _paragraphs(body)))
+            html = str(
+                Markup('<article class="alert"><h1>{}</h1>\n{}</article>').format(title, _paragraphs(body))
+            )
         if label and str(escape(label.strip())) not in html:
             html = str(Markup('<p class="status-label">{}</p>\n').format(label.strip())) + html
         return html
@@ -446,7 +520,9 @@ class Renderer:
             "facts": facts,
             # The town's own level where a telegram lists it (a prefecture-wide warning names the
             # gravest anywhere), else the alert's.
-            "level": facts.local_warning.level if facts.local_warning and facts.local_warning.level else facts.level,
+            "level": facts.local_warning.level
+            if facts.local_warning and facts.local_warning.level
+            else facts.level,
             "params": {p.value_name: p.value for p in ja.parameter},
             "areas": [a.area_desc for a in info.area] or [a.area_desc for a in ja.area],
             "tenant_name": tenant_name,

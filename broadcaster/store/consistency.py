@@ -131,29 +131,26 @@ async def record(
         raised: list[Alarm] = []
         cleared: list[Alarm] = []
         seen: set[str] = set()
+        m = t.medium_states.c
+        before = {
+            r.surface: (r.channel, r.source, r.expected_id, r.carried_id, r.problem, r.facts, r.due)
+            for r in c.execute(sa.select(t.medium_states).where(m.tenant == tenant, m.event_key == event_key))
+        }
         for s in states:
             seen.add(s.surface)
-            m = t.medium_states.c
-            c.execute(
-                t.medium_states.delete().where(
-                    m.tenant == tenant, m.event_key == event_key, m.surface == s.surface
-                )
+            unchanged = before.get(s.surface) == (
+                s.channel,
+                s.source,
+                s.expected_id,
+                s.carried_id,
+                s.problem,
+                s.facts,
+                s.due,
             )
-            c.execute(
-                t.medium_states.insert().values(
-                    tenant=tenant,
-                    event_key=event_key,
-                    surface=s.surface,
-                    channel=s.channel,
-                    source=s.source,
-                    expected_id=s.expected_id,
-                    carried_id=s.carried_id,
-                    problem=s.problem,
-                    facts=s.facts,
-                    due=s.due,
-                    checked=at,
-                )
-            )
+            if not unchanged:
+                # Written only when it changed: the guard looks every few seconds at every
+                # recent event, and the same state need not be written again each time.
+                _replace_state(c, tenant, event_key, s, at)
             was = open_rows.get(s.surface)
             if s.problem in ALARMS and was is None:
                 values = {
@@ -172,6 +169,8 @@ async def record(
                 assert new_id is not None
                 raised.append(_alarm({**values, "id": new_id[0], "cleared": None, "republished": None}))
             elif s.problem in ALARMS and was is not None:
+                if (was.problem, was.carried_id, was.facts) == (s.problem, s.carried_id, s.facts):
+                    continue
                 # Still wrong: keep the alarm, with what the medium shows now.
                 c.execute(
                     t.consistency_alarms.update()
@@ -188,6 +187,28 @@ async def record(
         return raised, cleared
 
     return await db.write(work)
+
+
+def _replace_state(c: sa.Connection, tenant: str, event_key: str, s: MediumState, at: datetime) -> None:
+    m = t.medium_states.c
+    c.execute(
+        t.medium_states.delete().where(m.tenant == tenant, m.event_key == event_key, m.surface == s.surface)
+    )
+    c.execute(
+        t.medium_states.insert().values(
+            tenant=tenant,
+            event_key=event_key,
+            surface=s.surface,
+            channel=s.channel,
+            source=s.source,
+            expected_id=s.expected_id,
+            carried_id=s.carried_id,
+            problem=s.problem,
+            facts=s.facts,
+            due=s.due,
+            checked=at,
+        )
+    )
 
 
 def _alarm(row: Any) -> Alarm:

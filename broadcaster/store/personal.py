@@ -67,6 +67,8 @@ def _sealed_columns() -> list[_Column]:
         _Column(t.users, "phone", ("id",)),
         _Column(t.subscribers, "address", ("id",)),
         _Column(t.safety_answers, "note", ("tenant", "alert_id", "household")),
+        *(_Column(t.support_people, col, ("tenant", "id")) for col in ("name", "address", "needs", "contact")),
+        _Column(t.support_marks, "note", ("tenant", "alert_id", "person")),
         _Column(t.dispatches, "data", ("key",)),
     ]
 

@@ -180,6 +180,18 @@ audit_log = sa.Table(
     sa.Column("hash", sa.String(64), nullable=False),
 )
 
+# Where the audit chain was last verified: the page checks only what came after, and that the
+# checkpoint's row still has its hash (broadcaster/store/ledger.py, `verify_audit_since`).
+audit_checkpoints = sa.Table(
+    "audit_checkpoints",
+    metadata,
+    sa.Column("id", sa.Integer(), primary_key=True, autoincrement=True),
+    sa.Column("upto_id", sa.Integer(), nullable=False),
+    sa.Column("hash", sa.String(64), nullable=False),
+    sa.Column("rows", sa.Integer(), nullable=False),
+    sa.Column("at", UTCDateTime(), nullable=False),
+)
+
 # People the tenant reaches one by one: residents who registered, district leaders (区長,
 # 町内会長), officers. Channel addresses live apart so that one person may have several.
 subscribers = sa.Table(
@@ -882,4 +894,38 @@ consistency_alarms = sa.Table(
     sa.Column("republished_by", sa.String(200), nullable=True),
     sa.Index("consistency_alarms_open", "tenant", "cleared"),
     sa.Index("consistency_alarms_by_event", "tenant", "event_key", "surface"),
+)
+
+# The town's list of people who need help to evacuate (避難行動要支援者名簿), as far as district
+# leaders may see it (docs/support.md; 0019_support_list). Everything personal is sealed at rest.
+# `consent`: the person agreed to share their entry with the district's leaders in normal
+# times; the others are shown only while an alert of the kinds the town configures is in force.
+support_people = sa.Table(
+    "support_people",
+    metadata,
+    sa.Column("tenant", sa.String(64), primary_key=True),
+    sa.Column("id", sa.String(200), primary_key=True),
+    sa.Column("district", sa.String(64), nullable=False),
+    sa.Column("name", SealedText("support_people.name"), nullable=False),
+    sa.Column("address", SealedText("support_people.address"), nullable=True),
+    sa.Column("needs", SealedText("support_people.needs"), nullable=True),
+    sa.Column("contact", SealedText("support_people.contact"), nullable=True),
+    sa.Column("consent", sa.Boolean(), nullable=False),
+    sa.Column("updated", UTCDateTime(), nullable=False),
+    sa.Index("support_people_by_district", "tenant", "district"),
+)
+
+# A leader's mark on a person of the list during an alert: told | evacuated | absent | help
+# (伝達済 / 避難済 / 不在 / 支援要請), the latest standing; every mark is also in the audit log.
+support_marks = sa.Table(
+    "support_marks",
+    metadata,
+    sa.Column("tenant", sa.String(64), primary_key=True),
+    sa.Column("alert_id", sa.String(512), primary_key=True),
+    sa.Column("person", sa.String(200), primary_key=True),
+    sa.Column("district", sa.String(64), nullable=False),
+    sa.Column("mark", sa.String(16), nullable=False),
+    sa.Column("note", SealedText("support_marks.note"), nullable=True),
+    sa.Column("actor", sa.String(200), nullable=False),
+    sa.Column("at", UTCDateTime(), nullable=False),
 )

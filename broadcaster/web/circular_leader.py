@@ -13,6 +13,7 @@ from __future__ import annotations
 
 import re
 import secrets
+from collections import Counter
 from typing import Any
 from urllib.parse import quote
 
@@ -24,7 +25,7 @@ from broadcaster.circulars import store as cs
 from broadcaster.circulars.links import LinkError
 from broadcaster.circulars.records import Circular, Delivery
 from broadcaster.circulars.service import Circulars
-from broadcaster.coverage import flags, marks
+from broadcaster.coverage import flags, marks, support
 from broadcaster.logging import get_logger, hash_id
 from broadcaster.store import routing
 from broadcaster.web.circular_web import jst, of
@@ -275,6 +276,66 @@ async def leader_reached(request: web.Request) -> web.StreamResponse:
         )  # fmt: skip
         log.info("coverage_household_told", circular=c.id, delivery=d.id)
     raise _back(request.match_info["token"], "told")
+
+
+async def _support_page(request: web.Request, svc: Circulars, d: Delivery, c: Circular) -> web.Response:
+    assert d.district is not None
+    event = await support.event_in_force(svc.db, c.tenant, svc.settings.coverage, svc.clock())
+    rows = await support.checklist(svc.db, c.tenant, d.district, event)
+    # Every view of the list is audited: who, which district, under which regime, how many.
+    await svc.ledger.audit(
+        actor=f"{d.role}:{d.recipient}", action="support_list_viewed", tenant=c.tenant, target=d.district,
+        origin=hash_id(client_ip(request)),
+        detail={"circular": c.id, "alert": event.alert_id if event else None, "people": len(rows)},
+    )  # fmt: skip
+    done = request.query.get("done")
+    counts = Counter(r.mark for r in rows if r.mark)
+    response = render(
+        request, "circular/support.html", c=c, d=d, token=request.match_info["token"],
+        town=svc.tenant_name(c.tenant), district=svc.district_name(c.tenant, d.district), rows=rows, event=event,
+        marks=support.MARKS, counts=counts, done=done == "marked",
+    )  # fmt: skip
+    response.headers["Cache-Control"] = "no-store"
+    response.headers["Referrer-Policy"] = "no-referrer"
+    return response
+
+
+@leader_pages.route("GET", "/c/{token}/support", role=None, kind="public", summary="The leader's checklist of the district's people who need help")
+async def leader_support(request: web.Request) -> web.StreamResponse:
+    try:
+        svc, d, c = await _open(request)
+    except _Refused as r:
+        return r.response
+    if not d.district or d.role not in ("leader", "deputy"):
+        return _problem(request, 404, "このページはありません", "回覧のページに戻ってください。")
+    return await _support_page(request, svc, d, c)
+
+
+@leader_pages.route("POST", "/c/{token}/support", role=None, kind="public", summary="The leader marks a person: 伝達済, 避難済, 不在 or 支援要請")
+async def leader_support_mark(request: web.Request) -> web.StreamResponse:
+    try:
+        svc, d, c = await _open(request)
+    except _Refused as r:
+        return r.response
+    if not _same_site(request):
+        return _problem(request, 400, "送れませんでした", "このページから、もう一度押してください。")
+    if not d.district or d.role not in ("leader", "deputy"):
+        return _problem(request, 404, "このページはありません", "回覧のページに戻ってください。")
+    event = await support.event_in_force(svc.db, c.tenant, svc.settings.coverage, svc.clock())
+    if event is None:
+        return _problem(request, 409, "いまは記録できません", "避難の情報が出ていない間は、記録はできません。")
+    posted = await request.post()
+    person, value, note = str(posted.get("person", ""))[:200], str(posted.get("mark", "")), str(posted.get("note", ""))[:2000]
+    if value not in support.MARKS:
+        return _problem(request, 400, "送れませんでした", "「伝達済」「避難済」「不在」「支援要請」のどれかを押してください。")
+    actor = f"{d.role}:{d.recipient}"
+    if await support.mark(svc.db, c.tenant, event, d.district, person, value, note, actor=actor, at=svc.clock()):
+        await svc.ledger.audit(
+            actor=actor, action="support_person_marked", tenant=c.tenant, target=event.alert_id,
+            origin=hash_id(client_ip(request)), detail={"district": d.district, "person": person, "mark": value},
+        )  # fmt: skip
+        log.info("support_marked", circular=c.id, delivery=d.id, mark=value)
+    raise web.HTTPSeeOther(f"/c/{quote(request.match_info['token'])}/support?done=marked")
 
 
 @leader_pages.route("GET", "/c/{token}/files/{file}", role=None, kind="public", summary="An attachment of the leader's circular")

@@ -14,7 +14,7 @@ from aiohttp import web
 from broadcaster.logging import get_logger
 from broadcaster.store import reports
 from broadcaster.store.users import Role
-from broadcaster.web.console.names import audience_name, channel_name, clock
+from broadcaster.web.console.names import action_name, audience_name, channel_name, clock
 from broadcaster.web.endpoints import Endpoints
 from broadcaster.web.i18n import t
 from broadcaster.web.keys import CONTEXT, LANG, principal
@@ -40,6 +40,7 @@ def render(request: web.Request, template: str, status: int = 200, **context: An
         channel_name=lambda channel: channel_name(channel, lang),
         audience_name=lambda audience, districts: audience_name(audience, districts, lang),
         clock=clock,
+        action_name=lambda action: action_name(action, lang),
         principal=principal(request),
         request_path=request.path_qs,
         **context,

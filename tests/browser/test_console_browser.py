@@ -60,7 +60,7 @@ async def console_env(tmp: Path) -> AsyncIterator[Console]:
             "anamizu", kind="leader", name="区長", districts=["kawashima"], endpoints={"circular": "leader-1"}
         )
         ctx = WebContext.build(settings, run.ledger, run.bus)
-        ctx.extras["runtime"] = run.runtime
+        ctx.runtime = run.runtime
         server = WebServer(build_app(ctx), "127.0.0.1", port)
         await server.start()
         try:
@@ -212,6 +212,8 @@ async def test_compose_preview_approve_send_and_cancel(browser: Browser, tmp_pat
         await expect(officer.locator("form.cancel")).to_have_count(0)
         await officer.set_viewport_size({"width": 390, "height": 844})
         await officer.screenshot(path=str(SHOTS / "alert-cancelled-390.png"), full_page=True)
+        width = await officer.evaluate("document.documentElement.scrollWidth")
+        assert width <= 390, f"the alert page scrolls sideways on a phone ({width} px)"
     guard.check(allow=("status of 409",))
 
 

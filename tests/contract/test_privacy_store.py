@@ -272,7 +272,7 @@ async def test_the_migration_builds_the_privacy_columns_of_tables_py(ledger: Led
     # SQLite keeps VARCHAR(40) for users.phone: it does not enforce lengths, and changing a type
     # there means rebuilding the table, which the migration avoids.
     names = ("recipients_purged", "recipient_count", "'address'", "totp_secret", "'household'", "reach_marks",
-             "coverage_flags", "endpoints_by_hash", "safety_answers")
+             "coverage_flags", "endpoints_by_hash", "safety_answers", "support_")
     if ledger.dialect == "postgresql":
         names += ("'phone'",)
 

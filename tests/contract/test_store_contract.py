@@ -16,6 +16,7 @@ from broadcaster.model import (
     ReceiptStatus,
     now,
 )
+from broadcaster.store import ledger as ledger_module
 from broadcaster.store import migrate, reports, tables
 from broadcaster.store.audiences import Audiences
 from broadcaster.store.ledger import Ledger
@@ -248,6 +249,58 @@ async def test_audit_chain_detects_tampering(ledger: Ledger) -> None:
     )
     n, bad = await ledger.verify_audit()
     assert n == 3 and len(bad) == 1
+
+
+async def test_the_migration_builds_the_audit_checkpoints_of_tables_py(ledger: Ledger) -> None:
+    from alembic.autogenerate import compare_metadata
+    from alembic.runtime.migration import MigrationContext
+
+    from tests.contract.test_feed_store import _tables_named
+
+    def diff(c: sa.Connection) -> list[object]:
+        mc = MigrationContext.configure(c, opts={"compare_type": True})
+        return [d for d in compare_metadata(mc, tables.metadata) if "audit_checkpoints" in _tables_named(d)]
+
+    assert await ledger.db.read(diff) == []
+
+
+async def test_the_audit_page_checks_from_the_last_checkpoint(ledger: Ledger, monkeypatch: pytest.MonkeyPatch) -> None:
+    async def add(n: int) -> None:
+        await ledger.audit(actor="officer:anamizu/tanaka", action="send", tenant="anamizu", target=f"a{n}")
+
+    for n in range(5):
+        await add(n)
+    assert await ledger.verify_audit_since() == (5, []), "no checkpoint yet: the whole chain"
+    await add(5)
+    await add(6)
+    hashed: list[object] = []
+    real = ledger_module.audit_hash
+
+    def counted(prev: str, row: dict[str, object]) -> str:
+        hashed.append(row.get("id"))
+        return real(prev, row)  # type: ignore[arg-type]
+
+    monkeypatch.setattr(ledger_module, "audit_hash", counted)
+    assert await ledger.verify_audit_since() == (7, [])
+    monkeypatch.setattr(ledger_module, "audit_hash", real)
+    assert len(hashed) == 2, "only the rows added since the checkpoint are hashed again"
+
+    # A row after the checkpoint altered: found.
+    await add(7)
+    await ledger.db.write(
+        lambda c: c.execute(tables.audit_log.update().where(tables.audit_log.c.target == "a7").values(actor="x"))
+    )
+    n, bad = await ledger.verify_audit_since()
+    assert n == 8 and len(bad) == 1
+    # The chain rewritten up to the checkpoint (its row's hash changed): found too.
+    last = await ledger.db.read(
+        lambda c: c.execute(sa.select(sa.func.max(tables.audit_checkpoints.c.upto_id))).scalar()
+    )
+    await ledger.db.write(
+        lambda c: c.execute(tables.audit_log.update().where(tables.audit_log.c.id == last).values(hash="0" * 64))
+    )
+    _n, bad = await ledger.verify_audit_since()
+    assert last in bad
 
 
 @pytest.mark.parametrize("n", [1, 50])

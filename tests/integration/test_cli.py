@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import json
 import os
+import re
 import subprocess
 import sys
 import time
@@ -189,3 +190,28 @@ def test_demo_runs_offline_and_ends_by_itself(tmp_path: Path) -> None:
         assert carrier in handed
     assert handed.count("題 (8/15): 穴水町：避難指示") == 4
     assert "避難指示：川島、大町" in handed
+    # Every medium read back agrees, and a short drill runs in its sandbox with its report.
+    assert re.search(r"Every medium read back \(consistency guard\): \d+ agrees", out)
+    assert "stale" not in out.split("Every medium read back", 1)[1].split("\n", 1)[0]
+    drill = out.split("訓練報告 / drill report: 短い津波訓練", 1)[1]
+    assert "sends outside the sandbox: 0" in drill and "held; approved after" in drill
+    assert "total: 3 steps, 3 messages" in drill
+    assert (tmp_path / "demo" / "drills" / "reports").is_dir()
+
+
+def test_drill_run_prints_its_report_and_drill_reports_compares_the_runs(config: Path, tmp_path: Path) -> None:
+    scenario = str(ROOT / "scenarios" / "short_tsunami_drill.yaml")
+    for _ in range(2):
+        result = cli(config, "drill", "run", scenario, "--speed", "600", timeout=180)
+        assert result.returncode == 0, result.stdout[-3000:] + result.stderr[-3000:]
+        assert "訓練報告 / drill report: 短い津波訓練" in result.stdout
+        assert "sends outside the sandbox: 0" in result.stdout and "held; approved after" in result.stdout
+    listed = cli(config, "drill", "reports")
+    assert listed.returncode == 0, listed.stderr
+    rows = [line for line in listed.stdout.splitlines()[1:] if "短い津波訓練" in line]
+    assert len(rows) == 2
+    assert not (tmp_path / "outbox").exists() or not any((tmp_path / "outbox").rglob("*.jsonl"))
+    broken = tmp_path / "broken.yaml"
+    broken.write_text("name: x\ntenant: anamizu\nsteps: []\n", encoding="utf-8")
+    refused = cli(config, "drill", "run", str(broken))
+    assert refused.returncode == 1 and "broken.yaml: steps" in refused.stderr

@@ -229,3 +229,27 @@ async def test_an_unknown_alert_id_is_not_found_rather_than_processing_forever(e
         async with s.get(f"{env.base}/t/anamizu/alerts/m-anamizu-{'0' * 24}") as r:
             assert r.status == 404
             assert "見つかりません" in await r.text()
+
+
+async def test_the_audit_page_names_the_alert_and_shows_this_towns_failed_logins(env: WebEnv) -> None:
+    alert_id = await _recorded(env, state="held")
+    async with client() as s:
+        for user in ("tanaka", "wajima_op"):
+            data = {"username": user, "password": "not the password at all", "code": "000000"}
+            async with s.post(f"{env.base}/login", data=data, allow_redirects=False) as r:
+                assert r.status == 401
+    async with client() as s:
+        csrf = await env.login(s, "tanaka")
+        async with s.post(
+            f"{env.base}/t/anamizu/alerts/{alert_id}/withdraw", data={"csrf": csrf}, allow_redirects=False
+        ) as r:
+            assert r.status == 303
+    async with client() as s:
+        await env.login(s, "admin")
+        async with s.get(f"{env.base}/t/anamizu/audit") as r:
+            page = await r.text()
+            assert r.status == 200, page
+    withdraw = re.search(r'<tr data-action="withdraw">(.*?)</tr>', page, re.S)
+    assert withdraw and "川島地区に避難指示を発令しました" in withdraw.group(1) and "取り下げ" in withdraw.group(1)
+    assert "login:tanaka" in page and "ログイン失敗" in page
+    assert "login:wajima_op" not in page, "another town's officer is not in this town's log"

@@ -87,3 +87,13 @@ def test_every_language_renders_the_nankai_warning(corpus: Path, lang: str) -> N
     text = got.text("line", lang)
     assert text.strip()
     assert TOWNS["kochi"][0] in text or lang != "ja"
+
+
+@pytest.mark.parametrize("lang", ["ja", "en", "vi"])
+def test_a_push_does_not_repeat_its_title_in_its_body(corpus: Path, lang: str) -> None:
+    got = receive(read(corpus, WARNING), "kochi")
+    assert got is not None
+    body = got.text("app_push", lang)
+    # The notification's title is 【高知市】南海トラフ地震臨時情報（巨大地震警戒）; its body says what to do.
+    assert "南海トラフ地震臨時情報（巨大地震警戒）" not in body.splitlines()[0]
+    assert body.strip()

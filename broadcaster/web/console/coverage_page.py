@@ -11,6 +11,7 @@ from typing import Any
 
 from aiohttp import web
 
+from broadcaster.coverage import support
 from broadcaster.coverage.counts import compute
 from broadcaster.coverage.flags import flagged
 from broadcaster.coverage.report import media_of, to_csv
@@ -94,3 +95,19 @@ async def coverage_csv(request: web.Request) -> web.StreamResponse:
         charset="utf-8",
         headers={"Content-Disposition": 'attachment; filename="coverage.csv"'},
     )
+
+
+@coverage_console.route(
+    "GET", "/t/{tenant}/support", role=Role.VIEWER, kind="page",
+    summary="The support list's progress per district during the alert in force (counts only)",
+)  # fmt: skip
+async def support_progress(request: web.Request) -> web.StreamResponse:
+    ctx = request.app[CONTEXT]
+    tenant = ctx.settings.tenants.get(request.match_info["tenant"])
+    if tenant is None:
+        raise web.HTTPNotFound(text="no such municipality")
+    event = await support.event_in_force(ctx.ledger.db, tenant.id, ctx.settings.coverage)
+    rows = await support.progress(ctx.ledger.db, tenant.id, event) if event is not None else {}
+    names = {d.id: d.name for d in tenant.districts}
+    table = [(names.get(k, k), n, marks) for k, (n, marks) in sorted(rows.items())]
+    return render(request, "console/support.html", tenant=tenant, event=event, table=table, marks=support.MARKS)

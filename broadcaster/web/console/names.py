@@ -74,3 +74,26 @@ def audience_name(audience: str, districts: dict[str, str], lang: str) -> str:
     else:
         name = words
     return f"{name}（{topic}）" if topic else name
+
+
+# Audit actions as the log's reader says them; an action not listed is shown as recorded.
+AUDIT_ACTIONS: dict[str, tuple[str, str]] = {
+    "send": ("配信", "sent"),
+    "cancel": ("取消", "cancelled"),
+    "approve": ("承認", "approved"),
+    "withdraw": ("取り下げ", "withdrew"),
+    "reject": ("差し戻し", "rejected"),
+    "republish": ("再配信", "republished"),
+    "schedule": ("予約", "scheduled"),
+    "unschedule": ("予約の取消", "called off a schedule"),
+    "login": ("ログイン", "logged in"),
+    "login_failed": ("ログイン失敗", "failed login"),
+    "logout": ("ログアウト", "logged out"),
+}
+
+
+def action_name(action: str, lang: str) -> str:
+    names = AUDIT_ACTIONS.get(action)
+    if names is None:
+        return action
+    return names[1] if lang == "en" else names[0]

@@ -284,10 +284,20 @@ async def change_mark(ledger: Ledger, tenant: str) -> tuple[Any, ...]:
 
 
 async def audit_rows(ledger: Ledger, tenant: str, limit: int = 500) -> list[dict[str, Any]]:
-    log = t.audit_log
+    log, a, u = t.audit_log, t.alerts, t.users
+    # Failed logins carry no tenant: those of this town's own officers belong in its log (a name
+    # nobody holds is not attributed to any town, so no town learns another's user names).
+    own_logins = sa.select(sa.literal("login:") + u.c.username).where(u.c.home_tenant == tenant)
     query = (
-        sa.select(log)
-        .where(sa.or_(log.c.tenant == tenant, log.c.actor.like(f"officer:{tenant}/%")))
+        sa.select(log, a.c.headline.label("alert_headline"), a.c.status.label("alert_status"), a.c.msg_type)
+        .select_from(log.outerjoin(a, sa.and_(a.c.tenant == tenant, a.c.identifier == log.c.target)))
+        .where(
+            sa.or_(
+                log.c.tenant == tenant,
+                log.c.actor.like(f"officer:{tenant}/%"),
+                log.c.actor.in_(own_logins.scalar_subquery()),
+            )
+        )
         .order_by(log.c.id.desc())
         .limit(limit)
     )
