@@ -202,10 +202,17 @@ class Coverage:
 
 
 async def latest_safety_circular(db: Database, tenant: str) -> Circular | None:
+    """The latest real safety check; a drill's only when there is no real one.
+
+    A drill sent after a real event must not take the real replies off the console's summary.
+    """
+    drill = None
     for c in await cs.circulars_of(db, tenant, limit=50):
         if c.form == "safety" and c.state in ("released", "superseded"):
-            return c
-    return None
+            if c.status == "Actual":
+                return c
+            drill = drill or c
+    return drill
 
 
 async def coverage(db: Database, settings: Settings, tenant: str, circular_id: str | None = None) -> tuple[Circular | None, list[Coverage]]:

@@ -58,6 +58,7 @@ def approve(ctx: click.Context, alert_id: str, tenant: str, officer: str, from_t
     from broadcaster.pipeline.approval import ApprovalError, check_approver, second_factor_ok
     from broadcaster.pipeline.approval import approve as do_approve
     from broadcaster.pipeline.tenancy import delegation_for
+    from broadcaster.pipeline.two_person import tenant_cancel_texts
 
     loaded = settings(ctx)
     delegation = delegation_for(loaded.tenants, tenant, officer, from_tenant)
@@ -70,7 +71,8 @@ def approve(ctx: click.Context, alert_id: str, tenant: str, officer: str, from_t
             if not await second_factor_ok(ledger.db, officer.rpartition("/")[2], given):
                 await ledger.audit(actor=who, action="approve_refused", tenant=tenant, target=alert_id, origin="cli", detail={"why": "second factor"})
                 raise ApprovalError(f"the second-factor code of {officer} is wrong or was used already")
-            n = await do_approve(bus, ledger, tenant, alert_id, who)
+            texts = tenant_cancel_texts(loaded.templates_dir, tenant)
+            n = await do_approve(bus, ledger, tenant, alert_id, who, cancel_texts=texts)
             if delegation is not None:
                 await ledger.audit(**delegation.audit_entry("delegated_approve", alert_id, "cli"))
             return n

@@ -9,6 +9,7 @@ author (docs/approval.md).
 from __future__ import annotations
 
 import hashlib
+from collections.abc import Sequence
 from datetime import timedelta
 
 import pyotp
@@ -17,6 +18,7 @@ import sqlalchemy as sa
 from broadcaster.bus import Bus
 from broadcaster.errors import BroadcasterError
 from broadcaster.model import now
+from broadcaster.pipeline import two_person
 from broadcaster.pipeline.hops import H_RECEIVED, H_ROUTED, H_TENANT
 from broadcaster.pipeline.messages import order_message
 from broadcaster.store import tables as t
@@ -60,7 +62,14 @@ async def check_approver(db: Database, tenant: str, identity: str) -> None:
 
 
 async def approve(
-    bus: Bus, ledger: Ledger, tenant: str, alert_id: str, approver: str, *, origin: str = "cli"
+    bus: Bus,
+    ledger: Ledger,
+    tenant: str,
+    alert_id: str,
+    approver: str,
+    *,
+    origin: str = "cli",
+    cancel_texts: Sequence[two_person.CancelText] = two_person.DEFAULT_CANCEL_TEXTS,
 ) -> int:
     """Release a held alert to every channel at once; returns the number of dispatches sent."""
     row = await ledger.db.read(
@@ -79,6 +88,12 @@ async def approve(
     await check_approver(ledger.db, tenant, approver)
     alert = await ledger.alert(tenant, alert_id)
     assert alert is not None
+    earlier = [a for a in [await ledger.alert(tenant, e) for e in await ledger.earlier_alerts(alert)] if a]
+    if not two_person.withdraws_relay_only(alert, earlier, cancel_texts):
+        raise ApprovalError(
+            "a cancel of a source's alert says that the town withdraws its relay, never that the source "
+            "was wrong: reject this one and cancel with the relay text"
+        )
     dispatches = await ledger.release_held(tenant, alert_id)
     headers = {
         H_TENANT: tenant,

@@ -56,7 +56,7 @@ class Pipeline:
                 from broadcaster.web.context import WebContext
 
                 ctx = WebContext.build(rt.settings, rt.ledger, rt.bus)
-                ctx.extras["runtime"] = rt
+                ctx.runtime = rt
                 self._web = WebServer(build_app(ctx), rt.settings.web.host, rt.settings.web.port)
                 self.web_port = await self._web.start()
                 self.start_metrics()
@@ -154,8 +154,5 @@ class Pipeline:
             await self._refresher.stop()
         if self._web is not None:
             await self._web.stop()
-        from broadcaster.pipeline.scheduling import close_scheduler
-
-        await close_scheduler(self.runtime)
-        await self.runtime.adapters.close()
+        await self.runtime.aclose()
         log.info("pipeline_stopped")

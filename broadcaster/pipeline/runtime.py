@@ -106,6 +106,15 @@ class Runtime:
             audiences=Audiences(ledger.db),
         )
 
+    async def aclose(self) -> None:
+        """Close what the Runtime opened: the scheduler client, the adapters' connections, the
+        renderer's thread. The bus and the ledger belong to whoever passed them in."""
+        from broadcaster.pipeline.scheduling import close_scheduler
+
+        await close_scheduler(self)
+        await self.adapters.close()
+        self.renderer.lane.close()
+
     def handler(self, stage: str) -> tuple[str, list[str], Handler]:
         """(group, topics, handler) of a consuming stage."""
         if stage == "normalize":

@@ -235,6 +235,21 @@ def reaches_residents(audiences: Iterable[str]) -> bool:
     return False
 
 
+def withdraws_relay_only(cancel: Alert, earlier: Sequence[Alert], texts: Collection[CancelText]) -> bool:
+    """Whether a cancel of a source's alert says exactly a relay-withdrawal text (the town takes
+    back its relay; it never says alone that JMA, J-Alert or L-Alert was wrong). A cancel of the
+    town's own messages only is not concerned: True."""
+    relayed = [e for e in earlier if e.origin not in PERSON_ORIGINS]
+    if cancel.msg_type is not MsgType.CANCEL or not relayed:
+        return True
+    for text in texts:
+        if text.relay:
+            expected = cancel_texts_for(relayed[0], text)
+            if all(_says(info, expected) for info in cancel.info):
+                return True
+    return False
+
+
 def _is_error_cancel(cancel: Alert, original: Alert, texts: Collection[CancelText]) -> bool:
     for text in texts:
         if not text.sent_in_error:

@@ -14,6 +14,7 @@ from adapters.ingest.manual import CONTENT_TYPE, ManualAlert
 from broadcaster.model import RawEvent
 from broadcaster.pipeline.approval import ApprovalError, approve
 from broadcaster.pipeline.ingest import submit
+from broadcaster.pipeline.two_person import tenant_cancel_texts
 from broadcaster.store import reports
 from broadcaster.store.users import Role
 from broadcaster.web.endpoints import Endpoints
@@ -119,7 +120,15 @@ async def approve_alert(request: web.Request) -> web.StreamResponse:
         # Two tokens of one town are not two people (docs/approval.md).
         return _json({"error": "an API token cannot approve: a second officer approves, signed in with a second factor"}, 403)
     try:
-        n = await approve(ctx.bus, ctx.ledger, tenant, request.match_info["alert_id"], who.identity, origin=request.remote or "api")
+        n = await approve(
+            ctx.bus,
+            ctx.ledger,
+            tenant,
+            request.match_info["alert_id"],
+            who.identity,
+            origin=request.remote or "api",
+            cancel_texts=tenant_cancel_texts(ctx.settings.templates_dir, tenant),
+        )
     except ApprovalError as e:
         return _json({"error": str(e)}, 409)
     return _json({"approved": request.match_info["alert_id"], "dispatches": n})

@@ -51,6 +51,16 @@ def build_app(ctx: WebContext, extra: list[Endpoints] | None = None, *, only_hea
         app[CLOSING].set()
 
     app.on_shutdown.append(_closing)
+
+    async def _close_services(app: web.Application) -> None:
+        for close in reversed(ctx.closers):
+            try:
+                await close()
+            except Exception as e:  # one failing close must not keep the others open
+                log.warning("web_service_close_failed", error=str(e)[:300])
+        ctx.closers.clear()
+
+    app.on_cleanup.append(_close_services)
     registry: dict[object, Endpoint] = {}
     app[ENDPOINTS] = registry
     groups = [health] if only_health else [health, pages, api, console, hooks, line_hooks, site, pwa, circular_console, circular_api, leader_pages, unsubscribe_pages, quota_pages, handoff_console, receivers_console, consistency_console, coverage_console, logins_console, safety_pages, *(extra or [])]

@@ -21,7 +21,7 @@ def circulars(ctx: WebContext) -> Circulars:
     """
     svc: Any = ctx.extras.get("circulars")
     if svc is None:
-        runtime = ctx.extras.get("runtime")
+        runtime = ctx.runtime or ctx.extras.get("runtime")
         if runtime is not None:
             from broadcaster.circulars.wiring import circulars_of
 
@@ -30,7 +30,10 @@ def circulars(ctx: WebContext) -> Circulars:
             from broadcaster.pipeline.adapters import AdapterPool
             from broadcaster.scheduler import SchedulerService
 
-            svc = Circulars(ctx.settings, ctx.ledger, ctx.bus, AdapterPool(ctx.settings), SchedulerService(ctx.ledger.db))
+            pool, scheduler = AdapterPool(ctx.settings), SchedulerService(ctx.ledger.db)
+            svc = Circulars(ctx.settings, ctx.ledger, ctx.bus, pool, scheduler)
+            # Ours, so ours to close when the app stops.
+            ctx.closers += [pool.close, scheduler.stop]
         ctx.extras["circulars"] = svc
     assert isinstance(svc, Circulars)
     return svc

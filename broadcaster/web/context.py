@@ -2,14 +2,18 @@
 
 from __future__ import annotations
 
+from collections.abc import Awaitable, Callable
 from dataclasses import dataclass, field
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from broadcaster.bus import Bus
 from broadcaster.settings import Settings
 from broadcaster.store.ledger import Ledger
 from broadcaster.store.users import Users
 from broadcaster.web.auth import Authenticator
+
+if TYPE_CHECKING:
+    from broadcaster.pipeline.runtime import Runtime
 
 
 @dataclass
@@ -21,6 +25,11 @@ class WebContext:
     authenticator: Authenticator
     # Services other parts add (the renderer for previews, the rules for counts...).
     extras: dict[str, Any] = field(default_factory=dict)
+    # The pipeline's shared parts when the web runs inside `broadcaster run` (the same rules,
+    # renderer and scheduler client as the stages); else the console builds its own once.
+    runtime: Runtime | None = None
+    # Closed when the app stops, last first: what the web opened itself (a Runtime of its own).
+    closers: list[Callable[[], Awaitable[None]]] = field(default_factory=list)
 
     @classmethod
     def build(cls, settings: Settings, ledger: Ledger, bus: Bus) -> WebContext:

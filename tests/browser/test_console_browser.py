@@ -60,7 +60,7 @@ async def console_env(tmp: Path) -> AsyncIterator[Console]:
             "anamizu", kind="leader", name="区長", districts=["kawashima"], endpoints={"circular": "leader-1"}
         )
         ctx = WebContext.build(settings, run.ledger, run.bus)
-        ctx.extras["runtime"] = run.runtime
+        ctx.runtime = run.runtime
         server = WebServer(build_app(ctx), "127.0.0.1", port)
         await server.start()
         try:

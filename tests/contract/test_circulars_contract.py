@@ -25,7 +25,7 @@ from broadcaster.circulars.chain import Chain
 from broadcaster.circulars.forms import Answer
 from broadcaster.circulars.service import Circulars, job_id
 from broadcaster.errors import TransientError
-from broadcaster.model import KIND, Alert, Dispatch, Explanation, Info, MsgType, NamedValue, Priority
+from broadcaster.model import KIND, Alert, Dispatch, Explanation, Info, MsgType, NamedValue, Priority, Status
 from broadcaster.pipeline.adapters import AdapterPool
 from broadcaster.scheduler import SchedulerService
 from broadcaster.settings import ChannelSettings
@@ -401,3 +401,19 @@ async def test_a_routine_circular_never_calls_the_officers_by_default(env: Env) 
     assert [a for a in await reports.alerts(svc.ledger, tenant="anamizu") if a["identifier"].startswith("sys-circ-")] == []
     phone_only = [d for d in await cs.deliveries(env.db, cid) if d.name == "電話だけの会長"]
     assert phone_only[0].officers_due is None
+
+
+async def test_the_console_summary_keeps_the_real_safety_check_when_a_drill_follows(env: Env) -> None:
+    svc = env.svc
+    real = evacuation()
+    await svc.ledger.record_alert(real)
+    await CircularBoard(svc).send(delivery_of(real, "leaders:kawashima", ("L-yamada",)))
+    env.clock.advance(minutes=30)
+    drill = evacuation("m-anamizu-drill-1").model_copy(
+        update={"status": Status.EXERCISE, "event_key": "anamizu|drill", "sent": env.clock.at, "received": env.clock.at}
+    )
+    await svc.ledger.record_alert(drill)
+    await CircularBoard(svc).send(delivery_of(drill, "leaders:kawashima", ("L-yamada",)))
+    assert sorted(c.status for c in await cs.circulars_of(env.db, "anamizu")) == ["Actual", "Exercise"]
+    shown, _ = await report.coverage(env.db, svc.settings, "anamizu")
+    assert shown is not None and shown.alert_id == real.identifier, "a later drill hid the real replies"

@@ -71,7 +71,7 @@ async def test_evacuation_circular_reaches_leaders_and_the_chain_escalates(
     async with running_pipeline(settings) as run:
         await add_people(run.runtime.audiences)
         ctx = WebContext.build(settings, run.ledger, run.bus)
-        ctx.extras["runtime"] = run.runtime
+        ctx.runtime = run.runtime
         server = WebServer(build_app(ctx), "127.0.0.1", port)
         await server.start()
         try:

@@ -156,7 +156,7 @@ async def doors(tmp: Path) -> AsyncIterator[Doors]:
                 endpoints={"line": f"U{n:032x}", "email": f"r{n}@example.jp"},
             )
         ctx = WebContext.build(settings, run.ledger, run.bus)
-        ctx.extras["runtime"] = run.runtime
+        ctx.runtime = run.runtime
         server = WebServer(build_app(ctx), "127.0.0.1", port)
         await server.start()
         try:
@@ -264,6 +264,33 @@ async def test_door2_one_officer_cannot_cancel_jmas_tsunami_warning(env: Doors) 
     assert cancel is not None
     text = cancel.primary.description or ""
     assert "気象庁" in text and "取りやめます" in text and "誤り" not in text
+    # The relay text, approved by a second officer, goes where JMA's warning went.
+    approve_url = f"{env.base}/api/v1/tenants/anamizu/alerts/{{}}/approve"
+    async with client() as s:
+        csrf = await env.login(s, "sato")
+        async with s.post(approve_url.format(cancel_id), headers={"X-CSRF-Token": csrf}) as r:
+            assert r.status == 200, await r.text()
+    assert await eventually(lambda: env.sent(cancel_id))
+    # Through the API, in words that call JMA wrong: held too, and no second officer can let it go.
+    wrong = await env.api_send(
+        env.tokens["operator"],
+        {
+            "status": "Actual",
+            "msgType": "Cancel",
+            "references": [jma_id],
+            "kind": "tsunami",
+            "event": "大津波警報",
+            "headline": "取消：大津波警報",
+            "description": "先ほどの情報は誤りでした。取り消します。",
+        },
+    )
+    assert await env.settled(wrong) == "held"
+    async with client() as s:
+        csrf = await env.login(s, "suzuki")
+        async with s.post(approve_url.format(wrong), headers={"X-CSRF-Token": csrf}) as r:
+            assert r.status == 409
+            assert "withdraws its relay" in (await r.json())["error"]
+    assert env.sent(wrong) == []
 
 
 # -- door 3 ------------------------------------------------------------------------------------

@@ -3,12 +3,17 @@
 from __future__ import annotations
 
 import json
+import logging
 import subprocess
 import sys
 import textwrap
+from collections.abc import Iterator, MutableMapping
+from contextlib import contextmanager
 from pathlib import Path
+from typing import Any
 
 import pytest
+import structlog
 from structlog.testing import capture_logs
 
 from adapters.outbound.outbox import OutboxAdapter, read_outbox
@@ -17,6 +22,19 @@ from broadcaster import appendfile
 from tests.fakes.deliveries import delivery
 
 ROOT = Path(__file__).resolve().parents[2]
+
+
+@contextmanager
+def logged() -> Iterator[list[MutableMapping[str, Any]]]:
+    """Every event logged inside, whatever level an earlier test (the demo: ERROR) configured."""
+    saved = structlog.get_config()
+    structlog.configure(wrapper_class=structlog.make_filtering_bound_logger(logging.DEBUG))
+    try:
+        with capture_logs() as logs:
+            yield logs
+    finally:
+        structlog.configure(**saved)
+
 
 # A child process whose files may not grow past LIMIT bytes (RLIMIT_FSIZE, no root needed): the
 # kernel takes part of the write that crosses the limit and refuses the next, as a full disk does.
@@ -93,7 +111,7 @@ def test_a_torn_tail_is_cut_back_to_the_last_whole_record_and_logged(tmp_path: P
     path = tmp_path / "line.jsonl"
     whole = b'{"n": 1}\n{"n": 2}\n'
     path.write_bytes(whole + b'{"n": 3, "te')
-    with capture_logs() as logs:
+    with logged() as logs:
         OutboxAdapter("line", path)  # a worker starting
     assert path.read_bytes() == whole
     assert [(e["event"], e["reason"], e["cut"]) for e in logs] == [("append_file_cut", "torn_tail", 12)]
@@ -109,7 +127,7 @@ def test_zeros_left_by_a_power_cut_go_with_the_torn_tail(tmp_path: Path) -> None
 def test_a_whole_file_is_left_alone(tmp_path: Path) -> None:
     path = tmp_path / "line.jsonl"
     path.write_bytes(b'{"n": 1}\n')
-    with capture_logs() as logs:
+    with logged() as logs:
         assert appendfile.recover(path) == 0
         assert appendfile.recover(tmp_path / "missing.jsonl") == 0
     assert logs == []

@@ -533,7 +533,15 @@ async def alert_approve(request: web.Request) -> web.StreamResponse:
     who = _me(request)
     alert_id = request.match_info["alert_id"]
     try:
-        await approve(ctx.bus, ctx.ledger, tenant.id, alert_id, who.identity, origin=client_ip(request))
+        await approve(
+            ctx.bus,
+            ctx.ledger,
+            tenant.id,
+            alert_id,
+            who.identity,
+            origin=client_ip(request),
+            cancel_texts=c.cancel_reasons(ctx.settings, tenant.id),
+        )
     except ApprovalError as e:
         return _refused(request, tenant, alert_id, str(e), alert_id)
     raise web.HTTPSeeOther(f"/t/{tenant.id}/alerts/{alert_id}")

@@ -13,9 +13,12 @@ def console_runtime(ctx: WebContext) -> Runtime:
 
     Built once: rule sets and templates reload themselves when their files change.
     """
-    rt: Any = ctx.extras.get("runtime")
-    if rt is None:
-        rt = Runtime.build(ctx.settings, ctx.bus, ctx.ledger)
-        ctx.extras["runtime"] = rt
-    assert isinstance(rt, Runtime)
-    return rt
+    if ctx.runtime is None:
+        legacy: Any = ctx.extras.get("runtime")  # set by callers from before `WebContext.runtime`
+        if isinstance(legacy, Runtime):
+            ctx.runtime = legacy
+        else:
+            ctx.runtime = Runtime.build(ctx.settings, ctx.bus, ctx.ledger)
+            # Ours, so ours to close when the app stops (its adapters, scheduler client, threads).
+            ctx.closers.append(ctx.runtime.aclose)
+    return ctx.runtime
