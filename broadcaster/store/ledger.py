@@ -24,6 +24,8 @@ from broadcaster.store import tables as t
 from broadcaster.store.db import Database
 
 GENESIS_HASH = "0" * 64
+# Alert states whose message has not gone out and may never: they supersede nothing.
+_NOT_SUPERSEDING = (AlertState.HELD.value, AlertState.WITHDRAWN.value, AlertState.REJECTED.value)
 
 @dataclass(frozen=True, slots=True)
 class DispatchRow:
@@ -518,6 +520,9 @@ class Ledger:
             t.alerts.c.event_key == dispatch.event_key,
             t.alerts.c.identifier != dispatch.alert_id,
             later,
+            # A message waiting for its second officer has not happened yet, and a withdrawn or
+            # rejected one never will: neither may silence what is already on its way (approval.md).
+            t.alerts.c.state.not_in(_NOT_SUPERSEDING),
         )
         cancel = c.execute(
             sa.select(t.alerts.c.identifier)

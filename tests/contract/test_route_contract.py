@@ -46,7 +46,9 @@ class FakeBus:
 
 
 def rules(tenant: str, body: str) -> RuleSet:
-    return build_rule_set(tenant, [(Path(f"{tenant}.yaml"), ("rules:\n" + body + DEFAULT).encode())], DEFAULT_CHANNELS)
+    return build_rule_set(
+        tenant, [(Path(f"{tenant}.yaml"), ("rules:\n" + body + DEFAULT).encode())], DEFAULT_CHANNELS
+    )
 
 
 class Harness:
@@ -68,10 +70,22 @@ class Harness:
     async def route(self, alert: Alert) -> list[DispatchOrder]:
         await self.ledger.record_alert(alert, submitted_by="officer:anamizu/tanaka")
         before = len(self.bus.published)
-        record = Record("alerts", 0, 0, f"{alert.tenant}|{alert.event_key}", alert.model_dump_json(by_alias=True).encode(), {}, 0.0)
+        record = Record(
+            "alerts",
+            0,
+            0,
+            f"{alert.tenant}|{alert.event_key}",
+            alert.model_dump_json(by_alias=True).encode(),
+            {},
+            0.0,
+        )
         assert isinstance(await self.stage.handle(record), Ack)
         # Dispatch orders only: a cancel one officer sent alone also tells the approvers (an alert).
-        return [DispatchOrder.model_validate_json(m.value) for m in self.bus.published[before:] if m.topic != ALERTS]
+        return [
+            DispatchOrder.model_validate_json(m.value)
+            for m in self.bus.published[before:]
+            if m.topic != ALERTS
+        ]
 
     async def states(self, alert: Alert) -> dict[tuple[str, str, int], str]:
         d = t.dispatches
@@ -90,8 +104,13 @@ def error_cancel(original: Alert, at: datetime) -> Alert:
     mistake = next(x for x in DEFAULT_CANCEL_TEXTS if x.sent_in_error)
     texts = cancel_texts_for(original, mistake)
     return manual(
-        kind="notice", event=original.primary.event, headline=texts["ja"][0], description=texts["ja"][1],
-        msgType="Cancel", references=[original.identifier], at=at,
+        kind="notice",
+        event=original.primary.event,
+        headline=texts["ja"][0],
+        description=texts["ja"][1],
+        msgType="Cancel",
+        references=[original.identifier],
+        at=at,
         translations={"en": {"headline": texts["en"][0], "description": texts["en"][1]}},
     )
 
@@ -104,28 +123,49 @@ async def _people(h: Harness, tenant: str = "anamizu", prefix: str = "") -> None
     await h.audiences.import_people(
         tenant,
         [
-            Person(f"{prefix}R{n}", districts=("kawashima",), endpoints=(("line", _line(n)), ("email", f"{prefix}r{n}@example.jp")))
+            Person(
+                f"{prefix}R{n}",
+                districts=("kawashima",),
+                endpoints=(("line", _line(n)), ("email", f"{prefix}r{n}@example.jp")),
+            )
             for n in range(1, 4)
         ]
         + [
-            Person(f"{prefix}L1", kind="leader", districts=("kawashima",), endpoints=(("line", _line(90)), ("circular", f"{prefix}L1"))),
-            Person(f"{prefix}D1", kind="deputy", districts=("kawashima",), endpoints=(("line", _line(91)), ("circular", f"{prefix}D1"))),
+            Person(
+                f"{prefix}L1",
+                kind="leader",
+                districts=("kawashima",),
+                endpoints=(("line", _line(90)), ("circular", f"{prefix}L1")),
+            ),
+            Person(
+                f"{prefix}D1",
+                kind="deputy",
+                districts=("kawashima",),
+                endpoints=(("line", _line(91)), ("circular", f"{prefix}D1")),
+            ),
         ],
     )
 
 
 def _slots(orders: list[DispatchOrder]) -> set[tuple[str, str, int, tuple[str, ...]]]:
-    return {(o.dispatch.channel, o.dispatch.audience, o.dispatch.batch, o.dispatch.recipients) for o in orders}
+    return {
+        (o.dispatch.channel, o.dispatch.audience, o.dispatch.batch, o.dispatch.recipients) for o in orders
+    }
 
 
 async def test_a_cancel_follows_the_original_even_after_the_rules_changed(ledger: Ledger) -> None:
     h = Harness(ledger)
     await _people(h)
-    h.sets["anamizu"] = rules("anamizu", "  - name: v1\n    match: {kind: notice}\n    channels: [website, line, email]\n    audience: district\n")
+    h.sets["anamizu"] = rules(
+        "anamizu",
+        "  - name: v1\n    match: {kind: notice}\n    channels: [website, line, email]\n    audience: district\n",
+    )
     original = manual(kind="notice", event="お知らせ", headline="v1", districts=["kawashima"], at=now())
     sent = await h.route(original)
     assert {(o.dispatch.channel, o.dispatch.audience) for o in sent} == {
-        ("website", "public"), ("line", "district:kawashima"), ("email", "district:kawashima")
+        ("website", "public"),
+        ("line", "district:kawashima"),
+        ("email", "district:kawashima"),
     }
     # The town edits its rules: notices now go to the website only, and to nobody by e-mail.
     h.sets["anamizu"] = rules("anamizu", "  - name: v2\n    match: {kind: notice}\n    channels: [website]\n")
@@ -139,15 +179,24 @@ async def test_a_cancel_follows_the_original_even_after_the_rules_changed(ledger
 async def test_an_update_goes_where_the_rules_say_and_where_the_original_went(ledger: Ledger) -> None:
     h = Harness(ledger)
     await _people(h)
-    h.sets["anamizu"] = rules("anamizu", "  - name: v1\n    match: {kind: notice}\n    channels: [email]\n    audience: district\n")
+    h.sets["anamizu"] = rules(
+        "anamizu", "  - name: v1\n    match: {kind: notice}\n    channels: [email]\n    audience: district\n"
+    )
     original = manual(kind="notice", event="お知らせ", headline="v1", districts=["kawashima"], at=now())
     await h.route(original)
     h.sets["anamizu"] = rules("anamizu", "  - name: v2\n    match: {kind: notice}\n    channels: [website]\n")
-    update = manual(kind="notice", event="お知らせ", headline="訂正", msgType="Update",
-                    references=[original.identifier], at=now() + timedelta(seconds=1))
+    update = manual(
+        kind="notice",
+        event="お知らせ",
+        headline="訂正",
+        msgType="Update",
+        references=[original.identifier],
+        at=now() + timedelta(seconds=1),
+    )
     orders = await h.route(update)
     assert {(o.dispatch.channel, o.dispatch.audience, o.dispatch.explanation.rule) for o in orders} == {
-        ("website", "public", "v2"), ("email", "district:kawashima", "follow-earlier")
+        ("website", "public", "v2"),
+        ("email", "district:kawashima", "follow-earlier"),
     }
 
 
@@ -185,7 +234,8 @@ async def test_a_due_dispatch_is_published_by_the_route_background(ledger: Ledge
     h = Harness(ledger)
     await _people(h)
     h.sets["anamizu"] = rules(
-        "anamizu", "  - name: later\n    match: {kind: notice}\n    channels: [email]\n    audience: district\n    delay: 1s\n"
+        "anamizu",
+        "  - name: later\n    match: {kind: notice}\n    channels: [email]\n    audience: district\n    delay: 1s\n",
     )
     alert = manual(kind="notice", event="お知らせ", headline="後で", districts=["kawashima"], at=now())
     assert await h.route(alert) == []
@@ -194,7 +244,9 @@ async def test_a_due_dispatch_is_published_by_the_route_background(ledger: Ledge
     assert await background.release_once() == 1
     (order,) = h.bus.orders()[-1:]
     assert order.dispatch.channel == "email" and order.alert.identifier == alert.identifier
-    assert order.dispatch.deadline > order.dispatch.created + timedelta(seconds=900), "late relative to when due"
+    assert order.dispatch.deadline > order.dispatch.created + timedelta(seconds=900), (
+        "late relative to when due"
+    )
 
 
 async def test_escalations_wait_and_an_acknowledgement_calls_them_off(ledger: Ledger) -> None:
@@ -205,7 +257,15 @@ async def test_escalations_wait_and_an_acknowledgement_calls_them_off(ledger: Le
         "  - name: circular\n    match: {kind: evacuation}\n    channels: [circular]\n    audience: leaders\n"
         "    escalate:\n      - after: 15m\n        audience: deputies\n        channels: [circular, line]\n",
     )
-    alert = manual(kind="evacuation", event="避難指示", headline="h", level=4, districts=["kawashima"], status="Exercise", at=now())
+    alert = manual(
+        kind="evacuation",
+        event="避難指示",
+        headline="h",
+        level=4,
+        districts=["kawashima"],
+        status="Exercise",
+        at=now(),
+    )
     orders = await h.route(alert)
     assert [(o.dispatch.channel, o.dispatch.audience, o.dispatch.recipients) for o in orders] == [
         ("circular", "leaders:kawashima", ("L1",))
@@ -226,7 +286,8 @@ async def test_a_cancel_calls_off_what_was_still_scheduled(ledger: Ledger) -> No
     h = Harness(ledger)
     await _people(h)
     h.sets["anamizu"] = rules(
-        "anamizu", "  - name: later\n    match: {kind: notice}\n    channels: [email]\n    audience: district\n    delay: 30m\n"
+        "anamizu",
+        "  - name: later\n    match: {kind: notice}\n    channels: [email]\n    audience: district\n    delay: 30m\n",
     )
     original = manual(kind="notice", event="お知らせ", headline="h", districts=["kawashima"], at=now())
     await h.route(original)
@@ -245,7 +306,9 @@ async def test_a_held_alerts_schedule_waits_for_the_approver(ledger: Ledger) -> 
         "  - name: order\n    match: {kind: evacuation}\n    channels: [circular]\n    audience: leaders\n"
         "    require_approval: true\n    escalate:\n      - after: 1m\n        audience: deputies\n        channels: [line]\n",
     )
-    alert = manual(kind="evacuation", event="避難指示", headline="h", level=4, districts=["kawashima"], at=now())
+    alert = manual(
+        kind="evacuation", event="避難指示", headline="h", level=4, districts=["kawashima"], at=now()
+    )
     assert await h.route(alert) == [], "held: nothing goes before the second officer"
     assert await ledger.alert_state("anamizu", alert.identifier) == "held"
     assert await routing.release_due(ledger.db, at=now() + timedelta(hours=1)) == []
@@ -269,9 +332,13 @@ async def test_a_dedupe_window_skips_the_same_news_but_not_a_redelivery(ledger: 
     again = await h.route(first)
     assert {o.dispatch.channel for o in again} == {"line", "website"}
     assert set(await h.states(first)) == {("line", "district:kawashima", 0), ("website", "public", 0)}
-    second = manual(kind="notice", event="断水", headline="2", districts=["kawashima"], at=now() + timedelta(minutes=5))
+    second = manual(
+        kind="notice", event="断水", headline="2", districts=["kawashima"], at=now() + timedelta(minutes=5)
+    )
     assert {o.dispatch.channel for o in await h.route(second)} == {"website"}
-    other = manual(kind="notice", event="停電", headline="3", districts=["kawashima"], at=now() + timedelta(minutes=6))
+    other = manual(
+        kind="notice", event="停電", headline="3", districts=["kawashima"], at=now() + timedelta(minutes=6)
+    )
     assert {o.dispatch.channel for o in await h.route(other)} == {"line", "website"}
 
 
@@ -288,7 +355,9 @@ def _fail_marks(ledger: Ledger) -> Any:
     return lambda: sa.event.remove(target, "before_cursor_execute", before)
 
 
-async def test_a_failure_between_routes_writes_keeps_dispatches_and_dedupe_marks_together(ledger: Ledger) -> None:
+async def test_a_failure_between_routes_writes_keeps_dispatches_and_dedupe_marks_together(
+    ledger: Ledger,
+) -> None:
     h = Harness(ledger)
     await _people(h)
     h.sets["anamizu"] = rules(
@@ -298,7 +367,9 @@ async def test_a_failure_between_routes_writes_keeps_dispatches_and_dedupe_marks
     )
     first = manual(kind="notice", event="断水", headline="1", districts=["kawashima"], at=now())
     await ledger.record_alert(first, submitted_by="officer:anamizu/tanaka")
-    record = Record("alerts", 0, 0, f"anamizu|{first.event_key}", first.model_dump_json(by_alias=True).encode(), {}, 0.0)
+    record = Record(
+        "alerts", 0, 0, f"anamizu|{first.event_key}", first.model_dump_json(by_alias=True).encode(), {}, 0.0
+    )
     undo = _fail_marks(ledger)
     try:
         assert isinstance(await h.stage.handle(record), Retry)
@@ -309,7 +380,9 @@ async def test_a_failure_between_routes_writes_keeps_dispatches_and_dedupe_marks
     assert h.bus.published == []
     # The retry records both; the same news a minute later is then skipped.
     assert "line" in {o.dispatch.channel for o in await h.route(first)}
-    second = manual(kind="notice", event="断水", headline="2", districts=["kawashima"], at=now() + timedelta(minutes=1))
+    second = manual(
+        kind="notice", event="断水", headline="2", districts=["kawashima"], at=now() + timedelta(minutes=1)
+    )
     assert "line" not in {o.dispatch.channel for o in await h.route(second)}
 
 
@@ -318,11 +391,15 @@ async def test_a_tenant_reaches_only_its_own_people(ledger: Ledger) -> None:
     h = Harness(ledger)
     await _people(h, "anamizu", "a")
     await _people(h, "wajima", "w")  # the same district id and LINE ids: still other people
-    body = ("  - name: all\n    match: {kind: [notice, earthquake]}\n    channels: [line, email, circular]\n"
-            "    audiences: [district, leaders]\n")
+    body = (
+        "  - name: all\n    match: {kind: [notice, earthquake]}\n    channels: [line, email, circular]\n"
+        "    audiences: [district, leaders]\n"
+    )
     h.sets["anamizu"] = rules("anamizu", body)
     h.sets["wajima"] = rules("wajima", body)
-    orders = await h.route(manual(kind="notice", event="お知らせ", headline="h", districts=["kawashima"], at=now()))
+    orders = await h.route(
+        manual(kind="notice", event="お知らせ", headline="h", districts=["kawashima"], at=now())
+    )
     assert orders and all(o.dispatch.tenant == "anamizu" and o.alert.tenant == "anamizu" for o in orders)
     emails = {r for o in orders if o.dispatch.channel == "email" for r in o.dispatch.recipients}
     assert emails == {"ar1@example.jp", "ar2@example.jp", "ar3@example.jp"}
@@ -346,8 +423,15 @@ async def test_one_post_per_alert_on_a_broadcast_channel_and_one_message_per_per
         "  - name: all\n    match: {kind: evacuation}\n    channels: [website, x, line]\n    audiences: [district, leaders]\n",
     )
     orders = await h.route(
-        manual(kind="evacuation", event="避難指示", headline="h", level=4, districts=["kawashima", "omachi"],
-               status="Exercise", at=now())
+        manual(
+            kind="evacuation",
+            event="避難指示",
+            headline="h",
+            level=4,
+            districts=["kawashima", "omachi"],
+            status="Exercise",
+            at=now(),
+        )
     )
     by_channel: dict[str, list[DispatchOrder]] = {}
     for o in orders:
@@ -368,7 +452,9 @@ async def test_reloads_and_refusals_are_shown_in_status_and_audited(ledger: Ledg
     background = RouteBackground(FakeBus(), ledger, library)  # type: ignore[arg-type]
     (first,) = library.events()
     await background._state(first)
-    (folder / "10.yaml").write_text("rules:\n  - name: x\n    channels: [pager]\n" + DEFAULT, encoding="utf-8")
+    (folder / "10.yaml").write_text(
+        "rules:\n  - name: x\n    channels: [pager]\n" + DEFAULT, encoding="utf-8"
+    )
     st = (folder / "10.yaml").stat()
     os.utime(folder / "10.yaml", ns=(st.st_atime_ns, st.st_mtime_ns + 10**9))
     library.check(at=1.0)
@@ -378,6 +464,44 @@ async def test_reloads_and_refusals_are_shown_in_status_and_audited(ledger: Ledg
     assert row["digest"] == first.digest, "the last good set is what runs"
     assert "unknown channel(s) pager" in row["error"] and f"{folder / '10.yaml'}:2" in row["error"]
     actions = await ledger.db.read(
-        lambda c: [r.action for r in c.execute(sa.select(t.audit_log.c.action).where(t.audit_log.c.tenant == "anamizu"))]
+        lambda c: [
+            r.action
+            for r in c.execute(sa.select(t.audit_log.c.action).where(t.audit_log.c.tenant == "anamizu"))
+        ]
     )
     assert actions == ["rules_refused"]
+
+
+async def test_a_cancel_waiting_for_its_approver_does_not_supersede_what_is_still_to_be_sent(
+    ledger: Ledger,
+) -> None:
+    # A held message has not happened yet: until the second officer approves it, the message it
+    # would replace still goes out (and a rejected one never replaces anything).
+    h = Harness(ledger)
+    await _people(h)
+    h.sets["anamizu"] = rules(
+        "anamizu",
+        "  - name: n\n    match: {kind: notice}\n    channels: [website, line]\n    audience: district\n",
+    )
+    original = manual(kind="notice", event="お知らせ", headline="h", districts=["kawashima"], at=now())
+    sent = await h.route(original)
+    assert sent
+    free_cancel = manual(
+        kind="notice",
+        event="お知らせ",
+        headline="取消",
+        description="都合により取り消します。",
+        msgType="Cancel",
+        references=[original.identifier],
+        at=now() + timedelta(seconds=1),
+    )
+    assert await h.route(free_cancel) == [], "a cancel without the pre-approved text waits"
+    assert await ledger.alert_state("anamizu", free_cancel.identifier) == "held"
+    for order in sent:
+        assert await ledger.superseding_alert(order.dispatch, original.sent, original.received) is None
+    await ledger.release_held("anamizu", free_cancel.identifier)
+    for order in sent:
+        assert (
+            await ledger.superseding_alert(order.dispatch, original.sent, original.received)
+            == free_cancel.identifier
+        )

@@ -1,5 +1,5 @@
 """The town app's push channel: Web Push (RFC 8030) to the residents' PWA, encrypted (RFC 8291,
-aes128gcm) and signed (RFC 8292 VAPID) by pywebpush.
+aes128gcm: encrypt.py) and signed (RFC 8292 VAPID: vapid.py, one token per push service origin).
 
 Recipients are the dispatch's batch of subscriptions (their canonical JSON, as the PWA stored
 them). Each gets one POST to its push service; 201 means the service took it. A 404 or 410 says
@@ -10,14 +10,15 @@ other 4xx refuse that one subscription. It never touches the bus or the database
 
 from __future__ import annotations
 
+import base64
+import binascii
 import json
 from typing import Any, ClassVar, Self
 
 import aiohttp
 from pydantic import BaseModel, ConfigDict, Field, SecretStr, ValidationError, field_validator
-from pywebpush import WebPusher, WebPushException
 
-from adapters.outbound.app_push import payload
+from adapters.outbound.app_push import encrypt, payload
 from adapters.outbound.app_push.subscription import HostPolicy, Subscription, parse_all
 from adapters.outbound.app_push.vapid import VapidSigner, load_private_key
 from adapters.outbound.fanout import Answer, Memory, Outcome, fan_out, retry_after
@@ -91,6 +92,7 @@ class WebPushAdapter:
         )
         self._session = session
         self._owns_session = session is None
+        self._timeout = aiohttp.ClientTimeout(total=settings.timeout)
         self.memory = Memory()
 
     @classmethod
@@ -189,39 +191,48 @@ class WebPushAdapter:
         except ConfigError as e:
             return Answer(Outcome.REFUSED, str(e))
         try:
-            pusher = WebPusher(sub.info(), aiohttp_session=self._client())
-            resp = await pusher.send_async(
-                data,
-                {**headers, "Authorization": auth},
-                ttl=ttl,
-                content_encoding="aes128gcm",
-                timeout=aiohttp.ClientTimeout(total=self.settings.timeout),
-            )
+            body = encrypt.encrypt(data, _b64(sub.p256dh), _b64(sub.auth))
+        except (ValueError, binascii.Error) as e:
+            # Keys no encryption can use (a stored address that was never proven): never works.
+            return Answer(Outcome.GONE, f"cannot encrypt for it: {type(e).__name__}")
+        request_headers = {
+            **headers,
+            "Authorization": auth,
+            "TTL": str(ttl),
+            "Content-Encoding": "aes128gcm",
+            "Content-Type": "application/octet-stream",
+        }
+        try:
+            # One session per adapter: its connector keeps connections to each push service alive
+            # between messages and batches, so only the first message pays for the handshake.
+            async with self._client().post(
+                sub.endpoint,
+                data=body,
+                headers=request_headers,
+                timeout=self._timeout,
+            ) as resp:
+                return await self._answer(resp)
         except TimeoutError:
             return Answer(Outcome.RETRY, f"no answer within {self.settings.timeout:g} s")
         except aiohttp.ClientError as e:
             return Answer(Outcome.RETRY, f"{type(e).__name__}: {e}")
-        except (ValueError, TypeError, WebPushException) as e:
-            # Keys no encryption can use (a stored address that was never proven): never works.
-            return Answer(Outcome.GONE, f"cannot encrypt for it: {type(e).__name__}")
-        status = resp.status if isinstance(resp, aiohttp.ClientResponse) else 0
+
+    async def _answer(self, resp: aiohttp.ClientResponse) -> Answer:
+        status = resp.status
         if status in (200, 201, 202):
             return Answer(Outcome.DELIVERED)
         if status in (404, 410):
             return Answer(Outcome.GONE, f"HTTP {status}")
-        if status == 403 and isinstance(resp, aiohttp.ClientResponse):
-            reason = await _reason(resp)
-            if reason == "BadJwtToken":
-                return Answer(
-                    Outcome.REFUSED,
-                    f"HTTP 403 BadJwtToken: the push service refused the VAPID token "
-                    f"(subject {self.settings.subject!r}); set options.subject to a contact it accepts",
-                )
-        wait = (
-            retry_after(resp.headers.get("Retry-After")) if isinstance(resp, aiohttp.ClientResponse) else None
-        )
+        if status == 403 and await _reason(resp) == "BadJwtToken":
+            return Answer(
+                Outcome.REFUSED,
+                f"HTTP 403 BadJwtToken: the push service refused the VAPID token "
+                f"(subject {self.settings.subject!r}); set options.subject to a contact it accepts",
+            )
         if status >= 500 or status in _RETRIABLE:
-            return Answer(Outcome.RETRY, f"HTTP {status}", retry_after=wait)
+            return Answer(
+                Outcome.RETRY, f"HTTP {status}", retry_after=retry_after(resp.headers.get("Retry-After"))
+            )
         return Answer(Outcome.REFUSED, f"HTTP {status}")
 
     async def close(self) -> None:
@@ -232,9 +243,12 @@ class WebPushAdapter:
 
 async def _reason(resp: aiohttp.ClientResponse) -> str:
     """Apple's push service names its refusals in a JSON body ({"reason": "BadJwtToken"})."""
-    # pywebpush has read the body already (it logs it); reading again returns what it read.
     try:
         data = json.loads((await resp.read())[:4096])
     except (ValueError, aiohttp.ClientError):
         return ""
     return str(data.get("reason", "")) if isinstance(data, dict) else ""
+
+
+def _b64(text: str) -> bytes:
+    return base64.urlsafe_b64decode(text + "=" * (-len(text) % 4))

@@ -19,6 +19,7 @@ import yaml
 from pydantic import ValidationError
 
 from adapters.ingest.manual import CONTENT_TYPE, ManualAlert, to_alert
+from broadcaster import safety_links
 from broadcaster.model import DISTRICT_CODE, Alert, RawEvent
 from broadcaster.pipeline.two_person import CancelText, tenant_cancel_texts
 from broadcaster.settings import Settings, TenantSettings
@@ -55,6 +56,8 @@ class Draft:
     status: str = ""
     districts: list[str] = field(default_factory=list)
     shelters: str = ""
+    # Ask residents for a safety answer (安否確認) with this alert (docs/coverage.md).
+    safety_check: bool = False
     headline: str = ""
     description: str = ""
     instruction: str = ""
@@ -97,6 +100,7 @@ class Draft:
             status=text("status", 16),
             districts=[str(d)[:64] for d in form.getall("districts", [])][:100],
             shelters=text("shelters", 300),
+            safety_check=text("safety_check", 8) == "yes",
             headline=text("headline", 500),
             description=text("description", 5000),
             instruction=text("instruction", 2000),
@@ -218,6 +222,8 @@ def manual_document(draft: Draft, preset: Preset, tenant: TenantSettings) -> dic
         doc["references"] = draft.references
     if draft.shelters:
         doc["parameters"] = {"shelters": draft.shelters}
+    if draft.safety_check:
+        doc.setdefault("parameters", {})[safety_links.PARAMETER] = "yes"
     translations = {}
     for lang, texts in draft.translations.items():
         if not texts.get("headline"):
@@ -274,6 +280,7 @@ def from_original(draft: Draft, original: Alert, tenant: TenantSettings) -> None
     draft.districts = [code for area in info.area for code in area.codes(DISTRICT_CODE) if code in known]
     draft.preset = info.param("broadcaster:template") or draft.preset
     draft.shelters = info.param("shelters") or ""
+    draft.safety_check = safety_links.asks(original)
     draft.put(
         {
             "headline": info.headline or "",
