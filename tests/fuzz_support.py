@@ -78,7 +78,13 @@ def _cap_seeds() -> list[bytes]:
     out: list[bytes] = []
     for path in sorted(SAMPLES.glob("jma/*.xml")) + sorted(SAMPLES.glob("lalert/*.xml")):
         parser: SourceParser = JmaParser() if path.parent.name == "jma" else LAlertParser()
-        raw = RawEvent(source=path.parent.name, body=path.read_bytes(), tenant=None if path.parent.name == "jma" else "anamizu", submitted_by="source:test", received=RECEIVED)
+        raw = RawEvent(
+            source=path.parent.name,
+            body=path.read_bytes(),
+            tenant=None if path.parent.name == "jma" else "anamizu",
+            submitted_by="source:test",
+            received=RECEIVED,
+        )
         try:
             out += [to_cap(alert) for alert in parser.parse(raw)[:2]]
         except ParseError:
@@ -89,18 +95,36 @@ def _cap_seeds() -> list[bytes]:
 TARGETS: dict[str, Target] = {
     t.name: t
     for t in (
-        Target("jma", JmaParser(), "jma", sample_globs=("jma/*.xml",), corpus_globs=("jma/official_samples/*.xml",)),
         Target(
-            "lalert", LAlertParser(), "lalert", tenant="anamizu",
-            sample_globs=("lalert/*.xml",), corpus_globs=("lalert/**/*.xml",),
+            "jma",
+            JmaParser(),
+            "jma",
+            sample_globs=("jma/*.xml",),
+            corpus_globs=("jma/official_samples/*.xml",),
+        ),
+        Target(
+            "lalert",
+            LAlertParser(),
+            "lalert",
+            tenant="anamizu",
+            sample_globs=("lalert/*.xml",),
+            corpus_globs=("lalert/**/*.xml",),
         ),
         Target("cap", CapParser(), "cap", sample_globs=(), corpus_globs=("cap/examples/*.xml",)),
         Target(
-            "jalert", JAlertParser(), "jalert", sample_globs=("jalert/*.txt", "jalert/*.json", "jma/12_*.xml"),
+            "jalert",
+            JAlertParser(),
+            "jalert",
+            sample_globs=("jalert/*.txt", "jalert/*.json", "jma/12_*.xml"),
         ),
         Target(
-            "manual", ManualAlertParser(), "manual", tenant="anamizu", submitted_by="officer:anamizu/tanaka",
-            content_type=CONTENT_TYPE, sample_globs=("manual/*.json",),
+            "manual",
+            ManualAlertParser(),
+            "manual",
+            tenant="anamizu",
+            submitted_by="officer:anamizu/tanaka",
+            content_type=CONTENT_TYPE,
+            sample_globs=("manual/*.json",),
         ),
     )
 }
@@ -143,7 +167,9 @@ def check(target: Target, body: bytes) -> list[Alert] | ParseError:
         tally.refused[e.reason] += 1
         return e
     except Exception as e:
-        raise UnexpectedError(f"{target.name}: {type(e).__name__} instead of ParseError: {str(e)[:300]}") from e
+        raise UnexpectedError(
+            f"{target.name}: {type(e).__name__} instead of ParseError: {str(e)[:300]}"
+        ) from e
     finally:
         elapsed = time.perf_counter() - started
         tally.slowest_s = max(tally.slowest_s, elapsed)
@@ -156,7 +182,9 @@ def check(target: Target, body: bytes) -> list[Alert] | ParseError:
             raise UnexpectedError(f"{target.name}: returned {type(alert).__name__}, not an Alert")
         again = Alert.model_validate_json(alert.model_dump_json(by_alias=True))
         if again != alert:
-            raise UnexpectedError(f"{target.name}: alert {alert.identifier} does not survive its JSON round trip")
+            raise UnexpectedError(
+                f"{target.name}: alert {alert.identifier} does not survive its JSON round trip"
+            )
         if alert.tenant not in (None, target.tenant):
             raise UnexpectedError(f"{target.name}: alert claims tenant {alert.tenant}")
     return alerts
@@ -165,13 +193,53 @@ def check(target: Target, body: bytes) -> list[Alert] | ParseError:
 # -- mutations (plain functions over a random source, shared by hypothesis and atheris) ----------
 
 INTERESTING_TEXT = (
-    "", " ", "0", "-1", "１２", "999999999999999999999999", "1e309", "NaN", "-0", "0x10",
-    "2024-13-45T25:61:00+09:00", "9999-12-31T23:59:59+09:00", "0001-01-01T00:00:00Z",
-    "2024-01-01T16:12:00", "2024-01-01T16:12:00+25:00", "2099-01-01T00:00:00+09:00",
-    "取消", "訂正", "遅延", "Cancel", "Update", "Actual", "Exercise", "訓練", "試験",
-    "\u202e\u200b", "😀" * 3, "x" * 5000, "<", "&amp;", "]]>", "\x00", "\ufeff", "\\", "'\"",
+    "",
+    " ",
+    "0",
+    "-1",
+    "１２",
+    "999999999999999999999999",
+    "1e309",
+    "NaN",
+    "-0",
+    "0x10",
+    "2024-13-45T25:61:00+09:00",
+    "9999-12-31T23:59:59+09:00",
+    "0001-01-01T00:00:00Z",
+    "2024-01-01T16:12:00",
+    "2024-01-01T16:12:00+25:00",
+    "2099-01-01T00:00:00+09:00",
+    "取消",
+    "訂正",
+    "遅延",
+    "Cancel",
+    "Update",
+    "Actual",
+    "Exercise",
+    "訓練",
+    "試験",
+    "\u202e\u200b",
+    "😀" * 3,
+    "x" * 5000,
+    "<",
+    "&amp;",
+    "]]>",
+    "\x00",
+    "\ufeff",
+    "\\",
+    "'\"",
 )
-ENCODINGS = ("utf-8", "utf-16", "utf-16-be", "shift_jis", "cp932", "euc_jp", "iso-2022-jp", "latin-1", "ascii")
+ENCODINGS = (
+    "utf-8",
+    "utf-16",
+    "utf-16-be",
+    "shift_jis",
+    "cp932",
+    "euc_jp",
+    "iso-2022-jp",
+    "latin-1",
+    "ascii",
+)
 _TEXT_NODE = re.compile(rb">([^<>]{1,200})<")
 _ATTR = re.compile(rb'="([^"]{0,100})"')
 _TAG = re.compile(rb"<(/?)([A-Za-z_][\w.:-]*)")
@@ -230,9 +298,13 @@ def mutate(rng: random.Random, data: bytes, seeds: Sequence[bytes]) -> bytes:
             value = rng.choice(INTERESTING_TEXT).encode("utf-8")
             data = _sub_match(rng, data, _TEXT_NODE, value)
         elif op == 8:  # an attribute value likewise
-            data = _sub_match(rng, data, _ATTR, rng.choice(INTERESTING_TEXT).encode("utf-8").replace(b'"', b""))
+            data = _sub_match(
+                rng, data, _ATTR, rng.choice(INTERESTING_TEXT).encode("utf-8").replace(b'"', b"")
+            )
         elif op == 9:  # a tag renamed (an unknown element, a wrong namespace prefix)
-            data = _sub_match(rng, data, _TAG, rng.choice((b"Foo", b"jmx:Report", b"Head", b"Item", b"info", b"x:y")))
+            data = _sub_match(
+                rng, data, _TAG, rng.choice((b"Foo", b"jmx:Report", b"Head", b"Item", b"info", b"x:y"))
+            )
         elif op == 10:  # another encoding, declared right or wrong
             data = _reencode(rng, data)
         else:  # JSON: a value replaced by another kind of value
@@ -240,13 +312,27 @@ def mutate(rng: random.Random, data: bytes, seeds: Sequence[bytes]) -> bytes:
     return data
 
 
-_JSON_VALUES: tuple[object, ...] = (None, True, 0, -1, 1e308, "", "x" * 3000, [], {}, ["a"], {"a": 1}, "2024-02-30T00:00:00+09:00", "Cancel")
+_JSON_VALUES: tuple[object, ...] = (
+    None,
+    True,
+    0,
+    -1,
+    1e308,
+    "",
+    "x" * 3000,
+    [],
+    {},
+    ["a"],
+    {"a": 1},
+    "2024-02-30T00:00:00+09:00",
+    "Cancel",
+)
 
 
 def _mutate_json(rng: random.Random, data: bytes) -> bytes:
     try:
         doc = json.loads(data)
-    except (ValueError, UnicodeDecodeError):
+    except (ValueError, UnicodeDecodeError, RecursionError):  # [[[[… deeper than Python recurses
         return data
     if isinstance(doc, dict) and doc:
         key = rng.choice(sorted(doc))

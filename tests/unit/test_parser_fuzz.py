@@ -134,28 +134,70 @@ def _sample(path: str) -> bytes:
 FOUND = [
     # A telegram type without a parser of its own (read generically) whose Areas have an empty
     # codeType: NamedValue refused '' (a ValidationError).
-    ("jma", _sample("jma/01_vxse51_shindo_sokuho.xml").replace("<Title>震度速報</Title>".encode(), "<Title>未知の情報</Title>".encode()).replace("codeType=\"地震情報／細分区域\"".encode(), b'codeType=" "'), "missing_code_type"),
+    (
+        "jma",
+        _sample("jma/01_vxse51_shindo_sokuho.xml")
+        .replace("<Title>震度速報</Title>".encode(), "<Title>未知の情報</Title>".encode())
+        .replace('codeType="地震情報／細分区域"'.encode(), b'codeType=" "'),
+        "missing_code_type",
+    ),
     # A prefix used but never declared: lxml keeps "edxlde:EDXLDistribution" and QName() raised.
-    ("lalert", _sample("lalert/anamizu_evacuation_order.xml").replace(b"xmlns:edxlde=", b"xmlns:edxldX=", 1), None),
+    (
+        "lalert",
+        _sample("lalert/anamizu_evacuation_order.xml").replace(b"xmlns:edxlde=", b"xmlns:edxldX=", 1),
+        None,
+    ),
     # Garbage after a Japanese-style date: int() raised ValueError.
-    ("jalert", _sample("jalert/01_missile_launch.txt").replace(b"sent = 2025-07-10T07:00:12+09:00", b"sent = 2025/07/1\x18\x18", 1), "bad_datetime"),
+    (
+        "jalert",
+        _sample("jalert/01_missile_launch.txt").replace(
+            b"sent = 2025-07-10T07:00:12+09:00", b"sent = 2025/07/1\x18\x18", 1
+        ),
+        "bad_datetime",
+    ),
     # A district id out of pattern: ManualDistrict raised a ValidationError.
-    ("manual", _sample("manual/evacuation_order.json").replace(b'"kawashima"', b'"kawaShima"', 1), "invalid_manual_alert"),
+    (
+        "manual",
+        _sample("manual/evacuation_order.json").replace(b'"kawashima"', b'"kawaShima"', 1),
+        "invalid_manual_alert",
+    ),
     # A 6000-digit number, and nesting past the recursion limit: json raised ValueError / RecursionError.
     ("manual", b'{"status": ' + b"9" * 6000 + b"}", "malformed_json"),
     ("manual", b"[" * 100_000, "malformed_json"),
     # A time as a number (the API fuzzer): pydantic read 1.4e-45 as seconds since 1970.
-    ("manual", b'{"status": "Exercise", "kind": "notice", "event": "e", "headline": "h", "effective": 1.4e-45}', "invalid_manual_alert"),
+    (
+        "manual",
+        b'{"status": "Exercise", "kind": "notice", "event": "e", "headline": "h", "effective": 1.4e-45}',
+        "invalid_manual_alert",
+    ),
     # A level as text or a truth value: pydantic would read "4" and true as numbers.
-    ("manual", b'{"status": "Exercise", "kind": "notice", "event": "e", "headline": "h", "level": "4"}', "invalid_manual_alert"),
-    ("manual", b'{"status": "Exercise", "kind": "notice", "event": "e", "headline": "h", "level": true}', "invalid_manual_alert"),
+    (
+        "manual",
+        b'{"status": "Exercise", "kind": "notice", "event": "e", "headline": "h", "level": "4"}',
+        "invalid_manual_alert",
+    ),
+    (
+        "manual",
+        b'{"status": "Exercise", "kind": "notice", "event": "e", "headline": "h", "level": true}',
+        "invalid_manual_alert",
+    ),
     ("jalert", b'{"format": "jalert/1", "x": ' + b"[" * 100_000, "malformed_json"),
 ]
 
 
-@pytest.mark.parametrize(("name", "body", "reason"), FOUND, ids=[f"{n}-{i}" for i, (n, _, _) in enumerate(FOUND)])
+@pytest.mark.parametrize(
+    ("name", "body", "reason"), FOUND, ids=[f"{n}-{i}" for i, (n, _, _) in enumerate(FOUND)]
+)
 def test_what_fuzzing_found_is_refused_with_a_reason(name: str, body: bytes, reason: str | None) -> None:
     outcome = check(TARGETS[name], body)
     assert not isinstance(outcome, list), f"{name} accepted it"
     if reason is not None:
         assert outcome.reason == reason, outcome
+
+
+def test_the_mutator_survives_json_deeper_than_python_recurses() -> None:
+    # The coverage-guided fuzzer died in its own mutator (json.loads of [[[[…), not in a parser.
+    deep = b"[" * 100_000 + b"]" * 100_000
+    rng = random.Random(7)
+    for _ in range(50):
+        assert isinstance(mutate(rng, deep, [deep]), bytes)
