@@ -33,7 +33,8 @@ CORPUS = ROOT.parent / "shared" / "corpus"
 JST = timezone(timedelta(hours=9))
 # Fixed and after every sample's own time, so that samples are not refused as from the future.
 RECEIVED = datetime(2030, 1, 1, 9, 0, tzinfo=JST)
-# No single input may take longer (a hang or a quadratic blow-up is a bug like a crash).
+# No single input may take longer (a hang or a quadratic blow-up is a bug like a crash). Counted in
+# the parser's own CPU time: on a shared machine the wall clock also counts other processes' turns.
 TIME_LIMIT_S = 5.0
 
 
@@ -158,7 +159,7 @@ def check(target: Target, body: bytes) -> list[Alert] | ParseError:
     tally = TALLIES.setdefault(target.name, Tally())
     tally.cases += 1
     raw = target.raw(body)
-    started = time.perf_counter()
+    started = time.thread_time()
     try:
         alerts = list(target.parser.parse(raw))
     except ParseError as e:
@@ -171,10 +172,10 @@ def check(target: Target, body: bytes) -> list[Alert] | ParseError:
             f"{target.name}: {type(e).__name__} instead of ParseError: {str(e)[:300]}"
         ) from e
     finally:
-        elapsed = time.perf_counter() - started
+        elapsed = time.thread_time() - started
         tally.slowest_s = max(tally.slowest_s, elapsed)
         if elapsed > TIME_LIMIT_S:
-            raise UnexpectedError(f"{target.name}: {elapsed:.1f} s for {len(body)} bytes")
+            raise UnexpectedError(f"{target.name}: {elapsed:.1f} s of CPU for {len(body)} bytes")
     tally.parsed += 1
     tally.alerts += len(alerts)
     for alert in alerts:
