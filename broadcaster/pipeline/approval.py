@@ -13,15 +13,14 @@ from collections.abc import Sequence
 from datetime import timedelta
 
 import pyotp
-import sqlalchemy as sa
 
 from broadcaster.bus import Bus
 from broadcaster.errors import BroadcasterError
 from broadcaster.model import now
 from broadcaster.pipeline import two_person
+from broadcaster.pipeline.held import held_author
 from broadcaster.pipeline.hops import H_RECEIVED, H_ROUTED, H_TENANT
 from broadcaster.pipeline.messages import order_message
-from broadcaster.store import tables as t
 from broadcaster.store.db import Database
 from broadcaster.store.ledger import Ledger
 from broadcaster.store.nonces import NonceStore
@@ -72,18 +71,8 @@ async def approve(
     cancel_texts: Sequence[two_person.CancelText] = two_person.DEFAULT_CANCEL_TEXTS,
 ) -> int:
     """Release a held alert to every channel at once; returns the number of dispatches sent."""
-    row = await ledger.db.read(
-        lambda c: c.execute(
-            sa.select(t.alerts.c.state, t.alerts.c.submitted_by).where(
-                t.alerts.c.tenant == tenant, t.alerts.c.identifier == alert_id
-            )
-        ).first()
-    )
-    if row is None:
-        raise ApprovalError(f"no alert {alert_id} for tenant {tenant}")
-    if row.state != "held":
-        raise ApprovalError(f"alert {alert_id} is {row.state}, not waiting for approval")
-    if row.submitted_by == approver:
+    author = await held_author(ledger, tenant, alert_id, ApprovalError)
+    if author == approver:
         raise ApprovalError("the author cannot approve their own alert: a second officer must")
     await check_approver(ledger.db, tenant, approver)
     alert = await ledger.alert(tenant, alert_id)
@@ -107,7 +96,7 @@ async def approve(
         tenant=tenant,
         target=alert_id,
         origin=origin,
-        detail={"author": row.submitted_by, "dispatches": len(dispatches)},
+        detail={"author": author, "dispatches": len(dispatches)},
     )
     return len(dispatches)
 

@@ -44,7 +44,10 @@ async def _stop(ledger: Ledger, tenant: str, alert_id: str, state: str, why: str
     return await ledger.db.write(work)
 
 
-async def _held_author(ledger: Ledger, tenant: str, alert_id: str) -> str | None:
+async def held_author(
+    ledger: Ledger, tenant: str, alert_id: str, error: type[BroadcasterError] = HeldError
+) -> str | None:
+    """The author of an alert waiting for approval; `error` if it is unknown or not waiting."""
     row = await ledger.db.read(
         lambda c: c.execute(
             sa.select(t.alerts.c.state, t.alerts.c.submitted_by).where(
@@ -53,15 +56,15 @@ async def _held_author(ledger: Ledger, tenant: str, alert_id: str) -> str | None
         ).first()
     )
     if row is None:
-        raise HeldError(f"no alert {alert_id} for tenant {tenant}")
+        raise error(f"no alert {alert_id} for tenant {tenant}")
     if row.state != "held":
-        raise HeldError(f"alert {alert_id} is {row.state}, not waiting for approval")
+        raise error(f"alert {alert_id} is {row.state}, not waiting for approval")
     return str(row.submitted_by) if row.submitted_by else None
 
 
 async def withdraw(ledger: Ledger, tenant: str, alert_id: str, actor: str, *, origin: str = "cli") -> None:
     """The author takes back their own held alert; nothing of it is ever sent."""
-    author = await _held_author(ledger, tenant, alert_id)
+    author = await held_author(ledger, tenant, alert_id)
     if author != actor:
         raise HeldError("only the officer who wrote a held alert can withdraw it; an approver can reject it")
     if not await _stop(ledger, tenant, alert_id, "withdrawn", "withdrawn by its author"):
@@ -76,7 +79,7 @@ async def reject(
     reason = reason.strip()[:REASON_LIMIT]
     if not reason:
         raise HeldError("say why the alert is rejected: the author reads it")
-    author = await _held_author(ledger, tenant, alert_id)
+    author = await held_author(ledger, tenant, alert_id)
     if author == approver:
         raise HeldError("the author withdraws their own alert rather than rejecting it")
     if not await _stop(ledger, tenant, alert_id, "rejected", f"rejected: {reason}"):
