@@ -35,6 +35,7 @@ from broadcaster.pipeline.hops import H_NORMALIZED, H_TENANT, carry, stamp
 from broadcaster.pipeline.merge import change_of
 from broadcaster.pipeline.messages import alert_message
 from broadcaster.pipeline.tenancy import TenantDirectory
+from broadcaster.pipeline.warnstate import claims_of
 from broadcaster.store.ledger import Ledger
 
 log = get_logger(__name__)
@@ -262,7 +263,13 @@ class NormalizeStage:
             changes = [
                 change_of(a, self.directory.context(a.tenant, a)) if a.tenant is not None else None for a in alerts
             ]
-            states = await self.ledger.record_ingest(raw, alerts, changes)
+            # A warning telegram that changes nothing the town was told (another format of the
+            # same change, docs/r06.md) is recorded as merged too, with the reason.
+            warnings = [
+                claims_of(a, self.directory.context(a.tenant, a)) if a.tenant is not None else None for a in alerts
+            ]
+            unchanged: dict[int, str] = {}
+            states = await self.ledger.record_ingest(raw, alerts, changes, warnings, unchanged)
             if not alerts:
                 orphan = next((a for a in parsed if a.msg_type is not MsgType.ALERT), None)
                 if orphan is not None and raw.tenant is None:
@@ -272,7 +279,11 @@ class NormalizeStage:
             return Retry(backoff(record.attempt, self.retry_tiers), f"ledger: {e}")
         out: list[Outgoing] = []
         normalized = now()
-        for alert, state in [*adopted, *zip(alerts, states, strict=True)]:
+        for index, (alert, state) in enumerate([*adopted, *zip(alerts, states, strict=True)]):
+            reason = unchanged.get(index - len(adopted))
+            if state == "merged" and reason is not None:
+                log.info("alert_unchanged", tenant=alert.tenant, alert=alert.identifier, raw=raw.id, reason=reason)
+                continue
             if state == "merged":
                 log.info("alert_merged", tenant=alert.tenant, alert=alert.identifier, raw=raw.id)
                 continue
