@@ -16,6 +16,7 @@ import re
 import secrets
 import time
 from collections import deque
+from datetime import timedelta
 from pathlib import Path
 from typing import Any
 
@@ -24,9 +25,12 @@ from aiohttp import web
 
 from adapters.outbound.app_push.subscription import HostPolicy, InvalidSubscription, parse_subscription
 from adapters.outbound.app_push.vapid import load_private_key, public_key_b64
+from broadcaster import safety_links
 from broadcaster.audience import TOPICS
+from broadcaster.coverage import marks, safety
 from broadcaster.errors import ConfigError
 from broadcaster.logging import get_logger
+from broadcaster.model import now
 from broadcaster.render.languages import LANGUAGES, SUPPORTED, canonical
 from broadcaster.store.audiences import Audiences
 from broadcaster.web.endpoints import Endpoints
@@ -126,6 +130,7 @@ async def app_page(request: web.Request) -> web.StreamResponse:
         vapid=public_key(request, tenant.id) or "",
         languages=LANGUAGES,
         topics=TOPICS,
+        answers=safety.ANSWERS,
         alerts_url=f"/site/{tenant.id}/api/alerts.json",
         site_url=f"/site/{tenant.id}/",
     )
@@ -299,3 +304,89 @@ async def unsubscribe(request: web.Request) -> web.StreamResponse:
     removed = await audiences.remove_endpoint(tenant.id, CHANNEL, sub.canonical())
     left = await audiences.leave(tenant.id, registration) if registration and removed else False
     return web.json_response({"removed": removed, "left": left})
+
+
+# -- what the app reports back (docs/coverage.md) ------------------------------------------------
+# The app proves who it is the way it signs up and leaves: with its push subscription (checked as
+# strictly as at sign-up) and, where it has it, its registration id. The service worker, which
+# reports an opened notification, cannot read the page's storage and so sends the subscription
+# alone; a safety answer, which stands for the whole household, needs both.
+
+
+async def _sender(
+    request: web.Request, data: dict[str, Any], allowed: set[str], *, need_id: bool
+) -> tuple[Any, str, str | None, Any] | web.Response:
+    """(town, roster id, household, alert) of an app report, or the error to answer."""
+    tenant = _tenant(request)
+    unknown = set(data) - allowed
+    if unknown:
+        return _error(400, f"unknown fields: {', '.join(sorted(unknown))}")
+    ctx = request.app[CONTEXT]
+    policy = HostPolicy.from_options(ctx.settings.channel(tenant.id, CHANNEL).options)
+    try:
+        sub = parse_subscription(data.get("subscription"), policy)
+    except InvalidSubscription as e:
+        return _error(400, f"subscription: {e}")
+    registration = data.get("id")
+    if registration is not None and (not isinstance(registration, str) or not _REGISTRATION.fullmatch(registration)):
+        return _error(400, "id is not a registration id")
+    if need_id and registration is None:
+        return _error(400, "id is required")
+    alert_id = data.get("alert")
+    if not isinstance(alert_id, str) or not 0 < len(alert_id) <= 200:
+        return _error(400, "alert must be an alert id")
+    person = await safety.person_of(ctx.ledger.db, tenant.id, CHANNEL, sub.canonical())
+    # Another app's registration id with this subscription is no one: the same answer as unknown.
+    if person is None or (registration is not None and person[0] != registration):
+        return _error(404, "no sign-up with this subscription")
+    alert = await ctx.ledger.alert(tenant.id, alert_id)
+    if alert is None or now() - alert.sent > timedelta(days=ctx.settings.coverage.safety_days):
+        return _error(404, "no such recent alert")
+    return tenant, person[0], person[1], alert
+
+
+@pwa.route(
+    "POST", "/app/{tenant}/opened", role=None, kind="public", summary="The app reports a notification opened"
+)
+async def app_opened(request: web.Request) -> web.StreamResponse:
+    data = await _body(request)
+    if isinstance(data, web.Response):
+        return data
+    found = await _sender(request, data, {"subscription", "id", "alert"}, need_id=False)
+    if isinstance(found, web.Response):
+        return found
+    tenant, person, household, alert = found
+    key = marks.household_key(person, household)
+    new = await marks.mark(
+        request.app[CONTEXT].ledger.db, tenant.id, alert.identifier, key, "app_open", actor=f"resident:{person}"
+    )
+    return web.json_response({"recorded": new})
+
+
+@pwa.route(
+    "POST",
+    "/app/{tenant}/safety",
+    role=None,
+    kind="public",
+    summary="A resident's safety answer from the app: 無事, 支援が必要 or 避難済み, and a note",
+)
+async def app_safety(request: web.Request) -> web.StreamResponse:
+    data = await _body(request)
+    if isinstance(data, web.Response):
+        return data
+    found = await _sender(request, data, {"subscription", "id", "alert", "answer", "note"}, need_id=True)
+    if isinstance(found, web.Response):
+        return found
+    tenant, person, household, alert = found
+    if not safety_links.asks(alert):
+        return _error(404, "this alert asks no safety answer")
+    answer, note = data.get("answer"), data.get("note")
+    if not isinstance(answer, str) or answer not in safety.ANSWERS:
+        return _error(400, f"answer must be one of {', '.join(safety.ANSWERS)}")
+    if note is not None and not isinstance(note, str):
+        return _error(400, "note must be text")
+    got = await safety.record(
+        request.app[CONTEXT].ledger.db, tenant.id, alert.identifier, person, household, answer, note, via="app"
+    )
+    log.info("safety_answered", tenant=tenant.id, via="app", outcome=got.outcome)
+    return web.json_response({"outcome": got.outcome, "answer": answer})

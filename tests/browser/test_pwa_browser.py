@@ -213,3 +213,35 @@ async def test_a_resident_signs_up_gets_an_alert_and_its_cancel_offline_too(app:
     await page.wait_for_selector("#status:has-text('解除しました')")
     assert await audiences.count("anamizu", "public", "app_push") == 0
     assert [p for p in await audiences.people("anamizu") if p.endpoints] == []
+
+
+async def test_a_safety_check_is_answered_in_the_app_on_a_phone(app: App) -> None:
+    from broadcaster.coverage.safety import standing
+    from broadcaster.model import now
+    from tests.rules_helpers import manual
+
+    page = app.page
+    await page.goto(f"{app.env.base}/app/anamizu/")
+    await app.service_worker()
+    await page.check("input[name=district][value=kawashima]")
+    await page.click("#subscribe")
+    await page.wait_for_selector("#status:has-text('登録しました')")
+    check = manual(status="Actual", kind="evacuation", event="避難指示", headline="安否確認",
+                   parameters={"safety_check": "yes"}, at=now())  # fmt: skip
+    await app.env.ledger.record_alert(check)
+
+    # Without a safety check in the address the panel stays hidden; the notification's link shows it.
+    assert not await page.is_visible("#safety")
+    await page.goto(f"{app.env.base}/app/anamizu/?safety={check.identifier}")
+    await page.wait_for_selector("#safety", state="visible")
+    buttons = await page.eval_on_selector_all("#safety .answer", "els => els.map(e => e.textContent.trim())")
+    assert buttons == ["無事", "支援が必要", "避難済み"]
+    box = await page.locator("#safety .answer").first.bounding_box()
+    assert box is not None and box["width"] >= 300 and box["height"] >= 44, "a thumb finds it at 390 px"
+    await page.fill("#safety-note", "公民館にいます")
+    await page.click("#safety .answer-evacuated")
+    await page.wait_for_selector("#safety-status[data-outcome=recorded]")
+    assert "避難済み" in await page.inner_text("#safety-status")
+    (person,) = await Audiences(app.env.ledger.db).people("anamizu")
+    got = await standing(app.env.ledger.db, "anamizu", check.identifier, person.household_key)
+    assert got is not None and (got.answer, got.note) == ("evacuated", "公民館にいます")

@@ -278,3 +278,15 @@ async def test_apple_refuses_a_contact_it_cannot_reach_and_the_settings_never_ma
         with pytest.raises(PermanentError, match=r"BadJwtToken.*options.subject"):
             await bad.send(push([recipient], alert("ev-2")))
         assert apple.received[-1].status == 403
+
+
+async def test_a_safety_check_tells_the_app_to_offer_the_answer(fake: FakePushService, make: Make) -> None:
+    from tests.rules_helpers import manual
+
+    (recipient,) = addresses(fake, "a")
+    check = manual(kind="evacuation", event="避難指示", headline="安否確認", parameters={"safety_check": "yes"})
+    await make().send(push([recipient], check))
+    await make().send(push([recipient], alert("ev-2")))
+    asked, plain = fake.delivered()
+    assert asked.message is not None and asked.message["safety"] is True and asked.message["id"] == check.identifier
+    assert plain.message is not None and plain.message["safety"] is False

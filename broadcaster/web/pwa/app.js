@@ -174,9 +174,37 @@
     });
   }
 
+  // A safety check's notification opens the app with ?safety=<alert id> (sw.js): the answer goes
+  // to the town with this app's subscription and registration id, as its sign-up did.
+  function safety() {
+    var alertId = new URLSearchParams(window.location.search).get("safety");
+    var prefs = load();
+    if (!alertId || !prefs.id || !("serviceWorker" in navigator)) { return; }
+    $("safety").hidden = false;
+    $("safety-form").addEventListener("submit", function (ev) {
+      ev.preventDefault();
+      var answer = ev.submitter ? ev.submitter.value : "";
+      var status = $("safety-status");
+      status.textContent = "送っています…";
+      navigator.serviceWorker.ready.then(function (reg) {
+        return reg.pushManager.getSubscription();
+      }).then(function (sub) {
+        if (!sub) { throw new Error("通知の登録がありません"); }
+        return post("safety", { subscription: sub.toJSON(), id: prefs.id, alert: alertId, answer: answer, note: $("safety-note").value });
+      }).then(function (data) {
+        var label = ev.submitter ? ev.submitter.textContent : answer;
+        status.textContent = "「" + label + "」を受け付けました。ありがとうございます。変わったときは、もう一度押してください。";
+        status.setAttribute("data-outcome", data.outcome || "");
+      }).catch(function (e) {
+        status.textContent = "送れませんでした: " + e.message;
+      });
+    });
+  }
+
   showPrefs(load());
   $("subscribe-form").addEventListener("submit", subscribe);
   $("unsubscribe").addEventListener("click", unsubscribe);
+  safety();
   if ("serviceWorker" in navigator) {
     navigator.serviceWorker.register("sw.js").catch(function () { /* the page still works */ });
     navigator.serviceWorker.addEventListener("message", function (ev) {
