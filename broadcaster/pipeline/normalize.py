@@ -28,6 +28,7 @@ from broadcaster.model import (
     cap_datetime,
     now,
 )
+from broadcaster.model.warnstate import Claim
 from broadcaster.offloop import Lane
 from broadcaster.parsing import SourceParser
 from broadcaster.pipeline.coast import as_lifted, localize
@@ -148,7 +149,7 @@ async def resolve_references(alert: Alert, ledger: Ledger) -> Alert | Refused:
     return alert.model_copy(update={"references": tuple(refs), "event_key": event_key})
 
 
-async def lift_as_update(alert: Alert, ledger: Ledger) -> Alert:
+async def lift_as_update(alert: Alert, ledger: Ledger, claims: Sequence[Claim] | None = None) -> Alert:
     """A shared source's alert that lifts or lowers what a tenant was told becomes an Update of
     the latest alert the tenant had of the same event, so that it reaches every medium and
     audience that carried the graver word (docs/decisions.md, decisions 3 and 10).
@@ -159,8 +160,17 @@ async def lift_as_update(alert: Alert, ledger: Ledger) -> Alert:
     (大津波警報 to 津波注意報) is an Update without it. A lift for a town that was never told
     anything of the event stays as it came, and so does a telegram as grave as the last or graver
     (the rules send it as news).
+
+    A warning lift (`claims`, pipeline/warnstate.py) is an all-clear of the alerts that told the
+    town those warnings, in whichever format they came (docs/r06.md): the older format's lift
+    after the level-based warning reaches where the level-based warning went.
     """
-    if alert.msg_type is not MsgType.ALERT or alert.origin == "manual" or not alert.info or alert.tenant is None:
+    if (
+        alert.msg_type is not MsgType.ALERT
+        or alert.origin == "manual"
+        or not alert.info
+        or alert.tenant is None
+    ):
         return alert
     info = alert.primary
     lifted = (info.param("allLifted") or "").lower() == "true"
@@ -168,7 +178,13 @@ async def lift_as_update(alert: Alert, ledger: Ledger) -> Alert:
     if not lifted and not tsunami:
         return alert
     earlier = await ledger.earlier_alerts(alert)
-    latest = await ledger.alert(alert.tenant, earlier[-1]) if earlier else None
+    tellers: list[str] = []
+    if lifted and claims:
+        tellers = await ledger.warning_tellers(
+            alert.tenant, sorted({(c.area, h) for c in claims for h in c.hazards})
+        )
+    latest_id = earlier[-1] if earlier else (tellers[-1] if tellers else None)
+    latest = await ledger.alert(alert.tenant, latest_id) if latest_id else None
     if latest is None or not latest.info:
         return alert
     told = latest.primary
@@ -187,10 +203,18 @@ async def lift_as_update(alert: Alert, ledger: Ledger) -> Alert:
     return alert.model_copy(
         update={
             "msg_type": MsgType.UPDATE,
-            "references": (f"{latest.sender},{latest.identifier},{cap_datetime(latest.sent)}",),
+            "references": await _references(ledger, latest, tellers),
             "info": (info.model_copy(update={"response_type": response}), *alert.info[1:]),
         }
     )
+
+
+async def _references(ledger: Ledger, latest: Alert, tellers: Sequence[str]) -> tuple[str, ...]:
+    """The alert the lift follows, and the alerts that told the town what it lifts."""
+    tenant = latest.tenant or ""
+    told = [latest] + [a for a in [await ledger.alert(tenant, i) for i in tellers] if a is not None]
+    refs = [f"{a.sender},{a.identifier},{cap_datetime(a.sent)}" for a in told]
+    return tuple(dict.fromkeys(refs))
 
 
 def _rank(severity: Severity) -> int:
@@ -252,7 +276,12 @@ class NormalizeStage:
             alerts.append(resolved)
         try:
             # A lift of everything the town was told is an all-clear of it, not news of its own.
-            alerts = [await lift_as_update(a, self.ledger) for a in alerts]
+            alerts = [
+                await lift_as_update(
+                    a, self.ledger, claims_of(a, self.directory.context(a.tenant, a)) if a.tenant else None
+                )
+                for a in alerts
+            ]
             # Updates and cancels of this event that came first and reached nobody are recorded
             # for these tenants before this one: a cancelled original is then superseded, never sent.
             adopted = await self._adopt_orphans(raw, alerts)
@@ -261,12 +290,14 @@ class NormalizeStage:
             # first report's event.
             alerts = await self.ledger.continue_merged(alerts)
             changes = [
-                change_of(a, self.directory.context(a.tenant, a)) if a.tenant is not None else None for a in alerts
+                change_of(a, self.directory.context(a.tenant, a)) if a.tenant is not None else None
+                for a in alerts
             ]
             # A warning telegram that changes nothing the town was told (another format of the
             # same change, docs/r06.md) is recorded as merged too, with the reason.
             warnings = [
-                claims_of(a, self.directory.context(a.tenant, a)) if a.tenant is not None else None for a in alerts
+                claims_of(a, self.directory.context(a.tenant, a)) if a.tenant is not None else None
+                for a in alerts
             ]
             unchanged: dict[int, str] = {}
             states = await self.ledger.record_ingest(raw, alerts, changes, warnings, unchanged)
@@ -282,7 +313,9 @@ class NormalizeStage:
         for index, (alert, state) in enumerate([*adopted, *zip(alerts, states, strict=True)]):
             reason = unchanged.get(index - len(adopted))
             if state == "merged" and reason is not None:
-                log.info("alert_unchanged", tenant=alert.tenant, alert=alert.identifier, raw=raw.id, reason=reason)
+                log.info(
+                    "alert_unchanged", tenant=alert.tenant, alert=alert.identifier, raw=raw.id, reason=reason
+                )
                 continue
             if state == "merged":
                 log.info("alert_merged", tenant=alert.tenant, alert=alert.identifier, raw=raw.id)

@@ -400,6 +400,11 @@ class Ledger:
 
         return await self.db.read(work)
 
+    async def warning_tellers(self, tenant: str, keys: Sequence[tuple[str, str]]) -> list[str]:
+        """Identifiers of the alerts that told the town the warnings in force for these (area,
+        hazard), whichever format they came in (docs/r06.md)."""
+        return await self.db.read(lambda c: warnstates.tellers(c, tenant, keys))
+
     async def dispatches_of(self, tenant: str, alert_ids: Sequence[str]) -> list[Dispatch]:
         if not alert_ids:
             return []

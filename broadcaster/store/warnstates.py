@@ -83,3 +83,19 @@ def settle(c: sa.Connection, tenant: str, claims: Sequence[Claim], identifier: s
                 )
             )
     return Settled(tuple(news), tuple(same))
+
+
+def tellers(c: sa.Connection, tenant: str, keys: Sequence[tuple[str, str]]) -> list[str]:
+    """The alerts that told the town what is in force for these (area, hazard), oldest first."""
+    state = held(c, tenant, [area for area, _ in keys])
+    w = t.warning_states
+    told = {state[k].told_by for k in keys if k in state and state[k].level.high > 0}
+    if not told:
+        return []
+    rows = c.execute(
+        sa.select(w.c.told_by, sa.func.min(w.c.at).label("at"))
+        .where(w.c.tenant == tenant, w.c.told_by.in_(sorted(told)))
+        .group_by(w.c.told_by)
+        .order_by("at", w.c.told_by)
+    )
+    return [r.told_by for r in rows]

@@ -15,7 +15,7 @@ from pathlib import Path
 import pytest
 
 from broadcaster.replay import Step, replay
-from broadcaster.settings import load_settings
+from broadcaster.settings import PROJECT_ROOT, load_settings
 
 TENANTS = Path(__file__).resolve().parents[1] / "golden" / "replay" / "tenants"
 
@@ -107,3 +107,22 @@ async def test_the_older_format_after_the_newer_keeps_the_newer_level(
     per = _per_channel(steps, town)
     assert set(per.values()) == {1}, (per, _lines(steps, town))
     assert all("レベル４大雨危険警報" in line for line in _lines(steps, town))
+
+
+async def test_the_older_formats_lift_reaches_where_the_level_based_warning_went(tmp_path: Path) -> None:
+    # The project's 石川県 samples: the level-based レベル３大雨警報 speaks, the older 大雨警報 of
+    # the same change is nothing new, and the older format's lift of everything is the
+    # all-clear of what the level-based warning carried, on every medium it went to.
+    samples = PROJECT_ROOT / "samples" / "jma"
+    files = [
+        samples / n
+        for n in ("07_vpww55_ooame_r06.xml", "08_vpww54_ooame_h27.xml", "09_vpww54_all_lifted.xml")
+    ]
+    steps = await replay(load_settings(None, tenants_dir=TENANTS), files)
+    warned, repeat, lift = steps
+    town = "anamizu-machi"
+    told = {(c.channel, c.audience) for c in warned.carried if c.tenant == town}
+    assert told and town in repeat.quiet
+    cleared = [c for c in lift.carried if c.tenant == town]
+    assert {(c.channel, c.audience) for c in cleared} == told
+    assert {c.state for c in cleared} == {"Update/AllClear"}
