@@ -197,6 +197,21 @@ async def _acknowledged(svc: Circulars, d: Delivery, c: Circular) -> None:
         n = await routing.acknowledge(svc.db, c.tenant, c.alert_id, d.district)
         if n:
             log.info("escalation_acknowledged", circular=c.id, district=d.district, dispatches=n)
+    # The alert's circular goes round the district: its households not reached yet count as
+    # reached by it (docs/coverage.md). A coverage flag's circular reaches no one by itself.
+    if c.alert_id and d.district and c.kind != flags.KIND:
+        town = svc.settings.tenants.get(c.tenant)
+        districts = {x.id: x.name for x in town.districts} if town is not None else {}
+        actor = f"{d.role}:{d.recipient}"
+        keys = await marks.mark_unreached(
+            svc.db, c.tenant, c.alert_id, d.district, districts, svc.settings.coverage, "circular",
+            actor=actor, at=svc.clock(),
+        )  # fmt: skip
+        if keys:
+            await svc.ledger.audit(
+                actor=actor, action="coverage_circular_confirmed", tenant=c.tenant, target=c.alert_id,
+                detail={"district": d.district, "circular": c.id, "households": len(keys)},
+            )  # fmt: skip
 
 
 @leader_pages.route("GET", "/c/{token}", role=None, kind="public", summary="A leader's circular (signed personal link)")
