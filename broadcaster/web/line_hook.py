@@ -355,6 +355,9 @@ class LineWebhook:
                 )
             await self._reply(town, event, town.dialog.view(st), reply=reply)
             return f"postback:{st.view}" + (":changed" if st.changed else "")
+        typed = safety_links.parse_typed(event.text) if event.type == "message" else None
+        if typed is not None and (check := await self._latest_check(tenant)) is not None:
+            return await self._answer(tenant, town, event, person, check, *typed, reply=reply)
         code = normalize_code(event.text) if event.text else None
         if code is not None:
             return await self._link(tenant, town, event, uid, code, prefs, reply=reply)
@@ -368,17 +371,35 @@ class LineWebhook:
     ) -> str:
         """A tap on a safety check's quick reply: the answer for the person's household, on an
         alert of the town that asks for one and is recent (docs/coverage.md)."""
-        a = t.alerts
-        since = datetime.now(UTC) - timedelta(days=self.settings.coverage.safety_days)
-        query = sa.select(a.c.identifier).where(a.c.tenant == tenant, a.c.sent >= since)
-        recent = await self.ledger.db.read(lambda c: list(c.execute(query).scalars()))
+        recent = await self._recent(tenant)
         alert_id = next((i for i in recent if safety_links.alert_ref(i) == ref), None)
         alert = await self.ledger.alert(tenant, alert_id) if alert_id is not None else None
         if alert is None or not safety_links.asks(alert):
             await self._reply(town, event, [{"type": "text", "text": SAFETY_CLOSED}], reply=reply)
             return "safety:closed"
+        return await self._answer(tenant, town, event, person, alert, answer, None, reply=reply)
+
+    async def _recent(self, tenant: str) -> list[str]:
+        """The town's alerts sent within `coverage.safety_days`, newest first."""
+        a = t.alerts
+        since = datetime.now(UTC) - timedelta(days=self.settings.coverage.safety_days)
+        query = sa.select(a.c.identifier).where(a.c.tenant == tenant, a.c.sent >= since).order_by(a.c.sent.desc())
+        return await self.ledger.db.read(lambda c: list(c.execute(query).scalars()))
+
+    async def _latest_check(self, tenant: str) -> Any:
+        """The town's newest recent alert that asks for a safety answer: what a typed 無事 answers."""
+        for alert_id in await self._recent(tenant):
+            alert = await self.ledger.alert(tenant, alert_id)
+            if alert is not None and safety_links.asks(alert):
+                return alert
+        return None
+
+    async def _answer(
+        self, tenant: str, town: _Town, event: Event, person: Person, alert: Any, answer: str, note: str | None,
+        *, reply: bool,
+    ) -> str:  # fmt: skip
         got = await coverage_safety.record(
-            self.ledger.db, tenant, alert.identifier, person.external_id, person.household, answer, None, via="line"
+            self.ledger.db, tenant, alert.identifier, person.external_id, person.household, answer, note, via="line"
         )
         text = SAFETY_THANKS.format(answer=safety_links.ANSWERS[answer])
         await self._reply(town, event, [{"type": "text", "text": text}], reply=reply)

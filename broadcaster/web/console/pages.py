@@ -19,7 +19,7 @@ from aiohttp import web
 from broadcaster.circulars.wiring import shared_scheduler
 from broadcaster.logging import get_logger
 from broadcaster.model import DISTRICT_CODE, JST, MsgType, RawEvent, Status, now
-from broadcaster.model.raw import MANUAL_CONTENT_TYPE as CONTENT_TYPE
+from broadcaster.model.manual import CONTENT_TYPE, manual_alert_id
 from broadcaster.pipeline import scheduled_sends, two_person
 from broadcaster.pipeline.approval import ApprovalError, approve
 from broadcaster.pipeline.held import HeldError, reject, withdraw
@@ -264,7 +264,7 @@ async def compose_send(request: web.Request) -> web.StreamResponse:
         once_as=raw_id or None,
     )
     if alert_id is None:
-        sent = f"m-{tenant.id}-{raw_id[:24]}"
+        sent = manual_alert_id(tenant.id, raw_id)
         lang = request.get(LANG, "ja")
         message = (
             "This preview was already sent; it was not sent again."
@@ -439,7 +439,7 @@ async def _send_manual(
         await publish_raw(ctx.bus, raw)
     else:
         await submit(ctx.bus, raw, ctx.ledger)
-    alert_id = f"m-{tenant.id}-{raw.id[:24]}"
+    alert_id = manual_alert_id(tenant.id, raw.id)
     await ctx.ledger.audit(
         actor=who.identity,
         action=action,
