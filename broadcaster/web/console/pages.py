@@ -18,7 +18,7 @@ from aiohttp import web
 
 from broadcaster.circulars.wiring import shared_scheduler
 from broadcaster.logging import get_logger
-from broadcaster.model import DISTRICT_CODE, JST, MsgType, RawEvent, Status, now
+from broadcaster.model import DISTRICT_CODE, JST, AlertState, MsgType, RawEvent, Status, now
 from broadcaster.model.manual import CONTENT_TYPE, manual_alert_id
 from broadcaster.pipeline import scheduled_sends, two_person
 from broadcaster.pipeline.approval import ApprovalError, approve
@@ -571,7 +571,7 @@ def _cancel_refusal(standing: followups.Standing, lang: str) -> tuple[str, str |
             if en
             else "これは取消の配信です。取り消せません。"
         ), None
-    if standing.cancelled_by is not None and standing.cancelled_by.state == "held":
+    if standing.cancelled_by is not None and standing.cancelled_by.state == AlertState.HELD:
         by = standing.cancelled_by
         return (
             f"A cancellation ({by.submitted_by or ''}) already waits for approval. Nothing was sent again."
@@ -592,13 +592,13 @@ def _cancel_refusal(standing: followups.Standing, lang: str) -> tuple[str, str |
             if en
             else "この配信は訂正で置き換えられています。取り消すには最新の訂正から操作してください。"
         ), standing.superseded_by.identifier
-    if standing.state == "held":
+    if standing.state == AlertState.HELD:
         return (
             "Not sent yet: it waits for approval. Withdraw or reject it instead."
             if en
             else "まだ送信されていません（承認待ち）。取消ではなく「取り下げ」または「差し戻し」をしてください。"
         ), None
-    if standing.state in ("withdrawn", "rejected"):
+    if standing.state in (AlertState.WITHDRAWN, AlertState.REJECTED):
         return ("This alert was never sent." if en else "この配信は送信されていません。"), None
     return None
 
