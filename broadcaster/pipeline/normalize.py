@@ -209,6 +209,30 @@ async def lift_as_update(alert: Alert, ledger: Ledger, claims: Sequence[Claim] |
     )
 
 
+async def cancel_as_told(alert: Alert, ledger: Ledger) -> Alert:
+    """A shared source's 取消 says, to each tenant, what that tenant was told: the severity and
+    the event of the latest alert of the event the tenant had (a 大津波警報 coast hears that its
+    大津波警報 is cancelled, the next coast its 津波警報), not the telegram's general title."""
+    if (
+        alert.msg_type is not MsgType.CANCEL
+        or alert.origin == "manual"
+        or not alert.info
+        or alert.tenant is None
+    ):
+        return alert
+    told: Alert | None = None
+    for identifier in reversed(await ledger.earlier_alerts(alert)):
+        earlier = await ledger.alert(alert.tenant, identifier)
+        if earlier is not None and earlier.info and earlier.msg_type is not MsgType.CANCEL:
+            told = earlier
+            break
+    if told is None:
+        return alert
+    was = told.primary
+    info = alert.primary.model_copy(update={"severity": was.severity, "event": was.event})
+    return alert.model_copy(update={"info": (info, *alert.info[1:])})
+
+
 async def _references(ledger: Ledger, latest: Alert, tellers: Sequence[str]) -> tuple[str, ...]:
     """The alert the lift follows, and the alerts that told the town what it lifts."""
     tenant = latest.tenant or ""
@@ -275,6 +299,8 @@ class NormalizeStage:
                 return await self._quarantine(raw, resolved)
             alerts.append(resolved)
         try:
+            # A cancel names, to each town, what that town was told.
+            alerts = [await cancel_as_told(a, self.ledger) for a in alerts]
             # A lift of everything the town was told is an all-clear of it, not news of its own.
             alerts = [
                 await lift_as_update(

@@ -152,3 +152,19 @@ def test_preview_renders_a_tsunami_as_the_town_hears_it() -> None:
     )
     assert result.exit_code in (0, 1), result.output
     assert "【加賀市】津波警報\n石川県加賀：津波警報（３ｍ" in result.output
+
+
+async def test_a_cancel_tells_each_town_what_it_was_told() -> None:
+    # The 取消 of a telegram with 大津波警報 on the Noto coast and 津波警報 on the Kaga coast: each
+    # town hears that its own warning is cancelled, at the severity it was warned with.
+    settings = _settings()
+    warning, cancel = await replay(
+        settings, [SAMPLES / "02_vtse41_otsunami_keiho.xml", SAMPLES / "05_vtse41_torikeshi.xml"]
+    )
+    told = {(c.tenant, c.channel): c.severity for c in warning.carried}
+    cancelled = {(c.tenant, c.channel): c for c in cancel.carried}
+    assert set(cancelled) == set(told)
+    for key, c in cancelled.items():
+        assert c.severity == told[key], key
+    assert "「大津波警報」は取り消されました" in cancelled[("anamizu-machi", "line")].line
+    assert "「津波警報」は取り消されました" in cancelled[("kaga-shi", "line")].line
