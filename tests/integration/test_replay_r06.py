@@ -33,6 +33,7 @@ R06_LANDSLIDE_4 = ("15_16_01_241031_VPWW56.xml", "0121400", "稚内市")  # レ�
 
 def _sequence(corpus: Path, tmp: Path, town: str, parts: list[tuple[str, str, str]]) -> list[Path]:
     code, name = TOWNS[town]
+    tmp.mkdir(parents=True, exist_ok=True)
     out = []
     for i, (file, stand_in, stand_in_name) in enumerate(parts):
         text = (corpus / "jma" / "official_samples" / file).read_text(encoding="utf-8")
@@ -126,3 +127,14 @@ async def test_the_older_formats_lift_reaches_where_the_level_based_warning_went
     cleared = [c for c in lift.carried if c.tenant == town]
     assert {(c.channel, c.audience) for c in cleared} == told
     assert {c.state for c in cleared} == {"Update/AllClear"}
+
+
+@pytest.mark.parametrize("town", sorted(TOWNS))
+async def test_the_same_landslide_change_reaches_the_same_media_whichever_format_comes_first(
+    town: str, corpus: Path, tmp_path: Path
+) -> None:
+    # 土砂災害警戒情報 first makes the level-based レベル４土砂災害危険警報 nothing new: it must
+    # itself reach every medium the level-based warning would have.
+    one = await _carried(corpus, tmp_path / "a", town, [LANDSLIDE_INFO, R06_LANDSLIDE_4])
+    other = await _carried(corpus, tmp_path / "b", town, [R06_LANDSLIDE_4, LANDSLIDE_INFO])
+    assert set(_per_channel(one, town)) == set(_per_channel(other, town))
