@@ -357,6 +357,21 @@ class Ledger:
 
     # -- routing ------------------------------------------------------------------------------
 
+    async def replace_alert_data(self, alert: Alert) -> None:
+        """Keep this version of a recorded alert's document (the route stage adds what the
+        rules ask of it, such as a safety check); its row's other columns stay."""
+        a = t.alerts
+        query = (
+            a.update()
+            .where(a.c.tenant == alert.tenant, a.c.identifier == alert.identifier)
+            .values(data=json.loads(alert.model_dump_json(by_alias=True)))
+        )
+
+        def work(c: sa.Connection) -> None:
+            c.execute(query)
+
+        await self.db.write(work)
+
     async def alert(self, tenant: str, identifier: str) -> Alert | None:
         def work(c: sa.Connection) -> Alert | None:
             data = c.execute(

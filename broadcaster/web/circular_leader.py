@@ -23,7 +23,7 @@ from markupsafe import Markup, escape
 from broadcaster.circulars import forms
 from broadcaster.circulars import store as cs
 from broadcaster.circulars.links import LinkError
-from broadcaster.circulars.records import Circular, Delivery
+from broadcaster.circulars.records import Circular, CircularState, Delivery
 from broadcaster.circulars.service import Circulars
 from broadcaster.coverage import flags, marks, support
 from broadcaster.logging import get_logger, hash_id
@@ -115,7 +115,7 @@ async def _open(request: web.Request) -> tuple[Circulars, Delivery, Circular]:
             _problem(request, 410, "このリンクは使えなくなりました", "新しいリンクが届いていれば、そちらを開いてください。わからないときは役場の担当者に連絡してください。")
         )
     c = await cs.circular(svc.db, d.circular_id, d.tenant)
-    if c is None or c.state == "scheduled":
+    if c is None or c.state == CircularState.SCHEDULED:
         raise unknown
     return svc, d, c
 
@@ -147,7 +147,7 @@ def _content(c: Circular) -> Markup:
 async def _page(request: web.Request, svc: Circulars, d: Delivery, c: Circular, *, status: int = 200, error: str | None = None, values: dict[str, str] | None = None) -> web.Response:
     answers = [a for a in await cs.answers(svc.db, c.id) if a["delivery_id"] == d.id]
     households = None
-    if c.kind == flags.KIND and c.alert_id and d.district and c.state == "released":
+    if c.kind == flags.KIND and c.alert_id and d.district and c.state == CircularState.RELEASED:
         households = await flags.unreached_in(svc, c.tenant, c.alert_id, d.district)
     last = answers[-1] if answers else None
     done = request.query.get("done")
@@ -278,7 +278,7 @@ async def leader_reached(request: web.Request) -> web.StreamResponse:
         return _problem(request, 400, "送れませんでした", "このページから、もう一度押してください。")
     posted = await request.post()
     key = str(posted.get("household", ""))[:201]
-    if c.kind != flags.KIND or not c.alert_id or not d.district or c.state != "released":
+    if c.kind != flags.KIND or not c.alert_id or not d.district or c.state != CircularState.RELEASED:
         return _problem(request, 404, "この回覧では使えません", "回覧のページに戻ってください。")
     # Only a household of the leader's own district that is still on the list.
     listed = {h.key for h in await flags.unreached_in(svc, c.tenant, c.alert_id, d.district)}
