@@ -228,6 +228,9 @@ async def cancel_as_told(alert: Alert, ledger: Ledger) -> Alert:
             break
     if told is None:
         return alert
+    # What the cancelled telegram told the town no longer holds (docs/r06.md): the corrected
+    # telegram that follows is news again.
+    await ledger.forget_warnings(alert.tenant, [told.identifier])
     was = told.primary
     info = alert.primary.model_copy(update={"severity": was.severity, "event": was.event})
     return alert.model_copy(update={"info": (info, *alert.info[1:])})

@@ -420,6 +420,10 @@ class Ledger:
         hazard), whichever format they came in (docs/r06.md)."""
         return await self.db.read(lambda c: warnstates.tellers(c, tenant, keys))
 
+    async def forget_warnings(self, tenant: str, told_by: Sequence[str]) -> int:
+        """Drop the warning state these (cancelled) alerts told the town (docs/r06.md)."""
+        return await self.db.write(lambda c: warnstates.forget(c, tenant, told_by))
+
     async def dispatches_of(self, tenant: str, alert_ids: Sequence[str]) -> list[Dispatch]:
         if not alert_ids:
             return []

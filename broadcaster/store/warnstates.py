@@ -99,3 +99,12 @@ def tellers(c: sa.Connection, tenant: str, keys: Sequence[tuple[str, str]]) -> l
         .order_by("at", w.c.told_by)
     )
     return [r.told_by for r in rows]
+
+
+def forget(c: sa.Connection, tenant: str, told_by: Sequence[str]) -> int:
+    """Drop what cancelled alerts told the town: the corrected telegram that follows a 取消 must
+    be news again, not the same as what was withdrawn."""
+    if not told_by:
+        return 0
+    w = t.warning_states
+    return c.execute(w.delete().where(w.c.tenant == tenant, w.c.told_by.in_(sorted(set(told_by))))).rowcount

@@ -46,13 +46,20 @@ from adapters.outbound.line.webhook import BodyError, Event, SignatureError, par
 from broadcaster import safety_links
 from broadcaster.coverage import safety as coverage_safety
 from broadcaster.errors import BroadcasterError
+from broadcaster.line_links import (
+    CHANNEL,
+    LINK_CODE_MAX_MINUTES,
+    LINK_CODE_MINUTES,
+    channel_secret,
+    issue_link_code,
+)
 from broadcaster.logging import get_logger, hash_id
 from broadcaster.render.languages import JA, SUPPORTED, canonical
 from broadcaster.settings import Settings
 from broadcaster.store import tables as t
 from broadcaster.store.audiences import Audiences, Person
 from broadcaster.store.ledger import Ledger
-from broadcaster.store.line_webhook import Issued, LinkCodes, SeenEvents, normalize_code
+from broadcaster.store.line_webhook import LinkCodes, SeenEvents, normalize_code
 from broadcaster.store.users import Role
 from broadcaster.web.endpoints import Endpoints
 from broadcaster.web.keys import CONTEXT, principal
@@ -61,8 +68,6 @@ log = get_logger(__name__)
 
 line_hooks = Endpoints()
 
-CHANNEL = "line"
-SECRET_NAME = "channel_secret"  # noqa: S105 - the credential's name (beside `token`), not a secret
 # LINE batches the events of a moment; a few kilobytes each. Bigger is not LINE.
 MAX_BODY = 256 * 1024
 # LINE does not publish how long it keeps redelivering. Ids are kept well beyond any plausible
@@ -72,52 +77,12 @@ RETENTION = timedelta(days=7)
 MAX_EVENT_AGE = timedelta(days=3)
 MAX_FUTURE = timedelta(minutes=5)
 SWEEP_EVERY_S = 30.0
-LINK_CODE_MINUTES = 60
-LINK_CODE_MAX_MINUTES = 72 * 60
 SAFETY_THANKS = "「{answer}」を受け付けました。ありがとうございます。変わったときは、もう一度ボタンを押してください。"
 SAFETY_CLOSED = "この安否確認はもう終わっています。役場からの新しいお知らせをご覧ください。"
 
 
 def _refuse(status: int, reason: str) -> web.Response:
     return web.json_response({"error": "refused", "reason": reason}, status=status)
-
-
-def channel_secret(settings: Settings, tenant: str) -> str | None:
-    """The town's LINE channel secret, or None when it has none (or is not a town here)."""
-    if tenant not in settings.tenants:
-        return None
-    secret = settings.channel(tenant, CHANNEL).credentials.get(SECRET_NAME)
-    value = secret.get_secret_value() if secret is not None else ""
-    return value or None
-
-
-async def issue_link_code(
-    settings: Settings, ledger: Ledger, tenant: str, leader: str, *, by: str, minutes: int, origin: str | None
-) -> Issued | None:
-    """A one-time code for a leader or deputy, audited; None when there is no such person.
-
-    ValueError when the town has no LINE webhook (the code is hashed with its channel secret,
-    and nobody could use it anyway).
-    """
-    secret = channel_secret(settings, tenant)
-    if secret is None:
-        raise ValueError(f"the LINE webhook of {tenant} is not set up (credential {SECRET_NAME} of channel line)")
-    if not 1 <= minutes <= LINK_CODE_MAX_MINUTES:
-        raise ValueError(f"a code lives 1 to {LINK_CODE_MAX_MINUTES} minutes")
-    at = datetime.now(UTC)
-    issued = await LinkCodes(ledger.db).issue(
-        tenant, leader, key=secret.encode(), by=by, ttl=timedelta(minutes=minutes), at=at
-    )
-    if issued is not None:
-        await ledger.audit(
-            actor=by,
-            action="line_link_code",
-            tenant=tenant,
-            target=leader,
-            origin=origin,
-            detail={"kind": issued.kind, "expires": issued.expires.isoformat()},
-        )
-    return issued
 
 
 class _Book:

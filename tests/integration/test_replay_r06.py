@@ -138,3 +138,20 @@ async def test_the_same_landslide_change_reaches_the_same_media_whichever_format
     one = await _carried(corpus, tmp_path / "a", town, [LANDSLIDE_INFO, R06_LANDSLIDE_4])
     other = await _carried(corpus, tmp_path / "b", town, [R06_LANDSLIDE_4, LANDSLIDE_INFO])
     assert set(_per_channel(one, town)) == set(_per_channel(other, town))
+
+
+async def test_after_a_cancel_the_reissued_warning_is_news_again(tmp_path: Path) -> None:
+    # 大雨警報, its 取消, and the warning issued again a quarter of an hour later: the town was
+    # told the first was withdrawn, so the second is news, not the same as what it held.
+    samples = PROJECT_ROOT / "samples" / "jma"
+    first = samples / "08_vpww54_ooame_h27.xml"
+    again = tmp_path / "12_vpww54_again.xml"
+    text = first.read_text(encoding="utf-8")
+    again.write_text(text.replace("2024-07-01T09:05:00+09:00", "2024-07-01T09:20:00+09:00"), encoding="utf-8")
+    steps = await replay(
+        load_settings(None, tenants_dir=TENANTS), [first, samples / "10_vpww54_torikeshi.xml", again]
+    )
+    town = "anamizu-machi"
+    warned, cancelled, reissued = steps
+    assert {c.state for c in cancelled.carried if c.tenant == town} == {"Cancel/AllClear"}
+    assert _per_channel([reissued], town) == _per_channel([warned], town)
