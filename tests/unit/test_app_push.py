@@ -304,7 +304,7 @@ async def test_the_web_reaches_sign_ups_through_the_registered_channel(fake: Fak
     assert channel.subscription_address(sub, options) == parse_subscription(sub, POLICY).canonical()
     with pytest.raises(ValueError, match="https"):
         channel.subscription_address(sub, {})  # plain http only for a loopback service allowed by name
-    with pytest.raises(ValueError):
+    with pytest.raises(ValueError, match="p256dh and auth"):
         channel.subscription_address({"endpoint": "https://fcm.googleapis.com/x"}, {})
     assert channel.application_server_key(PRIVATE) == public_key_b64(load_private_key(PRIVATE))
     with pytest.raises(ConfigError):
