@@ -67,7 +67,7 @@ async def run(
         seconds = time.monotonic() - started
         shots.append(Snapshot(f"t+{seconds:.0f}s {label}", cov))
         parts = ", ".join(f"{row.name} {row.reached}/{row.households}" for row in cov.districts)
-        echo(f"    t+{seconds:4.1f}s  {label:<24} {parts}")
+        echo(f"    t+{seconds:4.1f}s  {pad(label, 26, right=False)} {parts}")
 
     await snapshot("sent")
     # Residents answer where the alert's personal media (LINE, e-mail) went: its districts.
@@ -78,14 +78,18 @@ async def run(
     from broadcaster.web.app import WebServer, build_app
     from broadcaster.web.context import WebContext
 
-    server = WebServer(build_app(WebContext.build(settings, ledger, bus)), "127.0.0.1", 0)
+    ctx = WebContext.build(settings, ledger, bus)
+    server = WebServer(build_app(ctx), "127.0.0.1", 0)
     try:
-        posted = await _email_answers(settings, alert_id, targets, await server.start())
+        port = await server.start()
+        posted = await _email_answers(settings, alert_id, targets, port)
+        await snapshot(f"{posted} e-mail answers")
+        told = await _leader_marks(ledger, settings, alert_id, targets[0], districts)
+        await snapshot(f"leader told {told}")
+        confirmed = await _leader_confirms(ctx, alert_id, targets[-1], port)
+        await snapshot(f"{districts[targets[-1]]}'s leader confirms" if confirmed else "no circular to confirm")
     finally:
         await server.stop()
-    await snapshot(f"{posted} e-mail answers")
-    told = await _leader_marks(ledger, settings, alert_id, targets[0], districts)
-    await snapshot(f"leader told {told}")
     echo("")
     echo(TIMELINE_HEAD)
     for line in timeline(shots):
@@ -210,6 +214,26 @@ async def _leader_marks(
             )  # fmt: skip
             told += 1
     return told
+
+
+async def _leader_confirms(ctx: Any, alert_id: str, district: str, port: int) -> bool:
+    """The district's leader presses 確認しました on the alert's circular, by their personal link
+    (a POST to the leader's page): the households it goes round count as reached by it."""
+    from broadcaster.circulars import store as cs
+    from broadcaster.web.circular_web import circulars
+
+    svc = circulars(ctx)
+    for c in await cs.circulars_of(ctx.ledger.db, TENANT):
+        if c.alert_id != alert_id:
+            continue
+        for d in await cs.deliveries(ctx.ledger.db, c.id):
+            if d.district == district and d.role == "leader":
+                path = "/c/" + svc.link(d.id, d.link_version).rsplit("/c/", 1)[1]
+                async with aiohttp.ClientSession() as session, session.post(
+                    f"http://127.0.0.1:{port}{path}/confirm", allow_redirects=False
+                ) as r:
+                    return r.status == 303
+    return False
 
 
 async def _leader_id(ledger: Ledger, district: str) -> str:

@@ -23,10 +23,9 @@ from typing import Any
 import jinja2
 from aiohttp import web
 
-from adapters.outbound.app_push.subscription import HostPolicy, InvalidSubscription, parse_subscription
-from adapters.outbound.app_push.vapid import load_private_key, public_key_b64
-from broadcaster import safety_links
+from broadcaster import registry, safety_links
 from broadcaster.audience import TOPICS
+from broadcaster.channels import DeviceSubscriptions
 from broadcaster.coverage import marks, safety
 from broadcaster.errors import ConfigError
 from broadcaster.logging import get_logger
@@ -84,6 +83,19 @@ def _limiter(request: web.Request) -> RateLimiter:
     return limiter
 
 
+def _push_channel() -> DeviceSubscriptions:
+    """The app-push channel's side of sign-ups, found like every adapter, by its entry point."""
+    channel: DeviceSubscriptions = registry.load(registry.CHANNELS, CHANNEL)
+    return channel
+
+
+def subscription_address(request: web.Request, tenant: str, data: dict[str, Any]) -> str:
+    """The address of the push subscription in an app's request; ValueError when it is not one
+    the town's channel may keep."""
+    options = request.app[CONTEXT].settings.channel(tenant, CHANNEL).options
+    return _push_channel().subscription_address(data.get("subscription"), options)
+
+
 def public_key(request: web.Request, tenant: str) -> str | None:
     """The town's applicationServerKey, or None when push is not set up for it."""
     cfg = request.app[CONTEXT].settings.channel(tenant, CHANNEL)
@@ -94,7 +106,7 @@ def public_key(request: web.Request, tenant: str) -> str | None:
     if secret is None or not cfg.enabled:
         return None
     try:
-        return public_key_b64(load_private_key(secret.get_secret_value()))
+        return _push_channel().application_server_key(secret.get_secret_value())
     except ConfigError:
         log.error("vapid_key_unusable", tenant=tenant)
         return None
@@ -246,10 +258,9 @@ async def subscribe(request: web.Request) -> web.StreamResponse:
     unknown = set(data) - {"subscription", "districts", "language", "topics", "id"}
     if unknown:
         return _error(400, f"unknown fields: {', '.join(sorted(unknown))}")
-    policy = HostPolicy.from_options(request.app[CONTEXT].settings.channel(tenant.id, CHANNEL).options)
     try:
-        sub = parse_subscription(data.get("subscription"), policy)
-    except InvalidSubscription as e:
+        address = subscription_address(request, tenant.id, data)
+    except ValueError as e:
         return _error(400, f"subscription: {e}")
     choices = _choices(data, {d.id for d in tenant.districts})
     if isinstance(choices, str):
@@ -259,7 +270,6 @@ async def subscribe(request: web.Request) -> web.StreamResponse:
     if previous is not None and (not isinstance(previous, str) or not _REGISTRATION.fullmatch(previous)):
         return _error(400, "id is not a registration id")
     audiences = Audiences(request.app[CONTEXT].ledger.db)
-    address = sub.canonical()
     if previous:
         await audiences.leave(tenant.id, previous)
     # The same browser signing up again (after clearing its storage) replaces its old sign-up.
@@ -290,10 +300,9 @@ async def unsubscribe(request: web.Request) -> web.StreamResponse:
     unknown = set(data) - {"subscription", "id"}
     if unknown:
         return _error(400, f"unknown fields: {', '.join(sorted(unknown))}")
-    policy = HostPolicy.from_options(request.app[CONTEXT].settings.channel(tenant.id, CHANNEL).options)
     try:
-        sub = parse_subscription(data.get("subscription"), policy)
-    except InvalidSubscription as e:
+        address = subscription_address(request, tenant.id, data)
+    except ValueError as e:
         return _error(400, f"subscription: {e}")
     registration = data.get("id")
     if registration is not None and (
@@ -301,7 +310,7 @@ async def unsubscribe(request: web.Request) -> web.StreamResponse:
     ):
         return _error(400, "id is not a registration id")
     audiences = Audiences(request.app[CONTEXT].ledger.db)
-    removed = await audiences.remove_endpoint(tenant.id, CHANNEL, sub.canonical())
+    removed = await audiences.remove_endpoint(tenant.id, CHANNEL, address)
     left = await audiences.leave(tenant.id, registration) if registration and removed else False
     return web.json_response({"removed": removed, "left": left})
 
@@ -322,10 +331,9 @@ async def _sender(
     if unknown:
         return _error(400, f"unknown fields: {', '.join(sorted(unknown))}")
     ctx = request.app[CONTEXT]
-    policy = HostPolicy.from_options(ctx.settings.channel(tenant.id, CHANNEL).options)
     try:
-        sub = parse_subscription(data.get("subscription"), policy)
-    except InvalidSubscription as e:
+        address = subscription_address(request, tenant.id, data)
+    except ValueError as e:
         return _error(400, f"subscription: {e}")
     registration = data.get("id")
     if registration is not None and (not isinstance(registration, str) or not _REGISTRATION.fullmatch(registration)):
@@ -335,7 +343,7 @@ async def _sender(
     alert_id = data.get("alert")
     if not isinstance(alert_id, str) or not 0 < len(alert_id) <= 200:
         return _error(400, "alert must be an alert id")
-    person = await safety.person_of(ctx.ledger.db, tenant.id, CHANNEL, sub.canonical())
+    person = await safety.person_of(ctx.ledger.db, tenant.id, CHANNEL, address)
     # Another app's registration id with this subscription is no one: the same answer as unknown.
     if person is None or (registration is not None and person[0] != registration):
         return _error(404, "no sign-up with this subscription")

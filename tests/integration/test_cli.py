@@ -215,9 +215,10 @@ def _coverage_rises(out: str, ledger: Path) -> None:
     for name in ("川島", "大町"):
         reached = [r for r, _ in rows[name]]
         assert reached == sorted(reached) and reached[-1] > reached[0] + 3, (name, rows[name])
-    # The district whose leader marked its list rose further than the one whose leader did not.
-    assert rows["川島"][-1][0] > rows["川島"][-2][0]
-    assert rows["大町"][-1][0] == rows["大町"][-2][0]
+    # 川島's leader marks households on the list; then 大町's leader confirms the circular, which
+    # reaches the rest of 大町.
+    assert rows["川島"][-2][0] > rows["川島"][-3][0] and rows["川島"][-1] == rows["川島"][-2]
+    assert rows["大町"][-2] == rows["大町"][-3] and rows["大町"][-1][0] == rows["大町"][-1][1]
     with sqlite3.connect(ledger) as db:
         alert = re.search(r"(m-anamizu-[0-9a-f]+)\s+Actual evacuation\s+【安否確認】", section)
         assert alert is not None
@@ -227,14 +228,19 @@ def _coverage_rises(out: str, ledger: Path) -> None:
         told = db.execute(
             "SELECT count(*) FROM reach_marks WHERE alert_id = ? AND medium = 'leader'", (alert[1],)
         ).fetchone()[0]
+        circular = db.execute(
+            "SELECT count(*) FROM reach_marks WHERE alert_id = ? AND medium = 'circular'", (alert[1],)
+        ).fetchone()[0]
         audited = db.execute("SELECT count(*) FROM audit_log WHERE action = 'coverage_household_told'").fetchone()[0]
     total = re.split(r"\s{2,}", next(x for x in section.splitlines() if x.strip().startswith("total")).strip())
     head = re.split(r"\s{2,}", next(x for x in section.splitlines() if "district  households" in x).strip())
     printed = dict(zip(head, total, strict=False))
     assert answers and {k: int(printed[k]) for k in answers} == answers
     assert told == audited == int(printed["leader"]) > 0
+    assert circular == int(printed["circular"]) > 0
     last = rows["川島"][-1][0] + rows["大町"][-1][0]
-    assert last == sum(answers.values()) + told + sum(r[0][0] for n, r in rows.items() if n in ("川島", "大町"))
+    first = rows["川島"][0][0] + rows["大町"][0][0]
+    assert last == first + sum(answers.values()) + told + circular
 
 
 def test_drill_run_prints_its_report_and_drill_reports_compares_the_runs(config: Path, tmp_path: Path) -> None:
