@@ -345,6 +345,9 @@ class NormalizeStage:
                 log.info(
                     "alert_unchanged", tenant=alert.tenant, alert=alert.identifier, raw=raw.id, reason=reason
                 )
+                # On the town's audit trail, so that an officer asking why a telegram went
+                # nowhere reads it on the console (docs/r06.md).
+                await self._audit_unchanged(alert, raw, reason)
                 continue
             if state == "merged":
                 log.info("alert_merged", tenant=alert.tenant, alert=alert.identifier, raw=raw.id)
@@ -389,6 +392,18 @@ class NormalizeStage:
             out += list(zip(assigned, states, strict=True))
             log.info("orphan_adopted", raw=orphan.id, by=raw.id, alerts=len(assigned))
         return out
+
+    async def _audit_unchanged(self, alert: Alert, raw: RawEvent, reason: str) -> None:
+        try:
+            await self.ledger.audit(
+                actor="system:normalize",
+                action="warning_unchanged",
+                tenant=alert.tenant,
+                target=alert.identifier,
+                detail={"raw": raw.id, "reason": reason[:1000]},
+            )
+        except Exception as e:  # the alert is recorded; a lost audit line must not resend it
+            log.error("audit_write_failed", stage=self.group, error=str(e))
 
     async def _quarantine(self, raw: RawEvent, refused: Refused) -> Outcome:
         log.warning(

@@ -894,6 +894,20 @@ class Ledger:
 
         await self.db.write(work)
 
+    async def audit_of(self, action: str, after_id: int = 0) -> list[tuple[int, str | None, str | None, dict[str, Any]]]:
+        """(id, tenant, target, detail) of the audit lines of one action after `after_id`."""
+
+        def work(c: sa.Connection) -> list[tuple[int, str | None, str | None, dict[str, Any]]]:
+            a = t.audit_log
+            rows = c.execute(
+                sa.select(a.c.id, a.c.tenant, a.c.target, a.c.detail)
+                .where(a.c.action == action, a.c.id > after_id)
+                .order_by(a.c.id)
+            )
+            return [(r.id, r.tenant, r.target, dict(r.detail)) for r in rows]
+
+        return await self.db.read(work)
+
     async def verify_audit(self) -> tuple[int, list[int]]:
         """(rows checked, ids whose hash does not match the chain), over the whole chain. A chain
         found whole is stored as a checkpoint for `verify_audit_since`."""

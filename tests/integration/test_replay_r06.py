@@ -83,6 +83,8 @@ async def test_one_change_in_every_format_is_one_message_per_medium(
     assert any(c.tenant == town for c in first.carried)
     for later in rest:
         assert town in later.quiet, (later.file, _lines(steps, town))
+        # The reason is on the town's audit trail: what it was already told, and by which alert.
+        assert later.why[town].startswith("already told: "), later.why
 
 
 @pytest.mark.parametrize("town", sorted(TOWNS))
