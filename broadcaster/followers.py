@@ -25,7 +25,7 @@ from broadcaster.store.audiences import Audiences, Person
 from broadcaster.store.ledger import Ledger
 from broadcaster.store.line_webhook import LinkCodes, Redeemed
 
-__all__ = ["Conversation", "FollowerDesk", "Person", "Redeemed", "StoreDesk"]
+__all__ = ["Conversation", "FollowerDesk", "HookBody", "HookEvent", "Person", "Redeemed", "StoreDesk"]
 
 
 class FollowerDesk(Protocol):
@@ -82,8 +82,50 @@ class FollowerDesk(Protocol):
         ...
 
 
+class HookEvent(Protocol):
+    """One event of a webhook request, as the web's door needs it: to claim it once, judge its age
+    and keep it until it is processed."""
+
+    @property
+    def id(self) -> str: ...
+    @property
+    def raw_type(self) -> str: ...
+    @property
+    def timestamp_ms(self) -> int: ...
+    @property
+    def redelivery(self) -> bool: ...
+    @property
+    def user_id(self) -> str | None: ...
+    def to_json(self) -> str: ...
+
+
+class HookBody(Protocol):
+    @property
+    def events(self) -> Sequence[HookEvent]: ...
+    @property
+    def skipped(self) -> int:
+        """Events that could not be read."""
+        ...
+
+
 class Conversation(Protocol):
-    """A channel's conversation with its followers, one event at a time (the web hands them in)."""
+    """A channel's conversation with its followers, one event at a time (the web hands them in).
+
+    The channel also reads its own webhook requests: the web checks the signature and the body
+    with it before it claims and hands in the events."""
+
+    def verify(self, secret: str, body: bytes, signature: str | None) -> str | None:
+        """None when `signature` signs `body` under `secret`; else why not (a short reason)."""
+        ...
+
+    def read(self, body: bytes) -> HookBody:
+        """The events of a signed body; ValueError when it is not a webhook request."""
+        ...
+
+    def event_of(self, kept: str) -> HookEvent:
+        """An event back from what its `to_json` kept; ValueError, KeyError or TypeError when
+        it cannot be read."""
+        ...
 
     async def handle(self, tenant: str, event: Any, *, reply: bool) -> str:
         """Act on one event; what happened, recorded with the event id (no personal data)."""

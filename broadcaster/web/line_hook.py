@@ -18,7 +18,8 @@ Unsigned, tampered or unconfigured: 401 and nothing recorded. Then, in this orde
    the sweeper after a minute, up to three times; its body is deleted once processed.
 
 4. **Hand off.** Each event goes to the LINE channel's conversation
-   (adapters/outbound/line/conversation.py, found by its entry point), which says what it does
+   (adapters/outbound/line/conversation.py, found by its entry point, which also checks the
+   signature and reads the body for the steps above), which says what it does
    (docs/channels.md, "LINE webhook") and reaches the town's records through
    broadcaster/followers.py. This module keeps only the door and the processing's order,
    retries and sweeping.
@@ -36,9 +37,8 @@ from aiohttp import web
 from pydantic import BaseModel, Field, ValidationError
 from sqlalchemy import exc as sa_exc
 
-from adapters.outbound.line.webhook import BodyError, Event, SignatureError, parse, verify_signature
 from broadcaster import registry
-from broadcaster.followers import Conversation, StoreDesk
+from broadcaster.followers import Conversation, HookEvent, StoreDesk
 from broadcaster.line_links import (
     CHANNEL,
     LINK_CODE_MAX_MINUTES,
@@ -133,14 +133,13 @@ class LineWebhook:
             # The same answer as a bad signature: a probe learns nothing about which towns exist.
             log.warning("line_webhook_refused", tenant=tenant, reason="not_configured", remote=request.remote)
             return _refuse(401, "signature")
-        try:
-            verify_signature(secret, body, request.headers.get("X-Line-Signature"))
-        except SignatureError as e:
-            log.warning("line_webhook_refused", tenant=tenant, reason=f"signature_{e.reason}", remote=request.remote)
+        unsigned = self.conversation.verify(secret, body, request.headers.get("X-Line-Signature"))
+        if unsigned is not None:
+            log.warning("line_webhook_refused", tenant=tenant, reason=f"signature_{unsigned}", remote=request.remote)
             return _refuse(401, "signature")
         try:
-            parsed = parse(body)
-        except BodyError as e:
+            parsed = self.conversation.read(body)
+        except ValueError as e:
             log.warning("line_webhook_refused", tenant=tenant, reason="bad_body", detail=str(e)[:200])
             return _refuse(400, "bad_body")
         if parsed.skipped:
@@ -168,12 +167,12 @@ class LineWebhook:
             self._spawn(tenant, new)
         return web.json_response({})
 
-    def _spawn(self, tenant: str, events: Sequence[Event]) -> None:
+    def _spawn(self, tenant: str, events: Sequence[HookEvent]) -> None:
         task = asyncio.create_task(self._run(tenant, list(events)), name=f"line-events:{tenant}")
         self._tasks.add(task)
         task.add_done_callback(self._tasks.discard)
 
-    async def _run(self, tenant: str, events: list[Event]) -> None:
+    async def _run(self, tenant: str, events: list[HookEvent]) -> None:
         for event in events:
             await self._process(tenant, event, reply=True)
 
@@ -192,7 +191,7 @@ class LineWebhook:
             else:
                 self._users[key] = (lock, users - 1)
 
-    async def _process(self, tenant: str, event: Event, *, reply: bool) -> None:
+    async def _process(self, tenant: str, event: HookEvent, *, reply: bool) -> None:
         async with self._serial(f"{tenant}/{event.user_id or event.id}"):
             try:
                 outcome = await self.handle(tenant, event, reply=reply)
@@ -221,7 +220,7 @@ class LineWebhook:
         pending = await self.seen.take_stale(datetime.now(UTC))
         for p in pending:
             try:
-                event = Event.from_json(p.payload)
+                event = self.conversation.event_of(p.payload)
             except (ValueError, KeyError, TypeError):
                 await self.seen.finish(p.tenant, p.event_id, "unreadable", failed=True)
                 continue
@@ -229,7 +228,7 @@ class LineWebhook:
         return len(pending)
 
     # -- what events do ---------------------------------------------------------------------------
-    async def handle(self, tenant: str, event: Event, *, reply: bool) -> str:
+    async def handle(self, tenant: str, event: HookEvent, *, reply: bool) -> str:
         """Act on one event (the conversation's work); what happened, recorded with the event id."""
         return await self.conversation.handle(tenant, event, reply=reply)
 
@@ -243,7 +242,7 @@ def _why(e: BaseException) -> str:
     return f"{type(e).__name__}: {str(e)[:200]}"
 
 
-def _fresh(event: Event, now: datetime) -> bool:
+def _fresh(event: HookEvent, now: datetime) -> bool:
     at = datetime.fromtimestamp(event.timestamp_ms / 1000, UTC)
     return now - MAX_EVENT_AGE <= at <= now + MAX_FUTURE
 

@@ -478,6 +478,13 @@ async def test_the_conversation_is_the_line_channels_and_needs_no_web(hook: Hook
         assert await conversation.handle("anamizu", event, reply=False) == "followed_again"
         assert (await hook.person(THIRD)).endpoints == (("line", THIRD),)
         assert hook.fake.replies_to(event) == [], "no reply when told not to"
+        body = hook.fake.body(hook.fake.follow(HIM))
+        assert conversation.verify(SECRET, body, hook.fake.sign(SECRET, body)) is None
+        assert conversation.verify(SECRET, body, hook.fake.sign("another-channel-secret-000000000", body)) == "mismatch"
+        assert conversation.verify(SECRET, body, None) == "missing"
+        with pytest.raises(ValueError, match="not a webhook request"):
+            conversation.read(b"[]")
+        assert conversation.event_of(event.to_json()) == event
         (gone,) = parse(hook.fake.body(hook.fake.unfollow(THIRD))).events
         assert await conversation.handle("anamizu", gone, reply=False) == "unfollow:left"
         assert await hook.people(THIRD) == []

@@ -22,7 +22,7 @@ from typing import TYPE_CHECKING, Any
 
 from adapters.outbound.line.api import LineClient
 from adapters.outbound.line.dialog import Dialog, DistrictChoice, Prefs, decode, step
-from adapters.outbound.line.webhook import Event
+from adapters.outbound.line.webhook import BodyError, Event, Parsed, SignatureError, parse, verify_signature
 from broadcaster import safety_links
 from broadcaster.errors import BroadcasterError
 from broadcaster.logging import get_logger, hash_id
@@ -79,6 +79,23 @@ class LineConversation:
         self.desk = desk
         self._towns: dict[str, _Town] = {}
         self._phrases: _Book | None = None
+
+    # -- the webhook's requests (read for the web's door) ---------------------------------------
+    def verify(self, secret: str, body: bytes, signature: str | None) -> str | None:
+        try:
+            verify_signature(secret, body, signature)
+        except SignatureError as e:
+            return e.reason
+        return None
+
+    def read(self, body: bytes) -> Parsed:
+        try:
+            return parse(body)
+        except BodyError as e:
+            raise ValueError(str(e)) from e
+
+    def event_of(self, kept: str) -> Event:
+        return Event.from_json(kept)
 
     async def close(self) -> None:
         for town in self._towns.values():
