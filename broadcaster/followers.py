@@ -23,7 +23,7 @@ from broadcaster.settings import Settings
 from broadcaster.store import tables as t
 from broadcaster.store.audiences import Audiences, Person
 from broadcaster.store.ledger import Ledger
-from broadcaster.store.line_webhook import LinkCodes, Redeemed
+from broadcaster.store.line_webhook import LinkCodes, Redeemed, normalize_code
 
 __all__ = ["Conversation", "FollowerDesk", "HookBody", "HookEvent", "Person", "Redeemed", "StoreDesk"]
 
@@ -61,6 +61,10 @@ class FollowerDesk(Protocol):
     async def audit(
         self, *, actor: str, action: str, tenant: str, target: str | None = None, detail: Mapping[str, Any]
     ) -> None: ...
+
+    def code_in(self, text: str) -> str | None:
+        """The one-time link code a typed text is (its digits, normalised), or None."""
+        ...
 
     async def redeem_code(self, tenant: str, code: str, *, who: str) -> Redeemed:
         """Use a leader's one-time link code (broadcaster/line_links.py) for the user `who`."""
@@ -181,6 +185,9 @@ class StoreDesk:
         self, *, actor: str, action: str, tenant: str, target: str | None = None, detail: Mapping[str, Any]
     ) -> None:
         await self.ledger.audit(actor=actor, action=action, tenant=tenant, target=target, detail=dict(detail))
+
+    def code_in(self, text: str) -> str | None:
+        return normalize_code(text)
 
     async def redeem_code(self, tenant: str, code: str, *, who: str) -> Redeemed:
         secret = channel_secret(self.settings, tenant)

@@ -28,7 +28,6 @@ from broadcaster.errors import BroadcasterError
 from broadcaster.logging import get_logger, hash_id
 from broadcaster.render.languages import JA, SUPPORTED, canonical
 from broadcaster.settings import Settings
-from broadcaster.store.line_webhook import normalize_code
 
 if TYPE_CHECKING:
     from broadcaster.followers import FollowerDesk, Person
@@ -163,7 +162,7 @@ class LineConversation:
         typed = safety_links.parse_typed(event.text) if event.type == "message" else None
         if typed is not None and (check := await self.desk.latest_check(tenant)) is not None:
             return await self._answer(tenant, town, event, person, check, *typed, reply=reply)
-        code = normalize_code(event.text) if event.text else None
+        code = self.desk.code_in(event.text) if event.text else None
         if code is not None:
             return await self._link(tenant, town, event, uid, code, prefs, reply=reply)
         # Anything else typed (or a sticker, a photo): the account cannot converse. Say so, show
