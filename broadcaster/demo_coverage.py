@@ -22,7 +22,6 @@ from typing import Any
 import aiohttp
 import sqlalchemy as sa
 
-from adapters.outbound.line.webhook import parse
 from broadcaster import safety_links, unsubscribe
 from broadcaster.audience import AudienceName
 from broadcaster.bus import Bus
@@ -166,7 +165,7 @@ async def _line_taps(settings: Settings, ledger: Ledger, alert_id: str, targets:
     hook = LineWebhook(settings, ledger)
     recorded = 0
     try:
-        for event in parse(json.dumps({"destination": "Udemo", "events": events}).encode("utf-8")).events:
+        for event in hook.conversation.read(json.dumps({"destination": "Udemo", "events": events}).encode("utf-8")).events:
             if (await hook.handle(TENANT, event, reply=False)).startswith("safety:recorded"):
                 recorded += 1
     finally:

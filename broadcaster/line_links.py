@@ -39,7 +39,9 @@ async def issue_link_code(
     """
     secret = channel_secret(settings, tenant)
     if secret is None:
-        raise ValueError(f"the LINE webhook of {tenant} is not set up (credential {SECRET_NAME} of channel line)")
+        raise ValueError(
+            f"the LINE webhook of {tenant} is not set up (credential {SECRET_NAME} of channel line)"
+        )
     if not 1 <= minutes <= LINK_CODE_MAX_MINUTES:
         raise ValueError(f"a code lives 1 to {LINK_CODE_MAX_MINUTES} minutes")
     at = datetime.now(UTC)

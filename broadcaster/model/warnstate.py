@@ -48,6 +48,9 @@ class Claim:
     hazards: tuple[str, ...]
     level: Level
     name: str  # JMA's name of the kind, for the record ("レベル３大雨警報", "大雨警報")
+    # Hazards that stand in when the town holds none of its own: the older formats' 洪水 is part
+    # of the level-based 大雨, whose level already says how grave it can be.
+    within: tuple[str, ...] = ()
 
 
 @dataclass(frozen=True, slots=True)
@@ -69,13 +72,19 @@ def judge(claim: Claim, held: Mapping[tuple[str, str], Held]) -> Verdict:
     name it was told stands for; refines: it states exactly the level the town's less precise
     word stands for (nothing to send, but the precise level is kept); same: nothing new.
 
-    Nothing held: news (a lift too: the town may have been told before its state was kept).
+    Nothing held: news (a lift too: the town may have been told before its state was kept),
+    unless the claim's wider hazard (`within`) was told at least as gravely.
     """
     mine = [held[(claim.area, h)] for h in claim.hazards if (claim.area, h) in held]
+    c = claim.level
     if not mine:
+        wider = [held[(claim.area, h)] for h in claim.within if (claim.area, h) in held]
+        # Told of the wider hazard at least as gravely: nothing new. Graver: news.
+        if wider and c.low <= max(h.level.high for h in wider):
+            return "same"
         return "news"
     told = max(mine, key=lambda h: (h.level.high, h.level.low))
-    c, t = claim.level, told.level
+    t = told.level
     if c.low <= t.low and t.high <= c.high:
         return "same"
     if c.exact and t.low <= c.low <= t.high and c.low == t.nominal:

@@ -27,10 +27,10 @@ _GRADES = (("特別警報", 5), ("危険警報", 4), ("警戒情報", 4), ("警�
 _ALIASES = {"強風": "暴風", "風雪": "暴風雪"}
 # Statuses under which nothing is in force (facts.py reads them the same way).
 _NOT_IN_FORCE = frozenset({"解除", "なし", "発表警報・注意報はなし"})
-# The older formats' 大雨 covers what the level-based format splits into 大雨 (浸水) and 土砂災害,
-# and their 洪水 is part of the level-based 大雨: one claim, at the graver of the two.
+# The older formats' 大雨 covers what the level-based format splits into 大雨 (浸水) and 土砂災害;
+# their 洪水 is a hazard of its own there, and part of the level-based 大雨.
 _LEGACY_RAIN = ("大雨", "土砂災害")
-_LEGACY_RAIN_NAMES = frozenset({"大雨", "洪水"})
+_LEGACY_FLOOD = "洪水"
 # The older formats' warnings that the level-based format splits into a レベル３ 警報 and a
 # レベル４ 危険警報: their range, the level their name stands for coming from the telegram.
 _LEGACY_SPLIT = frozenset({"大雨", "洪水", "高潮"})
@@ -56,13 +56,14 @@ def _warning_claim(fields: list[str]) -> Claim | None:
         return None
     hazard, rank = found
     legacy = not _LEVEL_PREFIX.match(kind_name)
-    hazards = _LEGACY_RAIN if legacy and hazard in _LEGACY_RAIN_NAMES else (hazard,)
+    hazards = _LEGACY_RAIN if legacy and hazard == "大雨" else (hazard,)
+    within = _LEGACY_RAIN if legacy and hazard == _LEGACY_FLOOD else ()
     if status in _NOT_IN_FORCE:
-        return Claim(area, hazards, Level(LIFTED, LIFTED, LIFTED), f"{kind_name}解除")
+        return Claim(area, hazards, Level(LIFTED, LIFTED, LIFTED), f"{kind_name}解除", within)
     nominal = int(level) if level.isdigit() else rank
-    if legacy and (hazard in _LEGACY_SPLIT or hazards == _LEGACY_RAIN) and rank == 3:
-        return Claim(area, hazards, Level(3, 4, nominal), kind_name)
-    return Claim(area, hazards, Level(nominal, nominal, nominal), kind_name)
+    if legacy and hazard in _LEGACY_SPLIT and rank == 3:
+        return Claim(area, hazards, Level(3, 4, nominal), kind_name, within)
+    return Claim(area, hazards, Level(nominal, nominal, nominal), kind_name, within)
 
 
 def _values(info: Info, name: str) -> list[str]:

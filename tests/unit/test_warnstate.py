@@ -70,5 +70,21 @@ def test_an_older_telegram_is_one_claim_over_rain_and_landslides() -> None:
     )
     alert = next(iter(JmaParser().parse(raw))).for_tenant("anamizu-machi")
     claims = claims_of(alert, Context(tenant="anamizu-machi", territory=frozenset({(CITY, AREA)})))
-    # 大雨警報 and 洪水注意報: one claim at the graver, the range the level-based format splits.
-    assert claims == (Claim(AREA, ("大雨", "土砂災害"), Level(3, 4, 3), "大雨警報"),)
+    # 大雨警報 over the level-based 大雨 and 土砂災害, in the range the level-based format splits;
+    # 洪水注意報 on its own, read within the level-based 大雨 when the town holds no 洪水.
+    assert claims == (
+        Claim(AREA, ("大雨", "土砂災害"), Level(3, 4, 3), "大雨警報"),
+        Claim(AREA, ("洪水",), Level(2, 2, 2), "洪水注意報", ("大雨", "土砂災害")),
+    )
+
+
+def test_an_older_flood_warning_is_news_against_its_own_advisory_not_against_the_rain_level() -> None:
+    flood = _claim(("洪水",), 3, 4, 3)
+    flood = Claim(AREA, ("洪水",), flood.level, "洪水警報", ("大雨", "土砂災害"))
+    # The level-based レベル３大雨警報 already says as much: nothing new.
+    assert judge(flood, _held("大雨", 3, 3, 3)) == "same"
+    # The level-based レベル２大雨注意報 says less: news.
+    assert judge(flood, _held("大雨", 2, 2, 2)) == "news"
+    # The older 洪水注意報 was told: the 洪水警報 is news, whatever the rain.
+    held = {**_held("大雨", 3, 4, 3), **_held("洪水", 2, 2, 2)}
+    assert judge(flood, held) == "news"
