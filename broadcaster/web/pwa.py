@@ -30,8 +30,9 @@ from broadcaster.coverage import marks, safety
 from broadcaster.errors import ConfigError
 from broadcaster.logging import get_logger
 from broadcaster.model import now
-from broadcaster.render.languages import LANGUAGES, SUPPORTED, canonical
+from broadcaster.render.languages import EASY_JA, JA, LANGUAGES, SUPPORTED, canonical
 from broadcaster.store.audiences import Audiences
+from broadcaster.web import pwa_text
 from broadcaster.web.endpoints import Endpoints
 from broadcaster.web.keys import CONTEXT
 
@@ -137,17 +138,30 @@ async def app_home(request: web.Request) -> web.StreamResponse:
 )
 async def app_page(request: web.Request) -> web.StreamResponse:
     tenant = _tenant(request)
+    # The reader's language first: ?lang= (the app adds the resident's choice), else the browser's.
+    lang = pwa_text.chosen(request.query.get("lang"), request.headers.get("Accept-Language"))
+    t = pwa_text.words(lang)
     page = _env.get_template("index.html").render(
         tenant=tenant,
+        lang=lang,
+        t=t,
+        words_json=json.dumps(dict(t), ensure_ascii=False),
+        town=tenant.name if lang in (JA, EASY_JA) or not tenant.name_en else tenant.name_en,
+        districts=[
+            {"id": d.id, "label": pwa_text.district_name(d.name, d.name_en, lang)} for d in tenant.districts
+        ],
         vapid=public_key(request, tenant.id) or "",
         languages=LANGUAGES,
-        topics=TOPICS,
-        answers=safety.ANSWERS,
+        topics=[(topic, pwa_text.topic_name(topic, lang)) for topic in TOPICS],
+        answers={value: pwa_text.answer_name(value, label, lang) for value, label in safety.ANSWERS.items()},
         alerts_url=f"/site/{tenant.id}/api/alerts.json",
         site_url=f"/site/{tenant.id}/",
     )
     return web.Response(
-        text=page, content_type="text/html", charset="utf-8", headers={"Cache-Control": "no-cache"}
+        text=page,
+        content_type="text/html",
+        charset="utf-8",
+        headers={"Cache-Control": "no-cache", "Vary": "Accept-Language"},
     )
 
 
@@ -336,7 +350,9 @@ async def _sender(
     except ValueError as e:
         return _error(400, f"subscription: {e}")
     registration = data.get("id")
-    if registration is not None and (not isinstance(registration, str) or not _REGISTRATION.fullmatch(registration)):
+    if registration is not None and (
+        not isinstance(registration, str) or not _REGISTRATION.fullmatch(registration)
+    ):
         return _error(400, "id is not a registration id")
     if need_id and registration is None:
         return _error(400, "id is required")
@@ -366,7 +382,12 @@ async def app_opened(request: web.Request) -> web.StreamResponse:
     tenant, person, household, alert = found
     key = marks.household_key(person, household)
     new = await marks.mark(
-        request.app[CONTEXT].ledger.db, tenant.id, alert.identifier, key, "app_open", actor=f"resident:{person}"
+        request.app[CONTEXT].ledger.db,
+        tenant.id,
+        alert.identifier,
+        key,
+        "app_open",
+        actor=f"resident:{person}",
     )
     return web.json_response({"recorded": new})
 
@@ -394,7 +415,14 @@ async def app_safety(request: web.Request) -> web.StreamResponse:
     if note is not None and not isinstance(note, str):
         return _error(400, "note must be text")
     got = await safety.record(
-        request.app[CONTEXT].ledger.db, tenant.id, alert.identifier, person, household, answer, note, via="app"
+        request.app[CONTEXT].ledger.db,
+        tenant.id,
+        alert.identifier,
+        person,
+        household,
+        answer,
+        note,
+        via="app",
     )
     log.info("safety_answered", tenant=tenant.id, via="app", outcome=got.outcome)
     return web.json_response({"outcome": got.outcome, "answer": answer})
