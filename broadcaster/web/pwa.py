@@ -30,7 +30,7 @@ from broadcaster.logging import get_logger
 from broadcaster.render.languages import LANGUAGES, SUPPORTED, canonical
 from broadcaster.store.audiences import Audiences
 from broadcaster.web.endpoints import Endpoints
-from broadcaster.web.keys import CONTEXT
+from broadcaster.web.keys import CONTEXT, PWA_LIMITER
 
 log = get_logger(__name__)
 pwa = Endpoints()
@@ -73,11 +73,7 @@ class RateLimiter:
 
 
 def _limiter(request: web.Request) -> RateLimiter:
-    extras = request.app[CONTEXT].extras
-    limiter = extras.get("pwa_rate_limiter")
-    if not isinstance(limiter, RateLimiter):
-        limiter = extras["pwa_rate_limiter"] = RateLimiter()
-    return limiter
+    return request.app[PWA_LIMITER]
 
 
 def public_key(request: web.Request, tenant: str) -> str | None:
