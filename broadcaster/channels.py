@@ -222,6 +222,22 @@ class QuotaReporting(Protocol):
         ...
 
 
+class DeviceSubscriptions(Protocol):
+    """A channel whose addresses the residents' own devices hand in through the web (the town
+    app's Web Push, docs/push.md). The web takes sign-ups and serves the key to subscribe with,
+    but what a subscription must look like and which key that is are the channel's to say."""
+
+    def subscription_address(self, data: Any, options: Mapping[str, Any]) -> str:
+        """The address to keep for the subscription `data` (JSON as the browser sent it), checked
+        against the channel's `options`; ValueError, with a reason, when it cannot be kept."""
+        ...
+
+    def application_server_key(self, private_key: str) -> str:
+        """The public key browsers subscribe with, from the channel's private key credential;
+        ConfigError when that key is unusable."""
+        ...
+
+
 @dataclass(frozen=True, slots=True)
 class DeliveryStat:
     """What a provider reports of one request or aggregation unit after the send."""

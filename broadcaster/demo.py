@@ -19,7 +19,7 @@ from typing import Any
 
 import click
 
-from broadcaster import demo_qzss, demo_voice
+from broadcaster import demo_coverage, demo_qzss, demo_voice
 from broadcaster.bus.embedded import EmbeddedBus
 from broadcaster.demo_site import print_site
 from broadcaster.model import RawEvent, now
@@ -53,11 +53,11 @@ async def _seed_people(audiences: Audiences, settings: Settings) -> int:
     """Residents, leaders and officers with made-up addresses, so that counts mean something."""
     n = 0
     languages = ["ja"] * 8 + ["en", "vi"]
-    for tenant in settings.tenants.values():
+    for t_index, tenant in enumerate(settings.tenants.values()):
         for d_index, district in enumerate(tenant.districts):
             for i in range(12):
                 lang = languages[(i + d_index) % len(languages)]
-                endpoints = {"line": f"U{tenant.id[:4]}{d_index:02d}{i:026x}"}
+                endpoints = {"line": demo_coverage.resident_line(t_index, d_index, i)}
                 if i % 2 == 0:
                     endpoints["email"] = f"{tenant.id}.{district.id}.{i}@example.jp"
                 if i % 3 == 0:
@@ -183,6 +183,7 @@ async def run_demo(settings: Settings, *, serve: bool = False) -> int:
             await _print_handoffs(ledger, echo)
             print_site(settings, echo, f"http://{settings.web.host}:{pipeline.web_port}" if pipeline.web_port else None)
             await _print_consistency(runtime, echo)
+            complete = await _safety_drill(settings, bus, ledger, echo) and complete
             await _run_drill(settings, ledger, echo)
             if serve:
                 _demo_officers(officers, echo, pipeline.web_port)
@@ -214,6 +215,24 @@ async def _print_consistency(runtime: Runtime, echo: Any) -> None:
             counts[s.problem or "agrees"] = counts.get(s.problem or "agrees", 0) + 1
     echo("\nEvery medium read back (consistency guard): "
          + ", ".join(f"{n} {what}" for what, n in sorted(counts.items())))  # fmt: skip
+
+
+async def _safety_drill(settings: Settings, bus: EmbeddedBus, ledger: Ledger, echo: Any) -> bool:
+    """A safety check (安否確認) and its coverage per district rising as residents answer and a
+    district leader marks their list (docs/coverage.md)."""
+    echo("\nSafety-check drill: officer 田中 asks 川島 and 大町 for a safety answer (安否確認):")
+    raw = _raw(demo_coverage.sample(SAMPLES), "tanaka")
+    await submit(bus, raw, ledger)
+    await _wait(ledger, 20, raw.id)
+    alert_id = await _held(ledger, "anamizu")
+    if alert_id is None:
+        echo("    the safety check was not held for a second officer: nothing to measure", err=True)
+        return False
+    await approve(bus, ledger, "anamizu", alert_id, "officer:anamizu/sato", origin="demo")
+    echo("    officer 佐藤 approves; coverage read back from the ledger after each step:")
+    done = await _wait(ledger, 30)
+    await demo_coverage.run(settings, bus, ledger, alert_id, echo)
+    return done
 
 
 async def _run_drill(settings: Settings, ledger: Ledger, echo: Any) -> None:

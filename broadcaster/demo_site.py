@@ -5,8 +5,8 @@ from __future__ import annotations
 import json
 from collections.abc import Callable
 
-from adapters.outbound.website.layout import CURRENT, site_dir
 from broadcaster.settings import Settings
+from broadcaster.site_layout import CURRENT, site_dir
 
 
 def print_site(settings: Settings, echo: Callable[[str], object], web_url: str | None) -> None:

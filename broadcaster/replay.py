@@ -62,6 +62,8 @@ class Step:
     # Tenants the telegram's alerts reached but that got nothing new (merged into an earlier
     # report of the same change, or a repeat).
     quiet: list[str] = field(default_factory=list)
+    # Why a quiet tenant got nothing, when the ledger says (a warning already told, docs/r06.md).
+    why: dict[str, str] = field(default_factory=dict)
 
 
 def sequence(paths: Iterable[Path]) -> list[Path]:
@@ -126,6 +128,7 @@ async def _run(settings: Settings, bus: EmbeddedBus, ledger: Ledger, files: Sequ
     steps: list[Step] = []
     seen = {ALERTS: 0}
     dispatch_topics = [s.name for s in topic_specs(settings) if s.name.startswith("dispatch.")]
+    audited = 0
     for n, path in enumerate(files):
         step = Step(file=path.name)
         steps.append(step)
@@ -146,6 +149,10 @@ async def _run(settings: Settings, bus: EmbeddedBus, ledger: Ledger, files: Sequ
             # Arrives at its own report time, so the rules' time windows decide the same each run.
             raw = raw.model_copy(update={"received": first.sent})
         await normalize(_record(INGEST_RAW, n, raw.model_dump_json().encode("utf-8")))
+        for audit_id, tenant, _, detail in await ledger.audit_of("warning_unchanged", audited):
+            audited = audit_id
+            if tenant is not None:
+                step.why[tenant] = str(detail.get("reason", ""))
         new = (await bus.messages(ALERTS))[seen[ALERTS] :]
         seen[ALERTS] += len(new)
         routed: set[str] = set()
@@ -221,7 +228,8 @@ def render(steps: Sequence[Step], names: dict[str, str]) -> str:
                 lines.append(f"    {audience:<10}{state:<16}{severity:<9}{','.join(channels)}")
                 lines.append(f"      {line}")
         for tenant in step.quiet:
-            lines.append(f"  {names.get(tenant, tenant)} ({tenant}): nothing new (merged or a repeat)")
+            why = step.why.get(tenant) or "merged or a repeat"
+            lines.append(f"  {names.get(tenant, tenant)} ({tenant}): nothing new ({why})")
         if not by_tenant and not step.quiet:
             lines.append("  no tenant")
     return "\n".join(lines) + "\n"

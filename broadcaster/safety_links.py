@@ -110,3 +110,36 @@ def quick_reply(alert_id: str) -> dict[str, object]:
             for value, text in ANSWERS.items()
         ]
     }
+
+
+# What a resident may type instead of tapping (the buttons' words, politely or not).
+_TYPED: dict[str, str] = {
+    "無事": "safe", "ぶじ": "safe", "ブジ": "safe",
+    "支援が必要": "need_help", "しえんがひつよう": "need_help",
+    "避難済み": "evacuated", "避難済": "evacuated", "ひなんずみ": "evacuated",
+}  # fmt: skip
+_ENDINGS = ("です", "でした", "。", "！", "!", "です。")
+_QUOTES = "「」『』\"'"
+
+
+def parse_typed(text: str | None) -> tuple[str, str | None] | None:
+    """(answer, note) of a typed safety answer: one of the answers' words first, then what the
+    resident adds after a space, a comma or a new line is the note ("無事 公民館にいます").
+    None for anything else: a typed message is an answer only when it starts with one."""
+    words = (text or "").strip().strip(_QUOTES).strip()
+    if not words:
+        return None
+    head, rest = words, ""
+    for i, ch in enumerate(words):
+        if ch.isspace() or ch in "、,。\n　":
+            head, rest = words[:i], words[i + 1 :]
+            break
+    head = head.strip(_QUOTES)
+    for ending in _ENDINGS:
+        if head.endswith(ending) and head[: -len(ending)] in _TYPED:
+            head = head[: -len(ending)]
+            break
+    answer = _TYPED.get(head)
+    if answer is None:
+        return None
+    return answer, rest.strip(" \u3000、,。\n") or None

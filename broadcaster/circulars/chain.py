@@ -21,7 +21,7 @@ from datetime import datetime, timedelta
 from broadcaster.circulars import ids, steps
 from broadcaster.circulars import store as cs
 from broadcaster.circulars.notifier import Notifier
-from broadcaster.circulars.records import Circular, Delivery, Target
+from broadcaster.circulars.records import Circular, CircularState, Delivery, Target
 from broadcaster.circulars.service import Circulars
 from broadcaster.logging import get_logger
 from broadcaster.model import JST, Alert, Category, Severity
@@ -78,9 +78,9 @@ class Chain:
         if c is None:
             await svc.scheduler.remove(f"circular:{circular_id}")
             return
-        if c.state == "scheduled" and (c.release_at or c.created) <= at:
+        if c.state == CircularState.SCHEDULED and (c.release_at or c.created) <= at:
             await self.release(c, at)
-        elif c.state == "released":
+        elif c.state == CircularState.RELEASED:
             await self.steps(c, at)
         await self.notifier.send(await steps.sendable(svc.db, c.id, at))
         if self._officers_step(c):

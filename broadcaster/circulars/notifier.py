@@ -17,7 +17,7 @@ from datetime import datetime, timedelta
 from broadcaster.channels import Delivery
 from broadcaster.circulars import notice, steps
 from broadcaster.circulars import store as cs
-from broadcaster.circulars.records import Circular, Notice
+from broadcaster.circulars.records import Circular, CircularState, Notice, NoticeState
 from broadcaster.circulars.service import Circulars
 from broadcaster.errors import PermanentError, TransientError
 from broadcaster.logging import get_logger, hash_id
@@ -102,31 +102,31 @@ class Notifier:
         async def one(n: Notice) -> None:
             async with gate:
                 state = await self._one(n, circulars.get(n.circular_id))
-            if state == "sent":
+            if state == NoticeState.SENT:
                 report.sent += 1
-            elif state == "failed":
+            elif state == NoticeState.FAILED:
                 report.failed += 1
-            elif state == "dead":
+            elif state == NoticeState.DEAD:
                 report.dead += 1
                 report.dead_deliveries.add(n.delivery_id)
 
         await asyncio.gather(*(one(n) for n in notices))
         return report
 
-    async def _one(self, n: Notice, c: Circular | None) -> str:
+    async def _one(self, n: Notice, c: Circular | None) -> NoticeState:
         at = self.svc.clock()
         db = self.svc.db
         d = await cs.delivery(db, n.delivery_id)
         if c is None or d is None:
-            await steps.finish_notice(db, n.key, "dead", at, attempts=n.attempts, error="the circular is gone")
-            return "dead"
-        if c.state == "cancelled" and n.purpose != "cancel":
-            await steps.finish_notice(db, n.key, "dropped", at, attempts=n.attempts, error="the circular was cancelled")
-            return "dropped"
+            await steps.finish_notice(db, n.key, NoticeState.DEAD, at, attempts=n.attempts, error="the circular is gone")
+            return NoticeState.DEAD
+        if c.state == CircularState.CANCELLED and n.purpose != "cancel":
+            await steps.finish_notice(db, n.key, NoticeState.DROPPED, at, attempts=n.attempts, error="the circular was cancelled")
+            return NoticeState.DROPPED
         addresses = await cs.addresses_of(db, d.subscriber_id, n.channel) if d.subscriber_id is not None else []
         if not addresses:
-            await steps.finish_notice(db, n.key, "dead", at, attempts=n.attempts, error=f"no {n.channel} address any more")
-            return "dead"
+            await steps.finish_notice(db, n.key, NoticeState.DEAD, at, attempts=n.attempts, error=f"no {n.channel} address any more")
+            return NoticeState.DEAD
         about = notice.About(
             tenant_name=self.svc.tenant_name(c.tenant),
             title=c.title,
@@ -174,20 +174,20 @@ class Notifier:
             log.exception("circular_notice_crashed", channel=n.channel)
             return await self._failed(n, attempt, f"{type(e).__name__}: {e}")
         await steps.finish_notice(
-            db, n.key, "sent", self.svc.clock(), attempts=attempt, mode=result.mode, provider_ref=result.provider_ref
+            db, n.key, NoticeState.SENT, self.svc.clock(), attempts=attempt, mode=result.mode, provider_ref=result.provider_ref
         )
         log.info("circular_notice_sent", circular=c.id, purpose=n.purpose, channel=n.channel, to=hash_id(d.recipient), mode=result.mode)
-        return "sent"
+        return NoticeState.SENT
 
-    async def _failed(self, n: Notice, attempt: int, error: str) -> str:
+    async def _failed(self, n: Notice, attempt: int, error: str) -> NoticeState:
         if attempt >= self.svc.settings.circulars.notice_max_attempts:
             return await self._give_up(n, attempt, f"gave up after {attempt} tries: {error}")
         at: datetime = self.svc.clock()
-        await steps.finish_notice(self.svc.db, n.key, "failed", at, attempts=attempt, error=error[:500])
+        await steps.finish_notice(self.svc.db, n.key, NoticeState.FAILED, at, attempts=attempt, error=error[:500])
         log.warning("circular_notice_failed", circular=n.circular_id, channel=n.channel, attempt=attempt, error=error[:200])
-        return "failed"
+        return NoticeState.FAILED
 
-    async def _give_up(self, n: Notice, attempt: int, error: str) -> str:
-        await steps.finish_notice(self.svc.db, n.key, "dead", self.svc.clock(), attempts=attempt, error=error[:500])
+    async def _give_up(self, n: Notice, attempt: int, error: str) -> NoticeState:
+        await steps.finish_notice(self.svc.db, n.key, NoticeState.DEAD, self.svc.clock(), attempts=attempt, error=error[:500])
         log.error("circular_notice_dead", circular=n.circular_id, channel=n.channel, error=error[:200])
-        return "dead"
+        return NoticeState.DEAD

@@ -4,11 +4,34 @@ from __future__ import annotations
 
 from dataclasses import dataclass, field
 from datetime import datetime
+from enum import StrEnum
 from typing import Any
 
 import sqlalchemy as sa
 
 STEPS = ("remind", "deputy", "officers")
+
+
+class CircularState(StrEnum):
+    """A circular's `state` column: ``scheduled`` (a routine one waiting for its time) →
+    ``released`` (its deliveries made) → ``superseded`` (a newer circular of the same event) or
+    ``cancelled``."""
+
+    SCHEDULED = "scheduled"
+    RELEASED = "released"
+    SUPERSEDED = "superseded"
+    CANCELLED = "cancelled"
+
+
+class NoticeState(StrEnum):
+    """A notice's `state` column: ``pending`` → ``sent``, or ``failed`` (retried later) … →
+    ``dead`` (given up); ``dropped`` when its circular was cancelled before it went out."""
+
+    PENDING = "pending"
+    SENT = "sent"
+    FAILED = "failed"
+    DEAD = "dead"
+    DROPPED = "dropped"
 
 
 @dataclass(frozen=True, slots=True)

@@ -16,7 +16,7 @@ from typing import Any
 
 from broadcaster.circulars import store as cs
 from broadcaster.circulars.forms import HEADCOUNT_FIELDS, SAFETY_FIELDS, describe
-from broadcaster.circulars.records import Circular, Delivery
+from broadcaster.circulars.records import Circular, CircularState, Delivery
 from broadcaster.model import JST
 from broadcaster.settings import Settings
 from broadcaster.store.db import Database
@@ -208,7 +208,7 @@ async def latest_safety_circular(db: Database, tenant: str) -> Circular | None:
     """
     drill = None
     for c in await cs.circulars_of(db, tenant, limit=50):
-        if c.form == "safety" and c.state in ("released", "superseded"):
+        if c.form == "safety" and c.state in (CircularState.RELEASED, CircularState.SUPERSEDED):
             if c.status == "Actual":
                 return c
             drill = drill or c

@@ -18,6 +18,7 @@ from broadcaster.circulars import attachments, ids
 from broadcaster.circulars import store as cs
 from broadcaster.circulars.config import FormKind
 from broadcaster.circulars.forms import FORMS
+from broadcaster.circulars.records import CircularState
 from broadcaster.circulars.service import Circulars
 
 MAX_TITLE = 100
@@ -130,7 +131,7 @@ async def call_off(svc: Circulars, tenant: str, circular_id: str, actor: str) ->
     c = await cs.circular(svc.db, circular_id, tenant)
     if c is None or not await cs.withdraw(svc.db, tenant, circular_id, actor, svc.clock()):
         return False
-    if c.state == "released":
+    if c.state == CircularState.RELEASED:
         people = await cs.deliveries(svc.db, circular_id)
         targets = await cs.resolve(svc.db, tenant, [d.recipient for d in people], "leader", None, svc.settings.circulars.notify_channels)
         reach = {t.recipient: t.channels for t in targets}

@@ -14,7 +14,7 @@ from typing import Any
 
 import sqlalchemy as sa
 
-from broadcaster.circulars.records import STEPS, Delivery, Notice, Target
+from broadcaster.circulars.records import STEPS, CircularState, Delivery, Notice, NoticeState, Target
 from broadcaster.circulars.store import event, insert_deliveries, insert_ignore, notice_row
 from broadcaster.store import tables as t
 from broadcaster.store.db import Database
@@ -122,7 +122,7 @@ async def sendable(db: Database, circular_id: str, at: datetime) -> list[Notice]
         sa.select(N)
         .where(
             N.c.circular_id == circular_id,
-            sa.or_(N.c.state == "pending", sa.and_(N.c.state == "failed", N.c.next_attempt <= at)),
+            sa.or_(N.c.state == NoticeState.PENDING, sa.and_(N.c.state == NoticeState.FAILED, N.c.next_attempt <= at)),
         )
         .order_by(N.c.created, N.c.key)
     )
@@ -130,7 +130,7 @@ async def sendable(db: Database, circular_id: str, at: datetime) -> list[Notice]
 
 
 async def notices_for(db: Database, delivery_ids: Sequence[str], purpose: str) -> list[Notice]:
-    q = sa.select(N).where(N.c.delivery_id.in_(list(delivery_ids)), N.c.purpose == purpose, N.c.state.in_(("pending", "failed")))
+    q = sa.select(N).where(N.c.delivery_id.in_(list(delivery_ids)), N.c.purpose == purpose, N.c.state.in_((NoticeState.PENDING, NoticeState.FAILED)))
     return await db.read(lambda c: [Notice.of(r) for r in c.execute(q.order_by(N.c.created, N.c.key))])
 
 
@@ -147,7 +147,7 @@ async def begin_notice(db: Database, key: str) -> int:
 async def finish_notice(
     db: Database,
     key: str,
-    state: str,
+    state: NoticeState,
     at: datetime,
     *,
     attempts: int,
@@ -156,10 +156,10 @@ async def finish_notice(
     error: str | None = None,
 ) -> None:
     values: dict[str, Any] = {"state": state, "mode": mode, "provider_ref": provider_ref, "error": error}
-    if state == "sent":
+    if state == NoticeState.SENT:
         values["sent_at"] = at
         values["next_attempt"] = None
-    elif state == "failed":
+    elif state == NoticeState.FAILED:
         values["next_attempt"] = at + timedelta(seconds=NOTICE_BACKOFF_S[min(attempts, len(NOTICE_BACKOFF_S)) - 1])
     await db.write(lambda c: c.execute(N.update().where(N.c.key == key).values(**values)))
 
@@ -168,7 +168,7 @@ async def unreachable(db: Database, circular_id: str) -> list[str]:
     """Leaders' deliveries with no notice that went out or may still go out."""
 
     def work(c: sa.Connection) -> list[str]:
-        alive = sa.select(N.c.delivery_id).where(N.c.circular_id == circular_id, N.c.state != "dead", N.c.purpose == "notify")
+        alive = sa.select(N.c.delivery_id).where(N.c.circular_id == circular_id, N.c.state != NoticeState.DEAD, N.c.purpose == "notify")
         return list(
             c.execute(
                 sa.select(D.c.id).where(
@@ -186,12 +186,12 @@ async def next_due(db: Database, circular_id: str) -> datetime | None:
     def work(c: sa.Connection) -> datetime | None:
         found: list[datetime] = []
         row = c.execute(sa.select(C.c.state, C.c.release_at, C.c.created).where(C.c.id == circular_id)).first()
-        if row is None or (row.state == "cancelled" and not _pending(c, circular_id)):
+        if row is None or (row.state == CircularState.CANCELLED and not _pending(c, circular_id)):
             return None
-        if row.state == "scheduled":
+        if row.state == CircularState.SCHEDULED:
             release: datetime = row.release_at or row.created
             return release
-        if row.state == "released":
+        if row.state == CircularState.RELEASED:
             covered = _stand_in_confirmed(c, circular_id)
             for s in STEPS:
                 q = sa.select(_DUE[s], D.c.district).where(
@@ -203,12 +203,12 @@ async def next_due(db: Database, circular_id: str) -> datetime | None:
                 )
                 found.extend(when for when, district in c.execute(q) if district not in covered)
         retry = c.execute(
-            sa.select(sa.func.min(N.c.next_attempt)).where(N.c.circular_id == circular_id, N.c.state == "failed")
+            sa.select(sa.func.min(N.c.next_attempt)).where(N.c.circular_id == circular_id, N.c.state == NoticeState.FAILED)
         ).scalar()
         if retry is not None:
             found.append(retry)
         pending = c.execute(
-            sa.select(sa.func.min(N.c.created)).where(N.c.circular_id == circular_id, N.c.state == "pending")
+            sa.select(sa.func.min(N.c.created)).where(N.c.circular_id == circular_id, N.c.state == NoticeState.PENDING)
         ).scalar()
         if pending is not None:
             found.append(pending)
@@ -223,13 +223,13 @@ async def open_circulars(db: Database, limit: int = 1000) -> list[tuple[str, str
     def work(c: sa.Connection) -> list[tuple[str, str]]:
         steps_left = sa.or_(*(sa.and_(_DUE[s].is_not(None), _TAKEN[s].is_(None)) for s in STEPS))
         busy = sa.select(D.c.circular_id).where(D.c.role == "leader", D.c.confirmed_at.is_(None), steps_left)
-        noticing = sa.select(N.c.circular_id).where(N.c.state.in_(("pending", "failed")))
+        noticing = sa.select(N.c.circular_id).where(N.c.state.in_((NoticeState.PENDING, NoticeState.FAILED)))
         q = (
             sa.select(C.c.tenant, C.c.id)
             .where(
                 sa.or_(
-                    C.c.state == "scheduled",
-                    sa.and_(C.c.state == "released", C.c.id.in_(busy)),
+                    C.c.state == CircularState.SCHEDULED,
+                    sa.and_(C.c.state == CircularState.RELEASED, C.c.id.in_(busy)),
                     C.c.id.in_(noticing),
                 )
             )
@@ -242,4 +242,4 @@ async def open_circulars(db: Database, limit: int = 1000) -> list[tuple[str, str
 
 
 def _pending(c: sa.Connection, circular_id: str) -> bool:
-    return c.execute(sa.select(N.c.key).where(N.c.circular_id == circular_id, N.c.state.in_(("pending", "failed"))).limit(1)).first() is not None
+    return c.execute(sa.select(N.c.key).where(N.c.circular_id == circular_id, N.c.state.in_((NoticeState.PENDING, NoticeState.FAILED))).limit(1)).first() is not None

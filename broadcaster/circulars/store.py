@@ -18,7 +18,14 @@ import sqlalchemy as sa
 from broadcaster.circulars import ids
 from broadcaster.circulars.attachments import Checked
 from broadcaster.circulars.forms import Answer
-from broadcaster.circulars.records import AttachmentInfo, Circular, Delivery, Target
+from broadcaster.circulars.records import (
+    AttachmentInfo,
+    Circular,
+    CircularState,
+    Delivery,
+    NoticeState,
+    Target,
+)
 from broadcaster.store import tables as t
 from broadcaster.store.audiences import address_hash, dialect_insert
 from broadcaster.store.db import Database
@@ -53,7 +60,7 @@ class NewCircular:
     due: datetime | None = None
     release_at: datetime | None = None
 
-    def row(self, state: str, at: datetime) -> dict[str, Any]:
+    def row(self, state: CircularState, at: datetime) -> dict[str, Any]:
         return {
             "id": self.id,
             "tenant": self.tenant,
@@ -72,7 +79,7 @@ class NewCircular:
             "state": state,
             "due": self.due,
             "release_at": self.release_at,
-            "released_at": at if state == "released" else None,
+            "released_at": at if state == CircularState.RELEASED else None,
             "created": at,
             "created_by": self.created_by,
         }
@@ -152,7 +159,7 @@ def notice_row(delivery_id: str, circular_id: str, tenant: str, purpose: str, ch
         "tenant": tenant,
         "purpose": purpose,
         "channel": channel,
-        "state": "pending",
+        "state": NoticeState.PENDING,
         "attempts": 0,
         "created": at,
     }
@@ -173,7 +180,7 @@ async def record_emergency(
     def work(c: sa.Connection) -> list[str]:
         row = c.execute(sa.select(C.c.texts, C.c.state).where(C.c.id == new.id)).first()
         if row is None:
-            c.execute(C.insert().values(**new.row("released", at)))
+            c.execute(C.insert().values(**new.row(CircularState.RELEASED, at)))
             event(c, new.tenant, new.id, "released", "system:circular", at, alert=new.alert_id)
             if new.event_key:
                 c.execute(
@@ -182,9 +189,9 @@ async def record_emergency(
                         C.c.tenant == new.tenant,
                         C.c.event_key == new.event_key,
                         C.c.id != new.id,
-                        C.c.state == "released",
+                        C.c.state == CircularState.RELEASED,
                     )
-                    .values(state="superseded")
+                    .values(state=CircularState.SUPERSEDED)
                 )
         else:
             texts = dict(row.texts or {})
@@ -202,10 +209,10 @@ async def cancel_event(db: Database, tenant: str, alert_ids: Sequence[str], even
     def work(c: sa.Connection) -> list[str]:
         wanted = sa.or_(C.c.alert_id.in_(list(alert_ids)), C.c.event_key == event_key)
         found = list(
-            c.execute(sa.select(C.c.id).where(C.c.tenant == tenant, wanted, C.c.state.in_(("released", "superseded")))).scalars()
+            c.execute(sa.select(C.c.id).where(C.c.tenant == tenant, wanted, C.c.state.in_((CircularState.RELEASED, CircularState.SUPERSEDED)))).scalars()
         )
         if found:
-            c.execute(C.update().where(C.c.id.in_(found)).values(state="cancelled"))
+            c.execute(C.update().where(C.c.id.in_(found)).values(state=CircularState.CANCELLED))
             for cid in found:
                 event(c, tenant, cid, "cancelled", "system:circular", at)
         return found
@@ -229,7 +236,7 @@ async def add_notices(db: Database, delivery_ids: Sequence[str], purpose: str, c
 
 async def create_routine(db: Database, new: NewCircular, files: Sequence[Checked], at: datetime) -> None:
     def work(c: sa.Connection) -> None:
-        c.execute(C.insert().values(**new.row("scheduled", at)))
+        c.execute(C.insert().values(**new.row(CircularState.SCHEDULED, at)))
         for f in files:
             c.execute(
                 F.insert().values(
@@ -254,7 +261,7 @@ async def release(db: Database, circular_id: str, targets: Sequence[Target], at:
 
     def work(c: sa.Connection) -> list[str] | None:
         done = c.execute(
-            C.update().where(C.c.id == circular_id, C.c.state == "scheduled").values(state="released", released_at=at)
+            C.update().where(C.c.id == circular_id, C.c.state == CircularState.SCHEDULED).values(state=CircularState.RELEASED, released_at=at)
         )
         if done.rowcount != 1:
             return None
@@ -268,7 +275,7 @@ async def release(db: Database, circular_id: str, targets: Sequence[Target], at:
 async def set_release(db: Database, tenant: str, circular_id: str, when: datetime, actor: str, at: datetime) -> bool:
     def work(c: sa.Connection) -> bool:
         done = c.execute(
-            C.update().where(C.c.id == circular_id, C.c.tenant == tenant, C.c.state == "scheduled").values(release_at=when)
+            C.update().where(C.c.id == circular_id, C.c.tenant == tenant, C.c.state == CircularState.SCHEDULED).values(release_at=when)
         )
         if done.rowcount == 1:
             event(c, tenant, circular_id, "release_set", actor, at, release_at=when.isoformat())
@@ -283,8 +290,8 @@ async def withdraw(db: Database, tenant: str, circular_id: str, actor: str, at: 
     def work(c: sa.Connection) -> bool:
         done = c.execute(
             C.update()
-            .where(C.c.id == circular_id, C.c.tenant == tenant, C.c.origin == "routine", C.c.state.in_(("scheduled", "released")))
-            .values(state="cancelled")
+            .where(C.c.id == circular_id, C.c.tenant == tenant, C.c.origin == "routine", C.c.state.in_((CircularState.SCHEDULED, CircularState.RELEASED)))
+            .values(state=CircularState.CANCELLED)
         )
         if done.rowcount == 1:
             event(c, tenant, circular_id, "cancelled", actor, at)

@@ -31,7 +31,7 @@ def leaders_group() -> None:
 def link_code(ctx: click.Context, tenant: str, leader: str, minutes: int, officer: str | None) -> None:
     """A one-time code that links the leader's LINE account to their record. Earlier codes of the
     same leader stop working."""
-    from broadcaster.web.line_hook import issue_link_code
+    from broadcaster.line_links import issue_link_code
 
     loaded = settings(ctx)
     require_tenant(loaded, tenant)

@@ -6,6 +6,8 @@ together; settings.py only mounts it.
 
 from __future__ import annotations
 
+from pathlib import Path
+
 from pydantic import BaseModel, ConfigDict, Field
 
 
@@ -30,3 +32,6 @@ class CoverageSettings(BaseModel):
     # cancelled, is in force.
     support_alert_kinds: list[str] = Field(default_factory=lambda: ["evacuation", "tsunami", "special_warning", "earthquake"])
     support_event_hours: float = Field(default=24.0, gt=0)
+    # The district view: <maps_dir>/<tenant>.geojson, the districts' outlines (docs/coverage.md).
+    # Without one, the console shows the table alone.
+    maps_dir: Path | None = None

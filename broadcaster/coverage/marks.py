@@ -7,10 +7,13 @@ reached that way; marking again changes nothing.
 
 from __future__ import annotations
 
+from collections.abc import Mapping
 from datetime import datetime
 
 import sqlalchemy as sa
 
+from broadcaster.coverage.config import CoverageSettings
+from broadcaster.coverage.counts import compute
 from broadcaster.model import now
 from broadcaster.store import tables as t
 from broadcaster.store.audiences import dialect_insert
@@ -67,3 +70,28 @@ async def mark(
         return bool(c.execute(stmt).rowcount)
 
     return await db.write(work)
+
+
+async def mark_unreached(
+    db: Database,
+    tenant: str,
+    alert_id: str,
+    district: str,
+    districts: Mapping[str, str],
+    settings: CoverageSettings,
+    medium: str,
+    *,
+    actor: str,
+    at: datetime | None = None,
+) -> list[str]:
+    """Mark every household of `district` not reached yet on any medium; their keys.
+
+    A leader's confirmation of an alert's circular reaches the district's households the
+    circular goes round (docs/coverage.md); a household another medium already reached keeps
+    that medium alone, so the table says what the circular added.
+    """
+    cov = await compute(db, tenant, alert_id, districts, settings, at=at)
+    row = next((r for r in cov.districts if r.district == district), None) if cov is not None else None
+    if row is None:
+        return []
+    return [h.key for h in row.unreached if await mark(db, tenant, alert_id, h.key, medium, actor=actor, at=at)]

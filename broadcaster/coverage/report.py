@@ -63,21 +63,21 @@ def render(cov: Coverage) -> list[str]:
             "",
         ]
     )
-    widths = [max(_width(r[i]) for r in table) for i in range(len(head))]
+    widths = [max(text_width(r[i]) for r in table) for i in range(len(head))]
     for r in table:
         lines.append(
-            "  ".join(_pad(cell, widths[i], right=0 < i < len(head) - 1) for i, cell in enumerate(r)).rstrip()
+            "  ".join(pad(cell, widths[i], right=0 < i < len(head) - 1) for i, cell in enumerate(r)).rstrip()
         )
     return lines
 
 
-def _width(text: str) -> int:
+def text_width(text: str) -> int:
     # Japanese characters take two columns on a terminal.
     return sum(2 if ord(ch) > 0x2E80 else 1 for ch in text)
 
 
-def _pad(text: str, width: int, *, right: bool) -> str:
-    space = " " * (width - _width(text))
+def pad(text: str, width: int, *, right: bool) -> str:
+    space = " " * (width - text_width(text))
     return space + text if right else text + space
 
 

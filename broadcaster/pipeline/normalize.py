@@ -28,6 +28,7 @@ from broadcaster.model import (
     cap_datetime,
     now,
 )
+from broadcaster.model.warnstate import Claim
 from broadcaster.offloop import Lane
 from broadcaster.parsing import SourceParser
 from broadcaster.pipeline.coast import as_lifted, localize
@@ -35,6 +36,7 @@ from broadcaster.pipeline.hops import H_NORMALIZED, H_TENANT, carry, stamp
 from broadcaster.pipeline.merge import change_of
 from broadcaster.pipeline.messages import alert_message
 from broadcaster.pipeline.tenancy import TenantDirectory
+from broadcaster.pipeline.warnstate import claims_of
 from broadcaster.store.ledger import Ledger
 
 log = get_logger(__name__)
@@ -147,7 +149,7 @@ async def resolve_references(alert: Alert, ledger: Ledger) -> Alert | Refused:
     return alert.model_copy(update={"references": tuple(refs), "event_key": event_key})
 
 
-async def lift_as_update(alert: Alert, ledger: Ledger) -> Alert:
+async def lift_as_update(alert: Alert, ledger: Ledger, claims: Sequence[Claim] | None = None) -> Alert:
     """A shared source's alert that lifts or lowers what a tenant was told becomes an Update of
     the latest alert the tenant had of the same event, so that it reaches every medium and
     audience that carried the graver word (docs/decisions.md, decisions 3 and 10).
@@ -158,8 +160,17 @@ async def lift_as_update(alert: Alert, ledger: Ledger) -> Alert:
     (大津波警報 to 津波注意報) is an Update without it. A lift for a town that was never told
     anything of the event stays as it came, and so does a telegram as grave as the last or graver
     (the rules send it as news).
+
+    A warning lift (`claims`, pipeline/warnstate.py) is an all-clear of the alerts that told the
+    town those warnings, in whichever format they came (docs/r06.md): the older format's lift
+    after the level-based warning reaches where the level-based warning went.
     """
-    if alert.msg_type is not MsgType.ALERT or alert.origin == "manual" or not alert.info or alert.tenant is None:
+    if (
+        alert.msg_type is not MsgType.ALERT
+        or alert.origin == "manual"
+        or not alert.info
+        or alert.tenant is None
+    ):
         return alert
     info = alert.primary
     lifted = (info.param("allLifted") or "").lower() == "true"
@@ -167,7 +178,13 @@ async def lift_as_update(alert: Alert, ledger: Ledger) -> Alert:
     if not lifted and not tsunami:
         return alert
     earlier = await ledger.earlier_alerts(alert)
-    latest = await ledger.alert(alert.tenant, earlier[-1]) if earlier else None
+    tellers: list[str] = []
+    if lifted and claims:
+        tellers = await ledger.warning_tellers(
+            alert.tenant, sorted({(c.area, h) for c in claims for h in c.hazards})
+        )
+    latest_id = earlier[-1] if earlier else (tellers[-1] if tellers else None)
+    latest = await ledger.alert(alert.tenant, latest_id) if latest_id else None
     if latest is None or not latest.info:
         return alert
     told = latest.primary
@@ -186,10 +203,45 @@ async def lift_as_update(alert: Alert, ledger: Ledger) -> Alert:
     return alert.model_copy(
         update={
             "msg_type": MsgType.UPDATE,
-            "references": (f"{latest.sender},{latest.identifier},{cap_datetime(latest.sent)}",),
+            "references": await _references(ledger, latest, tellers),
             "info": (info.model_copy(update={"response_type": response}), *alert.info[1:]),
         }
     )
+
+
+async def cancel_as_told(alert: Alert, ledger: Ledger) -> Alert:
+    """A shared source's 取消 says, to each tenant, what that tenant was told: the severity and
+    the event of the latest alert of the event the tenant had (a 大津波警報 coast hears that its
+    大津波警報 is cancelled, the next coast its 津波警報), not the telegram's general title."""
+    if (
+        alert.msg_type is not MsgType.CANCEL
+        or alert.origin == "manual"
+        or not alert.info
+        or alert.tenant is None
+    ):
+        return alert
+    told: Alert | None = None
+    for identifier in reversed(await ledger.earlier_alerts(alert)):
+        earlier = await ledger.alert(alert.tenant, identifier)
+        if earlier is not None and earlier.info and earlier.msg_type is not MsgType.CANCEL:
+            told = earlier
+            break
+    if told is None:
+        return alert
+    # What the cancelled telegram told the town no longer holds (docs/r06.md): the corrected
+    # telegram that follows is news again.
+    await ledger.forget_warnings(alert.tenant, [told.identifier])
+    was = told.primary
+    info = alert.primary.model_copy(update={"severity": was.severity, "event": was.event})
+    return alert.model_copy(update={"info": (info, *alert.info[1:])})
+
+
+async def _references(ledger: Ledger, latest: Alert, tellers: Sequence[str]) -> tuple[str, ...]:
+    """The alert the lift follows, and the alerts that told the town what it lifts."""
+    tenant = latest.tenant or ""
+    told = [latest] + [a for a in [await ledger.alert(tenant, i) for i in tellers] if a is not None]
+    refs = [f"{a.sender},{a.identifier},{cap_datetime(a.sent)}" for a in told]
+    return tuple(dict.fromkeys(refs))
 
 
 def _rank(severity: Severity) -> int:
@@ -250,8 +302,15 @@ class NormalizeStage:
                 return await self._quarantine(raw, resolved)
             alerts.append(resolved)
         try:
+            # A cancel names, to each town, what that town was told.
+            alerts = [await cancel_as_told(a, self.ledger) for a in alerts]
             # A lift of everything the town was told is an all-clear of it, not news of its own.
-            alerts = [await lift_as_update(a, self.ledger) for a in alerts]
+            alerts = [
+                await lift_as_update(
+                    a, self.ledger, claims_of(a, self.directory.context(a.tenant, a)) if a.tenant else None
+                )
+                for a in alerts
+            ]
             # Updates and cancels of this event that came first and reached nobody are recorded
             # for these tenants before this one: a cancelled original is then superseded, never sent.
             adopted = await self._adopt_orphans(raw, alerts)
@@ -260,9 +319,17 @@ class NormalizeStage:
             # first report's event.
             alerts = await self.ledger.continue_merged(alerts)
             changes = [
-                change_of(a, self.directory.context(a.tenant, a)) if a.tenant is not None else None for a in alerts
+                change_of(a, self.directory.context(a.tenant, a)) if a.tenant is not None else None
+                for a in alerts
             ]
-            states = await self.ledger.record_ingest(raw, alerts, changes)
+            # A warning telegram that changes nothing the town was told (another format of the
+            # same change, docs/r06.md) is recorded as merged too, with the reason.
+            warnings = [
+                claims_of(a, self.directory.context(a.tenant, a)) if a.tenant is not None else None
+                for a in alerts
+            ]
+            unchanged: dict[int, str] = {}
+            states = await self.ledger.record_ingest(raw, alerts, changes, warnings, unchanged)
             if not alerts:
                 orphan = next((a for a in parsed if a.msg_type is not MsgType.ALERT), None)
                 if orphan is not None and raw.tenant is None:
@@ -272,7 +339,16 @@ class NormalizeStage:
             return Retry(backoff(record.attempt, self.retry_tiers), f"ledger: {e}")
         out: list[Outgoing] = []
         normalized = now()
-        for alert, state in [*adopted, *zip(alerts, states, strict=True)]:
+        for index, (alert, state) in enumerate([*adopted, *zip(alerts, states, strict=True)]):
+            reason = unchanged.get(index - len(adopted))
+            if state == "merged" and reason is not None:
+                log.info(
+                    "alert_unchanged", tenant=alert.tenant, alert=alert.identifier, raw=raw.id, reason=reason
+                )
+                # On the town's audit trail, so that an officer asking why a telegram went
+                # nowhere reads it on the console (docs/r06.md).
+                await self._audit_unchanged(alert, raw, reason)
+                continue
             if state == "merged":
                 log.info("alert_merged", tenant=alert.tenant, alert=alert.identifier, raw=raw.id)
                 continue
@@ -316,6 +392,18 @@ class NormalizeStage:
             out += list(zip(assigned, states, strict=True))
             log.info("orphan_adopted", raw=orphan.id, by=raw.id, alerts=len(assigned))
         return out
+
+    async def _audit_unchanged(self, alert: Alert, raw: RawEvent, reason: str) -> None:
+        try:
+            await self.ledger.audit(
+                actor="system:normalize",
+                action="warning_unchanged",
+                tenant=alert.tenant,
+                target=alert.identifier,
+                detail={"raw": raw.id, "reason": reason[:1000]},
+            )
+        except Exception as e:  # the alert is recorded; a lost audit line must not resend it
+            log.error("audit_write_failed", stage=self.group, error=str(e))
 
     async def _quarantine(self, raw: RawEvent, refused: Refused) -> Outcome:
         log.warning(

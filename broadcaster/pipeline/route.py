@@ -21,6 +21,7 @@ from datetime import datetime, timedelta
 
 from pydantic import ValidationError
 
+from broadcaster import safety_links
 from broadcaster.bus import Ack, Bus, DeadLetter, Outcome, Record, Retry
 from broadcaster.bus.topics import backoff
 from broadcaster.channels import ChannelProfile
@@ -31,6 +32,7 @@ from broadcaster.model import (
     Dispatch,
     Explanation,
     MsgType,
+    NamedValue,
     Priority,
     now,
 )
@@ -66,6 +68,19 @@ class Routed:
     verdict: two_person.Verdict = field(default_factory=lambda: two_person.Verdict(False))
     suppressed: list[Decision] = field(default_factory=list)
     marks: list[tuple[str, str, str]] = field(default_factory=list)
+    # A rule that carried it asks for a safety answer (docs/coverage.md).
+    safety_check: bool = False
+
+
+def asking_safety(alert: Alert) -> Alert:
+    """The alert with the `safety_check` parameter on each info block."""
+    ask = NamedValue(value_name=safety_links.PARAMETER, value="yes")
+    info = tuple(
+        i.model_copy(update={"parameter": (*(p for p in i.parameter if p.value_name != ask.value_name), ask)})
+        for i in alert.info
+    )
+    # Validated afresh: a copy would keep the original's cached views of its info.
+    return Alert.model_validate_json(alert.model_copy(update={"info": info}).model_dump_json(by_alias=True))
 
 
 def _languages(lang: str) -> tuple[str, ...]:
@@ -108,6 +123,12 @@ class RouteStage:
             return DeadLetter(f"alert for unknown tenant {alert.tenant!r}")
         try:
             routed = await self.route(alert)
+            if routed.safety_check and not safety_links.asks(alert):
+                # The rules ask for a safety answer: the alert says so wherever it is read
+                # (the channels' buttons and links, the answer pages), as an officer's tick would.
+                alert = asking_safety(alert)
+                await self.ledger.replace_alert_data(alert)
+            assert alert.tenant is not None
             # Said once, when the alert is first held (not again on a redelivery).
             newly_held = routed.held and await self.ledger.alert_state(alert.tenant, alert.identifier) != "held"
             # One transaction: the dispatches, the put-off ones and the dedupe marks are recorded
@@ -173,7 +194,7 @@ class RouteStage:
         decisions = _first_per_slot(
             c for c in (self._collapse(d) for d in self.engines(alert.tenant).decide(alert, ctx)) if c is not None
         )
-        routed = Routed()
+        routed = Routed(safety_check=any(d.safety_check for d in decisions))
         decisions = await self._dedupe(alert, decisions, routed)
         decisions = decisions + await self._preferred(alert, decisions)
         current = now()

@@ -14,7 +14,7 @@ from typing import Any
 
 from broadcaster.logging import get_logger
 from broadcaster.model import RawEvent
-from broadcaster.model.raw import MANUAL_CONTENT_TYPE as CONTENT_TYPE
+from broadcaster.model.manual import CONTENT_TYPE, manual_alert_id
 from broadcaster.pipeline.ingest import submit
 from broadcaster.scheduler import SchedulerService
 
@@ -60,7 +60,7 @@ def register(service: SchedulerService, rt: Any) -> None:
         )
         await submit(rt.bus, raw, rt.ledger)
         await rt.ledger.audit(
-            actor=officer, action="scheduled_send", tenant=tenant, target=f"m-{tenant}-{raw.id[:24]}", origin="scheduler",
+            actor=officer, action="scheduled_send", tenant=tenant, target=manual_alert_id(tenant, raw.id), origin="scheduler",
             detail={"headline": doc.get("headline"), "status": doc.get("status")},
         )
         log.info("scheduled_send", tenant=tenant, raw=raw.id)

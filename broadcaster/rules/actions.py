@@ -141,6 +141,7 @@ def decisions_of(rule: Rule, reasons: list[str], f: Facts, seen: set[tuple[str, 
                         explanation=explanation,
                         not_before=due,
                         dedupe=mark,
+                        safety_check=rule.safety_check,
                     )
                 )
     if f.msg_type is MsgType.ALERT:

@@ -31,6 +31,8 @@ class Decision:
     purpose: str = "send"
     scope: str | None = None
     dedupe: DedupeMark | None = None
+    # The rule asks residents for a safety answer (docs/coverage.md).
+    safety_check: bool = False
 
     @property
     def slot(self) -> tuple[str, str]:

@@ -249,6 +249,9 @@ class Rule(_Strict):
     template: str = "auto"
     priority: Priority = Priority.NORMAL
     require_approval: bool = False
+    # Ask the residents it reaches for a safety answer (安否確認, docs/coverage.md): the alert
+    # gets the `safety_check` parameter, as the console's tick gives it.
+    safety_check: bool = False
     delay: Duration | None = None
     quiet_hours: Window | None = None
     dedupe: Dedupe | None = None

@@ -8,12 +8,12 @@ replaced by a correction, cannot be cancelled again: one event gets one 取消 p
 from __future__ import annotations
 
 import hashlib
-import re
 from dataclasses import dataclass
 from datetime import datetime
 
 import sqlalchemy as sa
 
+from broadcaster.model.manual import manual_alert_id, raw_part_of
 from broadcaster.store import tables as t
 from broadcaster.store.db import Database
 
@@ -107,7 +107,7 @@ async def standing(db: Database, tenant: str, alert_id: str) -> Standing | None:
             ).first()
             if claim is not None:
                 cancel = Follower(
-                    f"m-{tenant}-{claim.id[:24]}", CANCEL, claim.received, claim.submitted_by, "received"
+                    manual_alert_id(tenant, claim.id), CANCEL, claim.received, claim.submitted_by, "received"
                 )
         update = next(
             (f for f in later if f.msg_type != CANCEL and f.state not in ("held", "withdrawn", "rejected")),
@@ -120,9 +120,8 @@ async def standing(db: Database, tenant: str, alert_id: str) -> Standing | None:
 
 async def submitted(db: Database, tenant: str, alert_id: str) -> bool:
     """Whether a manual alert of this id was submitted for this tenant (and may not be recorded yet)."""
-    prefix = f"m-{tenant}-"
-    raw_part = alert_id.removeprefix(prefix)
-    if not alert_id.startswith(prefix) or not re.fullmatch(r"[0-9a-f]{24}", raw_part):
+    raw_part = raw_part_of(tenant, alert_id)
+    if raw_part is None:
         return False
     r = t.raw_events
 

@@ -19,7 +19,8 @@ import sqlalchemy as sa
 from broadcaster.model import KIND, Alert, Dispatch, MsgType, RawEvent, Receipt, ReceiptStatus, now
 from broadcaster.model.change import RELAY, Change
 from broadcaster.model.states import FINAL_STATES, AlertState, DispatchState, dispatch_state_of
-from broadcaster.store import merges, routing
+from broadcaster.model.warnstate import Claim as WarningClaim
+from broadcaster.store import merges, routing, warnstates
 from broadcaster.store import tables as t
 from broadcaster.store.db import Database
 
@@ -213,16 +214,25 @@ class Ledger:
         await self.db.write(work)
 
     async def record_ingest(
-        self, raw: RawEvent, alerts: Sequence[Alert], changes: Sequence[Change | None] | None = None
+        self,
+        raw: RawEvent,
+        alerts: Sequence[Alert],
+        changes: Sequence[Change | None] | None = None,
+        warnings: Sequence[tuple[WarningClaim, ...] | None] | None = None,
+        unchanged: dict[int, str] | None = None,
     ) -> list[str]:
         """Store the raw event and its per-tenant alerts; for each alert, its state afterwards.
 
         "received" means not routed yet (new, or left so by a crash): it must go on to routing.
         "merged" means another source reported the same change first (`changes[i]`, claimed in
-        this transaction; broadcaster/store/merges.py): the alert is kept but goes nowhere.
+        this transaction; broadcaster/store/merges.py), or that the alert's warning telegram
+        changes nothing the town was told (`warnings[i]`, settled in this transaction against the
+        town's warning state; broadcaster/store/warnstates.py, docs/r06.md; the reason goes to
+        `unchanged[i]`): the alert is kept but goes nowhere.
         """
         status = "accepted" if alerts else "unmatched"
         claims = list(changes) if changes is not None else [None] * len(alerts)
+        states_claimed = list(warnings) if warnings is not None else [None] * len(alerts)
 
         def work(c: sa.Connection) -> list[str]:
             c.execute(self._insert_ignore(t.raw_events), [_raw_row(raw, status, len(alerts))])
@@ -233,12 +243,19 @@ class Ledger:
                 .values(status=status, alerts=len(alerts))
             )
             states: list[str] = []
-            for alert, change in zip(alerts, claims, strict=True):
+            for index, (alert, change, said) in enumerate(zip(alerts, claims, states_claimed, strict=True)):
                 initial = "received"
-                if change is not None and not _exists(c, alert):
+                fresh = not _exists(c, alert)
+                if change is not None and fresh:
                     info = alert.primary
                     claim = merges.claim(c, change, relay=info.param(RELAY), origin=alert.origin)
                     initial = "merged" if claim.merged else "received"
+                if said and fresh and initial == "received" and alert.tenant is not None:
+                    settled = warnstates.settle(c, alert.tenant, said, alert.identifier, alert.sent)
+                    if not settled.news:
+                        initial = "merged"
+                        if unchanged is not None:
+                            unchanged[index] = settled.reason
                 c.execute(self._insert_ignore(t.alerts), [_alert_row(alert, raw, initial)])
                 state = c.execute(
                     sa.select(t.alerts.c.state).where(
@@ -340,6 +357,21 @@ class Ledger:
 
     # -- routing ------------------------------------------------------------------------------
 
+    async def replace_alert_data(self, alert: Alert) -> None:
+        """Keep this version of a recorded alert's document (the route stage adds what the
+        rules ask of it, such as a safety check); its row's other columns stay."""
+        a = t.alerts
+        query = (
+            a.update()
+            .where(a.c.tenant == alert.tenant, a.c.identifier == alert.identifier)
+            .values(data=json.loads(alert.model_dump_json(by_alias=True)))
+        )
+
+        def work(c: sa.Connection) -> None:
+            c.execute(query)
+
+        await self.db.write(work)
+
     async def alert(self, tenant: str, identifier: str) -> Alert | None:
         def work(c: sa.Connection) -> Alert | None:
             data = c.execute(
@@ -382,6 +414,15 @@ class Ledger:
             return [r.identifier for r in rows]
 
         return await self.db.read(work)
+
+    async def warning_tellers(self, tenant: str, keys: Sequence[tuple[str, str]]) -> list[str]:
+        """Identifiers of the alerts that told the town the warnings in force for these (area,
+        hazard), whichever format they came in (docs/r06.md)."""
+        return await self.db.read(lambda c: warnstates.tellers(c, tenant, keys))
+
+    async def forget_warnings(self, tenant: str, told_by: Sequence[str]) -> int:
+        """Drop the warning state these (cancelled) alerts told the town (docs/r06.md)."""
+        return await self.db.write(lambda c: warnstates.forget(c, tenant, told_by))
 
     async def dispatches_of(self, tenant: str, alert_ids: Sequence[str]) -> list[Dispatch]:
         if not alert_ids:
@@ -852,6 +893,20 @@ class Ledger:
             c.execute(t.audit_log.insert().values(**full))
 
         await self.db.write(work)
+
+    async def audit_of(self, action: str, after_id: int = 0) -> list[tuple[int, str | None, str | None, dict[str, Any]]]:
+        """(id, tenant, target, detail) of the audit lines of one action after `after_id`."""
+
+        def work(c: sa.Connection) -> list[tuple[int, str | None, str | None, dict[str, Any]]]:
+            a = t.audit_log
+            rows = c.execute(
+                sa.select(a.c.id, a.c.tenant, a.c.target, a.c.detail)
+                .where(a.c.action == action, a.c.id > after_id)
+                .order_by(a.c.id)
+            )
+            return [(r.id, r.tenant, r.target, dict(r.detail)) for r in rows]
+
+        return await self.db.read(work)
 
     async def verify_audit(self) -> tuple[int, list[int]]:
         """(rows checked, ids whose hash does not match the chain), over the whole chain. A chain

@@ -929,3 +929,20 @@ support_marks = sa.Table(
     sa.Column("actor", sa.String(200), nullable=False),
     sa.Column("at", UTCDateTime(), nullable=False),
 )
+
+# A town's weather-warning state (docs/r06.md): per area and hazard, the 警戒レベル range it was
+# last told, the level the name it was told stands for, and which alert told it.
+# broadcaster/store/warnstates.py reads and writes them.
+warning_states = sa.Table(
+    "warning_states",
+    metadata,
+    sa.Column("tenant", sa.String(64), primary_key=True),
+    sa.Column("area", sa.String(16), primary_key=True),
+    sa.Column("hazard", sa.String(32), primary_key=True),
+    sa.Column("low", sa.Integer(), nullable=False),
+    sa.Column("high", sa.Integer(), nullable=False),
+    sa.Column("nominal", sa.Integer(), nullable=False),
+    sa.Column("name", sa.String(64), nullable=False),
+    sa.Column("told_by", sa.String(512), nullable=False),
+    sa.Column("at", UTCDateTime(), nullable=False),
+)

@@ -10,8 +10,8 @@ from typing import Any
 from aiohttp import web
 from pydantic import BaseModel, ValidationError
 
-from adapters.ingest.manual import CONTENT_TYPE, ManualAlert
 from broadcaster.model import RawEvent
+from broadcaster.model.manual import CONTENT_TYPE, ManualAlert, manual_alert_id
 from broadcaster.pipeline.approval import ApprovalError, approve
 from broadcaster.pipeline.ingest import submit
 from broadcaster.pipeline.two_person import tenant_cancel_texts
@@ -107,7 +107,7 @@ async def post_alert(request: web.Request) -> web.StreamResponse:
     )
     await submit(ctx.bus, raw, ctx.ledger)
     await ctx.ledger.audit(actor=who.identity, action="send", tenant=tenant, target=raw.id, origin=request.remote, detail={"status": manual.status, "kind": manual.kind.value, "headline": manual.headline})
-    return _json(Accepted(raw_event=raw.id, alert_id=f"m-{tenant}-{raw.id[:24]}", tenant=tenant).model_dump(), 202)
+    return _json(Accepted(raw_event=raw.id, alert_id=manual_alert_id(tenant, raw.id), tenant=tenant).model_dump(), 202)
 
 
 @api.route("POST", f"{PREFIX}/tenants/{{tenant}}/alerts/{{alert_id}}/approve", role=Role.APPROVER, kind="api", summary="Approve a held alert (an officer, never its author; never an API token)", tags=("alerts",), errors=(403, 409))

@@ -14,7 +14,7 @@ from pydantic import AwareDatetime, BaseModel, ConfigDict, Field, ValidationErro
 
 from broadcaster.circulars import report, routine
 from broadcaster.circulars import store as cs
-from broadcaster.circulars.records import Circular
+from broadcaster.circulars.records import Circular, CircularState
 from broadcaster.store.users import Role
 from broadcaster.web.circular_console import csv_response
 from broadcaster.web.circular_web import of
@@ -119,7 +119,7 @@ async def api_create(request: web.Request) -> web.StreamResponse:
     except routine.RoutineError as e:
         return _json({"error": "invalid circular", "detail": e.problems}, 422)
     await svc.ledger.audit(actor=who.identity, action="circular_created", tenant=tenant, target=circular_id, origin=request.remote, detail={"title": body.title, "files": len(files)})
-    return _json(Created(id=circular_id, state="scheduled").model_dump(), 201)
+    return _json(Created(id=circular_id, state=CircularState.SCHEDULED).model_dump(), 201)
 
 
 @circular_api.route("GET", PREFIX + "/coverage", role=Role.VIEWER, kind="api", summary="Per district, households confirmed by the latest safety check", tags=("circulars",))

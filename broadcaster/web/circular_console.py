@@ -16,6 +16,7 @@ from aiohttp import web
 from broadcaster.circulars import report, routine
 from broadcaster.circulars import store as cs
 from broadcaster.circulars.forms import HEADCOUNT_FIELDS, SAFETY_FIELDS, describe
+from broadcaster.circulars.records import NoticeState
 from broadcaster.store.users import Role
 from broadcaster.web.circular_leader import attachment_response
 from broadcaster.web.circular_web import jst, of, parse_local
@@ -171,7 +172,7 @@ async def circular_detail(request: web.Request) -> web.StreamResponse:
     notices = await cs.notice_states(svc.db, c.id)
     problems: dict[str, list[str]] = {}
     for n in notices:
-        if n["state"] in ("failed", "dead"):
+        if n["state"] in (NoticeState.FAILED, NoticeState.DEAD):
             problems.setdefault(n["delivery_id"], []).append(f"{n['channel']}: {n['error'] or n['state']}")
     return _page(
         request,

@@ -23,7 +23,7 @@ from markupsafe import Markup, escape
 from broadcaster.circulars import forms
 from broadcaster.circulars import store as cs
 from broadcaster.circulars.links import LinkError
-from broadcaster.circulars.records import Circular, Delivery
+from broadcaster.circulars.records import Circular, CircularState, Delivery
 from broadcaster.circulars.service import Circulars
 from broadcaster.coverage import flags, marks, support
 from broadcaster.logging import get_logger, hash_id
@@ -106,7 +106,7 @@ async def _open(request: web.Request) -> tuple[Circulars, Delivery, Circular]:
             _problem(request, 410, "このリンクは使えなくなりました", "新しいリンクが届いていれば、そちらを開いてください。わからないときは役場の担当者に連絡してください。")
         )
     c = await cs.circular(svc.db, d.circular_id, d.tenant)
-    if c is None or c.state == "scheduled":
+    if c is None or c.state == CircularState.SCHEDULED:
         raise unknown
     return svc, d, c
 
@@ -138,7 +138,7 @@ def _content(c: Circular) -> Markup:
 async def _page(request: web.Request, svc: Circulars, d: Delivery, c: Circular, *, status: int = 200, error: str | None = None, values: dict[str, str] | None = None) -> web.Response:
     answers = [a for a in await cs.answers(svc.db, c.id) if a["delivery_id"] == d.id]
     households = None
-    if c.kind == flags.KIND and c.alert_id and d.district and c.state == "released":
+    if c.kind == flags.KIND and c.alert_id and d.district and c.state == CircularState.RELEASED:
         households = await flags.unreached_in(svc, c.tenant, c.alert_id, d.district)
     last = answers[-1] if answers else None
     done = request.query.get("done")
@@ -188,6 +188,21 @@ async def _acknowledged(svc: Circulars, d: Delivery, c: Circular) -> None:
         n = await routing.acknowledge(svc.db, c.tenant, c.alert_id, d.district)
         if n:
             log.info("escalation_acknowledged", circular=c.id, district=d.district, dispatches=n)
+    # The alert's circular goes round the district: its households not reached yet count as
+    # reached by it (docs/coverage.md). A coverage flag's circular reaches no one by itself.
+    if c.alert_id and d.district and c.kind != flags.KIND:
+        town = svc.settings.tenants.get(c.tenant)
+        districts = {x.id: x.name for x in town.districts} if town is not None else {}
+        actor = f"{d.role}:{d.recipient}"
+        keys = await marks.mark_unreached(
+            svc.db, c.tenant, c.alert_id, d.district, districts, svc.settings.coverage, "circular",
+            actor=actor, at=svc.clock(),
+        )  # fmt: skip
+        if keys:
+            await svc.ledger.audit(
+                actor=actor, action="coverage_circular_confirmed", tenant=c.tenant, target=c.alert_id,
+                detail={"district": d.district, "circular": c.id, "households": len(keys)},
+            )  # fmt: skip
 
 
 @leader_pages.route("GET", "/c/{token}", role=None, kind="public", summary="A leader's circular (signed personal link)")
@@ -254,7 +269,7 @@ async def leader_reached(request: web.Request) -> web.StreamResponse:
         return _problem(request, 400, "送れませんでした", "このページから、もう一度押してください。")
     posted = await request.post()
     key = str(posted.get("household", ""))[:201]
-    if c.kind != flags.KIND or not c.alert_id or not d.district or c.state != "released":
+    if c.kind != flags.KIND or not c.alert_id or not d.district or c.state != CircularState.RELEASED:
         return _problem(request, 404, "この回覧では使えません", "回覧のページに戻ってください。")
     # Only a household of the leader's own district that is still on the list.
     listed = {h.key for h in await flags.unreached_in(svc, c.tenant, c.alert_id, d.district)}

@@ -17,12 +17,12 @@ Unsigned, tampered or unconfigured: 401 and nothing recorded. Then, in this orde
    event whose processing failed, or whose process died, stays claimed and is taken up again by
    the sweeper after a minute, up to three times; its body is deleted once processed.
 
-What the events do is in docs/channels.md ("LINE webhook"): follow registers a resident with the
-address ``line:<userId>`` and greets them with quick replies; postbacks choose districts, language
-and topics; unfollow removes the address, and a resident with no other address leaves entirely
-(their personal data is deleted, 個人情報保護法); a typed eight-digit code links a district
-leader's LINE account to their roster record. Every typed text is hostile: it is normalised, cut,
-compared, and never echoed, logged or stored. LINE user ids reach logs only as `hash_id`.
+4. **Hand off.** Each event goes to the LINE channel's conversation
+   (adapters/outbound/line/conversation.py, found by its entry point, which also checks the
+   signature and reads the body for the steps above), which says what it does
+   (docs/channels.md, "LINE webhook") and reaches the town's records through
+   broadcaster/followers.py. This module keeps only the door and the processing's order,
+   retries and sweeping.
 """
 
 from __future__ import annotations
@@ -30,29 +30,26 @@ from __future__ import annotations
 import asyncio
 import contextlib
 from collections.abc import AsyncIterator, Sequence
-from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
-from pathlib import Path
 from typing import Any
 
-import sqlalchemy as sa
 from aiohttp import web
 from pydantic import BaseModel, Field, ValidationError
 from sqlalchemy import exc as sa_exc
 
-from adapters.outbound.line.api import LineClient
-from adapters.outbound.line.dialog import Dialog, DistrictChoice, Prefs, decode, step
-from adapters.outbound.line.webhook import BodyError, Event, SignatureError, parse, verify_signature
-from broadcaster import safety_links
-from broadcaster.coverage import safety as coverage_safety
-from broadcaster.errors import BroadcasterError
-from broadcaster.logging import get_logger, hash_id
-from broadcaster.render.languages import JA, SUPPORTED, canonical
+from broadcaster import registry
+from broadcaster.followers import Conversation, HookEvent, StoreDesk
+from broadcaster.line_links import (
+    CHANNEL,
+    LINK_CODE_MAX_MINUTES,
+    LINK_CODE_MINUTES,
+    channel_secret,
+    issue_link_code,
+)
+from broadcaster.logging import get_logger
 from broadcaster.settings import Settings
-from broadcaster.store import tables as t
-from broadcaster.store.audiences import Audiences, Person
 from broadcaster.store.ledger import Ledger
-from broadcaster.store.line_webhook import Issued, LinkCodes, SeenEvents, normalize_code
+from broadcaster.store.line_webhook import SeenEvents
 from broadcaster.store.users import Role
 from broadcaster.web.endpoints import Endpoints
 from broadcaster.web.keys import CONTEXT, principal
@@ -61,8 +58,6 @@ log = get_logger(__name__)
 
 line_hooks = Endpoints()
 
-CHANNEL = "line"
-SECRET_NAME = "channel_secret"  # noqa: S105 - the credential's name (beside `token`), not a secret
 # LINE batches the events of a moment; a few kilobytes each. Bigger is not LINE.
 MAX_BODY = 256 * 1024
 # LINE does not publish how long it keeps redelivering. Ids are kept well beyond any plausible
@@ -72,80 +67,10 @@ RETENTION = timedelta(days=7)
 MAX_EVENT_AGE = timedelta(days=3)
 MAX_FUTURE = timedelta(minutes=5)
 SWEEP_EVERY_S = 30.0
-LINK_CODE_MINUTES = 60
-LINK_CODE_MAX_MINUTES = 72 * 60
-SAFETY_THANKS = "「{answer}」を受け付けました。ありがとうございます。変わったときは、もう一度ボタンを押してください。"
-SAFETY_CLOSED = "この安否確認はもう終わっています。役場からの新しいお知らせをご覧ください。"
 
 
 def _refuse(status: int, reason: str) -> web.Response:
     return web.json_response({"error": "refused", "reason": reason}, status=status)
-
-
-def channel_secret(settings: Settings, tenant: str) -> str | None:
-    """The town's LINE channel secret, or None when it has none (or is not a town here)."""
-    if tenant not in settings.tenants:
-        return None
-    secret = settings.channel(tenant, CHANNEL).credentials.get(SECRET_NAME)
-    value = secret.get_secret_value() if secret is not None else ""
-    return value or None
-
-
-async def issue_link_code(
-    settings: Settings, ledger: Ledger, tenant: str, leader: str, *, by: str, minutes: int, origin: str | None
-) -> Issued | None:
-    """A one-time code for a leader or deputy, audited; None when there is no such person.
-
-    ValueError when the town has no LINE webhook (the code is hashed with its channel secret,
-    and nobody could use it anyway).
-    """
-    secret = channel_secret(settings, tenant)
-    if secret is None:
-        raise ValueError(f"the LINE webhook of {tenant} is not set up (credential {SECRET_NAME} of channel line)")
-    if not 1 <= minutes <= LINK_CODE_MAX_MINUTES:
-        raise ValueError(f"a code lives 1 to {LINK_CODE_MAX_MINUTES} minutes")
-    at = datetime.now(UTC)
-    issued = await LinkCodes(ledger.db).issue(
-        tenant, leader, key=secret.encode(), by=by, ttl=timedelta(minutes=minutes), at=at
-    )
-    if issued is not None:
-        await ledger.audit(
-            actor=by,
-            action="line_link_code",
-            tenant=tenant,
-            target=leader,
-            origin=origin,
-            detail={"kind": issued.kind, "expires": issued.expires.isoformat()},
-        )
-    return issued
-
-
-class _Book:
-    """The phrase tables as the dialogue asks for them."""
-
-    def __init__(self, book: Any) -> None:
-        self.book = book
-
-    def text(self, key: str, lang: str, **fields: Any) -> str:
-        return str(self.book.text(key, lang, **fields))
-
-    def has(self, key: str) -> bool:
-        return key in self.book.tables.get(JA, {})
-
-
-def _load_phrases(settings: Settings) -> _Book:
-    from broadcaster.render.lookup import TemplateSet
-    from broadcaster.render.phrases import PhraseBook
-    from broadcaster.render.renderer import PROJECT_TEMPLATES
-
-    roots: list[Path] = list(dict.fromkeys([settings.templates_dir, PROJECT_TEMPLATES]))
-    return _Book(PhraseBook.load(TemplateSet(roots, check_interval_s=0).phrase_dirs()))
-
-
-@dataclass
-class _Town:
-    dialog: Dialog
-    client: LineClient | None  # None without an access token: registrations work, replies do not
 
 
 class LineWebhook:
@@ -154,11 +79,11 @@ class LineWebhook:
     def __init__(self, settings: Settings, ledger: Ledger) -> None:
         self.settings = settings
         self.ledger = ledger
-        self.audiences = Audiences(ledger.db)
         self.seen = SeenEvents(ledger.db, retention=RETENTION)
-        self.codes = LinkCodes(ledger.db)
-        self._towns: dict[str, _Town] = {}
-        self._phrases: _Book | None = None
+        # What the events do is the LINE channel's (adapters/outbound/line/conversation.py),
+        # found by its entry point; it reaches the town's records through the desk.
+        line: Any = registry.load(registry.CHANNELS, CHANNEL)
+        self.conversation: Conversation = line.conversation(settings, StoreDesk(settings, ledger))
         self._tasks: set[asyncio.Task[None]] = set()
         self._users: dict[str, tuple[asyncio.Lock, int]] = {}
         self._sweeper: asyncio.Task[None] | None = None
@@ -189,10 +114,7 @@ class LineWebhook:
             # Events in hand finish (a few database writes and a reply each); the sweeper of the
             # next start takes up whatever a hard stop leaves.
             await asyncio.wait(set(self._tasks), timeout=10)
-        for town in self._towns.values():
-            if town.client is not None:
-                await town.client.close()
-        self._towns.clear()
+        await self.conversation.close()
 
     async def drained(self) -> None:
         """Wait until every event received so far is processed (tests, shutdown)."""
@@ -211,14 +133,13 @@ class LineWebhook:
             # The same answer as a bad signature: a probe learns nothing about which towns exist.
             log.warning("line_webhook_refused", tenant=tenant, reason="not_configured", remote=request.remote)
             return _refuse(401, "signature")
-        try:
-            verify_signature(secret, body, request.headers.get("X-Line-Signature"))
-        except SignatureError as e:
-            log.warning("line_webhook_refused", tenant=tenant, reason=f"signature_{e.reason}", remote=request.remote)
+        unsigned = self.conversation.verify(secret, body, request.headers.get("X-Line-Signature"))
+        if unsigned is not None:
+            log.warning("line_webhook_refused", tenant=tenant, reason=f"signature_{unsigned}", remote=request.remote)
             return _refuse(401, "signature")
         try:
-            parsed = parse(body)
-        except BodyError as e:
+            parsed = self.conversation.read(body)
+        except ValueError as e:
             log.warning("line_webhook_refused", tenant=tenant, reason="bad_body", detail=str(e)[:200])
             return _refuse(400, "bad_body")
         if parsed.skipped:
@@ -246,12 +167,12 @@ class LineWebhook:
             self._spawn(tenant, new)
         return web.json_response({})
 
-    def _spawn(self, tenant: str, events: Sequence[Event]) -> None:
+    def _spawn(self, tenant: str, events: Sequence[HookEvent]) -> None:
         task = asyncio.create_task(self._run(tenant, list(events)), name=f"line-events:{tenant}")
         self._tasks.add(task)
         task.add_done_callback(self._tasks.discard)
 
-    async def _run(self, tenant: str, events: list[Event]) -> None:
+    async def _run(self, tenant: str, events: list[HookEvent]) -> None:
         for event in events:
             await self._process(tenant, event, reply=True)
 
@@ -270,7 +191,7 @@ class LineWebhook:
             else:
                 self._users[key] = (lock, users - 1)
 
-    async def _process(self, tenant: str, event: Event, *, reply: bool) -> None:
+    async def _process(self, tenant: str, event: HookEvent, *, reply: bool) -> None:
         async with self._serial(f"{tenant}/{event.user_id or event.id}"):
             try:
                 outcome = await self.handle(tenant, event, reply=reply)
@@ -299,7 +220,7 @@ class LineWebhook:
         pending = await self.seen.take_stale(datetime.now(UTC))
         for p in pending:
             try:
-                event = Event.from_json(p.payload)
+                event = self.conversation.event_of(p.payload)
             except (ValueError, KeyError, TypeError):
                 await self.seen.finish(p.tenant, p.event_id, "unreadable", failed=True)
                 continue
@@ -307,178 +228,10 @@ class LineWebhook:
         return len(pending)
 
     # -- what events do ---------------------------------------------------------------------------
-    async def _town(self, tenant: str) -> _Town:
-        town = self._towns.get(tenant)
-        if town is None:
-            if self._phrases is None:
-                self._phrases = await asyncio.to_thread(_load_phrases, self.settings)
-            ts = self.settings.tenants[tenant]
-            dialog = Dialog(
-                self._phrases,
-                tenant=tenant,
-                town=ts.name,
-                town_en=ts.name_en,
-                districts=[DistrictChoice(d.id, d.name, d.name_en) for d in ts.districts],
-                site_url=f"{self.settings.web.public_url.rstrip('/')}/site/{tenant}/",
-            )
-            cfg = self.settings.channel(tenant, CHANNEL)
-            token = cfg.credentials.get("token")
-            client = None
-            if token is not None and token.get_secret_value():
-                base = str(cfg.options.get("base_url") or "https://api.line.me")
-                client = LineClient(token=token.get_secret_value(), base_url=base, timeout=10.0)
-            town = self._towns[tenant] = _Town(dialog, client)
-        return town
+    async def handle(self, tenant: str, event: HookEvent, *, reply: bool) -> str:
+        """Act on one event (the conversation's work); what happened, recorded with the event id."""
+        return await self.conversation.handle(tenant, event, reply=reply)
 
-    async def handle(self, tenant: str, event: Event, *, reply: bool) -> str:
-        """Act on one event; returns what happened (recorded with the event id, no personal data)."""
-        uid = event.user_id
-        if uid is None:
-            return f"ignored:{event.raw_type}"[:64]  # groups, rooms, malformed sources
-        if event.type == "unfollow":
-            return await self._unfollow(tenant, uid)
-        if event.type == "other":
-            return f"ignored:{event.raw_type}"[:64]
-        town = await self._town(tenant)
-        person, created = await self._person(tenant, uid, town)
-        prefs = Prefs(person.districts, person.language, person.topics)
-        if event.type == "follow":
-            await self._reply(town, event, town.dialog.welcome(prefs), reply=reply)
-            return "registered" if created else "followed_again"
-        if event.type == "postback" and (tapped := safety_links.parse_postback(event.postback)) is not None:
-            return await self._safety(tenant, town, event, person, *tapped, reply=reply)
-        if event.type == "postback":
-            st = step(prefs, decode(event.postback), town.dialog.districts, districts_fixed=person.kind != "resident")
-            if st.changed:
-                await self.audiences.update_person(
-                    tenant, person.external_id, districts=st.prefs.districts, language=st.prefs.language, topics=st.prefs.topics
-                )
-            await self._reply(town, event, town.dialog.view(st), reply=reply)
-            return f"postback:{st.view}" + (":changed" if st.changed else "")
-        code = normalize_code(event.text) if event.text else None
-        if code is not None:
-            return await self._link(tenant, town, event, uid, code, prefs, reply=reply)
-        # Anything else typed (or a sticker, a photo): the account cannot converse. Say so, show
-        # the settings, and neither echo nor keep what was sent.
-        await self._reply(town, event, town.dialog.help(prefs), reply=reply)
-        return f"message:{event.message_type or 'unknown'}"[:64]
-
-    async def _safety(
-        self, tenant: str, town: _Town, event: Event, person: Person, ref: str, answer: str, *, reply: bool
-    ) -> str:
-        """A tap on a safety check's quick reply: the answer for the person's household, on an
-        alert of the town that asks for one and is recent (docs/coverage.md)."""
-        a = t.alerts
-        since = datetime.now(UTC) - timedelta(days=self.settings.coverage.safety_days)
-        query = sa.select(a.c.identifier).where(a.c.tenant == tenant, a.c.sent >= since)
-        recent = await self.ledger.db.read(lambda c: list(c.execute(query).scalars()))
-        alert_id = next((i for i in recent if safety_links.alert_ref(i) == ref), None)
-        alert = await self.ledger.alert(tenant, alert_id) if alert_id is not None else None
-        if alert is None or not safety_links.asks(alert):
-            await self._reply(town, event, [{"type": "text", "text": SAFETY_CLOSED}], reply=reply)
-            return "safety:closed"
-        got = await coverage_safety.record(
-            self.ledger.db, tenant, alert.identifier, person.external_id, person.household, answer, None, via="line"
-        )
-        text = SAFETY_THANKS.format(answer=safety_links.ANSWERS[answer])
-        await self._reply(town, event, [{"type": "text", "text": text}], reply=reply)
-        return f"safety:{got.outcome}"
-
-    async def _person(self, tenant: str, uid: str, town: _Town) -> tuple[Person, bool]:
-        """The person with this LINE address; registered now if unknown (a follow, or someone
-        who followed before the webhook existed and now taps the menu)."""
-        people = await self.audiences.by_endpoint(tenant, CHANNEL, uid)
-        if people:
-            # A leader linked to LINE is their roster record, not the resident sign-up.
-            return next((p for p in people if p.kind != "resident"), people[0]), False
-        language = JA
-        if town.client is not None:
-            try:
-                asked = await town.client.language(uid)
-            except BroadcasterError as e:
-                log.warning("line_profile_failed", tenant=tenant, user=hash_id(uid), error=str(e)[:200])
-                asked = None
-            if asked and canonical(asked) in SUPPORTED:
-                language = canonical(asked)
-        sid = await self.audiences.add(tenant, kind="resident", language=language, endpoints={CHANNEL: uid})
-        log.info("line_follower_registered", tenant=tenant, user=hash_id(uid), language=language)
-        return Person(external_id=f"auto-{sid}", language=language, endpoints=((CHANNEL, uid),)), True
-
-    async def _drop(self, tenant: str, people: Sequence[Person], uid: str) -> tuple[int, int]:
-        """Take this LINE address from `people`: a resident with no other address leaves
-        entirely (personal data deleted); anyone else keeps their record. (left, kept)"""
-        left = kept = 0
-        for p in people:
-            if p.kind == "resident" and set(p.endpoints) <= {(CHANNEL, uid)}:
-                await self.audiences.leave(tenant, p.external_id)
-                left += 1
-            else:
-                kept += 1
-        if kept:
-            await self.audiences.remove_endpoint(tenant, CHANNEL, uid)
-        return left, kept
-
-    async def _unfollow(self, tenant: str, uid: str) -> str:
-        people = await self.audiences.by_endpoint(tenant, CHANNEL, uid)
-        if not people:
-            return "unfollow:unknown"
-        left, kept = await self._drop(tenant, people, uid)
-        for p in people:
-            if p.kind != "resident":
-                # The town should know that a leader can no longer be reached on LINE.
-                await self.ledger.audit(
-                    actor=f"line:{hash_id(uid)}", action="line_unfollow", tenant=tenant, target=p.external_id, detail={"kind": p.kind}
-                )
-        log.info("line_follower_gone", tenant=tenant, user=hash_id(uid), left=left, kept=kept)
-        return "unfollow:left" if left and not kept else "unfollow:address_removed"
-
-    async def _link(
-        self, tenant: str, town: _Town, event: Event, uid: str, code: str, prefs: Prefs, *, reply: bool
-    ) -> str:
-        secret = channel_secret(self.settings, tenant)
-        assert secret is not None  # the request was verified with it
-        who = hash_id(uid)
-        result = await self.codes.redeem(tenant, code, key=secret.encode(), who=who, at=datetime.now(UTC))
-        if result.outcome == "limited":
-            log.warning("line_link_limited", tenant=tenant, user=who)
-            await self._reply(town, event, town.dialog.notice(prefs, "line.link_wait"), reply=reply)
-            return "link:limited"
-        if result.outcome != "ok" or result.external_id is None:
-            log.warning("line_link_refused", tenant=tenant, user=who, reason=result.outcome)
-            await self.ledger.audit(
-                actor=f"line:{who}", action="line_link_refused", tenant=tenant, detail={"reason": result.outcome}
-            )
-            await self._reply(town, event, town.dialog.notice(prefs, "line.link_refused"), reply=reply)
-            return f"link:{result.outcome}"
-        leader = await self.audiences.update_person(tenant, result.external_id, add_endpoint=(CHANNEL, uid))
-        if leader is None:  # left between the code check and now
-            await self._reply(town, event, town.dialog.notice(prefs, "line.link_refused"), reply=reply)
-            return "link:gone"
-        # The resident sign-up this LINE user got when following is the same person: from now
-        # on they are reached as the leader (who is also a resident), once, not twice.
-        others = [p for p in await self.audiences.by_endpoint(tenant, CHANNEL, uid) if p.external_id != leader.external_id]
-        for p in others:
-            if p.kind == "resident" and set(p.endpoints) <= {(CHANNEL, uid)}:
-                await self.audiences.leave(tenant, p.external_id)
-        if not result.again:
-            await self.ledger.audit(
-                actor=f"line:{who}", action="line_link", tenant=tenant, target=leader.external_id, detail={"kind": leader.kind}
-            )
-        log.info("line_leader_linked", tenant=tenant, user=who, kind=leader.kind)
-        leader_prefs = Prefs(leader.districts, leader.language, leader.topics)
-        await self._reply(town, event, town.dialog.notice(leader_prefs, "line.link_done"), reply=reply)
-        return "link:ok"
-
-    async def _reply(self, town: _Town, event: Event, messages: list[dict[str, Any]], *, reply: bool) -> None:
-        # "standby": another module holds the chat and we must not speak; a swept event's reply
-        # token has expired; without an access token the town has no live LINE.
-        if not (reply and event.active and event.reply_token and town.client is not None):
-            return
-        try:
-            await town.client.reply(event.reply_token, messages)
-        except BroadcasterError as e:
-            # The change is made; only the answer is lost (an expired token, LINE down).
-            log.warning("line_reply_failed", tenant=town.dialog.tenant, event_id=event.id, error=str(e)[:200])
 
 
 def _why(e: BaseException) -> str:
@@ -489,7 +242,7 @@ def _why(e: BaseException) -> str:
     return f"{type(e).__name__}: {str(e)[:200]}"
 
 
-def _fresh(event: Event, now: datetime) -> bool:
+def _fresh(event: HookEvent, now: datetime) -> bool:
     at = datetime.fromtimestamp(event.timestamp_ms / 1000, UTC)
     return now - MAX_EVENT_AGE <= at <= now + MAX_FUTURE
 

@@ -11,7 +11,9 @@ from urllib.parse import urlsplit
 import jinja2
 from aiohttp import web
 
+from broadcaster.circulars.records import CircularState
 from broadcaster.logging import get_logger
+from broadcaster.model import AlertState
 from broadcaster.store import reports
 from broadcaster.store.users import Role
 from broadcaster.web.console.names import action_name, audience_name, channel_name, clock
@@ -30,6 +32,8 @@ _env = jinja2.Environment(
     trim_blocks=True,
     lstrip_blocks=True,
 )
+# Pages compare states with the enums, never with bare strings (docs/developing.md).
+_env.globals.update(AlertState=AlertState, CircularState=CircularState)
 
 
 def render(request: web.Request, template: str, status: int = 200, **context: Any) -> web.Response:

@@ -16,19 +16,23 @@ import re
 import secrets
 import time
 from collections import deque
+from datetime import timedelta
 from pathlib import Path
 from typing import Any
 
 import jinja2
 from aiohttp import web
 
-from adapters.outbound.app_push.subscription import HostPolicy, InvalidSubscription, parse_subscription
-from adapters.outbound.app_push.vapid import load_private_key, public_key_b64
+from broadcaster import registry, safety_links
 from broadcaster.audience import TOPICS
+from broadcaster.channels import DeviceSubscriptions
+from broadcaster.coverage import marks, safety
 from broadcaster.errors import ConfigError
 from broadcaster.logging import get_logger
-from broadcaster.render.languages import LANGUAGES, SUPPORTED, canonical
+from broadcaster.model import now
+from broadcaster.render.languages import EASY_JA, JA, LANGUAGES, SUPPORTED, canonical
 from broadcaster.store.audiences import Audiences
+from broadcaster.web import pwa_text
 from broadcaster.web.endpoints import Endpoints
 from broadcaster.web.keys import CONTEXT, PWA_LIMITER
 
@@ -76,6 +80,19 @@ def _limiter(request: web.Request) -> RateLimiter:
     return request.app[PWA_LIMITER]
 
 
+def _push_channel() -> DeviceSubscriptions:
+    """The app-push channel's side of sign-ups, found like every adapter, by its entry point."""
+    channel: DeviceSubscriptions = registry.load(registry.CHANNELS, CHANNEL)
+    return channel
+
+
+def subscription_address(request: web.Request, tenant: str, data: dict[str, Any]) -> str:
+    """The address of the push subscription in an app's request; ValueError when it is not one
+    the town's channel may keep."""
+    options = request.app[CONTEXT].settings.channel(tenant, CHANNEL).options
+    return _push_channel().subscription_address(data.get("subscription"), options)
+
+
 def public_key(request: web.Request, tenant: str) -> str | None:
     """The town's applicationServerKey, or None when push is not set up for it."""
     cfg = request.app[CONTEXT].settings.channel(tenant, CHANNEL)
@@ -86,7 +103,7 @@ def public_key(request: web.Request, tenant: str) -> str | None:
     if secret is None or not cfg.enabled:
         return None
     try:
-        return public_key_b64(load_private_key(secret.get_secret_value()))
+        return _push_channel().application_server_key(secret.get_secret_value())
     except ConfigError:
         log.error("vapid_key_unusable", tenant=tenant)
         return None
@@ -117,16 +134,30 @@ async def app_home(request: web.Request) -> web.StreamResponse:
 )
 async def app_page(request: web.Request) -> web.StreamResponse:
     tenant = _tenant(request)
+    # The reader's language first: ?lang= (the app adds the resident's choice), else the browser's.
+    lang = pwa_text.chosen(request.query.get("lang"), request.headers.get("Accept-Language"))
+    t = pwa_text.words(lang)
     page = _env.get_template("index.html").render(
         tenant=tenant,
+        lang=lang,
+        t=t,
+        words_json=json.dumps(dict(t), ensure_ascii=False),
+        town=tenant.name if lang in (JA, EASY_JA) or not tenant.name_en else tenant.name_en,
+        districts=[
+            {"id": d.id, "label": pwa_text.district_name(d.name, d.name_en, lang)} for d in tenant.districts
+        ],
         vapid=public_key(request, tenant.id) or "",
         languages=LANGUAGES,
-        topics=TOPICS,
+        topics=[(topic, pwa_text.topic_name(topic, lang)) for topic in TOPICS],
+        answers={value: pwa_text.answer_name(value, label, lang) for value, label in safety.ANSWERS.items()},
         alerts_url=f"/site/{tenant.id}/api/alerts.json",
         site_url=f"/site/{tenant.id}/",
     )
     return web.Response(
-        text=page, content_type="text/html", charset="utf-8", headers={"Cache-Control": "no-cache"}
+        text=page,
+        content_type="text/html",
+        charset="utf-8",
+        headers={"Cache-Control": "no-cache", "Vary": "Accept-Language"},
     )
 
 
@@ -237,10 +268,9 @@ async def subscribe(request: web.Request) -> web.StreamResponse:
     unknown = set(data) - {"subscription", "districts", "language", "topics", "id"}
     if unknown:
         return _error(400, f"unknown fields: {', '.join(sorted(unknown))}")
-    policy = HostPolicy.from_options(request.app[CONTEXT].settings.channel(tenant.id, CHANNEL).options)
     try:
-        sub = parse_subscription(data.get("subscription"), policy)
-    except InvalidSubscription as e:
+        address = subscription_address(request, tenant.id, data)
+    except ValueError as e:
         return _error(400, f"subscription: {e}")
     choices = _choices(data, {d.id for d in tenant.districts})
     if isinstance(choices, str):
@@ -250,7 +280,6 @@ async def subscribe(request: web.Request) -> web.StreamResponse:
     if previous is not None and (not isinstance(previous, str) or not _REGISTRATION.fullmatch(previous)):
         return _error(400, "id is not a registration id")
     audiences = Audiences(request.app[CONTEXT].ledger.db)
-    address = sub.canonical()
     if previous:
         await audiences.leave(tenant.id, previous)
     # The same browser signing up again (after clearing its storage) replaces its old sign-up.
@@ -281,10 +310,9 @@ async def unsubscribe(request: web.Request) -> web.StreamResponse:
     unknown = set(data) - {"subscription", "id"}
     if unknown:
         return _error(400, f"unknown fields: {', '.join(sorted(unknown))}")
-    policy = HostPolicy.from_options(request.app[CONTEXT].settings.channel(tenant.id, CHANNEL).options)
     try:
-        sub = parse_subscription(data.get("subscription"), policy)
-    except InvalidSubscription as e:
+        address = subscription_address(request, tenant.id, data)
+    except ValueError as e:
         return _error(400, f"subscription: {e}")
     registration = data.get("id")
     if registration is not None and (
@@ -292,6 +320,105 @@ async def unsubscribe(request: web.Request) -> web.StreamResponse:
     ):
         return _error(400, "id is not a registration id")
     audiences = Audiences(request.app[CONTEXT].ledger.db)
-    removed = await audiences.remove_endpoint(tenant.id, CHANNEL, sub.canonical())
+    removed = await audiences.remove_endpoint(tenant.id, CHANNEL, address)
     left = await audiences.leave(tenant.id, registration) if registration and removed else False
     return web.json_response({"removed": removed, "left": left})
+
+
+# -- what the app reports back (docs/coverage.md) ------------------------------------------------
+# The app proves who it is the way it signs up and leaves: with its push subscription (checked as
+# strictly as at sign-up) and, where it has it, its registration id. The service worker, which
+# reports an opened notification, cannot read the page's storage and so sends the subscription
+# alone; a safety answer, which stands for the whole household, needs both.
+
+
+async def _sender(
+    request: web.Request, data: dict[str, Any], allowed: set[str], *, need_id: bool
+) -> tuple[Any, str, str | None, Any] | web.Response:
+    """(town, roster id, household, alert) of an app report, or the error to answer."""
+    tenant = _tenant(request)
+    unknown = set(data) - allowed
+    if unknown:
+        return _error(400, f"unknown fields: {', '.join(sorted(unknown))}")
+    ctx = request.app[CONTEXT]
+    try:
+        address = subscription_address(request, tenant.id, data)
+    except ValueError as e:
+        return _error(400, f"subscription: {e}")
+    registration = data.get("id")
+    if registration is not None and (
+        not isinstance(registration, str) or not _REGISTRATION.fullmatch(registration)
+    ):
+        return _error(400, "id is not a registration id")
+    if need_id and registration is None:
+        return _error(400, "id is required")
+    alert_id = data.get("alert")
+    if not isinstance(alert_id, str) or not 0 < len(alert_id) <= 200:
+        return _error(400, "alert must be an alert id")
+    person = await safety.person_of(ctx.ledger.db, tenant.id, CHANNEL, address)
+    # Another app's registration id with this subscription is no one: the same answer as unknown.
+    if person is None or (registration is not None and person[0] != registration):
+        return _error(404, "no sign-up with this subscription")
+    alert = await ctx.ledger.alert(tenant.id, alert_id)
+    if alert is None or now() - alert.sent > timedelta(days=ctx.settings.coverage.safety_days):
+        return _error(404, "no such recent alert")
+    return tenant, person[0], person[1], alert
+
+
+@pwa.route(
+    "POST", "/app/{tenant}/opened", role=None, kind="public", summary="The app reports a notification opened"
+)
+async def app_opened(request: web.Request) -> web.StreamResponse:
+    data = await _body(request)
+    if isinstance(data, web.Response):
+        return data
+    found = await _sender(request, data, {"subscription", "id", "alert"}, need_id=False)
+    if isinstance(found, web.Response):
+        return found
+    tenant, person, household, alert = found
+    key = marks.household_key(person, household)
+    new = await marks.mark(
+        request.app[CONTEXT].ledger.db,
+        tenant.id,
+        alert.identifier,
+        key,
+        "app_open",
+        actor=f"resident:{person}",
+    )
+    return web.json_response({"recorded": new})
+
+
+@pwa.route(
+    "POST",
+    "/app/{tenant}/safety",
+    role=None,
+    kind="public",
+    summary="A resident's safety answer from the app: 無事, 支援が必要 or 避難済み, and a note",
+)
+async def app_safety(request: web.Request) -> web.StreamResponse:
+    data = await _body(request)
+    if isinstance(data, web.Response):
+        return data
+    found = await _sender(request, data, {"subscription", "id", "alert", "answer", "note"}, need_id=True)
+    if isinstance(found, web.Response):
+        return found
+    tenant, person, household, alert = found
+    if not safety_links.asks(alert):
+        return _error(404, "this alert asks no safety answer")
+    answer, note = data.get("answer"), data.get("note")
+    if not isinstance(answer, str) or answer not in safety.ANSWERS:
+        return _error(400, f"answer must be one of {', '.join(safety.ANSWERS)}")
+    if note is not None and not isinstance(note, str):
+        return _error(400, "note must be text")
+    got = await safety.record(
+        request.app[CONTEXT].ledger.db,
+        tenant.id,
+        alert.identifier,
+        person,
+        household,
+        answer,
+        note,
+        via="app",
+    )
+    log.info("safety_answered", tenant=tenant.id, via="app", outcome=got.outcome)
+    return web.json_response({"outcome": got.outcome, "answer": answer})

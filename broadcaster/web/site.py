@@ -13,7 +13,7 @@ from pathlib import Path
 
 from aiohttp import web
 
-from adapters.outbound.website.layout import public_file, site_dir, site_url, slug
+from broadcaster.site_layout import public_file, site_dir, site_url, slug
 from broadcaster.web.endpoints import Endpoints
 from broadcaster.web.keys import CONTEXT
 

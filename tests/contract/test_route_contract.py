@@ -505,3 +505,33 @@ async def test_a_cancel_waiting_for_its_approver_does_not_supersede_what_is_stil
             await ledger.superseding_alert(order.dispatch, original.sent, original.received)
             == free_cancel.identifier
         )
+
+
+async def test_a_rule_asks_for_a_safety_check_and_every_channel_and_the_ledger_see_it(ledger: Ledger) -> None:
+    from broadcaster import safety_links
+
+    h = Harness(ledger)
+    await _people(h)
+    h.sets["anamizu"] = rules(
+        "anamizu",
+        "  - name: asks\n    match: {kind: [earthquake, evacuation]}\n    channels: [line, email]\n"
+        "    audiences: [district]\n    safety_check: true\n"
+        "  - name: notices\n    match: {kind: [notice]}\n    channels: [line, email]\n    audiences: [district]\n",
+    )
+    quake = sample("03_vxse53_shingen_shindo.xml", "anamizu")
+    assert not safety_links.asks(quake)
+    orders = await h.route(quake)
+    assert orders and all(safety_links.asks(o.alert) for o in orders), "the channels add the buttons and links"
+    stored = await ledger.alert("anamizu", quake.identifier)
+    assert stored is not None and safety_links.asks(stored), "the answer pages and the webhook read the ledger"
+    assert stored.primary.headline == quake.primary.headline and stored.primary.area == quake.primary.area
+    # An officer's order waits for a second officer: the approval sends what the ledger holds.
+    order = manual(kind="evacuation", event="避難指示", headline="避難指示", districts=["kawashima"], at=now())
+    assert await h.route(order) == []
+    stored = await ledger.alert("anamizu", order.identifier)
+    assert stored is not None and safety_links.asks(stored)
+    notice = manual(kind="notice", event="お知らせ", headline="お知らせ", districts=["kawashima"], at=now())
+    orders = await h.route(notice)
+    assert orders and not any(safety_links.asks(o.alert) for o in orders)
+    stored = await ledger.alert("anamizu", notice.identifier)
+    assert stored is not None and not safety_links.asks(stored)

@@ -5,6 +5,7 @@ from __future__ import annotations
 import json
 import os
 import re
+import sqlite3
 import subprocess
 import sys
 import time
@@ -197,6 +198,49 @@ def test_demo_runs_offline_and_ends_by_itself(tmp_path: Path) -> None:
     assert "sends outside the sandbox: 0" in drill and "held; approved after" in drill
     assert "total: 3 steps, 3 messages" in drill
     assert (tmp_path / "demo" / "drills" / "reports").is_dir()
+    _coverage_rises(out, tmp_path / "demo" / "ledger.sqlite3")
+
+
+def _coverage_rises(out: str, ledger: Path) -> None:
+    """The demo's safety-check drill: coverage per district rises from t+0 as residents answer and
+    a leader marks households, and the figures are the ledger's own records."""
+    section = out.split("Coverage per district over time", 1)[1]
+    rows = {}
+    for line in section.splitlines()[2:]:
+        cells = line.split()
+        if len(cells) < 2 or not re.fullmatch(r"\d+/\d+", cells[1]):
+            break
+        rows[cells[0]] = [tuple(map(int, c.split("/"))) for c in cells[1::2]]
+    assert set(rows) >= {"川島", "大町"}, section[:800]
+    for name in ("川島", "大町"):
+        reached = [r for r, _ in rows[name]]
+        assert reached == sorted(reached) and reached[-1] > reached[0] + 3, (name, rows[name])
+    # 川島's leader marks households on the list; then 大町's leader confirms the circular, which
+    # reaches the rest of 大町.
+    assert rows["川島"][-2][0] > rows["川島"][-3][0] and rows["川島"][-1] == rows["川島"][-2]
+    assert rows["大町"][-2] == rows["大町"][-3] and rows["大町"][-1][0] == rows["大町"][-1][1]
+    with sqlite3.connect(ledger) as db:
+        alert = re.search(r"(m-anamizu-[0-9a-f]+)\s+Actual evacuation\s+【安否確認】", section)
+        assert alert is not None
+        answers = dict(db.execute(
+            "SELECT answer, count(*) FROM safety_answers WHERE alert_id = ? GROUP BY answer", (alert[1],)
+        ).fetchall())
+        told = db.execute(
+            "SELECT count(*) FROM reach_marks WHERE alert_id = ? AND medium = 'leader'", (alert[1],)
+        ).fetchone()[0]
+        circular = db.execute(
+            "SELECT count(*) FROM reach_marks WHERE alert_id = ? AND medium = 'circular'", (alert[1],)
+        ).fetchone()[0]
+        audited = db.execute("SELECT count(*) FROM audit_log WHERE action = 'coverage_household_told'").fetchone()[0]
+    total = re.split(r"\s{2,}", next(x for x in section.splitlines() if x.strip().startswith("total")).strip())
+    head = re.split(r"\s{2,}", next(x for x in section.splitlines() if "district  households" in x).strip())
+    printed = dict(zip(head, total, strict=False))
+    assert answers and {k: int(printed[k]) for k in answers} == answers
+    assert told == audited == int(printed["leader"]) > 0
+    assert circular == int(printed["circular"]) > 0
+    last = rows["川島"][-1][0] + rows["大町"][-1][0]
+    first = rows["川島"][0][0] + rows["大町"][0][0]
+    assert last == first + sum(answers.values()) + told + circular
 
 
 def test_drill_run_prints_its_report_and_drill_reports_compares_the_runs(config: Path, tmp_path: Path) -> None:

@@ -13,7 +13,7 @@ import sqlalchemy as sa
 
 from broadcaster.circulars import store as cs
 from broadcaster.circulars.chain import Chain
-from broadcaster.coverage import flags
+from broadcaster.coverage import flags, safety
 from broadcaster.coverage.counts import compute
 from broadcaster.store import tables as t
 from broadcaster.store.audiences import Audiences, Person
@@ -117,3 +117,37 @@ async def test_a_drill_is_counted_but_sends_no_flag(env: Env) -> None:
         env.svc.db, "anamizu", drill.identifier, DISTRICTS, env.svc.settings.coverage, at=env.clock()
     )
     assert cov is not None and [r.district for r in cov.flagged] == ["kawashima", "omachi"]
+
+
+async def test_a_leader_confirming_the_alerts_circular_reaches_the_households_not_reached(env: Env) -> None:
+    from tests.integration.test_circular_web import _emergency
+
+    await Audiences(env.svc.db).import_people("anamizu", PEOPLE)
+    _, links = await _emergency(env)
+    (alert_id,) = {c.alert_id for c in await cs.circulars_of(env.svc.db, "anamizu")}
+    assert alert_id is not None
+    # 岩田's household answered the safety check already: it stays reached by its answer alone.
+    await safety.record(env.svc.db, "anamizu", alert_id, "R-3", "k2", "safe", None, via="line")
+    before = await compute(env.svc.db, "anamizu", alert_id, DISTRICTS, env.svc.settings.coverage)
+    assert before is not None
+    rows = {r.district: r for r in before.districts}
+    assert rows["kawashima"].reached == 1 and rows["kawashima"].households > 1
+    async with client() as s:
+        for _ in range(2):  # a double tap confirms once
+            async with s.post(env.base + path_of(links["山田太郎"]) + "/confirm", allow_redirects=False) as r:
+                assert r.status == 303
+    after = await compute(env.svc.db, "anamizu", alert_id, DISTRICTS, env.svc.settings.coverage)
+    assert after is not None
+    rows = {r.district: r for r in after.districts}
+    k = rows["kawashima"]
+    assert k.reached == k.households and k.by_medium["circular"] == k.households - 1
+    assert k.by_medium["safety"] == 1
+    assert rows["omachi"].reached == 0, "鈴木 has not confirmed: 大町 is not reached by the circular"
+    marked = await env.svc.db.read(lambda c: c.execute(
+        sa.select(t.reach_marks.c.household, t.reach_marks.c.actor).where(t.reach_marks.c.medium == "circular")
+    ).all())  # fmt: skip
+    assert "k2" not in {h for h, _ in marked} and {a for _, a in marked} == {"leader:L-yamada"}
+    audited = await env.svc.db.read(lambda c: c.execute(
+        sa.select(t.audit_log.c.detail).where(t.audit_log.c.action == "coverage_circular_confirmed")
+    ).scalars().all())  # fmt: skip
+    assert [d["households"] for d in audited] == [k.households - 1]

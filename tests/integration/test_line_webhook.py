@@ -459,3 +459,34 @@ async def test_an_event_left_behind_by_a_crash_is_processed_by_the_sweeper(hook:
     assert (await hook.person(HIM)).districts == ("kabuto",)
     assert hook.fake.replies == [], "its reply token expired long ago"
     assert await service.sweep() == 0
+
+
+async def test_the_conversation_is_the_line_channels_and_needs_no_web(hook: Hook) -> None:
+    # What the events do belongs to the LINE channel (adapters/outbound/line/conversation.py),
+    # found by its entry point; it reaches the town's records only through the desk.
+    from adapters.outbound.line.conversation import LineConversation
+    from adapters.outbound.line.webhook import parse
+    from broadcaster import registry
+    from broadcaster.followers import StoreDesk
+
+    assert isinstance(hook.service.conversation, LineConversation)
+    line = registry.load(registry.CHANNELS, "line")
+    conversation = line.conversation(hook.env.settings, StoreDesk(hook.env.settings, hook.env.ledger))
+    try:
+        (event,) = parse(hook.fake.body(hook.fake.follow(THIRD))).events
+        assert await conversation.handle("anamizu", event, reply=False) == "registered"
+        assert await conversation.handle("anamizu", event, reply=False) == "followed_again"
+        assert (await hook.person(THIRD)).endpoints == (("line", THIRD),)
+        assert hook.fake.replies_to(event) == [], "no reply when told not to"
+        body = hook.fake.body(hook.fake.follow(HIM))
+        assert conversation.verify(SECRET, body, hook.fake.sign(SECRET, body)) is None
+        assert conversation.verify(SECRET, body, hook.fake.sign("another-channel-secret-000000000", body)) == "mismatch"
+        assert conversation.verify(SECRET, body, None) == "missing"
+        with pytest.raises(ValueError, match="not a webhook request"):
+            conversation.read(b"[]")
+        assert conversation.event_of(event.to_json()) == event
+        (gone,) = parse(hook.fake.body(hook.fake.unfollow(THIRD))).events
+        assert await conversation.handle("anamizu", gone, reply=False) == "unfollow:left"
+        assert await hook.people(THIRD) == []
+    finally:
+        await conversation.close()

@@ -37,6 +37,24 @@ CORPUS_SEQUENCES = {
     "satsuma_2015": "38-39_02_",
 }
 
+# The project's 石川県 warning samples in both orders of the formats (docs/r06.md): the
+# level-based レベル３大雨警報 and the older 大雨警報 of one change, 土砂災害警戒情報, and the
+# older format's lift of everything.
+R06_SEQUENCES = {
+    "r06_older_format_first": [
+        "08_vpww54_ooame_h27.xml",
+        "07_vpww55_ooame_r06.xml",
+        "11_vxww50_dosha.xml",
+        "09_vpww54_all_lifted.xml",
+    ],
+    "r06_level_based_first": [
+        "07_vpww55_ooame_r06.xml",
+        "08_vpww54_ooame_h27.xml",
+        "11_vxww50_dosha.xml",
+        "09_vpww54_all_lifted.xml",
+    ],
+}
+
 
 def _settings() -> Settings:
     return load_settings(None, tenants_dir=TENANTS)
@@ -90,6 +108,13 @@ async def test_project_noto_sequence() -> None:
     _check("noto_2024_samples", render(steps, {t.id: t.name for t in settings.tenants.values()}))
 
 
+@pytest.mark.parametrize("case", sorted(R06_SEQUENCES))
+async def test_r06_sequence(case: str) -> None:
+    settings = _settings()
+    steps = await replay(settings, [SAMPLES / name for name in R06_SEQUENCES[case]])
+    _check(case, render(steps, {t.id: t.name for t in settings.tenants.values()}))
+
+
 def test_command_reads_a_folder_in_name_order_and_goes_on_after_a_refusal(tmp_path: Path) -> None:
     seq = tmp_path / "seq"
     seq.mkdir()
@@ -127,3 +152,19 @@ def test_preview_renders_a_tsunami_as_the_town_hears_it() -> None:
     )
     assert result.exit_code in (0, 1), result.output
     assert "【加賀市】津波警報\n石川県加賀：津波警報（３ｍ" in result.output
+
+
+async def test_a_cancel_tells_each_town_what_it_was_told() -> None:
+    # The 取消 of a telegram with 大津波警報 on the Noto coast and 津波警報 on the Kaga coast: each
+    # town hears that its own warning is cancelled, at the severity it was warned with.
+    settings = _settings()
+    warning, cancel = await replay(
+        settings, [SAMPLES / "02_vtse41_otsunami_keiho.xml", SAMPLES / "05_vtse41_torikeshi.xml"]
+    )
+    told = {(c.tenant, c.channel): c.severity for c in warning.carried}
+    cancelled = {(c.tenant, c.channel): c for c in cancel.carried}
+    assert set(cancelled) == set(told)
+    for key, c in cancelled.items():
+        assert c.severity == told[key], key
+    assert "「大津波警報」は取り消されました" in cancelled[("anamizu-machi", "line")].line
+    assert "「津波警報」は取り消されました" in cancelled[("kaga-shi", "line")].line

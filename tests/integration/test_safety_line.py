@@ -91,3 +91,37 @@ async def test_a_button_of_an_old_or_plain_alert_records_nothing(hook: Hook) -> 
         reply = await hook.tap(HER, safety_links.postback(a.identifier, "safe"))
         assert "もう終わっています" in reply.texts()[0]
     assert await _answers(hook) == []
+
+
+async def test_a_typed_answer_counts_as_the_tap_for_the_newest_safety_check(hook: Hook) -> None:
+    from broadcaster.coverage.safety import standing
+
+    await hook.audiences.import_people("anamizu", [
+        Person("R-1", districts=("kawashima",), household="k1", endpoints=(("line", HER),)),
+        Person("R-2", districts=("kawashima",), household="k1", endpoints=(("line", HIM),)),
+    ])  # fmt: skip
+    # Without a safety check in force, 無事 is just a message: the help, and nothing recorded.
+    status, _ = await hook.post(hook.fake.text(HER, "無事です"))
+    assert status == 200 and await _answers(hook) == []
+
+    earlier = manual(status="Actual", kind="evacuation", event="避難指示", headline="前の安否確認",
+                     parameters={"safety_check": "yes"}, at=now() - timedelta(hours=2))  # fmt: skip
+    newest = manual(status="Actual", kind="evacuation", event="避難指示", headline="安否確認",
+                    parameters={"safety_check": "yes"}, at=now() - timedelta(minutes=5))  # fmt: skip
+    plain = manual(status="Actual", kind="evacuation", event="避難指示", headline="普通", at=now())
+    for a in (earlier, newest, plain):
+        await hook.env.ledger.record_alert(a)
+
+    event = hook.fake.text(HER, "無事です")
+    await hook.post(event)
+    (reply,) = hook.fake.replies_to(event)
+    assert "「無事」を受け付けました" in reply.texts()[0]
+    event = hook.fake.text(HIM, "避難済み　公民館にいます")
+    await hook.post(event)
+    assert await _answers(hook) == [("k1", "evacuated", 1)], "the same household, answered again"
+    got = await standing(hook.env.ledger.db, "anamizu", newest.identifier, "k1")
+    assert got is not None and (got.answer, got.note) == ("evacuated", "公民館にいます")
+    assert await standing(hook.env.ledger.db, "anamizu", earlier.identifier, "k1") is None
+    # Anything else typed is not an answer.
+    await hook.post(hook.fake.text(HER, "無事かどうか分かりません"))
+    assert await _answers(hook) == [("k1", "evacuated", 1)]

@@ -278,3 +278,34 @@ async def test_apple_refuses_a_contact_it_cannot_reach_and_the_settings_never_ma
         with pytest.raises(PermanentError, match=r"BadJwtToken.*options.subject"):
             await bad.send(push([recipient], alert("ev-2")))
         assert apple.received[-1].status == 403
+
+
+async def test_a_safety_check_tells_the_app_to_offer_the_answer(fake: FakePushService, make: Make) -> None:
+    from tests.rules_helpers import manual
+
+    (recipient,) = addresses(fake, "a")
+    check = manual(kind="evacuation", event="避難指示", headline="安否確認", parameters={"safety_check": "yes"})
+    await make().send(push([recipient], check))
+    await make().send(push([recipient], alert("ev-2")))
+    asked, plain = fake.delivered()
+    assert asked.message is not None and asked.message["safety"] is True and asked.message["id"] == check.identifier
+    assert plain.message is not None and plain.message["safety"] is False
+
+
+async def test_the_web_reaches_sign_ups_through_the_registered_channel(fake: FakePushService) -> None:
+    # The web's pages find the channel by its entry point (broadcaster.channels.DeviceSubscriptions),
+    # never by importing the adapter: the same checks, the same key.
+    from broadcaster import registry
+    from broadcaster.channels import DeviceSubscriptions
+
+    channel: DeviceSubscriptions = registry.load(registry.CHANNELS, "app_push")
+    sub = fake.subscribe("resident")
+    options = {"allowed_hosts": ["127.0.0.1"], "allow_http": True}
+    assert channel.subscription_address(sub, options) == parse_subscription(sub, POLICY).canonical()
+    with pytest.raises(ValueError, match="https"):
+        channel.subscription_address(sub, {})  # plain http only for a loopback service allowed by name
+    with pytest.raises(ValueError, match="p256dh and auth"):
+        channel.subscription_address({"endpoint": "https://fcm.googleapis.com/x"}, {})
+    assert channel.application_server_key(PRIVATE) == public_key_b64(load_private_key(PRIVATE))
+    with pytest.raises(ConfigError):
+        channel.application_server_key("not a key")

@@ -17,7 +17,6 @@ from lxml import etree
 from adapters.outbound.website import WebsiteAdapter, public_file, slug
 from adapters.outbound.website import publish as publish_module
 from adapters.outbound.website.feeds import ATOM
-from adapters.outbound.website.layout import site_dir, site_url
 from adapters.outbound.website.state import SiteState, View, merge, views
 from broadcaster.cap import from_cap, validate_cap
 from broadcaster.cap.publish import DEFAULT_VALIDITY, placed, publication_issues
@@ -25,6 +24,7 @@ from broadcaster.channels import AdapterEnv, ChannelAdapter
 from broadcaster.errors import ConfigError
 from broadcaster.model import JIS_X0402, Area, MsgType, NamedValue, ResponseType, Severity, Status, Urgency
 from broadcaster.settings import ChannelSettings
+from broadcaster.site_layout import site_dir, site_url
 from tests.fakes.site import T0, SiteFixture, alert, follow_up, site_delivery
 
 TOWN_CODE = (NamedValue(value_name=JIS_X0402, value="174611"),)

@@ -13,14 +13,15 @@ from __future__ import annotations
 import base64
 import binascii
 import json
+from collections.abc import Mapping
 from typing import Any, ClassVar, Self
 
 import aiohttp
 from pydantic import BaseModel, ConfigDict, Field, SecretStr, ValidationError, field_validator
 
 from adapters.outbound.app_push import encrypt, payload
-from adapters.outbound.app_push.subscription import HostPolicy, Subscription, parse_all
-from adapters.outbound.app_push.vapid import VapidSigner, load_private_key
+from adapters.outbound.app_push.subscription import HostPolicy, Subscription, parse_all, parse_subscription
+from adapters.outbound.app_push.vapid import VapidSigner, load_private_key, public_key_b64
 from adapters.outbound.fanout import Answer, Memory, Outcome, fan_out, retry_after
 from broadcaster.channels import AdapterEnv, Addressing, Delivery, SendResult
 from broadcaster.errors import ConfigError, PermanentError
@@ -94,6 +95,16 @@ class WebPushAdapter:
         self._owns_session = session is None
         self._timeout = aiohttp.ClientTimeout(total=settings.timeout)
         self.memory = Memory()
+
+    # The web's side of the channel (broadcaster.channels.DeviceSubscriptions): it takes the
+    # residents' subscriptions and serves the key, and asks the channel how.
+    @classmethod
+    def subscription_address(cls, data: Any, options: Mapping[str, Any]) -> str:
+        return parse_subscription(data, HostPolicy.from_options(options)).canonical()
+
+    @classmethod
+    def application_server_key(cls, private_key: str) -> str:
+        return public_key_b64(load_private_key(private_key))
 
     @classmethod
     def from_settings(cls, channel: str, settings: ChannelSettings, env: AdapterEnv) -> Self:

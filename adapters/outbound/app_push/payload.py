@@ -22,6 +22,7 @@ import json
 from datetime import datetime
 from typing import Any
 
+from broadcaster import safety_links
 from broadcaster.channels import Delivery, RenderedText
 from broadcaster.model import Alert, MsgType, Severity, Status, Urgency
 
@@ -135,5 +136,7 @@ def build(delivery: Delivery, language: str, url: str) -> bytes:
         "sent": alert.sent.isoformat(),
         "title": title,
         "url": url,
+        # The app offers the safety answer (無事 / 支援が必要 / 避難済み) when it is tapped.
+        "safety": safety_links.asks(alert),
     }
     return _fit(data, _labelled(body, label))

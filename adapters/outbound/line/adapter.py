@@ -20,7 +20,7 @@ import uuid
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 from datetime import date, datetime, timedelta
-from typing import Any, ClassVar, Self
+from typing import TYPE_CHECKING, Any, ClassVar, Self
 
 import aiohttp
 
@@ -37,7 +37,10 @@ from broadcaster.channels import AdapterEnv, Addressing, Delivery, DeliveryStat,
 from broadcaster.errors import ConfigError, PermanentError, QuotaExceededError, TransientError
 from broadcaster.logging import get_logger
 from broadcaster.model import JST
-from broadcaster.settings import ChannelSettings
+from broadcaster.settings import ChannelSettings, Settings
+
+if TYPE_CHECKING:
+    from broadcaster.followers import Conversation, FollowerDesk
 
 log = get_logger(__name__)
 
@@ -184,6 +187,14 @@ class LineAdapter:
     max_text_length: ClassVar[int | None] = 5000
     max_recipients_per_request: ClassVar[int | None] = MULTICAST_MAX
     required_credentials: ClassVar[tuple[str, ...]] = ("token",)
+
+    @classmethod
+    def conversation(cls, settings: Settings, desk: FollowerDesk) -> Conversation:
+        """The LINE account's conversation with its followers, for the web's webhook to hand
+        events to (broadcaster.followers.Conversation)."""
+        from adapters.outbound.line.conversation import LineConversation
+
+        return LineConversation(settings, desk)
 
     def __init__(self, settings: LineSettings, *, tenant: str, public_url: str) -> None:
         self._settings = settings

@@ -23,7 +23,6 @@ from typing import Any, ClassVar, Self
 
 from pydantic import BaseModel, ConfigDict, Field, ValidationError
 
-from adapters.outbound.website.layout import site_dir, site_url, slug
 from adapters.outbound.website.publish import SitePublisher
 from adapters.outbound.website.readback import read_back
 from adapters.outbound.website.render import DESIGN, Site, build, signature
@@ -33,6 +32,7 @@ from broadcaster.errors import ConfigError, TransientError
 from broadcaster.logging import get_logger
 from broadcaster.model import Alert, now
 from broadcaster.settings import ChannelSettings
+from broadcaster.site_layout import site_dir, site_url, slug
 
 log = get_logger(__name__)
 

@@ -15,9 +15,9 @@ from datetime import UTC, datetime
 
 from lxml import etree
 
-from adapters.outbound.website.layout import slug
 from adapters.outbound.website.state import Entry, View
 from adapters.outbound.website.views import Card
+from broadcaster.site_layout import slug
 from broadcaster.xmlsafe import parse_xml
 
 ATOM = "http://www.w3.org/2005/Atom"

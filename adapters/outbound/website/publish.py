@@ -30,10 +30,10 @@ import time
 from collections.abc import Iterator
 from pathlib import Path
 
-from adapters.outbound.website.layout import CURRENT, LOCK, RELEASES, STATE
 from adapters.outbound.website.render import Release
 from adapters.outbound.website.state import SiteState
 from broadcaster.errors import PermanentError
+from broadcaster.site_layout import CURRENT, LOCK, RELEASES, STATE
 
 
 def _fsync_dir(path: Path) -> None:

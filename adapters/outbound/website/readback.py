@@ -16,12 +16,12 @@ from typing import Any
 
 from lxml import etree
 
-from adapters.outbound.website.layout import slug
 from broadcaster.cap.read import from_cap
 from broadcaster.channels import Carried
 from broadcaster.consistency.facts import facts_of
 from broadcaster.errors import ParseError
 from broadcaster.model import Alert
+from broadcaster.site_layout import slug
 from broadcaster.xmlsafe import parse_xml
 
 ATOM = "{http://www.w3.org/2005/Atom}"

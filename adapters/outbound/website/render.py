@@ -22,7 +22,6 @@ from typing import Any
 import jinja2
 
 from adapters.outbound.website import feeds
-from adapters.outbound.website.layout import STATE, slug
 from adapters.outbound.website.state import (
     CURRENT_VIEWS,
     Entry,
@@ -36,6 +35,7 @@ from adapters.outbound.website.views import Card, card, cards_for, summary_json
 from broadcaster.cap import to_cap
 from broadcaster.cap.publish import for_publication
 from broadcaster.model import Alert
+from broadcaster.site_layout import STATE, slug
 
 # Every publish rewrites the CAP feed from the alerts it lists, and a message's CAP never changes:
 # without this, each new alert paid to_cap (about 1 ms) again for every alert in the feed.

@@ -12,9 +12,9 @@ from datetime import datetime
 from typing import Any
 from urllib.parse import urlsplit
 
-from adapters.outbound.website.layout import slug
 from adapters.outbound.website.state import Entry, View
 from broadcaster.model import JST, KIND, Alert, Info, MsgType, Status
+from broadcaster.site_layout import slug
 
 STATUS_LABELS = {
     Status.EXERCISE: "訓練",

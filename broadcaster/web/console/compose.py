@@ -18,9 +18,9 @@ from typing import Any
 import yaml
 from pydantic import ValidationError
 
-from adapters.ingest.manual import CONTENT_TYPE, ManualAlert, to_alert
 from broadcaster import safety_links
 from broadcaster.model import DISTRICT_CODE, Alert, RawEvent
+from broadcaster.model.manual import CONTENT_TYPE, ManualAlert, to_alert
 from broadcaster.pipeline.two_person import CancelText, tenant_cancel_texts
 from broadcaster.settings import Settings, TenantSettings
 
@@ -187,7 +187,7 @@ class ComposeError(ValueError):
 
 
 def manual_document(draft: Draft, preset: Preset, tenant: TenantSettings) -> dict[str, Any]:
-    """The project's manual-alert JSON for this draft (adapters/ingest/manual.py)."""
+    """The project's manual-alert JSON for this draft (broadcaster/model/manual.py)."""
     if draft.status not in STATUS_CHOICES:
         raise ComposeError("訓練・試験・実際のどれかを選んでください（Choose drill, test or actual）")
     known = {d.id: d.name for d in tenant.districts}

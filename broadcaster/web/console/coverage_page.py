@@ -7,11 +7,13 @@ on request, to the headquarters' CSV (`broadcaster coverage --csv --unreached`),
 
 from __future__ import annotations
 
+import asyncio
 from typing import Any
 
 from aiohttp import web
+from markupsafe import Markup
 
-from broadcaster.coverage import support
+from broadcaster.coverage import district_map, support
 from broadcaster.coverage.counts import compute
 from broadcaster.coverage.flags import flagged
 from broadcaster.coverage.report import media_of, to_csv
@@ -48,6 +50,8 @@ WORDS: dict[str, dict[str, str]] = {
     },
     "sent": {"ja": "区長へ送信済", "en": "sent to the leader"},
     "csv": {"ja": "CSVで保存（災害対策本部用）", "en": "Download CSV (for the headquarters)"},
+    "map": {"ja": "赤: 要確認、黄: 集計中、緑: 良好（地区の形は町が用意した地図）",
+            "en": "Red: flagged, amber: counting, green: OK (outlines from the town's map)"},
     "no_alert": {"ja": "この警報はありません。", "en": "No such alert."},
 }
 
@@ -76,10 +80,14 @@ async def _coverage(request: web.Request) -> Any:
 )  # fmt: skip
 async def coverage_page(request: web.Request) -> web.StreamResponse:
     tenant, cov = await _coverage(request)
-    sent = await flagged(request.app[CONTEXT].ledger.db, tenant.id, cov.alert_id)
+    ctx = request.app[CONTEXT]
+    sent = await flagged(ctx.ledger.db, tenant.id, cov.alert_id)
+    outlines = await asyncio.to_thread(district_map.load, ctx.settings.coverage.maps_dir, tenant.id)
+    # Built by district_map from numbers and escaped names only.
+    svg = Markup(district_map.render(outlines, cov)) if outlines else None  # noqa: S704
     return render(
         request, "console/coverage.html", tenant=tenant, cov=cov, media=media_of(cov), sent=sent, answers=ANSWERS,
-        w=words(request.get(LANG, "ja")), jst=JST,
+        w=words(request.get(LANG, "ja")), jst=JST, district_map=svg,
     )  # fmt: skip
 
 

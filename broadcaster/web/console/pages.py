@@ -18,8 +18,8 @@ from aiohttp import web
 
 from broadcaster.circulars.wiring import shared_scheduler
 from broadcaster.logging import get_logger
-from broadcaster.model import DISTRICT_CODE, JST, MsgType, RawEvent, Status, now
-from broadcaster.model.raw import MANUAL_CONTENT_TYPE as CONTENT_TYPE
+from broadcaster.model import DISTRICT_CODE, JST, AlertState, MsgType, RawEvent, Status, now
+from broadcaster.model.manual import CONTENT_TYPE, manual_alert_id
 from broadcaster.pipeline import scheduled_sends, two_person
 from broadcaster.pipeline.approval import ApprovalError, approve
 from broadcaster.pipeline.held import HeldError, reject, withdraw
@@ -264,7 +264,7 @@ async def compose_send(request: web.Request) -> web.StreamResponse:
         once_as=raw_id or None,
     )
     if alert_id is None:
-        sent = f"m-{tenant.id}-{raw_id[:24]}"
+        sent = manual_alert_id(tenant.id, raw_id)
         lang = request.get(LANG, "ja")
         message = (
             "This preview was already sent; it was not sent again."
@@ -439,7 +439,7 @@ async def _send_manual(
         await publish_raw(ctx.bus, raw)
     else:
         await submit(ctx.bus, raw, ctx.ledger)
-    alert_id = f"m-{tenant.id}-{raw.id[:24]}"
+    alert_id = manual_alert_id(tenant.id, raw.id)
     await ctx.ledger.audit(
         actor=who.identity,
         action=action,
@@ -571,7 +571,7 @@ def _cancel_refusal(standing: followups.Standing, lang: str) -> tuple[str, str |
             if en
             else "これは取消の配信です。取り消せません。"
         ), None
-    if standing.cancelled_by is not None and standing.cancelled_by.state == "held":
+    if standing.cancelled_by is not None and standing.cancelled_by.state == AlertState.HELD:
         by = standing.cancelled_by
         return (
             f"A cancellation ({by.submitted_by or ''}) already waits for approval. Nothing was sent again."
@@ -592,13 +592,13 @@ def _cancel_refusal(standing: followups.Standing, lang: str) -> tuple[str, str |
             if en
             else "この配信は訂正で置き換えられています。取り消すには最新の訂正から操作してください。"
         ), standing.superseded_by.identifier
-    if standing.state == "held":
+    if standing.state == AlertState.HELD:
         return (
             "Not sent yet: it waits for approval. Withdraw or reject it instead."
             if en
             else "まだ送信されていません（承認待ち）。取消ではなく「取り下げ」または「差し戻し」をしてください。"
         ), None
-    if standing.state in ("withdrawn", "rejected"):
+    if standing.state in (AlertState.WITHDRAWN, AlertState.REJECTED):
         return ("This alert was never sent." if en else "この配信は送信されていません。"), None
     return None
 

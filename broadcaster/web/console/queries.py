@@ -12,7 +12,7 @@ from typing import Any
 
 import sqlalchemy as sa
 
-from broadcaster.model import Alert, now
+from broadcaster.model import Alert, AlertState, DispatchState, now
 from broadcaster.pipeline.runtime import Runtime
 from broadcaster.render.preview import PreviewRow, preview
 from broadcaster.rules.simulate import Table, simulate
@@ -21,6 +21,9 @@ from broadcaster.store import reports
 from broadcaster.store import tables as t
 from broadcaster.store.ledger import Ledger
 
+# A dispatch that did not get through: to be retried, or given up on.
+_FAILING = (DispatchState.FAILED, DispatchState.DEAD)
+
 
 async def held_alerts(ledger: Ledger, tenant: str) -> list[dict[str, Any]]:
     a = t.alerts
@@ -28,7 +31,7 @@ async def held_alerts(ledger: Ledger, tenant: str) -> list[dict[str, Any]]:
         sa.select(
             a.c.identifier, a.c.headline, a.c.status, a.c.sent, a.c.submitted_by, a.c.kind, a.c.severity
         )
-        .where(a.c.tenant == tenant, a.c.state == "held")
+        .where(a.c.tenant == tenant, a.c.state == AlertState.HELD)
         .order_by(a.c.received.desc())
     )
     return await ledger.db.read(lambda c: [dict(r._mapping) for r in c.execute(query)])
@@ -55,8 +58,8 @@ async def recent_alerts(ledger: Ledger, tenant: str, limit: int = 30) -> list[Al
         sa.select(
             d.c.alert_id,
             sa.func.count().label("n"),
-            sa.func.sum(sa.case((d.c.state == "accepted", 1), else_=0)).label("ok"),
-            sa.func.sum(sa.case((d.c.state.in_(["failed", "dead"]), 1), else_=0)).label("bad"),
+            sa.func.sum(sa.case((d.c.state == DispatchState.ACCEPTED, 1), else_=0)).label("ok"),
+            sa.func.sum(sa.case((d.c.state.in_(_FAILING), 1), else_=0)).label("bad"),
             sa.func.count(sa.distinct(d.c.channel)).label("channels"),
         )
         .where(d.c.tenant == tenant)
@@ -108,7 +111,7 @@ async def failures(ledger: Ledger, tenant: str, hours: int = 24) -> list[dict[st
             a.c.headline,
         )
         .select_from(d.join(a, sa.and_(a.c.tenant == d.c.tenant, a.c.identifier == d.c.alert_id)))
-        .where(d.c.tenant == tenant, d.c.state.in_(["failed", "dead"]), d.c.updated >= since)
+        .where(d.c.tenant == tenant, d.c.state.in_(_FAILING), d.c.updated >= since)
         .order_by(d.c.updated.desc())
         .limit(100)
     )
@@ -188,7 +191,7 @@ async def deliveries(ledger: Ledger, tenant: str, alert_id: str) -> Deliveries:
                 ).where(
                     d.c.tenant == tenant,
                     d.c.alert_id == alert_id,
-                    d.c.state.in_(["failed", "dead", "sending", "pending"]),
+                    d.c.state.in_([*_FAILING, DispatchState.SENDING, DispatchState.PENDING]),
                 )
             )
         )
@@ -276,7 +279,7 @@ async def change_mark(ledger: Ledger, tenant: str) -> tuple[Any, ...]:
         ).first()
         moves = c.execute(sa.select(sa.func.max(d.c.updated)).where(d.c.tenant == tenant)).scalar()
         states = c.execute(
-            sa.select(sa.func.count()).select_from(a).where(a.c.tenant == tenant, a.c.state == "held")
+            sa.select(sa.func.count()).select_from(a).where(a.c.tenant == tenant, a.c.state == AlertState.HELD)
         ).scalar()
         return (alerts[0] if alerts else 0, alerts[1] if alerts else None, moves, states)
 

@@ -67,7 +67,8 @@ self.addEventListener("push", function (ev) {
     requireInteraction: data.urgency === "high",
     lang: data.lang || "ja",
     icon: new URL("icon.svg", SCOPE).href,
-    data: { url: data.url || SCOPE, id: data.id }
+    // A safety check opens the app's answer panel instead of the site's page.
+    data: { url: data.safety && data.id ? SCOPE + "?safety=" + encodeURIComponent(data.id) : (data.url || SCOPE), id: data.id }
   };
   ev.waitUntil(Promise.all([
     self.registration.showNotification(title, options).catch(function () { /* no permission */ }),
@@ -77,13 +78,29 @@ self.addEventListener("push", function (ev) {
   ]).then(function () { return tell({ type: "alerts-updated", id: data.id || null }); }));
 });
 
+function opened(id) {
+  // The town counts the household reached by the app (docs/coverage.md); the subscription says
+  // who we are, as at sign-up. Best effort: offline, the tap still opens the page.
+  if (!id) { return Promise.resolve(); }
+  return self.registration.pushManager.getSubscription().then(function (sub) {
+    if (!sub) { return null; }
+    return fetch(new URL("opened", SCOPE).href, {
+      method: "POST",
+      headers: { "Content-Type": "application/json" },
+      body: JSON.stringify({ subscription: sub.toJSON(), alert: id })
+    });
+  }).catch(function () { /* offline */ });
+}
+
 self.addEventListener("notificationclick", function (ev) {
   ev.notification.close();
   var target = (ev.notification.data && ev.notification.data.url) || SCOPE;
-  ev.waitUntil(self.clients.matchAll({ type: "window" }).then(function (list) {
+  var id = ev.notification.data && ev.notification.data.id;
+  // Opening does not wait for the report: the tap must open the page at once.
+  ev.waitUntil(Promise.all([opened(id), self.clients.matchAll({ type: "window" }).then(function (list) {
     for (var i = 0; i < list.length; i++) {
       if (list[i].url === target && "focus" in list[i]) { return list[i].focus(); }
     }
     return self.clients.openWindow(target);
-  }));
+  })]));
 });

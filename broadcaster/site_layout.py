@@ -1,5 +1,8 @@
 """Where a tenant's site lives on disk, and how a request path or an alert id maps into it. Pure.
 
+The website channel (adapters/outbound/website) writes this layout and the built-in server
+(broadcaster/web/site.py) serves it: the core owns it, so that both read the same rules.
+
 A site folder holds ``releases/<n>/`` (one complete copy of the site per publish), the symlink
 ``current`` that points at the newest, the lock file and nothing else. A web server or the town's
 CMS serves ``<site>/current/``; the built-in server does the same under ``/site/<tenant>/``.
