@@ -28,7 +28,8 @@ from broadcaster.web.line_hook import attach as attach_line
 from broadcaster.web.line_hook import line_hooks
 from broadcaster.web.middleware import authorize, security_headers
 from broadcaster.web.pages import pages
-from broadcaster.web.pwa import RateLimiter, pwa
+from broadcaster.web.pwa import pwa
+from broadcaster.web.ratelimit import RateLimiter
 from broadcaster.web.safety import safety_pages
 from broadcaster.web.site import site
 from broadcaster.web.unsubscribe import unsubscribe_pages

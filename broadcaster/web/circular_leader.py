@@ -33,7 +33,7 @@ from broadcaster.web.endpoints import Endpoints
 from broadcaster.web.keys import CIRCULAR_LIMITERS
 from broadcaster.web.middleware import from_our_site
 from broadcaster.web.pages import client_ip, render
-from broadcaster.web.pwa import RateLimiter
+from broadcaster.web.ratelimit import RateLimiter
 
 log = get_logger(__name__)
 leader_pages = Endpoints()

@@ -12,7 +12,7 @@ if TYPE_CHECKING:
     from broadcaster.store.users import Principal
     from broadcaster.web.context import WebContext
     from broadcaster.web.endpoints import Endpoint
-    from broadcaster.web.pwa import RateLimiter
+    from broadcaster.web.ratelimit import RateLimiter
 
 CONTEXT: web.AppKey[WebContext] = web.AppKey("context")
 # Set when the server shuts down, so that long-lived responses (server-sent events) end at once.
