@@ -14,8 +14,6 @@ from __future__ import annotations
 import json
 import re
 import secrets
-import time
-from collections import deque
 from datetime import timedelta
 from pathlib import Path
 from typing import Any
@@ -34,7 +32,8 @@ from broadcaster.render.languages import EASY_JA, JA, LANGUAGES, SUPPORTED, cano
 from broadcaster.store.audiences import Audiences
 from broadcaster.web import pwa_text
 from broadcaster.web.endpoints import Endpoints
-from broadcaster.web.keys import CONTEXT
+from broadcaster.web.keys import CONTEXT, PWA_LIMITER
+from broadcaster.web.ratelimit import RateLimiter
 
 log = get_logger(__name__)
 pwa = Endpoints()
@@ -50,38 +49,10 @@ _env = jinja2.Environment(
 CHANNEL = "app_push"
 MAX_BODY = 8 * 1024
 _REGISTRATION = re.compile(r"^app-[0-9a-f]{32}$")
-# Sign-ups per client address per minute: enough for a family behind one router, not for a script.
-RATE_LIMIT = 20
-RATE_WINDOW_S = 60.0
-
-
-class RateLimiter:
-    def __init__(self, limit: int = RATE_LIMIT, window: float = RATE_WINDOW_S) -> None:
-        self.limit = limit
-        self.window = window
-        self._hits: dict[str, deque[float]] = {}
-
-    def wait(self, key: str, now: float | None = None) -> float:
-        """0 when allowed (and counted), else the seconds until the next request is."""
-        t = time.monotonic() if now is None else now
-        hits = self._hits.setdefault(key, deque())
-        while hits and t - hits[0] >= self.window:
-            hits.popleft()
-        if len(hits) >= self.limit:
-            return self.window - (t - hits[0])
-        hits.append(t)
-        if len(self._hits) > 10_000:  # forget idle clients
-            for k in [k for k, v in self._hits.items() if not v or t - v[-1] >= self.window]:
-                del self._hits[k]
-        return 0.0
 
 
 def _limiter(request: web.Request) -> RateLimiter:
-    extras = request.app[CONTEXT].extras
-    limiter = extras.get("pwa_rate_limiter")
-    if not isinstance(limiter, RateLimiter):
-        limiter = extras["pwa_rate_limiter"] = RateLimiter()
-    return limiter
+    return request.app[PWA_LIMITER]
 
 
 def _push_channel() -> DeviceSubscriptions:

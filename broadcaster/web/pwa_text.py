@@ -13,6 +13,9 @@ from broadcaster.render.languages import EASY_JA, JA, SUPPORTED, canonical
 
 # Words the page prints (server side) and words its script shows (handed over as JSON).
 _JA: dict[str, str] = {
+    "drill": "訓練",
+    "test": "試験",
+    "town_wide": "全域",
     "app": "防災アプリ",
     "skip": "本文へ移動",
     "safety_title": "安否確認",
@@ -51,6 +54,9 @@ _JA: dict[str, str] = {
 }
 
 _EASY: dict[str, str] = {
+    "drill": "くんれん",
+    "test": "しけん",
+    "town_wide": "まち ぜんぶ",
     "app": "ぼうさい アプリ",
     "skip": "ほんぶん へ",
     "safety_title": "あんぜん の かくにん",
@@ -89,6 +95,9 @@ _EASY: dict[str, str] = {
 }
 
 _EN: dict[str, str] = {
+    "drill": "Drill",
+    "test": "Test",
+    "town_wide": "Whole town",
     "app": "disaster app",
     "skip": "Skip to content",
     "safety_title": "Safety check",
@@ -127,6 +136,9 @@ _EN: dict[str, str] = {
 }
 
 _VI: dict[str, str] = {
+    "drill": "Diễn tập",
+    "test": "Thử nghiệm",
+    "town_wide": "Toàn thị trấn",
     "app": "ứng dụng phòng chống thiên tai",
     "skip": "Đến nội dung chính",
     "safety_title": "Xác nhận an toàn",
@@ -165,6 +177,9 @@ _VI: dict[str, str] = {
 }
 
 _ZH_HANS: dict[str, str] = {
+    "drill": "演习",
+    "test": "测试",
+    "town_wide": "全町",
     "app": "防灾应用",
     "skip": "跳到正文",
     "safety_title": "安全确认",
@@ -203,6 +218,9 @@ _ZH_HANS: dict[str, str] = {
 }
 
 _KO: dict[str, str] = {
+    "drill": "훈련",
+    "test": "시험",
+    "town_wide": "전역",
     "app": "방재 앱",
     "skip": "본문으로 이동",
     "safety_title": "안부 확인",
@@ -241,6 +259,9 @@ _KO: dict[str, str] = {
 }
 
 _PT: dict[str, str] = {
+    "drill": "Simulado",
+    "test": "Teste",
+    "town_wide": "Toda a cidade",
     "app": "app de prevenção de desastres",
     "skip": "Ir para o conteúdo",
     "safety_title": "Confirmação de segurança",

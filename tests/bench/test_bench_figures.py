@@ -30,7 +30,7 @@ def results(cold_ms: float, cpu_ms: float, speedup: float, rate: int) -> dict[st
         return {
             "latency": {
                 "latency_ms": {"p50": 20.0, "p99": 40.0}, "skew_ms": {"p99": 10.0},
-                "cold_first_alert_ms": cold_ms, **extra,
+                "cold_first_alert_ms": cold_ms, "after_idle_first_alert_ms": cold_ms * 2, "idle_s": 600.0, **extra,
             },
             "throughput": {"alerts_per_s": 5.0, "dispatches": 80, "pipeline_cpu_ms_per_alert": cpu_ms},
         }
@@ -75,3 +75,11 @@ def test_figures_past_their_targets_are_missed() -> None:
         "web push: subscriptions per CPU second (one sender)",
     ):
         assert figs[name]["status"] == "missed", name
+
+
+def test_the_first_alert_after_idle_is_judged_against_the_warm_p99() -> None:
+    met = by_name(results(cold_ms=25.0, cpu_ms=20.0, speedup=1.8, rate=6000))["first alert after idle, embedded"]
+    assert met["value"] == 50.0 and met["baseline"] == "warm p99 40.0 ms"
+    assert met["ratio"] == 1.25 and met["status"] == "met" and "600 s" in met["note"]
+    missed = by_name(results(cold_ms=50.0, cpu_ms=20.0, speedup=1.8, rate=6000))["first alert after idle, Kafka"]
+    assert missed["ratio"] == 2.5 and missed["status"] == "missed"

@@ -304,6 +304,18 @@ async def test_an_english_reader_who_chooses_english_gets_the_app_in_english(app
     assert "Kawashima" in await page.inner_text("form#subscribe-form")
     own = await page.evaluate(OWN_TEXT)
     assert not re.search(JAPANESE, own), re.findall(f"{JAPANESE}+", own)
+    # An alert the town sent in English too: its English title and the district's English name.
+    drill = alert("drill-1", status=Status.EXERCISE, districts=("kawashima",))
+    english = text("Evacuation order for Kawashima", language="en", title="Evacuation order (drill)")
+    sent = site_delivery(drill, audience="district:kawashima")
+    await app.publisher.send(sent.model_copy(update={"texts": (*sent.texts, english)}))
+    await page.reload()
+    await page.wait_for_selector("#alerts li.alert")
+    assert await page.inner_text("#alerts li.alert h3") == "Drill Evacuation order (drill)"
+    assert await page.inner_text("#banner") == "Drill: Evacuation order (drill)"
+    assert (await page.inner_text("#alerts li.alert .meta")).endswith("· Kawashima")
+    own = await page.evaluate(OWN_TEXT)
+    assert not re.search(JAPANESE, own), re.findall(f"{JAPANESE}+", own)
     # Signing up keeps English, and so does the next visit without ?lang=.
     await app.service_worker()
     await page.click("#subscribe")

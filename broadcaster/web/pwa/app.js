@@ -15,6 +15,7 @@
   var W = {};
   try { W = JSON.parse(body.getAttribute("data-words") || "{}"); } catch (e) { W = {}; }
   function w(key) { return W[key] || key; }
+  var JA = LANG.indexOf("ja") === 0;
   var $ = function (id) { return document.getElementById(id); };
 
   function load() {
@@ -38,6 +39,19 @@
     return d.toLocaleString(LANG.indexOf("ja") === 0 ? "ja-JP" : LANG, { timeZone: "Asia/Tokyo", month: "numeric", day: "numeric", hour: "2-digit", minute: "2-digit" });
   }
 
+  // District names as this page's reader knows them (the settings' English names outside Japanese).
+  var NAMES = {};
+  Array.prototype.forEach.call(document.querySelectorAll("input[name=district]"), function (i) {
+    NAMES[i.value] = i.parentNode.textContent.trim();
+  });
+  function badge(a) { return a.status === "Test" ? w("test") : a.status === "Exercise" ? w("drill") : a.label; }
+  function title(a) { return (a.titles && a.titles[LANG]) || a.title; }
+  function areas(a) {
+    if (LANG.indexOf("ja") === 0) { return a.areas || []; }
+    if (a.town_wide || !(a.district_ids || []).length) { return [w("town_wide")]; }
+    return a.district_ids.map(function (d) { return NAMES[d] || d; });
+  }
+
   function mine(alert, districts) {
     if (!districts || districts.length === 0 || alert.town_wide) { return true; }
     return (alert.district_ids || []).some(function (d) { return districts.indexOf(d) >= 0; });
@@ -57,7 +71,7 @@
     } else {
       var top = list[0];
       banner.className = "banner" + (top.drill ? " drill" : "");
-      var link = el("a", "", (top.drill ? "【" + top.label + "】" : w("current")) + top.title);
+      var link = el("a", "", (top.drill ? (JA ? "【" + badge(top) + "】" : badge(top) + ": ") : w("current")) + title(top));
       link.href = top.url;
       banner.appendChild(link);
       banner.hidden = false;
@@ -66,12 +80,12 @@
         var li = el("li", "alert" + (a.drill ? " drill" : ""));
         li.setAttribute("data-id", a.id);
         var h = el("h3");
-        if (a.drill) { h.appendChild(el("span", "badge", a.label)); h.appendChild(document.createTextNode(" ")); }
-        var link = el("a", "", a.title);
+        if (a.drill) { h.appendChild(el("span", "badge", badge(a))); h.appendChild(document.createTextNode(" ")); }
+        var link = el("a", "", title(a));
         link.href = a.url;
         h.appendChild(link);
         li.appendChild(h);
-        li.appendChild(el("p", "meta", w("sent") + when(a.sent) + (a.areas.length ? " ・ " + a.areas.join("、") : "")));
+        li.appendChild(el("p", "meta", w("sent") + when(a.sent) + (areas(a).length ? (JA ? " ・ " : " · ") + areas(a).join(JA ? "、" : ", ") : "")));
         ul.appendChild(li);
       });
       box.appendChild(ul);
