@@ -12,11 +12,11 @@ from broadcaster.pipeline.tenancy import DelegationRefused
 from broadcaster.store.users import Principal, Role
 from broadcaster.web.delegation import audit_delegated, delegation
 from broadcaster.web.endpoints import Endpoint, Handler
-from broadcaster.web.keys import CONTEXT, ENDPOINTS, LANG, PRINCIPAL
+from broadcaster.web.keys import CONTEXT, ENDPOINTS, LANG, PRINCIPAL, SESSION_COOKIE
+from broadcaster.web.pages import render
 
 log = get_logger(__name__)
 
-SESSION_COOKIE = "bc_session"
 SAFE_METHODS = frozenset({"GET", "HEAD", "OPTIONS"})
 
 CSP = (
@@ -76,9 +76,6 @@ def _refuse(request: web.Request, ep: Endpoint, status: int, message: str) -> we
 
 def _forbidden_page(request: web.Request, need: Role) -> web.StreamResponse:
     """A page, not a bare word: what is not allowed, who can grant it, and the way back (403)."""
-    # Imported here: the page renderer reads the session cookie's name from this module.
-    from broadcaster.web.pages import render
-
     who = request.get(PRINCIPAL)
     tenant = request.match_info.get("tenant")
     held = who.roles.get(tenant) if isinstance(who, Principal) and tenant is not None else None
