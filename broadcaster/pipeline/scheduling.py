@@ -29,7 +29,7 @@ class SchedulerStage:
         self.circulars = circulars_of(rt)
         register_jobs(self.circulars)
         coverage_flags.register(self.circulars)
-        register_sends(self.service, rt)
+        register_sends(self.service, rt.bus, rt.ledger)
         self._stop = asyncio.Event()
 
     async def run(self) -> None:
