@@ -19,8 +19,7 @@ from broadcaster.store.users import Role
 from broadcaster.web.console.names import action_name, audience_name, channel_name, clock
 from broadcaster.web.endpoints import Endpoints
 from broadcaster.web.i18n import t
-from broadcaster.web.keys import CONTEXT, LANG, principal
-from broadcaster.web.middleware import SESSION_COOKIE
+from broadcaster.web.keys import CONTEXT, LANG, SESSION_COOKIE, principal
 
 log = get_logger(__name__)
 pages = Endpoints()
