@@ -277,9 +277,13 @@ async def latency_phase(
             for i in range(n):
                 await submit(bus, raw_alert(i), ledger)
                 await wait_done(ledger, i + 2, within=120)
-        out = latencies(await _attempts(ledger), warm_id)
+        rows = await _attempts(ledger)
+        out = latencies(rows, warm_id)
         out["alerts"] = n
         out["cold_first_alert_ms"] = round(cold_ms, 1)
+        # Where the cold alert's time went, per hop and per channel, to set against the warm ones.
+        cold = latencies([r for r in rows if r[0] in warm_id], set())
+        out["cold_first_alert_breakdown"] = {k: cold[k] for k in ("hop_ms", "channel_latency_ms")}
         if idle_s > 0:
             # The first alert after a quiet spell in a pipeline that has been running: connections
             # may have dropped and caches gone cold (docs/benchmarks.md, *Cold path*). Timed like the
