@@ -262,7 +262,7 @@ async def pipeline_for(
 
 async def latency_phase(
     workdir: Path, bus_url: str | None, db_url: str, n: int, fetch_wait_ms: int, fleet: Fleet | None,
-    broker_pid: int | None = None, profile: Path | None = None,
+    broker_pid: int | None = None, profile: Path | None = None, idle_s: float = 0.0,
 ) -> dict[str, Any]:
     async with pipeline_for(workdir, bus_url, db_url, fetch_wait_ms, fleet, RESIDENTS) as (_, bus, ledger, _p):
         t0 = time.perf_counter()
@@ -277,9 +277,23 @@ async def latency_phase(
             for i in range(n):
                 await submit(bus, raw_alert(i), ledger)
                 await wait_done(ledger, i + 2, within=120)
-        out = latencies(await _attempts(ledger), warm_id)
+        rows = await _attempts(ledger)
+        out = latencies(rows, warm_id)
         out["alerts"] = n
         out["cold_first_alert_ms"] = round(cold_ms, 1)
+        # Where the cold alert's time went, per hop and per channel, to set against the warm ones.
+        cold = latencies([r for r in rows if r[0] in warm_id], set())
+        out["cold_first_alert_breakdown"] = {k: cold[k] for k in ("hop_ms", "channel_latency_ms")}
+        if idle_s > 0:
+            # The first alert after a quiet spell in a pipeline that has been running: connections
+            # may have dropped and caches gone cold (docs/benchmarks.md, *Cold path*). Timed like the
+            # cold one, submit to every channel final.
+            await asyncio.sleep(idle_s)
+            t1 = time.perf_counter()
+            await submit(bus, raw_alert(n), ledger)
+            await wait_done(ledger, n + 2, within=120)
+            out["after_idle_first_alert_ms"] = round((time.perf_counter() - t1) * 1000, 1)
+            out["idle_s"] = idle_s
         if bus_url is not None and bus_url.startswith("kafka://"):
             # The pipeline is idle now, its consumers polling: what one bare hop costs on this
             # broker while they do (tansu holds each fetch; see bench_relay.hop_probe).
@@ -344,8 +358,10 @@ async def run(
     broker_pid: int | None = None,
     phases: Sequence[str] = ("latency", "throughput"),
     profile: Path | None = None,
+    idle_s: float = 0.0,
 ) -> dict[str, Any]:
-    """Both phases on one bus; `profile` (a folder) gets py-spy's stacks of each phase."""
+    """Both phases on one bus; `profile` (a folder) gets py-spy's stacks of each phase; `idle_s`
+    of quiet before one more alert, the first after idle."""
     results: dict[str, Any] = {
         "bus": "kafka" if bus_url and bus_url.startswith("kafka://") else "embedded",
         "db": "postgresql" if db_url and db_url.startswith("postgresql") else "sqlite",
@@ -363,6 +379,7 @@ async def run(
                     results["latency"] = await latency_phase(
                         workdir, bus_url, phase_db, latency_n, fetch_wait_ms, fleet, broker_pid,
                         profile=profile / f"{results['bus']}-latency.txt" if profile else None,
+                        idle_s=idle_s,
                     )
                 else:
                     results["throughput"] = await throughput_phase(
@@ -383,6 +400,7 @@ async def run_all(
     fakes: bool = True,
     profile: Path | None = None,
     broker_pid: int | None = None,
+    idle_s: float = 0.0,
 ) -> dict[str, Any]:
     """The embedded bus, and Kafka when asked ('auto' or bootstrap servers), one after the other
     in the same run; `broker_pid` (of a broker given by address) gets its CPU counted."""
@@ -392,13 +410,15 @@ async def run_all(
             fleet.start()
         try:
             out: dict[str, Any] = {
-                "embedded": await run(None, db_url, latency_n, burst_n, fleet=fleet, profile=profile)
+                "embedded": await run(
+                    None, db_url, latency_n, burst_n, fleet=fleet, profile=profile, idle_s=idle_s
+                )
             }
             if kafka:
                 with kafka_broker(kafka) as (bootstrap, pid):
                     out["kafka"] = await run(
                         f"kafka://{bootstrap}", db_url, latency_n, burst_n, fetch_wait_ms, fleet, pid or broker_pid,
-                        profile=profile,
+                        profile=profile, idle_s=idle_s,
                     )
         finally:
             if fleet is not None:
@@ -422,6 +442,9 @@ def main() -> None:
     )
     parser.add_argument("--outbox", action="store_true", help="every channel in outbox mode, no fakes")
     parser.add_argument("--quick", action="store_true")
+    parser.add_argument(
+        "--idle-s", type=float, default=0.0, help="seconds of quiet before one more alert, the first after idle (0: none)"
+    )
     parser.add_argument("--broker-pid", type=int, default=None, help="the given broker's process, to count its CPU")
     parser.add_argument("--json", type=Path, default=None, help="also write the results here")
     parser.add_argument(
@@ -433,7 +456,7 @@ def main() -> None:
     results = asyncio.run(
         run_all(
             args.kafka, resolve_db(args.db), latency_n, burst_n, args.fetch_wait_ms,
-            fakes=not args.outbox, profile=args.profile, broker_pid=args.broker_pid,
+            fakes=not args.outbox, profile=args.profile, broker_pid=args.broker_pid, idle_s=args.idle_s,
         )
     )
     text = json.dumps(results, indent=2, ensure_ascii=False)

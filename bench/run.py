@@ -42,6 +42,8 @@ CORPUS = ROOT.parent / "shared" / "corpus" / "jma" / "official_samples"
 SIZES: dict[str, tuple[Any, Any, Any]] = {
     "latency_alerts": (100, 20, 2),
     "burst_alerts": (200, 40, 3),
+    # Quiet before the first alert after idle: the issue's ten minutes on a full run.
+    "idle_seconds": (600, 30, 1),
     "scaling_alerts": (200, 30, 4),
     "line_followers": (100_000, 10_000, 300),
     "push_subscribers": (10_000, 2_000, 100),
@@ -55,6 +57,13 @@ SIZES: dict[str, tuple[Any, Any, Any]] = {
 }
 # The issue's targets, at the issue's sizes.
 FULL_LINE, FULL_PUSH, FULL_LEADERS = 100_000, 10_000, 1_000
+# Issue 23's targets (docs/benchmarks.md): the cold first alert against the warm p99, the pipeline's
+# CPU per alert, Kafka against its bare relay and four bare hops, two workers against one, and Web
+# Push encryption per CPU second.
+COLD_FACTOR, CPU_PER_ALERT_MS = 1.5, 30
+KAFKA_THROUGHPUT_FACTOR, KAFKA_HOPS_FACTOR, SCALING_2_OF_1 = 0.25, 1.5, 1.7
+WEBPUSH_PER_CPU_S = 5_000
+PREFECTURE_SUBSCRIBERS = 1_100_000
 
 
 @dataclass
@@ -114,6 +123,7 @@ def step_pipeline(ctx: Ctx) -> Any:
             "--kafka", ctx.bootstrap,
             "--latency-alerts", str(ctx.size("latency_alerts")),
             "--burst-alerts", str(ctx.size("burst_alerts")),
+            "--idle-s", str(ctx.size("idle_seconds")),
             *(["--broker-pid", str(ctx.broker_pid)] if ctx.broker_pid else []),
         ],
         1800,
@@ -307,7 +317,7 @@ def figures(r: dict[str, Any], mode: int) -> list[dict[str, Any]]:
     out: list[dict[str, Any]] = []
     full = mode == 0
     emb, kaf = _get(r, "pipeline", "embedded"), _get(r, "pipeline", "kafka")
-    for bus, data, limit in (("embedded", emb, 100), ("Kafka", kaf, 250)):
+    for bus, data, limit, skew_limit in (("embedded", emb, 50, 25), ("Kafka", kaf, 250, 50)):
         p50 = _get(data, "latency", "latency_ms", "p50")
         p99 = _get(data, "latency", "latency_ms", "p99")
         skew = _get(data, "latency", "skew_ms", "p99")
@@ -316,7 +326,30 @@ def figures(r: dict[str, Any], mode: int) -> list[dict[str, Any]]:
             f"ingest-to-send p99, {bus}", p99, "ms", target=f"≤ {limit} ms", ok=p99 is not None and p99 <= limit
         ))
         out.append(_figure(
-            f"cross-channel skew p99, {bus}", skew, "ms", target="≤ 50 ms", ok=skew is not None and skew <= 50
+            f"cross-channel skew p99, {bus}", skew, "ms", target=f"≤ {skew_limit} ms",
+            ok=skew is not None and skew <= skew_limit,
+        ))
+        # The first alert into a pipeline just started: the cold path, judged against the warm
+        # p99 of the same run (docs/benchmarks.md, *Cold path*).
+        cold = _get(data, "latency", "cold_first_alert_ms")
+        cold_ratio = round(cold / p99, 2) if cold is not None and p99 else None
+        out.append(_figure(
+            f"first alert after a restart (cold), {bus}", cold, "ms", target=f"≤ {COLD_FACTOR} × warm p99",
+            ok=cold_ratio is not None and cold_ratio <= COLD_FACTOR, baseline=f"warm p99 {p99} ms" if p99 else None,
+            ratio=cold_ratio, note="submit to every channel final",
+        ))
+        idle_ms, idle_s = _get(data, "latency", "after_idle_first_alert_ms"), _get(data, "latency", "idle_s")
+        idle_ratio = round(idle_ms / p99, 2) if idle_ms is not None and p99 else None
+        out.append(_figure(
+            f"first alert after idle, {bus}", idle_ms, "ms", target=f"≤ {COLD_FACTOR} × warm p99",
+            ok=idle_ratio is not None and idle_ratio <= COLD_FACTOR, baseline=f"warm p99 {p99} ms" if p99 else None,
+            ratio=idle_ratio, note=f"after {idle_s:g} s of quiet in a running pipeline" if idle_s else "not measured",
+        ))
+        cpu = _get(data, "throughput", "pipeline_cpu_ms_per_alert")
+        out.append(_figure(
+            f"pipeline CPU per alert ({_get(data, 'throughput', 'dispatches') or 0:,} dispatches), {bus}", cpu, "ms",
+            target=f"≤ {CPU_PER_ALERT_MS} ms", ok=cpu is not None and cpu <= CPU_PER_ALERT_MS,
+            note="the pipeline process's CPU over the burst, per alert; the broker's is apart",
         ))
     hop = _get(kaf, "latency", "bare_hop_ms_while_pipeline_idle", "p50")
     kp50 = _get(kaf, "latency", "latency_ms", "p50")
@@ -324,15 +357,16 @@ def figures(r: dict[str, Any], mode: int) -> list[dict[str, Any]]:
         floor = round(4 * hop, 1)
         out.append(_figure(
             "Kafka ingest-to-send p50 vs 4 bare hops", kp50, "ms", baseline=f"4 × bare hop p50 = {floor} ms",
-            ratio=round(kp50 / floor, 2) if floor else None,
+            ratio=round(kp50 / floor, 2) if floor else None, target=f"≤ {KAFKA_HOPS_FACTOR} × 4 bare hops",
+            ok=bool(floor) and kp50 / floor <= KAFKA_HOPS_FACTOR,
             note="the broker's floor for the pipeline's four consuming hops",
         ))
     pipe = _get(kaf, "throughput", "alerts_per_s")
     bare = _get(r, "relay", "relay", "alerts_per_s")
     ratio = round(pipe / bare, 3) if pipe and bare else None
     out.append(_figure(
-        "throughput, Kafka: pipeline / bare relay", ratio, "×", target="≥ 0.5 × bare",
-        ok=ratio is not None and ratio >= 0.5, baseline=f"bare relay {bare} alerts/s" if bare else None, ratio=ratio,
+        "throughput, Kafka: pipeline / bare relay", ratio, "×", target=f"≥ {KAFKA_THROUGHPUT_FACTOR} × bare",
+        ok=ratio is not None and ratio >= KAFKA_THROUGHPUT_FACTOR, baseline=f"bare relay {bare} alerts/s" if bare else None, ratio=ratio,
         note=f"pipeline {pipe} alerts/s" if pipe else "",
     ))
     out.append(_figure("throughput, embedded bus", _get(emb, "throughput", "alerts_per_s"), "alerts/s"))
@@ -346,9 +380,17 @@ def figures(r: dict[str, Any], mode: int) -> list[dict[str, Any]]:
         note="" if judged else f"target is for {FULL_LINE:,} recipients",
     ))
     push = r.get("webpush") or {}
+    rate = _get(push, "send_rate", "subscriptions_per_cpu_second")
     out.append(_figure(
-        "web push: subscriptions per CPU second (one sender)", _get(push, "send_rate", "subscriptions_per_cpu_second"),
-        "/CPU-s", note=f"{_get(push, 'send_rate', 'subscriptions'):,} subscriptions" if push.get("send_rate") else "",
+        "web push: subscriptions per CPU second (one sender)", rate, "/CPU-s", target=f"≥ {WEBPUSH_PER_CPU_S:,} /CPU-s",
+        ok=rate is not None and rate >= WEBPUSH_PER_CPU_S, note=f"{_get(push, 'send_rate', 'subscriptions'):,} subscriptions" if push.get("send_rate") else "",
+    ))
+    # The prefecture's shared deployment (19 towns, 1.1 million people): the CPU one sender would
+    # need at this run's rate, a projection from the measured figure, not a run at that size.
+    out.append(_figure(
+        f"web push: {PREFECTURE_SUBSCRIBERS:,} subscribers, CPU minutes at the measured rate (projected)",
+        round(PREFECTURE_SUBSCRIBERS / rate / 60, 1) if rate else None, "CPU-min",
+        note="one core; spread over processes this divides by the cores if the rate stays linear",
     ))
     out.append(_figure(
         f"web push: {_get(push, 'reach_latency_50ms', 'subscribers') or 0:,} subscribers reached (50 ms per request)",
@@ -391,10 +433,11 @@ def figures(r: dict[str, Any], mode: int) -> list[dict[str, Any]]:
     sc = r.get("scaling") or {}
     runs = {x["workers_per_stage"]: x for x in sc.get("runs") or []}
     if 1 in runs and 2 in runs:
+        speedup = _get(sc, "projection", "measured_speedup_1_to_2")
         out.append(_figure(
-            "scaling, Kafka: 2 / 1 worker processes per stage", _get(sc, "projection", "measured_speedup_1_to_2"), "×",
+            "scaling, Kafka: 2 / 1 worker processes per stage", speedup, "×",
             baseline=f"1 worker {runs[1]['alerts_per_s']} alerts/s", note=f"2 workers {runs[2]['alerts_per_s']} alerts/s",
-            ratio=_get(sc, "projection", "measured_speedup_1_to_2"),
+            ratio=speedup, target=f"≥ {SCALING_2_OF_1} ×", ok=speedup is not None and speedup >= SCALING_2_OF_1,
         ))
     return out
 

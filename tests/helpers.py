@@ -32,8 +32,8 @@ TENANTS: dict[str, Any] = {
             {"value_name": "test/region", "value": "170020"},
         ],
         "districts": [
-            {"id": "kawashima", "name": "川島", "households": 420},
-            {"id": "omachi", "name": "大町", "households": 310},
+            {"id": "kawashima", "name": "川島", "name_en": "Kawashima", "households": 420},
+            {"id": "omachi", "name": "大町", "name_en": "Omachi", "households": 310},
         ],
     },
     "wajima": {
@@ -162,7 +162,12 @@ async def add_officer(ledger: Ledger, name: str, tenant: str = "anamizu", role: 
 
     secret = pyotp.random_base32()
     await Users(ledger.db).add(
-        name, display_name=name, home_tenant=tenant, password_hash="-", totp_secret=secret, roles={tenant: Role.parse(role)}
+        name,
+        display_name=name,
+        home_tenant=tenant,
+        password_hash="-",
+        totp_secret=secret,
+        roles={tenant: Role.parse(role)},
     )
     return secret
 

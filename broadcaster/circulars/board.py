@@ -158,9 +158,13 @@ class CircularBoard:
         at = svc.clock()
         closed = await cs.cancel_event(svc.db, d.tenant, alert.referenced_identifiers(), alert.event_key, at)
         wanted = set(d.recipients)
+        addressed = len(wanted)
         told = 0
         for cid in closed:
+            # One notice per change per leader: a leader who had the original and its update's
+            # circular hears of the cancel once, with the circular they saw last (docs/circulars.md).
             people = [x for x in await cs.deliveries(svc.db, cid) if x.recipient in wanted]
+            wanted -= {p.recipient for p in people}
             targets = {
                 t.recipient: t
                 for t in await cs.resolve(svc.db, d.tenant, [p.recipient for p in people], "leader", None, svc.settings.circulars.notify_channels)
@@ -169,7 +173,7 @@ class CircularBoard:
             await cs.add_notices(svc.db, list(channels_of), "cancel", channels_of, at)
             told += (await self._notify(d.tenant, await steps.notices_for(svc.db, list(channels_of), "cancel"))).sent
             await svc.schedule_tick(d.tenant, cid)
-        return SendResult(provider_ref=f"circular-cancel:{len(closed)}", mode="live", accepted=len(wanted), detail=f"{len(closed)} circulars closed, {told} notices sent")
+        return SendResult(provider_ref=f"circular-cancel:{len(closed)}", mode="live", accepted=addressed, detail=f"{len(closed)} circulars closed, {told} notices sent")
 
 
 def _with_dues(t: Target, dues: dict[str, datetime | None], at: datetime, officers_step: bool) -> Target:

@@ -204,12 +204,19 @@ async def record_emergency(
 
 
 async def cancel_event(db: Database, tenant: str, alert_ids: Sequence[str], event_key: str, at: datetime) -> list[str]:
-    """A Cancel of these alerts: their circulars are cancelled; the ids of those that were open."""
+    """A Cancel of these alerts: their circulars are cancelled; the ids of those that were open,
+    the current one first."""
 
     def work(c: sa.Connection) -> list[str]:
         wanted = sa.or_(C.c.alert_id.in_(list(alert_ids)), C.c.event_key == event_key)
         found = list(
-            c.execute(sa.select(C.c.id).where(C.c.tenant == tenant, wanted, C.c.state.in_((CircularState.RELEASED, CircularState.SUPERSEDED)))).scalars()
+            c.execute(
+                sa.select(C.c.id)
+                .where(C.c.tenant == tenant, wanted, C.c.state.in_((CircularState.RELEASED, CircularState.SUPERSEDED)))
+                # The current circular first, then the ones it superseded, newest first: the cancel's
+                # notice to a leader who had several goes with the one they last saw.
+                .order_by(sa.case((C.c.state == CircularState.RELEASED, 0), else_=1), C.c.created.desc(), C.c.id)
+            ).scalars()
         )
         if found:
             c.execute(C.update().where(C.c.id.in_(found)).values(state=CircularState.CANCELLED))

@@ -3,8 +3,9 @@
 from __future__ import annotations
 
 from datetime import timedelta
-from typing import Any
+from typing import Any, Protocol
 
+from broadcaster.bus import Bus
 from broadcaster.circulars import steps
 from broadcaster.circulars.board import BoardPool, CircularBoard
 from broadcaster.circulars.chain import Chain
@@ -12,6 +13,8 @@ from broadcaster.circulars.service import TICK, Circulars, job_id, payload_of
 from broadcaster.logging import get_logger
 from broadcaster.pipeline.adapters import AdapterPool
 from broadcaster.scheduler import SchedulerService
+from broadcaster.settings import Settings
+from broadcaster.store.ledger import Ledger
 
 log = get_logger(__name__)
 
@@ -21,7 +24,18 @@ SWEEP_CRON = "*/10 * * * *"
 RETRY = timedelta(minutes=1)
 
 
-def shared_scheduler(rt: Any) -> SchedulerService:
+class SharedParts(Protocol):
+    """What the circulars take from the pipeline's Runtime (named here so as not to import it)."""
+
+    settings: Settings
+    bus: Bus
+    ledger: Ledger
+    adapters: AdapterPool
+    # The services made on first use, by name: "scheduler", "circulars".
+    services: dict[str, Any]
+
+
+def shared_scheduler(rt: SharedParts) -> SchedulerService:
     """The process's one scheduler service: active in the scheduler stage, a client elsewhere
     (any process may add jobs to the shared store; only the lease holder runs them)."""
     service = rt.services.get("scheduler")
@@ -32,7 +46,7 @@ def shared_scheduler(rt: Any) -> SchedulerService:
     return service
 
 
-def circulars_of(rt: Any) -> Circulars:
+def circulars_of(rt: SharedParts) -> Circulars:
     svc = rt.services.get("circulars")
     if svc is None:
         svc = Circulars(rt.settings, rt.ledger, rt.bus, rt.adapters, shared_scheduler(rt))
@@ -41,7 +55,7 @@ def circulars_of(rt: Any) -> Circulars:
     return svc
 
 
-def circular_pool(rt: Any) -> AdapterPool:
+def circular_pool(rt: SharedParts) -> AdapterPool:
     """The adapters of the circular channel's worker: the board, and the runtime's for the rest."""
     return BoardPool(rt.adapters, CircularBoard(circulars_of(rt)))
 

@@ -100,6 +100,11 @@ class Pipeline:
             # itself, or an officer would preview with rules that no longer route.
             self._rules_stop = asyncio.Event()
             self._tasks.append(asyncio.create_task(rt.rules.watch(self._rules_stop), name="rules:watch"))
+        if any(stage.startswith("channel:") for stage in self.stages):
+            # Templates compile lazily: compiled here, on the renderer's own thread, the first
+            # alert after a start does not wait for them (docs/benchmarks.md, *Cold path*).
+            compiled = await rt.renderer.lane.run(rt.renderer.warm)
+            log.info("templates_warmed", templates=compiled)
         log.info("pipeline_started", stages=list(self.stages))
 
     def start_metrics(self) -> None:

@@ -12,11 +12,13 @@ import uuid
 from datetime import datetime
 from typing import Any
 
+from broadcaster.bus import Bus
 from broadcaster.logging import get_logger
 from broadcaster.model import RawEvent
 from broadcaster.model.manual import CONTENT_TYPE, manual_alert_id
 from broadcaster.pipeline.ingest import submit
 from broadcaster.scheduler import SchedulerService
+from broadcaster.store.ledger import Ledger
 
 log = get_logger(__name__)
 
@@ -47,7 +49,7 @@ async def tenant_jobs(service: SchedulerService, tenant: str) -> list[dict[str, 
     return [j for j in await service.list_jobs() if j["kind"] == KIND and j["payload"].get("tenant") == tenant]
 
 
-def register(service: SchedulerService, rt: Any) -> None:
+def register(service: SchedulerService, bus: Bus, ledger: Ledger) -> None:
     async def send(payload: dict[str, Any]) -> None:
         tenant, doc, officer = payload["tenant"], payload["doc"], payload["officer"]
         raw = RawEvent(
@@ -58,8 +60,8 @@ def register(service: SchedulerService, rt: Any) -> None:
             submitted_by=officer,
             source_ref="scheduler",
         )
-        await submit(rt.bus, raw, rt.ledger)
-        await rt.ledger.audit(
+        await submit(bus, raw, ledger)
+        await ledger.audit(
             actor=officer, action="scheduled_send", tenant=tenant, target=manual_alert_id(tenant, raw.id), origin="scheduler",
             detail={"headline": doc.get("headline"), "status": doc.get("status")},
         )

@@ -10,9 +10,14 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
-from typing import Any
 
-from broadcaster.circulars.wiring import circulars_of, register_jobs, schedule_sweep, shared_scheduler
+from broadcaster.circulars.wiring import (
+    SharedParts,
+    circulars_of,
+    register_jobs,
+    schedule_sweep,
+    shared_scheduler,
+)
 from broadcaster.coverage import flags as coverage_flags
 from broadcaster.logging import get_logger
 from broadcaster.pipeline.scheduled_sends import register as register_sends
@@ -22,14 +27,14 @@ log = get_logger(__name__)
 
 
 class SchedulerStage:
-    def __init__(self, rt: Any) -> None:
+    def __init__(self, rt: SharedParts) -> None:
         self.rt = rt
         self.service = shared_scheduler(rt)
         # Handlers by job kind; a job whose kind no handler claims is logged and dropped.
         self.circulars = circulars_of(rt)
         register_jobs(self.circulars)
         coverage_flags.register(self.circulars)
-        register_sends(self.service, rt)
+        register_sends(self.service, rt.bus, rt.ledger)
         self._stop = asyncio.Event()
 
     async def run(self) -> None:
@@ -57,7 +62,7 @@ class SchedulerStage:
         self._stop.set()
 
 
-async def close_scheduler(rt: Any) -> None:
+async def close_scheduler(rt: SharedParts) -> None:
     """Dispose of the scheduler client a process made without running the stage."""
     service = rt.services.pop("scheduler", None)
     if service is not None:

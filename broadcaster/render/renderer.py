@@ -272,6 +272,21 @@ class Renderer:
         # thread, as the caches above are not shared between threads (broadcaster/offloop.py).
         self.lane = Lane("render")
 
+    def warm(self) -> int:
+        """Compile every listed template now, so the first alert after a start does not pay for
+        it (docs/benchmarks.md, *Cold path*); a template that does not compile is left for the
+        render that needs it to report. Returns how many compiled."""
+        compiled = 0
+        for name in list(self.templates.files):
+            if not name.endswith(".j2"):
+                continue
+            try:
+                self.env.get_template(name)
+            except jinja2.TemplateError:
+                continue
+            compiled += 1
+        return compiled
+
     # Lookups -------------------------------------------------------------------------------
 
     def reload(self) -> None:

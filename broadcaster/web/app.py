@@ -23,12 +23,13 @@ from broadcaster.web.context import WebContext
 from broadcaster.web.endpoints import Endpoint, Endpoints
 from broadcaster.web.health import health
 from broadcaster.web.hooks import hooks
-from broadcaster.web.keys import CLOSING, CONTEXT, ENDPOINTS
+from broadcaster.web.keys import CIRCULAR_LIMITERS, CLOSING, CONTEXT, ENDPOINTS, HOOK_NONCES, PWA_LIMITER
 from broadcaster.web.line_hook import attach as attach_line
 from broadcaster.web.line_hook import line_hooks
 from broadcaster.web.middleware import authorize, security_headers
 from broadcaster.web.pages import pages
 from broadcaster.web.pwa import pwa
+from broadcaster.web.ratelimit import RateLimiter
 from broadcaster.web.safety import safety_pages
 from broadcaster.web.site import site
 from broadcaster.web.unsubscribe import unsubscribe_pages
@@ -46,6 +47,13 @@ def build_app(ctx: WebContext, extra: list[Endpoints] | None = None, *, only_hea
     )
     app[CONTEXT] = ctx
     app[CLOSING] = asyncio.Event()
+    circulars = ctx.settings.circulars
+    app[PWA_LIMITER] = RateLimiter()
+    app[CIRCULAR_LIMITERS] = (
+        RateLimiter(circulars.page_requests_per_minute, 60.0),
+        RateLimiter(circulars.bad_links_per_minute, 60.0),
+    )
+    app[HOOK_NONCES] = {}
 
     async def _closing(app: web.Application) -> None:
         app[CLOSING].set()

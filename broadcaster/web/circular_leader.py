@@ -30,10 +30,10 @@ from broadcaster.logging import get_logger, hash_id
 from broadcaster.store import routing
 from broadcaster.web.circular_web import jst, of
 from broadcaster.web.endpoints import Endpoints
-from broadcaster.web.keys import CONTEXT
+from broadcaster.web.keys import CIRCULAR_LIMITERS
 from broadcaster.web.middleware import from_our_site
 from broadcaster.web.pages import client_ip, render
-from broadcaster.web.pwa import RateLimiter
+from broadcaster.web.ratelimit import RateLimiter
 
 log = get_logger(__name__)
 leader_pages = Endpoints()
@@ -52,16 +52,7 @@ class _Refused(Exception):
 
 
 def _limiters(request: web.Request) -> tuple[RateLimiter, RateLimiter]:
-    ctx = request.app[CONTEXT]
-    found = ctx.extras.get("circular_limiters")
-    if found is None:
-        cfg = ctx.settings.circulars
-        found = (RateLimiter(cfg.page_requests_per_minute, 60.0), RateLimiter(cfg.bad_links_per_minute, 60.0))
-        ctx.extras["circular_limiters"] = found
-    pages, bad = found
-    assert isinstance(pages, RateLimiter)
-    assert isinstance(bad, RateLimiter)
-    return pages, bad
+    return request.app[CIRCULAR_LIMITERS]
 
 
 def _problem(request: web.Request, status: int, heading: str, message: str, **headers: str) -> web.Response:

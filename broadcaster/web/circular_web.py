@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 from datetime import datetime
-from typing import Any
 
 from aiohttp import web
 
@@ -19,9 +18,9 @@ def circulars(ctx: WebContext) -> Circulars:
     A web server without the pipeline only ever adds jobs to the shared store: the scheduler
     stage of some `broadcaster run` or `broadcaster worker scheduler` runs them.
     """
-    svc: Any = ctx.extras.get("circulars")
+    svc = ctx.circulars
     if svc is None:
-        runtime = ctx.runtime or ctx.extras.get("runtime")
+        runtime = ctx.runtime
         if runtime is not None:
             from broadcaster.circulars.wiring import circulars_of
 
@@ -34,8 +33,7 @@ def circulars(ctx: WebContext) -> Circulars:
             svc = Circulars(ctx.settings, ctx.ledger, ctx.bus, pool, scheduler)
             # Ours, so ours to close when the app stops.
             ctx.closers += [pool.close, scheduler.stop]
-        ctx.extras["circulars"] = svc
-    assert isinstance(svc, Circulars)
+        ctx.circulars = svc
     return svc
 
 

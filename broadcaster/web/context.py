@@ -13,6 +13,7 @@ from broadcaster.store.users import Users
 from broadcaster.web.auth import Authenticator
 
 if TYPE_CHECKING:
+    from broadcaster.circulars.service import Circulars
     from broadcaster.pipeline.runtime import Runtime
 
 
@@ -28,6 +29,8 @@ class WebContext:
     # The pipeline's shared parts when the web runs inside `broadcaster run` (the same rules,
     # renderer and scheduler client as the stages); else the console builds its own once.
     runtime: Runtime | None = None
+    # The e-circulars' service: the running pipeline's, else one the web builds on first use.
+    circulars: Circulars | None = None
     # Closed when the app stops, last first: what the web opened itself (a Runtime of its own).
     closers: list[Callable[[], Awaitable[None]]] = field(default_factory=list)
 

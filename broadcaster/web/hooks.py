@@ -27,7 +27,7 @@ from broadcaster.signing import SignatureRefused, verify
 from broadcaster.store import receivers
 from broadcaster.store.nonces import NonceStore
 from broadcaster.web.endpoints import Endpoints
-from broadcaster.web.keys import CONTEXT
+from broadcaster.web.keys import CONTEXT, HOOK_NONCES
 
 log = get_logger(__name__)
 
@@ -42,8 +42,7 @@ def _refuse(status: int, reason: str) -> web.Response:
 
 
 def _nonces(request: web.Request, hook: str, section: HookSettings) -> NonceStore:
-    extras = request.app[CONTEXT].extras
-    stores: dict[str, NonceStore] = extras.setdefault("hook_nonces", {})
+    stores = request.app[HOOK_NONCES]
     if hook not in stores:
         # Twice the window: a nonce is forgotten only after its timestamp is refused anyway.
         retention = timedelta(seconds=2 * section.max_skew_s + 60)

@@ -9,14 +9,14 @@ from aiohttp import web
 
 from broadcaster.logging import get_logger
 from broadcaster.pipeline.tenancy import DelegationRefused
-from broadcaster.store.users import Principal
+from broadcaster.store.users import Principal, Role
 from broadcaster.web.delegation import audit_delegated, delegation
 from broadcaster.web.endpoints import Endpoint, Handler
-from broadcaster.web.keys import CONTEXT, ENDPOINTS, LANG, PRINCIPAL
+from broadcaster.web.keys import CONTEXT, ENDPOINTS, LANG, PRINCIPAL, SESSION_COOKIE
+from broadcaster.web.pages import render
 
 log = get_logger(__name__)
 
-SESSION_COOKIE = "bc_session"
 SAFE_METHODS = frozenset({"GET", "HEAD", "OPTIONS"})
 
 CSP = (
@@ -61,12 +61,33 @@ async def _principal(request: web.Request) -> Principal | None:
     return None
 
 
+NOT_ALLOWED = "not allowed"
+
+
 def _refuse(request: web.Request, ep: Endpoint, status: int, message: str) -> web.StreamResponse:
     if ep.kind in ("api", "hook"):
         return web.json_response({"error": message}, status=status)
     if status == 401:
         raise web.HTTPSeeOther(f"/login?next={quote(request.path_qs, safe='')}")
+    if ep.kind == "page" and ep.role is not None and message == NOT_ALLOWED:
+        return _forbidden_page(request, ep.role)
     raise web.HTTPForbidden(text=message)
+
+
+def _forbidden_page(request: web.Request, need: Role) -> web.StreamResponse:
+    """A page, not a bare word: what is not allowed, who can grant it, and the way back (403)."""
+    who = request.get(PRINCIPAL)
+    tenant = request.match_info.get("tenant")
+    held = who.roles.get(tenant) if isinstance(who, Principal) and tenant is not None else None
+    lang = request.get(LANG, "ja")
+    message = (
+        f"Your account may not open {request.path}." if lang == "en"
+        else f"あなたのアカウントでは {request.path} を開けません。"
+    )
+    return render(
+        request, "forbidden.html", status=403, message=message, need=need.label,
+        have=held.label if held is not None else None, back="/console",
+    )
 
 
 def _origin(url: str) -> tuple[str, str, int | None] | None:
@@ -113,14 +134,14 @@ async def authorize(request: web.Request, handler: Handler) -> web.StreamRespons
     if not allowed:
         # The same answer whether the tenant exists or not: no probing for other towns.
         log.warning("access_denied", who=principal.identity, path=request.path, need=ep.role.label)
-        return _refuse(request, ep, 403, "not allowed")
+        return _refuse(request, ep, 403, NOT_ALLOWED)
     delegated = None
     if tenant is not None:
         try:
             delegated = delegation(request, principal, tenant)
         except DelegationRefused as e:
             log.warning("delegation_refused", who=principal.identity, path=request.path, why=str(e))
-            return _refuse(request, ep, 403, "not allowed")
+            return _refuse(request, ep, 403, NOT_ALLOWED)
     if principal.kind == "user" and request.method not in SAFE_METHODS:
         sent = request.headers.get("X-CSRF-Token")
         if sent is None and request.content_type in ("application/x-www-form-urlencoded", "multipart/form-data"):

@@ -11,14 +11,15 @@ from urllib.parse import urlsplit
 import jinja2
 from aiohttp import web
 
+from broadcaster.circulars.records import CircularState
 from broadcaster.logging import get_logger
+from broadcaster.model import AlertState
 from broadcaster.store import reports
 from broadcaster.store.users import Role
 from broadcaster.web.console.names import action_name, audience_name, channel_name, clock
 from broadcaster.web.endpoints import Endpoints
 from broadcaster.web.i18n import t
-from broadcaster.web.keys import CONTEXT, LANG, principal
-from broadcaster.web.middleware import SESSION_COOKIE
+from broadcaster.web.keys import CONTEXT, LANG, SESSION_COOKIE, principal
 
 log = get_logger(__name__)
 pages = Endpoints()
@@ -30,6 +31,8 @@ _env = jinja2.Environment(
     trim_blocks=True,
     lstrip_blocks=True,
 )
+# Pages compare states with the enums, never with bare strings (docs/developing.md).
+_env.globals.update(AlertState=AlertState, CircularState=CircularState)
 
 
 def render(request: web.Request, template: str, status: int = 200, **context: Any) -> web.Response:

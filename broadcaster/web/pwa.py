@@ -14,8 +14,6 @@ from __future__ import annotations
 import json
 import re
 import secrets
-import time
-from collections import deque
 from datetime import timedelta
 from pathlib import Path
 from typing import Any
@@ -30,10 +28,12 @@ from broadcaster.coverage import marks, safety
 from broadcaster.errors import ConfigError
 from broadcaster.logging import get_logger
 from broadcaster.model import now
-from broadcaster.render.languages import LANGUAGES, SUPPORTED, canonical
+from broadcaster.render.languages import EASY_JA, JA, LANGUAGES, SUPPORTED, canonical
 from broadcaster.store.audiences import Audiences
+from broadcaster.web import pwa_text
 from broadcaster.web.endpoints import Endpoints
-from broadcaster.web.keys import CONTEXT
+from broadcaster.web.keys import CONTEXT, PWA_LIMITER
+from broadcaster.web.ratelimit import RateLimiter
 
 log = get_logger(__name__)
 pwa = Endpoints()
@@ -49,38 +49,10 @@ _env = jinja2.Environment(
 CHANNEL = "app_push"
 MAX_BODY = 8 * 1024
 _REGISTRATION = re.compile(r"^app-[0-9a-f]{32}$")
-# Sign-ups per client address per minute: enough for a family behind one router, not for a script.
-RATE_LIMIT = 20
-RATE_WINDOW_S = 60.0
-
-
-class RateLimiter:
-    def __init__(self, limit: int = RATE_LIMIT, window: float = RATE_WINDOW_S) -> None:
-        self.limit = limit
-        self.window = window
-        self._hits: dict[str, deque[float]] = {}
-
-    def wait(self, key: str, now: float | None = None) -> float:
-        """0 when allowed (and counted), else the seconds until the next request is."""
-        t = time.monotonic() if now is None else now
-        hits = self._hits.setdefault(key, deque())
-        while hits and t - hits[0] >= self.window:
-            hits.popleft()
-        if len(hits) >= self.limit:
-            return self.window - (t - hits[0])
-        hits.append(t)
-        if len(self._hits) > 10_000:  # forget idle clients
-            for k in [k for k, v in self._hits.items() if not v or t - v[-1] >= self.window]:
-                del self._hits[k]
-        return 0.0
 
 
 def _limiter(request: web.Request) -> RateLimiter:
-    extras = request.app[CONTEXT].extras
-    limiter = extras.get("pwa_rate_limiter")
-    if not isinstance(limiter, RateLimiter):
-        limiter = extras["pwa_rate_limiter"] = RateLimiter()
-    return limiter
+    return request.app[PWA_LIMITER]
 
 
 def _push_channel() -> DeviceSubscriptions:
@@ -137,17 +109,30 @@ async def app_home(request: web.Request) -> web.StreamResponse:
 )
 async def app_page(request: web.Request) -> web.StreamResponse:
     tenant = _tenant(request)
+    # The reader's language first: ?lang= (the app adds the resident's choice), else the browser's.
+    lang = pwa_text.chosen(request.query.get("lang"), request.headers.get("Accept-Language"))
+    t = pwa_text.words(lang)
     page = _env.get_template("index.html").render(
         tenant=tenant,
+        lang=lang,
+        t=t,
+        words_json=json.dumps(dict(t), ensure_ascii=False),
+        town=tenant.name if lang in (JA, EASY_JA) or not tenant.name_en else tenant.name_en,
+        districts=[
+            {"id": d.id, "label": pwa_text.district_name(d.name, d.name_en, lang)} for d in tenant.districts
+        ],
         vapid=public_key(request, tenant.id) or "",
         languages=LANGUAGES,
-        topics=TOPICS,
-        answers=safety.ANSWERS,
+        topics=[(topic, pwa_text.topic_name(topic, lang)) for topic in TOPICS],
+        answers={value: pwa_text.answer_name(value, label, lang) for value, label in safety.ANSWERS.items()},
         alerts_url=f"/site/{tenant.id}/api/alerts.json",
         site_url=f"/site/{tenant.id}/",
     )
     return web.Response(
-        text=page, content_type="text/html", charset="utf-8", headers={"Cache-Control": "no-cache"}
+        text=page,
+        content_type="text/html",
+        charset="utf-8",
+        headers={"Cache-Control": "no-cache", "Vary": "Accept-Language"},
     )
 
 
@@ -336,7 +321,9 @@ async def _sender(
     except ValueError as e:
         return _error(400, f"subscription: {e}")
     registration = data.get("id")
-    if registration is not None and (not isinstance(registration, str) or not _REGISTRATION.fullmatch(registration)):
+    if registration is not None and (
+        not isinstance(registration, str) or not _REGISTRATION.fullmatch(registration)
+    ):
         return _error(400, "id is not a registration id")
     if need_id and registration is None:
         return _error(400, "id is required")
@@ -366,7 +353,12 @@ async def app_opened(request: web.Request) -> web.StreamResponse:
     tenant, person, household, alert = found
     key = marks.household_key(person, household)
     new = await marks.mark(
-        request.app[CONTEXT].ledger.db, tenant.id, alert.identifier, key, "app_open", actor=f"resident:{person}"
+        request.app[CONTEXT].ledger.db,
+        tenant.id,
+        alert.identifier,
+        key,
+        "app_open",
+        actor=f"resident:{person}",
     )
     return web.json_response({"recorded": new})
 
@@ -394,7 +386,14 @@ async def app_safety(request: web.Request) -> web.StreamResponse:
     if note is not None and not isinstance(note, str):
         return _error(400, "note must be text")
     got = await safety.record(
-        request.app[CONTEXT].ledger.db, tenant.id, alert.identifier, person, household, answer, note, via="app"
+        request.app[CONTEXT].ledger.db,
+        tenant.id,
+        alert.identifier,
+        person,
+        household,
+        answer,
+        note,
+        via="app",
     )
     log.info("safety_answered", tenant=tenant.id, via="app", outcome=got.outcome)
     return web.json_response({"outcome": got.outcome, "answer": answer})

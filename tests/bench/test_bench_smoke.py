@@ -43,8 +43,11 @@ def test_pipeline_latency_skew_and_throughput_on_both_buses(tmp_path: Path, kafk
         assert data["latency"]["latency_ms"]["n"] > 0
         assert data["latency"]["dispatches_per_alert"] >= 1
         assert data["throughput"]["dispatches"] > 0
+        # One more alert after a quiet spell, timed apart from the warm ones.
+        assert data["latency"]["after_idle_first_alert_ms"] > 0 and data["latency"]["idle_s"] == 1
     statuses = {f["figure"]: f["status"] for f in doc["figures"]}
     assert statuses["ingest-to-send p99, Kafka"] in ("met", "missed")
+    assert statuses["first alert after idle, embedded"] in ("met", "missed")
     if importlib.util.find_spec("matplotlib") is not None:
         assert (tmp_path / "summary.png").stat().st_size > 0
 

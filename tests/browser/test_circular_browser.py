@@ -36,7 +36,7 @@ async def served(tmp_path: Path) -> AsyncIterator[tuple[WebEnv, Circulars, dict[
         pool = AdapterPool(e.settings)
         scheduler = SchedulerService(e.ledger.db)
         svc = Circulars(e.settings, e.ledger, e.bus, pool, scheduler)
-        e.app[CONTEXT].extras["circulars"] = svc
+        e.app[CONTEXT].circulars = svc
         await add_people(Audiences(e.ledger.db))
         alert = evacuation()
         await e.ledger.record_alert(alert)

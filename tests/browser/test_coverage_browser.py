@@ -65,7 +65,7 @@ async def served(tmp_path: Path) -> AsyncIterator[tuple[WebEnv, str, str]]:
         pool = AdapterPool(e.settings)
         scheduler = SchedulerService(e.ledger.db)
         svc = Circulars(e.settings, e.ledger, e.bus, pool, scheduler)
-        e.app[CONTEXT].extras["circulars"] = svc
+        e.app[CONTEXT].circulars = svc
         await add_people(Audiences(e.ledger.db))
         await Audiences(e.ledger.db).import_people("anamizu", HOUSEHOLDS)
         await support.replace_list(e.ledger.db, "anamizu", LIST)

@@ -12,6 +12,8 @@ from __future__ import annotations
 
 import asyncio
 import json
+import os
+import re
 from collections.abc import AsyncIterator
 from pathlib import Path
 from typing import Any
@@ -32,6 +34,8 @@ from tests.web_helpers import WebEnv, web_env
 pytestmark = pytest.mark.browser
 
 PRIVATE, PUBLIC = generate()
+# Screenshots for a person to look at; TEST_SHOTS names a folder to keep them.
+SHOTS = Path(os.environ.get("TEST_SHOTS", "/tmp"))
 
 # Stands in for the browser's own push service registration (see the module docstring).
 STUB = """
@@ -117,7 +121,7 @@ async def app(tmp_path: Path, browser: Browser) -> AsyncIterator[App]:
         }
         async with web_env(tmp_path, channels=channels) as e:
             site = SiteFixture(tmp_path / "www" / "anamizu", url=f"{e.base}/site/anamizu/")
-            context = await browser.new_context(viewport={"width": 390, "height": 844})
+            context = await browser.new_context(viewport={"width": 390, "height": 844}, locale="ja-JP")
             await context.grant_permissions(["notifications"], origin=e.base)
             await context.add_init_script(STUB % json.dumps(fake.subscribe("phone")))
             page = await context.new_page()
@@ -136,11 +140,13 @@ async def test_a_resident_signs_up_gets_an_alert_and_its_cancel_offline_too(app:
     assert "大津波警報" in await page.inner_text("#banner")
 
     # Choose a district, a language and topics, and sign up.
+    # Choosing English turns the app into English at once (the page is written again in it).
+    async with page.expect_navigation():
+        await page.select_option("#language", "en")
     await page.check("input[name=district][value=kawashima]")
-    await page.select_option("#language", "en")
     await page.check("input[name=topic][value=避難]")
     await page.click("#subscribe")
-    await page.wait_for_selector("#status:has-text('登録しました')")
+    await page.wait_for_selector("#status:has-text('Signed up')")
     key = await page.evaluate("Array.from(new Uint8Array(window.__pushOptions.applicationServerKey))")
     assert bytes(key) == b64d(PUBLIC), "the app subscribed with the town's VAPID key"
 
@@ -210,7 +216,7 @@ async def test_a_resident_signs_up_gets_an_alert_and_its_cancel_offline_too(app:
     # Leaving deletes the sign-up.
     await page.reload()
     await page.click("#unsubscribe")
-    await page.wait_for_selector("#status:has-text('解除しました')")
+    await page.wait_for_selector("#status:has-text('Notifications stopped')")
     assert await audiences.count("anamizu", "public", "app_push") == 0
     assert [p for p in await audiences.people("anamizu") if p.endpoints] == []
 
@@ -245,3 +251,76 @@ async def test_a_safety_check_is_answered_in_the_app_on_a_phone(app: App) -> Non
     (person,) = await Audiences(app.env.ledger.db).people("anamizu")
     got = await standing(app.env.ledger.db, "anamizu", check.identifier, person.household_key)
     assert got is not None and (got.answer, got.note) == ("evacuated", "公民館にいます")
+
+
+# Kana and kanji: what a reader of Vietnamese or English cannot read.
+JAPANESE = r"[\u3040-\u30ff\u4e00-\u9fff]"
+# Everything the app shows except the language chooser, which names each language in itself.
+OWN_TEXT = """() => {
+  const copy = document.body.cloneNode(true);
+  copy.querySelectorAll("#language, label[for=language], noscript").forEach(n => n.remove());
+  return copy.innerText;
+}"""
+
+
+async def test_a_vietnamese_reader_gets_the_app_in_vietnamese_with_english_district_names(app: App) -> None:
+    browser = app.context.browser
+    assert browser is not None
+    context = await browser.new_context(viewport={"width": 390, "height": 844}, locale="vi-VN")
+    page = await context.new_page()
+    await page.goto(f"{app.env.base}/app/anamizu/")
+    await page.wait_for_selector("#alerts p")  # nothing published yet: the app says it could not load
+    assert await page.get_attribute("html", "lang") == "vi"
+    assert await page.inner_text("#now-title") == "Thông tin đang có hiệu lực"
+    assert await page.inner_text("#settings-title") == "Cài đặt thông báo"
+    assert await page.inner_text("#alerts") == "Không tải được thông tin. Hãy thử lại ở nơi có kết nối."
+    assert await page.inner_text("#subscribe") == "Nhận thông báo"
+    districts = await page.eval_on_selector_all(
+        "label.choice:has(input[name=district])", "l => l.map(e => e.innerText.trim())"
+    )
+    assert districts == ["Kawashima", "Omachi"]
+    assert "Động đất" in await page.inner_text("form#subscribe-form")
+    own = await page.evaluate(OWN_TEXT)
+    assert not re.search(JAPANESE, own), re.findall(f"{JAPANESE}+", own)
+    assert await page.evaluate("document.documentElement.scrollWidth") <= 390
+    await page.screenshot(path=str(SHOTS / "app-vi-390.png"), full_page=True)
+    await context.close()
+
+
+async def test_an_english_reader_who_chooses_english_gets_the_app_in_english(app: App) -> None:
+    page = app.page
+    await page.goto(f"{app.env.base}/app/anamizu/")  # a Japanese browser: the app starts in Japanese
+    assert await page.inner_text("#now-title") == "発表中の情報"
+    async with page.expect_navigation():
+        await page.select_option("#language", "en")
+    await page.wait_for_selector("#alerts p")
+    assert await page.get_attribute("html", "lang") == "en"
+    assert await page.inner_text("#now-title") == "Alerts in force"
+    assert (
+        await page.inner_text("#alerts")
+        == "Could not load the information. Try again where you have a connection."
+    )
+    assert await page.input_value("#language") == "en"
+    assert "Kawashima" in await page.inner_text("form#subscribe-form")
+    own = await page.evaluate(OWN_TEXT)
+    assert not re.search(JAPANESE, own), re.findall(f"{JAPANESE}+", own)
+    # An alert the town sent in English too: its English title and the district's English name.
+    drill = alert("drill-1", status=Status.EXERCISE, districts=("kawashima",))
+    english = text("Evacuation order for Kawashima", language="en", title="Evacuation order (drill)")
+    sent = site_delivery(drill, audience="district:kawashima")
+    await app.publisher.send(sent.model_copy(update={"texts": (*sent.texts, english)}))
+    await page.reload()
+    await page.wait_for_selector("#alerts li.alert")
+    assert await page.inner_text("#alerts li.alert h3") == "Drill Evacuation order (drill)"
+    assert await page.inner_text("#banner") == "Drill: Evacuation order (drill)"
+    assert (await page.inner_text("#alerts li.alert .meta")).endswith("· Kawashima")
+    own = await page.evaluate(OWN_TEXT)
+    assert not re.search(JAPANESE, own), re.findall(f"{JAPANESE}+", own)
+    # Signing up keeps English, and so does the next visit without ?lang=.
+    await app.service_worker()
+    await page.click("#subscribe")
+    await page.wait_for_selector("#status:has-text('Signed up')")
+    await page.goto(f"{app.env.base}/app/anamizu/")
+    await page.wait_for_selector("html[lang=en] #alerts p")
+    await page.set_viewport_size({"width": 1366, "height": 900})
+    await page.screenshot(path=str(SHOTS / "app-en-1366.png"), full_page=True)

@@ -262,6 +262,25 @@ async def test_a_cancel_closes_the_circular_and_tells_who_had_it(env: Env) -> No
     assert d.reminded_at is None and d.officers_at is None, "a cancelled circular asks nothing more"
 
 
+async def test_a_cancel_after_an_update_tells_each_leader_once(env: Env) -> None:
+    """The update's circular supersedes the original's; the cancel closes both, and the leader who
+    had both hears of the cancel once (one notice per change per leader, docs/circulars.md)."""
+    svc = env.svc
+    board = CircularBoard(svc)
+    original = evacuation()
+    await svc.ledger.record_alert(original)
+    await board.send(delivery_of(original, "leaders:kawashima", ("L-yamada",)))
+    update = evacuation("m-anamizu-evac-2", MsgType.UPDATE, (original.reference_key,))
+    await svc.ledger.record_alert(update)
+    await board.send(delivery_of(update, "leaders:kawashima", ("L-yamada",)))
+    cancel = evacuation("m-anamizu-evac-3", MsgType.CANCEL, (update.reference_key,))
+    await board.send(delivery_of(cancel, "leaders:kawashima", ("L-yamada",)))
+    assert {c.state for c in await cs.circulars_of(env.db, "anamizu")} == {"cancelled"}
+    for channel in ("line", "email"):
+        cancels = [r for r in env.outbox(channel) if "回覧の取消" in json.dumps(r, ensure_ascii=False)]
+        assert len(cancels) == 1, f"{channel}: {len(cancels)} cancel notices to one leader"
+
+
 async def test_answers_count_once_and_the_latest_counts(env: Env) -> None:
     svc = env.svc
     alert = evacuation()

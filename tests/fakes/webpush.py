@@ -1,8 +1,8 @@
 """A fake Web Push service on loopback that checks every request as a strict push service would.
 
 It holds each test subscriber's private key, so it *decrypts* every message (RFC 8291 over RFC
-8188 aes128gcm, written here from the RFCs with `cryptography`, independently of the pywebpush
-and http_ece code under test), verifies the VAPID JWT (RFC 8292: ES256 with the key in ``k``,
+8188 aes128gcm, written here from the RFCs with `cryptography`, independently of the sender's
+encryption module under test), verifies the VAPID JWT (RFC 8292: ES256 with the key in ``k``,
 ``aud`` = this origin, ``exp`` within 24 h, a ``sub``), and checks TTL, Urgency and Topic (RFC
 8030). A request that fails a check gets 400/401/403 and is recorded with the reason.
 

@@ -60,7 +60,7 @@ async def _env(tmp: Path, **circulars: Any) -> AsyncIterator[Env]:
         scheduler = SchedulerService(w.ledger.db)
         pool = AdapterPool(w.settings)
         svc = Circulars(w.settings, w.ledger, w.bus, pool, scheduler, clock=clock)
-        ctx.extras["circulars"] = svc
+        ctx.circulars = svc
         await add_people(Audiences(w.ledger.db))
         try:
             yield Env(w, svc, clock, tmp)

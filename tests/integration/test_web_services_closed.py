@@ -21,6 +21,8 @@ async def test_a_runtime_the_web_built_itself_is_closed_with_the_app(tmp_path: P
         service._client()  # the scheduler client, as a schedules page makes it
         own = circulars(ctx)
         assert own.scheduler is service, "the circulars share the runtime's scheduler client"
+        assert ctx.circulars is own and circulars(ctx) is own, "kept typed on the context, built once"
+        assert "circulars" not in ctx.extras
     assert "scheduler" not in rt.services, "the scheduler client was left open"
     assert service._store.engine.pool.checkedout() == 0
     assert ctx.closers == []

@@ -218,6 +218,8 @@ def summary_json(c: Card, site_url: str) -> dict[str, Any]:
         "msg_type": c.msg_type,
         "kind": c.kind,
         "title": c.title,
+        # The title in each other language the town sent, for readers of those (the app shows its own).
+        "titles": {language: title for language, title, _ in c.others if title},
         "event": c.event,
         "severity": c.severity,
         "urgency": c.urgency,

@@ -2,8 +2,6 @@
 
 from __future__ import annotations
 
-from typing import Any
-
 from broadcaster.pipeline.runtime import Runtime
 from broadcaster.web.context import WebContext
 
@@ -14,11 +12,7 @@ def console_runtime(ctx: WebContext) -> Runtime:
     Built once: rule sets and templates reload themselves when their files change.
     """
     if ctx.runtime is None:
-        legacy: Any = ctx.extras.get("runtime")  # set by callers from before `WebContext.runtime`
-        if isinstance(legacy, Runtime):
-            ctx.runtime = legacy
-        else:
-            ctx.runtime = Runtime.build(ctx.settings, ctx.bus, ctx.ledger)
-            # Ours, so ours to close when the app stops (its adapters, scheduler client, threads).
-            ctx.closers.append(ctx.runtime.aclose)
+        ctx.runtime = Runtime.build(ctx.settings, ctx.bus, ctx.ledger)
+        # Ours, so ours to close when the app stops (its adapters, scheduler client, threads).
+        ctx.closers.append(ctx.runtime.aclose)
     return ctx.runtime

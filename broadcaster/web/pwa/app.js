@@ -10,6 +10,12 @@
     site: body.getAttribute("data-site")
   };
   var KEY = "bc-app-" + cfg.tenant;
+  // The page's own words, in the language the server wrote it in (broadcaster/web/pwa_text.py).
+  var LANG = body.getAttribute("data-lang") || "ja";
+  var W = {};
+  try { W = JSON.parse(body.getAttribute("data-words") || "{}"); } catch (e) { W = {}; }
+  function w(key) { return W[key] || key; }
+  var JA = LANG.indexOf("ja") === 0;
   var $ = function (id) { return document.getElementById(id); };
 
   function load() {
@@ -30,7 +36,20 @@
   function when(iso) {
     var d = new Date(iso);
     if (isNaN(d.getTime())) { return ""; }
-    return d.toLocaleString("ja-JP", { timeZone: "Asia/Tokyo", month: "numeric", day: "numeric", hour: "2-digit", minute: "2-digit" });
+    return d.toLocaleString(LANG.indexOf("ja") === 0 ? "ja-JP" : LANG, { timeZone: "Asia/Tokyo", month: "numeric", day: "numeric", hour: "2-digit", minute: "2-digit" });
+  }
+
+  // District names as this page's reader knows them (the settings' English names outside Japanese).
+  var NAMES = {};
+  Array.prototype.forEach.call(document.querySelectorAll("input[name=district]"), function (i) {
+    NAMES[i.value] = i.parentNode.textContent.trim();
+  });
+  function badge(a) { return a.status === "Test" ? w("test") : a.status === "Exercise" ? w("drill") : a.label; }
+  function title(a) { return (a.titles && a.titles[LANG]) || a.title; }
+  function areas(a) {
+    if (LANG.indexOf("ja") === 0) { return a.areas || []; }
+    if (a.town_wide || !(a.district_ids || []).length) { return [w("town_wide")]; }
+    return a.district_ids.map(function (d) { return NAMES[d] || d; });
   }
 
   function mine(alert, districts) {
@@ -47,12 +66,12 @@
     var banner = $("banner");
     banner.textContent = "";
     if (list.length === 0) {
-      box.appendChild(el("p", "none", "現在、発表中の緊急情報はありません。"));
+      box.appendChild(el("p", "none", w("none")));
       banner.hidden = true;
     } else {
       var top = list[0];
       banner.className = "banner" + (top.drill ? " drill" : "");
-      var link = el("a", "", (top.drill ? "【" + top.label + "】" : "発表中: ") + top.title);
+      var link = el("a", "", (top.drill ? (JA ? "【" + badge(top) + "】" : badge(top) + ": ") : w("current")) + title(top));
       link.href = top.url;
       banner.appendChild(link);
       banner.hidden = false;
@@ -61,17 +80,17 @@
         var li = el("li", "alert" + (a.drill ? " drill" : ""));
         li.setAttribute("data-id", a.id);
         var h = el("h3");
-        if (a.drill) { h.appendChild(el("span", "badge", a.label)); h.appendChild(document.createTextNode(" ")); }
-        var link = el("a", "", a.title);
+        if (a.drill) { h.appendChild(el("span", "badge", badge(a))); h.appendChild(document.createTextNode(" ")); }
+        var link = el("a", "", title(a));
         link.href = a.url;
         h.appendChild(link);
         li.appendChild(h);
-        li.appendChild(el("p", "meta", "発表 " + when(a.sent) + (a.areas.length ? " ・ " + a.areas.join("、") : "")));
+        li.appendChild(el("p", "meta", w("sent") + when(a.sent) + (areas(a).length ? (JA ? " ・ " : " · ") + areas(a).join(JA ? "、" : ", ") : "")));
         ul.appendChild(li);
       });
       box.appendChild(ul);
     }
-    $("updated").textContent = data.updated ? "最終更新 " + when(data.updated) : "";
+    $("updated").textContent = data.updated ? w("updated") + when(data.updated) : "";
   }
 
   function refresh() {
@@ -81,7 +100,7 @@
       return resp.json().then(function (data) { render(data, offline); });
     }).catch(function () {
       $("alerts").textContent = "";
-      $("alerts").appendChild(el("p", "offline", "情報を読み込めませんでした。通信できる場所でもう一度お試しください。"));
+      $("alerts").appendChild(el("p", "offline", w("load_failed")));
     });
   }
 
@@ -105,9 +124,9 @@
     Array.prototype.forEach.call(document.querySelectorAll("input[name=topic]"), function (i) {
       i.checked = (prefs.topics || []).indexOf(i.value) >= 0;
     });
-    if (prefs.language) { $("language").value = prefs.language; }
+    $("language").value = prefs.language || new URLSearchParams(window.location.search).get("lang") || LANG;
     $("unsubscribe").hidden = !prefs.id;
-    $("subscribe").textContent = prefs.id ? "設定を保存する" : "通知を受け取る";
+    $("subscribe").textContent = prefs.id ? w("save") : w("subscribe");
   }
 
   function post(path, payload) {
@@ -126,15 +145,15 @@
   function subscribe(ev) {
     ev.preventDefault();
     if (!("serviceWorker" in navigator) || !("PushManager" in window)) {
-      say("このブラウザは通知に対応していません。情報はこのページで確認できます。");
+      say(w("no_push"));
       return;
     }
-    if (!cfg.vapid) { say("この町では、まだ通知の準備ができていません。"); return; }
+    if (!cfg.vapid) { say(w("no_vapid")); return; }
     var prefs = load();
     var wanted = { districts: chosen("district"), topics: chosen("topic"), language: $("language").value };
-    say("登録しています…");
+    say(w("registering"));
     Notification.requestPermission().then(function (permission) {
-      if (permission !== "granted") { throw new Error("通知が許可されていません"); }
+      if (permission !== "granted") { throw new Error(w("not_permitted")); }
       return navigator.serviceWorker.ready;
     }).then(function (reg) {
       return reg.pushManager.getSubscription().then(function (sub) {
@@ -148,16 +167,17 @@
       var saved = { id: data.id, districts: data.districts, topics: data.topics, language: data.language };
       save(saved);
       showPrefs(saved);
-      say("登録しました。通知をお届けします。");
+      say(w("registered"));
+      if (saved.language && saved.language !== LANG) { relang(saved.language); return; }
       refresh();
     }).catch(function (e) {
-      say("登録できませんでした: " + e.message);
+      say(w("register_failed") + e.message);
     });
   }
 
   function unsubscribe() {
     var prefs = load();
-    say("解除しています…");
+    say(w("leaving"));
     navigator.serviceWorker.ready.then(function (reg) {
       return reg.pushManager.getSubscription();
     }).then(function (sub) {
@@ -168,9 +188,9 @@
     }).then(function () {
       save({});
       showPrefs({});
-      say("通知を解除しました。");
+      say(w("left"));
     }).catch(function (e) {
-      say("解除できませんでした: " + e.message);
+      say(w("leave_failed") + e.message);
     });
   }
 
@@ -185,23 +205,35 @@
       ev.preventDefault();
       var answer = ev.submitter ? ev.submitter.value : "";
       var status = $("safety-status");
-      status.textContent = "送っています…";
+      status.textContent = w("sending");
       navigator.serviceWorker.ready.then(function (reg) {
         return reg.pushManager.getSubscription();
       }).then(function (sub) {
-        if (!sub) { throw new Error("通知の登録がありません"); }
+        if (!sub) { throw new Error(w("no_subscription")); }
         return post("safety", { subscription: sub.toJSON(), id: prefs.id, alert: alertId, answer: answer, note: $("safety-note").value });
       }).then(function (data) {
         var label = ev.submitter ? ev.submitter.textContent : answer;
-        status.textContent = "「" + label + "」を受け付けました。ありがとうございます。変わったときは、もう一度押してください。";
+        status.textContent = w("received").replace("{label}", label);
         status.setAttribute("data-outcome", data.outcome || "");
       }).catch(function (e) {
-        status.textContent = "送れませんでした: " + e.message;
+        status.textContent = w("send_failed") + e.message;
       });
     });
   }
 
+  // The resident's chosen language wins over the browser's: reload the page written in it.
+  function relang(lang) {
+    var url = new URL(window.location.href);
+    url.searchParams.set("lang", lang);
+    window.location.replace(url.toString());
+  }
+  var kept = load().language;
+  if (kept && !new URLSearchParams(window.location.search).get("lang") && kept !== LANG) { relang(kept); return; }
+
   showPrefs(load());
+  $("language").addEventListener("change", function () {
+    if (!load().id) { relang($("language").value); }
+  });
   $("subscribe-form").addEventListener("submit", subscribe);
   $("unsubscribe").addEventListener("click", unsubscribe);
   safety();
