@@ -177,7 +177,6 @@ def _tidy(text: str, *, once: bool = True) -> str:
     return _BLANKS.sub("\n\n", "\n".join(lines)).strip()
 
 
-_TITLE_LABELS = re.compile(r"^(【[^】]*】)+")
 # The town (and a drill's label) before a title: 【穴水町】, 【訓練】[DRILL] [Anamizu Town].
 _LEADING_LABELS = re.compile(r"^(?:【[^】]*】|\[[^\]]*\]\s*)+")
 
@@ -208,11 +207,12 @@ def _once(lines: list[str]) -> list[str]:
     paragraph = 0
     out: list[str] = []
     # A headline that only repeats the title (「【高知市】南海トラフ地震臨時情報（巨大地震警戒）」
-    # over 「南海トラフ地震臨時情報（巨大地震警戒）」) says nothing new.
+    # over 「南海トラフ地震臨時情報（巨大地震警戒）」) says nothing new, in any language's title
+    # ([Kochi City] ... as well).
     if (
         len(lines) > 1
-        and lines[0].startswith("【")
-        and lines[1].strip() == _TITLE_LABELS.sub("", lines[0]).strip()
+        and _LEADING_LABELS.match(lines[0])
+        and lines[1].strip() == _LEADING_LABELS.sub("", lines[0]).strip()
     ):
         lines = [lines[0], *lines[2:]]
     for line in lines:

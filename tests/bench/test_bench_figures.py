@@ -83,3 +83,10 @@ def test_the_first_alert_after_idle_is_judged_against_the_warm_p99() -> None:
     assert met["ratio"] == 1.25 and met["status"] == "met" and "600 s" in met["note"]
     missed = by_name(results(cold_ms=50.0, cpu_ms=20.0, speedup=1.8, rate=6000))["first alert after idle, Kafka"]
     assert missed["ratio"] == 2.5 and missed["status"] == "missed"
+
+
+def test_the_prefecture_projection_follows_the_measured_web_push_rate() -> None:
+    slow = by_name(results(cold_ms=25.0, cpu_ms=20.0, speedup=1.8, rate=2000))
+    fast = by_name(results(cold_ms=25.0, cpu_ms=20.0, speedup=1.8, rate=5500))
+    name = "web push: 1,100,000 subscribers, CPU minutes at the measured rate (projected)"
+    assert slow[name]["value"] == 9.2 and fast[name]["value"] == 3.3

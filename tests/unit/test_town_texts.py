@@ -16,11 +16,15 @@ from pathlib import Path
 
 import pytest
 
-from tests.town_support import TOWNS, receive
+from tests.town_support import ROOT, TOWNS, receive
 
 GOLDEN = Path(__file__).resolve().parents[1] / "golden" / "town_texts.txt"
 UPDATE = os.environ.get("BROADCASTER_UPDATE_GOLDEN") == "1"
 SAMPLES = "jma/official_samples"
+# The repository's own samples (samples/jma), for kinds whose official samples reach no test town.
+OWN = "samples/"
+# Every language a town can offer: each is checked for the line under the title.
+LANGUAGES = sorted(p.stem for p in (ROOT / "templates" / "_phrases").glob("*.yaml"))
 
 # kind: (official sample, test town)
 CASES: dict[str, tuple[str, str]] = {
@@ -35,18 +39,30 @@ CASES: dict[str, tuple[str, str]] = {
     "subsequent_quake": ("80_01_01_240821_VYSE60.xml", "abashiri"),
     "weather_info": ("20_02_03_160628_VPZJ50.xml", "anamizu"),
     "typhoon": ("06_01_01_100514_VPTI50.xml", "ishigaki"),
+    "weather_warning": ("samples/jma/07_vpww55_ooame_r06.xml", "anamizu"),
+    "weather_warning_with_others": ("samples/jma/08_vpww54_ooame_h27.xml", "anamizu"),
+    "weather_warning_all_lifted": ("samples/jma/09_vpww54_all_lifted.xml", "anamizu"),
+    "landslide": ("samples/jma/11_vxww50_dosha.xml", "anamizu"),
 }
+# A tsunami's line names each coast's grade beside its height and time, as a row of the list of
+# coasts below it reads: the grade there is part of the row, not the title said again.
+RESTATES_BY_DESIGN = {"tsunami"}
 # What no resident should read: internal names, codes and template debris.
 DEBRIS = re.compile(
     r"NaN|None|null|\{\{|\}\}|\{%|%\}|jma:|broadcaster:|[a-z]+_[a-z]+|Kind\.|\b(?:Severe|Extreme|Moderate|Minor)\b"
 )
 
 
-def _text(corpus: Path, kind: str) -> str:
+def _text(corpus: Path, kind: str, language: str = "ja") -> str:
     name, town = CASES[kind]
-    got = receive((corpus / SAMPLES / name).read_bytes(), town)
+    path = ROOT / name if name.startswith(OWN) else corpus / SAMPLES / name
+    got = receive(path.read_bytes(), town)
     assert got is not None, f"{name} does not reach {town}"
-    return got.text("line")
+    return got.text("line", language)
+
+
+def _bare(s: str) -> str:
+    return re.sub(r"[\s：:、,.。()（）\[\]【】]", "", s)
 
 
 def _stated_twice(text: str) -> list[str]:
@@ -71,6 +87,16 @@ def test_each_fact_once_the_towns_own_first_no_debris(corpus: Path, kind: str) -
     # A town's own figure is its headline; the list below names the others.
     assert not re.search(rf"・{town}：", text)
     assert not DEBRIS.search(text.split("詳しくは")[0]), DEBRIS.search(text)
+
+
+@pytest.mark.parametrize("language", LANGUAGES)
+@pytest.mark.parametrize("kind", sorted(set(CASES) - RESTATES_BY_DESIGN))
+def test_the_line_under_the_title_adds_to_it_in_every_language(corpus: Path, kind: str, language: str) -> None:
+    """The title names the event; the first line under it must not say it again (a weather
+    warning once read 「穴水町：レベル３大雨警報（発表）」 under 【穴水町】レベル３大雨警報)."""
+    title, first = _text(corpus, kind, language).splitlines()[:2]
+    event = re.sub(r"^(?:【[^】]*】|\[[^\]]*\] )+", "", title)
+    assert event and _bare(event) not in _bare(first), (title, first)
 
 
 def test_the_silent_meter_is_said_in_the_headline(corpus: Path) -> None:
