@@ -9,6 +9,7 @@ from pathlib import Path
 import pytest
 from lxml import etree
 from playwright.async_api import Browser, Page, expect
+from playwright.async_api import Error as PlaywrightError
 
 from broadcaster.cap.write import to_cap
 from tests.browser.guards import Guard
@@ -30,10 +31,20 @@ async def _send(page: Page, base: str) -> str:
 
 
 async def _approve(page: Page, base: str, alert_id: str) -> None:
-    # Until the pipeline has recorded it, the alert's page says 処理中 and follows by itself.
-    await page.goto(f"{base}/t/anamizu/alerts/{alert_id}")
-    await expect(page.locator(".held-box form.approve button")).to_be_visible(timeout=30_000)
-    await page.click(".held-box form.approve button")
+    button = page.locator(".held-box form.approve button")
+
+    async def held() -> bool:
+        # Until the pipeline has recorded it as held, the alert's page says 処理中 (and may reload
+        # itself, which aborts a navigation of ours: then look again).
+        try:
+            await page.goto(f"{base}/t/anamizu/alerts/{alert_id}")
+            await button.wait_for(timeout=2_000)
+        except PlaywrightError:
+            return False
+        return True
+
+    assert await eventually(held, timeout=45)
+    await button.click()
     await expect(page.locator("#deliveries")).to_be_visible()
 
 
