@@ -38,7 +38,7 @@ def preview_command(
     and where a template failed. Exit status 1 when a row does not fit or fell back to plain text.
     """
     from broadcaster.pipeline.coast import localize
-    from broadcaster.pipeline.normalize import Refused, parse
+    from broadcaster.pipeline.normalize import Refused, assign_tenants, parse
     from broadcaster.pipeline.runner import load_parsers
     from broadcaster.pipeline.tenancy import TenantDirectory
     from broadcaster.render.preview import preview
@@ -49,7 +49,10 @@ def preview_command(
     tenant = tenant or next(iter(loaded.tenants), None)
     if tenant is None:
         raise click.ClickException("no tenant configured; name one with --tenant")
-    tenant_name = loaded.tenants[tenant].name if tenant in loaded.tenants else tenant
+    if tenant not in loaded.tenants:
+        # A made-up id would title the text 【id】 and match no area: refuse it, as route does.
+        raise click.ClickException(f"unknown tenant {tenant!r}; tenants: {', '.join(loaded.tenants)}")
+    tenant_name = loaded.tenants[tenant].name
     try:
         raw = raw_from_file(file, officer=officer, tenant=tenant, source=None, known_tenants=loaded.tenants or None)
         renderer = Renderer(loaded.templates_dir)
@@ -59,12 +62,18 @@ def preview_command(
     if isinstance(result, Refused):
         raise click.ClickException(f"{file.name} was refused: {result.reason}: {result.detail}")
     bad = 0
-    directory = TenantDirectory.from_settings(loaded) if tenant in loaded.tenants else None
-    for alert in result:
-        own = alert.for_tenant(tenant)
-        if directory is not None:
-            # As the tenant would hear it: a tsunami rated by its own coast (pipeline/coast.py).
-            own = localize(own, directory.context(tenant, own))
+    directory = TenantDirectory.from_settings(loaded)
+    # The town's own copy, as normalize makes it for route and replay: only when the telegram
+    # names one of its areas, with the town's own rows first (docs/templates.md).
+    assigned = assign_tenants(result, raw, directory)
+    if isinstance(assigned, Refused):
+        raise click.ClickException(f"{file.name} was refused: {assigned.reason}: {assigned.detail}")
+    mine = [a for a in assigned if a.tenant == tenant]
+    if not mine:
+        raise click.ClickException(f"{file.name} reaches no one in {tenant_name} ({tenant}): it names none of its areas")
+    for alert in mine:
+        # As the tenant would hear it: a tsunami rated by its own coast (pipeline/coast.py).
+        own = localize(alert, directory.context(tenant, alert))
         rows = preview(
             own,
             renderer,

@@ -5,7 +5,7 @@ from __future__ import annotations
 import json
 from pathlib import Path
 
-from click.testing import CliRunner
+from click.testing import CliRunner, Result
 
 from broadcaster.cli import main
 from broadcaster.render.languages import SUPPORTED
@@ -57,3 +57,29 @@ def test_the_command_prints_the_table_and_fails_on_a_broken_template(tmp_path: P
     cfg.write_text(top + demo[demo.index("[") :], encoding="utf-8")
     r = runner.invoke(main, ["-c", str(cfg), "preview", str(ROOT / "samples/jma/02_vtse41_otsunami_keiho.xml"), "--channel", "x", "--lang", "ja"])
     assert r.exit_code == 1 and "TEMPLATE FAILED" in r.output
+
+
+def _preview(sample_file: str, tenant: str) -> Result:
+    return CliRunner().invoke(
+        main,
+        ["preview", str(ROOT / "samples/jma" / sample_file), "--tenant", tenant, "--channel", "line", "--lang", "ja", "--full"],
+        env={"BROADCASTER_TENANTS_DIR": str(ROOT / "config" / "tenants")},
+    )
+
+
+def test_preview_refuses_a_tenant_the_deployment_does_not_serve() -> None:
+    r = _preview("07_vpww55_ooame_r06.xml", "nanao")
+    assert r.exit_code == 1 and "unknown tenant 'nanao'; tenants: anamizu, noto, wajima" in r.output, r.output
+    assert "【nanao】" not in r.output
+
+
+def test_preview_shows_only_what_the_town_receives_as_route_and_replay_make_it() -> None:
+    r = _preview("07_vpww55_ooame_r06.xml", "anamizu")
+    assert r.exit_code == 0, r.output
+    # The town's own gravest warning (level 3 here, level 4 next door) and nothing of other towns.
+    assert "【穴水町】レベル３大雨警報\n状況：発表\n" in r.output
+    assert "七尾市" not in r.output and "輪島市" not in r.output
+    # 能登町 is not among the towns of this 土砂災害警戒情報: it receives nothing, and is told so.
+    r = _preview("11_vxww50_dosha.xml", "noto")
+    assert r.exit_code == 1 and "reaches no one in 能登町 (noto)" in r.output, r.output
+    assert "【能登町】" not in r.output

@@ -91,7 +91,9 @@ def test_each_fact_once_the_towns_own_first_no_debris(corpus: Path, kind: str) -
 
 @pytest.mark.parametrize("language", LANGUAGES)
 @pytest.mark.parametrize("kind", sorted(set(CASES) - RESTATES_BY_DESIGN))
-def test_the_line_under_the_title_adds_to_it_in_every_language(corpus: Path, kind: str, language: str) -> None:
+def test_the_line_under_the_title_adds_to_it_in_every_language(
+    corpus: Path, kind: str, language: str
+) -> None:
     """The title names the event; the first line under it must not say it again (a weather
     warning once read 「穴水町：レベル３大雨警報（発表）」 under 【穴水町】レベル３大雨警報)."""
     title, first = _text(corpus, kind, language).splitlines()[:2]
