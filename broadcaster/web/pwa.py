@@ -240,20 +240,14 @@ async def subscribe(request: web.Request) -> web.StreamResponse:
         return data
     if public_key(request, tenant.id) is None:
         return _error(503, "notifications are not set up for this town")
-    unknown = set(data) - {"subscription", "districts", "language", "topics", "id"}
-    if unknown:
-        return _error(400, f"unknown fields: {', '.join(sorted(unknown))}")
-    try:
-        address = subscription_address(request, tenant.id, data)
-    except ValueError as e:
-        return _error(400, f"subscription: {e}")
+    who = _identity(request, tenant.id, data, {"subscription", "districts", "language", "topics", "id"})
+    if isinstance(who, web.Response):
+        return who
+    address, previous = who
     choices = _choices(data, {d.id for d in tenant.districts})
     if isinstance(choices, str):
         return _error(400, choices)
     districts, language, topics = choices
-    previous = data.get("id")
-    if previous is not None and (not isinstance(previous, str) or not _REGISTRATION.fullmatch(previous)):
-        return _error(400, "id is not a registration id")
     audiences = Audiences(request.app[CONTEXT].ledger.db)
     if previous:
         await audiences.leave(tenant.id, previous)
@@ -274,6 +268,29 @@ async def subscribe(request: web.Request) -> web.StreamResponse:
     )
 
 
+def _identity(
+    request: web.Request, tenant: str, data: dict[str, Any], allowed: set[str]
+) -> tuple[str, str | None] | web.Response:
+    """(push address, registration id if sent) of a request from the app, or the error to answer.
+
+    Every call the app makes proves who it is the same way: only known fields, a push subscription
+    checked as strictly as at sign-up, and a well-formed registration id where it sends one.
+    """
+    unknown = set(data) - allowed
+    if unknown:
+        return _error(400, f"unknown fields: {', '.join(sorted(unknown))}")
+    try:
+        address = subscription_address(request, tenant, data)
+    except ValueError as e:
+        return _error(400, f"subscription: {e}")
+    registration = data.get("id")
+    if registration is not None and (
+        not isinstance(registration, str) or not _REGISTRATION.fullmatch(registration)
+    ):
+        return _error(400, "id is not a registration id")
+    return address, registration
+
+
 @pwa.route(
     "POST", "/app/{tenant}/subscriptions/delete", role=None, kind="public", summary="End push notifications"
 )
@@ -282,18 +299,10 @@ async def unsubscribe(request: web.Request) -> web.StreamResponse:
     data = await _body(request)
     if isinstance(data, web.Response):
         return data
-    unknown = set(data) - {"subscription", "id"}
-    if unknown:
-        return _error(400, f"unknown fields: {', '.join(sorted(unknown))}")
-    try:
-        address = subscription_address(request, tenant.id, data)
-    except ValueError as e:
-        return _error(400, f"subscription: {e}")
-    registration = data.get("id")
-    if registration is not None and (
-        not isinstance(registration, str) or not _REGISTRATION.fullmatch(registration)
-    ):
-        return _error(400, "id is not a registration id")
+    who = _identity(request, tenant.id, data, {"subscription", "id"})
+    if isinstance(who, web.Response):
+        return who
+    address, registration = who
     audiences = Audiences(request.app[CONTEXT].ledger.db)
     removed = await audiences.remove_endpoint(tenant.id, CHANNEL, address)
     left = await audiences.leave(tenant.id, registration) if registration and removed else False
@@ -312,19 +321,11 @@ async def _sender(
 ) -> tuple[Any, str, str | None, Any] | web.Response:
     """(town, roster id, household, alert) of an app report, or the error to answer."""
     tenant = _tenant(request)
-    unknown = set(data) - allowed
-    if unknown:
-        return _error(400, f"unknown fields: {', '.join(sorted(unknown))}")
     ctx = request.app[CONTEXT]
-    try:
-        address = subscription_address(request, tenant.id, data)
-    except ValueError as e:
-        return _error(400, f"subscription: {e}")
-    registration = data.get("id")
-    if registration is not None and (
-        not isinstance(registration, str) or not _REGISTRATION.fullmatch(registration)
-    ):
-        return _error(400, "id is not a registration id")
+    who = _identity(request, tenant.id, data, allowed)
+    if isinstance(who, web.Response):
+        return who
+    address, registration = who
     if need_id and registration is None:
         return _error(400, "id is required")
     alert_id = data.get("alert")
