@@ -35,6 +35,7 @@ from broadcaster.pipeline.coast import as_lifted, localize
 from broadcaster.pipeline.hops import H_NORMALIZED, H_TENANT, carry, stamp
 from broadcaster.pipeline.merge import change_of
 from broadcaster.pipeline.messages import alert_message
+from broadcaster.pipeline.shaking import localize_quake
 from broadcaster.pipeline.tenancy import TenantDirectory
 from broadcaster.pipeline.warnstate import claims_of
 from broadcaster.store.ledger import Ledger
@@ -106,7 +107,8 @@ def assign_tenants(
 
 def _enrich(alert: Alert, raw: RawEvent, directory: TenantDirectory) -> Alert:
     """Received time, the tenant's own names for the districts an alert names by id, and a
-    tsunami rated by the tenant's own coast (pipeline/coast.py)."""
+    tsunami rated by the tenant's own coast (pipeline/coast.py), an earthquake by its own 震度
+    (pipeline/shaking.py)."""
     assert alert.tenant is not None
     names = {d.id: d.name for d in directory.tenants[alert.tenant].districts}
     infos = []
@@ -119,7 +121,8 @@ def _enrich(alert: Alert, raw: RawEvent, directory: TenantDirectory) -> Alert:
             areas.append(area)
         infos.append(info.model_copy(update={"area": tuple(areas)}))
     alert = alert.model_copy(update={"received": alert.received or raw.received, "info": tuple(infos)})
-    return localize(alert, directory.context(alert.tenant or "", alert))
+    ctx = directory.context(alert.tenant or "", alert)
+    return localize_quake(localize(alert, ctx), ctx)
 
 
 async def resolve_references(alert: Alert, ledger: Ledger) -> Alert | Refused:
