@@ -44,7 +44,7 @@ def render(cov: Coverage) -> list[str]:
                 _name(row),
                 str(row.households),
                 str(row.reached),
-                f"{row.share:.0%}",
+                f"{row.share:.0%}" if row.households else "-",  # 0 of 0 is unknown, not 100 %
                 *(str(row.by_medium.get(m, 0)) for m in media),
                 str(row.not_reached),
                 *(str(row.safety.get(a, 0)) for a in SAFETY),

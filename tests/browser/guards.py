@@ -6,11 +6,14 @@ is simply not applied, and the page looks broken only to the person using it.
 
 from __future__ import annotations
 
+import os
+import tempfile
 from pathlib import Path
 
 from playwright.async_api import BrowserContext, ConsoleMessage, Error
 
-SHOTS = Path("/tmp") / "issue-19"
+# Screenshots for a person to look at (docs/developing.md); TEST_SHOTS names a folder to keep them.
+SHOTS = Path(os.environ.get("TEST_SHOTS") or Path(tempfile.gettempdir()) / "broadcaster-shots")
 
 _REPORT_CSP = """
 document.addEventListener("securitypolicyviolation", function (e) {

@@ -13,12 +13,11 @@ from broadcaster.consistency.facts import facts_of
 from broadcaster.consistency.judge import judge
 from broadcaster.model import now
 from broadcaster.store import consistency, reports
-from tests.browser.guards import Guard
+from tests.browser.guards import SHOTS, Guard
 from tests.browser.test_console_browser import console_env, login
 from tests.helpers import eventually, manual
 
 pytestmark = pytest.mark.browser
-SHOTS = Path("/tmp") / "issue-25"
 
 
 async def test_an_alarm_shows_both_sides_and_republishes_the_medium(browser: Browser, tmp_path: Path) -> None:

@@ -22,6 +22,7 @@ from broadcaster.pipeline.adapters import AdapterPool
 from broadcaster.scheduler import SchedulerService
 from broadcaster.store.audiences import Audiences, Person
 from broadcaster.web.keys import CONTEXT
+from tests.browser.guards import SHOTS
 from tests.circular_helpers import LINK_KEY, add_people
 from tests.rules_helpers import manual
 from tests.web_helpers import PASSWORD, WebEnv, web_env
@@ -124,7 +125,7 @@ async def test_a_leader_on_a_phone_and_an_officer_watching(
         await page.locator("li", has_text=name).get_by_role("button", name=mark).click()
         assert "記録しました" in await page.inner_text("[role=status]")
     assert "伝達済 1人、避難済 1人、不在 0人、支援要請 1人" in await page.inner_text("main")
-    shots = Path("/tmp/issue-24")
+    shots = SHOTS
     shots.mkdir(parents=True, exist_ok=True)
     await page.screenshot(path=str(shots / "support-390.png"), full_page=True)
 

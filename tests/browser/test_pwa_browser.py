@@ -12,7 +12,6 @@ from __future__ import annotations
 
 import asyncio
 import json
-import os
 import re
 from collections.abc import AsyncIterator
 from pathlib import Path
@@ -26,6 +25,7 @@ from adapters.outbound.app_push import HostPolicy, WebPushAdapter, WebPushSettin
 from adapters.outbound.app_push.vapid import generate
 from broadcaster.model import MsgType, Status
 from broadcaster.store.audiences import Audiences
+from tests.browser.guards import SHOTS
 from tests.fakes.deliveries import delivery, text
 from tests.fakes.site import SiteFixture, alert, follow_up, site_delivery
 from tests.fakes.webpush import FakePushService, b64d
@@ -34,8 +34,6 @@ from tests.web_helpers import WebEnv, web_env
 pytestmark = pytest.mark.browser
 
 PRIVATE, PUBLIC = generate()
-# Screenshots for a person to look at; TEST_SHOTS names a folder to keep them.
-SHOTS = Path(os.environ.get("TEST_SHOTS", "/tmp"))
 
 # Stands in for the browser's own push service registration (see the module docstring).
 STUB = """

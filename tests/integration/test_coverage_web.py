@@ -81,6 +81,24 @@ async def test_a_district_turns_from_red_to_green(env: WebEnv) -> None:
     assert status == 200 and "kawashima,川島,2,2,1.000" in text and "omachi,大町,1,0,0.000" in text
 
 
+async def test_a_district_with_no_household_on_the_roster_is_not_shown_as_reached(env: WebEnv) -> None:
+    # 大町 has nobody on the roster: 0 of 0 is not "100 %, OK" (a green row would hide that the
+    # town cannot know whether anyone there was told).
+    await Audiences(env.ledger.db).import_people("anamizu", PEOPLE[:3])
+    alert = manual(status="Actual", kind="evacuation", event="避難指示", headline="川島地区に避難指示")
+    await env.ledger.record_alert(alert)
+    path = f"/t/anamizu/alerts/{quote(alert.identifier, safe='')}/coverage"
+    s = client()
+    await env.login(s, "viewer")
+    status, html = await _page(env, s, path)
+    await s.close()
+    assert status == 200
+    row = html.split('data-district="omachi"')[1].split("</tr>")[0]
+    assert 'class="coverage-none" data-district="omachi"' in html
+    assert "100%" not in row and "良好" not in row
+    assert "登録世帯なし" in row
+
+
 async def test_another_tenants_officer_sees_nothing(env: WebEnv) -> None:
     await Audiences(env.ledger.db).import_people("anamizu", PEOPLE)
     alert = manual(status="Actual", kind="evacuation", event="避難指示", headline="避難指示")

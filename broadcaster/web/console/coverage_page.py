@@ -42,6 +42,7 @@ WORDS: dict[str, dict[str, str]] = {
     "flagged": {"ja": "要確認", "en": "FLAGGED"},
     "ok": {"ja": "良好", "en": "OK"},
     "waiting": {"ja": "集計中", "en": "counting"},
+    "no_households": {"ja": "登録世帯なし", "en": "no households on the roster"},
     "total": {"ja": "合計", "en": "Total"},
     "none": {"ja": "（地区なし）", "en": "(no district)"},
     "rule": {
