@@ -78,6 +78,10 @@ async def test_every_console_page_on_a_phone(browser: Browser, tmp_path: Path) -
         await page.wait_for_url("**/t/anamizu/alerts/**")
         await _look(page, "alert", problems)
         await page.goto(page.url + "/coverage")
+        # Just sent: 川島 is not reached yet but not late either (amber, never green); 大町 has
+        # nobody on the roster (neither).
+        assert await page.locator('tr[data-district="kawashima"]').get_attribute("class") == "coverage-waiting"
+        assert await page.locator('tr[data-district="omachi"]').get_attribute("class") == "coverage-none"
         await _look(page, "coverage", problems)
 
         admin = await guard.watch(await browser.new_context(**PHONE))  # type: ignore[arg-type]

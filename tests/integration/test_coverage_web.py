@@ -95,6 +95,8 @@ async def test_a_district_with_no_household_on_the_roster_is_not_shown_as_reache
     assert status == 200
     row = html.split('data-district="omachi"')[1].split("</tr>")[0]
     assert 'class="coverage-none" data-district="omachi"' in html
+    # 川島 (0 of 2 households, long past the time to flag) is still flagged beside it.
+    assert 'class="coverage-flagged" data-district="kawashima"' in html
     assert "100%" not in row and "良好" not in row
     assert "登録世帯なし" in row
 
