@@ -16,21 +16,27 @@ from broadcaster.rules.facts import Context, Facts
 from broadcaster.rules.scales import intensity_rank
 
 _KINDS = frozenset({"earthquake"})
-# (lowest 震度 of the band, rating): the same bands JMA's parser uses for the whole telegram.
-_BANDS: tuple[tuple[str, Severity, Urgency], ...] = (
-    ("6-", Severity.EXTREME, Urgency.IMMEDIATE),
-    ("5-", Severity.SEVERE, Urgency.IMMEDIATE),
-    ("4", Severity.MODERATE, Urgency.PAST),
+
+
+def _rank(value: str) -> int:
+    rank = intensity_rank(value)
+    assert rank is not None, value
+    return rank
+
+
+# (lowest 震度 rank of the band, rating): the same bands JMA's parser uses for the whole telegram.
+_BANDS: tuple[tuple[int, Severity, Urgency], ...] = (
+    (_rank("6-"), Severity.EXTREME, Urgency.IMMEDIATE),
+    (_rank("5-"), Severity.SEVERE, Urgency.IMMEDIATE),
+    (_rank("4"), Severity.MODERATE, Urgency.PAST),
 )
-_ASSESS_FROM = intensity_rank("5-")
+_ASSESS_FROM = _rank("5-")
 
 
 def rating(rank: int) -> tuple[Severity, Urgency]:
     """Severity and urgency of shaking of this 震度 rank."""
     for lowest, severity, urgency in _BANDS:
-        band = intensity_rank(lowest)
-        assert band is not None
-        if rank >= band:
+        if rank >= lowest:
             return severity, urgency
     return Severity.MINOR, Urgency.PAST
 
@@ -46,7 +52,6 @@ def localize_quake(alert: Alert, ctx: Context) -> Alert:
     if rank is None or not where.startswith("in "):
         return alert
     severity, urgency = rating(rank)
-    assert _ASSESS_FROM is not None
     responses: tuple[ResponseType, ...] = tuple(r for r in info.response_type if r is not ResponseType.ASSESS)
     if rank >= _ASSESS_FROM:
         responses = (*responses, ResponseType.ASSESS)

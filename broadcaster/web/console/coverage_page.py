@@ -88,7 +88,7 @@ async def coverage_page(request: web.Request) -> web.StreamResponse:
     svg = Markup(district_map.render(outlines, cov)) if outlines else None  # noqa: S704
     return render(
         request, "console/coverage.html", tenant=tenant, cov=cov, media=media_of(cov), sent=sent, answers=ANSWERS,
-        w=words(request.get(LANG, "ja")), jst=JST, district_map=svg,
+        w=words(request.get(LANG, "ja")), jst=JST, district_map=svg, state=district_map.state,
     )  # fmt: skip
 
 
