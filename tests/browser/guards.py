@@ -40,8 +40,13 @@ class Guard:
         page.on("pageerror", self._error)  # type: ignore[attr-defined]
 
     def _console(self, message: ConsoleMessage) -> None:
+        url = message.location.get("url", "")
+        # A live page's event stream reconnects on its own; when the test's server has just stopped,
+        # that reconnect is refused. It is the test ending, not a fault of the page.
+        if "ERR_CONNECTION_REFUSED" in message.text and url.endswith("/events"):
+            return
         if message.type == "error":
-            self.problems.append(f"{message.text} ({message.location.get('url', '')})")
+            self.problems.append(f"{message.text} ({url})")
 
     def _error(self, error: Error) -> None:
         self.problems.append(f"script error: {error.message}")

@@ -65,6 +65,9 @@ async def test_a_correction_is_marked_on_every_medium(browser: Browser, tmp_path
         await login(approver, env, "sato")
         await _approve(approver, env.base, original)
 
+        # A new tab: the author's alert page reloads itself when the approval arrives (live
+        # updates), which would interrupt navigating away from it.
+        page = await page.context.new_page()
         await page.goto(f"{env.base}/t/anamizu/compose?msg_type=Update&ref={original}")
         await page.fill("#shelters", "穴水小学校")
         await page.click("button[name=refill]")
