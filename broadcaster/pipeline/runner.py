@@ -27,6 +27,8 @@ from broadcaster.pipeline.runtime import topic_specs as topic_specs
 from broadcaster.pipeline.schedule import RouteBackground
 
 log = get_logger(__name__)
+# How long `ready` waits for the channels' first warm-up (a healthy provider answers in far less).
+WARM_READY_S = 2.0
 
 
 @dataclass
@@ -142,9 +144,10 @@ class Pipeline:
         """Until every consumer holds its partitions (Kafka groups take seconds to form)."""
         await asyncio.wait_for(asyncio.gather(*(c.ready() for c in self._consumers)), within)
         if self._channels:
-            # And the first warm-up, for as long as it may take and not longer; a warm-up cut short
-            # is not a pipeline that is not ready (the sends open what it did not).
-            limit = self.runtime.settings.pipeline.warm_timeout_s + 1.0
+            # And the first warm-up, briefly: a provider that is down must not hold the start, and
+            # a warm-up not over is not a pipeline that is not ready (the sends open what it did
+            # not; it goes on beside them).
+            limit = min(self.runtime.settings.pipeline.warm_timeout_s, WARM_READY_S)
             try:
                 await asyncio.wait_for(asyncio.gather(*(c.warmed.wait() for c in self._channels)), limit)
             except TimeoutError:
