@@ -50,11 +50,15 @@ def open_urllib3_connection(session: Any, url: str, *, timeout: float = 5.0) -> 
 
     adapter = session.get_adapter(url)
     prepared = requests.Request("GET", url).prepare()
+    # What requests itself settles for a request to this URL (the CA bundle from the environment
+    # too): the pool is keyed by it, and another key would warm a pool no request uses.
+    env = session.merge_environment_settings(url, {}, None, None, None)
     if hasattr(adapter, "get_connection_with_tls_context"):
-        # The pool requests itself picks for this URL (keyed by its TLS settings too).
-        pool = adapter.get_connection_with_tls_context(prepared, verify=session.verify, proxies=session.proxies)
+        pool = adapter.get_connection_with_tls_context(
+            prepared, verify=env["verify"], proxies=env["proxies"], cert=env["cert"]
+        )
     else:  # requests before 2.32
-        pool = adapter.get_connection(url, session.proxies)
+        pool = adapter.get_connection(url, env["proxies"])
     conn = pool._get_conn(timeout=timeout)
     try:
         if getattr(conn, "sock", None) is None:

@@ -9,6 +9,7 @@ otherwise write the attempt, send with a time limit, write the result, and publi
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import time
 from collections.abc import Awaitable, Callable, Collection, Mapping, Sequence
 from datetime import datetime
@@ -141,10 +142,8 @@ class ChannelStage:
         while not stop.is_set():
             due = self.last_active + interval - time.monotonic()
             if due > 0:
-                try:
+                with contextlib.suppress(TimeoutError):
                     await asyncio.wait_for(stop.wait(), timeout=due)
-                except TimeoutError:
-                    pass
                 continue
             await self.warm()
 

@@ -12,7 +12,7 @@ from collections.abc import Sequence
 from dataclasses import dataclass, field
 from typing import Any
 
-from broadcaster.bus import Consumer
+from broadcaster.bus import Consumer, Handler
 from broadcaster.bus.topics import dispatch_topic
 from broadcaster.logging import get_logger
 from broadcaster.pipeline.feeds import FeedStage
@@ -92,6 +92,7 @@ class Pipeline:
                 self._feeds.append(feed)
                 self._tasks.append(asyncio.create_task(feed.run(), name=f"stage:{stage}"))
                 continue
+            handle: Handler
             if stage.startswith("channel:"):
                 channel_stage = rt.channel_stage(stage.split(":", 1)[1])
                 self._channels.append(channel_stage)
