@@ -122,21 +122,24 @@ class Runtime:
             rollup = LedgerStage(self.bus, self.ledger)
             return rollup.group, [RECEIPTS], rollup.handle
         if stage.startswith("channel:"):
-            channel = stage.split(":", 1)[1]
-            if channel not in self.profiles:
-                raise ConfigError(f"channel {channel!r} is not enabled; enabled: {', '.join(self.profiles)}")
-            names = {t.id: t.name for t in self.settings.tenants.values()}
-            adapters = self.channel_pools.get(channel, self.adapters)
-            worker = ChannelStage(
-                channel,
-                self.bus,
-                self.ledger,
-                adapters,
-                self.renderer,
-                self.profiles[channel],
-                self.settings,
-                names,
-                personal_channels({c: p.addressing for c, p in self.profiles.items()}),
-            )
-            return worker.group, [dispatch_topic(channel)], worker.handle
+            worker = self.channel_stage(stage.split(":", 1)[1])
+            return worker.group, [dispatch_topic(worker.channel)], worker.handle
         raise ConfigError(f"unknown stage {stage!r}; stages: {', '.join(stage_names(self.settings))}")
+
+    def channel_stage(self, channel: str) -> ChannelStage:
+        """The worker of one channel (its consumer's handler, and its adapters' warm-up)."""
+        if channel not in self.profiles:
+            raise ConfigError(f"channel {channel!r} is not enabled; enabled: {', '.join(self.profiles)}")
+        names = {t.id: t.name for t in self.settings.tenants.values()}
+        adapters = self.channel_pools.get(channel, self.adapters)
+        return ChannelStage(
+            channel,
+            self.bus,
+            self.ledger,
+            adapters,
+            self.renderer,
+            self.profiles[channel],
+            self.settings,
+            names,
+            personal_channels({c: p.addressing for c, p in self.profiles.items()}),
+        )
