@@ -25,7 +25,9 @@ from broadcaster.settings import ChannelSettings
 # How a channel reaches people: "broadcast" channels reach their whole audience at once (a web
 # page, an SNS account, a webhook), "recipients" channels need each address (e-mail, web push),
 # "both" can do either (LINE: broadcast to every follower, or multicast to a district's).
-Addressing = Literal["broadcast", "recipients", "both"]
+# "topics": the provider fans out by topic (FCM topics); a dispatch's recipients are the
+# audience's device topics (broadcaster/audience.py), never people.
+Addressing = Literal["broadcast", "recipients", "both", "topics"]
 
 
 @dataclass(frozen=True, slots=True)
