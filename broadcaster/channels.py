@@ -90,6 +90,10 @@ class AdapterEnv:
     public_url: str
     # The tenant's districts as (id, name), for channels that show them (the website's pages).
     districts: tuple[tuple[str, str], ...] = ()
+    # The names the tenant's settings give for readers of other languages (name_en): the town's,
+    # and the districts' as (id, name); pages in other languages show them (docs/website.md).
+    tenant_name_en: str = ""
+    districts_en: tuple[tuple[str, str], ...] = ()
     # The tenant's municipality codes (JIS X 0402, six digits), for channels whose area is the
     # municipality itself (緊急速報メール).
     municipality_codes: tuple[str, ...] = ()
