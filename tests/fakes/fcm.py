@@ -183,6 +183,7 @@ class FakeFcm(Served):
     _window: deque[float] = field(default_factory=deque)
     _tokens: set[str] = field(default_factory=set)
     _pending: set[asyncio.Task[None]] = field(default_factory=set)
+    _by_topic: dict[str, set[str]] = field(default_factory=dict)
     _script: dict[str, deque[tuple[int, str | None]]] = field(default_factory=dict)
     _runner: web.AppRunner | None = None
     base: str = ""
@@ -200,6 +201,8 @@ class FakeFcm(Served):
     def subscribe(self, device: str, *topics: str) -> None:
         """What the app's subscribeToTopic (or the Instance ID batchAdd) does."""
         self.subscriptions.setdefault(device, set()).update(topics)
+        for topic in topics:
+            self._by_topic.setdefault(topic, set()).add(device)
 
     def delivered(self, device: str | None = None) -> list[dict[str, Any]]:
         """Messages sent to a device's token; with a device, those fanned out to it as well."""
@@ -216,17 +219,16 @@ class FakeFcm(Served):
 
     def _fan_out(self, message: dict[str, Any]) -> None:
         topic = message.get("topic")
-        for device, topics in self.subscriptions.items():
+        if topic is not None:
+            followers = self._by_topic.get(topic.removeprefix("/topics/"), set())
+        else:
+            followers = {d for d, ts in self.subscriptions.items() if condition_holds(message["condition"], ts)}
+        for device in sorted(followers):
             if device not in self.devices:
                 continue  # an app instance gone since it subscribed: FCM drops it quietly
-            if topic is not None:
-                hit = topic.removeprefix("/topics/") in topics
-            else:
-                hit = condition_holds(message["condition"], topics)
-            if hit:
-                self.fanned[device] += 1
-                if self.keep_fanned_messages:
-                    self.fanned_messages.append((device, message))
+            self.fanned[device] += 1
+            if self.keep_fanned_messages:
+                self.fanned_messages.append((device, message))
 
     async def _fanning(self, message: dict[str, Any]) -> None:
         try:
