@@ -62,11 +62,12 @@ sys.path.insert(0, str(ROOT / "bench"))
 from common import DATA_KEY, add_residents, cpu_seconds, open_ledger, summary  # noqa: E402
 from fakes import LINE_TOKEN, WEBHOOK_SECRET, Fleet  # noqa: E402
 
+from broadcaster.app import open_runtime, serving  # noqa: E402
 from broadcaster.bus import Bus, open_bus  # noqa: E402
 from broadcaster.logging import configure  # noqa: E402
 from broadcaster.model import RawEvent  # noqa: E402
 from broadcaster.pipeline.ingest import submit  # noqa: E402
-from broadcaster.pipeline.runner import Pipeline, Runtime, stage_names  # noqa: E402
+from broadcaster.pipeline.runtime import stage_names  # noqa: E402
 from broadcaster.settings import Settings, load_settings  # noqa: E402
 from broadcaster.sources import raw_from_file  # noqa: E402
 from broadcaster.store import migrate, tables  # noqa: E402
@@ -336,7 +337,6 @@ async def pipeline_for(
     bus = open_bus(settings.bus)
     await bus.start()
     ledger = open_ledger(settings)
-    pipeline: Pipeline | None = None
     try:
         await migrate.upgrade(ledger.db)
         await ledger.ensure_tenants([(t, name) for t, name, _ in towns])
@@ -348,13 +348,13 @@ async def pipeline_for(
                 [{"app_push": p, "email": f"r{i}@{t}.example.jp"} for i, p in enumerate(pushes)],
                 district=None,
             )
-        pipeline = Pipeline(Runtime.build(settings, bus, ledger), stage_names(settings))
-        await pipeline.start()
-        await pipeline.ready()
-        yield bus, ledger
+        async with (
+            open_runtime(settings, bus, ledger) as runtime,
+            serving(runtime, stage_names(settings)) as process,
+        ):
+            await process.pipeline.ready()
+            yield bus, ledger
     finally:
-        if pipeline is not None:
-            await pipeline.stop()
         await ledger.close()
         await bus.close()
 
