@@ -123,21 +123,25 @@ class Runtime:
             s = LedgerStage(self.bus, self.ledger)
             return s.group, [RECEIPTS], s.handle
         if stage.startswith("channel:"):
-            channel = stage.split(":", 1)[1]
-            if channel not in self.profiles:
-                raise ConfigError(f"channel {channel!r} is not enabled; enabled: {', '.join(self.profiles)}")
-            names = {t.id: t.name for t in self.settings.tenants.values()}
-            adapters = self.channel_pools.get(channel, self.adapters)
-            s = ChannelStage(
-                channel,
-                self.bus,
-                self.ledger,
-                adapters,
-                self.renderer,
-                self.profiles[channel],
-                self.settings,
-                names,
-                personal_channels({c: p.addressing for c, p in self.profiles.items()}),
-            )
-            return s.group, [dispatch_topic(channel)], s.handle
+            s = self.channel_stage(stage.split(":", 1)[1])
+            return s.group, [dispatch_topic(s.channel)], s.handle
         raise ConfigError(f"unknown stage {stage!r}; stages: {', '.join(stage_names(self.settings))}")
+
+    def channel_stage(self, channel: str) -> ChannelStage:
+        """The worker of one channel (its consumer's handler, and its adapters' warm-up)."""
+        if channel not in self.profiles:
+            raise ConfigError(f"channel {channel!r} is not enabled; enabled: {', '.join(self.profiles)}")
+        names = {t.id: t.name for t in self.settings.tenants.values()}
+        adapters = self.channel_pools.get(channel, self.adapters)
+        s = ChannelStage(
+            channel,
+            self.bus,
+            self.ledger,
+            adapters,
+            self.renderer,
+            self.profiles[channel],
+            self.settings,
+            names,
+            personal_channels({c: p.addressing for c, p in self.profiles.items()}),
+        )
+        return s
