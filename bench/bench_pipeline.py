@@ -56,12 +56,14 @@ from common import (  # noqa: E402
 )
 from fakes import LIVE, Fleet  # noqa: E402
 
+from broadcaster.app import open_runtime, serving  # noqa: E402
 from broadcaster.bus import Bus, open_bus  # noqa: E402
 from broadcaster.bus.topics import ALERTS, INGEST_RAW, RECEIPTS, dispatch_topic  # noqa: E402
 from broadcaster.logging import configure  # noqa: E402
 from broadcaster.model import RawEvent  # noqa: E402
 from broadcaster.pipeline.ingest import submit  # noqa: E402
-from broadcaster.pipeline.runner import Pipeline, Runtime, stage_names  # noqa: E402
+from broadcaster.pipeline.runner import Pipeline  # noqa: E402
+from broadcaster.pipeline.runtime import stage_names  # noqa: E402
 from broadcaster.settings import Settings, load_settings  # noqa: E402
 from broadcaster.store import migrate, tables  # noqa: E402
 from broadcaster.store.ledger import Ledger  # noqa: E402
@@ -236,7 +238,6 @@ async def pipeline_for(
     bus = open_bus(settings.bus)
     await bus.start()
     ledger = open_ledger(settings)
-    pipeline: Pipeline | None = None
     try:
         await migrate.upgrade(ledger.db)
         await ledger.ensure_tenants([("anamizu", "穴水町")])
@@ -249,13 +250,10 @@ async def pipeline_for(
                 "anamizu",
                 [{"app_push": p, "email": f"r{i}@example.jp"} for i, p in enumerate(pushes)],
             )
-        pipeline = Pipeline(Runtime.build(settings, bus, ledger), stage_names(settings))
-        await pipeline.start()
-        await pipeline.ready()
-        yield settings, bus, ledger, pipeline
+        async with open_runtime(settings, bus, ledger) as runtime, serving(runtime, stage_names(settings)) as process:
+            await process.pipeline.ready()
+            yield settings, bus, ledger, process.pipeline
     finally:
-        if pipeline is not None:
-            await pipeline.stop()
         await ledger.close()
         await bus.close()
 

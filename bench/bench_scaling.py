@@ -66,7 +66,8 @@ def _say(what: str) -> None:
 
 def _worker(conn: Connection, workdir: str, bus_url: str, db_url: str, prefix: str, channels: dict[str, Any]) -> None:
     """One worker process: every stage, until told to stop."""
-    from broadcaster.pipeline.runner import Pipeline, Runtime, stage_names
+    from broadcaster.app import open_runtime, serving
+    from broadcaster.pipeline.runtime import stage_names
 
     configure("ERROR")
 
@@ -77,14 +78,12 @@ def _worker(conn: Connection, workdir: str, bus_url: str, db_url: str, prefix: s
         bus = open_bus(settings.bus)
         await bus.start()
         ledger = open_ledger(settings)
-        pipeline = Pipeline(Runtime.build(settings, bus, ledger), stage_names(settings))
         try:
-            await pipeline.start()
-            await pipeline.ready(within=180)
-            conn.send("ready")
-            await asyncio.get_running_loop().run_in_executor(None, conn.recv)
+            async with open_runtime(settings, bus, ledger) as rt, serving(rt, stage_names(settings)) as process:
+                await process.pipeline.ready(within=180)
+                conn.send("ready")
+                await asyncio.get_running_loop().run_in_executor(None, conn.recv)
         finally:
-            await pipeline.stop()
             await ledger.close()
             await bus.close()
 

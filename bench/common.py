@@ -76,21 +76,20 @@ def open_ledger(settings: Settings) -> Ledger:
 @asynccontextmanager
 async def started_pipeline(settings: Settings) -> AsyncIterator[tuple[Any, Ledger]]:
     """Every stage in this process, as `broadcaster run` starts them; yields (bus, ledger)."""
+    from broadcaster.app import open_runtime, serving
     from broadcaster.bus import open_bus
-    from broadcaster.pipeline.runner import Pipeline, Runtime, stage_names
+    from broadcaster.pipeline.runtime import stage_names
     from broadcaster.store import migrate
 
     bus = open_bus(settings.bus)
     await bus.start()
     ledger = open_ledger(settings)
     await migrate.upgrade(ledger.db)
-    pipeline = Pipeline(Runtime.build(settings, bus, ledger), stage_names(settings))
-    await pipeline.start()
     try:
-        await pipeline.ready()
-        yield bus, ledger
+        async with open_runtime(settings, bus, ledger) as rt, serving(rt, stage_names(settings)) as process:
+            await process.pipeline.ready()
+            yield bus, ledger
     finally:
-        await pipeline.stop()
         await ledger.close()
         await bus.close()
 

@@ -54,6 +54,9 @@ SIZES: dict[str, tuple[Any, Any, Any]] = {
     "adapter_sends": (30, 5, None),
     # (synthesis rounds, sample alerts, calls through the exchange)
     "voice": ((3, 8, 200), (1, 8, 50), (1, 2, 10)),
+    # Prefecture fan-out (bench_prefecture.py): fractions of 1.1 million run for (LINE, Web Push,
+    # FCM devices), and subscriptions per encryption run; the rest is projected.
+    "prefecture": ((1.0, 0.02, 0.01, 20_000), (0.1, 0.005, 0.005, 4_000), None),
 }
 # The issue's targets, at the issue's sizes.
 FULL_LINE, FULL_PUSH, FULL_LEADERS = 100_000, 10_000, 1_000
@@ -63,6 +66,8 @@ FULL_LINE, FULL_PUSH, FULL_LEADERS = 100_000, 10_000, 1_000
 COLD_FACTOR, CPU_PER_ALERT_MS = 1.5, 30
 KAFKA_THROUGHPUT_FACTOR, KAFKA_HOPS_FACTOR, SCALING_2_OF_1 = 0.25, 1.5, 1.7
 WEBPUSH_PER_CPU_S = 5_000
+# "Linear in processes": the wall rate of N encryption processes at least this share of N × one.
+ENCRYPT_LINEARITY = 0.8
 PREFECTURE_SUBSCRIBERS = 1_100_000
 
 
@@ -273,6 +278,76 @@ def step_voice(ctx: Ctx) -> Any:
     return run_step(ctx, "voice", argv, 900)
 
 
+def step_prefecture(ctx: Ctx) -> Any:
+    size = ctx.size("prefecture")
+    if size is None:
+        return run_step(ctx, "prefecture", ["bench/bench_prefecture.py", "--tiny"], 600)
+    line, push, fcm, encrypt_n = size
+    return run_step(
+        ctx,
+        "prefecture",
+        [
+            "bench/bench_prefecture.py",
+            "--line-scale", str(line), "--push-scale", str(push), "--fcm-scale", str(fcm),
+            "--encrypt-n", str(encrypt_n),
+        ],
+        2400,
+    )
+
+
+def prefecture_figures(r: dict[str, Any]) -> list[dict[str, Any]]:
+    """Issue 23's prefecture: Web Push encryption over processes (per CPU second of each worker,
+    and linear in the processes), and 19 towns' 1.1 million subscribers reached, measured at a
+    scaled size and projected (docs/benchmarks.md, *Prefecture-scale fan-out*)."""
+    out: list[dict[str, Any]] = []
+    pref = r.get("prefecture") or {}
+    runs = _get(pref, "encryption", "runs") or []
+    cores = _get(pref, "encryption", "cores") or 1
+    if runs:
+        worst = min(x["per_cpu_s_per_process"] for x in runs)
+        out.append(_figure(
+            "web push encryption: subscriptions per CPU second, each worker process", worst, "/CPU-s",
+            target=f"≥ {WEBPUSH_PER_CPU_S:,} /CPU-s", ok=worst >= WEBPUSH_PER_CPU_S,
+            note=", ".join(f"{x['processes']} proc: {x['per_cpu_s_per_process']:,}" for x in runs)
+            + f"; {runs[0]['subscriptions']:,} subscriptions a run",
+        ))
+        top = max((x for x in runs if x["processes"] <= cores), key=lambda x: x["processes"])
+        if top["processes"] > 1:
+            out.append(_figure(
+                f"web push encryption: {top['processes']} processes / {top['processes']} × one (wall rate)",
+                top["linearity"], "×", target=f"≥ {ENCRYPT_LINEARITY} × (linear)",
+                ok=top["linearity"] is not None and top["linearity"] >= ENCRYPT_LINEARITY,
+                baseline=f"1 process {runs[0]['per_wall_s']:,} /s", ratio=top["linearity"],
+                note=f"{top['processes']} processes {top['per_wall_s']:,} /s on {cores} cores shared with the run's other processes",
+            ))
+    proj = pref.get("projection") or {}
+    for key, label in (("line", "LINE, 19 accounts, multicasts of 500"), ("webpush", "Web Push, encryption pool on every core")):
+        p, m = proj.get(key), pref.get(key) or {}
+        if not p:
+            continue
+        measured = m.get("followers") or m.get("subscriptions")
+        scaled = "projected from " + f"{measured:,}" if p.get("projected") else "measured at full size"
+        extra = (
+            f"; {p['cpu_s']:,} CPU-s, {p['seconds_per_core_if_cpu_bound']:,} s per core on {proj.get('cores_here')} cores"
+            if key == "webpush" else
+            f"; {p['cpu_s']:,} CPU-s; LINE's floor (200 multicasts/s, largest account) "
+            f"{p['seconds_line_rate_floor_largest_account']} s; the partitions' floor {p['seconds_at_in_flight_limit']} s"
+        )
+        out.append(_figure(
+            f"prefecture, {PREFECTURE_SUBSCRIBERS:,} subscribers in 19 towns: {label}, all accepted (50 ms per request)",
+            p["seconds"], "s", note=f"{scaled}{extra}; everyone exactly once: {m.get('everyone_exactly_once')}",
+        ))
+    fcm = pref.get("fcm") or {}
+    if fcm:
+        out.append(_figure(
+            "prefecture: FCM by topic, a whole-prefecture alert, all topics accepted (50 ms per request)",
+            fcm.get("seconds_all_topics_accepted"), "s",
+            note=f"{fcm.get('topics')} requests for 19 towns whatever their devices; "
+            f"every device of the fake's {_get(fcm, 'fake', 'devices'):,} once: {fcm.get('every_device_once')}",
+        ))
+    return out
+
+
 STEPS: dict[str, Callable[[Ctx], Any]] = {
     "pipeline": step_pipeline,
     "relay": step_relay,
@@ -286,6 +361,7 @@ STEPS: dict[str, Callable[[Ctx], Any]] = {
     "routing": step_routing,
     "profile": step_profile,
     "voice": step_voice,
+    "prefecture": step_prefecture,
 }
 KAFKA_STEPS = {"pipeline", "relay", "scaling", "profile"}
 
@@ -439,6 +515,7 @@ def figures(r: dict[str, Any], mode: int) -> list[dict[str, Any]]:
             baseline=f"1 worker {runs[1]['alerts_per_s']} alerts/s", note=f"2 workers {runs[2]['alerts_per_s']} alerts/s",
             ratio=speedup, target=f"≥ {SCALING_2_OF_1} ×", ok=speedup is not None and speedup >= SCALING_2_OF_1,
         ))
+    out.extend(prefecture_figures(r))
     return out
 
 

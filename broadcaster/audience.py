@@ -81,3 +81,52 @@ class AudienceName:
         if topic and base not in ("public", "district"):
             raise ValueError(f"audience {text!r}: only public and district audiences take a topic")
         return cls(base, scope or None, topic_name(topic) if topic else None)
+
+
+# Device topics (FCM topic messaging, docs/push.md "FCM topics"). A channel addressed by topics
+# sends one request per topic and the provider fans it out to every device subscribed, so the
+# broadcaster never holds the devices. The native app subscribes itself, from the resident's
+# choices, to the topics `device_topics` names; routing names the one topic a dispatch reaches
+# per language with `dispatch_topic`. Both come from here so that the two can never disagree.
+# FCM allows [a-zA-Z0-9-_.~%] in a topic name; the pieces here are ids (a-z, 0-9, _ and -),
+# language tags and the topics' English aliases, joined with ".".
+WHOLE_TOWN = "all"
+TOPIC_KEYS: dict[str, str] = {jp: en for en, jp in TOPIC_ALIASES.items() if en != "notices"}
+_TOPIC_NAME = re.compile(r"^[A-Za-z0-9_.~%-]{1,900}$")
+
+
+def dispatch_topic(tenant: str, audience: str, language: str) -> str:
+    """The device topic that reaches `audience` (public or district, with or without a topic)
+    in one language: ``anamizu.kawashima.vi.evacuation``; ``anamizu.all.ja`` for the whole town
+    whatever each resident chose."""
+    name = AudienceName.parse(audience)
+    if name.base not in ("public", "district"):
+        raise ValueError(f"audience {audience!r} is reached by role, not by a device topic")
+    parts = [tenant, name.scope if name.base == "district" and name.scope else WHOLE_TOWN, language]
+    if name.topic is not None:
+        parts.append(TOPIC_KEYS[name.topic])
+    topic = ".".join(parts)
+    if not _TOPIC_NAME.match(topic):
+        raise ValueError(f"{topic!r} is not a valid device topic")
+    return topic
+
+
+def device_topics(
+    tenant: str, districts: tuple[str, ...], language: str, topics: tuple[str, ...] = ()
+) -> list[str]:
+    """Every device topic a resident's app subscribes to: the whole town's and each of their
+    districts', untopiced (an alert for everyone there) and one per topic they chose (none
+    chosen: every topic), in their language. 2 × 9 topics for one district, well under FCM's
+    2,000 per app instance."""
+    chosen = [topic_name(t) for t in topics] or list(TOPICS)
+    out: list[str] = []
+    for scope in ("public", *(f"district:{d}" for d in districts)):
+        out.append(dispatch_topic(tenant, scope, language))
+        out.extend(dispatch_topic(tenant, f"{scope}/{t}", language) for t in chosen)
+    return out
+
+
+def topic_language(topic: str) -> str:
+    """The language a device topic is in (its third piece)."""
+    parts = topic.split(".")
+    return parts[2] if len(parts) >= 3 else "ja"

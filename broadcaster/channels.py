@@ -25,7 +25,9 @@ from broadcaster.settings import ChannelSettings
 # How a channel reaches people: "broadcast" channels reach their whole audience at once (a web
 # page, an SNS account, a webhook), "recipients" channels need each address (e-mail, web push),
 # "both" can do either (LINE: broadcast to every follower, or multicast to a district's).
-Addressing = Literal["broadcast", "recipients", "both"]
+# "topics": the provider fans out by topic (FCM topics); a dispatch's recipients are the
+# audience's device topics (broadcaster/audience.py), never people.
+Addressing = Literal["broadcast", "recipients", "both", "topics"]
 
 
 @dataclass(frozen=True, slots=True)
@@ -88,6 +90,10 @@ class AdapterEnv:
     public_url: str
     # The tenant's districts as (id, name), for channels that show them (the website's pages).
     districts: tuple[tuple[str, str], ...] = ()
+    # The names the tenant's settings give for readers of other languages (name_en): the town's,
+    # and the districts' as (id, name); pages in other languages show them (docs/website.md).
+    tenant_name_en: str = ""
+    districts_en: tuple[tuple[str, str], ...] = ()
     # The tenant's municipality codes (JIS X 0402, six digits), for channels whose area is the
     # municipality itself (緊急速報メール).
     municipality_codes: tuple[str, ...] = ()

@@ -20,12 +20,13 @@ from typing import Any
 import click
 
 from broadcaster import demo_coverage, demo_qzss, demo_voice
+from broadcaster.app import open_runtime, serving
 from broadcaster.bus.embedded import EmbeddedBus
 from broadcaster.demo_site import print_site
 from broadcaster.model import RawEvent, now
 from broadcaster.pipeline.approval import approve
 from broadcaster.pipeline.ingest import submit
-from broadcaster.pipeline.runner import Pipeline, Runtime, stage_names
+from broadcaster.pipeline.runtime import Runtime, stage_names
 from broadcaster.settings import PROJECT_ROOT, Settings, load_settings
 from broadcaster.sources import raw_from_file
 from broadcaster.status import collect_status, render_status
@@ -147,16 +148,16 @@ async def run_demo(settings: Settings, *, serve: bool = False) -> int:
     ledger = open_ledger(settings)
     try:
         await migrate.upgrade(ledger.db)
-        runtime = Runtime.build(settings, bus, ledger)
-        pipeline = Pipeline(runtime, stage_names(settings, web=serve))
-        await pipeline.start()
-        people = await _seed_people(runtime.audiences, settings)
-        officers = await _add_demo_officers(ledger)
-        if exchange is not None:
-            await demo_voice.seed(runtime.audiences)
-            people += len(demo_voice.PHONE_PEOPLE)
-        echo(f"Registered {people} demo people (residents in ja/en/vi, district leaders, officers).\n")
-        try:
+        async with (
+            open_runtime(settings, bus, ledger) as runtime,
+            serving(runtime, stage_names(settings, web=serve)) as process,
+        ):
+            people = await _seed_people(runtime.audiences, settings)
+            officers = await _add_demo_officers(ledger)
+            if exchange is not None:
+                await demo_voice.seed(runtime.audiences)
+                people += len(demo_voice.PHONE_PEOPLE)
+            echo(f"Registered {people} demo people (residents in ja/en/vi, district leaders, officers).\n")
             for what, rel, officer in STORY:
                 echo(f"  → {what}")
                 raw = _raw(SAMPLES / rel, officer)
@@ -181,19 +182,17 @@ async def run_demo(settings: Settings, *, serve: bool = False) -> int:
                 await demo_voice.report(ledger, exchange, echo)
             _print_outputs(settings, echo)
             await _print_handoffs(ledger, echo)
-            print_site(settings, echo, f"http://{settings.web.host}:{pipeline.web_port}" if pipeline.web_port else None)
+            print_site(settings, echo, f"http://{settings.web.host}:{process.web_port}" if process.web_port else None)
             await _print_consistency(runtime, echo)
-            complete = await _safety_drill(settings, bus, ledger, echo) and complete
+            complete = await _safety_drill(runtime, echo) and complete
             await _run_drill(settings, ledger, echo)
             if serve:
-                _demo_officers(officers, echo, pipeline.web_port)
+                _demo_officers(officers, echo, process.web_port)
                 echo(f"\nServing: the pipeline keeps running. In another terminal:\n"
                      f"  broadcaster --config {CONFIG} send samples/jma/12_vxse43_eew_keiho.xml\n"
                      f"  broadcaster --config {CONFIG} status\n"
                      "Ctrl-C stops.")
                 await _forever()
-        finally:
-            await pipeline.stop()
     finally:
         await ledger.close()
         await bus.close()
@@ -217,9 +216,10 @@ async def _print_consistency(runtime: Runtime, echo: Any) -> None:
          + ", ".join(f"{n} {what}" for what, n in sorted(counts.items())))  # fmt: skip
 
 
-async def _safety_drill(settings: Settings, bus: EmbeddedBus, ledger: Ledger, echo: Any) -> bool:
+async def _safety_drill(runtime: Runtime, echo: Any) -> bool:
     """A safety check (安否確認) and its coverage per district rising as residents answer and a
     district leader marks their list (docs/coverage.md)."""
+    bus, ledger = runtime.bus, runtime.ledger
     echo("\nSafety-check drill: officer 田中 asks 川島 and 大町 for a safety answer (安否確認):")
     raw = _raw(demo_coverage.sample(SAMPLES), "tanaka")
     await submit(bus, raw, ledger)
@@ -231,7 +231,7 @@ async def _safety_drill(settings: Settings, bus: EmbeddedBus, ledger: Ledger, ec
     await approve(bus, ledger, "anamizu", alert_id, "officer:anamizu/sato", origin="demo")
     echo("    officer 佐藤 approves; coverage read back from the ledger after each step:")
     done = await _wait(ledger, 30)
-    await demo_coverage.run(settings, bus, ledger, alert_id, echo)
+    await demo_coverage.run(runtime, alert_id, echo)
     return done
 
 

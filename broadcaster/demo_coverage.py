@@ -24,10 +24,11 @@ import sqlalchemy as sa
 
 from broadcaster import safety_links, unsubscribe
 from broadcaster.audience import AudienceName
-from broadcaster.bus import Bus
 from broadcaster.coverage import marks
 from broadcaster.coverage.counts import Coverage, compute
 from broadcaster.coverage.report import pad, render, text_width
+from broadcaster.followers import Conversation
+from broadcaster.pipeline.runtime import Runtime
 from broadcaster.settings import Settings
 from broadcaster.store import tables as t
 from broadcaster.store.ledger import Ledger
@@ -47,14 +48,9 @@ class Snapshot:
     coverage: Coverage
 
 
-async def run(
-    settings: Settings,
-    bus: Bus,
-    ledger: Ledger,
-    alert_id: str,
-    echo: Callable[[str], None],
-) -> list[Snapshot]:
+async def run(runtime: Runtime, alert_id: str, echo: Callable[[str], None]) -> list[Snapshot]:
     """Drive the answers and marks for `alert_id`; print coverage after each step and a table."""
+    settings, ledger = runtime.settings, runtime.ledger
     town = settings.tenants[TENANT]
     districts = {d.id: d.name for d in town.districts}
     started = time.monotonic()
@@ -71,13 +67,13 @@ async def run(
     await snapshot("sent")
     # Residents answer where the alert's personal media (LINE, e-mail) went: its districts.
     targets = await _addressed(ledger, alert_id)
-    tapped = await _line_taps(settings, ledger, alert_id, targets)
+    tapped = await _line_taps(runtime.conversation, settings, alert_id, targets)
     await snapshot(f"{tapped} LINE taps")
     # The town's answer page, on a loopback port of its own for the drill.
     from broadcaster.web.app import WebServer, build_app
     from broadcaster.web.context import WebContext
 
-    ctx = WebContext.build(settings, ledger, bus)
+    ctx = WebContext.build(runtime)
     server = WebServer(build_app(ctx), "127.0.0.1", 0)
     try:
         port = await server.start()
@@ -138,12 +134,10 @@ def _index(settings: Settings, district: str) -> int:
     return [d.id for d in settings.tenants[TENANT].districts].index(district)
 
 
-async def _line_taps(settings: Settings, ledger: Ledger, alert_id: str, targets: Sequence[str]) -> int:
-    """Residents tap the quick reply's buttons: LINE's webhook events, handled by the webhook's
-    own handler (the demo has no LINE channel secret, so the signature check at the door is the
-    one part not run here; tests/integration/test_safety_line.py runs it)."""
-    from broadcaster.web.line_hook import LineWebhook
-
+async def _line_taps(conversation: Conversation, settings: Settings, alert_id: str, targets: Sequence[str]) -> int:
+    """Residents tap the quick reply's buttons: LINE's webhook events, handled by the process's
+    LINE conversation as the webhook hands them on (the demo has no LINE channel secret, so the
+    webhook's door is the one part not run here; tests/integration/test_safety_line.py runs it)."""
     now_ms = int(time.time() * 1000)
     t_index = list(settings.tenants).index(TENANT)
     events: list[dict[str, Any]] = []
@@ -162,14 +156,10 @@ async def _line_taps(settings: Settings, ledger: Ledger, alert_id: str, targets:
                     "postback": {"data": safety_links.postback(alert_id, answer)},
                 }
             )
-    hook = LineWebhook(settings, ledger)
     recorded = 0
-    try:
-        for event in hook.conversation.read(json.dumps({"destination": "Udemo", "events": events}).encode("utf-8")).events:
-            if (await hook.handle(TENANT, event, reply=False)).startswith("safety:recorded"):
-                recorded += 1
-    finally:
-        await hook.close()
+    for event in conversation.read(json.dumps({"destination": "Udemo", "events": events}).encode("utf-8")).events:
+        if (await conversation.handle(TENANT, event, reply=False)).startswith("safety:recorded"):
+            recorded += 1
     return recorded
 
 

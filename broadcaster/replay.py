@@ -28,12 +28,11 @@ from broadcaster.bus.topics import ALERTS, INGEST_RAW
 from broadcaster.errors import ConfigError
 from broadcaster.model import Alert, Dispatch, DispatchOrder
 from broadcaster.pipeline.normalize import Refused, parse
-from broadcaster.pipeline.runner import Runtime, topic_specs
+from broadcaster.pipeline.runtime import Runtime, topic_specs
 from broadcaster.settings import Settings
 from broadcaster.sources import raw_from_file
 from broadcaster.store import migrate
 from broadcaster.store.audiences import Audiences, Recipient
-from broadcaster.store.ledger import Ledger
 
 # Files a directory contributes to a sequence, in name order.
 SUFFIXES = (".xml", ".txt", ".json", ".eml")
@@ -111,15 +110,19 @@ async def replay(settings: Settings, files: Sequence[Path]) -> list[Step]:
         ledger = open_ledger(settings, required=False)  # stand-ins only: nothing personal is kept
         try:
             await migrate.upgrade(ledger.db)
-            return await _run(settings, bus, ledger, files)
+            from broadcaster.app import open_runtime
+
+            # Stand-ins for the people: what is decided is shown, nobody is looked up.
+            async with open_runtime(settings, bus, ledger, audiences=StandIns(ledger.db)) as runtime:
+                return await _run(runtime, bus, files)
         finally:
             await ledger.close()
             await bus.close()
 
 
-async def _run(settings: Settings, bus: EmbeddedBus, ledger: Ledger, files: Sequence[Path]) -> list[Step]:
-    runtime = Runtime.build(settings, bus, ledger)
-    runtime.audiences = StandIns(ledger.db)
+async def _run(runtime: Runtime, bus: EmbeddedBus, files: Sequence[Path]) -> list[Step]:
+    """`bus` is the runtime's, as the embedded bus whose messages are read back."""
+    settings, ledger = runtime.settings, runtime.ledger
     await bus.ensure_topics(topic_specs(settings))
     await ledger.ensure_tenants((t.id, t.name) for t in settings.tenants.values())
     _, _, normalize = runtime.handler("normalize")

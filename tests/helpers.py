@@ -12,10 +12,13 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
+from broadcaster.app import open_runtime, serving
 from broadcaster.bus import Bus, open_bus
 from broadcaster.model import RawEvent
+from broadcaster.pipeline.adapters import AdapterPool
 from broadcaster.pipeline.ingest import submit
-from broadcaster.pipeline.runner import Pipeline, Runtime, stage_names
+from broadcaster.pipeline.runner import Pipeline
+from broadcaster.pipeline.runtime import Runtime, load_parsers, stage_names
 from broadcaster.settings import Settings, load_settings
 from broadcaster.store import migrate
 from broadcaster.store.ledger import Ledger
@@ -123,18 +126,21 @@ async def running_pipeline(
     ledger = Ledger.connect(settings.db_url)
     attach(ledger.db, settings.privacy.cipher())  # personal data sealed, as `broadcaster run` does
     await migrate.upgrade(ledger.db)
-    runtime = Runtime.build(settings, bus, ledger)
-    if adapters:
-        runtime.adapters.overrides.update(adapters)
-    if parsers:
-        runtime.parsers = [*parsers, *runtime.parsers]
-    pipeline = Pipeline(runtime, stage_names(settings))
-    await pipeline.start()
-    await pipeline.ready()
     try:
-        yield Running(settings, bus, ledger, runtime, pipeline)
+        # Through the composition root, as every process starts (broadcaster/app.py).
+        async with (
+            open_runtime(
+                settings,
+                bus,
+                ledger,
+                adapters=AdapterPool(settings, adapters),
+                parsers=[*(parsers or []), *load_parsers()],
+            ) as runtime,
+            serving(runtime, stage_names(settings)) as process,
+        ):
+            await process.pipeline.ready()
+            yield Running(settings, bus, ledger, runtime, process.pipeline)
     finally:
-        await pipeline.stop()
         await ledger.close()
         if own_bus:
             await bus.close()

@@ -12,6 +12,7 @@ from typing import Any
 import aiohttp
 import pyotp
 
+from broadcaster.app import open_runtime
 from broadcaster.bus.embedded import EmbeddedBus
 from broadcaster.settings import Settings
 from broadcaster.store import migrate
@@ -106,13 +107,16 @@ async def web_env(
     }
     for token in tokens.values():
         remember(token, "API token")
-    ctx = WebContext.build(settings, ledger, bus)
-    app = build_app(ctx, extra)
-    server = WebServer(app, "127.0.0.1", port)
-    await server.start()
     try:
-        yield WebEnv(settings, ledger, bus, f"http://127.0.0.1:{port}", secrets, tokens, app)
+        # The process's services from the composition root, as a web-only process has them.
+        async with open_runtime(settings, bus, ledger) as runtime:
+            app = build_app(WebContext.build(runtime), extra)
+            server = WebServer(app, "127.0.0.1", port)
+            await server.start()
+            try:
+                yield WebEnv(settings, ledger, bus, f"http://127.0.0.1:{port}", secrets, tokens, app)
+            finally:
+                await server.stop()
     finally:
-        await server.stop()
         await bus.close()
         await ledger.close()

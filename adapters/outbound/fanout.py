@@ -84,6 +84,11 @@ class Memory:
             self._keys.move_to_end(key)
         return done
 
+    def pending(self, key: str, recipients: Sequence[str]) -> list[str]:
+        """The recipients an attempt of `key` would still send to (what fan_out will try)."""
+        done = self.of(key)
+        return [r for r in dict.fromkeys(recipients) if _h(r) not in done.finished]
+
 
 @dataclass
 class Round:

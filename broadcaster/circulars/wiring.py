@@ -1,20 +1,16 @@
-"""Where the circulars meet the running pipeline: the shared scheduler, the board, the job handler."""
+"""Where the circulars meet the running pipeline: the board as the channel's adapter, the jobs."""
 
 from __future__ import annotations
 
 from datetime import timedelta
-from typing import Any, Protocol
+from typing import Any
 
-from broadcaster.bus import Bus
 from broadcaster.circulars import steps
 from broadcaster.circulars.board import BoardPool, CircularBoard
 from broadcaster.circulars.chain import Chain
 from broadcaster.circulars.service import TICK, Circulars, job_id, payload_of
 from broadcaster.logging import get_logger
 from broadcaster.pipeline.adapters import AdapterPool
-from broadcaster.scheduler import SchedulerService
-from broadcaster.settings import Settings
-from broadcaster.store.ledger import Ledger
 
 log = get_logger(__name__)
 
@@ -24,40 +20,10 @@ SWEEP_CRON = "*/10 * * * *"
 RETRY = timedelta(minutes=1)
 
 
-class SharedParts(Protocol):
-    """What the circulars take from the pipeline's Runtime (named here so as not to import it)."""
-
-    settings: Settings
-    bus: Bus
-    ledger: Ledger
-    adapters: AdapterPool
-    # The services made on first use, by name: "scheduler", "circulars".
-    services: dict[str, Any]
-
-
-def shared_scheduler(rt: SharedParts) -> SchedulerService:
-    """The process's one scheduler service: active in the scheduler stage, a client elsewhere
-    (any process may add jobs to the shared store; only the lease holder runs them)."""
-    service = rt.services.get("scheduler")
-    if service is None:
-        service = SchedulerService(rt.ledger.db)
-        rt.services["scheduler"] = service
-    assert isinstance(service, SchedulerService)
-    return service
-
-
-def circulars_of(rt: SharedParts) -> Circulars:
-    svc = rt.services.get("circulars")
-    if svc is None:
-        svc = Circulars(rt.settings, rt.ledger, rt.bus, rt.adapters, shared_scheduler(rt))
-        rt.services["circulars"] = svc
-    assert isinstance(svc, Circulars)
-    return svc
-
-
-def circular_pool(rt: SharedParts) -> AdapterPool:
-    """The adapters of the circular channel's worker: the board, and the runtime's for the rest."""
-    return BoardPool(rt.adapters, CircularBoard(circulars_of(rt)))
+def circular_pool(adapters: AdapterPool, circulars: Circulars) -> AdapterPool:
+    """The adapters of the circular channel's worker: the board, and the process's pool for the
+    rest (the notifier's LINE, e-mail and push)."""
+    return BoardPool(adapters, CircularBoard(circulars))
 
 
 def register_jobs(svc: Circulars) -> None:

@@ -26,30 +26,18 @@ async def _until_signal(wait: Awaitable[None]) -> None:
 
 
 async def _serve_pipeline(settings: Settings, stages: list[str] | None, *, metrics_port: int | None = None) -> None:
-    from broadcaster.pipeline.runner import Pipeline, Runtime, stage_names
+    from broadcaster.app import open_runtime, serving
+    from broadcaster.pipeline.runtime import stage_names
 
-    async with stores_of(settings) as (bus, ledger):
-        metrics_server = None
-        runtime = Runtime.build(settings, bus, ledger)
-        pipeline = Pipeline(runtime, stages or stage_names(settings, web=True))
-        await pipeline.start()
-        if metrics_port is not None:
-            from broadcaster.web.app import WebServer, build_app
-            from broadcaster.web.context import WebContext
-            from broadcaster.web.health import metrics_host
-
-            metrics_server = WebServer(
-                build_app(WebContext.build(settings, ledger, bus), only_health=True), metrics_host(settings.web), metrics_port
-            )
-            await metrics_server.start()
-            pipeline.start_metrics()
-        click.echo(f"broadcaster running: bus {settings.bus.url}, {len(pipeline.stages)} stages. Ctrl-C stops.", err=True)
-        try:
-            await _until_signal(pipeline.wait())
-        finally:
-            await pipeline.stop()
-            if metrics_server is not None:
-                await metrics_server.stop()
+    async with (
+        stores_of(settings) as (bus, ledger),
+        open_runtime(settings, bus, ledger) as runtime,
+        serving(runtime, stages or stage_names(settings, web=True), metrics_port=metrics_port) as process,
+    ):
+        click.echo(
+            f"broadcaster running: bus {settings.bus.url}, {len(process.pipeline.stages)} stages. Ctrl-C stops.", err=True
+        )
+        await _until_signal(process.pipeline.wait())
 
 
 @click.command("run")

@@ -19,6 +19,7 @@ from typing import Any
 
 import sqlalchemy as sa
 
+from broadcaster.app import open_runtime, serving
 from broadcaster.bus import open_bus
 from broadcaster.drill.report import AlertOutcome, DrillReport, Sent, StepReport
 from broadcaster.drill.sandbox import SandboxPool, exercise, sandbox_settings, stages
@@ -28,7 +29,7 @@ from broadcaster.logging import get_logger
 from broadcaster.model import RawEvent, now
 from broadcaster.pipeline.approval import approve
 from broadcaster.pipeline.ingest import submit
-from broadcaster.pipeline.runner import Pipeline, Runtime
+from broadcaster.pipeline.runtime import load_parsers
 from broadcaster.settings import Settings
 from broadcaster.sources import raw_from_file
 from broadcaster.store import migrate
@@ -155,12 +156,8 @@ class DrillRun:
         await bus.start()
         ledger = Ledger.connect(sb.db_url)
         attach(ledger.db, sb.privacy.cipher())
-        pipeline: Pipeline | None = None
         try:
             await migrate.upgrade(ledger.db)
-            runtime = Runtime.build(sb, bus, ledger)
-            runtime.adapters = SandboxPool(sb)
-            runtime.parsers = [exercise(p) for p in runtime.parsers]
             await ledger.ensure_tenants((x.id, x.name) for x in sb.tenants.values())
             await Users(ledger.db).add(
                 APPROVER,
@@ -185,13 +182,15 @@ class DrillRun:
                     external_ref=p.external_id,
                     title=p.title,
                 )
-            pipeline = Pipeline(runtime, stages(sb))
-            await pipeline.start()
-            await pipeline.ready()
-            return await self._steps(bus, ledger, on_step)
+            # The sandbox's adapters (its outbox) and parsers (everything Exercise), in the
+            # composition root's place for the settings' own.
+            async with (
+                open_runtime(sb, bus, ledger, adapters=SandboxPool(sb), parsers=[exercise(p) for p in load_parsers()]) as rt,
+                serving(rt, stages(sb)) as process,
+            ):
+                await process.pipeline.ready()
+                return await self._steps(bus, ledger, on_step)
         finally:
-            if pipeline is not None:
-                await pipeline.stop()
             await ledger.close()
             await bus.close()
 

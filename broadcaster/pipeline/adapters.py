@@ -70,6 +70,8 @@ def adapter_env(settings: Settings, tenant: str) -> AdapterEnv:
         var_dir=settings.var_dir,
         public_url=settings.web.public_url,
         districts=tuple((d.id, d.name) for d in tenant_cfg.districts) if tenant_cfg else (),
+        tenant_name_en=(tenant_cfg.name_en or "") if tenant_cfg else "",
+        districts_en=tuple((d.id, d.name_en) for d in tenant_cfg.districts if d.name_en) if tenant_cfg else (),
         municipality_codes=municipality_codes(tenant_cfg) if tenant_cfg else (),
         unsubscribe_key=unsubscribe.key_of(settings),
     )

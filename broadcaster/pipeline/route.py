@@ -22,6 +22,7 @@ from datetime import datetime, timedelta
 from pydantic import ValidationError
 
 from broadcaster import safety_links
+from broadcaster.audience import dispatch_topic
 from broadcaster.bus import Ack, Bus, DeadLetter, Outcome, Record, Retry
 from broadcaster.bus.topics import backoff
 from broadcaster.channels import ChannelProfile
@@ -42,7 +43,7 @@ from broadcaster.pipeline.messages import alert_message, order_message
 from broadcaster.pipeline.tenancy import TenantDirectory
 from broadcaster.pipeline.two_person_notice import cancel_alone_notice
 from broadcaster.preference import personal_channels
-from broadcaster.render.languages import canonical
+from broadcaster.render.languages import SUPPORTED, canonical
 from broadcaster.rules.engine import Decision, RulesEngine
 from broadcaster.store import routing
 from broadcaster.store.audiences import Audiences
@@ -469,6 +470,9 @@ class RouteStage:
         if whole:
             return [Batch((), all_langs)]
         assert alert.tenant is not None
+        if profile.addressing == "topics":
+            # Leaders, deputies and officers are reached for their role: no device topic names them.
+            return [_topic_batch(alert.tenant, audience)] if by_topic(audience) else []
         people = await self.audiences.recipients(alert.tenant, audience, channel, self.personal)
         by_lang: dict[str, list[str]] = {}
         for p in people:
@@ -482,6 +486,18 @@ class RouteStage:
             for i in range(0, len(addresses), size):
                 batches.append(Batch(tuple(addresses[i : i + size]), _languages(lang)))
         return batches
+
+
+def by_topic(audience: str) -> bool:
+    return audience.partition(":")[0].partition("/")[0] in ("public", "district")
+
+
+def _topic_batch(tenant: str, audience: str) -> Batch:
+    """A channel addressed by device topics (FCM topics, docs/push.md): one batch whose
+    recipients are the audience's topic in every language a resident may choose, each sent with
+    its own text; the provider fans each out to the devices subscribed. Nobody is looked up, so
+    the dispatch costs the same for ten residents as for a hundred thousand."""
+    return Batch(tuple(dispatch_topic(tenant, audience, tag) for tag in SUPPORTED), SUPPORTED)
 
 
 def _kind(alert: Alert) -> str:

@@ -1,7 +1,9 @@
-"""Assembling the stages: all in one process (`broadcaster run`) or one per worker process.
+"""Running the stages of a process over its Runtime: all (`broadcaster run`) or one per worker.
 
 Stage names: ``normalize``, ``route``, ``channel:<name>``, ``ledger``, ``redrive``, ``scheduler``,
-``guard`` (the consistency guard), ``ingest:<name>``.
+``guard`` (the consistency guard), ``ingest:<name>``, and ``web``: the web server itself is built
+and served by the composition root (broadcaster/app.py), over the same Runtime; here ``web`` only
+means that this process's rules must stay fresh for the console.
 """
 
 from __future__ import annotations
@@ -10,11 +12,12 @@ import asyncio
 import contextlib
 from collections.abc import Sequence
 from dataclasses import dataclass, field
-from typing import Any
+from typing import TYPE_CHECKING
 
 from broadcaster.bus import Consumer
 from broadcaster.logging import get_logger
 from broadcaster.pipeline.feeds import FeedStage
+from broadcaster.pipeline.guard import ConsistencyGuard
 from broadcaster.pipeline.redrive import Redriver
 
 # Re-exported: the stages' shared parts live in runtime.py (the web reads them without the runner).
@@ -24,6 +27,10 @@ from broadcaster.pipeline.runtime import load_parsers as load_parsers
 from broadcaster.pipeline.runtime import stage_names as stage_names
 from broadcaster.pipeline.runtime import topic_specs as topic_specs
 from broadcaster.pipeline.schedule import RouteBackground
+from broadcaster.pipeline.scheduling import SchedulerStage
+
+if TYPE_CHECKING:
+    from broadcaster.metrics import GaugeRefresher
 
 log = get_logger(__name__)
 
@@ -36,14 +43,11 @@ class Pipeline:
     _redriver: Redriver | None = None
     _route_background: RouteBackground | None = None
     _feeds: list[FeedStage] = field(default_factory=list)
-    _web: Any = None
-    _refresher: Any = None
-    _scheduler: Any = None
+    _refresher: GaugeRefresher | None = None
+    _scheduler: SchedulerStage | None = None
     _rules_stop: asyncio.Event | None = None
-    _guard: Any = None
+    _guard: ConsistencyGuard | None = None
     _tasks: list[asyncio.Task[None]] = field(default_factory=list)
-    _started: asyncio.Event = field(default_factory=asyncio.Event)
-    web_port: int | None = None
 
     async def start(self) -> None:
         rt = self.runtime
@@ -52,24 +56,12 @@ class Pipeline:
         tiers = rt.settings.pipeline.retry_tiers_s
         for stage in self.stages:
             if stage == "web":
-                from broadcaster.web.app import WebServer, build_app
-                from broadcaster.web.context import WebContext
-
-                ctx = WebContext.build(rt.settings, rt.ledger, rt.bus)
-                ctx.runtime = rt
-                self._web = WebServer(build_app(ctx), rt.settings.web.host, rt.settings.web.port)
-                self.web_port = await self._web.start()
-                self.start_metrics()
-                continue
+                continue  # served by the composition root (broadcaster/app.py)
             if stage == "scheduler":
-                from broadcaster.pipeline.scheduling import SchedulerStage
-
                 self._scheduler = SchedulerStage(rt)
                 self._tasks.append(asyncio.create_task(self._scheduler.run(), name="scheduler"))
                 continue
             if stage == "guard":
-                from broadcaster.pipeline.guard import ConsistencyGuard
-
                 self._guard = ConsistencyGuard(rt.ledger, rt.adapters, rt.settings.guard)
                 self._tasks.append(asyncio.create_task(self._guard.run(), name="guard"))
                 continue
@@ -157,7 +149,5 @@ class Pipeline:
                 await asyncio.wait_for(t, timeout=30)
         if self._refresher is not None:
             await self._refresher.stop()
-        if self._web is not None:
-            await self._web.stop()
-        await self.runtime.aclose()
+        # The Runtime's services are closed by the composition root that made them.
         log.info("pipeline_stopped")

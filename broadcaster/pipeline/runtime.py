@@ -1,22 +1,26 @@
-"""What the stages of a process share, built once from the settings: the `Runtime`.
+"""What the stages and the web of a process share: the `Runtime`.
 
-The ledger, the bus, the tenants, the hot-reloaded rules, the renderer, the adapters and the
-parsers, and the consumer stages made from them (`Runtime.handler`). The pipeline (runner.py)
-runs stages over a Runtime; the web console reads the same Runtime, without the runner.
+The ledger, the bus, the tenants, the hot-reloaded rules, the renderer, the adapters, the parsers,
+the audiences, the scheduler client, the e-circulars and the LINE conversation, and the consumer
+stages made from them (`Runtime.handler`). The composition root (broadcaster/app.py) builds one per
+process and closes it; the pipeline (runner.py) runs stages over it and the web serves from it.
 """
 
 from __future__ import annotations
 
-from dataclasses import dataclass, field
+from collections.abc import Mapping
+from dataclasses import dataclass
 from typing import Any
 
 from broadcaster import registry
 from broadcaster.bus import Bus, Handler, TopicSpec
 from broadcaster.bus.topics import ALERTS, INGEST_RAW, RECEIPTS, dispatch_topic
 from broadcaster.channels import ChannelProfile
+from broadcaster.circulars.service import Circulars
 from broadcaster.errors import ConfigError
+from broadcaster.followers import Conversation
 from broadcaster.parsing import SourceParser
-from broadcaster.pipeline.adapters import AdapterPool, profile_of
+from broadcaster.pipeline.adapters import AdapterPool
 from broadcaster.pipeline.channel import ChannelStage
 from broadcaster.pipeline.normalize import NormalizeStage
 from broadcaster.pipeline.rollup import LedgerStage
@@ -26,6 +30,7 @@ from broadcaster.pipeline.two_person import tenant_cancel_texts
 from broadcaster.preference import personal_channels
 from broadcaster.render.renderer import Renderer
 from broadcaster.rules.library import RuleLibrary
+from broadcaster.scheduler import SchedulerService
 from broadcaster.settings import Settings
 from broadcaster.store.audiences import Audiences
 from broadcaster.store.ledger import Ledger
@@ -68,9 +73,10 @@ def load_parsers() -> list[SourceParser]:
     return sorted(parsers, key=lambda p: (p.name != "manual", p.name))
 
 
-@dataclass
+@dataclass(frozen=True)
 class Runtime:
-    """Everything the stages share, built once from the settings."""
+    """Everything the stages and the web of a process share, made once by the composition root
+    (broadcaster/app.py), which also closes it: no part of it is made on first use or twice."""
 
     settings: Settings
     bus: Bus
@@ -83,37 +89,15 @@ class Runtime:
     adapters: AdapterPool
     parsers: list[SourceParser]
     audiences: Audiences
-    # Services stages share, made on first use: the scheduler client, the circulars (by name).
-    services: dict[str, Any] = field(default_factory=dict)
-
-    @classmethod
-    def build(cls, settings: Settings, bus: Bus, ledger: Ledger) -> Runtime:
-        channels = settings.enabled_channels()
-        return cls(
-            settings=settings,
-            bus=bus,
-            ledger=ledger,
-            directory=TenantDirectory.from_settings(settings),
-            rules=RuleLibrary(
-                settings.rules_dir,
-                {t.id: [d.id for d in t.districts] for t in settings.tenants.values()},
-                list(settings.channels),
-            ),
-            profiles={c: profile_of(settings, c) for c in channels},
-            renderer=Renderer(settings.templates_dir),
-            adapters=AdapterPool(settings),
-            parsers=load_parsers(),
-            audiences=Audiences(ledger.db),
-        )
-
-    async def aclose(self) -> None:
-        """Close what the Runtime opened: the scheduler client, the adapters' connections, the
-        renderer's thread. The bus and the ledger belong to whoever passed them in."""
-        from broadcaster.pipeline.scheduling import close_scheduler
-
-        await close_scheduler(self)
-        await self.adapters.close()
-        self.renderer.lane.close()
+    # The process's one scheduler service: it runs the jobs in the scheduler stage, and is only a
+    # client of the shared job store elsewhere (any process adds jobs; the lease holder runs them).
+    scheduler: SchedulerService
+    circulars: Circulars
+    # A channel whose worker sends through other adapters than `adapters`, by channel: the
+    # e-circular's worker sends to the board, our own system (docs/circulars.md).
+    channel_pools: Mapping[str, AdapterPool]
+    # What LINE's webhook events do (adapters/outbound/line/conversation.py).
+    conversation: Conversation
 
     def handler(self, stage: str) -> tuple[str, list[str], Handler]:
         """(group, topics, handler) of a consuming stage."""
@@ -143,12 +127,7 @@ class Runtime:
             if channel not in self.profiles:
                 raise ConfigError(f"channel {channel!r} is not enabled; enabled: {', '.join(self.profiles)}")
             names = {t.id: t.name for t in self.settings.tenants.values()}
-            adapters = self.adapters
-            if channel == "circular":
-                # The e-circular is our own system: its worker sends to the board (docs/circulars.md).
-                from broadcaster.circulars.wiring import circular_pool
-
-                adapters = circular_pool(self)
+            adapters = self.channel_pools.get(channel, self.adapters)
             s = ChannelStage(
                 channel,
                 self.bus,

@@ -9,17 +9,11 @@ the same service, which then only writes to the shared job store.
 from __future__ import annotations
 
 import asyncio
-import contextlib
 
-from broadcaster.circulars.wiring import (
-    SharedParts,
-    circulars_of,
-    register_jobs,
-    schedule_sweep,
-    shared_scheduler,
-)
+from broadcaster.circulars.wiring import register_jobs, schedule_sweep
 from broadcaster.coverage import flags as coverage_flags
 from broadcaster.logging import get_logger
+from broadcaster.pipeline.runtime import Runtime
 from broadcaster.pipeline.scheduled_sends import register as register_sends
 from broadcaster.store.retention import schedule_retention
 
@@ -27,11 +21,11 @@ log = get_logger(__name__)
 
 
 class SchedulerStage:
-    def __init__(self, rt: SharedParts) -> None:
+    def __init__(self, rt: Runtime) -> None:
         self.rt = rt
-        self.service = shared_scheduler(rt)
+        self.service = rt.scheduler
         # Handlers by job kind; a job whose kind no handler claims is logged and dropped.
-        self.circulars = circulars_of(rt)
+        self.circulars = rt.circulars
         register_jobs(self.circulars)
         coverage_flags.register(self.circulars)
         register_sends(self.service, rt.bus, rt.ledger)
@@ -61,10 +55,3 @@ class SchedulerStage:
     async def stop(self) -> None:
         self._stop.set()
 
-
-async def close_scheduler(rt: SharedParts) -> None:
-    """Dispose of the scheduler client a process made without running the stage."""
-    service = rt.services.pop("scheduler", None)
-    if service is not None:
-        with contextlib.suppress(Exception):
-            await service.stop()

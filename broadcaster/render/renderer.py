@@ -89,7 +89,8 @@ def status_label(status: Status, language: str, phrases: PhraseBook | None = Non
 
 
 def template_kinds(alert: Alert, dispatch_template: str = "auto") -> tuple[str, str]:
-    """(template kind, family): the frame (cancel, drill, update) or the family, and the family.
+    """(template kind, family): the frame (cancel, update, drill, in that order) or the family,
+    and the family.
 
     The family is the rule's template, else the officer's, else the alert's kind. Names that are
     not plain words are ignored: they come from rule files and alerts, and must not walk the
@@ -102,12 +103,15 @@ def template_kinds(alert: Alert, dispatch_template: str = "auto") -> tuple[str, 
     if chosen is None or not _SAFE_NAME.match(chosen):
         kinds = info.event_codes(KIND) if info is not None else ()
         chosen = kinds[0] if kinds and _SAFE_NAME.match(kinds[0]) else "other"
+    # What the message does (cancel, update) comes before whether it is a drill: a drill's text is
+    # labelled 【訓練】 whatever its template (status_label), but only the frame can say 更新, so
+    # a corrected drill must keep the update frame or it reads like a second, separate drill.
     if alert.msg_type is MsgType.CANCEL:
         return "cancel", chosen
-    if alert.status in (Status.EXERCISE, Status.TEST, Status.DRAFT):
-        return "drill", chosen
     if alert.msg_type is MsgType.UPDATE:
         return "update", chosen
+    if alert.status in (Status.EXERCISE, Status.TEST, Status.DRAFT):
+        return "drill", chosen
     return chosen, chosen
 
 

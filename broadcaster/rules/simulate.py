@@ -106,7 +106,9 @@ def simulate(
         if (d.channel, audience) in seen:
             continue
         seen.add((d.channel, audience))
-        people = None if broadcast or counts is None else counts.count(audience, d.channel)
+        # A channel addressed by device topics (FCM topics) does not know who follows them.
+        unknown = broadcast or profile.addressing == "topics" or counts is None
+        people = None if unknown or counts is None else counts.count(audience, d.channel)
         table.rows.append(
             Row(
                 channel=d.channel,

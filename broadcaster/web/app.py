@@ -23,9 +23,16 @@ from broadcaster.web.context import WebContext
 from broadcaster.web.endpoints import Endpoint, Endpoints
 from broadcaster.web.health import health
 from broadcaster.web.hooks import hooks
-from broadcaster.web.keys import CIRCULAR_LIMITERS, CLOSING, CONTEXT, ENDPOINTS, HOOK_NONCES, PWA_LIMITER
+from broadcaster.web.keys import (
+    CIRCULAR_LIMITERS,
+    CLOSING,
+    CONTEXT,
+    ENDPOINTS,
+    HOOK_NONCES,
+    PWA_LIMITER,
+)
+from broadcaster.web.line_hook import LINE_WEBHOOK, LineWebhook, line_hooks
 from broadcaster.web.line_hook import attach as attach_line
-from broadcaster.web.line_hook import line_hooks
 from broadcaster.web.middleware import authorize, security_headers
 from broadcaster.web.pages import pages
 from broadcaster.web.pwa import pwa
@@ -59,16 +66,8 @@ def build_app(ctx: WebContext, extra: list[Endpoints] | None = None, *, only_hea
         app[CLOSING].set()
 
     app.on_shutdown.append(_closing)
-
-    async def _close_services(app: web.Application) -> None:
-        for close in reversed(ctx.closers):
-            try:
-                await close()
-            except Exception as e:  # one failing close must not keep the others open
-                log.warning("web_service_close_failed", error=str(e)[:300])
-        ctx.closers.clear()
-
-    app.on_cleanup.append(_close_services)
+    # The services themselves (ctx.runtime) belong to the composition root (broadcaster/app.py),
+    # which closes them after the app has stopped; the app closes only what it made above.
     registry: dict[object, Endpoint] = {}
     app[ENDPOINTS] = registry
     groups = [health] if only_health else [health, pages, api, console, hooks, line_hooks, site, pwa, circular_console, circular_api, leader_pages, unsubscribe_pages, quota_pages, handoff_console, receivers_console, consistency_console, coverage_console, logins_console, safety_pages, *(extra or [])]
@@ -76,7 +75,10 @@ def build_app(ctx: WebContext, extra: list[Endpoints] | None = None, *, only_hea
         group.register(app, registry)
     if not only_health:
         app.router.add_static("/static/", STATIC, follow_symlinks=False)
-        attach_line(app)  # the LINE webhook's sweeper starts and stops with the app
+        # The door of LINE's webhook (replay store, order per user, sweeper) over the process's
+        # one conversation; its sweeper starts and stops with the app.
+        app[LINE_WEBHOOK] = LineWebhook(ctx.settings, ctx.ledger, ctx.runtime.conversation)
+        attach_line(app)
     return app
 
 

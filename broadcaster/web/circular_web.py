@@ -13,28 +13,10 @@ from broadcaster.web.keys import CONTEXT
 
 
 def circulars(ctx: WebContext) -> Circulars:
-    """The running pipeline's circulars (same scheduler client and adapters), else our own.
-
-    A web server without the pipeline only ever adds jobs to the shared store: the scheduler
-    stage of some `broadcaster run` or `broadcaster worker scheduler` runs them.
-    """
-    svc = ctx.circulars
-    if svc is None:
-        runtime = ctx.runtime
-        if runtime is not None:
-            from broadcaster.circulars.wiring import circulars_of
-
-            svc = circulars_of(runtime)
-        else:
-            from broadcaster.pipeline.adapters import AdapterPool
-            from broadcaster.scheduler import SchedulerService
-
-            pool, scheduler = AdapterPool(ctx.settings), SchedulerService(ctx.ledger.db)
-            svc = Circulars(ctx.settings, ctx.ledger, ctx.bus, pool, scheduler)
-            # Ours, so ours to close when the app stops.
-            ctx.closers += [pool.close, scheduler.stop]
-        ctx.circulars = svc
-    return svc
+    """The process's circulars (broadcaster/app.py): the same scheduler client and adapters as
+    its stages. A web server without the scheduler stage only ever adds jobs to the shared store:
+    the scheduler stage of some `broadcaster run` or `broadcaster worker scheduler` runs them."""
+    return ctx.runtime.circulars
 
 
 def of(request: web.Request) -> Circulars:

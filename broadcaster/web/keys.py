@@ -25,6 +25,7 @@ PWA_LIMITER: web.AppKey[RateLimiter] = web.AppKey("pwa_limiter")
 CIRCULAR_LIMITERS: web.AppKey[tuple[RateLimiter, RateLimiter]] = web.AppKey("circular_limiters")
 # One replay store per signed hook, by hook name.
 HOOK_NONCES: web.AppKey[dict[str, NonceStore]] = web.AppKey("hook_nonces")
+# (The LINE webhook's door has its key beside it: web/line_hook.py, LINE_WEBHOOK.)
 # The officer's session cookie (read by the auth middleware, set by the login page).
 SESSION_COOKIE = "bc_session"
 PRINCIPAL: web.RequestKey[Principal | None] = web.RequestKey("principal")

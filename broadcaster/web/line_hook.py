@@ -18,8 +18,9 @@ Unsigned, tampered or unconfigured: 401 and nothing recorded. Then, in this orde
    the sweeper after a minute, up to three times; its body is deleted once processed.
 
 4. **Hand off.** Each event goes to the LINE channel's conversation
-   (adapters/outbound/line/conversation.py, found by its entry point, which also checks the
-   signature and reads the body for the steps above), which says what it does
+   (adapters/outbound/line/conversation.py, found by its entry point and made once per process
+   by the composition root, broadcaster/app.py; it also checks the signature and reads the body
+   for the steps above), which says what it does
    (docs/channels.md, "LINE webhook") and reaches the town's records through
    broadcaster/followers.py. This module keeps only the door and the processing's order,
    retries and sweeping.
@@ -31,16 +32,13 @@ import asyncio
 import contextlib
 from collections.abc import AsyncIterator, Sequence
 from datetime import UTC, datetime, timedelta
-from typing import Any
 
 from aiohttp import web
 from pydantic import BaseModel, Field, ValidationError
 from sqlalchemy import exc as sa_exc
 
-from broadcaster import registry
-from broadcaster.followers import Conversation, HookEvent, StoreDesk
+from broadcaster.followers import Conversation, HookEvent
 from broadcaster.line_links import (
-    CHANNEL,
     LINK_CODE_MAX_MINUTES,
     LINK_CODE_MINUTES,
     channel_secret,
@@ -74,27 +72,22 @@ def _refuse(status: int, reason: str) -> web.Response:
 
 
 class LineWebhook:
-    """Receives and processes one deployment's LINE webhooks (one per web process)."""
+    """Receives and processes one deployment's LINE webhooks (one per web app)."""
 
-    def __init__(self, settings: Settings, ledger: Ledger) -> None:
+    def __init__(self, settings: Settings, ledger: Ledger, conversation: Conversation) -> None:
         self.settings = settings
         self.ledger = ledger
         self.seen = SeenEvents(ledger.db, retention=RETENTION)
-        # What the events do is the LINE channel's (adapters/outbound/line/conversation.py),
-        # found by its entry point; it reaches the town's records through the desk.
-        line: Any = registry.load(registry.CHANNELS, CHANNEL)
-        self.conversation: Conversation = line.conversation(settings, StoreDesk(settings, ledger))
+        # What the events do is the LINE channel's (adapters/outbound/line/conversation.py); it
+        # reaches the town's records through the desk. The process's one, closed by its maker.
+        self.conversation = conversation
         self._tasks: set[asyncio.Task[None]] = set()
         self._users: dict[str, tuple[asyncio.Lock, int]] = {}
         self._sweeper: asyncio.Task[None] | None = None
 
     @classmethod
     def of(cls, app: web.Application) -> LineWebhook:
-        ctx = app[CONTEXT]
-        service = ctx.extras.get("line_webhook")
-        if not isinstance(service, LineWebhook):
-            service = ctx.extras["line_webhook"] = cls(ctx.settings, ctx.ledger)
-        return service
+        return app[LINE_WEBHOOK]
 
     def configured(self) -> list[str]:
         return [t for t in self.settings.tenants if channel_secret(self.settings, t) is not None]
@@ -114,7 +107,6 @@ class LineWebhook:
             # Events in hand finish (a few database writes and a reply each); the sweeper of the
             # next start takes up whatever a hard stop leaves.
             await asyncio.wait(set(self._tasks), timeout=10)
-        await self.conversation.close()
 
     async def drained(self) -> None:
         """Wait until every event received so far is processed (tests, shutdown)."""
@@ -261,6 +253,10 @@ async def _read_limited(request: web.Request, limit: int) -> bytes | None:
     return b"".join(chunks)
 
 
+# The app's one door, made with the app over the process's conversation (web/app.py).
+LINE_WEBHOOK: web.AppKey[LineWebhook] = web.AppKey("line_webhook")
+
+
 def attach(app: web.Application) -> None:
     """Start the sweeper with the app and stop it (and finish events in hand) with it."""
 
@@ -268,9 +264,7 @@ def attach(app: web.Application) -> None:
         LineWebhook.of(app).start()
 
     async def on_cleanup(app: web.Application) -> None:
-        service = app[CONTEXT].extras.get("line_webhook")
-        if isinstance(service, LineWebhook):
-            await service.close()
+        await LineWebhook.of(app).close()
 
     app.on_startup.append(on_startup)
     app.on_cleanup.append(on_cleanup)

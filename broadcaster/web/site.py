@@ -14,6 +14,7 @@ from pathlib import Path
 
 from aiohttp import web
 
+from broadcaster.render.languages import EASY_JA, JA, SUPPORTED, canonical
 from broadcaster.site_layout import CURRENT, public_file, site_dir, site_url, slug
 from broadcaster.web import sse
 from broadcaster.web.endpoints import Endpoints
@@ -126,4 +127,29 @@ async def alert_page(request: web.Request) -> web.StreamResponse:
     options = settings.channel(tenant, "website").options
     # Where the town publishes the site (its CMS), if elsewhere; else this server's copy.
     base = site_url(options, "", tenant) if options.get("site_url") else f"/site/{tenant}/"
-    raise web.HTTPSeeOther(base + rel)
+    # Every channel's message carries this one link, whatever its language: the reader lands on
+    # the page in their own language (?lang=, else the browser's) when the site has it.
+    lang = reader_language(root, rel, request.query.get("lang"), request.headers.get("Accept-Language"))
+    raise web.HTTPSeeOther(base + (f"{lang}/" if lang else "") + rel, headers={"Vary": "Accept-Language"})
+
+
+def reader_language(root: Path, rel: str, asked: str | None, accept_language: str | None) -> str | None:
+    """The folder of the page's language for this reader: the one asked for, else the browser's
+    first the site publishes; None for Japanese (the site's root) or when none is published."""
+    wanted = [asked] if asked else []
+    for part in (accept_language or "").split(","):
+        tag = part.split(";")[0].strip()
+        if tag and tag != "*":
+            wanted.append(tag)
+    foreign = False
+    for tag in wanted:
+        lang = canonical(tag)
+        if lang == JA:
+            return None
+        if lang in SUPPORTED and public_file(root, f"{lang}/{rel}") is not None:
+            return lang
+        foreign = foreign or lang in SUPPORTED
+    # A language the site has no pages in reads easy Japanese, as the renderer's fallback does.
+    if foreign and public_file(root, f"{EASY_JA}/{rel}") is not None:
+        return EASY_JA
+    return None

@@ -95,3 +95,17 @@ def test_voice_synthesis_and_calls_through_the_exchange(tmp_path: Path) -> None:
     assert voice["calls"]["calls"] == 10 and sum(voice["calls"]["outcomes"].values()) == 10
     names = {f["figure"] for f in doc["figures"]}
     assert "voice calls per minute through the exchange simulator" in names
+
+
+def test_prefecture_fan_out_reaches_every_town_once_and_is_judged(tmp_path: Path) -> None:
+    from broadcaster.render.languages import SUPPORTED
+
+    doc = run_bench(tmp_path, "prefecture")
+    result = doc["results"]["prefecture"]
+    assert result["line"]["accounts"] == 19 and result["line"]["everyone_exactly_once"]
+    assert result["webpush"]["everyone_exactly_once"]
+    assert result["fcm"]["topics"] == 19 * len(SUPPORTED) and result["fcm"]["every_device_once"]
+    assert [r["processes"] for r in result["encryption"]["runs"]] == [1, 2]
+    assert result["projection"]["webpush"]["projected"] is True
+    statuses = {f["figure"]: f["status"] for f in doc["figures"]}
+    assert statuses["web push encryption: subscriptions per CPU second, each worker process"] in ("met", "missed")

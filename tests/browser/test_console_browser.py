@@ -59,8 +59,7 @@ async def console_env(tmp: Path) -> AsyncIterator[Console]:
         await run.runtime.audiences.add(
             "anamizu", kind="leader", name="区長", districts=["kawashima"], endpoints={"circular": "leader-1"}
         )
-        ctx = WebContext.build(settings, run.ledger, run.bus)
-        ctx.runtime = run.runtime
+        ctx = WebContext.build(run.runtime)
         server = WebServer(build_app(ctx), "127.0.0.1", port)
         await server.start()
         try:

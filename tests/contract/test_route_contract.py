@@ -14,11 +14,12 @@ import sqlalchemy as sa
 
 from broadcaster.bus import Ack, Outgoing, Record, Retry
 from broadcaster.bus.topics import ALERTS
-from broadcaster.channels import STANDARD_PROFILES
+from broadcaster.channels import STANDARD_PROFILES, ChannelProfile
 from broadcaster.model import JST, Alert, DispatchOrder, now
 from broadcaster.pipeline.route import RouteStage
 from broadcaster.pipeline.schedule import RouteBackground
 from broadcaster.pipeline.two_person import DEFAULT_CANCEL_TEXTS, cancel_texts_for
+from broadcaster.render.languages import SUPPORTED
 from broadcaster.rules.engine import RuleSet, build_rule_set
 from broadcaster.rules.library import RuleLibrary
 from broadcaster.settings import DEFAULT_CHANNELS
@@ -535,3 +536,33 @@ async def test_a_rule_asks_for_a_safety_check_and_every_channel_and_the_ledger_s
     assert orders and not any(safety_links.asks(o.alert) for o in orders)
     stored = await ledger.alert("anamizu", notice.identifier)
     assert stored is not None and not safety_links.asks(stored)
+
+
+async def test_a_channel_addressed_by_device_topics_gets_each_districts_topic_per_language(ledger: Ledger) -> None:
+    # FCM by topic (adapters/outbound/fcm, FcmTopicAdapter): the recipients are the district's
+    # device topics, one per language a resident may choose, and nobody is looked up; leaders
+    # are reached for their role, which no topic names.
+    h = Harness(ledger)
+    await _people(h)
+    h.stage.profiles = {**STANDARD_PROFILES, "fcm": ChannelProfile("topics", 1000, None)}
+    h.sets["anamizu"] = rules(
+        "anamizu",
+        "  - name: all\n    match: {kind: evacuation}\n    channels: [fcm]\n    audiences: [district, leaders]\n",
+    )
+    orders = await h.route(
+        manual(
+            kind="evacuation",
+            event="避難指示",
+            headline="h",
+            level=4,
+            districts=["kawashima", "omachi"],
+            status="Exercise",
+            at=now(),
+        )
+    )
+    fcm = {o.dispatch.audience: o.dispatch for o in orders if o.dispatch.channel == "fcm"}
+    assert sorted(fcm) == ["district:kawashima", "district:omachi"]
+    kawashima = fcm["district:kawashima"]
+    assert kawashima.recipients == tuple(f"anamizu.kawashima.{tag}" for tag in SUPPORTED)
+    assert kawashima.languages == SUPPORTED and kawashima.batch_count == 1
+    assert fcm["district:omachi"].recipients[0] == "anamizu.omachi.ja", "a district nobody registered in"

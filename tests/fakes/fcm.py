@@ -15,15 +15,27 @@ the v1 error bodies as the ErrorCode reference documents them
 * 403 SENDER_ID_MISMATCH for a token registered to another sender (`other_sender`);
 * 404 UNREGISTERED for an unknown token, 400 INVALID_ARGUMENT for a malformed one;
 * scripted 429 QUOTA_EXCEEDED and 503 UNAVAILABLE, with Retry-After when the test gives one.
+
+Topic messaging (firebase.google.com/docs/cloud-messaging/topic-messaging and send/v1-api): a
+message names exactly one target, `token`, `topic` (with or without "/topics/") or `condition`
+(up to five topics joined by &&, || and parentheses, each `'name' in topics`); anything else is
+400 INVALID_ARGUMENT blaming the message's field. A topic name must match [a-zA-Z0-9-_.~%]+. A
+topic message is accepted (200 and a message name) even when nobody is subscribed, and fanned out
+to every registered device subscribed (`subscribe`), each device getting it once. A fan-out is not
+instantaneous (`fanout_s`); a project has at most `max_fanouts` in progress, beyond which the fake
+refuses with 429 QUOTA_EXCEEDED. The downstream quota is per minute, counted in messages
+(`quota_per_minute`): over it, 429 QUOTA_EXCEEDED with Retry-After until the minute's window
+refills. Each answer can be delayed by `latency` seconds, as a far service answers.
 """
 
 from __future__ import annotations
 
+import asyncio
 import base64
 import json
 import re
 import time
-from collections import deque
+from collections import Counter, deque
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -35,6 +47,75 @@ from cryptography.hazmat.primitives.asymmetric import padding, rsa
 from tests.fakes.loopback import Served, serve
 
 SCOPE = "https://www.googleapis.com/auth/firebase.messaging"
+TOPIC_NAME = re.compile(r"[a-zA-Z0-9_.~%-]+")
+_CONDITION_TOKEN = re.compile(r"\s*(?:(&&|\|\||\(|\))|'([a-zA-Z0-9_.~%-]+)'\s+in\s+topics)")
+
+
+def condition_topics(condition: str) -> tuple[list[str], list[str]]:
+    """The condition's tokens ("&&", "||", "(", ")", or "T" for a topic) and its topics; ValueError
+    for anything FCM's condition grammar does not take, or more than five topics."""
+    tokens: list[str] = []
+    topics: list[str] = []
+    pos = 0
+    text = condition.rstrip()
+    while pos < len(text):
+        m = _CONDITION_TOKEN.match(text, pos)
+        if m is None:
+            raise ValueError(f"bad condition at {pos}")
+        if m.group(1):
+            tokens.append(m.group(1))
+        else:
+            tokens.append("T")
+            topics.append(m.group(2))
+        pos = m.end()
+    if not topics or len(topics) > 5:
+        raise ValueError("a condition names one to five topics")
+    return tokens, topics
+
+
+def condition_holds(condition: str, subscribed: set[str]) -> bool:
+    """Whether a device subscribed to `subscribed` matches the condition (&& binds tighter)."""
+    tokens, topics = condition_topics(condition)
+    names = iter(topics)
+    values = [t if t != "T" else ("1" if next(names) in subscribed else "0") for t in tokens]
+    pos = 0
+
+    def expr() -> bool:
+        nonlocal pos
+        value = term()
+        while pos < len(values) and values[pos] == "||":
+            pos += 1
+            value = term() or value
+        return value
+
+    def term() -> bool:
+        nonlocal pos
+        value = atom()
+        while pos < len(values) and values[pos] == "&&":
+            pos += 1
+            value = atom() and value
+        return value
+
+    def atom() -> bool:
+        nonlocal pos
+        if pos >= len(values):
+            raise ValueError("condition ends early")
+        v = values[pos]
+        pos += 1
+        if v == "(":
+            inner = expr()
+            if pos >= len(values) or values[pos] != ")":
+                raise ValueError("unbalanced parentheses")
+            pos += 1
+            return inner
+        if v in ("0", "1"):
+            return v == "1"
+        raise ValueError(f"unexpected {v!r}")
+
+    result = expr()
+    if pos != len(values):
+        raise ValueError("trailing tokens")
+    return result
 
 
 def b64d(text: str) -> bytes:
@@ -88,7 +169,21 @@ class FakeFcm(Served):
     sent: list[dict[str, Any]] = field(default_factory=list)
     refused: list[tuple[int, str]] = field(default_factory=list)
     grants: int = 0
+    # Topic messaging: who is subscribed to what, what each device got by fan-out, the limits.
+    subscriptions: dict[str, set[str]] = field(default_factory=dict)
+    fanned: Counter[str] = field(default_factory=Counter)
+    fanned_messages: list[tuple[str, dict[str, Any]]] = field(default_factory=list)
+    keep_fanned_messages: bool = True
+    fanout_s: float = 0.0
+    max_fanouts: int = 1000
+    quota_per_minute: int = 600_000
+    latency: float = 0.0
+    requests: int = 0
+    _fanouts: int = 0
+    _window: deque[float] = field(default_factory=deque)
     _tokens: set[str] = field(default_factory=set)
+    _pending: set[asyncio.Task[None]] = field(default_factory=set)
+    _by_topic: dict[str, set[str]] = field(default_factory=dict)
     _script: dict[str, deque[tuple[int, str | None]]] = field(default_factory=dict)
     _runner: web.AppRunner | None = None
     base: str = ""
@@ -103,8 +198,55 @@ class FakeFcm(Served):
     def fail_next(self, device: str, status: int, retry_after: str | None = None) -> None:
         self._script.setdefault(device, deque()).append((status, retry_after))
 
+    def subscribe(self, device: str, *topics: str) -> None:
+        """What the app's subscribeToTopic (or the Instance ID batchAdd) does."""
+        self.subscriptions.setdefault(device, set()).update(topics)
+        for topic in topics:
+            self._by_topic.setdefault(topic, set()).add(device)
+
     def delivered(self, device: str | None = None) -> list[dict[str, Any]]:
-        return [m for m in self.sent if device is None or m["token"] == device]
+        """Messages sent to a device's token; with a device, those fanned out to it as well."""
+        if device is None:
+            return [m for m in self.sent if "token" in m]
+        return [m for m in self.sent if m.get("token") == device] + [
+            m for d, m in self.fanned_messages if d == device
+        ]
+
+    async def fanned_out(self) -> None:
+        """Wait until every topic message accepted so far has reached its devices."""
+        while self._pending:
+            await asyncio.gather(*list(self._pending))
+
+    def _fan_out(self, message: dict[str, Any]) -> None:
+        topic = message.get("topic")
+        if topic is not None:
+            followers = self._by_topic.get(topic.removeprefix("/topics/"), set())
+        else:
+            followers = {d for d, ts in self.subscriptions.items() if condition_holds(message["condition"], ts)}
+        for device in sorted(followers):
+            if device not in self.devices:
+                continue  # an app instance gone since it subscribed: FCM drops it quietly
+            self.fanned[device] += 1
+            if self.keep_fanned_messages:
+                self.fanned_messages.append((device, message))
+
+    async def _fanning(self, message: dict[str, Any]) -> None:
+        try:
+            if self.fanout_s:
+                await asyncio.sleep(self.fanout_s)
+            self._fan_out(message)
+        finally:
+            self._fanouts -= 1
+
+    def _over_quota(self) -> float | None:
+        """Seconds until the minute's window has room again, when the quota is used up."""
+        now = time.monotonic()
+        while self._window and self._window[0] <= now - 60:
+            self._window.popleft()
+        if len(self._window) >= self.quota_per_minute:
+            return max(1.0, 60 - (now - self._window[0]))
+        self._window.append(now)
+        return None
 
     async def start(self) -> str:
         app = web.Application()
@@ -152,6 +294,9 @@ class FakeFcm(Served):
         )
 
     async def _send(self, request: web.Request) -> web.StreamResponse:
+        self.requests += 1
+        if self.latency:
+            await asyncio.sleep(self.latency)
         auth = request.headers.get("Authorization", "")
         if not auth.startswith("Bearer ") or auth[7:] not in self._tokens:
             self.refused.append((401, "token"))
@@ -165,8 +310,17 @@ class FakeFcm(Served):
             return _error(403, "PERMISSION_DENIED", "Permission denied on the project")
         try:
             message = (await request.json())["message"]
-            device = message["token"]
-            assert isinstance(device, str)
+            targets = [k for k in ("token", "topic", "condition") if k in message]
+            if len(targets) != 1 or not isinstance(message[targets[0]], str):
+                return _error(400, "INVALID_ARGUMENT", "Exactly one of token, topic or condition", bad_field="message")
+            if targets[0] == "topic" and not TOPIC_NAME.fullmatch(message["topic"].removeprefix("/topics/")):
+                return _error(400, "INVALID_ARGUMENT", "Invalid topic name", bad_field="message.topic")
+            if targets[0] == "condition":
+                try:
+                    condition_topics(message["condition"])
+                except ValueError:
+                    return _error(400, "INVALID_ARGUMENT", "Invalid condition", bad_field="message.condition")
+            device = message[targets[0]]
             assert all(isinstance(v, str) for v in message.get("data", {}).values())
             assert re.fullmatch(r"\d+s", message["android"]["ttl"])
             assert message["android"]["priority"] in ("HIGH", "NORMAL")
@@ -187,6 +341,26 @@ class FakeFcm(Served):
             if wait is not None:
                 answer.headers["Retry-After"] = wait
             return answer
+        refill = self._over_quota()
+        if refill is not None:
+            self.refused.append((429, device))
+            answer = _error(
+                429, "RESOURCE_EXHAUSTED", "Quota exceeded for quota metric 'Messages'", "QUOTA_EXCEEDED"
+            )
+            answer.headers["Retry-After"] = str(int(refill + 0.999))
+            return answer
+        if "token" not in message:
+            if self._fanouts >= self.max_fanouts:
+                self.refused.append((429, device))
+                return _error(
+                    429, "RESOURCE_EXHAUSTED", "Too many topic fan-outs in progress", "QUOTA_EXCEEDED"
+                )
+            self._fanouts += 1
+            self.sent.append(message)
+            task = asyncio.get_running_loop().create_task(self._fanning(message))
+            self._pending.add(task)
+            task.add_done_callback(self._pending.discard)
+            return web.json_response({"name": f"projects/{self.project}/messages/{len(self.sent)}"})
         if device in self.ios_devices and self.apns_broken:
             self.refused.append((401, device))
             return _error(

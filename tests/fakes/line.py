@@ -145,6 +145,10 @@ class FakeLine(Served):
     _runner: web.AppRunner | None = None
     # Broadcast and narrowcast requests accepted within an hour (the reference: 60 an hour).
     hourly_limit: int = 60
+    # Push and multicast requests per second of this channel (the reference: 200 for multicast;
+    # None: unlimited, as most tests want). Over it, 429 with the rate-limit message.
+    per_second_limit: int | None = None
+    _per_second: dict[str, deque[float]] = field(default_factory=dict)
     _hourly: dict[str, deque[float]] = field(default_factory=dict)
     # The phases the next narrowcast's progress goes through, one per progress request.
     narrowcast_phases: tuple[str, ...] = ("succeeded",)
@@ -328,6 +332,14 @@ class FakeLine(Served):
                 window.popleft()
             if len(window) >= self.hourly_limit:
                 return self._answer(request, body, 429, {"message": RATE_LIMIT}, reason="hourly")
+        if endpoint in ("push", "multicast") and self.per_second_limit is not None:
+            window = self._per_second.setdefault(endpoint, deque())
+            now = time.monotonic()
+            while window and now - window[0] >= 1.0:
+                window.popleft()
+            if len(window) >= self.per_second_limit:
+                return self._answer(request, body, 429, {"message": RATE_LIMIT}, reason="per_second")
+            window.append(now)
         if self.monthly_limit is not None and self.used + count > self.monthly_limit:
             return self._answer(request, body, 429, {"message": MONTHLY_LIMIT}, reason="quota")
         payload: dict[str, Any] = {}

@@ -32,6 +32,8 @@ from tests.fakes.deliveries import delivery, text
 
 T0 = datetime(2025, 7, 10, 2, 40, tzinfo=JST)
 DISTRICTS = (("kawashima", "川島"), ("omachi", "大町"))
+# The English names the town's settings give (config/tenants/anamizu.toml name_en).
+DISTRICTS_EN = (("kawashima", "Kawashima"), ("omachi", "Omachi"))
 
 
 def alert(
@@ -120,6 +122,18 @@ def site_delivery(
     )
 
 
+def multilingual_delivery(
+    a: Alert, texts: dict[str, tuple[str, str]], *, audience: str = "public"
+) -> Delivery:
+    """The website's dispatch of `a` in several languages: {language: (title, body)}."""
+    return delivery(
+        "website",
+        *(text(body, title=title, language=lang, kind="evacuation") for lang, (title, body) in texts.items()),
+        alert=a,
+        audience=audience,
+    )
+
+
 @dataclass
 class Clock:
     at: datetime = T0 + timedelta(minutes=5)
@@ -136,7 +150,15 @@ class SiteFixture:
     made: list[WebsiteAdapter] = field(default_factory=list)
 
     def adapter(self, *, clock: Callable[[], datetime] | None = None, **settings: Any) -> WebsiteAdapter:
-        site = Site(tenant="anamizu", name="穴水町", url=self.url, districts=DISTRICTS, codes=("174611",))
+        site = Site(
+            tenant="anamizu",
+            name="穴水町",
+            url=self.url,
+            districts=DISTRICTS,
+            codes=("174611",),
+            name_en="Anamizu Town",
+            districts_en=DISTRICTS_EN,
+        )
         adapter = WebsiteAdapter(
             WebsiteSettings(site_dir=self.root, site_url=self.url, **settings),
             site,

@@ -18,8 +18,6 @@ from broadcaster.circulars import store as cs
 from broadcaster.circulars.board import CircularBoard
 from broadcaster.circulars.chain import Chain
 from broadcaster.circulars.service import Circulars, job_id
-from broadcaster.pipeline.adapters import AdapterPool
-from broadcaster.scheduler import SchedulerService
 from broadcaster.store.audiences import Audiences
 from broadcaster.web.keys import CONTEXT
 from tests.circular_helpers import LINK_KEY, add_people, links_in, path_of
@@ -55,18 +53,12 @@ class Env:
 
 async def _env(tmp: Path, **circulars: Any) -> AsyncIterator[Env]:
     async with web_env(tmp, circulars={"link_key": LINK_KEY, **circulars}) as w:
-        ctx = w.app[CONTEXT]
+        # The process's own circulars (broadcaster/app.py), on a clock the test moves.
+        svc = w.app[CONTEXT].runtime.circulars
         clock = ManualClock()
-        scheduler = SchedulerService(w.ledger.db)
-        pool = AdapterPool(w.settings)
-        svc = Circulars(w.settings, w.ledger, w.bus, pool, scheduler, clock=clock)
-        ctx.circulars = svc
+        svc.clock = clock
         await add_people(Audiences(w.ledger.db))
-        try:
-            yield Env(w, svc, clock, tmp)
-        finally:
-            await pool.close()
-            await scheduler.stop()
+        yield Env(w, svc, clock, tmp)
 
 
 @pytest.fixture

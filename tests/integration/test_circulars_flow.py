@@ -20,7 +20,6 @@ import pytest
 from broadcaster.circulars import report, routine
 from broadcaster.circulars import store as cs
 from broadcaster.circulars.chain import Chain
-from broadcaster.circulars.wiring import circulars_of
 from broadcaster.pipeline.approval import approve
 from broadcaster.store import reports, routing
 from broadcaster.web.app import WebServer, build_app
@@ -70,8 +69,7 @@ async def test_evacuation_circular_reaches_leaders_and_the_chain_escalates(
     settings = circular_settings(tmp_path, line_url=line.url, smtp_port=smtp.port, port=port)
     async with running_pipeline(settings) as run:
         await add_people(run.runtime.audiences)
-        ctx = WebContext.build(settings, run.ledger, run.bus)
-        ctx.runtime = run.runtime
+        ctx = WebContext.build(run.runtime)
         server = WebServer(build_app(ctx), "127.0.0.1", port)
         await server.start()
         try:
@@ -118,7 +116,7 @@ async def _scenario(run: Any, line: FakeLine, smtp: FakeSMTP, base: str) -> None
     assert sum(r.accepted for r in rows) == 2, "leaders of 川島 and 大町 (大町's deputies wait, scheduled)"
     assert {r.mode for r in rows} == {"live"}
 
-    svc = circulars_of(run.runtime)
+    svc = run.runtime.circulars
     (c,) = await cs.circulars_of(run.ledger.db, "anamizu")
     assert (c.origin, c.kind, c.form, c.alert_id) == ("emergency", "evacuation", "safety", alert_id)
     people = {d.name: d for d in await cs.deliveries(run.ledger.db, c.id)}
@@ -217,7 +215,7 @@ async def test_the_pipelines_scheduler_stage_releases_and_reminds(tmp_path: Path
     settings = circular_settings(tmp_path, line_url=line.url, circulars={"link_key": "k" * 40, "timing": timing})
     async with running_pipeline(settings) as run:
         await add_people(run.runtime.audiences)
-        svc = circulars_of(run.runtime)
+        svc = run.runtime.circulars
         await eventually(lambda: svc.scheduler.active)
         spec = routine.RoutineSpec(title="ごみ収集日の変更", body="12月30日の収集はありません。", districts=("omachi",))
         cid = await routine.create(svc, "anamizu", spec, [], "officer:anamizu/tanaka")

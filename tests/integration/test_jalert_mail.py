@@ -95,7 +95,7 @@ async def stack(tmp: Path) -> AsyncIterator[Stack]:
         await Audiences(run.ledger.db).add(
             "anamizu", kind="officer", name="当直", groups=["duty"], endpoints={"email": "duty@town.example.jp"}
         )
-        server = WebServer(build_app(WebContext.build(settings, run.ledger, run.bus)), "127.0.0.1", port)
+        server = WebServer(build_app(WebContext.build(run.runtime)), "127.0.0.1", port)
         await server.start()
         bridge = Bridge(
             load_bridge_settings(

@@ -75,7 +75,7 @@ async def stack(tmp: Path) -> AsyncIterator[Stack]:
     inbox = tmp / "receiver-out"
     inbox.mkdir()
     async with running_pipeline(settings) as run:
-        server = WebServer(build_app(WebContext.build(settings, run.ledger, run.bus)), "127.0.0.1", port)
+        server = WebServer(build_app(WebContext.build(run.runtime)), "127.0.0.1", port)
         await server.start()
         bridge = Bridge(
             load_bridge_settings(

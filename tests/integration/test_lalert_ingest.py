@@ -65,7 +65,7 @@ async def pipeline_with_hook(tmp: Path) -> AsyncIterator[tuple[Running, str]]:
     async with running_pipeline(settings) as run:
         await run.runtime.audiences.add("anamizu", name="区長", kind="leader", districts=["kawashima"], endpoints={"circular": "leader-1"})
         await run.runtime.audiences.add("anamizu", districts=["omachi"], endpoints={"email": "r@example.jp", "line": "U" + "0" * 32})
-        server = WebServer(build_app(WebContext.build(settings, run.ledger, run.bus)), "127.0.0.1", port)
+        server = WebServer(build_app(WebContext.build(run.runtime)), "127.0.0.1", port)
         await server.start()
         try:
             yield run, f"http://127.0.0.1:{port}/ingest/lalert/anamizu"

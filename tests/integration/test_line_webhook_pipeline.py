@@ -39,7 +39,7 @@ async def test_her_district_alert_reaches_her_in_vietnamese_with_the_japanese_be
     hook = f"http://127.0.0.1:{port}/hooks/line/anamizu"
     fake.profiles[HER] = {"language": "vi"}
     async with running_pipeline(settings) as run, aiohttp.ClientSession() as s:
-        app = build_app(WebContext.build(settings, run.ledger, run.bus))
+        app = build_app(WebContext.build(run.runtime))
         server = WebServer(app, "127.0.0.1", port)
         await server.start()
         try:

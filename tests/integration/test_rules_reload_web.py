@@ -6,8 +6,8 @@ import os
 import shutil
 from pathlib import Path
 
+from broadcaster.app import open_runtime, serving
 from broadcaster.bus.embedded import EmbeddedBus
-from broadcaster.pipeline.runner import Pipeline, Runtime
 from broadcaster.settings import PROJECT_ROOT
 from broadcaster.store import migrate
 from broadcaster.store.ledger import Ledger
@@ -26,17 +26,14 @@ async def test_a_web_only_process_reloads_edited_rules(tmp_path: Path) -> None:
     await migrate.upgrade(ledger.db)
     bus = EmbeddedBus(tmp_path / "bus.sqlite3", partitions=2, poll_interval=0.05)
     await bus.start()
-    runtime = Runtime.build(settings, bus, ledger)
-    pipeline = Pipeline(runtime, ["web"])
-    await pipeline.start()
     try:
-        before = runtime.rules.get("anamizu").digest
-        path = rules_dir / "anamizu" / "50-notices.yaml"
-        path.write_text(path.read_text(encoding="utf-8") + "\n# 編集: 文言の見直し\n", encoding="utf-8")
-        st = path.stat()
-        os.utime(path, ns=(st.st_atime_ns, st.st_mtime_ns + 1_000_000_000))
-        await eventually(lambda: runtime.rules.get("anamizu").digest != before, timeout=15)
+        async with open_runtime(settings, bus, ledger) as runtime, serving(runtime, ["web"]):
+            before = runtime.rules.get("anamizu").digest
+            path = rules_dir / "anamizu" / "50-notices.yaml"
+            path.write_text(path.read_text(encoding="utf-8") + "\n# 編集: 文言の見直し\n", encoding="utf-8")
+            st = path.stat()
+            os.utime(path, ns=(st.st_atime_ns, st.st_mtime_ns + 1_000_000_000))
+            await eventually(lambda: runtime.rules.get("anamizu").digest != before, timeout=15)
     finally:
-        await pipeline.stop()
         await bus.close()
         await ledger.close()

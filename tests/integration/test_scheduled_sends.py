@@ -5,7 +5,6 @@ from __future__ import annotations
 from datetime import timedelta
 from pathlib import Path
 
-from broadcaster.circulars.wiring import shared_scheduler
 from broadcaster.model import now
 from broadcaster.pipeline import scheduled_sends
 from broadcaster.store import reports
@@ -24,7 +23,7 @@ DOC = {
 
 async def test_a_scheduled_send_goes_out_at_its_time(tmp_path: Path) -> None:
     async with running_pipeline(make_settings(tmp_path)) as run:
-        service = shared_scheduler(run.runtime)
+        service = run.runtime.scheduler
         await eventually(lambda: service.active, timeout=30)
         job = await scheduled_sends.schedule_once(service, "anamizu", DOC, "officer:anamizu/tanaka", now() + timedelta(seconds=1))
         assert [j["id"] for j in await scheduled_sends.tenant_jobs(service, "anamizu")] == [job]

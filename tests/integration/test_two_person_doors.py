@@ -155,8 +155,7 @@ async def doors(tmp: Path) -> AsyncIterator[Doors]:
                 districts=["kawashima"],
                 endpoints={"line": f"U{n:032x}", "email": f"r{n}@example.jp"},
             )
-        ctx = WebContext.build(settings, run.ledger, run.bus)
-        ctx.runtime = run.runtime
+        ctx = WebContext.build(run.runtime)
         server = WebServer(build_app(ctx), "127.0.0.1", port)
         await server.start()
         try:

@@ -20,7 +20,6 @@ from typing import Any
 
 import pytest
 
-from broadcaster.circulars.wiring import shared_scheduler
 from broadcaster.model import Kind, now
 from broadcaster.pipeline import scheduled_sends
 from broadcaster.pipeline.two_person import DEFAULT_CANCEL_TEXTS
@@ -197,7 +196,7 @@ async def test_the_console_door_with_an_officer(env: Doors) -> None:
 
 
 async def test_the_scheduler_door(env: Doors) -> None:
-    service = shared_scheduler(env.run.runtime)
+    service = env.run.runtime.scheduler
     await eventually(lambda: service.active, timeout=30)
 
     async def send(doc: dict[str, Any]) -> str:

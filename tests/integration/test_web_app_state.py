@@ -6,6 +6,7 @@ from __future__ import annotations
 from pathlib import Path
 
 from broadcaster.web.keys import CIRCULAR_LIMITERS, CONTEXT, HOOK_NONCES, PWA_LIMITER
+from broadcaster.web.line_hook import LINE_WEBHOOK
 from tests.web_helpers import client, web_env
 
 
@@ -26,5 +27,5 @@ async def test_the_app_is_built_with_its_limiters_and_replay_stores(tmp_path: Pa
         # The sign-up was counted by the app's own limiter, and nothing went into the context.
         assert sum(len(hits) for hits in limiter._hits.values()) == 1
         assert app[PWA_LIMITER] is limiter
-        # (The LINE webhook's service is still kept there until it leaves the web package.)
-        assert set(ctx.extras) <= {"line_webhook"}
+        # The LINE webhook's door is the app's too, over the process's one conversation.
+        assert app[LINE_WEBHOOK].conversation is ctx.runtime.conversation

@@ -108,6 +108,33 @@ async def test_the_link_in_every_message_leads_to_the_alerts_page(env: tuple[Web
             assert r.status == 200 and "避難指示" in await r.text()
 
 
+async def test_the_link_in_every_message_leads_to_the_page_in_the_readers_language(
+    env: tuple[WebEnv, SiteFixture],
+) -> None:
+    e, site = env
+    await site.adapter().send(site_delivery(alert("anamizu-0002")))
+    page = "/site/anamizu/{}alerts/anamizu-0002.html"
+    cases = [
+        ({"Accept-Language": "vi-VN,vi;q=0.9,en;q=0.8"}, "", page.format("vi/")),
+        ({"Accept-Language": "en-US,en;q=0.9"}, "", page.format("en/")),
+        ({"Accept-Language": "en-US,en;q=0.9"}, "?lang=pt", page.format("pt/")),
+        ({"Accept-Language": "ja-JP,ja;q=0.9,en;q=0.8"}, "", page.format("")),
+        # Thai: no pages in it, so easy Japanese, as the renderer falls back.
+        ({"Accept-Language": "th-TH"}, "", page.format("ja-x-easy/")),
+        ({}, "", page.format("")),
+    ]
+    async with client() as s:
+        for headers, query, location in cases:
+            async with s.get(
+                f"{e.base}/alerts/anamizu/anamizu-0002{query}", headers=headers, allow_redirects=False
+            ) as r:
+                assert r.status == 303
+                assert r.headers["Location"] == location, headers
+        async with s.get(f"{e.base}/alerts/anamizu/anamizu-0002", headers={"Accept-Language": "vi"}) as r:
+            assert r.status == 200
+            assert '<html lang="vi">' in await r.text()
+
+
 async def test_the_app_page_carries_the_towns_push_key(env: tuple[WebEnv, SiteFixture]) -> None:
     e, _ = env
     async with client() as s:

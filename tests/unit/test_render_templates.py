@@ -68,6 +68,7 @@ def test_template_kinds_put_the_frame_before_the_family() -> None:
     assert template_kinds(made("tsunami", msg_type=MsgType.CANCEL, status=Status.EXERCISE)) == ("cancel", "tsunami")
     assert template_kinds(made("tsunami", status=Status.EXERCISE)) == ("drill", "tsunami")
     assert template_kinds(made("tsunami", msg_type=MsgType.UPDATE)) == ("update", "tsunami")
+    assert template_kinds(made("tsunami", msg_type=MsgType.UPDATE, status=Status.EXERCISE)) == ("update", "tsunami")
     assert template_kinds(made("tsunami"), "shelter") == ("shelter", "shelter")
     # A template name from a rule file is a word, never a path.
     assert template_kinds(made("tsunami"), "../../etc/passwd") == ("tsunami", "tsunami")
@@ -282,3 +283,38 @@ def test_jalert_messages_render_everywhere_in_jalerts_own_words(name: str) -> No
         assert "建物の中、又は地下に避難してください。" in line.body
     if name.startswith("02"):
         assert "直ちに建物の中、又は地下に避難してください。" in line.body
+
+
+# The media whose texts say 更新 on an update (the circular, SMS, voice, area mail and L-Alert
+# carry it in their own way, or not at all, for an Actual update too).
+UPDATE_MARKED = ("line", "website", "app_push", "email", "x", "mastodon", "bluesky", "webhook")
+
+
+@pytest.mark.parametrize("status", [Status.EXERCISE, Status.TEST])
+def test_a_corrected_drill_is_marked_both_drill_and_update_on_every_medium(status: Status) -> None:
+    from lxml import etree
+
+    from broadcaster.cap.write import to_cap
+
+    r = renderer()
+    label = {Status.EXERCISE: "【訓練】", Status.TEST: "【試験】"}[status]
+    alert = made("evacuation", status=status, msg_type=MsgType.UPDATE, level=4)
+    actual = made("evacuation", msg_type=MsgType.UPDATE, level=4)
+    for channel in UPDATE_MARKED:
+        for lang, mark in (("ja", "更新"), ("en", "Update")):
+            wanted = (lang,) if lang == "ja" else (lang, "ja")
+            t = r.render(alert, dispatch(alert, channel, wanted), STANDARD_PROFILES.get(channel), tenant_name="穴水町", public_url=PUBLIC_URL)[0]
+            same = r.render(actual, dispatch(actual, channel, wanted), STANDARD_PROFILES.get(channel), tenant_name="穴水町", public_url=PUBLIC_URL)[0]
+            assert mark in same.title, (channel, lang, same.title)  # the Actual update says so
+            assert t.title.startswith(label), (channel, lang, t.title)
+            assert mark in t.title, (channel, lang, t.title)
+            # A text that repeats its title (LINE, X...) says it there too; a push body does not.
+            assert (mark in t.parts[0]) == (mark in same.parts[0]), (channel, lang, t.parts[0])
+            if t.html is not None:
+                assert label in t.html and mark in t.html, (channel, lang)
+    # The CAP it travels as: an Exercise that is an Update referencing the original.
+    cap = etree.fromstring(to_cap(alert))
+    ns = {"cap": cap.nsmap[None]}
+    assert cap.findtext("cap:status", namespaces=ns) == status.value
+    assert cap.findtext("cap:msgType", namespaces=ns) == "Update"
+    assert "orig" in (cap.findtext("cap:references", namespaces=ns) or "")

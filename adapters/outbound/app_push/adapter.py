@@ -19,7 +19,7 @@ from typing import Any, ClassVar, Self
 import aiohttp
 from pydantic import BaseModel, ConfigDict, Field, SecretStr, ValidationError, field_validator
 
-from adapters.outbound.app_push import encrypt, payload
+from adapters.outbound.app_push import encrypt, payload, pool
 from adapters.outbound.app_push.subscription import HostPolicy, Subscription, parse_all, parse_subscription
 from adapters.outbound.app_push.vapid import VapidSigner, load_private_key, public_key_b64
 from adapters.outbound.fanout import Answer, Memory, Outcome, fan_out, retry_after
@@ -64,6 +64,8 @@ class WebPushSettings(BaseModel):
     concurrency: int = Field(default=100, ge=1, le=1000)
     timeout: float = Field(default=10.0, gt=0, le=120)
     public_url: str = "http://127.0.0.1:8080"
+    # Worker processes that encrypt a batch (pool.py); 0: in the event loop.
+    encrypt_processes: int = Field(default=0, ge=0, le=256)
 
     @field_validator("subject")
     @classmethod
@@ -95,6 +97,7 @@ class WebPushAdapter:
         self._owns_session = session is None
         self._timeout = aiohttp.ClientTimeout(total=settings.timeout)
         self.memory = Memory()
+        self.pool = pool.shared(settings.encrypt_processes) if settings.encrypt_processes else None
 
     # The web's side of the channel (broadcaster.channels.DeviceSubscriptions): it takes the
     # residents' subscriptions and serves the key, and asks the channel how.
@@ -111,7 +114,7 @@ class WebPushAdapter:
         """credentials: vapid_private_key. options: subject (a mailto: or https: contact the push
         services' operators can reach; default the public URL when it is https, else required),
         allowed_hosts / extra_hosts / allow_http (which push services may be called),
-        concurrency, timeout."""
+        concurrency, timeout, encrypt_processes (0, a count, or "auto": one per core)."""
         opts: dict[str, Any] = dict(settings.options)
         subject = opts.pop("subject", None)
         if subject is None:
@@ -134,6 +137,11 @@ class WebPushAdapter:
         for k in ("concurrency", "timeout"):
             if k in opts:
                 fields[k] = opts.pop(k)
+        if "encrypt_processes" in opts:
+            try:
+                fields["encrypt_processes"] = pool.processes_for(opts.pop("encrypt_processes"))
+            except ValueError as e:
+                raise ConfigError(f"channel {channel}: options.encrypt_processes: {e}") from e
         if opts:
             raise ConfigError(f"channel {channel}: unknown options {', '.join(sorted(opts))}")
         try:
@@ -168,11 +176,12 @@ class WebPushAdapter:
         ttl = payload.ttl(alert, now())
         subs = dict(parsed.good)
         refused = set(parsed.refused)
+        bodies = await self._encrypted(delivery, subs, data)
 
         async def one(address: str) -> Answer:
             sub = subs.get(address)
             if sub is not None:
-                return await self._push(sub, data, headers, ttl)
+                return await self._push(sub, data, headers, ttl, bodies.get(address, b""))
             if address in refused:
                 return Answer(Outcome.REFUSED, "push service not allowed by the settings")
             return Answer(Outcome.GONE, "not a valid subscription")
@@ -196,13 +205,31 @@ class WebPushAdapter:
         )
         return result
 
-    async def _push(self, sub: Subscription, data: bytes, headers: dict[str, str], ttl: int) -> Answer:
+    async def _encrypted(
+        self, delivery: Delivery, subs: Mapping[str, Subscription], data: bytes
+    ) -> dict[str, bytes | None]:
+        """The bodies of this attempt, encrypted in the pool's processes when there is a pool and
+        enough of them; else nothing here, and each is encrypted as it is sent."""
+        if self.pool is None:
+            return {}
+        todo = [a for a in self.memory.pending(delivery.idempotency_key, delivery.recipients) if a in subs]
+        if len(todo) < pool.MIN_BATCH:
+            return {}
+        made = await self.pool.encrypt(data, [(subs[a].p256dh, subs[a].auth) for a in todo])
+        return dict(zip(todo, made, strict=True))
+
+    async def _push(
+        self, sub: Subscription, data: bytes, headers: dict[str, str], ttl: int, ready: bytes | None = b""
+    ) -> Answer:
+        """`ready`: the body encrypted by the pool, None if it could not be, b"" to encrypt here."""
         try:
             auth = self.signer.header(sub.origin)
         except ConfigError as e:
             return Answer(Outcome.REFUSED, str(e))
         try:
-            body = encrypt.encrypt(data, _b64(sub.p256dh), _b64(sub.auth))
+            if ready is None:
+                raise ValueError("keys refused by the encryption")
+            body = ready or encrypt.encrypt(data, _b64(sub.p256dh), _b64(sub.auth))
         except (ValueError, binascii.Error) as e:
             # Keys no encryption can use (a stored address that was never proven): never works.
             return Answer(Outcome.GONE, f"cannot encrypt for it: {type(e).__name__}")

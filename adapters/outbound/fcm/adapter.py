@@ -29,6 +29,7 @@ from pydantic import BaseModel, ConfigDict, Field, ValidationError
 from adapters.outbound.app_push import payload
 from adapters.outbound.fanout import Answer, Memory, Outcome, fan_out, retry_after
 from adapters.outbound.fcm.oauth import ServiceAccount, TokenSource
+from broadcaster.audience import topic_language
 from broadcaster.channels import AdapterEnv, Addressing, Delivery, SendResult
 from broadcaster.errors import ConfigError, PermanentError, TransientError
 from broadcaster.logging import get_logger, hash_id
@@ -54,16 +55,18 @@ class FcmSettings(BaseModel):
 
 
 def message(
-    alert: Alert, token: str, title: str, body: str, url: str, tenant: str, at: Any
+    alert: Alert, token: str, title: str, body: str, url: str, tenant: str, at: Any, *, target: str = "token"
 ) -> dict[str, Any]:
     """The v1 Message: a notification the OS shows, data the app reads, and per-platform delivery
-    options from the alert (the same urgency and lifetime rules as Web Push, payload.py)."""
+    options from the alert (the same urgency and lifetime rules as Web Push, payload.py).
+    `target` is the Message's target field: "token" (one device) or "topic" (every device
+    subscribed to it)."""
     ttl = payload.ttl(alert, at)
     high = payload.is_urgent(alert)
     collapse = payload.topic(tenant, alert.event_key)
     return {
         "message": {
-            "token": token,
+            target: token,
             "notification": {"title": title, "body": body},
             # FCM data values must be strings.
             "data": {
@@ -114,6 +117,9 @@ def _gone(status: int, codes: set[str], bad_request: bool) -> bool:
 
 class FcmAdapter:
     name: ClassVar[str] = "fcm"
+    # The Message field a recipient goes in: a registration token here, a topic in FcmTopicAdapter.
+    target: ClassVar[str] = "token"
+    default_concurrency: ClassVar[int] = 50
     addressing: ClassVar[Addressing] = "recipients"
     # FCM's payload limit is 4096 bytes, Japanese three bytes a character.
     max_text_length: ClassVar[int | None] = 1000
@@ -143,6 +149,7 @@ class FcmAdapter:
             "project_id": opts.pop("project_id", account.project_id),
             "timeout": min(120.0, settings.timeout_s * 0.9),
             "public_url": env.public_url,
+            "concurrency": cls.default_concurrency,
         }
         for k in ("base_url", "token_url", "concurrency", "timeout"):
             if k in opts:
@@ -165,14 +172,11 @@ class FcmAdapter:
     async def send(self, delivery: Delivery) -> SendResult:
         alert = delivery.alert
         d = delivery.dispatch
-        text = delivery.text(d.languages[0] if d.languages else "ja")
         label = payload.DRILL_LABELS.get(alert.status, "")
-        title = text.title or (alert.primary.headline if alert.info else None) or alert.identifier
-        if label and not title.startswith(f"【{label}】"):
-            title = f"【{label}】{title}"
-        # The renderer fitted the first part to the push limits and marked any cut.
-        shown = text.parts[0] if text.parts else text.body
-        body = shown if not label or shown.startswith(f"【{label}】") else f"【{label}】{shown}"
+        words = {
+            lang: self._words(delivery, lang, label)
+            for lang in dict.fromkeys(self._language(r, d.languages) for r in delivery.recipients)
+        }
         url = f"{self.settings.public_url.rstrip('/')}/alerts/{d.tenant}/{alert.identifier}"
         endpoint = (
             f"{self.settings.base_url.rstrip('/')}/v1/projects/{self.settings.project_id}/messages:send"
@@ -180,8 +184,9 @@ class FcmAdapter:
         at = now()
         await self.tokens.token()  # a refused service account fails the dispatch once, not per token
 
-        async def one(token: str) -> Answer:
-            msg = message(alert, token, title, body, url, d.tenant, at)
+        async def one(recipient: str) -> Answer:
+            title, body = words[self._language(recipient, d.languages)]
+            msg = message(alert, recipient, title, body, url, d.tenant, at, target=self.target)
             return await self._send(endpoint, msg)
 
         rnd = await fan_out(
@@ -190,11 +195,34 @@ class FcmAdapter:
             one,
             memory=self.memory,
             concurrency=self.settings.concurrency,
-            label=hash_id,
+            label=self._label,
         )
-        result = rnd.result(noun="tokens", partial_ok=True, ref=f"fcm:{alert.identifier}")
-        log.info("fcm_sent", delivered=result.accepted, gone=len(result.gone), skipped=rnd.skipped)
+        result = rnd.result(noun=f"{self.target}s", partial_ok=True, ref=f"fcm:{alert.identifier}")
+        log.info(
+            "fcm_sent", target=self.target, delivered=result.accepted, gone=len(result.gone), skipped=rnd.skipped
+        )
         return result
+
+    @staticmethod
+    def _label(recipient: str) -> str:
+        return hash_id(recipient)
+
+    def _language(self, recipient: str, languages: tuple[str, ...]) -> str:
+        """The language a recipient is sent in: a batch of tokens shares its dispatch's first."""
+        return languages[0] if languages else "ja"
+
+    @staticmethod
+    def _words(delivery: Delivery, language: str, label: str) -> tuple[str, str]:
+        """The notification's title and body in one language, a drill marked in both."""
+        alert = delivery.alert
+        text = delivery.text(language)
+        title = text.title or (alert.primary.headline if alert.info else None) or alert.identifier
+        if label and not title.startswith(f"【{label}】"):
+            title = f"【{label}】{title}"
+        # The renderer fitted the first part to the push limits and marked any cut.
+        shown = text.parts[0] if text.parts else text.body
+        body = shown if not label or shown.startswith(f"【{label}】") else f"【{label}】{shown}"
+        return title, body
 
     async def _send(self, endpoint: str, msg: dict[str, Any], *, renewed: bool = False) -> Answer:
         try:
@@ -231,7 +259,7 @@ class FcmAdapter:
         if status == 401 and not renewed:
             self.tokens.invalidate(token)
             return await self._send(endpoint, msg, renewed=True)
-        if _gone(status, codes, bad_request):
+        if self.target == "token" and _gone(status, codes, bad_request):
             return Answer(Outcome.GONE, named)
         if status == 429 or "QUOTA_EXCEEDED" in codes:
             return Answer(Outcome.RETRY, named, retry_after=max(wait or 0.0, QUOTA_BACKOFF_S))
@@ -243,3 +271,33 @@ class FcmAdapter:
         if self._owns_session and self._session is not None:
             await self._session.close()
         self._session = None
+
+
+class FcmTopicAdapter(FcmAdapter):
+    """FCM by topic: one ``messages:send`` per device topic, which FCM fans out to every device
+    subscribed (docs/push.md, "FCM topics"). Recipients are the topics routing names for the
+    dispatch's audience in each language (broadcaster/audience.py: ``anamizu.kawashima.vi``), so a
+    town of 100,000 app users costs a few requests per alert instead of 100,000; the native app
+    subscribes itself to its resident's topics. Use it with ``adapter = "fcm_topics"`` on the
+    town's fcm channel.
+
+    FCM's reference for topic messages: a project has at most 1,000 fan-outs in progress and
+    fan-out capacity is shared between them (one at a time is fastest), so few requests run at
+    once (`concurrency`, default 4). Nothing is ever "gone": a topic without subscribers is
+    accepted, and a 400 or 404 on a topic is a refusal of this message, never a device to prune.
+    Quota (429 QUOTA_EXCEEDED, at least a minute) and 503/500 are retried for that topic only; the
+    topics already accepted are not sent again (fanout.py's memory).
+    """
+
+    name: ClassVar[str] = "fcm_topics"
+    target: ClassVar[str] = "topic"
+    addressing: ClassVar[Addressing] = "topics"
+    max_recipients_per_request: ClassVar[int | None] = None
+    default_concurrency: ClassVar[int] = 4
+
+    def _language(self, recipient: str, languages: tuple[str, ...]) -> str:
+        return topic_language(recipient)
+
+    @staticmethod
+    def _label(recipient: str) -> str:
+        return recipient  # a topic names no person

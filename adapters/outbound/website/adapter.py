@@ -103,6 +103,8 @@ class WebsiteAdapter:
             url=website.site_url,
             districts=env.districts,
             codes=env.municipality_codes,
+            name_en=env.tenant_name_en,
+            districts_en=env.districts_en,
         )
         return cls(website, site)
 

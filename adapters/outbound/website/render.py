@@ -32,9 +32,11 @@ from adapters.outbound.website.state import (
     prominence,
 )
 from adapters.outbound.website.views import Card, card, cards_for, summary_json
+from adapters.outbound.website.words import PAGE_LANGUAGES, place_name, prefix, words
 from broadcaster.cap import to_cap
 from broadcaster.cap.publish import for_publication
-from broadcaster.model import Alert
+from broadcaster.model import Alert, MsgType
+from broadcaster.render.languages import BY_TAG, JA
 from broadcaster.site_layout import STATE, slug
 
 # Every publish rewrites the CAP feed from the alerts it lists, and a message's CAP never changes:
@@ -79,7 +81,9 @@ _env = jinja2.Environment(
 def _design() -> str:
     # Another page design (templates, styles, this module) must redraw every page it drew.
     h = hashlib.sha256()
-    for path in sorted([*_TEMPLATES.iterdir(), *_STATIC.iterdir(), Path(__file__), _HERE / "views.py"]):
+    for path in sorted(
+        [*_TEMPLATES.iterdir(), *_STATIC.iterdir(), Path(__file__), _HERE / "views.py", _HERE / "words.py"]
+    ):
         if path.is_file():
             h.update(path.name.encode())
             h.update(path.read_bytes())
@@ -97,6 +101,17 @@ class Site:
     districts: tuple[tuple[str, str], ...] = ()  # (id, name)
     # The town's JIS X 0402 codes: the area of a CAP document whose alert names none it can place.
     codes: tuple[str, ...] = ()
+    # The names the town set for readers of other languages (tenant settings' name_en); pages in
+    # those languages show them, Japanese pages the kanji.
+    name_en: str = ""
+    districts_en: tuple[tuple[str, str], ...] = ()  # (id, English name)
+
+    def town(self, lang: str) -> str:
+        return place_name(self.name, self.name_en, lang)
+
+    def district_names(self, lang: str) -> dict[str, str]:
+        english = dict(self.districts_en)
+        return {i: place_name(n, english.get(i), lang) for i, n in self.districts}
 
 
 def published_cap(alert: Alert, entries: Mapping[str, Entry], site: Site) -> bytes:
@@ -125,6 +140,29 @@ def _page(template: str, site: Site, root: str, **context: Any) -> bytes:
     return _env.get_template(template).render(site=site, root=root, **context).encode("utf-8")
 
 
+def _lang_page(template: str, site: Site, lang: str, rel: str, **context: Any) -> bytes:
+    """A page of the site in ``lang`` at ``rel`` (its path within the language's pages): the same
+    relative links between pages in every language, one more ``../`` to the shared files, and the
+    language switch to the same page in each of the others."""
+    depth = rel.count("/")
+    root = "../" * depth  # to the language's own pages
+    assets = root + ("../" if prefix(lang) else "")  # to the site's shared files (styles, feeds, JSON)
+    switch = [
+        (other, BY_TAG[other].native, f"{assets}{prefix(other)}{rel}", other == lang) for other in PAGE_LANGUAGES
+    ]
+    return _env.get_template(template).render(
+        site=site,
+        root=root,
+        assets=assets,
+        lang=lang,
+        w=words(lang),
+        town=site.town(lang),
+        names=site.district_names(lang),
+        switch=switch,
+        **context,
+    ).encode("utf-8")
+
+
 def signature(view: View, newest: str) -> str:
     return f"{view.value} {newest}"
 
@@ -141,26 +179,44 @@ def build(state: SiteState, site: Site, view: Mapping[str, View], previous: Site
     """The files of the release that shows `state`; `previous` is what the last release showed."""
     entries = state.entries
     newest = newest_by_event(entries)
-    names = dict(site.districts)
-    cards = {ident: card(e, view[ident], names, newest[e.alert.event_key]) for ident, e in entries.items()}
+    names = {lang: site.district_names(lang) for lang in PAGE_LANGUAGES}
+    cancelled = _cancelled_by(entries)
+    cache: dict[tuple[str, str], Card] = {}
+
+    def card_in(ident: str, lang: str) -> Card:
+        # Cards are drawn per language only for what a page shows: the lists' few, and the pages
+        # that changed; the Japanese one of every message orders the lists and fills the JSON.
+        key = (ident, lang)
+        if key not in cache:
+            e = entries[ident]
+            cache[key] = card(
+                e, view[ident], names[lang], newest[e.alert.event_key], lang, cancelled=cancelled.get(ident)
+            )
+        return cache[key]
+
+    cards = {ident: card_in(ident, JA) for ident in entries}
     full = previous is None or previous.design != DESIGN
     out = Release()
 
     for ident, e in entries.items():
         c = cards[ident]
-        stem = f"alerts/{c.slug}"
         same = (
             not full
             and previous is not None
             and previous.views.get(ident) == signature(view[ident], newest[e.alert.event_key])
         )
-        page = partial(_page, "alert.html", site, "../", c=c, district=None, page="alert")
+        for lang in PAGE_LANGUAGES:
+            rel = f"alerts/{c.slug}.html"
+            page = partial(_alert_page, site, lang, rel, card_in, ident)
+            if same:
+                out.reusable[prefix(lang) + rel] = page
+            else:
+                out.fresh[prefix(lang) + rel] = page()
+        stem = f"alerts/{c.slug}"
         data = partial(_detail_json, c, e, site)
         if same:
-            out.reusable[f"{stem}.html"] = page
             out.reusable[f"{stem}.json"] = data
         else:
-            out.fresh[f"{stem}.html"] = page()
             out.fresh[f"{stem}.json"] = data()
         cap = partial(published_cap, e.alert, entries, site)
         # A message's CAP never changes: link it whenever the previous release has it.
@@ -173,20 +229,32 @@ def build(state: SiteState, site: Site, view: Mapping[str, View], previous: Site
     current = [c for c in ranked if c.view in CURRENT_VIEWS]
     recent = sorted(cards.values(), key=lambda c: (entries[c.id].alert.sent, c.id), reverse=True)
 
-    out.fresh["index.html"] = _page(
-        "index.html",
-        site,
-        "",
-        current=current,
-        history=recent[:HISTORY_ON_INDEX],
-        district=None,
-        page="index",
-    )
+    for lang in PAGE_LANGUAGES:
+        mine_now = [card_in(c.id, lang) for c in current]
+        out.fresh[prefix(lang) + "index.html"] = _lang_page(
+            "index.html",
+            site,
+            lang,
+            "index.html",
+            current=mine_now,
+            history=[card_in(c.id, lang) for c in recent[:HISTORY_ON_INDEX]],
+            district=None,
+            page="index",
+        )
+        for d_id, _ in site.districts:
+            rel = f"districts/{d_id}.html"
+            out.fresh[prefix(lang) + rel] = _lang_page(
+                "index.html",
+                site,
+                lang,
+                rel,
+                current=cards_for(mine_now, d_id),
+                history=[],
+                district=(d_id, names[lang][d_id]),
+                page="district",
+            )
     for d_id, d_name in site.districts:
         mine = cards_for(current, d_id)
-        out.fresh[f"districts/{d_id}.html"] = _page(
-            "index.html", site, "../", current=mine, history=[], district=(d_id, d_name), page="district"
-        )
         out.fresh[f"api/districts/{d_id}.json"] = _json(
             _list_json(state, site, mine, district={"id": d_id, "name": d_name})
         )
@@ -256,6 +324,22 @@ def _list_json(
         data["district"] = district
     data["alerts"] = [summary_json(c, site.url) for c in cards]
     return data
+
+
+def _alert_page(site: Site, lang: str, rel: str, card_in: Callable[[str, str], Card], ident: str) -> bytes:
+    return _lang_page("alert.html", site, lang, rel, c=card_in(ident, lang), district=None, page="alert")
+
+
+def _cancelled_by(entries: Mapping[str, Entry]) -> dict[str, Entry]:
+    """For each Cancel, the newest earlier message of its event: what it withdraws."""
+    out: dict[str, Entry] = {}
+    for ident, e in entries.items():
+        if e.alert.msg_type is not MsgType.CANCEL:
+            continue
+        earlier = earlier_of_event(entries, e.alert)
+        if earlier:
+            out[ident] = entries[earlier[-1].identifier]
+    return out
 
 
 def detail_path(identifier: str) -> str:

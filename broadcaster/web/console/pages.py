@@ -16,7 +16,6 @@ from typing import Any
 
 from aiohttp import web
 
-from broadcaster.circulars.wiring import shared_scheduler
 from broadcaster.logging import get_logger
 from broadcaster.model import DISTRICT_CODE, JST, AlertState, MsgType, RawEvent, Status, now
 from broadcaster.model.manual import CONTENT_TYPE, manual_alert_id
@@ -33,7 +32,6 @@ from broadcaster.web.console import quota_flags, text_checks
 from broadcaster.web.console.consistency import open_alarms
 from broadcaster.web.console.names import clock
 from broadcaster.web.console.receivers import silent_receivers
-from broadcaster.web.console.runtime import console_runtime
 from broadcaster.web.endpoints import Endpoints
 from broadcaster.web.keys import CLOSING, CONTEXT, LANG, principal
 from broadcaster.web.pages import client_ip, render
@@ -208,7 +206,7 @@ async def compose_preview(request: web.Request) -> web.StreamResponse:
         original = await ctx.ledger.alert(tenant.id, str(doc["references"][0]))
         if original is not None:
             changes = c.changes(original, alert)
-    rt = console_runtime(ctx)
+    rt = ctx.runtime
     rows = await rt.renderer.lane.run(q.preview_rows, rt, alert, tenant, PREVIEW_LANGUAGES)
     table = await q.decision_table(rt, alert)
     refused_by_quota = await quota_flags.flags(ctx.settings, tenant.id, table, rows)
@@ -316,7 +314,7 @@ async def compose_schedule(request: web.Request) -> web.StreamResponse:
     who = _me(request)
     form = await request.post()
     doc = _verified_doc(form, who, tenant)
-    service = shared_scheduler(console_runtime(ctx))
+    service = ctx.runtime.scheduler
     cron = str(form.get("cron", "")).strip()
     try:
         if cron:
@@ -354,7 +352,7 @@ async def schedules(request: web.Request) -> web.StreamResponse:
     ctx = request.app[CONTEXT]
     tenant = _tenant(request)
     who = _me(request)
-    jobs = await scheduled_sends.tenant_jobs(shared_scheduler(console_runtime(ctx)), tenant.id)
+    jobs = await scheduled_sends.tenant_jobs(ctx.runtime.scheduler, tenant.id)
     return render(
         request,
         "console/schedules.html",
@@ -378,7 +376,7 @@ async def schedule_delete(request: web.Request) -> web.StreamResponse:
     tenant = _tenant(request)
     who = _me(request)
     job = request.match_info["job"]
-    service = shared_scheduler(console_runtime(ctx))
+    service = ctx.runtime.scheduler
     if not any(j["id"] == job for j in await scheduled_sends.tenant_jobs(service, tenant.id)):
         raise web.HTTPNotFound(text="no such scheduled send")  # another town's job is not ours to touch
     try:

@@ -41,7 +41,9 @@
         // The time the server saw the change, as the town's clock shows it (the stream's times
         // are ISO 8601 with the zone, +09:00).
         var hhmm = typeof at === "string" ? at.slice(11, 16) : "";
-        live.textContent = "この情報は更新されました" + (hhmm ? "（" + hhmm + "）" : "") + "。最新の内容を表示しています。";
+        // The words are the page's own language's (the site's word table), with the time in them.
+        var said = live.getAttribute("data-said") || "";
+        live.textContent = said.replace("{time}", hhmm);
       })
       .catch(function () { /* offline for a moment: the next event tries again */ })
       .finally(function () {
