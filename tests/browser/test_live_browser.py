@@ -22,8 +22,6 @@ from broadcaster.circulars import store as cs
 from broadcaster.circulars.board import CircularBoard
 from broadcaster.circulars.service import Circulars
 from broadcaster.model import MsgType
-from broadcaster.pipeline.adapters import AdapterPool
-from broadcaster.scheduler import SchedulerService
 from broadcaster.store.audiences import Audiences
 from broadcaster.web.keys import CONTEXT
 from tests.browser.guards import Guard
@@ -50,16 +48,10 @@ async def _still_marked(page: Page) -> bool:
 @pytest.fixture
 async def leader(tmp_path: Path) -> AsyncIterator[tuple[WebEnv, Circulars]]:
     async with web_env(tmp_path, circulars={"link_key": LINK_KEY}) as e:
-        pool = AdapterPool(e.settings)
-        scheduler = SchedulerService(e.ledger.db)
-        svc = Circulars(e.settings, e.ledger, e.bus, pool, scheduler)
-        e.app[CONTEXT].circulars = svc
+        # The process's own circulars (broadcaster/app.py), which the leader's pages read.
+        svc = e.app[CONTEXT].runtime.circulars
         await add_people(Audiences(e.ledger.db))
-        try:
-            yield e, svc
-        finally:
-            await pool.close()
-            await scheduler.stop()
+        yield e, svc
 
 
 async def _leader_link(svc: Circulars, alert_id: str) -> str:
@@ -163,7 +155,8 @@ async def test_a_cancel_shows_on_the_open_alert_page_and_the_index_and_not_in_an
 ) -> None:
     e, _, anamizu = sites
     guard = Guard()
-    context = await guard.watch(await browser.new_context(**PHONE))  # type: ignore[arg-type]
+    # A Japanese reader: the message's link lands in the browser's language.
+    context = await guard.watch(await browser.new_context(locale="ja-JP", **PHONE))  # type: ignore[arg-type]
     page = await context.new_page()
     await page.goto(f"{e.base}/alerts/anamizu/evac-1")
     await expect(page.locator(".state-box")).not_to_contain_text("取り消されました")
