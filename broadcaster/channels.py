@@ -295,6 +295,19 @@ class MediumReading(Protocol):
 
 
 @runtime_checkable
+class Warming(Protocol):
+    """An adapter that can open its provider connections before the first send (optional).
+
+    The channel worker calls `warm` when it starts and again on an idle timer, before a kept-alive
+    connection would lapse, so that the first alert after a restart or a quiet week does not pay
+    for TCP, TLS and a login on the way out (docs/benchmarks.md, *Cold path*). It sends nothing
+    anyone sees; it may raise, and the worker only logs it: a provider that is down at warm-up
+    is met again, with the usual retries, by the send itself."""
+
+    async def warm(self) -> None: ...
+
+
+@runtime_checkable
 class ChannelAdapter(Protocol):
     name: ClassVar[str]
     addressing: ClassVar[Addressing]

@@ -161,6 +161,12 @@ class PipelineSettings(_Section):
         default_factory=lambda: {"flash": 60.0, "high": 300.0, "normal": 900.0, "low": 3600.0}
     )
     retry_tiers_s: list[float] = Field(default_factory=lambda: [1.0, 5.0, 30.0, 120.0, 600.0])
+    # Channel workers open their providers' connections at start and again after this long
+    # without a send (broadcaster.channels.Warming): under aiohttp's 15 s client keep-alive and
+    # most providers' own, so the first alert after a quiet week finds them open. 0: at start only.
+    warm_interval_s: float = Field(default=10.0, ge=0)
+    # How long one adapter's warm-up may take; it never holds a send or the start-up.
+    warm_timeout_s: float = Field(default=10.0, gt=0)
 
 
 class GuardSettings(_Section):

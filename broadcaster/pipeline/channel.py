@@ -9,6 +9,8 @@ otherwise write the attempt, send with a time limit, write the result, and publi
 from __future__ import annotations
 
 import asyncio
+import contextlib
+import time
 from collections.abc import Awaitable, Callable, Collection, Mapping, Sequence
 from datetime import datetime
 from typing import TypeVar
@@ -18,7 +20,7 @@ from pydantic import ValidationError
 
 from broadcaster.bus import Ack, Bus, DeadLetter, Outcome, Record, Retry
 from broadcaster.bus.topics import backoff
-from broadcaster.channels import ChannelProfile, Delivery, RecipientOutcome, SendResult
+from broadcaster.channels import ChannelProfile, Delivery, RecipientOutcome, SendResult, Warming
 from broadcaster.errors import PermanentError, TransientError
 from broadcaster.logging import get_logger
 from broadcaster.metrics import METRICS
@@ -97,6 +99,53 @@ class ChannelStage:
         self.settings = settings
         self.tenant_names = tenant_names
         self.tiers = settings.pipeline.retry_tiers_s
+        # When the adapters last talked to their providers (a send or a warm-up): the idle timer
+        # warms them again once this is older than pipeline.warm_interval_s.
+        self.last_active = time.monotonic()
+        # Set once the first warm-up is over, whatever became of it (Pipeline.ready waits for it).
+        self.warmed = asyncio.Event()
+
+    async def warm(self) -> int:
+        """Open every live adapter's provider connections (broadcaster.channels.Warming), each
+        town's at once, each bounded by pipeline.warm_timeout_s. A failure is logged and nothing
+        more: the send meets the provider again with its own retries. Returns how many warmed."""
+        limit = self.settings.pipeline.warm_timeout_s
+
+        async def one(tenant: str) -> bool:
+            try:
+                if not self.adapters.mode(tenant, self.channel).live:
+                    return False
+                adapter = self.adapters.get(tenant, self.channel)
+                if not isinstance(adapter, Warming):
+                    return False
+                await asyncio.wait_for(adapter.warm(), timeout=limit)
+                return True
+            except Exception as e:  # a provider down, a setting wrong: the send will say so
+                log.warning("channel_warm_failed", tenant=tenant, channel=self.channel, error=f"{type(e).__name__}: {e}"[:300])
+                return False
+
+        self.last_active = time.monotonic()
+        done = await asyncio.gather(*(one(t) for t in self.tenant_names))
+        return sum(done)
+
+    async def keep_warm(self, stop: asyncio.Event) -> None:
+        """Warm at start, then again whenever no send for pipeline.warm_interval_s (0: never
+        again), until `stop`. Runs beside the consumer, never in its way."""
+        try:
+            warmed = await self.warm()
+        finally:
+            self.warmed.set()
+        log.info("channel_warmed", channel=self.channel, adapters=warmed)
+        interval = self.settings.pipeline.warm_interval_s
+        if interval <= 0:
+            return
+        while not stop.is_set():
+            due = self.last_active + interval - time.monotonic()
+            if due > 0:
+                with contextlib.suppress(TimeoutError):
+                    await asyncio.wait_for(stop.wait(), timeout=due)
+                continue
+            await self.warm()
 
     async def handle(self, record: Record) -> Outcome:
         try:
@@ -150,6 +199,7 @@ class ChannelStage:
         delivery = Delivery(dispatch=d, alert=alert, texts=texts, attempt=attempt)
         try:
             adapter = self.adapters.get(d.tenant, self.channel)
+            self.last_active = time.monotonic()
             result: SendResult = await asyncio.wait_for(adapter.send(delivery), timeout=cfg.timeout_s)
         except (TransientError, TimeoutError) as e:
             retry_after = getattr(e, "retry_after", None)

@@ -14,8 +14,10 @@ from collections.abc import Sequence
 from dataclasses import dataclass, field
 from typing import TYPE_CHECKING
 
-from broadcaster.bus import Consumer
+from broadcaster.bus import Consumer, Handler
+from broadcaster.bus.topics import dispatch_topic
 from broadcaster.logging import get_logger
+from broadcaster.pipeline.channel import ChannelStage
 from broadcaster.pipeline.feeds import FeedStage
 from broadcaster.pipeline.guard import ConsistencyGuard
 from broadcaster.pipeline.redrive import Redriver
@@ -33,6 +35,8 @@ if TYPE_CHECKING:
     from broadcaster.metrics import GaugeRefresher
 
 log = get_logger(__name__)
+# How long `ready` waits for the channels' first warm-up (a healthy provider answers in far less).
+WARM_READY_S = 2.0
 
 
 @dataclass
@@ -47,6 +51,9 @@ class Pipeline:
     _scheduler: SchedulerStage | None = None
     _rules_stop: asyncio.Event | None = None
     _guard: ConsistencyGuard | None = None
+    # Channel workers, for their adapters' warm-up (beside the consumers, never in their way).
+    _channels: list[ChannelStage] = field(default_factory=list)
+    _warm_stop: asyncio.Event = field(default_factory=asyncio.Event)
     _tasks: list[asyncio.Task[None]] = field(default_factory=list)
 
     async def start(self) -> None:
@@ -78,7 +85,19 @@ class Pipeline:
                 self._feeds.append(feed)
                 self._tasks.append(asyncio.create_task(feed.run(), name=f"stage:{stage}"))
                 continue
-            group, topics, handle = rt.handler(stage)
+            handle: Handler
+            if stage.startswith("channel:"):
+                channel_stage = rt.channel_stage(stage.split(":", 1)[1])
+                self._channels.append(channel_stage)
+                group, topics, handle = channel_stage.group, [dispatch_topic(channel_stage.channel)], channel_stage.handle
+                # Providers' connections opened now and kept open while idle, so that the first
+                # alert after a restart or a quiet week does not open them (docs/benchmarks.md,
+                # *Cold path*). A task of its own: a provider that is down never holds the start.
+                self._tasks.append(
+                    asyncio.create_task(channel_stage.keep_warm(self._warm_stop), name=f"warm:{stage}")
+                )
+            else:
+                group, topics, handle = rt.handler(stage)
             consumer = rt.bus.consumer(group, topics, retry_tiers=tiers)
             self._consumers.append(consumer)
             self._tasks.append(asyncio.create_task(consumer.run(handle), name=f"stage:{stage}"))
@@ -118,6 +137,15 @@ class Pipeline:
     async def ready(self, within: float = 120.0) -> None:
         """Until every consumer holds its partitions (Kafka groups take seconds to form)."""
         await asyncio.wait_for(asyncio.gather(*(c.ready() for c in self._consumers)), within)
+        if self._channels:
+            # And the first warm-up, briefly: a provider that is down must not hold the start, and
+            # a warm-up not over is not a pipeline that is not ready (the sends open what it did
+            # not; it goes on beside them).
+            limit = min(self.runtime.settings.pipeline.warm_timeout_s, WARM_READY_S)
+            try:
+                await asyncio.wait_for(asyncio.gather(*(c.warmed.wait() for c in self._channels)), limit)
+            except TimeoutError:
+                log.warning("channel_warm_slow", within_s=limit)
         log.info("pipeline_ready", stages=list(self.stages))
 
     async def wait(self) -> None:
@@ -130,6 +158,7 @@ class Pipeline:
                 raise t.exception()  # type: ignore[misc]
 
     async def stop(self) -> None:
+        self._warm_stop.set()
         for c in self._consumers:
             await c.stop()
         if self._redriver is not None:

@@ -113,6 +113,9 @@ STRINGS: dict[str, dict[str, str]] = {
     },
     "human_written": {"ja": "職員が書いた翻訳", "en": "Written by an officer"},
     "summary": {"ja": "要点", "en": "Summary"},
+    # A table's scrolling box inside a section named by the same heading: its own name, since two
+    # regions of one name are one landmark too many for a screen reader.
+    "table_of": {"ja": "{}の表", "en": "Table: {}"},
     "whole_town": {"ja": "町内全域", "en": "the whole town"},
     "needs_second_officer": {"ja": "2人目の職員の承認後に送信", "en": "Sent after a second officer approves"},
     "no_approval": {"ja": "承認不要（すぐ送信）", "en": "No approval (sent at once)"},

@@ -76,7 +76,7 @@ async def test_an_operator_sees_each_carriers_text_and_confirms_it_was_sent(env:
         async with s.get(f"{env.base}/t/anamizu/area-mail") as r:
             page = await r.text()
         assert page.count('class="primary confirm-sent"') == 1
-        assert "tanaka" in page.split("送信済み")[1]
+        assert "tanaka" in page.split('class="handoff-done"')[1]
     rows = {r.key: r for r in await handoffs.listed(env.ledger.db, "anamizu")}
     assert rows[keys[0]].confirmed_by is not None and "tanaka" in rows[keys[0]].confirmed_by
     assert not rows[keys[1]].confirmed

@@ -179,3 +179,40 @@ async def test_the_heading_is_the_event_in_the_readers_language(site: SiteFixtur
 def test_times_carry_their_zone_outside_japanese() -> None:
     assert jst_text(T0, "en") == "2025-07-10 02:40 JST"
     assert jst_text(T0, "ja") == "2025年7月10日 2時40分"
+
+
+async def test_marks_the_renderer_writes_are_not_said_twice(site: SiteFixture) -> None:
+    drill = alert("drill-1", status=Status.EXERCISE, event="大津波警報", kind="tsunami")
+    texts = {
+        "ja": ("【訓練】【穴水町】大津波警報", "【訓練】【穴水町】大津波警報"),
+        "en": ("【訓練】[DRILL] [Anamizu Town] Major Tsunami Warning", "[DRILL] Major Tsunami Warning"),
+        "vi": ("【訓練】[DIỄN TẬP] [Thị trấn Anamizu] Cảnh báo sóng thần lớn", "[DIỄN TẬP] Cảnh báo"),
+    }
+    await site.adapter().send(multilingual_delivery(drill, texts))
+    for rel, badge, title in (
+        ("en/index.html", "Drill", "[Anamizu Town] Major Tsunami Warning"),
+        ("vi/index.html", "Diễn tập", "[Thị trấn Anamizu] Cảnh báo sóng thần lớn"),
+        ("index.html", "訓練", "【穴水町】大津波警報"),
+    ):
+        card = page(site, rel).xpath("//ul[@class='cards']//h3")[0]
+        assert " ".join(card.text_content().split()) == f"{badge} {title}", rel
+    evac = alert("evac-1")
+    await site.adapter().send(multilingual_delivery(evac, EVAC_TEXTS))
+    cancel = follow_up(evac, "evac-1-c", MsgType.CANCEL)
+    cancel_texts = {
+        "ja": ("【穴水町】取消：避難指示", "先ほどの避難指示は取り消されました。"),
+        "en": ("[Anamizu Town] Cancelled: Evacuation order", "The earlier message has been cancelled."),
+    }
+    await site.adapter().send(multilingual_delivery(cancel, cancel_texts))
+    assert page(site, "en/alerts/evac-1-c.html").xpath("string(//h1)") == cancel_texts["en"][0]
+    assert page(site, "alerts/evac-1-c.html").xpath("string(//h1)") == cancel_texts["ja"][0]
+
+
+async def test_the_json_the_app_reads_links_each_languages_page(site: SiteFixture) -> None:
+    await site.adapter().send(multilingual_delivery(alert("evac-1"), EVAC_TEXTS))
+    item = site.json("api/alerts.json")["alerts"][0]
+    assert item["url"] == f"{site.url}alerts/evac-1.html"
+    assert item["pages"]["vi"] == f"{site.url}vi/alerts/evac-1.html"
+    assert set(item["pages"]) == set(PAGE_LANGUAGES) - {"ja"}
+    for url in item["pages"].values():
+        assert (site.current / url.removeprefix(site.url)).is_file()

@@ -10,10 +10,12 @@ other 4xx refuse that one subscription. It never touches the bus or the database
 
 from __future__ import annotations
 
+import asyncio
 import base64
 import binascii
 import json
 from collections.abc import Mapping
+from pathlib import Path
 from typing import Any, ClassVar, Self
 
 import aiohttp
@@ -23,6 +25,7 @@ from adapters.outbound.app_push import encrypt, payload, pool
 from adapters.outbound.app_push.subscription import HostPolicy, Subscription, parse_all, parse_subscription
 from adapters.outbound.app_push.vapid import VapidSigner, load_private_key, public_key_b64
 from adapters.outbound.fanout import Answer, Memory, Outcome, fan_out, retry_after
+from adapters.outbound.keepalive import open_connection
 from broadcaster.channels import AdapterEnv, Addressing, Delivery, SendResult
 from broadcaster.errors import ConfigError, PermanentError
 from broadcaster.logging import get_logger, hash_id
@@ -88,8 +91,18 @@ class WebPushAdapter:
     max_recipients_per_request: ClassVar[int | None] = 1000
     required_credentials: ClassVar[tuple[str, ...]] = ("vapid_private_key",)
 
-    def __init__(self, settings: WebPushSettings, *, session: aiohttp.ClientSession | None = None) -> None:
+    def __init__(
+        self,
+        settings: WebPushSettings,
+        *,
+        session: aiohttp.ClientSession | None = None,
+        origins_file: Path | None = None,
+    ) -> None:
         self.settings = settings
+        # The push services this town's subscribers use, kept so that the warm-up after a restart
+        # knows where to connect (origins only: nothing of any subscriber).
+        self.origins_file = origins_file
+        self._origins: set[str] = set(_read_origins(origins_file))
         self.signer = VapidSigner(
             load_private_key(settings.vapid_private_key.get_secret_value()), settings.subject
         )
@@ -145,7 +158,9 @@ class WebPushAdapter:
         if opts:
             raise ConfigError(f"channel {channel}: unknown options {', '.join(sorted(opts))}")
         try:
-            return cls(WebPushSettings(**fields))
+            return cls(
+                WebPushSettings(**fields), origins_file=env.var_dir / "app_push" / channel / f"{env.tenant}.origins.json"
+            )
         except ValidationError as e:
             raise ConfigError(f"channel {channel} (tenant {env.tenant}): {e}") from e
 
@@ -205,6 +220,32 @@ class WebPushAdapter:
         )
         return result
 
+    async def warm(self) -> None:
+        """Open a connection to each push service this town's subscribers used, and sign its VAPID
+        token, before the first message (broadcaster.channels.Warming)."""
+        origins = sorted(self._origins)
+        timeout = min(self.settings.timeout, 5.0)
+        for origin in origins:
+            self.signer.header(origin)
+        results = await asyncio.gather(
+            *(open_connection(self._client(), origin, within=timeout) for origin in origins), return_exceptions=True
+        )
+        failed = [f"{o}: {type(r).__name__}: {r}" for o, r in zip(origins, results, strict=True) if isinstance(r, BaseException)]
+        if failed:
+            raise ConnectionError("; ".join(failed))
+
+    def _seen(self, origin: str) -> None:
+        if origin in self._origins:
+            return
+        self._origins.add(origin)
+        if self.origins_file is None:
+            return
+        try:
+            self.origins_file.parent.mkdir(parents=True, exist_ok=True)
+            self.origins_file.write_text(json.dumps(sorted(self._origins)), encoding="utf-8")
+        except OSError as e:  # only the next restart's warm-up needs it
+            log.warning("push_origins_not_kept", error=str(e)[:200])
+
     async def _encrypted(
         self, delivery: Delivery, subs: Mapping[str, Subscription], data: bytes
     ) -> dict[str, bytes | None]:
@@ -222,6 +263,7 @@ class WebPushAdapter:
         self, sub: Subscription, data: bytes, headers: dict[str, str], ttl: int, ready: bytes | None = b""
     ) -> Answer:
         """`ready`: the body encrypted by the pool, None if it could not be, b"" to encrypt here."""
+        self._seen(sub.origin)
         try:
             auth = self.signer.header(sub.origin)
         except ConfigError as e:
@@ -286,6 +328,16 @@ async def _reason(resp: aiohttp.ClientResponse) -> str:
     except (ValueError, aiohttp.ClientError):
         return ""
     return str(data.get("reason", "")) if isinstance(data, dict) else ""
+
+
+def _read_origins(path: Path | None) -> list[str]:
+    if path is None:
+        return []
+    try:
+        data = json.loads(path.read_text(encoding="utf-8"))
+    except (OSError, ValueError):
+        return []
+    return [str(o) for o in data if isinstance(o, str) and o.startswith(("https://", "http://"))] if isinstance(data, list) else []
 
 
 def _b64(text: str) -> bytes:

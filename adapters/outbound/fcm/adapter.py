@@ -29,6 +29,7 @@ from pydantic import BaseModel, ConfigDict, Field, ValidationError
 from adapters.outbound.app_push import payload
 from adapters.outbound.fanout import Answer, Memory, Outcome, fan_out, retry_after
 from adapters.outbound.fcm.oauth import ServiceAccount, TokenSource
+from adapters.outbound.keepalive import open_connection
 from broadcaster.audience import topic_language
 from broadcaster.channels import AdapterEnv, Addressing, Delivery, SendResult
 from broadcaster.errors import ConfigError, PermanentError, TransientError
@@ -168,6 +169,12 @@ class FcmAdapter:
             )
             self._owns_session = True
         return self._session
+
+    async def warm(self) -> None:
+        """Fetch the OAuth token (a request of its own, and an RSA signature) and open the
+        connection to FCM before the first message (broadcaster.channels.Warming)."""
+        await self.tokens.token()
+        await open_connection(self._client(), self.settings.base_url, within=min(self.settings.timeout, 5.0))
 
     async def send(self, delivery: Delivery) -> SendResult:
         alert = delivery.alert

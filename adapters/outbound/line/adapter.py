@@ -30,6 +30,7 @@ import linebot.v3.insight as sdk_insight
 import linebot.v3.messaging as sdk
 from pydantic import BaseModel, ConfigDict, Field, HttpUrl, SecretStr, ValidationError
 
+from adapters.outbound.keepalive import open_connection
 from adapters.outbound.line.messages import LineMessage, plan
 from adapters.outbound.line.pace import Pace
 from broadcaster import safety_links
@@ -248,6 +249,15 @@ class LineAdapter:
             self._client = sdk.AsyncApiClient(config)
             self._client.user_agent = "broadcaster-line"
         return sdk.AsyncMessagingApi(self._client)
+
+    async def warm(self) -> None:
+        """Open the connection to the Messaging API before the first send (broadcaster.channels.Warming)."""
+        self._api()
+        await open_connection(
+            self._client.rest_client.pool_manager,
+            str(self._settings.base_url),
+            within=min(self._settings.timeout, 5.0),
+        )
 
     def _more_url(self, delivery: Delivery) -> str:
         return f"{self._public_url}/alerts/{delivery.dispatch.tenant}/{delivery.alert.identifier}"

@@ -290,6 +290,14 @@ class BlueskyNetwork:
 
         await self._call("delete", remove)
 
+    async def warm(self) -> None:
+        """Log in (or carry on with the saved session) before the first post: that is the first
+        post's slowest part, a request of its own, and it leaves the connection open."""
+        try:
+            await self._session()
+        except AtProtocolError as e:
+            raise _error("login", e) from e
+
     async def close(self) -> None:
         if self._client is not None:
             await self._client.request.close()
@@ -374,6 +382,9 @@ class BlueskyAdapter:
         return await send_thread(
             delivery, self._network, self._posts, delete_on_cancel=self._settings.delete_on_cancel
         )
+
+    async def warm(self) -> None:
+        await self._network.warm()
 
     @property
     def rate(self) -> RateState | None:

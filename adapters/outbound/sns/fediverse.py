@@ -29,6 +29,7 @@ from mastodon import (
 )
 from pydantic import BaseModel, ConfigDict, Field, HttpUrl, SecretStr, ValidationError
 
+from adapters.outbound.keepalive import open_urllib3_connection
 from adapters.outbound.sns.posted import Post, PostLog
 from adapters.outbound.sns.texts import URL, PostText
 from adapters.outbound.sns.thread import Posted, send_thread
@@ -156,6 +157,13 @@ class MastodonNetwork:
             except MastodonError as e:
                 raise self._error(e) from e
 
+    async def warm(self) -> None:
+        """Open the connection to the account's server before the first post (on a worker
+        thread: Mastodon.py's session is a blocking requests one)."""
+        self._client()
+        timeout = min(self._settings.timeout, 5.0)
+        await asyncio.to_thread(open_urllib3_connection, self._http, str(self._settings.base_url), timeout=timeout)
+
     def _error(self, e: MastodonError) -> Exception:
         text = " ".join(str(a) for a in e.args)
         if isinstance(e, MastodonRatelimitError):
@@ -212,6 +220,9 @@ class MastodonAdapter:
         return await send_thread(
             delivery, self._network, self._posts, delete_on_cancel=self._settings.delete_on_cancel
         )
+
+    async def warm(self) -> None:
+        await self._network.warm()
 
     async def close(self) -> None:
         await self._network.close()

@@ -27,6 +27,7 @@ import tweepy
 from pydantic import BaseModel, ConfigDict, Field, SecretStr, ValidationError
 from tweepy.asynchronous import AsyncClient
 
+from adapters.outbound.keepalive import open_connection
 from adapters.outbound.sns.posted import Post, PostLog
 from adapters.outbound.sns.texts import URL, X_MAX_WEIGHT, PostText, x_weight
 from adapters.outbound.sns.thread import Duplicate, Posted, send_thread
@@ -159,6 +160,12 @@ class XNetwork:
         except (TimeoutError, aiohttp.ClientError) as e:
             raise TransientError(f"X unreachable: {type(e).__name__}: {e}") from e
 
+    async def warm(self) -> None:
+        """Open the connection (TCP, TLS) to X's API before the first post."""
+        self._api()
+        assert self._session is not None
+        await open_connection(self._session.session, X_API, within=min(self._settings.timeout, 5.0))
+
     async def close(self) -> None:
         if self._session is not None:
             await self._session.close()
@@ -231,6 +238,9 @@ class XAdapter:
         return await send_thread(
             delivery, self._network, self._posts, delete_on_cancel=self._settings.delete_on_cancel
         )
+
+    async def warm(self) -> None:
+        await self._network.warm()
 
     async def quota_state(self) -> list[QuotaState]:
         """X has no endpoint for the credit balance: what the last post found is what is known."""

@@ -16,6 +16,7 @@ receivers must use to drop the repeat (docs/decisions.md, decision 2).
 
 from __future__ import annotations
 
+import asyncio
 import json
 import time
 from typing import Any, ClassVar, Self
@@ -24,6 +25,7 @@ import aiohttp
 from pydantic import BaseModel, ConfigDict, Field, HttpUrl, SecretStr, ValidationError
 
 from adapters.outbound.fanout import Answer, Memory, Outcome, fan_out, retry_after
+from adapters.outbound.keepalive import open_connection
 from adapters.outbound.webhook import signing
 from broadcaster.channels import AdapterEnv, Addressing, Delivery, SendResult
 from broadcaster.errors import ConfigError
@@ -185,6 +187,19 @@ class WebhookAdapter:
         if status >= 500 or status in _RETRIABLE:
             return Answer(Outcome.RETRY, f"{sub.name}: HTTP {status}", retry_after=wait)
         return Answer(Outcome.REFUSED, f"HTTP {status}")
+
+    async def warm(self) -> None:
+        """Open a connection to every subscriber before the first event (concurrently; one
+        subscriber down fails the warm-up, which is only logged, and leaves the others open)."""
+        timeout = min(self.settings.timeout, 5.0)
+        session = self._client()
+        results = await asyncio.gather(
+            *(open_connection(session, str(s.url), within=timeout) for s in self._by_name.values()),
+            return_exceptions=True,
+        )
+        failed = [f"{name}: {type(r).__name__}: {r}" for name, r in zip(self._by_name, results, strict=True) if isinstance(r, BaseException)]
+        if failed:
+            raise ConnectionError("; ".join(failed))
 
     async def close(self) -> None:
         if self._owns_session and self._session is not None:

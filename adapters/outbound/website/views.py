@@ -13,7 +13,7 @@ from typing import Any
 from urllib.parse import urlsplit
 
 from adapters.outbound.website.state import Entry, PageText, View
-from adapters.outbound.website.words import rows, words
+from adapters.outbound.website.words import PAGE_LANGUAGES, rows, words
 from broadcaster.model import DISTRICT_CODE, JST, KIND, Alert, Info, MsgType, Status
 from broadcaster.render.languages import BY_TAG, EASY_JA, JA, canonical, fallback_chain
 from broadcaster.site_layout import slug
@@ -148,11 +148,20 @@ def _strip_label(title: str, label: str) -> str:
 
 
 def _strip_any_label(title: str, status: Status) -> str:
-    # Each language's text carries the drill mark in its own words (【訓練】, [Drill]).
-    for column in rows().get(f"status_{status.value}", ()):
-        for mark in (f"【{column}】", f"[{column}]"):
-            if title.startswith(mark):
-                return title[len(mark) :].lstrip()
+    # Each language's text carries the drill mark in its own words (【訓練】, [DRILL], （くんれん）,
+    # templates/_phrases), often after the Japanese one; the page shows its own badge instead.
+    marks = [
+        f"{open_}{word}{close}".casefold()
+        for word in rows().get(f"status_{status.value}", ())
+        for open_, close in (("【", "】"), ("[", "]"), ("（", "）"))
+    ]
+    stripped = True
+    while stripped:
+        stripped = False
+        for mark in marks:
+            if title.casefold().startswith(mark):
+                title = title[len(mark) :].lstrip()
+                stripped = True
     return title
 
 
@@ -217,9 +226,8 @@ def card(
     title = _strip_any_label(_strip_label(title or alert.identifier, ja_label), alert.status)
     is_cancel = alert.msg_type is MsgType.CANCEL
     if is_cancel and lang == JA and "取消" not in title:
+        # Other languages' texts say their cancel in their own words (Cancelled:, Hủy bỏ:).
         title = f"取消: {title}"
-    elif is_cancel and lang != JA and w["cancel_heading"] not in title and "取消" not in title:
-        title = f"{w['cancel_heading']}: {title}"
     if is_cancel:
         heading = w["cancel_heading"]
     else:
@@ -309,6 +317,8 @@ def summary_json(c: Card, site_url: str) -> dict[str, Any]:
         "town_wide": c.town_wide,
         "summary": "\n".join(c.message[:6]),
         "url": base + ".html",
+        # The same page in each other language the site writes, for the app to open its reader's.
+        "pages": {lang: f"{site_url}{lang}/alerts/{c.slug}.html" for lang in PAGE_LANGUAGES if lang != JA},
         "json": base + ".json",
         "cap": base + ".xml",
     }

@@ -209,7 +209,7 @@ async def compose_preview(request: web.Request) -> web.StreamResponse:
     rt = ctx.runtime
     rows = await rt.renderer.lane.run(q.preview_rows, rt, alert, tenant, PREVIEW_LANGUAGES)
     table = await q.decision_table(rt, alert)
-    refused_by_quota = await quota_flags.flags(ctx.settings, tenant.id, table, rows)
+    refused_by_quota = await quota_flags.flags(ctx.settings, rt.adapters, tenant.id, table, rows)
     return render(
         request,
         "console/preview.html",
