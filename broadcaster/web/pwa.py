@@ -126,7 +126,8 @@ async def app_page(request: web.Request) -> web.StreamResponse:
         topics=[(topic, pwa_text.topic_name(topic, lang)) for topic in TOPICS],
         answers={value: pwa_text.answer_name(value, label, lang) for value, label in safety.ANSWERS.items()},
         alerts_url=f"/site/{tenant.id}/api/alerts.json",
-        site_url=f"/site/{tenant.id}/",
+        # The site's pages in the reader's language: every language the app speaks has them.
+        site_url=f"/site/{tenant.id}/" + ("" if lang == JA else f"{lang}/"),
     )
     return web.Response(
         text=page,

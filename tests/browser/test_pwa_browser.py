@@ -312,6 +312,10 @@ async def test_an_english_reader_who_chooses_english_gets_the_app_in_english(app
     assert await page.inner_text("#alerts li.alert h3") == "Drill Evacuation order (drill)"
     assert await page.inner_text("#banner") == "Drill: Evacuation order (drill)"
     assert (await page.inner_text("#alerts li.alert .meta")).endswith("· Kawashima")
+    # The alert opens on the town's page in English, and so does the link to the site.
+    href = await page.get_attribute("#alerts li.alert h3 a", "href")
+    assert href is not None and href.endswith("/en/alerts/drill-1.html"), href
+    assert await page.locator("a[href='/site/anamizu/en/']").count() >= 1
     own = await page.evaluate(OWN_TEXT)
     assert not re.search(JAPANESE, own), re.findall(f"{JAPANESE}+", own)
     # Signing up keeps English, and so does the next visit without ?lang=.

@@ -206,3 +206,13 @@ async def test_marks_the_renderer_writes_are_not_said_twice(site: SiteFixture) -
     await site.adapter().send(multilingual_delivery(cancel, cancel_texts))
     assert page(site, "en/alerts/evac-1-c.html").xpath("string(//h1)") == cancel_texts["en"][0]
     assert page(site, "alerts/evac-1-c.html").xpath("string(//h1)") == cancel_texts["ja"][0]
+
+
+async def test_the_json_the_app_reads_links_each_languages_page(site: SiteFixture) -> None:
+    await site.adapter().send(multilingual_delivery(alert("evac-1"), EVAC_TEXTS))
+    item = site.json("api/alerts.json")["alerts"][0]
+    assert item["url"] == f"{site.url}alerts/evac-1.html"
+    assert item["pages"]["vi"] == f"{site.url}vi/alerts/evac-1.html"
+    assert set(item["pages"]) == set(PAGE_LANGUAGES) - {"ja"}
+    for url in item["pages"].values():
+        assert (site.current / url.removeprefix(site.url)).is_file()

@@ -13,7 +13,7 @@ from typing import Any
 from urllib.parse import urlsplit
 
 from adapters.outbound.website.state import Entry, PageText, View
-from adapters.outbound.website.words import rows, words
+from adapters.outbound.website.words import PAGE_LANGUAGES, rows, words
 from broadcaster.model import DISTRICT_CODE, JST, KIND, Alert, Info, MsgType, Status
 from broadcaster.render.languages import BY_TAG, EASY_JA, JA, canonical, fallback_chain
 from broadcaster.site_layout import slug
@@ -317,6 +317,8 @@ def summary_json(c: Card, site_url: str) -> dict[str, Any]:
         "town_wide": c.town_wide,
         "summary": "\n".join(c.message[:6]),
         "url": base + ".html",
+        # The same page in each other language the site writes, for the app to open its reader's.
+        "pages": {lang: f"{site_url}{lang}/alerts/{c.slug}.html" for lang in PAGE_LANGUAGES if lang != JA},
         "json": base + ".json",
         "cap": base + ".xml",
     }

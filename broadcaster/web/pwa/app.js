@@ -46,6 +46,8 @@
   });
   function badge(a) { return a.status === "Test" ? w("test") : a.status === "Exercise" ? w("drill") : a.label; }
   function title(a) { return (a.titles && a.titles[LANG]) || a.title; }
+  // The alert's page in the reader's language, where the site writes one (docs/website.md).
+  function page(a) { return (a.pages && a.pages[LANG]) || a.url; }
   function areas(a) {
     if (LANG.indexOf("ja") === 0) { return a.areas || []; }
     if (a.town_wide || !(a.district_ids || []).length) { return [w("town_wide")]; }
@@ -72,7 +74,7 @@
       var top = list[0];
       banner.className = "banner" + (top.drill ? " drill" : "");
       var link = el("a", "", (top.drill ? (JA ? "【" + badge(top) + "】" : badge(top) + ": ") : w("current")) + title(top));
-      link.href = top.url;
+      link.href = page(top);
       banner.appendChild(link);
       banner.hidden = false;
       var ul = el("ul", "alerts");
@@ -82,7 +84,7 @@
         var h = el("h3");
         if (a.drill) { h.appendChild(el("span", "badge", badge(a))); h.appendChild(document.createTextNode(" ")); }
         var link = el("a", "", title(a));
-        link.href = a.url;
+        link.href = page(a);
         h.appendChild(link);
         li.appendChild(h);
         li.appendChild(el("p", "meta", w("sent") + when(a.sent) + (areas(a).length ? (JA ? " ・ " : " · ") + areas(a).join(JA ? "、" : ", ") : "")));
