@@ -20,7 +20,7 @@ from typing import Any
 import sqlalchemy as sa
 
 from broadcaster.app import open_runtime, serving
-from broadcaster.bus import open_bus
+from broadcaster.bus import Bus, open_bus
 from broadcaster.drill.report import AlertOutcome, DrillReport, Sent, StepReport
 from broadcaster.drill.sandbox import SandboxPool, exercise, sandbox_settings, stages
 from broadcaster.drill.scenario import Scenario, Step
@@ -195,7 +195,7 @@ class DrillRun:
             await bus.close()
 
     async def _steps(
-        self, bus: Any, ledger: Ledger, on_step: Callable[[int, Step], None] | None
+        self, bus: Bus, ledger: Ledger, on_step: Callable[[int, Step], None] | None
     ) -> DrillReport:
         started = now()
         t0 = time.monotonic()
@@ -237,7 +237,7 @@ class DrillRun:
         report.save(self.reports_dir)
         return report
 
-    async def _approve(self, bus: Any, ledger: Ledger, raw_id: str, delay: float) -> None:
+    async def _approve(self, bus: Bus, ledger: Ledger, raw_id: str, delay: float) -> None:
         await asyncio.sleep(delay)
         deadline = time.monotonic() + SETTLE_S
         while time.monotonic() < deadline:

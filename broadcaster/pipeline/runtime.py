@@ -10,7 +10,6 @@ from __future__ import annotations
 
 from collections.abc import Mapping
 from dataclasses import dataclass
-from typing import Any
 
 from broadcaster import registry
 from broadcaster.bus import Bus, Handler, TopicSpec
@@ -102,12 +101,12 @@ class Runtime:
     def handler(self, stage: str) -> tuple[str, list[str], Handler]:
         """(group, topics, handler) of a consuming stage."""
         if stage == "normalize":
-            s: Any = NormalizeStage(
+            normalize = NormalizeStage(
                 self.bus, self.ledger, self.parsers, self.directory, self.settings.pipeline.retry_tiers_s
             )
-            return s.group, [INGEST_RAW], s.handle
+            return normalize.group, [INGEST_RAW], normalize.handle
         if stage == "route":
-            s = RouteStage(
+            route = RouteStage(
                 self.bus,
                 self.ledger,
                 self.audiences,
@@ -118,13 +117,13 @@ class Runtime:
                 self.settings.pipeline.retry_tiers_s,
                 cancel_texts=lambda tenant: tenant_cancel_texts(self.settings.templates_dir, tenant),
             )
-            return s.group, [ALERTS], s.handle
+            return route.group, [ALERTS], route.handle
         if stage == "ledger":
-            s = LedgerStage(self.bus, self.ledger)
-            return s.group, [RECEIPTS], s.handle
+            rollup = LedgerStage(self.bus, self.ledger)
+            return rollup.group, [RECEIPTS], rollup.handle
         if stage.startswith("channel:"):
-            s = self.channel_stage(stage.split(":", 1)[1])
-            return s.group, [dispatch_topic(s.channel)], s.handle
+            worker = self.channel_stage(stage.split(":", 1)[1])
+            return worker.group, [dispatch_topic(worker.channel)], worker.handle
         raise ConfigError(f"unknown stage {stage!r}; stages: {', '.join(stage_names(self.settings))}")
 
     def channel_stage(self, channel: str) -> ChannelStage:
@@ -133,7 +132,7 @@ class Runtime:
             raise ConfigError(f"channel {channel!r} is not enabled; enabled: {', '.join(self.profiles)}")
         names = {t.id: t.name for t in self.settings.tenants.values()}
         adapters = self.channel_pools.get(channel, self.adapters)
-        s = ChannelStage(
+        return ChannelStage(
             channel,
             self.bus,
             self.ledger,
@@ -144,4 +143,3 @@ class Runtime:
             names,
             personal_channels({c: p.addressing for c, p in self.profiles.items()}),
         )
-        return s

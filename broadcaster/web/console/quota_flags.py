@@ -17,8 +17,13 @@ from broadcaster.settings import Settings
 log = get_logger(__name__)
 
 
-async def flags(settings: Settings, tenant: str, table: Table, rows: Sequence[PreviewRow]) -> dict[str, list[str]]:
-    """channel → why a quota would refuse this send (empty when none would)."""
+async def flags(
+    settings: Settings, pool: AdapterPool, tenant: str, table: Table, rows: Sequence[PreviewRow]
+) -> dict[str, list[str]]:
+    """channel → why a quota would refuse this send (empty when none would).
+
+    `pool` is the process's (broadcaster/app.py), which closes it: the same clients as the
+    channel workers, not a pool made for each preview."""
     people: dict[str, int] = {}
     for r in table.rows:
         people[r.channel] = people.get(r.channel, 0) + (r.people or 0)
@@ -27,7 +32,6 @@ async def flags(settings: Settings, tenant: str, table: Table, rows: Sequence[Pr
     for p in rows:
         if p.language == "ja":
             posts.setdefault(p.channel, []).extend(p.parts)
-    pool = AdapterPool(settings)
     needs: dict[tuple[str, str], dict[str, float]] = {}
     try:
         for channel in people:
@@ -46,6 +50,4 @@ async def flags(settings: Settings, tenant: str, table: Table, rows: Sequence[Pr
     except Exception as e:  # the flags are a help; the preview shows without them
         log.warning("quota_flags_unavailable", tenant=tenant, error=str(e))
         return {}
-    finally:
-        await pool.close()
     return {channel: why for (_, channel), why in quota.warnings(found, needs).items()}

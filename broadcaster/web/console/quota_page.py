@@ -16,9 +16,11 @@ quota_pages = Endpoints()
 
 @quota_pages.route("GET", "/t/{tenant}/quotas", role=Role.VIEWER, kind="page", summary="A town's provider quotas")
 async def quotas(request: web.Request) -> web.StreamResponse:
-    settings = request.app[CONTEXT].settings
-    tenant = settings.tenants.get(request.match_info["tenant"])
+    ctx = request.app[CONTEXT]
+    tenant = ctx.settings.tenants.get(request.match_info["tenant"])
     if tenant is None:
         raise web.HTTPNotFound(text="no such town")
-    found = await quota.collect(settings, tenant=tenant.id)
+    # Asked through the process's adapters (its LINE, X and Bluesky clients), not a pool made
+    # and torn down for each view.
+    found = await quota.collect(ctx.settings, tenant=tenant.id, pool=ctx.runtime.adapters)
     return render(request, "console/quotas.html", tenant=tenant, quotas=found)
