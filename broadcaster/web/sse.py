@@ -1,5 +1,5 @@
-"""Server-sent events for the pages residents and district leaders keep open (docs/web.md, *Live
-pages*): the town's site and a leader's circular.
+"""Server-sent events for the pages residents and district leaders keep open: the town's site
+(docs/website.md, *Live pages*) and a leader's circular (docs/circulars.md).
 
 One rule for every such stream: the handler names a *probe*, a cheap function that says what the
 reader's page shows right now (the site's release, the circular's state); when its answer changes,
@@ -45,7 +45,14 @@ async def stream(
     """Send ``change`` whenever ``probe()`` answers something new; ``gone`` (and end) when it
     answers None (the page no longer exists for this reader)."""
     global _open
-    headers = {"Content-Type": "text/event-stream", "Cache-Control": "no-store", "X-Accel-Buffering": "no"}
+    # Sent at prepare(), before the security middleware sees the response: what it would add
+    # and matters for a stream is set here.
+    headers = {
+        "Content-Type": "text/event-stream",
+        "Cache-Control": "no-store",
+        "X-Accel-Buffering": "no",  # a reverse proxy passes each event on at once
+        "X-Content-Type-Options": "nosniff",
+    }
     if cors:
         # Public data only (a release number and a time): a town whose CMS serves the site may open
         # the stream from its own origin.
