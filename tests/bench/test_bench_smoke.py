@@ -109,3 +109,20 @@ def test_prefecture_fan_out_reaches_every_town_once_and_is_judged(tmp_path: Path
     assert result["projection"]["webpush"]["projected"] is True
     statuses = {f["figure"]: f["status"] for f in doc["figures"]}
     assert statuses["web push encryption: subscriptions per CPU second, each worker process"] in ("met", "missed")
+
+
+def test_noto_night_burst_reaches_every_town_exactly_once(tmp_path: Path) -> None:
+    doc = run_bench(tmp_path, "burst")
+    result = doc["results"]["burst"]
+    if "skipped" in result:
+        return  # the JMA sample corpus is not beside this checkout
+    for phase in ("one_at_a_time", "burst"):
+        p = result[phase]
+        assert p["exactly_once"] == {"ok": True, "differences": []}
+        assert p["latency_ms"]["n"] > 0 and set(p["accepted_attempts_per_dispatch"]) == {"1"}
+        # Every town of the tiny run got something on every live medium the fakes answer for.
+        assert set(p["fakes_saw"]["webhook"]) == {"wajima", "suzu", "noto", "anamizu"}
+    assert result["same_decisions"] and result["everyone_exactly_once"]
+    figure = {f["figure"]: f for f in doc["figures"]}["Noto-night burst: everyone exactly once"]
+    assert figure["status"] == "met"
+    assert "A Noto night" in (tmp_path / "report.md").read_text(encoding="utf-8")

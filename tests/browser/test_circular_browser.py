@@ -15,8 +15,6 @@ from broadcaster.circulars import store as cs
 from broadcaster.circulars.board import CircularBoard
 from broadcaster.circulars.chain import Chain
 from broadcaster.circulars.service import Circulars
-from broadcaster.pipeline.adapters import AdapterPool
-from broadcaster.scheduler import SchedulerService
 from broadcaster.store.audiences import Audiences
 from broadcaster.web.keys import CONTEXT
 from tests.circular_helpers import LINK_KEY, add_people
@@ -33,10 +31,8 @@ PHONE = {"viewport": {"width": 360, "height": 740}, "device_scale_factor": 2, "i
 @pytest.fixture
 async def served(tmp_path: Path) -> AsyncIterator[tuple[WebEnv, Circulars, dict[str, str]]]:
     async with web_env(tmp_path, circulars={"link_key": LINK_KEY}) as e:
-        pool = AdapterPool(e.settings)
-        scheduler = SchedulerService(e.ledger.db)
-        svc = Circulars(e.settings, e.ledger, e.bus, pool, scheduler)
-        e.app[CONTEXT].circulars = svc
+        # The process's own circulars (broadcaster/app.py): the web context is frozen.
+        svc = e.app[CONTEXT].runtime.circulars
         await add_people(Audiences(e.ledger.db))
         alert = evacuation()
         await e.ledger.record_alert(alert)
@@ -48,11 +44,7 @@ async def served(tmp_path: Path) -> AsyncIterator[tuple[WebEnv, Circulars, dict[
         for c in await cs.circulars_of(e.ledger.db, "anamizu"):
             (d,) = await cs.deliveries(e.ledger.db, c.id)
             links[c.origin] = svc.link(d.id, d.link_version)
-        try:
-            yield e, svc, links
-        finally:
-            await pool.close()
-            await scheduler.stop()
+        yield e, svc, links
 
 
 async def _font_px(page: Page, selector: str) -> float:

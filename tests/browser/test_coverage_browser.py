@@ -15,11 +15,8 @@ from playwright.async_api import Browser, expect
 
 from broadcaster.circulars import store as cs
 from broadcaster.circulars.chain import Chain
-from broadcaster.circulars.service import Circulars
 from broadcaster.coverage import flags, support
 from broadcaster.coverage.support import Entry
-from broadcaster.pipeline.adapters import AdapterPool
-from broadcaster.scheduler import SchedulerService
 from broadcaster.store.audiences import Audiences, Person
 from broadcaster.web.keys import CONTEXT
 from tests.browser.guards import SHOTS
@@ -63,10 +60,8 @@ LIST = [
 @pytest.fixture
 async def served(tmp_path: Path) -> AsyncIterator[tuple[WebEnv, str, str]]:
     async with web_env(tmp_path, circulars={"link_key": LINK_KEY}, coverage={"flag_after_min": 0}) as e:
-        pool = AdapterPool(e.settings)
-        scheduler = SchedulerService(e.ledger.db)
-        svc = Circulars(e.settings, e.ledger, e.bus, pool, scheduler)
-        e.app[CONTEXT].circulars = svc
+        # The process's own circulars (broadcaster/app.py): the web context is frozen.
+        svc = e.app[CONTEXT].runtime.circulars
         await add_people(Audiences(e.ledger.db))
         await Audiences(e.ledger.db).import_people("anamizu", HOUSEHOLDS)
         await support.replace_list(e.ledger.db, "anamizu", LIST)
@@ -81,11 +76,7 @@ async def served(tmp_path: Path) -> AsyncIterator[tuple[WebEnv, str, str]]:
                 if d.name == "山田太郎":
                     link = svc.link(d.id, d.link_version)
         assert link
-        try:
-            yield e, link, alert.identifier
-        finally:
-            await pool.close()
-            await scheduler.stop()
+        yield e, link, alert.identifier
 
 
 async def test_a_leader_on_a_phone_and_an_officer_watching(
