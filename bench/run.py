@@ -340,15 +340,28 @@ def prefecture_figures(r: dict[str, Any]) -> list[dict[str, Any]]:
                 baseline=f"1 process {runs[0]['per_wall_s']:,} /s", ratio=top["linearity"],
                 note=f"{top['processes']} processes {top['per_wall_s']:,} /s on {cores} cores shared with the run's other processes",
             ))
+    sender = pref.get("webpush_runs") or []
+    if sender:
+        out.append(_figure(
+            "web push sender over processes (encrypt and post in workers): subscriptions per CPU second, all processes",
+            max(x["per_cpu_s_all_processes"] for x in sender), "/CPU-s",
+            note="; ".join(
+                f"{x['encrypt_processes']} proc: {x['per_wall_s']:,}/s wall ({x['linearity']} × linear), "
+                f"{x['per_cpu_s_of_each_worker']:,} per CPU-s of each worker"
+                for x in sender
+            ) + "; the wall rate is bounded by the one-process fake push service on this machine",
+        ))
     proj = pref.get("projection") or {}
-    for key, label in (("line", "LINE, 19 accounts, multicasts of 500"), ("webpush", "Web Push, encryption pool on every core")):
+    for key, label in (("line", "LINE, 19 accounts, multicasts of 500"), ("webpush", "Web Push, a sending process per core")):
         p, m = proj.get(key), pref.get(key) or {}
         if not p:
             continue
         measured = m.get("followers") or m.get("subscriptions")
         scaled = "projected from " + f"{measured:,}" if p.get("projected") else "measured at full size"
         extra = (
-            f"; {p['cpu_s']:,} CPU-s, {p['seconds_per_core_if_cpu_bound']:,} s per core on {proj.get('cores_here')} cores"
+            f"; {p['cpu_s']:,} CPU-s: "
+            + ", ".join(f"{v:,} s on {c} cores" for c, v in (p.get("seconds_on_cores") or {}).items())
+            + f" (this run on {proj.get('cores_here')} cores, the fake push service's process among them)"
             if key == "webpush" else
             f"; {p['cpu_s']:,} CPU-s; LINE's floor (200 multicasts/s, largest account) "
             f"{p['seconds_line_rate_floor_largest_account']} s; the partitions' floor {p['seconds_at_in_flight_limit']} s"

@@ -1,7 +1,9 @@
 """The district leader's page: one circular, opened by their personal link (/c/<token>).
 
-No password and no JavaScript: large text, one big 確認しました button, the reply form, the
-attachments. The link is the credential (broadcaster/circulars/links.py): it opens one circular
+No password, and nothing that needs JavaScript: large text, one big 確認しました button, the reply
+form, the attachments. A small script (static/leader.js) only listens to /c/<token>/events and
+redraws the page when the circular is cancelled or updated while it is open; without it the page
+is right on the next reload. The link is the credential (broadcaster/circulars/links.py): it opens one circular
 for one person, until it expires or an officer revokes it. Every answer is the same for a link
 that never existed and one that was forged; an expired or revoked link says so and what to do.
 
@@ -28,6 +30,7 @@ from broadcaster.circulars.service import Circulars
 from broadcaster.coverage import flags, marks, support
 from broadcaster.logging import get_logger, hash_id
 from broadcaster.store import routing
+from broadcaster.web import sse
 from broadcaster.web.circular_web import jst, of
 from broadcaster.web.endpoints import Endpoints
 from broadcaster.web.keys import CIRCULAR_LIMITERS
@@ -214,6 +217,28 @@ async def leader_page(request: web.Request) -> web.StreamResponse:
     if _is_person(request) and await cs.record_open(svc.db, d.id, svc.clock()):
         log.info("circular_opened", circular=c.id, delivery=d.id)
     return await _page(request, svc, d, c)
+
+
+@leader_pages.route("GET", "/c/{token}/events", role=None, kind="public", summary="The circular's state as server-sent events (cancelled, updated)")
+async def leader_events(request: web.Request) -> web.StreamResponse:
+    """The state of the one circular the link opens; nothing else, and nothing about anyone.
+
+    The link is checked as for the page (same limits, same refusals); while the stream lasts, a
+    link revoked by an officer ends it (``gone``), and the reconnect is refused like the page.
+    """
+    try:
+        svc, d, c = await _open(request)
+    except _Refused as r:
+        return r.response
+
+    async def state() -> str | None:
+        now_d = await cs.delivery(svc.db, d.id)
+        if now_d is None or now_d.link_version != d.link_version:
+            return None
+        now_c = await cs.circular(svc.db, c.id, c.tenant)
+        return None if now_c is None else str(now_c.state)
+
+    return await sse.stream(request, state)
 
 
 @leader_pages.route("POST", "/c/{token}/confirm", role=None, kind="public", summary="確認しました (a double tap is one confirmation)")

@@ -9,12 +9,14 @@ it redirects to the message's page, wherever the site is published.
 from __future__ import annotations
 
 import html
+import os
 from pathlib import Path
 
 from aiohttp import web
 
 from broadcaster.render.languages import EASY_JA, JA, SUPPORTED, canonical
-from broadcaster.site_layout import public_file, site_dir, site_url, slug
+from broadcaster.site_layout import CURRENT, public_file, site_dir, site_url, slug
+from broadcaster.web import sse
 from broadcaster.web.endpoints import Endpoints
 from broadcaster.web.keys import CONTEXT
 
@@ -61,6 +63,31 @@ async def site_home(request: web.Request) -> web.StreamResponse:
     if tenant_site(request, tenant) is None:
         return _not_found(None, "この自治体のページはありません。")
     raise web.HTTPMovedPermanently(f"/site/{tenant}/")
+
+
+# Registered before the files' route, which would otherwise take the name (no release has a file
+# called "live": the publisher writes only the files docs/website.md lists).
+@site.route(
+    "GET", "/site/{tenant}/live", role=None, kind="public", summary="The site's release, as server-sent events"
+)
+async def site_live(request: web.Request) -> web.StreamResponse:
+    """One event each time the town's site is published again: the open pages fetch themselves.
+
+    It reads only the tenant's own ``current`` link, so a reader of one town never hears of
+    another town's publishes, and carries the release's name and a time, nothing about anyone.
+    """
+    tenant = request.match_info["tenant"]
+    root = tenant_site(request, tenant)
+    if root is None:
+        return _not_found(None, "この自治体のページはありません。")
+
+    async def release() -> str:
+        try:
+            return os.path.basename(os.readlink(root / CURRENT))
+        except OSError:
+            return ""  # nothing published yet: the first publish is a change
+
+    return await sse.stream(request, release, cors=True)
 
 
 @site.route(

@@ -191,12 +191,21 @@ class WebPushAdapter:
         ttl = payload.ttl(alert, now())
         subs = dict(parsed.good)
         refused = set(parsed.refused)
-        bodies = await self._encrypted(delivery, subs, data)
+        request_headers = {
+            **headers,
+            "TTL": str(ttl),
+            "Content-Encoding": "aes128gcm",
+            "Content-Type": "application/octet-stream",
+        }
+        pooled = await self._in_pool(delivery, subs, data, request_headers)
 
         async def one(address: str) -> Answer:
+            answer = pooled.get(address)
+            if answer is not None:
+                return answer
             sub = subs.get(address)
             if sub is not None:
-                return await self._push(sub, data, headers, ttl, bodies.get(address, b""))
+                return await self._push(sub, data, headers, ttl)
             if address in refused:
                 return Answer(Outcome.REFUSED, "push service not allowed by the settings")
             return Answer(Outcome.GONE, "not a valid subscription")
@@ -223,6 +232,8 @@ class WebPushAdapter:
     async def warm(self) -> None:
         """Open a connection to each push service this town's subscribers used, and sign its VAPID
         token, before the first message (broadcaster.channels.Warming)."""
+        if self.pool is not None:
+            await self.pool.warm()  # spawn the workers now, not on the first large batch
         origins = sorted(self._origins)
         timeout = min(self.settings.timeout, 5.0)
         for origin in origins:
@@ -246,32 +257,67 @@ class WebPushAdapter:
         except OSError as e:  # only the next restart's warm-up needs it
             log.warning("push_origins_not_kept", error=str(e)[:200])
 
-    async def _encrypted(
-        self, delivery: Delivery, subs: Mapping[str, Subscription], data: bytes
-    ) -> dict[str, bytes | None]:
-        """The bodies of this attempt, encrypted in the pool's processes when there is a pool and
-        enough of them; else nothing here, and each is encrypted as it is sent."""
+    async def _in_pool(
+        self, delivery: Delivery, subs: Mapping[str, Subscription], data: bytes, headers: dict[str, str]
+    ) -> dict[str, Answer]:
+        """The answers of this attempt's messages encrypted and posted by the pool's processes,
+        when there is a pool and enough of them; else nothing here, and each is sent from the
+        event loop. Only what fan_out would send now goes (a retry: those not yet delivered)."""
         if self.pool is None:
             return {}
         todo = [a for a in self.memory.pending(delivery.idempotency_key, delivery.recipients) if a in subs]
         if len(todo) < pool.MIN_BATCH:
             return {}
-        made = await self.pool.encrypt(data, [(subs[a].p256dh, subs[a].auth) for a in todo])
-        return dict(zip(todo, made, strict=True))
+        items: list[tuple[str, str, str, str]] = []
+        sent: list[str] = []
+        out: dict[str, Answer] = {}
+        for address in todo:
+            sub = subs[address]
+            try:
+                auth = self.signer.header(sub.origin)  # signed here: the key stays in this process
+            except ConfigError as e:
+                out[address] = Answer(Outcome.REFUSED, str(e))
+                continue
+            items.append((sub.endpoint, sub.p256dh, sub.auth, auth))
+            sent.append(address)
+            self._seen(sub.origin)
+        posted = await self.pool.send(
+            data, items, headers, limit_s=self.settings.timeout, concurrency=self.settings.concurrency
+        )
+        for address, p in zip(sent, posted, strict=True):
+            out[address] = self._meaning(p)
+        return out
 
-    async def _push(
-        self, sub: Subscription, data: bytes, headers: dict[str, str], ttl: int, ready: bytes | None = b""
-    ) -> Answer:
-        """`ready`: the body encrypted by the pool, None if it could not be, b"" to encrypt here."""
+    def _meaning(self, p: pool.Posted) -> Answer:
+        """A worker's answer as the adapter reads the push service's (as _answer does)."""
+        if p.unusable:
+            return Answer(Outcome.GONE, f"cannot encrypt for it: {p.reason}")
+        if p.status is None:
+            return Answer(Outcome.RETRY, p.reason)
+        if p.status in (200, 201, 202):
+            return Answer(Outcome.DELIVERED)
+        if p.status in (404, 410):
+            return Answer(Outcome.GONE, f"HTTP {p.status}")
+        if p.status == 403 and p.reason == "BadJwtToken":
+            return Answer(Outcome.REFUSED, self._bad_jwt())
+        if p.status >= 500 or p.status in _RETRIABLE:
+            return Answer(Outcome.RETRY, f"HTTP {p.status}", retry_after=retry_after(p.retry_after))
+        return Answer(Outcome.REFUSED, f"HTTP {p.status}")
+
+    def _bad_jwt(self) -> str:
+        return (
+            f"HTTP 403 BadJwtToken: the push service refused the VAPID token "
+            f"(subject {self.settings.subject!r}); set options.subject to a contact it accepts"
+        )
+
+    async def _push(self, sub: Subscription, data: bytes, headers: dict[str, str], ttl: int) -> Answer:
         self._seen(sub.origin)
         try:
             auth = self.signer.header(sub.origin)
         except ConfigError as e:
             return Answer(Outcome.REFUSED, str(e))
         try:
-            if ready is None:
-                raise ValueError("keys refused by the encryption")
-            body = ready or encrypt.encrypt(data, _b64(sub.p256dh), _b64(sub.auth))
+            body = encrypt.encrypt(data, _b64(sub.p256dh), _b64(sub.auth))
         except (ValueError, binascii.Error) as e:
             # Keys no encryption can use (a stored address that was never proven): never works.
             return Answer(Outcome.GONE, f"cannot encrypt for it: {type(e).__name__}")
@@ -304,11 +350,7 @@ class WebPushAdapter:
         if status in (404, 410):
             return Answer(Outcome.GONE, f"HTTP {status}")
         if status == 403 and await _reason(resp) == "BadJwtToken":
-            return Answer(
-                Outcome.REFUSED,
-                f"HTTP 403 BadJwtToken: the push service refused the VAPID token "
-                f"(subject {self.settings.subject!r}); set options.subject to a contact it accepts",
-            )
+            return Answer(Outcome.REFUSED, self._bad_jwt())
         if status >= 500 or status in _RETRIABLE:
             return Answer(
                 Outcome.RETRY, f"HTTP {status}", retry_after=retry_after(resp.headers.get("Retry-After"))

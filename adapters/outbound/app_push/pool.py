@@ -1,15 +1,19 @@
-"""Web Push encryption spread over processes (docs/push.md, "Encryption over processes").
+"""Web Push spread over processes (docs/push.md, "Sending over processes").
 
 Each message costs a fresh P-256 key pair, an ECDH and an AES-GCM (encrypt.py), about 100 µs of
-CPU, and none of it can be shared between subscribers (RFC 8291 §3.1). In one process that CPU
-shares one GIL with the event loop and every other channel; a prefecture's 1.1 million app
-subscribers are about two CPU-minutes of it. The pool encrypts a batch in worker processes, one
-chunk per process, and the adapter's event loop only posts the finished bodies.
+CPU, and none of it can be shared between subscribers (RFC 8291 §3.1); its HTTP request costs as
+much again. In one process that CPU shares one GIL with the event loop and every other channel; a
+prefecture's 1.1 million app subscribers are some CPU-minutes of it. The pool hands a batch to
+worker processes, one chunk per process: `encrypt` has them encrypt and return the bodies, `send`
+has them encrypt and post too, each worker on its own event loop with its own kept-alive
+connections, and return each push service's answer. The adapter's event loop then only decides
+what each answer means.
 
 One pool per process and size, shared by every tenant's adapter (19 tenants must not start 19
 pools). Workers are spawned, not forked: the parent runs an event loop and threads, which a fork
 would copy half-way. What a worker gets is the plaintext and the subscribers' public keys; the
-VAPID private key never leaves the parent.
+VAPID private key never leaves the parent (it signs the Authorization header, per push service
+origin, and the workers get the header).
 """
 
 from __future__ import annotations
@@ -23,6 +27,10 @@ import os
 import threading
 import time
 from concurrent.futures import ProcessPoolExecutor
+from dataclasses import dataclass
+from typing import Any
+
+import aiohttp
 
 from adapters.outbound.app_push import encrypt
 
@@ -50,6 +58,71 @@ def encrypt_chunk(plaintext: bytes, keys: list[tuple[str, str]]) -> tuple[list[b
 
 def _ready() -> int:
     return os.getpid()
+
+
+@dataclass(frozen=True, slots=True)
+class Posted:
+    """A push service's answer to one message, as a worker saw it."""
+
+    status: int | None  # None: no answer (timeout, connection error, keys refused)
+    retry_after: str | None = None
+    reason: str = ""  # Apple's refusal reason on a 403; the error when there was no answer
+    unusable: bool = False  # keys no encryption can use
+
+
+# The worker's own event loop and session: kept between chunks, so that its connections to each
+# push service stay alive as the adapter's one session does in the parent.
+_LOOP: asyncio.AbstractEventLoop | None = None
+_SESSION: aiohttp.ClientSession | None = None
+
+
+async def _post_all(
+    plaintext: bytes, items: list[tuple[str, str, str, str]], headers: dict[str, str], limit_s: float, concurrency: int
+) -> list[Posted]:
+    global _SESSION
+    if _SESSION is None or _SESSION.closed:
+        _SESSION = aiohttp.ClientSession(connector=aiohttp.TCPConnector(limit=concurrency, limit_per_host=concurrency))
+    session = _SESSION
+    gate = asyncio.Semaphore(concurrency)
+    limit = aiohttp.ClientTimeout(total=limit_s)
+
+    async def one(endpoint: str, p256dh: str, auth: str, authorization: str) -> Posted:
+        try:
+            body = encrypt.encrypt(plaintext, _b64(p256dh), _b64(auth))
+        except (ValueError, binascii.Error) as e:
+            return Posted(None, reason=type(e).__name__, unusable=True)
+        async with gate:
+            try:
+                async with session.post(
+                    endpoint, data=body, headers={**headers, "Authorization": authorization}, timeout=limit
+                ) as resp:
+                    reason = ""
+                    if resp.status == 403:
+                        try:
+                            data = await resp.json(content_type=None)
+                            reason = str(data.get("reason", "")) if isinstance(data, dict) else ""
+                        except (ValueError, aiohttp.ClientError):
+                            reason = ""
+                    return Posted(resp.status, resp.headers.get("Retry-After"), reason)
+            except TimeoutError:
+                return Posted(None, reason=f"no answer within {limit_s:g} s")
+            except aiohttp.ClientError as e:
+                return Posted(None, reason=f"{type(e).__name__}: {e}")
+
+    return list(await asyncio.gather(*(one(*item) for item in items)))
+
+
+def send_chunk(
+    plaintext: bytes, items: list[tuple[str, str, str, str]], headers: dict[str, str], limit_s: float, concurrency: int
+) -> tuple[list[Posted], float]:
+    """In a worker: encrypt and post each (endpoint, p256dh, auth, Authorization header); the
+    answers in order and the CPU seconds this took."""
+    global _LOOP
+    cpu0 = time.process_time()
+    if _LOOP is None:
+        _LOOP = asyncio.new_event_loop()
+    answers = _LOOP.run_until_complete(_post_all(plaintext, items, headers, limit_s, concurrency))
+    return answers, time.process_time() - cpu0
 
 
 class EncryptPool:
@@ -99,6 +172,33 @@ class EncryptPool:
         out: list[bytes | None] = []
         for bodies, cpu in parts:
             out.extend(bodies)
+            self.worker_cpu_s += cpu
+        return out
+
+    async def send(
+        self,
+        plaintext: bytes,
+        items: list[tuple[str, str, str, str]],
+        headers: dict[str, str],
+        *,
+        limit_s: float,
+        concurrency: int,
+    ) -> list[Posted]:
+        """Encrypt and post in the workers: the answers for `items` in order. `concurrency` is
+        the requests in flight of the whole pool, shared out between the workers."""
+        if not items:
+            return []
+        loop = asyncio.get_running_loop()
+        pool = self._pool()
+        size = max(1, math.ceil(len(items) / self.processes))
+        chunks = [items[i : i + size] for i in range(0, len(items), size)]
+        each = max(1, concurrency // len(chunks))
+        parts: list[Any] = await asyncio.gather(
+            *(loop.run_in_executor(pool, send_chunk, plaintext, c, headers, limit_s, each) for c in chunks)
+        )
+        out: list[Posted] = []
+        for answers, cpu in parts:
+            out.extend(answers)
             self.worker_cpu_s += cpu
         return out
 

@@ -12,6 +12,7 @@ translation is a short row, which the unit test refuses, rather than a silent Ja
 from __future__ import annotations
 
 from collections.abc import Mapping, Sequence
+from functools import cache
 
 from broadcaster.render.languages import EASY_JA, JA
 
@@ -40,6 +41,8 @@ _ROWS: dict[str, tuple[str, ...]] = {
     "severity": ("重大度", "どのくらい あぶない か", "Severity", "Mức độ", "严重程度", "심각도", "Gravidade"),
     "areas": ("対象地域", "ばしょ", "Areas", "Khu vực", "对象地区", "대상 지역", "Áreas"),
     "footer": ("発行: {town}。この情報は自動で更新されます。", "だした ひと: {town}。この じょうほう は じどう で かわります。", "Published by {town}. This page updates itself.", "Do {town} phát hành. Trang này tự động cập nhật.", "发布：{town}。本信息自动更新。", "발행: {town}. 이 정보는 자동으로 갱신됩니다.", "Publicado por {town}. Esta página se atualiza sozinha."),
+    # Said by site.js when an open page redrew itself after a publish; {time} is HH:MM, the town's clock.
+    "live_updated": ("この情報は更新されました（{time}）。最新の内容を表示しています。", "じょうほう が かわりました（{time}）。あたらしい ないよう を だして います。", "This page was updated ({time}). It shows the latest information.", "Trang này đã được cập nhật ({time}). Đang hiển thị thông tin mới nhất.", "信息已更新（{time}）。现在显示的是最新内容。", "정보가 갱신되었습니다({time}). 최신 내용을 표시하고 있습니다.", "Esta página foi atualizada ({time}). Mostra a informação mais recente."),
     "data": ("データ", "データ", "Data", "Dữ liệu", "数据", "데이터", "Dados"),
     "feed": ("Atom フィード", "Atom フィード", "Atom feed", "Nguồn Atom", "Atom 订阅", "Atom 피드", "Feed Atom"),
     "cap_feed": ("CAP フィード", "CAP フィード", "CAP feed", "Nguồn CAP", "CAP 订阅", "CAP 피드", "Feed CAP"),
@@ -100,6 +103,7 @@ _ROWS: dict[str, tuple[str, ...]] = {
 # fmt: on
 
 
+@cache
 def words(lang: str) -> Mapping[str, str]:
     """Every word of the site in ``lang`` (a page language)."""
     column = PAGE_LANGUAGES.index(lang) if lang in PAGE_LANGUAGES else PAGE_LANGUAGES.index(EASY_JA)
