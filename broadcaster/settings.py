@@ -99,6 +99,20 @@ class TenantSettings(_Section):
     # Tenants whose officers may send on this tenant's behalf (a neighbour covering a stricken
     # town hall); every such send is audited.
     delegates: list[str] = Field(default_factory=list)
+    # The zone every time shown to a person is given in, with its label (console, audit, circulars,
+    # the town's pages): an IANA name. A town in Japan keeps the default (JST).
+    time_zone: str = "Asia/Tokyo"
+
+    @field_validator("time_zone")
+    @classmethod
+    def _known_zone(cls, value: str) -> str:
+        from zoneinfo import ZoneInfo
+
+        try:
+            ZoneInfo(value)
+        except (ValueError, KeyError, OSError) as e:  # ZoneInfoNotFoundError is a KeyError
+            raise ValueError(f"unknown time zone {value!r} (an IANA name such as Asia/Tokyo)") from e
+        return value
 
 
 class BusSettings(_Section):

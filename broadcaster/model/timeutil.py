@@ -2,9 +2,33 @@
 
 from __future__ import annotations
 
-from datetime import UTC, datetime, timedelta, timezone
+from datetime import UTC, datetime, timedelta, timezone, tzinfo
+from functools import lru_cache
+from zoneinfo import ZoneInfo
 
 JST = timezone(timedelta(hours=9), "JST")
+TOKYO = "Asia/Tokyo"
+
+
+@lru_cache(maxsize=64)
+def zone(name: str | None = None) -> tzinfo:
+    """A tenant's time zone by its IANA name (settings: tenants.time_zone); Japan's is JST, so
+    that its times read 「… JST」 as they always have. An unknown name raises (settings refuse it
+    at start-up)."""
+    if not name or name == TOKYO:
+        return JST
+    return ZoneInfo(name)
+
+
+def shown(at: datetime | None, tz: tzinfo = JST, fmt: str = "%m/%d %H:%M") -> str:
+    """A time for a person: in the zone `tz`, followed by that zone's label at that moment (JST,
+    HST, CET/CEST; "+07" where the zone has no letters). The ledger's naive values are UTC."""
+    if at is None:
+        return ""
+    if at.tzinfo is None:
+        at = at.replace(tzinfo=UTC)
+    local = at.astimezone(tz)
+    return f"{local.strftime(fmt)} {local.tzname()}"
 
 
 def now() -> datetime:

@@ -19,10 +19,10 @@ from broadcaster.circulars.forms import HEADCOUNT_FIELDS, SAFETY_FIELDS, describ
 from broadcaster.circulars.records import NoticeState
 from broadcaster.store.users import Role
 from broadcaster.web.circular_leader import attachment_response
-from broadcaster.web.circular_web import jst, of, parse_local
+from broadcaster.web.circular_web import of, parse_local
 from broadcaster.web.endpoints import Endpoints
 from broadcaster.web.keys import CONTEXT, LANG, principal
-from broadcaster.web.pages import render
+from broadcaster.web.pages import render, zone_of
 
 circular_console = Endpoints()
 
@@ -60,7 +60,6 @@ def _page(request: web.Request, template: str, status: int = 200, **context: Any
         template,
         status=status,
         en=lang == "en",
-        jst=jst,
         states=STATES,
         form_names=FORM_NAMES,
         **context,
@@ -136,8 +135,9 @@ async def circular_create(request: web.Request) -> web.StreamResponse:
     due: datetime | None = None
     release_at: datetime | None = None
     try:
-        due = parse_local(values["due"])
-        release_at = parse_local(values["release_at"])
+        tz = zone_of(request, tenant)
+        due = parse_local(values["due"], tz)
+        release_at = parse_local(values["release_at"], tz)
     except ValueError as e:
         problems.append(str(e))
     if not problems:

@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from datetime import datetime
+from datetime import datetime, tzinfo
 
 from aiohttp import web
 
@@ -23,8 +23,9 @@ def of(request: web.Request) -> Circulars:
     return circulars(request.app[CONTEXT])
 
 
-def parse_local(value: str) -> datetime | None:
-    """A datetime-local field (JST, as the officer reads the clock) or an ISO time with offset."""
+def parse_local(value: str, tz: tzinfo = JST) -> datetime | None:
+    """A datetime-local field (the town's clock, as the officer reads it) or an ISO time with
+    offset."""
     text = value.strip()
     if not text:
         return None
@@ -32,7 +33,7 @@ def parse_local(value: str) -> datetime | None:
         at = datetime.fromisoformat(text)
     except ValueError as e:
         raise ValueError(f"日時の形式が正しくありません: {text[:40]}") from e
-    return at if at.tzinfo is not None else at.replace(tzinfo=JST)
+    return at if at.tzinfo is not None else at.replace(tzinfo=tz)
 
 
 def jst(at: datetime | None, fmt: str = "%m/%d %H:%M") -> str:

@@ -102,7 +102,7 @@ STRINGS: dict[str, dict[str, str]] = {
     "unschedule": {"ja": "予約を取り消す", "en": "Call off"},
     "no_schedules": {"ja": "予約された配信はありません。", "en": "Nothing is scheduled."},
     "schedule_later": {"ja": "あとで配信する（予約・繰り返し）", "en": "Send later (once or repeating)"},
-    "send_at": {"ja": "配信日時（日本時間）", "en": "Send at (JST)"},
+    "send_at": {"ja": "配信日時", "en": "Send at"},
     "repeat": {"ja": "繰り返し（cron形式。例：四半期ごとの訓練 0 10 1 */3 *）", "en": "Repeat (cron, e.g. quarterly drill 0 10 1 */3 *)"},
     "schedule_it": {"ja": "予約する", "en": "Schedule"},
     "quotas": {"ja": "配信枠", "en": "Quotas"},

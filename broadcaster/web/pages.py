@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 import ipaddress
-from datetime import timedelta
+from datetime import datetime, timedelta, tzinfo
 from pathlib import Path
 from typing import Any
 from urllib.parse import urlsplit
@@ -14,9 +14,10 @@ from aiohttp import web
 from broadcaster.circulars.records import CircularState
 from broadcaster.logging import get_logger
 from broadcaster.model import AlertState
+from broadcaster.model.timeutil import now, shown, zone
 from broadcaster.store import reports
 from broadcaster.store.users import Role
-from broadcaster.web.console.names import action_name, audience_name, channel_name, clock
+from broadcaster.web.console.names import action_name, audience_name, channel_name
 from broadcaster.web.endpoints import Endpoints
 from broadcaster.web.i18n import t
 from broadcaster.web.keys import CONTEXT, LANG, SESSION_COOKIE, principal
@@ -35,14 +36,29 @@ _env = jinja2.Environment(
 _env.globals.update(AlertState=AlertState, CircularState=CircularState)
 
 
+def zone_of(request: web.Request, tenant: Any) -> tzinfo:
+    """The zone a tenant's times are shown in (settings: tenants.time_zone); JST for none."""
+    tid = getattr(tenant, "id", tenant)
+    found = request.app[CONTEXT].settings.tenants.get(tid) if isinstance(tid, str) else None
+    return zone(found.time_zone if found is not None else None)
+
+
 def render(request: web.Request, template: str, status: int = 200, **context: Any) -> web.Response:
     lang = request.get(LANG, "ja")
+
+    def clock(at: datetime | None, fmt: str = "%m/%d %H:%M", tenant: Any = None) -> str:
+        # Every time on a page is in its town's zone, labelled (a page of several towns names
+        # each row's town).
+        return shown(at, zone_of(request, tenant if tenant is not None else context.get("tenant")), fmt)
+
     html = _env.get_template(template).render(
         lang=lang,
         t=lambda key: t(key, lang),
         channel_name=lambda channel: channel_name(channel, lang),
         audience_name=lambda audience, districts: audience_name(audience, districts, lang),
         clock=clock,
+        # The zone's label now (JST, HST...), for a form's time field: the officer types local time.
+        zone_label=now().astimezone(zone_of(request, context.get("tenant"))).tzname(),
         action_name=lambda action: action_name(action, lang),
         principal=principal(request),
         request_path=request.path_qs,

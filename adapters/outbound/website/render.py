@@ -20,6 +20,7 @@ from pathlib import Path
 from typing import Any
 
 import jinja2
+from markupsafe import Markup
 
 from adapters.outbound.website import feeds
 from adapters.outbound.website.state import (
@@ -148,19 +149,25 @@ def _lang_page(template: str, site: Site, lang: str, rel: str, **context: Any) -
     root = "../" * depth  # to the language's own pages
     assets = root + ("../" if prefix(lang) else "")  # to the site's shared files (styles, feeds, JSON)
     switch = [
-        (other, BY_TAG[other].native, f"{assets}{prefix(other)}{rel}", other == lang) for other in PAGE_LANGUAGES
+        (other, BY_TAG[other].native, f"{assets}{prefix(other)}{rel}", other == lang)
+        for other in PAGE_LANGUAGES
     ]
-    return _env.get_template(template).render(
-        site=site,
-        root=root,
-        assets=assets,
-        lang=lang,
-        w=words(lang),
-        town=site.town(lang),
-        names=site.district_names(lang),
-        switch=switch,
-        **context,
-    ).encode("utf-8")
+    return (
+        _env.get_template(template)
+        .render(
+            site=site,
+            root=root,
+            assets=assets,
+            lang=lang,
+            w=words(lang),
+            town=site.town(lang),
+            names=site.district_names(lang),
+            switch=switch,
+            card_html=partial(_card_html, root=root),
+            **context,
+        )
+        .encode("utf-8")
+    )
 
 
 def signature(view: View, newest: str) -> str:
@@ -184,13 +191,13 @@ def build(state: SiteState, site: Site, view: Mapping[str, View], previous: Site
     cache: dict[tuple[str, str], Card] = {}
 
     def card_in(ident: str, lang: str) -> Card:
-        # Cards are drawn per language only for what a page shows: the lists' few, and the pages
-        # that changed; the Japanese one of every message orders the lists and fills the JSON.
+        # Cards are drawn per language only for what a page shows: the lists, and the pages that
+        # changed; the Japanese one of every message orders the lists and fills the JSON.
         key = (ident, lang)
         if key not in cache:
             e = entries[ident]
-            cache[key] = card(
-                e, view[ident], names[lang], newest[e.alert.event_key], lang, cancelled=cancelled.get(ident)
+            cache[key] = _card_of(
+                site, e, view[ident], names[lang], newest[e.alert.event_key], lang, cancelled.get(ident)
             )
         return cache[key]
 
@@ -324,6 +331,55 @@ def _list_json(
         data["district"] = district
     data["alerts"] = [summary_json(c, site.url) for c in cards]
     return data
+
+
+# Cards of earlier publishes: a message's card changes only with its view, the newest message of its
+# event and what it cancels, so a publish draws only the new message's cards, not every listed
+# message's in seven languages again (docs/benchmarks.md). A hit needs the very same entries (the
+# publisher keeps the state it wrote, whose unchanged entries are the same objects), so an entry
+# that changed can never be served an old card.
+_CARDS: OrderedDict[tuple[Site, str, str, str, str, str], tuple[Entry, Entry | None, Card]] = OrderedDict()
+_CARDS_SIZE = 8192  # 500 messages kept per town, in seven languages, and a few towns
+_CARDS_LOCK = threading.Lock()
+
+
+def _card_of(
+    site: Site, e: Entry, v: View, names: Mapping[str, str], newest: str, lang: str, cancelled: Entry | None
+) -> Card:
+    key = (site, e.identifier, lang, v.value, newest, cancelled.identifier if cancelled else "")
+    with _CARDS_LOCK:
+        hit = _CARDS.get(key)
+        if hit is not None and hit[0] is e and hit[1] is cancelled:
+            _CARDS.move_to_end(key)
+            return hit[2]
+    made = card(e, v, names, newest, lang, cancelled=cancelled)
+    with _CARDS_LOCK:
+        _CARDS[key] = (e, cancelled, made)
+        while len(_CARDS) > _CARDS_SIZE:
+            _CARDS.popitem(last=False)
+    return made
+
+
+_CARD_HTML: OrderedDict[tuple[int, str], tuple[Card, Markup]] = OrderedDict()
+
+
+def _card_html(c: Card, root: str) -> Markup:
+    """A card as the lists show it, drawn once per card object and kept: the index and every
+    district page of a language list the same cards, and an unchanged card is the same object
+    from one publish to the next (_card_of)."""
+    key = (id(c), root)
+    with _CARDS_LOCK:
+        hit = _CARD_HTML.get(key)
+        if hit is not None and hit[0] is c:
+            _CARD_HTML.move_to_end(key)
+            return hit[1]
+    # The output of an autoescaping template: every text in it is already escaped.
+    made = Markup(_env.get_template("card.html").render(c=c, root=root, w=words(c.lang)))  # noqa: S704
+    with _CARDS_LOCK:
+        _CARD_HTML[key] = (c, made)
+        while len(_CARD_HTML) > 2 * _CARDS_SIZE:
+            _CARD_HTML.popitem(last=False)
+    return made
 
 
 def _alert_page(site: Site, lang: str, rel: str, card_in: Callable[[str, str], Card], ident: str) -> bytes:

@@ -12,6 +12,7 @@ translation is a short row, which the unit test refuses, rather than a silent Ja
 from __future__ import annotations
 
 from collections.abc import Mapping, Sequence
+from functools import cache
 
 from broadcaster.render.languages import EASY_JA, JA
 
@@ -102,6 +103,7 @@ _ROWS: dict[str, tuple[str, ...]] = {
 # fmt: on
 
 
+@cache
 def words(lang: str) -> Mapping[str, str]:
     """Every word of the site in ``lang`` (a page language)."""
     column = PAGE_LANGUAGES.index(lang) if lang in PAGE_LANGUAGES else PAGE_LANGUAGES.index(EASY_JA)

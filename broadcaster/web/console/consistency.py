@@ -14,7 +14,7 @@ from typing import Any
 from aiohttp import web
 
 from broadcaster.consistency.facts import FACTS
-from broadcaster.model import JST, now
+from broadcaster.model import now
 from broadcaster.pipeline.republish import RepublishError, republish
 from broadcaster.store import consistency
 from broadcaster.store.users import Role
@@ -98,7 +98,6 @@ async def consistency_page(request: web.Request) -> web.StreamResponse:
         facts=FACTS,
         may_republish=(who.role_in(tenant.id) or Role.VIEWER) >= Role.OPERATOR,
         w=words(request.get(LANG, "ja")),
-        jst=JST,
     )
 
 

@@ -17,7 +17,6 @@ from broadcaster.coverage import district_map, support
 from broadcaster.coverage.counts import compute
 from broadcaster.coverage.flags import flagged
 from broadcaster.coverage.report import media_of, to_csv
-from broadcaster.model import JST
 from broadcaster.safety_links import ANSWERS
 from broadcaster.store.users import Role
 from broadcaster.web.endpoints import Endpoints
@@ -88,7 +87,7 @@ async def coverage_page(request: web.Request) -> web.StreamResponse:
     svg = Markup(district_map.render(outlines, cov)) if outlines else None  # noqa: S704
     return render(
         request, "console/coverage.html", tenant=tenant, cov=cov, media=media_of(cov), sent=sent, answers=ANSWERS,
-        w=words(request.get(LANG, "ja")), jst=JST, district_map=svg, state=district_map.state,
+        w=words(request.get(LANG, "ja")), district_map=svg, state=district_map.state,
     )  # fmt: skip
 
 

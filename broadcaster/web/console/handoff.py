@@ -13,7 +13,6 @@ from typing import Any
 
 from aiohttp import web
 
-from broadcaster.model import JST
 from broadcaster.store import handoffs
 from broadcaster.store.users import Role
 from broadcaster.web.endpoints import Endpoints
@@ -78,7 +77,6 @@ async def area_mail_page(request: web.Request) -> web.StreamResponse:
         done=[r for r in rows if r.confirmed],
         may_confirm=(who.role_in(tenant.id) or Role.VIEWER) >= Role.OPERATOR,
         w=words(request.get(LANG, "ja")),
-        jst=JST,
     )
 
 

@@ -12,7 +12,7 @@ from typing import Any
 
 from aiohttp import web
 
-from broadcaster.model import JST, now
+from broadcaster.model import now
 from broadcaster.store.login_throttle import LoginThrottle, states
 from broadcaster.store.users import Role
 from broadcaster.web.endpoints import Endpoints
@@ -61,7 +61,7 @@ async def logins_page(request: web.Request) -> web.StreamResponse:
         for u, n, r in officers
     ]
     done = request.query.get("done") == "1"
-    return render(request, "console/logins.html", tenant=tenant, rows=rows, w=words(request.get(LANG, "ja")), jst=JST, done=done)
+    return render(request, "console/logins.html", tenant=tenant, rows=rows, w=words(request.get(LANG, "ja")), done=done)
 
 
 @logins_console.route(

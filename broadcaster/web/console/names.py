@@ -2,9 +2,10 @@
 
 from __future__ import annotations
 
-from datetime import datetime
+from datetime import datetime, tzinfo
 
 from broadcaster.model import JST
+from broadcaster.model.timeutil import shown
 
 # Channel id -> (Japanese, English). An id not listed is shown as it is.
 CHANNELS: dict[str, tuple[str, str]] = {
@@ -36,15 +37,10 @@ def channel_name(channel: str, lang: str) -> str:
     return names[1] if lang == "en" else names[0]
 
 
-def clock(at: datetime | None, fmt: str = "%m/%d %H:%M") -> str:
-    """A time for a person: in the town's zone, with its label (docs/decisions.md, decision 8)."""
-    if at is None:
-        return ""
-    if at.tzinfo is None:  # the ledger stores UTC; a naive value from it is UTC
-        from datetime import UTC
-
-        at = at.replace(tzinfo=UTC)
-    return f"{at.astimezone(JST).strftime(fmt)} JST"
+def clock(at: datetime | None, fmt: str = "%m/%d %H:%M", tz: tzinfo = JST) -> str:
+    """A time for a person: in the town's zone, with its label (docs/decisions.md, decision 8;
+    pages get it through render's `clock`, which knows the town)."""
+    return shown(at, tz, fmt)
 
 
 _BASES = {

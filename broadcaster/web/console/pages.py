@@ -11,7 +11,7 @@ import contextlib
 import json
 import re
 import uuid
-from datetime import datetime
+from datetime import datetime, tzinfo
 from typing import Any
 
 from aiohttp import web
@@ -34,7 +34,7 @@ from broadcaster.web.console.names import clock
 from broadcaster.web.console.receivers import silent_receivers
 from broadcaster.web.endpoints import Endpoints
 from broadcaster.web.keys import CLOSING, CONTEXT, LANG, principal
-from broadcaster.web.pages import client_ip, render
+from broadcaster.web.pages import client_ip, render, zone_of
 
 log = get_logger(__name__)
 console = Endpoints()
@@ -110,7 +110,7 @@ async def compose_form(request: web.Request) -> web.StreamResponse:
             raise web.HTTPNotFound(text="no such alert")
         if not standing.open:
             latest = standing.superseded_by.identifier if standing.superseded_by else None
-            return _refused(request, tenant, ref, _not_open(standing, request.get(LANG, "ja")), latest or ref)
+            return _refused(request, tenant, ref, _not_open(standing, request.get(LANG, "ja"), zone_of(request, tenant)), latest or ref)
         c.from_original(draft, original, tenant)
         chosen = next((p for p in presets if p.id == draft.preset), chosen)
     elif chosen is not None:
@@ -127,8 +127,8 @@ async def compose_form(request: web.Request) -> web.StreamResponse:
     )
 
 
-def _not_open(standing: followups.Standing, lang: str) -> str:
-    refusal = _cancel_refusal(standing, lang)
+def _not_open(standing: followups.Standing, lang: str, tz: tzinfo = JST) -> str:
+    refusal = _cancel_refusal(standing, lang, tz)
     return refusal[0] if refusal else ""
 
 
@@ -321,7 +321,8 @@ async def compose_schedule(request: web.Request) -> web.StreamResponse:
             job = await scheduled_sends.schedule_recurring(service, tenant.id, doc, who.identity, cron)
         else:
             at = datetime.fromisoformat(str(form.get("send_at", "")))
-            at = at if at.tzinfo else at.replace(tzinfo=JST)
+            # The officer types the town's clock time (the form's label names the zone).
+            at = at if at.tzinfo else at.replace(tzinfo=zone_of(request, tenant))
             if at <= now():
                 raise ValueError("the time has passed")
             job = await scheduled_sends.schedule_once(service, tenant.id, doc, who.identity, at)
@@ -360,7 +361,6 @@ async def schedules(request: web.Request) -> web.StreamResponse:
         jobs=jobs,
         role=who.role_in(tenant.id),
         Role=Role,
-        jst=JST,
     )
 
 
@@ -560,7 +560,7 @@ def _refused(
     )
 
 
-def _cancel_refusal(standing: followups.Standing, lang: str) -> tuple[str, str | None] | None:
+def _cancel_refusal(standing: followups.Standing, lang: str, tz: tzinfo = JST) -> tuple[str, str | None] | None:
     """Why this alert cannot be cancelled now, and the alert to look at instead; None if it can."""
     en = lang == "en"
     if standing.msg_type == followups.CANCEL:
@@ -580,9 +580,9 @@ def _cancel_refusal(standing: followups.Standing, lang: str) -> tuple[str, str |
         by = standing.cancelled_by
         who = f" ({by.submitted_by})" if by.submitted_by else ""
         return (
-            f"Already cancelled at {clock(by.sent)}{who}. Nothing was sent again."
+            f"Already cancelled at {clock(by.sent, tz=tz)}{who}. Nothing was sent again."
             if en
-            else f"この配信は {clock(by.sent)} にすでに取り消されています{who}。もう一度は送信しませんでした。"
+            else f"この配信は {clock(by.sent, tz=tz)} にすでに取り消されています{who}。もう一度は送信しませんでした。"
         ), by.identifier
     if standing.superseded_by is not None:
         return (
@@ -631,7 +631,7 @@ async def alert_cancel(request: web.Request) -> web.StreamResponse:
     standing = await followups.standing(ctx.ledger.db, tenant.id, alert_id)
     if original is None or standing is None:
         raise web.HTTPNotFound(text="no such alert")
-    refusal = _cancel_refusal(standing, lang)
+    refusal = _cancel_refusal(standing, lang, zone_of(request, tenant))
     if refusal is not None:
         return _refused(request, tenant, alert_id, *refusal)
     # A source's alert (JMA, J-Alert, L-Alert) is withdrawn from the town's media with a relay
@@ -693,7 +693,7 @@ async def alert_cancel(request: web.Request) -> web.StreamResponse:
     )
     if cancel_id is None:  # another request won the race a moment ago
         again = await followups.standing(ctx.ledger.db, tenant.id, alert_id)
-        refusal = _cancel_refusal(again, lang) if again is not None else None
+        refusal = _cancel_refusal(again, lang, zone_of(request, tenant)) if again is not None else None
         return _refused(request, tenant, alert_id, *(refusal or ("already cancelled", None)))
     raise web.HTTPSeeOther(f"/t/{tenant.id}/alerts/{cancel_id}")
 

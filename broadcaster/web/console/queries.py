@@ -330,7 +330,6 @@ def audit_csv(rows: Sequence[dict[str, Any]]) -> str:
 
 async def sources(settings: Settings, ledger: Ledger) -> tuple[list[Any], bool]:
     """The sources' freshness, and whether the town is on its backup (docs/qzss.md, *Health*)."""
-    from broadcaster.model import JST
     from broadcaster.pipeline.feeds import backup_only, freshness, is_backup
 
     rows = await freshness(settings, ledger.db)
@@ -340,8 +339,9 @@ async def sources(settings: Settings, ledger: Ledger) -> tuple[list[Any], bool]:
             "name": f"{f.source}/{f.feed}",
             "stale": f.stale,
             "never": f.last_success is None,
-            # Decision 8: a time shown to a person is in the town's zone, with its label.
-            "last": f"{f.last_success.astimezone(JST):%m/%d %H:%M:%S} JST" if f.last_success else "",
+            # Decision 8: a time shown to a person is in the town's zone, with its label: the
+            # page's clock() gives both.
+            "last": f.last_success,
         }
         for f in rows
     ]

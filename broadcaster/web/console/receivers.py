@@ -12,7 +12,6 @@ from typing import Any
 
 from aiohttp import web
 
-from broadcaster.model import JST
 from broadcaster.store.receivers import receivers
 from broadcaster.store.users import Role
 from broadcaster.web.endpoints import Endpoints
@@ -70,4 +69,4 @@ async def receivers_page(request: web.Request) -> web.StreamResponse:
     if tenant is None:
         raise web.HTTPNotFound(text="no such municipality")
     rows = await receivers(ctx.ledger.db, tenant=tenant.id, bridge_silent_after_s=_silent_after(ctx.settings))
-    return render(request, "console/receivers.html", tenant=tenant, rows=rows, w=words(request.get(LANG, "ja")), jst=JST)
+    return render(request, "console/receivers.html", tenant=tenant, rows=rows, w=words(request.get(LANG, "ja")))
