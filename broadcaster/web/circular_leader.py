@@ -35,7 +35,7 @@ from broadcaster.web.circular_web import jst, of
 from broadcaster.web.endpoints import Endpoints
 from broadcaster.web.keys import CIRCULAR_LIMITERS
 from broadcaster.web.middleware import from_our_site
-from broadcaster.web.pages import client_ip, render
+from broadcaster.web.pages import client_ip, render, zone_of
 from broadcaster.web.ratelimit import RateLimiter
 
 log = get_logger(__name__)
@@ -238,7 +238,7 @@ async def leader_events(request: web.Request) -> web.StreamResponse:
         now_c = await cs.circular(svc.db, c.id, c.tenant)
         return None if now_c is None else str(now_c.state)
 
-    return await sse.stream(request, state)
+    return await sse.stream(request, state, tz=zone_of(request, c.tenant))
 
 
 @leader_pages.route("POST", "/c/{token}/confirm", role=None, kind="public", summary="確認しました (a double tap is one confirmation)")
