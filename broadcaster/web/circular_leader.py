@@ -239,7 +239,7 @@ async def leader_events(request: web.Request) -> web.StreamResponse:
         now_c = await cs.circular(svc.db, c.id, c.tenant)
         return None if now_c is None else str(now_c.state)
 
-    return await sse.stream(request, state)
+    return await sse.stream(request, state, tz=zone_of(request, c.tenant))
 
 
 @leader_pages.route("POST", "/c/{token}/confirm", role=None, kind="public", summary="確認しました (a double tap is one confirmation)")
