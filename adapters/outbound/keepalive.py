@@ -28,20 +28,33 @@ async def open_connection(
     *,
     ssl: _ssl.SSLContext | bool = True,
     within: float = 5.0,
+    count: int = 1,
 ) -> None:
-    """Leave one open connection to `url`'s origin in `session`'s pool.
+    """Leave `count` open connections to `url`'s origin in `session`'s pool (as many as the
+    sends run at once: a fan-out of 20 requests takes 20 connections, and found one).
 
     `ssl` must be what the requests to that origin pass (the pool is keyed by it); True, the
     default, when they pass none; `within` bounds the connecting. Raises what connecting raises (aiohttp.ClientError, OSError,
     TimeoutError)."""
     origin = URL(url).origin()
     loop = asyncio.get_running_loop()
-    request = ClientRequest("GET", origin, loop=loop, ssl=ssl, session=session)
     limit = aiohttp.ClientTimeout(total=within, connect=within, sock_connect=within)
-    async with asyncio.timeout(within):
-        connection = await session.connector.connect(request, [], limit)  # type: ignore[union-attr]
-    # Back into the pool, marked idle from now.
-    connection.release()
+    connector = session.connector
+    assert connector is not None
+    held: list[Any] = []
+
+    async def one() -> None:
+        request = ClientRequest("GET", origin, loop=loop, ssl=ssl, session=session)
+        held.append(await connector.connect(request, [], limit))
+
+    try:
+        async with asyncio.timeout(within):
+            # All held at once, so that each is another connection and not the same one again.
+            await asyncio.gather(*(one() for _ in range(max(1, count))))
+    finally:
+        # Back into the pool, marked idle from now (those opened before a failure too).
+        for connection in held:
+            connection.release()
 
 
 def open_urllib3_connection(session: Any, url: str, *, timeout: float = 5.0) -> None:

@@ -19,6 +19,7 @@ from broadcaster.site_layout import CURRENT, public_file, site_dir, site_url, sl
 from broadcaster.web import sse
 from broadcaster.web.endpoints import Endpoints
 from broadcaster.web.keys import CONTEXT
+from broadcaster.web.pages import zone_of
 
 site = Endpoints()
 
@@ -87,7 +88,7 @@ async def site_live(request: web.Request) -> web.StreamResponse:
         except OSError:
             return ""  # nothing published yet: the first publish is a change
 
-    return await sse.stream(request, release, cors=True)
+    return await sse.stream(request, release, cors=True, tz=zone_of(request, tenant))
 
 
 @site.route(

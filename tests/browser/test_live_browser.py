@@ -1,4 +1,4 @@
-"""Open pages follow what happens without a reload (docs/web.md, *Live pages*): the district
+"""Open pages follow what happens without a reload (docs/website.md, *Live pages*; docs/circulars.md): the district
 leader's circular when the town cancels or updates it, and the town's site when a message is
 cancelled. A reader of one town hears nothing of another's.
 

@@ -135,3 +135,50 @@ async def test_webhook_warms_every_subscriber_and_a_dead_one_fails_only_the_warm
             assert relay.accepted == 1, "the live subscriber was warmed all the same"
         finally:
             await adapter.close()
+
+
+async def test_web_push_after_a_restart_warms_the_push_services_its_subscribers_used(tmp_path: Path) -> None:
+    from adapters.outbound.app_push import HostPolicy, WebPushAdapter, WebPushSettings, parse_subscription
+    from adapters.outbound.app_push.vapid import generate
+    from tests.fakes.webpush import FakePushService
+
+    private, public = generate()
+    policy = HostPolicy(hosts=("127.0.0.1",), allow_http=True)
+    origins = tmp_path / "app_push" / "anamizu.origins.json"
+
+    def adapter() -> WebPushAdapter:
+        settings = WebPushSettings(
+            vapid_private_key=SecretStr(private),
+            subject="mailto:bousai@town.anamizu.example.jp",
+            hosts=policy,
+            public_url="https://bousai.anamizu.example.jp",
+            timeout=5.0,
+        )
+        return WebPushAdapter(settings, origins_file=origins)
+
+    async with FakePushService(vapid_public_key=public) as fake, CountingRelay(fake.base) as relay:
+        subs = []
+        for name in ("a", "b", "c", "d", "e"):
+            sub = fake.subscribe(name)
+            sub["endpoint"] = sub["endpoint"].replace(fake.base, relay.url)
+            subs.append(parse_subscription(sub, policy).canonical())
+        first = adapter()
+        try:
+            await first.send(delivery("app_push", text("避難指示", title="避難指示"), recipients=subs))
+        finally:
+            await first.close()
+        opened = relay.accepted
+        assert opened >= 1 and origins.exists()
+
+        again = adapter()  # a restart: a new adapter, the same var folder
+        try:
+            await again.warm()
+            await _opened(relay, opened + 5)
+            assert relay.accepted == opened + 5, "one connection for each message one send has in flight"
+            await again.send(
+                delivery("app_push", text("避難指示 解除", title="解除"), recipients=subs, batch=1)
+            )
+            assert len(fake.delivered()) == 10
+            assert relay.accepted == opened + 5, "the send found them open"
+        finally:
+            await again.close()

@@ -14,6 +14,7 @@ import asyncio
 import base64
 import binascii
 import json
+import os
 from collections.abc import Mapping
 from pathlib import Path
 from typing import Any, ClassVar, Self
@@ -102,7 +103,9 @@ class WebPushAdapter:
         # The push services this town's subscribers use, kept so that the warm-up after a restart
         # knows where to connect (origins only: nothing of any subscriber).
         self.origins_file = origins_file
-        self._origins: set[str] = set(_read_origins(origins_file))
+        # origin → how many connections one send used there at most (its subscriptions, up to the
+        # concurrency): what the warm-up opens.
+        self._origins: dict[str, int] = _read_origins(origins_file)
         self.signer = VapidSigner(
             load_private_key(settings.vapid_private_key.get_secret_value()), settings.subject
         )
@@ -191,6 +194,7 @@ class WebPushAdapter:
         ttl = payload.ttl(alert, now())
         subs = dict(parsed.good)
         refused = set(parsed.refused)
+        self._seen(subs)
         request_headers = {
             **headers,
             "TTL": str(ttl),
@@ -236,24 +240,38 @@ class WebPushAdapter:
             await self.pool.warm()  # spawn the workers now, not on the first large batch
         origins = sorted(self._origins)
         timeout = min(self.settings.timeout, 5.0)
+        # One message encrypted for a throwaway key: the crypto library's first use costs more
+        # than a message, and the first alert need not pay it.
+        encrypt.encrypt(b"-", encrypt.throwaway_public_key(), os.urandom(16))
         for origin in origins:
             self.signer.header(origin)
         results = await asyncio.gather(
-            *(open_connection(self._client(), origin, within=timeout) for origin in origins), return_exceptions=True
+            *(
+                open_connection(self._client(), origin, within=timeout, count=self._origins[origin])
+                for origin in origins
+            ),
+            return_exceptions=True,
         )
         failed = [f"{o}: {type(r).__name__}: {r}" for o, r in zip(origins, results, strict=True) if isinstance(r, BaseException)]
         if failed:
             raise ConnectionError("; ".join(failed))
 
-    def _seen(self, origin: str) -> None:
-        if origin in self._origins:
-            return
-        self._origins.add(origin)
-        if self.origins_file is None:
+    def _seen(self, subs: Mapping[str, Subscription]) -> None:
+        """Note the push services of this send and how many of its messages each got at once."""
+        per: dict[str, int] = {}
+        for sub in subs.values():
+            per[sub.origin] = per.get(sub.origin, 0) + 1
+        changed = False
+        for origin, n in per.items():
+            n = min(n, self.settings.concurrency)
+            if self._origins.get(origin, 0) < n:
+                self._origins[origin] = n
+                changed = True
+        if not changed or self.origins_file is None:
             return
         try:
             self.origins_file.parent.mkdir(parents=True, exist_ok=True)
-            self.origins_file.write_text(json.dumps(sorted(self._origins)), encoding="utf-8")
+            self.origins_file.write_text(json.dumps(dict(sorted(self._origins.items()))), encoding="utf-8")
         except OSError as e:  # only the next restart's warm-up needs it
             log.warning("push_origins_not_kept", error=str(e)[:200])
 
@@ -280,7 +298,6 @@ class WebPushAdapter:
                 continue
             items.append((sub.endpoint, sub.p256dh, sub.auth, auth))
             sent.append(address)
-            self._seen(sub.origin)
         posted = await self.pool.send(
             data, items, headers, limit_s=self.settings.timeout, concurrency=self.settings.concurrency
         )
@@ -311,7 +328,6 @@ class WebPushAdapter:
         )
 
     async def _push(self, sub: Subscription, data: bytes, headers: dict[str, str], ttl: int) -> Answer:
-        self._seen(sub.origin)
         try:
             auth = self.signer.header(sub.origin)
         except ConfigError as e:
@@ -372,14 +388,20 @@ async def _reason(resp: aiohttp.ClientResponse) -> str:
     return str(data.get("reason", "")) if isinstance(data, dict) else ""
 
 
-def _read_origins(path: Path | None) -> list[str]:
+def _read_origins(path: Path | None) -> dict[str, int]:
     if path is None:
-        return []
+        return {}
     try:
         data = json.loads(path.read_text(encoding="utf-8"))
     except (OSError, ValueError):
-        return []
-    return [str(o) for o in data if isinstance(o, str) and o.startswith(("https://", "http://"))] if isinstance(data, list) else []
+        return {}
+    if not isinstance(data, dict):
+        return {}
+    return {
+        str(o): max(1, min(int(n), 1000))
+        for o, n in data.items()
+        if isinstance(o, str) and o.startswith(("https://", "http://")) and isinstance(n, int)
+    }
 
 
 def _b64(text: str) -> bytes:

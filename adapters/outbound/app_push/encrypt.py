@@ -58,3 +58,10 @@ def encrypt(plaintext: bytes, ua_public: bytes, auth_secret: bytes, *, salt: byt
     ciphertext = AESGCM(cek).encrypt(nonce, plaintext + b"\x02", None)
     header = salt + RECORD_SIZE.to_bytes(4, "big") + bytes((len(as_public),)) + as_public
     return header + ciphertext
+
+
+def throwaway_public_key() -> bytes:
+    """A fresh P-256 public key (uncompressed point) that nobody holds the private key of: what
+    the warm-up encrypts for."""
+    key = ec.generate_private_key(ec.SECP256R1())
+    return key.public_key().public_bytes(serialization.Encoding.X962, serialization.PublicFormat.UncompressedPoint)

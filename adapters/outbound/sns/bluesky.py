@@ -294,15 +294,35 @@ class BlueskyNetwork:
         """Log in (or carry on with the saved session) before the first post: that is the first
         post's slowest part, a request of its own, and it leaves the connection open."""
         try:
-            await self._session()
+            _, did = await self._session()
         except AtProtocolError as e:
             raise _error("login", e) from e
+        _load_post_models(did)
 
     async def close(self) -> None:
         if self._client is not None:
             await self._client.request.close()
         self._client = None
         self._did = None
+
+
+def _load_post_models(did: str) -> None:
+    """Build (and drop) what a post builds, so that the SDK's models are loaded now: atproto
+    imports each model module on first use and pydantic builds its schema then, about 170 ms of
+    the first post's time on the event loop (docs/benchmarks.md, *Cold path*)."""
+    ref = models.ComAtprotoRepoStrongRef.Main(uri=f"at://{did}/{POST}/warm", cid="warm")
+    record = models.AppBskyFeedPost.Record(
+        created_at=datetime.now(UTC).isoformat().replace("+00:00", "Z"),
+        text="https://example.jp",
+        langs=["ja"],
+        reply=models.AppBskyFeedPost.ReplyRef(root=ref, parent=ref),
+        facets=link_facets("https://example.jp") or None,
+    )
+    models.ComAtprotoRepoPutRecord.Data(repo=did, collection=POST, rkey="warm", record=record)
+    models.ComAtprotoRepoGetRecord.Params(repo=did, collection=POST, rkey="warm")
+    models.ComAtprotoRepoDeleteRecord.Data(repo=did, collection=POST, rkey="warm")
+    for name in ("ComAtprotoRepoGetRecord", "ComAtprotoRepoPutRecord"):
+        getattr(getattr(models, name), "Response", None)
 
 
 async def _existing(client: Any, did: str, rkey: str) -> Any:

@@ -10,6 +10,8 @@ point is to see what the public sees.
 from __future__ import annotations
 
 import json
+import threading
+from collections import OrderedDict
 from collections.abc import Sequence
 from pathlib import Path
 from typing import Any
@@ -65,14 +67,34 @@ def _listed(release: Path, rel: str, surface: str, event_ids: Sequence[str]) -> 
     return Carried(surface=surface, listed=False, where=str(path))
 
 
-def _cap_feed(release: Path, event_ids: Sequence[str]) -> Carried:
-    path = release / "cap.atom"
-    wanted = set(event_ids)
-    found: dict[str, Alert] = {}
+# The CAP feed's messages by identifier, per version of the file (its inode, mtime and size). The
+# guard reads every recent event back each round, and each read parsed every CAP document of the
+# feed: n events cost n × n parses a round, the largest single share of a burst's CPU
+# (docs/benchmarks.md, *Hot path*). A release's files are written once and an unchanged one is
+# hard-linked into the next release (publish.py): the same inode is the same feed.
+_FEEDS: OrderedDict[tuple[int, int, int, int], dict[str, Alert]] = OrderedDict()
+_FEEDS_KEPT = 8
+_FEEDS_LOCK = threading.Lock()  # read_back runs on worker threads
+
+
+def feed_alerts(path: Path) -> dict[str, Alert] | None:
+    """Every CAP message of the feed at `path` by identifier (None when it cannot be read),
+    parsed once per version of the file."""
+    try:
+        st = path.stat()
+    except OSError:
+        return None
+    key = (st.st_dev, st.st_ino, st.st_mtime_ns, st.st_size)
+    with _FEEDS_LOCK:
+        cached = _FEEDS.get(key)
+        if cached is not None:
+            _FEEDS.move_to_end(key)
+            return cached
     try:
         root = parse_xml(path.read_bytes())
     except (OSError, ParseError):
-        return Carried(surface="cap_feed", listed=False, where=str(path))
+        return None
+    found: dict[str, Alert] = {}
     for content in root.iter(f"{ATOM}content"):
         for cap in content:
             if not isinstance(cap.tag, str):
@@ -81,8 +103,20 @@ def _cap_feed(release: Path, event_ids: Sequence[str]) -> Carried:
                 alert = from_cap(etree.fromstring(etree.tostring(cap)))
             except (ParseError, etree.XMLSyntaxError):
                 continue
-            if alert.identifier in wanted:
-                found[alert.identifier] = alert
+            found[alert.identifier] = alert
+    with _FEEDS_LOCK:
+        _FEEDS[key] = found
+        while len(_FEEDS) > _FEEDS_KEPT:
+            _FEEDS.popitem(last=False)
+    return found
+
+
+def _cap_feed(release: Path, event_ids: Sequence[str]) -> Carried:
+    path = release / "cap.atom"
+    feed = feed_alerts(path)
+    if feed is None:
+        return Carried(surface="cap_feed", listed=False, where=str(path))
+    found = {i: feed[i] for i in event_ids if i in feed}
     for identifier in reversed(event_ids):
         if identifier in found:
             alert = found[identifier]
