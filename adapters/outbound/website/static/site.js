@@ -64,14 +64,17 @@
     if (was !== null && was !== release) { refresh(data.at); }
   }
 
+  var refused = 0;  // refusals in a row, without a hello between
+
   function connect() {
     var source = new EventSource(url);
-    source.addEventListener("hello", onRelease);
+    source.addEventListener("hello", function (e) { refused = 0; onRelease(e); });
     source.addEventListener("change", onRelease);
     source.addEventListener("error", function () {
       // A dropped connection is retried by the browser; a refusal (the server busy, 503) closes
       // the stream, so try again later, spread out so that a crowd does not come back at once.
-      if (source.readyState === EventSource.CLOSED) {
+      // Where nothing serves the stream (a CMS that does not forward it), stop asking.
+      if (source.readyState === EventSource.CLOSED && ++refused < 5) {
         window.setTimeout(connect, 30000 + Math.floor(Math.random() * 30000));
       }
     });
