@@ -24,11 +24,11 @@ from typing import Any
 from broadcaster import registry
 from broadcaster.bus import Bus
 from broadcaster.circulars.service import Circulars
-from broadcaster.circulars.wiring import circular_pool
 from broadcaster.followers import Conversation, StoreDesk
 from broadcaster.line_links import CHANNEL as LINE
 from broadcaster.parsing import SourceParser
 from broadcaster.pipeline.adapters import AdapterPool, profile_of
+from broadcaster.pipeline.circular_pool import circular_pool
 from broadcaster.pipeline.runner import Pipeline
 from broadcaster.pipeline.runtime import Runtime, load_parsers
 from broadcaster.pipeline.tenancy import TenantDirectory

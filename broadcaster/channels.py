@@ -323,3 +323,11 @@ class ChannelAdapter(Protocol):
     async def send(self, delivery: Delivery) -> SendResult: ...
 
     async def close(self) -> None: ...
+
+
+class Adapters(Protocol):
+    """Where a part finds a town's adapter of a channel: the process's pool
+    (broadcaster/pipeline/adapters.py, AdapterPool), named here so that the core parts that send
+    (the e-circulars' notifier) take it without importing the pipeline."""
+
+    def get(self, tenant: str, channel: str) -> ChannelAdapter: ...

@@ -20,7 +20,7 @@ from datetime import datetime, timedelta
 from typing import ClassVar, Self
 
 from broadcaster.audience import AudienceName
-from broadcaster.channels import AdapterEnv, Addressing, ChannelAdapter, Delivery, SendResult
+from broadcaster.channels import AdapterEnv, Addressing, Delivery, SendResult
 from broadcaster.circulars import ids, steps
 from broadcaster.circulars import store as cs
 from broadcaster.circulars.notifier import Notifier, Sent
@@ -29,7 +29,6 @@ from broadcaster.circulars.service import Circulars
 from broadcaster.errors import ConfigError
 from broadcaster.logging import get_logger
 from broadcaster.model import KIND, Alert, MsgType
-from broadcaster.pipeline.adapters import AdapterPool, Resolved
 from broadcaster.settings import ChannelSettings, Settings
 from broadcaster.store import routing
 
@@ -181,36 +180,6 @@ def _with_dues(t: Target, dues: dict[str, datetime | None], at: datetime, office
         # Nobody can tell this leader: the duty officers hear of it at once, with the phone number.
         dues = {**dues, "officers": at}
     return Target(t.recipient, t.subscriber_id, t.role, t.district, t.name, t.title, t.channels, dues)
-
-
-class BoardPool(AdapterPool):
-    """The channel worker's adapters, with the board standing in for the circular channel's.
-
-    Everything else (and the notifier's LINE, e-mail and push) comes from the runtime's own pool,
-    so that one process keeps one adapter per (tenant, channel).
-    """
-
-    def __init__(self, pool: AdapterPool, board: CircularBoard) -> None:
-        super().__init__(pool.settings, pool.overrides)
-        self.pool = pool
-        self.board = board
-
-    def _live(self, tenant: str) -> bool:
-        cfg = self.settings.channel(tenant, CHANNEL)
-        return cfg.mode != "outbox" and self.settings.circulars.link_key is not None
-
-    def get(self, tenant: str, channel: str) -> ChannelAdapter:
-        if channel == CHANNEL and CHANNEL not in self.overrides and self._live(tenant):
-            return self.board
-        return self.pool.get(tenant, channel)
-
-    def mode(self, tenant: str, channel: str) -> Resolved:
-        if channel == CHANNEL and CHANNEL not in self.overrides and self._live(tenant):
-            return Resolved(CircularBoard, True, "live: the e-circular board")
-        return self.pool.mode(tenant, channel)
-
-    async def close(self) -> None:
-        return None  # the runtime's pool closes the adapters
 
 
 def describe_mode(settings: Settings, tenant: str) -> str:

@@ -1,6 +1,6 @@
 """What the circulars' parts share: settings, ledger, bus, the channel adapters, the scheduler, a clock.
 
-Built once per process from the pipeline's Runtime (or from the web app's context), so the
+Built once per process by the composition root (broadcaster/app.py) into its Runtime, so the
 channel worker, the scheduler's jobs and the web pages all use the same adapters and the same
 scheduler client. The clock is a parameter so that tests move time instead of waiting for it.
 """
@@ -13,11 +13,11 @@ from datetime import datetime, timedelta
 from typing import Any
 
 from broadcaster.bus import Bus
+from broadcaster.channels import Adapters
 from broadcaster.circulars.links import LinkSigner, link_url
 from broadcaster.circulars.steps import next_due
 from broadcaster.logging import get_logger
 from broadcaster.model import now
-from broadcaster.pipeline.adapters import AdapterPool
 from broadcaster.scheduler import SchedulerService
 from broadcaster.settings import Settings
 from broadcaster.store.audiences import Audiences
@@ -38,7 +38,7 @@ class Circulars:
     settings: Settings
     ledger: Ledger
     bus: Bus
-    adapters: AdapterPool
+    adapters: Adapters
     scheduler: SchedulerService
     clock: Callable[[], datetime] = now
     _signer: LinkSigner | None = field(default=None, init=False, repr=False)

@@ -1,4 +1,4 @@
-"""Where the circulars meet the running pipeline: the board as the channel's adapter, the jobs."""
+"""Where the circulars meet the scheduler: their jobs (a circular's next step, the sweep)."""
 
 from __future__ import annotations
 
@@ -6,11 +6,9 @@ from datetime import timedelta
 from typing import Any
 
 from broadcaster.circulars import steps
-from broadcaster.circulars.board import BoardPool, CircularBoard
 from broadcaster.circulars.chain import Chain
 from broadcaster.circulars.service import TICK, Circulars, job_id, payload_of
 from broadcaster.logging import get_logger
-from broadcaster.pipeline.adapters import AdapterPool
 
 log = get_logger(__name__)
 
@@ -18,12 +16,6 @@ SWEEP = "circular.sweep"
 SWEEP_CRON = "*/10 * * * *"
 # A job that failed or died is tried again this much later.
 RETRY = timedelta(minutes=1)
-
-
-def circular_pool(adapters: AdapterPool, circulars: Circulars) -> AdapterPool:
-    """The adapters of the circular channel's worker: the board, and the process's pool for the
-    rest (the notifier's LINE, e-mail and push)."""
-    return BoardPool(adapters, CircularBoard(circulars))
 
 
 def register_jobs(svc: Circulars) -> None:
