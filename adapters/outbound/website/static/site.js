@@ -59,9 +59,12 @@
     var was = release;
     release = data.state;
     live.setAttribute("data-release", release);
-    // The first hello only says where we are; a later one after a reconnect, or a change, may
-    // follow a publish the page has not seen.
-    if (was !== null && was !== release) { refresh(data.at); }
+    // A later hello (after a reconnect) or a change may follow a publish the page has not seen.
+    // The first hello says how old the release is: made after the page was requested (or a
+    // moment before, while it was on its way), it may be newer than the page.
+    var age = parseFloat(data.age);
+    var fresh = was === null && !isNaN(age) && age * 1000 < performance.now() + 2000;
+    if ((was !== null && was !== release) || fresh) { refresh(data.at); }
   }
 
   var refused = 0;  // refusals in a row, without a hello between
