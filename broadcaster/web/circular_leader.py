@@ -31,11 +31,11 @@ from broadcaster.coverage import flags, marks, support
 from broadcaster.logging import get_logger, hash_id
 from broadcaster.store import routing
 from broadcaster.web import sse
-from broadcaster.web.circular_web import jst, of
+from broadcaster.web.circular_web import local_time, of
 from broadcaster.web.endpoints import Endpoints
 from broadcaster.web.keys import CIRCULAR_LIMITERS
 from broadcaster.web.middleware import from_our_site
-from broadcaster.web.pages import client_ip, render
+from broadcaster.web.pages import client_ip, render, zone_of
 from broadcaster.web.ratelimit import RateLimiter
 
 log = get_logger(__name__)
@@ -145,6 +145,7 @@ async def _page(request: web.Request, svc: Circulars, d: Delivery, c: Circular, 
         households = await flags.unreached_in(svc, c.tenant, c.alert_id, d.district)
     last = answers[-1] if answers else None
     done = request.query.get("done")
+    tz = zone_of(request, c.tenant)
     response = render(
         request,
         "circular/leader.html",
@@ -158,10 +159,10 @@ async def _page(request: web.Request, svc: Circulars, d: Delivery, c: Circular, 
         content=_content(c),
         files=await cs.attachments(svc.db, c.id),
         last=forms.describe(last["form"], last["data"]) if last else None,
-        last_at=jst(last["at"]) if last else None,
-        confirmed_at=jst(d.confirmed_at),
-        due=jst(c.due, "%m月%d日 %H:%M") if c.due else None,
-        sent=jst(d.created, "%m月%d日 %H:%M"),
+        last_at=local_time(last["at"], tz) if last else None,
+        confirmed_at=local_time(d.confirmed_at, tz),
+        due=local_time(c.due, tz, "%m月%d日 %H:%M") if c.due else None,
+        sent=local_time(d.created, tz, "%m月%d日 %H:%M"),
         done=done if done in ("confirmed", "answered", "told") else None,
         error=error,
         values=values or {},
@@ -238,7 +239,7 @@ async def leader_events(request: web.Request) -> web.StreamResponse:
         now_c = await cs.circular(svc.db, c.id, c.tenant)
         return None if now_c is None else str(now_c.state)
 
-    return await sse.stream(request, state)
+    return await sse.stream(request, state, tz=zone_of(request, c.tenant))
 
 
 @leader_pages.route("POST", "/c/{token}/confirm", role=None, kind="public", summary="確認しました (a double tap is one confirmation)")

@@ -8,6 +8,7 @@ from aiohttp import web
 
 from broadcaster.circulars.service import Circulars
 from broadcaster.model import JST
+from broadcaster.model.timeutil import shown
 from broadcaster.web.context import WebContext
 from broadcaster.web.keys import CONTEXT
 
@@ -36,5 +37,6 @@ def parse_local(value: str, tz: tzinfo = JST) -> datetime | None:
     return at if at.tzinfo is not None else at.replace(tzinfo=tz)
 
 
-def jst(at: datetime | None, fmt: str = "%m/%d %H:%M") -> str:
-    return "" if at is None else at.astimezone(JST).strftime(fmt)
+def local_time(at: datetime | None, tz: tzinfo = JST, fmt: str = "%m/%d %H:%M") -> str:
+    """A time on a leader's page: the town's clock with its label (decision 8)."""
+    return shown(at, tz, fmt)

@@ -1,5 +1,5 @@
-"""Server-sent events for the pages residents and district leaders keep open (docs/web.md, *Live
-pages*): the town's site and a leader's circular.
+"""Server-sent events for the pages residents and district leaders keep open: the town's site
+(docs/website.md, *Live pages*) and a leader's circular (docs/circulars.md).
 
 One rule for every such stream: the handler names a *probe*, a cheap function that says what the
 reader's page shows right now (the site's release, the circular's state); when its answer changes,
@@ -14,6 +14,7 @@ import asyncio
 import contextlib
 import json
 from collections.abc import Awaitable, Callable
+from datetime import tzinfo
 
 from aiohttp import web
 
@@ -41,11 +42,22 @@ async def stream(
     lifetime: float = 600.0,
     keepalive: float = 20.0,
     cors: bool = False,
+    tz: tzinfo = JST,
+    hello: Callable[[], dict[str, str]] | None = None,
 ) -> web.StreamResponse:
     """Send ``change`` whenever ``probe()`` answers something new; ``gone`` (and end) when it
-    answers None (the page no longer exists for this reader)."""
+    answers None (the page no longer exists for this reader). Times are aware, in ``tz``: the
+    town's zone (settings: tenants.time_zone), as every time a person reads. ``hello`` adds
+    fields to the first event (public facts about the state, never about a person)."""
     global _open
-    headers = {"Content-Type": "text/event-stream", "Cache-Control": "no-store", "X-Accel-Buffering": "no"}
+    # Sent at prepare(), before the security middleware sees the response: what it would add
+    # and matters for a stream is set here.
+    headers = {
+        "Content-Type": "text/event-stream",
+        "Cache-Control": "no-store",
+        "X-Accel-Buffering": "no",  # a reverse proxy passes each event on at once
+        "X-Content-Type-Options": "nosniff",
+    }
     if cors:
         # Public data only (a release number and a time): a town whose CMS serves the site may open
         # the stream from its own origin.
@@ -61,9 +73,8 @@ async def stream(
         await response.prepare(request)
         # The first event names the state the stream started from: a page drawn before it (the
         # reader opened it a while ago, a reconnect after a change) compares and catches up.
-        await response.write(
-            b"retry: 5000\n\n" + _event("hello", {"at": now().astimezone(JST).isoformat(), "state": seen})
-        )
+        first = {"at": now().astimezone(tz).isoformat(), "state": seen} | (hello() if hello else {})
+        await response.write(b"retry: 5000\n\n" + _event("hello", first))
         closing = request.app[CLOSING]
         loop = asyncio.get_running_loop()
         start = quiet = loop.time()
@@ -73,8 +84,7 @@ async def stream(
             if closing.is_set():
                 break
             current = await probe()
-            # Aware, in the zone every time shown is in (docs/decisions.md, decision 8).
-            at = now().astimezone(JST).isoformat()
+            at = now().astimezone(tz).isoformat()
             if current is None:
                 await response.write(_event("gone", {"at": at}))
                 break

@@ -70,7 +70,7 @@ def test_every_town_once_is_met_and_the_ratios_are_to_one_at_a_time() -> None:
     doc = document(phase(), slow, bb)
     assert verdict(doc, run)["status"] == "met"
     p99 = {f["figure"]: f for f in run.burst_figures(doc)}["Noto-night burst: ingest-to-send p99"]
-    assert p99["ratio"] == 2.0 and p99["baseline"] == "one at a time 300.0 ms"
+    assert p99["ratio"] == 2.0 and p99["baseline"] == "one alert at a time 300.0 ms"
 
 
 def test_a_send_seen_twice_or_never_is_a_miss() -> None:

@@ -90,3 +90,24 @@ def test_the_prefecture_projection_follows_the_measured_web_push_rate() -> None:
     fast = by_name(results(cold_ms=25.0, cpu_ms=20.0, speedup=1.8, rate=5500))
     name = "web push: 1,100,000 subscribers, CPU minutes at the measured rate (projected)"
     assert slow[name]["value"] == 9.2 and fast[name]["value"] == 3.3
+
+
+def prefecture(per_cpu: tuple[int, int], wall: tuple[int, int]) -> dict[str, Any]:
+    runs = [
+        {"processes": p, "subscriptions": 20_000, "per_wall_s": w, "per_cpu_s_per_process": c,
+         "linearity": round(w / (p * wall[0]), 2)}
+        for p, c, w in ((1, per_cpu[0], wall[0]), (2, per_cpu[1], wall[1]))
+    ]
+    return {"prefecture": {"encryption": {"runs": runs, "cores": 2}}}
+
+
+def test_web_push_encryption_is_judged_per_worker_process_and_for_linearity() -> None:
+    run = bench_run()
+    name = "web push encryption: subscriptions per CPU second, each worker process"
+    linear = "web push encryption: 2 processes / 2 × one (wall rate)"
+    good = {f["figure"]: f for f in run.prefecture_figures(prefecture((9_000, 8_800), (8_000, 15_500)))}
+    assert good[name]["status"] == "met" and good[name]["value"] == 8_800, "the slowest worker counts"
+    assert good[linear]["status"] == "met" and good[linear]["ratio"] == 0.97
+    bad = {f["figure"]: f for f in run.prefecture_figures(prefecture((9_000, 4_500), (8_000, 9_000)))}
+    assert bad[name]["status"] == "missed" and bad[linear]["status"] == "missed"
+    assert bad[linear]["baseline"] == "1 process 8,000 /s"

@@ -116,12 +116,13 @@ def test_noto_night_burst_reaches_every_town_exactly_once(tmp_path: Path) -> Non
     result = doc["results"]["burst"]
     if "skipped" in result:
         return  # the JMA sample corpus is not beside this checkout
-    for phase in ("one_at_a_time", "burst"):
+    # The baseline is one town alone (one alert at a time); the burst is every town of the run.
+    for phase, towns in (("one_at_a_time", {"anamizu"}), ("burst", {"wajima", "suzu", "noto", "anamizu"})):
         p = result[phase]
         assert p["exactly_once"] == {"ok": True, "differences": []}
         assert p["latency_ms"]["n"] > 0 and set(p["accepted_attempts_per_dispatch"]) == {"1"}
-        # Every town of the tiny run got something on every live medium the fakes answer for.
-        assert set(p["fakes_saw"]["webhook"]) == {"wajima", "suzu", "noto", "anamizu"}
+        # Every town got the sequence's head on the medium with a receiver per town.
+        assert p["fakes_saw"]["webhook"] == dict.fromkeys(towns, 4)
     assert result["same_decisions"] and result["everyone_exactly_once"]
     figure = {f["figure"]: f for f in doc["figures"]}["Noto-night burst: everyone exactly once"]
     assert figure["status"] == "met"

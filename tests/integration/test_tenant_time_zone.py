@@ -1,5 +1,5 @@
 """One clock (docs/configuration.md, tenants.time_zone): a town whose zone is not Japan's sees every
-time on its console pages, its audit log and its circulars in that zone, with that zone's label;
+time on its console pages, its audit log, its circulars and its leaders' pages in that zone, with that zone's label;
 a town without the setting keeps JST."""
 
 from __future__ import annotations
@@ -38,6 +38,8 @@ async def test_a_town_in_another_zone_reads_its_own_clock_on_every_console_page(
         await env.ledger.record_alert(alert)
         await CircularBoard(svc).send(delivery_of(alert, "leaders:kawashima", ("L-yamada",)))
         (circular,) = await cs.circulars_of(env.ledger.db, "anamizu")
+        (delivery,) = await cs.deliveries(env.ledger.db, circular.id)
+        leader_link = svc.link(delivery.id, delivery.link_version)
         sent_here = alert.sent.astimezone(ZoneInfo(ZONE))
         pages = {
             "dashboard": "/t/anamizu/",
@@ -54,12 +56,17 @@ async def test_a_town_in_another_zone_reads_its_own_clock_on_every_console_page(
                 async with s.get(env.base + path) as r:
                     assert r.status == 200, (name, await r.text())
                     seen[name] = await r.text()
+        # The leader's own page: no login, the signed link.
+        async with client() as s, s.get(leader_link) as r:
+            assert r.status == 200
+            seen["leader"] = await r.text()
         for name, html in seen.items():
             assert "HST" in html, f"{name}: no time in the town's zone"
             assert "JST" not in html and "日本時間" not in html, f"{name}: a time in Japan's zone"
         # The alert's own time, as the town's clock read it (Japan's clock said the next day).
         assert f"{sent_here:%Y-%m-%d %H:%M} HST" in seen["alert"]
         assert f"{sent_here:%m/%d %H:%M} HST" in seen["dashboard"]
+        assert f"送信：{delivery.created.astimezone(ZoneInfo(ZONE)):%m月%d日 %H:%M} HST" in seen["leader"]
         # The audit log: the admin's own login, just now, in the town's zone.
         assert " HST</td>" in seen["audit"]
 

@@ -216,3 +216,24 @@ async def test_the_json_the_app_reads_links_each_languages_page(site: SiteFixtur
     assert set(item["pages"]) == set(PAGE_LANGUAGES) - {"ja"}
     for url in item["pages"].values():
         assert (site.current / url.removeprefix(site.url)).is_file()
+
+
+async def test_details_in_another_language_are_folded_not_shown_in_the_readers_page(
+    site: SiteFixture,
+) -> None:
+    # An officer's alert: Japanese details only, an English text from the fixed phrases.
+    await site.adapter().send(multilingual_delivery(alert("evac-1"), EVAC_TEXTS))
+    en = page(site, "en/alerts/evac-1.html")
+    shown = en.xpath("//main//section[contains(@class, 'info')][not(ancestor::details)]")
+    assert shown == [], "no Japanese details block in the English page's flow"
+    folded = en.xpath("//details[@class='other-details']")
+    assert len(folded) == 1
+    assert folded[0].xpath("string(summary)") == "Details: 日本語"
+    assert folded[0].xpath(".//section[contains(@class, 'info')]/@lang") == ["ja-JP"]
+    # The Japanese page shows its own details unfolded, as before.
+    ja = page(site, "alerts/evac-1.html")
+    assert ja.xpath("//main//section[contains(@class, 'info')][not(ancestor::details)]/@lang") == ["ja-JP"]
+    # Where the town gave English details, the English page shows them.
+    await site.adapter().send(multilingual_delivery(with_translations("evac-2"), EVAC_TEXTS))
+    en2 = page(site, "en/alerts/evac-2.html")
+    assert en2.xpath("//main//section[contains(@class, 'info')][not(ancestor::details)]/@lang") == ["en"]

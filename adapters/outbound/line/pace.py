@@ -17,7 +17,10 @@ class Pace:
         if per_second <= 0:
             raise ValueError("per_second must be positive")
         self.per_second = per_second
-        self.burst = float(burst if burst is not None else max(1, int(per_second)))
+        # A tenth of a second's worth at once: with a whole second's worth as the burst, a full
+        # bucket and then the steady rate put 2 × per_second into one second, past LINE's 200 a
+        # second for a pace of 150 (docs/benchmarks.md, *Prefecture-scale fan-out*).
+        self.burst = float(burst if burst is not None else max(1, int(per_second) // 10))
         self._tokens = self.burst
         self._stamp = time.monotonic()
         self._lock = asyncio.Lock()

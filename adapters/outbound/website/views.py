@@ -55,6 +55,7 @@ def lines(text: str | None) -> tuple[str, ...]:
 class InfoView:
     lang: str
     tag: str  # the supported language it is in (ja-JP is ja)
+    name: str  # that language as its readers name it
     event: str
     headline: str
     description: tuple[str, ...]
@@ -123,6 +124,7 @@ def _info_view(info: Info, w: Mapping[str, str], lang: str) -> InfoView:
     return InfoView(
         lang=info.language,
         tag=canonical(info.language),
+        name=BY_TAG[canonical(info.language)].native if canonical(info.language) in BY_TAG else info.language,
         event=info.event,
         headline=info.headline or "",
         description=lines(info.description),
