@@ -43,10 +43,12 @@ async def stream(
     keepalive: float = 20.0,
     cors: bool = False,
     tz: tzinfo = JST,
+    hello: Callable[[], dict[str, str]] | None = None,
 ) -> web.StreamResponse:
     """Send ``change`` whenever ``probe()`` answers something new; ``gone`` (and end) when it
     answers None (the page no longer exists for this reader). Times are aware, in ``tz``: the
-    town's zone (settings: tenants.time_zone), as every time a person reads."""
+    town's zone (settings: tenants.time_zone), as every time a person reads. ``hello`` adds
+    fields to the first event (public facts about the state, never about a person)."""
     global _open
     # Sent at prepare(), before the security middleware sees the response: what it would add
     # and matters for a stream is set here.
@@ -71,9 +73,8 @@ async def stream(
         await response.prepare(request)
         # The first event names the state the stream started from: a page drawn before it (the
         # reader opened it a while ago, a reconnect after a change) compares and catches up.
-        await response.write(
-            b"retry: 5000\n\n" + _event("hello", {"at": now().astimezone(tz).isoformat(), "state": seen})
-        )
+        first = {"at": now().astimezone(tz).isoformat(), "state": seen} | (hello() if hello else {})
+        await response.write(b"retry: 5000\n\n" + _event("hello", first))
         closing = request.app[CLOSING]
         loop = asyncio.get_running_loop()
         start = quiet = loop.time()

@@ -43,7 +43,7 @@ class Guard:
         url = message.location.get("url", "")
         # A live page's event stream reconnects on its own; when the test's server has just stopped,
         # that reconnect is refused. It is the test ending, not a fault of the page.
-        if "ERR_CONNECTION_REFUSED" in message.text and url.endswith("/events"):
+        if "ERR_CONNECTION_REFUSED" in message.text and url.endswith(("/events", "/live")):
             return
         if message.type == "error":
             self.problems.append(f"{message.text} ({url})")

@@ -37,6 +37,18 @@ async def _steady(page: Page, name: str) -> list[str]:
     raise AssertionError(f"{name}: the page kept reloading itself")
 
 
+async def _shot(page: Page, path: Path) -> None:
+    """A screenshot for a person to look at, not a check: a page that reloads itself meanwhile,
+    or a machine too loaded to paint in time, costs the picture, not the test."""
+    for _ in range(3):
+        try:
+            await page.wait_for_load_state("load")
+            await page.screenshot(path=str(path), full_page=True, timeout=60_000)
+            return
+        except PlaywrightError:
+            continue
+
+
 async def goto(page: Page, url: str) -> None:
     """Open `url`, again if a page that reloads itself interrupted the navigation."""
     for _ in range(10):
@@ -52,7 +64,7 @@ async def goto(page: Page, url: str) -> None:
 async def _look(page: Page, name: str, problems: list[str], desk: Page | None = None) -> None:
     """The page as shown on the phone; with `desk`, the same address again on the office screen."""
     problems.extend(await _steady(page, name))
-    await page.screenshot(path=str(SHOTS / f"phone-console-{name}.png"), full_page=True)
+    await _shot(page, SHOTS / f"phone-console-{name}.png")
     if desk is not None:
         await goto(desk, page.url)
         await _look_desk(desk, name, problems)
@@ -65,7 +77,7 @@ async def _desk(browser: Browser, guard: Guard, phone: BrowserContext) -> Page:
 
 async def _look_desk(desk: Page, name: str, problems: list[str]) -> None:
     problems.extend(await _steady(desk, f"{name} at 1366 px"))
-    await desk.screenshot(path=str(SHOTS / f"desk-console-{name}.png"), full_page=True)
+    await _shot(desk, SHOTS / f"desk-console-{name}.png")
 
 
 async def test_every_console_page_on_a_phone(browser: Browser, tmp_path: Path) -> None:

@@ -9,12 +9,13 @@ for the page to show it. Console errors and CSP violations fail the test.
 
 from __future__ import annotations
 
+import asyncio
 import re
 from collections.abc import AsyncIterator
 from pathlib import Path
 
 import pytest
-from playwright.async_api import Browser, Page, expect
+from playwright.async_api import Browser, Page, Route, expect
 
 from adapters.outbound.website import WebsiteAdapter, WebsiteSettings
 from adapters.outbound.website.render import Site
@@ -163,10 +164,16 @@ async def test_a_cancel_shows_on_the_open_alert_page_and_the_index_and_not_in_an
     index = await context.new_page()
     await index.goto(f"{e.base}/site/anamizu/")
     await expect(index.locator("ul.cards")).to_contain_text("避難指示")
+    # A reader whose browser asks for English lands on the English page (under en/): its stream is
+    # the same town's, and its line is in English.
+    english_context = await guard.watch(await browser.new_context(locale="en-US", **PHONE))  # type: ignore[arg-type]
+    english = await english_context.new_page()
+    await english.goto(f"{e.base}/alerts/anamizu/evac-1")
+    assert "/en/" in english.url
     other = await context.new_page()
     await other.goto(f"{e.base}/site/wajima/")
     await expect(other.locator("ul.cards")).to_contain_text("大津波警報")
-    for p in (page, index, other):
+    for p in (page, index, other, english):
         await _listening(p)
         await _mark(p)
     wajima_release = await _listening(other)
@@ -182,12 +189,47 @@ async def test_a_cancel_shows_on_the_open_alert_page_and_the_index_and_not_in_an
     # The cancelled order leaves the messages in force (it stays in the history, marked 取消).
     await expect(index.locator("main")).to_contain_text("発表中の緊急情報はありません", timeout=WAIT)
     await expect(index.locator("#live")).to_contain_text("更新されました")
-    for p in (page, index):
+    await expect(english.locator(".state-box")).to_contain_text("This message was cancelled.", timeout=WAIT)
+    await expect(english.locator("#live")).to_contain_text("This page was updated")
+    for p in (page, index, english):
         assert await _still_marked(p), "the page was reloaded instead of following by itself"
 
     # 輪島市's reader heard nothing of 穴水町's publish: same release, same page, nothing said.
     assert await other.locator("#live").get_attribute("data-release") == wajima_release
     assert await other.inner_html("main") == wajima_before
     await expect(other.locator("#live")).to_have_text("")
+    guard.check()
+    await english_context.close()
+    await context.close()
+
+
+async def test_a_cancel_published_before_the_stream_opens_still_shows(
+    browser: Browser, sites: tuple[WebEnv, SiteFixture, WebsiteAdapter]
+) -> None:
+    """A slow phone network: the page arrives, the cancel is published, and only then does the
+    page's stream connect. Its first event names a release newer than the page, which follows."""
+    e, _, anamizu = sites
+    guard = Guard()
+    context = await guard.watch(await browser.new_context(locale="ja-JP", **PHONE))  # type: ignore[arg-type]
+    page = await context.new_page()
+    asked, go = asyncio.Event(), asyncio.Event()
+
+    async def slow(route: Route) -> None:
+        asked.set()
+        await go.wait()
+        await route.continue_()
+
+    await page.route("**/site/anamizu/live", slow)
+    await page.goto(f"{e.base}/site/anamizu/")
+    await expect(page.locator("ul.cards")).to_contain_text("避難指示")
+    await asyncio.wait_for(asked.wait(), WAIT / 1000)
+    await _mark(page)
+    original = alert("evac-1", districts=("kawashima",))
+    await anamizu.send(site_delivery(follow_up(original, "evac-1-c", MsgType.CANCEL)))
+    go.set()
+
+    await expect(page.locator("main")).to_contain_text("発表中の緊急情報はありません", timeout=WAIT)
+    await expect(page.locator("#live")).to_contain_text("更新されました")
+    assert await _still_marked(page)
     guard.check()
     await context.close()

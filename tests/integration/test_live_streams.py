@@ -79,9 +79,11 @@ async def test_the_site_stream_names_the_release_and_a_time_and_nothing_else(
         assert r.headers["Cache-Control"] == "no-store"
         assert r.headers["X-Content-Type-Options"] == "nosniff"
         name, hello = await _event(r)
-        assert name == "hello" and set(hello) == {"at", "state"}
+        # The state, a time, and how old the release is (a page older than that fetches itself).
+        assert name == "hello" and set(hello) == {"at", "state", "age"}
         _aware_jst(hello["at"])
         assert hello["state"] == fixture.current.name
+        assert 0.0 <= float(hello["age"]) < 3600
 
         await adapter.send(site_delivery(follow_up(original, "evac-1-c", MsgType.CANCEL)))
         name, change = await _event(r)

@@ -135,6 +135,31 @@ async def test_the_link_in_every_message_leads_to_the_page_in_the_readers_langua
             assert '<html lang="vi">' in await r.text()
 
 
+async def test_a_missing_page_says_so_in_the_readers_language(env: tuple[WebEnv, SiteFixture]) -> None:
+    e, site = env
+    await site.adapter().send(site_delivery(alert("anamizu-0003")))
+    cases = [
+        ("/site/anamizu/vi/alerts/gone.html", {}, "vi", "Không tìm thấy", "/site/anamizu/vi/"),
+        (
+            "/alerts/anamizu/gone",
+            {"Accept-Language": "en-GB,en;q=0.9"},
+            "en",
+            "Not found",
+            "/site/anamizu/en/",
+        ),
+        ("/alerts/anamizu/gone", {"Accept-Language": "ja"}, "ja", "見つかりません", "/site/anamizu/"),
+        ("/site/anamizu/alerts/gone.html", {}, "ja", "見つかりません", "/site/anamizu/"),
+    ]
+    async with client() as s:
+        for path, headers, lang, title, home in cases:
+            async with s.get(f"{e.base}{path}", headers=headers) as r:
+                assert r.status == 404
+                body = await r.text()
+                assert f'<html lang="{lang}">' in body, (path, headers)
+                assert f"<h1>{title}</h1>" in body
+                assert f'href="{home}"' in body
+
+
 async def test_the_app_page_carries_the_towns_push_key(env: tuple[WebEnv, SiteFixture]) -> None:
     e, _ = env
     async with client() as s:

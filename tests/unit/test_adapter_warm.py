@@ -98,6 +98,8 @@ async def test_bluesky_warm_up_logs_in_once_before_the_first_post(tmp_path: Path
         try:
             await adapter.warm()
             assert fake.logins == 1
+            # Quiet for longer than httpx keeps an idle connection by default (5 s).
+            await asyncio.sleep(6.0)
             await adapter.send(delivery("bluesky", text("避難指示")))
             assert fake.logins == 1, "the post used the warm-up's session"
             assert relay.accepted == 1

@@ -54,6 +54,8 @@ from broadcaster.errors import ConfigError, PermanentError, TransientError
 from broadcaster.settings import ChannelSettings
 
 POST = "app.bsky.feed.post"
+# How long an idle connection to the server is kept (httpx's default is 5 s).
+KEEPALIVE_S = 60.0
 WRITES = "Bluesky writes"
 # A record created costs 3 of the account's write points (docs.bsky.app, "Rate Limits").
 POST_POINTS = 3
@@ -157,6 +159,12 @@ class BlueskyNetwork:
                     request=AsyncRequest(
                         timeout=httpx.Timeout(self._settings.timeout),
                         event_hooks={"response": [self._observe]},
+                        # httpx closes an idle connection after 5 s; the warm-up's stays open for a
+                        # minute (docs/channels.md, *Warm-up*). A connection the server closed is
+                        # never reused: httpx checks before each request.
+                        limits=httpx.Limits(
+                            max_connections=100, max_keepalive_connections=20, keepalive_expiry=KEEPALIVE_S
+                        ),
                     ),
                 )
                 self._client.on_session_change(self._remember)

@@ -48,15 +48,18 @@
     if (data.state && data.state !== shown()) { redraw(); }
   }
 
+  var refused = 0;  // refusals in a row, without a hello between
+
   function connect() {
     source = new EventSource(url);
-    source.addEventListener("hello", onState);  // a change while we were disconnected
+    // A change while we were disconnected shows in the hello.
+    source.addEventListener("hello", function (e) { refused = 0; onState(e); });
     source.addEventListener("change", onState);
     source.addEventListener("gone", function () { source.close(); redraw(); });
     source.addEventListener("error", function () {
       // EventSource retries a dropped connection by itself; a refusal (429, 503) closes it for
       // good, so come back later, at a pace that does not add to a crowd.
-      if (source.readyState === EventSource.CLOSED) {
+      if (source.readyState === EventSource.CLOSED && ++refused < 5) {
         window.setTimeout(connect, 30000 + Math.floor(Math.random() * 30000));
       }
     });

@@ -59,19 +59,25 @@
     var was = release;
     release = data.state;
     live.setAttribute("data-release", release);
-    // The first hello only says where we are; a later one after a reconnect, or a change, may
-    // follow a publish the page has not seen.
-    if (was !== null && was !== release) { refresh(data.at); }
+    // A later hello (after a reconnect) or a change may follow a publish the page has not seen.
+    // The first hello says how old the release is: made after the page was requested (or a
+    // moment before, while it was on its way), it may be newer than the page.
+    var age = parseFloat(data.age);
+    var fresh = was === null && !isNaN(age) && age * 1000 < performance.now() + 2000;
+    if ((was !== null && was !== release) || fresh) { refresh(data.at); }
   }
+
+  var refused = 0;  // refusals in a row, without a hello between
 
   function connect() {
     var source = new EventSource(url);
-    source.addEventListener("hello", onRelease);
+    source.addEventListener("hello", function (e) { refused = 0; onRelease(e); });
     source.addEventListener("change", onRelease);
     source.addEventListener("error", function () {
       // A dropped connection is retried by the browser; a refusal (the server busy, 503) closes
       // the stream, so try again later, spread out so that a crowd does not come back at once.
-      if (source.readyState === EventSource.CLOSED) {
+      // Where nothing serves the stream (a CMS that does not forward it), stop asking.
+      if (source.readyState === EventSource.CLOSED && ++refused < 5) {
         window.setTimeout(connect, 30000 + Math.floor(Math.random() * 30000));
       }
     });
