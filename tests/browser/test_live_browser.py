@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import asyncio
 import re
+import time
 from collections.abc import AsyncIterator
 from pathlib import Path
 
@@ -180,9 +181,12 @@ async def test_a_cancel_shows_on_the_open_alert_page_and_the_index_and_not_in_an
     wajima_before = await other.inner_html("main")
 
     original = alert("evac-1", districts=("kawashima",))
+    started = time.monotonic()
     await anamizu.send(site_delivery(follow_up(original, "evac-1-c", MsgType.CANCEL)))
 
     await expect(page.locator(".state-box")).to_contain_text("この情報は取り消されました", timeout=WAIT)
+    # For a person reading the run: publish to the open page showing it (the stream looks every 2 s).
+    print(f"cancel published to open page changed: {time.monotonic() - started:.2f} s")
     await expect(page.locator("#live")).to_contain_text("更新されました")
     # The time said is the town's clock: an aware time in the stream, shown as HH:MM.
     await expect(page.locator("#live")).to_contain_text(re.compile(r"（\d\d:\d\d）"))
