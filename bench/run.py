@@ -340,6 +340,14 @@ def prefecture_figures(r: dict[str, Any]) -> list[dict[str, Any]]:
                 baseline=f"1 process {runs[0]['per_wall_s']:,} /s", ratio=top["linearity"],
                 note=f"{top['processes']} processes {top['per_wall_s']:,} /s on {cores} cores shared with the run's other processes",
             ))
+            # What linear needs of the work itself, whatever else holds the cores: the CPU per
+            # message does not grow with the processes (no contention between them).
+            efficiency = round(top["per_cpu_s_per_process"] / runs[0]["per_cpu_s_per_process"], 2)
+            out.append(_figure(
+                f"web push encryption: CPU per message, 1 process / {top['processes']} processes",
+                efficiency, "×", ratio=efficiency, baseline=f"1 process {runs[0]['per_cpu_s_per_process']:,} /CPU-s",
+                note="1.0 × is no contention; the wall ratio above also needs free cores",
+            ))
     sender = pref.get("webpush_runs") or []
     if sender:
         out.append(_figure(

@@ -11,7 +11,7 @@ from broadcaster.bus import Bus
 from broadcaster.model import JST
 from broadcaster.pipeline.feeds import backup_only, is_backup
 from broadcaster.pipeline.feeds import freshness as feed_freshness
-from broadcaster.pipeline.runner import consumer_groups
+from broadcaster.pipeline.runtime import consumer_groups
 from broadcaster.settings import Settings
 from broadcaster.store import handoffs, reach, reports
 from broadcaster.store.ledger import Ledger

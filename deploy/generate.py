@@ -4,7 +4,7 @@
     python deploy/generate.py           # (re)write the generated files
     python deploy/generate.py --check   # exit 1 if a generated file is not what the code says
 
-The stages and topics are the pipeline's own (broadcaster.pipeline.runner: stage_names,
+The stages and topics are the pipeline's own (broadcaster.pipeline.runtime: stage_names,
 topic_specs, consumer_groups; the retry tiers and dead-letter topics of broadcaster.bus.topics),
 read with the shared cloud's settings, deploy/k8s/broadcaster.toml. A new channel, stage or
 partition count therefore reaches the manifests by running this, and the tests
@@ -35,7 +35,7 @@ ROOT = DEPLOY.parent
 sys.path.insert(0, str(ROOT))
 
 from broadcaster.bus.topics import dead_letter_topic, tier_topics  # noqa: E402
-from broadcaster.pipeline.runner import consumer_groups, stage_names, topic_specs  # noqa: E402
+from broadcaster.pipeline.runtime import consumer_groups, stage_names, topic_specs  # noqa: E402
 from broadcaster.settings import Settings, load_settings  # noqa: E402
 
 CONFIG = DEPLOY / "k8s" / "broadcaster.toml"

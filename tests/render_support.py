@@ -25,7 +25,7 @@ from broadcaster.model import (
 )
 from broadcaster.parsing import SourceParser
 from broadcaster.pipeline.normalize import Refused, parse
-from broadcaster.pipeline.runner import load_parsers
+from broadcaster.pipeline.runtime import load_parsers
 from broadcaster.render.renderer import Renderer
 from broadcaster.sources import raw_from_file
 

@@ -128,7 +128,7 @@ def parse(files: tuple[Path, ...]) -> None:
     """Print each file's normalized Alerts as JSON lines with CAP field names (or why not)."""
     from broadcaster.pipeline.normalize import Refused
     from broadcaster.pipeline.normalize import parse as do_parse
-    from broadcaster.pipeline.runner import load_parsers
+    from broadcaster.pipeline.runtime import load_parsers
     from broadcaster.sources import raw_from_file
 
     configure("WARNING")

@@ -39,7 +39,7 @@ def preview_command(
     """
     from broadcaster.pipeline.coast import localize
     from broadcaster.pipeline.normalize import Refused, assign_tenants, parse
-    from broadcaster.pipeline.runner import load_parsers
+    from broadcaster.pipeline.runtime import load_parsers
     from broadcaster.pipeline.tenancy import TenantDirectory
     from broadcaster.render.preview import preview
     from broadcaster.render.renderer import Renderer

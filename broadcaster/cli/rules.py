@@ -56,7 +56,7 @@ def simulate(ctx: click.Context, files: tuple[Path, ...], tenant: str | None, at
     from broadcaster.pipeline.adapters import profile_of
     from broadcaster.pipeline.normalize import Refused, assign_tenants
     from broadcaster.pipeline.normalize import parse as do_parse
-    from broadcaster.pipeline.runner import load_parsers
+    from broadcaster.pipeline.runtime import load_parsers
     from broadcaster.pipeline.tenancy import TenantDirectory
     from broadcaster.rules.engine import load_tenant_rules
     from broadcaster.rules.simulate import Table, render

@@ -191,6 +191,7 @@ class ChannelStage:
             self.profile,
             tenant_name=self.tenant_names.get(d.tenant, d.tenant),
             public_url=self.settings.web.public_url,
+            district_names_en=self._district_names_en(d.tenant),
         )
         started = now()
         attempt = await persist("begin_attempt", lambda: self.ledger.begin_attempt(d, started))
@@ -247,6 +248,11 @@ class ChannelStage:
         if any(o.outcome == "help" for o in result.outcomes):
             await self._help(alert, d, [o.recipient for o in result.outcomes if o.outcome == "help"])
         return Ack()
+
+    def _district_names_en(self, tenant: str) -> dict[str, str]:
+        # The tenant's English district names (settings' name_en), for texts in other languages.
+        cfg = self.settings.tenants.get(tenant)
+        return {d.id: d.name_en for d in cfg.districts if d.name_en} if cfg else {}
 
     @staticmethod
     def _accepted_outcomes(d: Dispatch, result: SendResult) -> list[RecipientOutcome]:

@@ -21,13 +21,7 @@ from broadcaster.pipeline.channel import ChannelStage
 from broadcaster.pipeline.feeds import FeedStage
 from broadcaster.pipeline.guard import ConsistencyGuard
 from broadcaster.pipeline.redrive import Redriver
-
-# Re-exported: the stages' shared parts live in runtime.py (the web reads them without the runner).
-from broadcaster.pipeline.runtime import Runtime as Runtime
-from broadcaster.pipeline.runtime import consumer_groups as consumer_groups
-from broadcaster.pipeline.runtime import load_parsers as load_parsers
-from broadcaster.pipeline.runtime import stage_names as stage_names
-from broadcaster.pipeline.runtime import topic_specs as topic_specs
+from broadcaster.pipeline.runtime import Runtime, consumer_groups, topic_specs
 from broadcaster.pipeline.schedule import RouteBackground
 from broadcaster.pipeline.scheduling import SchedulerStage
 

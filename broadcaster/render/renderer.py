@@ -17,7 +17,7 @@ Whatever a template says, three things hold:
 from __future__ import annotations
 
 import re
-from collections.abc import Sequence
+from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
@@ -29,7 +29,7 @@ from markupsafe import Markup, escape
 from broadcaster.channels import ChannelProfile, RenderedText
 from broadcaster.errors import ConfigError
 from broadcaster.logging import get_logger
-from broadcaster.model import KIND, Alert, Dispatch, Info, MsgType, Status
+from broadcaster.model import DISTRICT_CODE, KIND, Alert, Dispatch, Info, MsgType, Status
 from broadcaster.offloop import Lane
 from broadcaster.render.facts import read_facts
 from broadcaster.render.fit import Marks, fit, fit_title
@@ -360,13 +360,22 @@ class Renderer:
         tenant_name: str,
         public_url: str,
         languages: Sequence[str] | None = None,
+        district_names_en: Mapping[str, str] | None = None,
     ) -> tuple[RenderedText, ...]:
         """One text per language asked for (the reader's first), each within the channel's limits.
 
         `profile` carries the live adapter's declared limits (None: the channel's own table).
+        `district_names_en` are the tenant's English names of its districts (settings' name_en, by
+        id): texts in languages other than Japanese name a district area by them, not in kanji.
         """
         rows = self.render_detailed(
-            alert, dispatch, profile, tenant_name=tenant_name, public_url=public_url, languages=languages
+            alert,
+            dispatch,
+            profile,
+            tenant_name=tenant_name,
+            public_url=public_url,
+            languages=languages,
+            district_names_en=district_names_en,
         )
         return tuple(r.text for r in rows)
 
@@ -379,6 +388,7 @@ class Renderer:
         tenant_name: str,
         public_url: str,
         languages: Sequence[str] | None = None,
+        district_names_en: Mapping[str, str] | None = None,
     ) -> list[Rendering]:
         self._fresh()
         limits = limits_for(dispatch.channel, profile)
@@ -387,7 +397,10 @@ class Renderer:
         # adapters send both in order); theirs then points to it instead of repeating it.
         ja_follows = any(canonical(lang) == JA for lang in wanted)
         return [
-            self._one(alert, dispatch, limits, lang, tenant_name, public_url, ja_follows) for lang in wanted
+            self._one(
+                alert, dispatch, limits, lang, tenant_name, public_url, ja_follows, district_names_en or {}
+            )
+            for lang in wanted
         ]
 
     def _one(
@@ -399,6 +412,7 @@ class Renderer:
         tenant_name: str,
         public_url: str,
         ja_follows: bool,
+        district_names_en: Mapping[str, str] | None = None,
     ) -> Rendering:
         served = self.served_language(lang)
         kind, family = template_kinds(alert, dispatch.template)
@@ -416,6 +430,8 @@ class Renderer:
             context = self._context(
                 alert, dispatch, kind, family, served, lang, words, tenant_name, url, base, ja_follows
             )
+            if served not in (JA, EASY_JA) and district_names_en:
+                context["areas"] = _places(context["info"], context["ja"], district_names_en)
             context["label"] = label.strip()
             if name is None:
                 raise jinja2.TemplateNotFound(f"{dispatch.channel}/{kind}.{served}")
@@ -591,3 +607,17 @@ def _plain(alert: Alert, tenant_name: str, url: str) -> tuple[str, str]:
             lines.append(t)
     lines.append(url)
     return title, _tidy("\n".join(lines))
+
+
+def _places(info: Info, ja: Info, names_en: Mapping[str, str]) -> list[str]:
+    """The areas as a reader of another language knows them: a district of the town by the English
+    name the town set (an officer's alert names it in kanji or by its id), any other area by its own
+    text (the templates translate the JMA ones they know)."""
+    out: list[str] = []
+    for area in info.area or ja.area:
+        ids = [c for c in area.codes(DISTRICT_CODE) if c in names_en]
+        if ids:
+            out.extend(names_en[i] for i in ids)
+        else:
+            out.append(area.area_desc)
+    return list(dict.fromkeys(out))

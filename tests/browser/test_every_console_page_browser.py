@@ -5,6 +5,7 @@ violation."""
 
 from __future__ import annotations
 
+from datetime import timedelta
 from pathlib import Path
 
 import pyotp
@@ -12,6 +13,8 @@ import pytest
 from playwright.async_api import Browser, BrowserContext, Page, expect
 from playwright.async_api import Error as PlaywrightError
 
+from broadcaster.model import JST, now
+from broadcaster.store.receivers import record_report
 from broadcaster.store.users import Role, Users
 from broadcaster.web.auth import hash_password
 from tests.browser.accessibility import PHONE_WIDTH, check_page, table_problems
@@ -90,6 +93,15 @@ async def test_every_console_page_on_a_phone(browser: Browser, tmp_path: Path) -
             "suzuki", display_name="suzuki", home_tenant="anamizu", password_hash=hash_password(PASSWORD),
             totp_secret=env.secrets["suzuki"], roles={"anamizu": Role.ADMIN},
         )
+        # A J-Alert bridge that reported two receivers, one of them silent: the receivers' table.
+        heard = now().isoformat()
+        await record_report(env.run.ledger.db, "bridge-anamizu-1", "anamizu", {  # type: ignore[attr-defined]
+            "at": heard, "started": heard, "spool": {"queue": 0},
+            "receivers": [
+                {"name": "役場本庁舎 J-ALERT受信機", "last_heard": heard, "last_via": "mail", "last_test": heard, "heard": 12},
+                {"name": "穴水消防署 J-ALERT受信機（予備）", "last_heard": "2026-01-01T09:00:00+09:00", "heard": 1, "expect_within_h": 24},
+            ],
+        })  # fmt: skip
         context = await guard.watch(await browser.new_context(**PHONE))  # type: ignore[arg-type]
         base = env.base
         page = await context.new_page()
@@ -155,6 +167,11 @@ async def test_every_console_page_on_a_phone(browser: Browser, tmp_path: Path) -
         await desk.click("button.primary")
         await desk.locator(".status-banner").wait_for()
         await _look_desk(desk, "preview", problems)
+        # The same alert scheduled for tomorrow (the town's clock): the schedules' table.
+        tomorrow = (now() + timedelta(days=1)).astimezone(JST).strftime("%Y-%m-%dT%H:%M")
+        await desk.fill("#send_at", tomorrow)
+        await desk.locator("form.schedule button[type=submit]").click()
+        await desk.wait_for_load_state("load")
         await page.locator("form.send button[type=submit]").click()
         await page.wait_for_url("**/t/anamizu/alerts/**")
         await _look(page, "alert", problems, desk)
@@ -166,7 +183,12 @@ async def test_every_console_page_on_a_phone(browser: Browser, tmp_path: Path) -
         await _look(page, "coverage", problems, desk)
         # With the alert sent, the lists have rows: the dashboard, the circulars (the drill's
         # circular to the leader) and the support checklist.
-        for name, path in (("dashboard-sent", "/t/anamizu/"), ("circulars-sent", "/t/anamizu/circulars"), ("support-sent", "/t/anamizu/support")):
+        for name, path in (
+            ("dashboard-sent", "/t/anamizu/"),
+            ("circulars-sent", "/t/anamizu/circulars"),
+            ("support-sent", "/t/anamizu/support"),
+            ("schedules-filled", "/t/anamizu/schedules"),
+        ):
             await page.goto(env.base + path)
             await _look(page, name, problems, desk)
 

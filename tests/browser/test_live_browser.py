@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import asyncio
 import re
+import time
 from collections.abc import AsyncIterator
 from pathlib import Path
 
@@ -164,26 +165,37 @@ async def test_a_cancel_shows_on_the_open_alert_page_and_the_index_and_not_in_an
     index = await context.new_page()
     await index.goto(f"{e.base}/site/anamizu/")
     await expect(index.locator("ul.cards")).to_contain_text("避難指示")
+    # A reader whose browser asks for English lands on the English page (under en/): its stream is
+    # the same town's, and its line is in English.
+    english_context = await guard.watch(await browser.new_context(locale="en-US", **PHONE))  # type: ignore[arg-type]
+    english = await english_context.new_page()
+    await english.goto(f"{e.base}/alerts/anamizu/evac-1")
+    assert "/en/" in english.url
     other = await context.new_page()
     await other.goto(f"{e.base}/site/wajima/")
     await expect(other.locator("ul.cards")).to_contain_text("大津波警報")
-    for p in (page, index, other):
+    for p in (page, index, other, english):
         await _listening(p)
         await _mark(p)
     wajima_release = await _listening(other)
     wajima_before = await other.inner_html("main")
 
     original = alert("evac-1", districts=("kawashima",))
+    started = time.monotonic()
     await anamizu.send(site_delivery(follow_up(original, "evac-1-c", MsgType.CANCEL)))
 
     await expect(page.locator(".state-box")).to_contain_text("この情報は取り消されました", timeout=WAIT)
+    # For a person reading the run: publish to the open page showing it (the stream looks every 2 s).
+    print(f"cancel published to open page changed: {time.monotonic() - started:.2f} s")
     await expect(page.locator("#live")).to_contain_text("更新されました")
     # The time said is the town's clock: an aware time in the stream, shown as HH:MM.
     await expect(page.locator("#live")).to_contain_text(re.compile(r"（\d\d:\d\d）"))
     # The cancelled order leaves the messages in force (it stays in the history, marked 取消).
     await expect(index.locator("main")).to_contain_text("発表中の緊急情報はありません", timeout=WAIT)
     await expect(index.locator("#live")).to_contain_text("更新されました")
-    for p in (page, index):
+    await expect(english.locator(".state-box")).to_contain_text("This message was cancelled.", timeout=WAIT)
+    await expect(english.locator("#live")).to_contain_text("This page was updated")
+    for p in (page, index, english):
         assert await _still_marked(p), "the page was reloaded instead of following by itself"
 
     # 輪島市's reader heard nothing of 穴水町's publish: same release, same page, nothing said.
@@ -191,6 +203,7 @@ async def test_a_cancel_shows_on_the_open_alert_page_and_the_index_and_not_in_an
     assert await other.inner_html("main") == wajima_before
     await expect(other.locator("#live")).to_have_text("")
     guard.check()
+    await english_context.close()
     await context.close()
 
 

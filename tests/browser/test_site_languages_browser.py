@@ -150,3 +150,26 @@ async def test_the_language_switch_works_without_javascript(
     assert await page.get_attribute("html", "lang") == "ja"
     await context.close()
     guard.check()
+
+
+async def test_every_language_of_every_page_fits_a_phone(
+    browser: Browser, served: tuple[WebEnv, SiteFixture]
+) -> None:
+    e, _ = served
+    guard = Guard()
+    context = await guard.watch(await browser.new_context(viewport={"width": 390, "height": 844}))
+    page = await context.new_page()
+    problems: list[str] = []
+    for lang in LANGS:
+        folder = "" if lang == "ja" else f"{lang}/"
+        for name, rel in (
+            ("index", ""),
+            ("district", "districts/kawashima.html"),
+            ("alert", f"alerts/{EVAC}.html"),
+        ):
+            await _open(page, f"{e.base}/site/anamizu/{folder}{rel}")
+            assert await page.get_attribute("html", "lang") == lang
+            problems += await _fits(page, f"all-{name}-{lang}-390")
+    await context.close()
+    assert not problems, "\n".join(problems)
+    guard.check()

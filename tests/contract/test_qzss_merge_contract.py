@@ -23,7 +23,7 @@ from broadcaster.bus import Ack, Record
 from broadcaster.bus.embedded import EmbeddedBus
 from broadcaster.model import RawEvent
 from broadcaster.pipeline.normalize import NormalizeStage, parse
-from broadcaster.pipeline.runner import load_parsers
+from broadcaster.pipeline.runtime import load_parsers
 from broadcaster.pipeline.tenancy import TenantDirectory
 from broadcaster.store import tables as t
 from broadcaster.store.ledger import Ledger

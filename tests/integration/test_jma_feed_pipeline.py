@@ -13,7 +13,7 @@ import sqlalchemy as sa
 from broadcaster.errors import ConfigError
 from broadcaster.model import now
 from broadcaster.pipeline.feeds import FeedStage, freshness
-from broadcaster.pipeline.runner import stage_names
+from broadcaster.pipeline.runtime import stage_names
 from broadcaster.settings import Settings, load_settings
 from broadcaster.status import collect_status, render_status
 from broadcaster.store import reports

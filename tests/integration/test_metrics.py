@@ -7,7 +7,7 @@ from pathlib import Path
 
 from broadcaster.metrics import METRICS, GaugeRefresher
 from broadcaster.model import RawEvent
-from broadcaster.pipeline.runner import consumer_groups
+from broadcaster.pipeline.runtime import consumer_groups
 from broadcaster.store import reports
 from tests.helpers import eventually, make_settings, manual, running_pipeline
 from tests.web_helpers import client, web_env

@@ -68,7 +68,7 @@ async def test_a_town_in_another_zone_reads_its_own_clock_on_every_console_page(
         assert f"{sent_here:%m/%d %H:%M} HST" in seen["dashboard"]
         assert f"送信：{delivery.created.astimezone(ZoneInfo(ZONE)):%m月%d日 %H:%M} HST" in seen["leader"]
         # The audit log: the admin's own login, just now, in the town's zone.
-        assert " HST</td>" in seen["audit"]
+        assert " HST</time></td>" in seen["audit"]
 
 
 async def test_a_town_without_the_setting_keeps_japans_clock(tmp_path: Path) -> None:

@@ -9,7 +9,7 @@ from typing import Any
 import pytest
 import yaml
 
-from broadcaster.pipeline.runner import stage_names
+from broadcaster.pipeline.runtime import stage_names
 from broadcaster.settings import load_settings
 from tests.deploy_support import DEPLOY, ROOT, env_file, schema_errors
 

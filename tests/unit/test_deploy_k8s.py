@@ -16,7 +16,7 @@ from typing import Any
 import pytest
 
 from broadcaster.bus.topics import dead_letter_topic, tier_topics
-from broadcaster.pipeline.runner import consumer_groups, stage_names, topic_specs
+from broadcaster.pipeline.runtime import consumer_groups, stage_names, topic_specs
 from broadcaster.settings import load_settings
 from tests.deploy_support import (
     DEPLOY,

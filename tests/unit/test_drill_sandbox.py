@@ -13,7 +13,7 @@ from broadcaster.drill.scenario import load
 from broadcaster.errors import ConfigError
 from broadcaster.model import RawEvent, Status
 from broadcaster.pipeline import two_person
-from broadcaster.pipeline.runner import load_parsers
+from broadcaster.pipeline.runtime import load_parsers
 from tests.helpers import TENANTS, make_settings
 
 LIVE_LINE = {"mode": "live", "credentials": {"token": "t"}, "options": {"base_url": "http://127.0.0.1:9"}}

@@ -10,7 +10,7 @@ from adapters.ingest.jalert import JAlertParser
 from broadcaster.errors import ParseError
 from broadcaster.model import RawEvent
 from broadcaster.pipeline.normalize import Refused, parse
-from broadcaster.pipeline.runner import load_parsers
+from broadcaster.pipeline.runtime import load_parsers
 
 SAMPLES = Path(__file__).resolve().parents[2] / "samples" / "jalert"
 

@@ -11,7 +11,7 @@ import pytest
 
 from broadcaster.model import Alert, ResponseType, Severity, Urgency
 from broadcaster.pipeline.normalize import Refused, assign_tenants, parse
-from broadcaster.pipeline.runner import load_parsers
+from broadcaster.pipeline.runtime import load_parsers
 from broadcaster.pipeline.tenancy import TenantDirectory
 from broadcaster.rules.engine import load_tenant_rules
 from broadcaster.settings import PROJECT_ROOT, Settings, load_settings

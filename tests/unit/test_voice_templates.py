@@ -11,7 +11,7 @@ from adapters.outbound.voice.speech import speakable
 from broadcaster.channels import STANDARD_PROFILES
 from broadcaster.model import Dispatch, Explanation
 from broadcaster.pipeline.normalize import parse
-from broadcaster.pipeline.runner import load_parsers
+from broadcaster.pipeline.runtime import load_parsers
 from broadcaster.render.renderer import Renderer
 from broadcaster.sources import raw_from_file
 
