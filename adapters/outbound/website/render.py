@@ -79,6 +79,15 @@ _env = jinja2.Environment(
 )
 
 
+def warm_templates() -> int:
+    """Compile every page template now (jinja compiles on first use, on the first publish's time);
+    returns how many."""
+    names = _env.list_templates()
+    for name in names:
+        _env.get_template(name)
+    return len(names)
+
+
 def _design() -> str:
     # Another page design (templates, styles, this module) must redraw every page it drew.
     h = hashlib.sha256()
