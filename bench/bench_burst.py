@@ -535,7 +535,12 @@ async def measure(ledger: Ledger, names: dict[str, str]) -> dict[str, Any]:
         sends.setdefault((tenant, alert_id), []).append((received, sent))
         name = names.get(rows["alert_raw"].get((tenant, alert_id)) or "", "?")
         per_telegram.setdefault(name, []).append(ms)
-    skews = [(max(s for _, s in v) - min(s for _, s in v)).total_seconds() * 1000 for v in sends.values()]
+    # Skew is between media: an alert that went out on one channel only (a website notice) has none.
+    skews = [
+        (max(s for _, s in v) - min(s for _, s in v)).total_seconds() * 1000
+        for v in sends.values()
+        if len(v) > 1
+    ]
     to_last = [(max(s for _, s in v) - v[0][0]).total_seconds() * 1000 for v in sends.values()]
     decided: dict[str, Counter[str]] = {}
     recipients: dict[str, Counter[str]] = {}
