@@ -153,6 +153,10 @@ class Pipeline:
 
     async def stop(self) -> None:
         self._warm_stop.set()
+        for t in self._tasks:
+            # A warm-up still waiting on a provider is of no use to a pipeline that stops.
+            if (t.get_name() or "").startswith("warm:"):
+                t.cancel()
         for c in self._consumers:
             await c.stop()
         if self._redriver is not None:

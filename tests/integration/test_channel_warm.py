@@ -20,7 +20,7 @@ from tests.fakes.tcpcount import CountingRelay
 from tests.helpers import TENANTS, eventually, make_settings, manual, running_pipeline
 
 TOKEN = canary("line-token")
-WARM_TIMEOUT_S = 30.0
+WARM_TIMEOUT_S = 60.0
 
 
 @asynccontextmanager

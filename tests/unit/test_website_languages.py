@@ -11,10 +11,14 @@ from pathlib import Path
 import lxml.html
 import pytest
 
+from adapters.outbound.website import WebsiteAdapter
 from adapters.outbound.website.views import jst_text
 from adapters.outbound.website.words import PAGE_LANGUAGES, rows
 from broadcaster.model import Alert, Info, MsgType, Status
+from broadcaster.pipeline.adapters import adapter_env
+from broadcaster.settings import ChannelSettings
 from tests.fakes.site import T0, SiteFixture, alert, follow_up, multilingual_delivery, site_delivery
+from tests.helpers import make_settings
 
 # What the renderer hands the website for a 避難指示 in three languages (abridged).
 EVAC_TEXTS = {
@@ -237,3 +241,13 @@ async def test_details_in_another_language_are_folded_not_shown_in_the_readers_p
     await site.adapter().send(multilingual_delivery(with_translations("evac-2"), EVAC_TEXTS))
     en2 = page(site, "en/alerts/evac-2.html")
     assert en2.xpath("//main//section[contains(@class, 'info')][not(ancestor::details)]/@lang") == ["en"]
+
+
+def test_the_pipeline_hands_the_website_the_towns_english_names(tmp_path: Path) -> None:
+    env = adapter_env(make_settings(tmp_path), "anamizu")
+    assert env.tenant_name_en == "Anamizu"
+    assert ("kawashima", "Kawashima") in env.districts_en
+    site = WebsiteAdapter.from_settings("website", ChannelSettings(), env).site
+    assert site.town("en") == "Anamizu" and site.town("ja") == "穴水町"
+    assert site.district_names("vi")["kawashima"] == "Kawashima"
+    assert site.district_names("ja-x-easy")["kawashima"] == "川島"
