@@ -105,6 +105,7 @@ class WebsiteAdapter:
             codes=env.municipality_codes,
             name_en=env.tenant_name_en,
             districts_en=env.districts_en,
+            time_zone=env.time_zone,
         )
         return cls(website, site)
 
