@@ -585,8 +585,9 @@ def burst_figures(r: dict[str, Any]) -> list[dict[str, Any]]:
     ok = bool(b.get("everyone_exactly_once"))
     diffs = burst["exactly_once"]["differences"] + base["exactly_once"]["differences"]
     out.append(_figure(
-        "Noto-night burst: everyone exactly once", ok, "", target="exactly once", ok=ok,
-        note="; ".join(diffs[:3]) or ("same decisions as one at a time" if b.get("same_decisions") else "decisions differ"),
+        "Noto-night burst: everyone exactly once", "yes" if ok else "no", "", target="exactly once", ok=ok,
+        note="; ".join(diffs[:3])
+        or ("the same decisions as one telegram at a time" if b.get("same_decisions") else "decisions differ"),
     ))
     return out
 

@@ -97,6 +97,8 @@ class AdapterEnv:
     # The tenant's municipality codes (JIS X 0402, six digits), for channels whose area is the
     # municipality itself (緊急速報メール).
     municipality_codes: tuple[str, ...] = ()
+    # The zone the tenant's times are shown in (tenants.time_zone; docs/configuration.md).
+    time_zone: str = "Asia/Tokyo"
     # The deployment's key for unsubscribe links (broadcaster/unsubscribe.py); None in tests that
     # need none, where e-mail makes one for itself.
     unsubscribe_key: bytes | None = None

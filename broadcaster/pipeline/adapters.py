@@ -73,6 +73,7 @@ def adapter_env(settings: Settings, tenant: str) -> AdapterEnv:
         tenant_name_en=(tenant_cfg.name_en or "") if tenant_cfg else "",
         districts_en=tuple((d.id, d.name_en) for d in tenant_cfg.districts if d.name_en) if tenant_cfg else (),
         municipality_codes=municipality_codes(tenant_cfg) if tenant_cfg else (),
+        time_zone=tenant_cfg.time_zone if tenant_cfg else "Asia/Tokyo",
         unsubscribe_key=unsubscribe.key_of(settings),
     )
 

@@ -85,3 +85,28 @@ async def test_a_town_without_the_setting_keeps_japans_clock(tmp_path: Path) -> 
 def test_an_unknown_zone_is_refused_at_start(tmp_path: Path) -> None:
     with pytest.raises((ConfigError, ValueError), match="time zone"):
         make_settings(tmp_path, tenants=_tenants("Asia/Atlantis"))
+
+
+async def test_the_towns_site_gives_its_times_in_the_towns_zone(tmp_path: Path) -> None:
+    from adapters.outbound.website import WebsiteAdapter
+    from broadcaster.pipeline.adapters import adapter_env
+    from broadcaster.settings import ChannelSettings
+    from tests.fakes.site import T0, alert, site_delivery
+
+    settings = make_settings(tmp_path, tenants=_tenants(ZONE))
+    env = adapter_env(settings, "anamizu")
+    options = {"site_dir": str(tmp_path / "site"), "site_url": "http://127.0.0.1:8080/site/anamizu/"}
+    site = WebsiteAdapter.from_settings("website", ChannelSettings(options=options), env)
+    try:
+        await site.send(site_delivery(alert("evac-1", sent=T0)))
+    finally:
+        await site.close()
+    here = T0.astimezone(ZoneInfo(ZONE))
+    current = (tmp_path / "site" / "current").resolve()
+    index = (current / "index.html").read_text(encoding="utf-8")
+    english = [p for p in current.rglob("*.html") if "/en/" in str(p) or p.name.endswith(".en.html")]
+    # Japanese: the town's clock, its zone said (Japan's is not said to a reader in Japan).
+    assert f"{here.year}年{here.month}月{here.day}日 {here.hour}時{here.minute:02d}分（HST）" in index
+    assert f"{T0.astimezone(ZoneInfo('Asia/Tokyo')).hour}時" not in index
+    # Other languages: the time with the zone's label.
+    assert any(f"{here:%Y-%m-%d %H:%M} HST" in p.read_text(encoding="utf-8") for p in english), english[:5]

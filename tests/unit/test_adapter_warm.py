@@ -184,3 +184,20 @@ async def test_web_push_after_a_restart_warms_the_push_services_its_subscribers_
             assert relay.accepted == opened + 5, "the send found them open"
         finally:
             await again.close()
+
+
+async def test_website_warm_up_writes_nothing_and_the_first_publish_follows(tmp_path: Path) -> None:
+    from tests.fakes.site import SiteFixture, alert, site_delivery
+
+    site = SiteFixture(tmp_path / "site")
+    try:
+        adapter = site.adapter()
+        assert isinstance(adapter, Warming)
+        await adapter.warm()
+        assert not (tmp_path / "site").exists() or not any((tmp_path / "site").iterdir()), "a warm-up publishes nothing"
+        await adapter.send(site_delivery(alert("anamizu-1", event_key="ev-1")))
+        assert "anamizu-1" in site.current_ids()
+        await adapter.warm()  # with a site there: reads its state, changes nothing
+        assert site.current_ids() == ["anamizu-1"]
+    finally:
+        await site.close()

@@ -287,7 +287,7 @@ def test_jalert_messages_render_everywhere_in_jalerts_own_words(name: str) -> No
 
 # The media whose texts say 更新 on an update (the circular, SMS, voice, area mail and L-Alert
 # carry it in their own way, or not at all, for an Actual update too).
-UPDATE_MARKED = ("line", "website", "app_push", "email", "x", "mastodon", "bluesky", "webhook")
+UPDATE_MARKED = ("line", "website", "app_push", "fcm", "email", "x", "mastodon", "bluesky", "webhook")
 
 
 @pytest.mark.parametrize("status", [Status.EXERCISE, Status.TEST])

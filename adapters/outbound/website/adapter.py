@@ -25,7 +25,7 @@ from pydantic import BaseModel, ConfigDict, Field, ValidationError
 
 from adapters.outbound.website.publish import SitePublisher
 from adapters.outbound.website.readback import read_back
-from adapters.outbound.website.render import DESIGN, Site, build, signature
+from adapters.outbound.website.render import DESIGN, Site, build, signature, warm_templates
 from adapters.outbound.website.state import SiteState, merge, newest_by_event, next_expiry, prune, views
 from broadcaster.channels import AdapterEnv, Addressing, Carried, Delivery, RenderedText, SendResult
 from broadcaster.errors import ConfigError, TransientError
@@ -105,6 +105,7 @@ class WebsiteAdapter:
             codes=env.municipality_codes,
             name_en=env.tenant_name_en,
             districts_en=env.districts_en,
+            time_zone=env.time_zone,
         )
         return cls(website, site)
 
@@ -118,6 +119,17 @@ class WebsiteAdapter:
             accepted=1,
             detail=f"release {done.release}" + ("" if done.changed else " (unchanged: already published)"),
         )
+
+    async def warm(self) -> None:
+        """Compile the page templates and read the site's state before the first publish
+        (broadcaster.channels.Warming); nothing is written. Under the publishing lock: a send
+        waits for it rather than doing the same work beside it."""
+        async with self._lock:
+            await asyncio.to_thread(self._warm)
+
+    def _warm(self) -> None:
+        warm_templates()
+        self.publisher.read_state()
 
     async def carried(self, event_ids: Sequence[str]) -> list[Carried]:
         """What the current release shows of an event: its page, the app's list, the banner, the

@@ -79,6 +79,15 @@ _env = jinja2.Environment(
 )
 
 
+def warm_templates() -> int:
+    """Compile every page template now (jinja compiles on first use, on the first publish's time);
+    returns how many."""
+    names = _env.list_templates()
+    for name in names:
+        _env.get_template(name)
+    return len(names)
+
+
 def _design() -> str:
     # Another page design (templates, styles, this module) must redraw every page it drew.
     h = hashlib.sha256()
@@ -106,6 +115,7 @@ class Site:
     # those languages show them, Japanese pages the kanji.
     name_en: str = ""
     districts_en: tuple[tuple[str, str], ...] = ()  # (id, English name)
+    time_zone: str = "Asia/Tokyo"  # the town's clock, for every time on its pages
 
     def town(self, lang: str) -> str:
         return place_name(self.name, self.name_en, lang)
@@ -352,7 +362,7 @@ def _card_of(
         if hit is not None and hit[0] is e and hit[1] is cancelled:
             _CARDS.move_to_end(key)
             return hit[2]
-    made = card(e, v, names, newest, lang, cancelled=cancelled)
+    made = card(e, v, names, newest, lang, cancelled=cancelled, time_zone=site.time_zone)
     with _CARDS_LOCK:
         _CARDS[key] = (e, cancelled, made)
         while len(_CARDS) > _CARDS_SIZE:

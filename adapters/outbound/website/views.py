@@ -15,6 +15,7 @@ from urllib.parse import urlsplit
 from adapters.outbound.website.state import Entry, PageText, View
 from adapters.outbound.website.words import PAGE_LANGUAGES, rows, words
 from broadcaster.model import DISTRICT_CODE, JST, KIND, Alert, Info, MsgType, Status
+from broadcaster.model.timeutil import zone
 from broadcaster.render.languages import BY_TAG, EASY_JA, JA, canonical, fallback_chain
 from broadcaster.site_layout import slug
 
@@ -26,15 +27,18 @@ VIEW_LABELS = {v: _JA_WORDS[f"view_{v.value}"] for v in View}
 SEVERITY_LABELS = {s: _JA_WORDS[f"sev_{s}"] for s in ("Extreme", "Severe", "Moderate", "Minor", "Unknown")}
 
 
-def jst_text(dt: datetime | None, lang: str = JA) -> str:
-    """A time as a reader of ``lang`` reads it, always in Japan's time (the zone said outside
-    Japanese, where a reader may think in another)."""
+def jst_text(dt: datetime | None, lang: str = JA, time_zone: str | None = None) -> str:
+    """A time as a reader of ``lang`` reads it, in the town's clock (Japan's unless the tenant sets
+    another): the zone is said outside Japanese, where a reader may think in another, and in
+    Japanese too when the town's clock is not Japan's."""
     if dt is None:
         return ""
-    t = dt.astimezone(JST)
+    tz = zone(time_zone)
+    t = dt.astimezone(tz)
     if lang in (JA, EASY_JA):
-        return f"{t.year}年{t.month}月{t.day}日 {t.hour}時{t.minute:02d}分"
-    return f"{t:%Y-%m-%d %H:%M} JST"
+        own = "" if tz is JST else f"（{t.tzname()}）"
+        return f"{t.year}年{t.month}月{t.day}日 {t.hour}時{t.minute:02d}分{own}"
+    return f"{t:%Y-%m-%d %H:%M} {t.tzname()}"
 
 
 def safe_link(url: str | None) -> str | None:
@@ -120,7 +124,7 @@ class Card:
         return bool(self.drill_label)
 
 
-def _info_view(info: Info, w: Mapping[str, str], lang: str) -> InfoView:
+def _info_view(info: Info, w: Mapping[str, str], lang: str, time_zone: str | None = None) -> InfoView:
     return InfoView(
         lang=info.language,
         tag=canonical(info.language),
@@ -134,9 +138,9 @@ def _info_view(info: Info, w: Mapping[str, str], lang: str) -> InfoView:
         urgency=w.get(f"urg_{info.urgency.value}", info.urgency.value),
         certainty=w.get(f"cer_{info.certainty.value}", info.certainty.value),
         sender_name=info.sender_name or "",
-        effective=jst_text(info.effective, lang),
-        onset=jst_text(info.onset, lang),
-        expires=jst_text(info.expires, lang),
+        effective=jst_text(info.effective, lang, time_zone),
+        onset=jst_text(info.onset, lang, time_zone),
+        expires=jst_text(info.expires, lang, time_zone),
         web=safe_link(info.web),
         web_text=info.web or "",
         contact=info.contact or "",
@@ -209,6 +213,7 @@ def card(
     lang: str = JA,
     *,
     cancelled: Entry | None = None,
+    time_zone: str | None = None,
 ) -> Card:
     """One message as a reader of ``lang`` sees it; ``district_names`` are in that language.
 
@@ -268,9 +273,9 @@ def card(
         severity=info.severity.value if info else "Unknown",
         severity_label=w.get(f"sev_{info.severity.value}", "") if info else "",
         urgency=info.urgency.value if info else "Unknown",
-        sent=jst_text(alert.sent, lang),
+        sent=jst_text(alert.sent, lang, time_zone),
         sent_iso=alert.sent.isoformat(),
-        expires=jst_text(max(expiries), lang) if expiries else "",
+        expires=jst_text(max(expiries), lang, time_zone) if expiries else "",
         areas=areas,
         district_ids=district_ids,
         districts=tuple(district_names.get(d, d) for d in district_ids),
@@ -286,7 +291,7 @@ def card(
             for t in entry.texts
             if t is not shown
         ),
-        infos=tuple(_info_view(i, w, lang) for i in infos),
+        infos=tuple(_info_view(i, w, lang, time_zone) for i in infos),
         newest_slug=slug(newest) if newest and newest != alert.identifier else None,
         lang=lang,
         text_lang=text_lang,

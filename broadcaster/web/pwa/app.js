@@ -12,6 +12,8 @@
   var KEY = "bc-app-" + cfg.tenant;
   // The page's own words, in the language the server wrote it in (broadcaster/web/pwa_text.py).
   var LANG = body.getAttribute("data-lang") || "ja";
+  // The town's clock (tenants.time_zone): its times in its zone, as on its site.
+  var ZONE = body.getAttribute("data-zone") || "Asia/Tokyo";
   var W = {};
   try { W = JSON.parse(body.getAttribute("data-words") || "{}"); } catch (e) { W = {}; }
   function w(key) { return W[key] || key; }
@@ -36,7 +38,14 @@
   function when(iso) {
     var d = new Date(iso);
     if (isNaN(d.getTime())) { return ""; }
-    return d.toLocaleString(LANG.indexOf("ja") === 0 ? "ja-JP" : LANG, { timeZone: "Asia/Tokyo", month: "numeric", day: "numeric", hour: "2-digit", minute: "2-digit" });
+    var ja = LANG.indexOf("ja") === 0;
+    var tokyo = ZONE === "Asia/Tokyo";
+    var options = { timeZone: ZONE, month: "numeric", day: "numeric", hour: "2-digit", minute: "2-digit" };
+    // The zone is said as on the site: outside Japanese always (JST, which browsers call GMT+9),
+    // in Japanese only when the town's clock is not Japan's.
+    if (!tokyo) { options.timeZoneName = "short"; }
+    var text = d.toLocaleString(ja ? "ja-JP" : LANG, options);
+    return tokyo && !ja ? text + " JST" : text;
   }
 
   // District names as this page's reader knows them (the settings' English names outside Japanese).
