@@ -285,8 +285,8 @@ def test_jalert_messages_render_everywhere_in_jalerts_own_words(name: str) -> No
         assert "直ちに建物の中、又は地下に避難してください。" in line.body
 
 
-# The media whose texts say 更新 on an update (the circular, SMS, voice, area mail and L-Alert
-# carry it in their own way, or not at all, for an Actual update too).
+# The media whose texts say 更新 on an update in their title, in every language (the circular, SMS,
+# voice, area mail and L-Alert are Japanese-first and carry it their own way: the next test).
 UPDATE_MARKED = ("line", "website", "app_push", "fcm", "email", "x", "mastodon", "bluesky", "webhook")
 
 
@@ -318,3 +318,19 @@ def test_a_corrected_drill_is_marked_both_drill_and_update_on_every_medium(statu
     assert cap.findtext("cap:status", namespaces=ns) == status.value
     assert cap.findtext("cap:msgType", namespaces=ns) == "Update"
     assert "orig" in (cap.findtext("cap:references", namespaces=ns) or "")
+
+
+@pytest.mark.parametrize("channel", ["sms", "voice", "area_mail", "lalert_out", "circular"])
+def test_an_update_says_so_on_the_media_read_aloud_or_carried_by_hand(channel: str) -> None:
+    # A resident who gets a second SMS or call, or a leader a second circular, must hear that it
+    # replaces the first, not that a second evacuation order was issued.
+    r = renderer()
+    update = made("evacuation", msg_type=MsgType.UPDATE, level=4)
+    alert = made("evacuation", level=4)
+    t = r.render(update, dispatch(update, channel, ("ja",)), STANDARD_PROFILES.get(channel), tenant_name="穴水町", public_url=PUBLIC_URL)[0]
+    first = r.render(alert, dispatch(alert, channel, ("ja",)), STANDARD_PROFILES.get(channel), tenant_name="穴水町", public_url=PUBLIC_URL)[0]
+    said = t.title + "\n" + t.body
+    assert "更新" in said, (channel, said)
+    assert "更新" not in first.title + "\n" + first.body, (channel, first.body)
+    if t.title:
+        assert "更新" in t.title, (channel, t.title)
