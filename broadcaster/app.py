@@ -5,13 +5,19 @@ audiences, the scheduler client, the e-circulars, the LINE conversation) over th
 ledger it is given, each one entered into an `AsyncExitStack` as it is made, so that leaving the
 block closes every one of them, last made first, even when one of them fails to close.
 
+`open_app` is the root of a long-running process: it opens the ledger (at a revision this code can
+use, the one migration rule of broadcaster/store/migrate.py) and the bus, then the Runtime over
+them, all in one `AsyncExitStack`, so that the stores close last, after every service that uses
+them. `open_stores` enters the two stores into a stack the caller already holds.
+
 `serving` runs a process over that Runtime: the stages (broadcaster/pipeline/runner.py) and, when
 ``web`` is among them, the web server (broadcaster/web/app.py), which is handed the same Runtime.
 Nothing below builds services of its own: the web does not make a second Runtime when no pipeline
 runs, and nothing is made on first use (docs/architecture.md, *Composition root*).
 
-Every process starts here: `broadcaster run` and `worker` (web-only too), the demo, the drill, the
-replay, and the tests' running pipeline.
+Every process starts here: `broadcaster run` and `worker` (web-only too) through `open_app`; the
+demo, the drill, the replay and the tests' running pipeline bring stores of their own (a fresh or
+sandboxed database) to `open_runtime`.
 """
 
 from __future__ import annotations
@@ -22,7 +28,7 @@ from dataclasses import dataclass
 from typing import Any
 
 from broadcaster import registry
-from broadcaster.bus import Bus
+from broadcaster.bus import Bus, open_bus
 from broadcaster.circulars.service import Circulars
 from broadcaster.followers import Conversation, StoreDesk
 from broadcaster.line_links import CHANNEL as LINE
@@ -38,6 +44,7 @@ from broadcaster.scheduler import SchedulerService
 from broadcaster.settings import Settings
 from broadcaster.store.audiences import Audiences
 from broadcaster.store.ledger import Ledger
+from broadcaster.store.migrate import open_current
 from broadcaster.web.app import WebServer, build_app
 from broadcaster.web.context import WebContext
 from broadcaster.web.health import metrics_host
@@ -49,6 +56,34 @@ def line_conversation(settings: Settings, ledger: Ledger) -> Conversation:
     line: Any = registry.load(registry.CHANNELS, LINE)
     conversation: Conversation = line.conversation(settings, StoreDesk(settings, ledger))
     return conversation
+
+
+async def open_stores(stack: AsyncExitStack, settings: Settings) -> tuple[Bus, Ledger]:
+    """The bus and the ledger of `settings`, started, each closed by `stack`: the ledger is
+    entered first so that it closes last (the bus's closing may still settle a write)."""
+    ledger = await open_current(settings, synchronous=settings.bus.sqlite_synchronous)
+    stack.push_async_callback(ledger.close)
+    bus = open_bus(settings.bus)
+    await bus.start()
+    stack.push_async_callback(bus.close)
+    return bus, ledger
+
+
+@asynccontextmanager
+async def open_app(
+    settings: Settings,
+    *,
+    adapters: AdapterPool | None = None,
+    parsers: Sequence[SourceParser] | None = None,
+    audiences: Audiences | None = None,
+) -> AsyncIterator[Runtime]:
+    """The stores and the Runtime over them, in one stack: leaving the block closes the services
+    first, then the bus, then the ledger (the parts are those of `open_runtime`)."""
+    async with AsyncExitStack() as stack:
+        bus, ledger = await open_stores(stack, settings)
+        yield await stack.enter_async_context(
+            open_runtime(settings, bus, ledger, adapters=adapters, parsers=parsers, audiences=audiences)
+        )
 
 
 @asynccontextmanager
@@ -63,7 +98,8 @@ async def open_runtime(
 ) -> AsyncIterator[Runtime]:
     """The process's services, closed when the block ends.
 
-    The bus and the ledger belong to the caller, who opened them. `adapters` (the drill's
+    The bus and the ledger belong to the caller, who opened them (`open_app` opens them in the
+    same stack). `adapters` (the drill's
     sandbox, a test's overrides), `parsers` and `audiences` (the replay's stand-ins) replace the
     parts made from the settings; an `adapters` pool handed in is closed here like our own.
     """

@@ -13,6 +13,7 @@ import json
 import shutil
 import time
 from collections.abc import Sequence
+from contextlib import AsyncExitStack
 from datetime import timedelta
 from pathlib import Path
 from typing import Any
@@ -131,73 +132,71 @@ async def run_demo(settings: Settings, *, serve: bool = False) -> int:
 
     bus = EmbeddedBus(Path(settings.bus.url.removeprefix("embedded:")), partitions=settings.bus.partitions,
                       poll_interval=settings.bus.poll_interval_s)
-    await bus.start()
-    from broadcaster.store.personal import open_ledger
+    # One stack, the composition root's way (broadcaster/app.py): whatever was opened is closed,
+    # last opened first, even when a later step (the telephone exchange, the ledger) fails.
+    async with AsyncExitStack() as stack:
+        await bus.start()
+        stack.push_async_callback(bus.close)
+        from broadcaster.store.personal import open_ledger
 
-    if settings.privacy.cipher() is None:
-        # The demo's people are invented; a real deployment refuses to start like this.
-        echo("WARNING: no data key (privacy.key): the demo stores its people's addresses in clear. "
-             "A deployment for real residents must set one (docs/privacy.md).\n", err=True)
-    exchange = None
-    why_not = demo_voice.available()
-    if why_not is None:
-        exchange, settings = await demo_voice.start(settings, CONFIG)
-        echo(f"Voice calls go to the demo's telephone exchange (Asterisk ARI, simulated): {exchange.url}\n")
-    else:
-        echo(f"No voice calls in this demo: {why_not}\n", err=True)
-    ledger = open_ledger(settings)
-    try:
+        if settings.privacy.cipher() is None:
+            # The demo's people are invented; a real deployment refuses to start like this.
+            echo("WARNING: no data key (privacy.key): the demo stores its people's addresses in clear. "
+                 "A deployment for real residents must set one (docs/privacy.md).\n", err=True)
+        exchange = None
+        why_not = demo_voice.available()
+        if why_not is None:
+            exchange, settings = await demo_voice.start(settings, CONFIG)
+            stack.push_async_callback(exchange.close)
+            echo(f"Voice calls go to the demo's telephone exchange (Asterisk ARI, simulated): {exchange.url}\n")
+        else:
+            echo(f"No voice calls in this demo: {why_not}\n", err=True)
+        ledger = open_ledger(settings)
+        stack.push_async_callback(ledger.close)
         await migrate.upgrade(ledger.db)
-        async with (
-            open_runtime(settings, bus, ledger) as runtime,
-            serving(runtime, stage_names(settings, web=serve)) as process,
-        ):
-            people = await _seed_people(runtime.audiences, settings)
-            officers = await _add_demo_officers(ledger)
-            if exchange is not None:
-                await demo_voice.seed(runtime.audiences)
-                people += len(demo_voice.PHONE_PEOPLE)
-            echo(f"Registered {people} demo people (residents in ja/en/vi, district leaders, officers).\n")
-            for what, rel, officer in STORY:
-                echo(f"  → {what}")
-                raw = _raw(SAMPLES / rel, officer)
-                await submit(bus, raw, ledger)
-                await _wait(ledger, 20, raw.id)
-                if officer:
-                    alert_id = await _held(ledger, "anamizu")
-                    if alert_id:
-                        echo(f"    held: {alert_id} waits for approval (two-person rule)")
-                        n = await approve(bus, ledger, "anamizu", alert_id, "officer:anamizu/sato", origin="demo")
-                        echo(f"    officer 佐藤 approves → {n} dispatches go out at once")
-                        await _wait(ledger, 20)
-            echo("  → 16:22 みちびき (QZSS) relays the same 震度速報 and 大津波警報: decoded, and merged with JMA's")
-            qzss_raws = await demo_qzss.replay(bus, ledger, echo)
-            await _wait(ledger, 20)
-            await demo_qzss.report(ledger, qzss_raws, echo)
-            complete = await _wait(ledger, 60)
-            data = await collect_status(settings, bus, ledger)
-            echo("\nWhat went where (per alert and channel; latency = ingest to provider answer):\n")
-            echo(render_status(data))
-            if exchange is not None:
-                await demo_voice.report(ledger, exchange, echo)
-            _print_outputs(settings, echo)
-            await _print_handoffs(ledger, echo)
-            print_site(settings, echo, f"http://{settings.web.host}:{process.web_port}" if process.web_port else None)
-            await _print_consistency(runtime, echo)
-            complete = await _safety_drill(runtime, echo) and complete
-            await _run_drill(settings, ledger, echo)
-            if serve:
-                _demo_officers(officers, echo, process.web_port)
-                echo(f"\nServing: the pipeline keeps running. In another terminal:\n"
-                     f"  broadcaster --config {CONFIG} send samples/jma/12_vxse43_eew_keiho.xml\n"
-                     f"  broadcaster --config {CONFIG} status\n"
-                     "Ctrl-C stops.")
-                await _forever()
-    finally:
-        await ledger.close()
-        await bus.close()
+        runtime = await stack.enter_async_context(open_runtime(settings, bus, ledger))
+        process = await stack.enter_async_context(serving(runtime, stage_names(settings, web=serve)))
+        people = await _seed_people(runtime.audiences, settings)
+        officers = await _add_demo_officers(ledger)
         if exchange is not None:
-            await exchange.close()
+            await demo_voice.seed(runtime.audiences)
+            people += len(demo_voice.PHONE_PEOPLE)
+        echo(f"Registered {people} demo people (residents in ja/en/vi, district leaders, officers).\n")
+        for what, rel, officer in STORY:
+            echo(f"  → {what}")
+            raw = _raw(SAMPLES / rel, officer)
+            await submit(bus, raw, ledger)
+            await _wait(ledger, 20, raw.id)
+            if officer:
+                alert_id = await _held(ledger, "anamizu")
+                if alert_id:
+                    echo(f"    held: {alert_id} waits for approval (two-person rule)")
+                    n = await approve(bus, ledger, "anamizu", alert_id, "officer:anamizu/sato", origin="demo")
+                    echo(f"    officer 佐藤 approves → {n} dispatches go out at once")
+                    await _wait(ledger, 20)
+        echo("  → 16:22 みちびき (QZSS) relays the same 震度速報 and 大津波警報: decoded, and merged with JMA's")
+        qzss_raws = await demo_qzss.replay(bus, ledger, echo)
+        await _wait(ledger, 20)
+        await demo_qzss.report(ledger, qzss_raws, echo)
+        complete = await _wait(ledger, 60)
+        data = await collect_status(settings, bus, ledger)
+        echo("\nWhat went where (per alert and channel; latency = ingest to provider answer):\n")
+        echo(render_status(data))
+        if exchange is not None:
+            await demo_voice.report(ledger, exchange, echo)
+        _print_outputs(settings, echo)
+        await _print_handoffs(ledger, echo)
+        print_site(settings, echo, f"http://{settings.web.host}:{process.web_port}" if process.web_port else None)
+        await _print_consistency(runtime, echo)
+        complete = await _safety_drill(runtime, echo) and complete
+        await _run_drill(settings, ledger, echo)
+        if serve:
+            _demo_officers(officers, echo, process.web_port)
+            echo(f"\nServing: the pipeline keeps running. In another terminal:\n"
+                 f"  broadcaster --config {CONFIG} send samples/jma/12_vxse43_eew_keiho.xml\n"
+                 f"  broadcaster --config {CONFIG} status\n"
+                 "Ctrl-C stops.")
+            await _forever()
     return 0 if complete else 1
 
 

@@ -70,23 +70,11 @@ def sqlite_ledger_exists(settings: Settings) -> bool:
 
 
 async def open_ledger(settings: Settings, *, key_required: bool = True, synchronous: str = "NORMAL") -> Ledger:
-    """The ledger, with personal data sealed under the data key, at a revision this code can use.
+    """The ledger at a revision this code can use (`broadcaster.store.migrate.open_current`, the
+    one rule the composition root applies too)."""
+    from broadcaster.store.migrate import open_current
 
-    `key_required=False` for commands that read or write no personal data (a migration, counts):
-    they work on a deployment whose key is not at hand.
-    """
-    from broadcaster.store import migrate
-    from broadcaster.store.personal import open_ledger as open_sealed
-
-    settings.var_dir.mkdir(parents=True, exist_ok=True)
-    # Without a data key a production deployment refuses to start (docs/privacy.md).
-    ledger = open_sealed(settings, synchronous=synchronous, required=key_required)
-    try:
-        await migrate.require_current(ledger.db)
-    except BaseException:
-        await ledger.close()
-        raise
-    return ledger
+    return await open_current(settings, key_required=key_required, synchronous=synchronous)
 
 
 @asynccontextmanager
@@ -104,6 +92,8 @@ async def ledger_of(settings: Settings, *, key_required: bool = True, tenants: b
 @asynccontextmanager
 async def stores_of(settings: Settings) -> AsyncIterator[tuple[Bus, Ledger]]:
     """The bus and the ledger, for a command that publishes (send, approve, republish, status)."""
+    # The same order as the composition root's `open_stores` (broadcaster/app.py), without
+    # loading the services a one-shot command does not use.
     from broadcaster.bus import open_bus
 
     ledger = await open_ledger(settings, synchronous=settings.bus.sqlite_synchronous)

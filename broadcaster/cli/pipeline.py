@@ -8,7 +8,7 @@ from collections.abc import Awaitable
 
 import click
 
-from broadcaster.cli.context import bus_db_overrides, run, settings, stores_of
+from broadcaster.cli.context import bus_db_overrides, run, settings
 from broadcaster.settings import Settings
 
 
@@ -26,12 +26,12 @@ async def _until_signal(wait: Awaitable[None]) -> None:
 
 
 async def _serve_pipeline(settings: Settings, stages: list[str] | None, *, metrics_port: int | None = None) -> None:
-    from broadcaster.app import open_runtime, serving
+    from broadcaster.app import open_app, serving
     from broadcaster.pipeline.runtime import stage_names
 
     async with (
-        stores_of(settings) as (bus, ledger),
-        open_runtime(settings, bus, ledger) as runtime,
+        # The stores and the services in one stack: the ledger and the bus close last.
+        open_app(settings) as runtime,
         serving(runtime, stages or stage_names(settings, web=True), metrics_port=metrics_port) as process,
     ):
         click.echo(

@@ -11,7 +11,9 @@ from alembic.script import ScriptDirectory
 from sqlalchemy.engine import Connection
 
 from broadcaster.errors import ConfigError
+from broadcaster.settings import Settings
 from broadcaster.store.db import Database
+from broadcaster.store.ledger import Ledger
 
 MIGRATIONS = Path(__file__).parent / "migrations"
 
@@ -71,6 +73,26 @@ async def require_current(db: Database) -> None:
             f"the database lacks revision(s) {', '.join(missing)} that this version needs: "
             "run `broadcaster db upgrade`"
         )
+
+
+async def open_current(settings: Settings, *, key_required: bool = True, synchronous: str = "NORMAL") -> Ledger:
+    """The ledger of `settings` under the rule above, with personal data sealed under the data key.
+
+    `key_required=False` for commands that read or write no personal data (a migration, counts):
+    they work on a deployment whose key is not at hand. Every command and process opens its
+    ledger here (the CLI's `open_ledger`, the composition root's `open_stores`).
+    """
+    from broadcaster.store.personal import open_ledger as open_sealed
+
+    settings.var_dir.mkdir(parents=True, exist_ok=True)
+    # Without a data key a production deployment refuses to start (docs/privacy.md).
+    ledger = open_sealed(settings, synchronous=synchronous, required=key_required)
+    try:
+        await require_current(ledger.db)
+    except BaseException:
+        await ledger.close()
+        raise
+    return ledger
 
 
 async def current_revision(db: Database) -> str | None:

@@ -24,8 +24,9 @@ from broadcaster.pipeline.approval import ApprovalError, approve
 from broadcaster.pipeline.held import HeldError, reject, withdraw
 from broadcaster.pipeline.ingest import publish_raw, submit
 from broadcaster.pipeline.republish import RepublishError, republish
+from broadcaster.settings import TenantSettings
 from broadcaster.store import followups, handoffs, reports
-from broadcaster.store.users import Role
+from broadcaster.store.users import Principal, Role
 from broadcaster.web.console import compose as c
 from broadcaster.web.console import queries as q
 from broadcaster.web.console import quota_flags, text_checks
@@ -42,7 +43,7 @@ console = Endpoints()
 PREVIEW_LANGUAGES = ("ja", "ja-x-easy", "en", "vi", "zh-Hans", "ko", "pt")
 
 
-def _tenant(request: web.Request) -> Any:
+def _tenant(request: web.Request) -> TenantSettings:
     tenant_id = request.match_info["tenant"]
     tenant = request.app[CONTEXT].settings.tenants.get(tenant_id)
     if tenant is None:
@@ -50,7 +51,7 @@ def _tenant(request: web.Request) -> Any:
     return tenant
 
 
-def _me(request: web.Request) -> Any:
+def _me(request: web.Request) -> Principal:
     who = principal(request)
     assert who is not None
     return who
