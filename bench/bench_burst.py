@@ -62,7 +62,7 @@ sys.path.insert(0, str(ROOT))
 sys.path.insert(0, str(ROOT / "bench"))
 
 from common import DATA_KEY, add_residents, cpu_seconds, open_ledger, summary  # noqa: E402
-from fakes import LINE_TOKEN, WEBHOOK_SECRET, Fleet  # noqa: E402
+from fakes import LINE_TOKEN, WEBHOOK_SECRET, Fleet, addresses  # noqa: E402
 
 from broadcaster.app import open_runtime, serving  # noqa: E402
 from broadcaster.bus import Bus, open_bus  # noqa: E402
@@ -254,22 +254,7 @@ def _serve(conn: Connection, folder: str, vapid_public_key: str, towns: list[tup
         fakes = (*lines.values(), x, mastodon, bluesky, hooks, smtp, push)
         for fake in fakes:
             await fake.start()
-        assert x.ca is not None
-        conn.send(
-            {
-                "line": {t: fake.url for t, fake in lines.items()},
-                "x": x.url,
-                "x_ca_file": str(x.ca.ca_file),
-                "mastodon": mastodon.url,
-                "mastodon_token": mastodon.token,
-                "bluesky": bluesky.url,
-                "bluesky_handle": bluesky.handle,
-                "bluesky_password": bluesky.password,
-                "webhook": hooks.url("TOWN"),
-                "smtp_port": smtp.port,
-                "push": push.base,
-            }
-        )
+        conn.send(addresses({t: fake.url for t, fake in lines.items()}, x, mastodon, bluesky, hooks.url("TOWN"), smtp, push))
 
         loop = asyncio.get_running_loop()
         try:

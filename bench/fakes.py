@@ -32,6 +32,25 @@ WEBHOOK_SECRET = "bench-webhook-secret"
 LIVE = ("website", "app_push", "line", "x", "mastodon", "bluesky", "email", "webhook")
 
 
+def addresses(line: Any, x: Any, mastodon: Any, bluesky: Any, webhook: str, smtp: Any, push: Any) -> dict[str, Any]:
+    """What the benchmark's settings need to reach each started fake (`line`: its URL, or one URL
+    per town where each town has its own account)."""
+    assert x.ca is not None
+    return {
+        "line": line,
+        "x": x.url,
+        "x_ca_file": str(x.ca.ca_file),
+        "mastodon": mastodon.url,
+        "mastodon_token": mastodon.token,
+        "bluesky": bluesky.url,
+        "bluesky_handle": bluesky.handle,
+        "bluesky_password": bluesky.password,
+        "webhook": webhook,
+        "smtp_port": smtp.port,
+        "push": push.base,
+    }
+
+
 def _serve(conn: Connection, folder: str, latency_s: float, vapid_public_key: str) -> None:
     """The fakes in this process: sends their addresses, then answers 'report' and 'stop'."""
     from tests.fakes.bluesky import FakeBluesky
@@ -57,22 +76,7 @@ def _serve(conn: Connection, folder: str, latency_s: float, vapid_public_key: st
         )
         for fake in (line, x, mastodon, bluesky, hooks, smtp, push):
             await fake.start()
-        assert x.ca is not None
-        conn.send(
-            {
-                "line": line.url,
-                "x": x.url,
-                "x_ca_file": str(x.ca.ca_file),
-                "mastodon": mastodon.url,
-                "mastodon_token": mastodon.token,
-                "bluesky": bluesky.url,
-                "bluesky_handle": bluesky.handle,
-                "bluesky_password": bluesky.password,
-                "webhook": hooks.url("cms"),
-                "smtp_port": smtp.port,
-                "push": push.base,
-            }
-        )
+        conn.send(addresses(line.url, x, mastodon, bluesky, hooks.url("cms"), smtp, push))
         loop = asyncio.get_running_loop()
         try:
             while True:

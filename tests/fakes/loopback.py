@@ -18,19 +18,14 @@ async def serve(app: web.Application) -> tuple[web.AppRunner, str]:
     return runner, f"http://{host}:{port}"
 
 
-class Served:
-    """start() / close() / `async with` for a fake; a subclass builds its app in start()."""
-
-    _runner: web.AppRunner | None = None
-    url: str = ""
+class Started:
+    """`async with` over start() and close(), for anything a test starts on loopback."""
 
     async def start(self) -> str:
         raise NotImplementedError
 
     async def close(self) -> None:
-        if self._runner is not None:
-            await self._runner.cleanup()
-            self._runner = None
+        raise NotImplementedError
 
     async def __aenter__(self) -> Self:
         await self.start()
@@ -40,3 +35,15 @@ class Served:
         self, exc_type: type[BaseException] | None, exc: BaseException | None, tb: TracebackType | None
     ) -> None:
         await self.close()
+
+
+class Served(Started):
+    """start() / close() / `async with` for a fake; a subclass builds its app in start()."""
+
+    _runner: web.AppRunner | None = None
+    url: str = ""
+
+    async def close(self) -> None:
+        if self._runner is not None:
+            await self._runner.cleanup()
+            self._runner = None

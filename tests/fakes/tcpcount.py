@@ -9,13 +9,13 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
-from types import TracebackType
-from typing import Self
 
 from yarl import URL
 
+from tests.fakes.loopback import Started
 
-class CountingRelay:
+
+class CountingRelay(Started):
     def __init__(self, target: str) -> None:
         t = URL(target)
         assert t.host is not None
@@ -66,12 +66,3 @@ class CountingRelay:
             for task in list(self._tasks):
                 task.cancel()
             self._server = None
-
-    async def __aenter__(self) -> Self:
-        await self.start()
-        return self
-
-    async def __aexit__(
-        self, exc_type: type[BaseException] | None, exc: BaseException | None, tb: TracebackType | None
-    ) -> None:
-        await self.close()
