@@ -41,7 +41,6 @@ from __future__ import annotations
 import argparse
 import asyncio
 import json
-import multiprocessing
 import re
 import sys
 import tempfile
@@ -299,17 +298,7 @@ class TownFleet(Fleet):
         self.towns = list(towns)
 
     def start(self) -> None:
-        ctx = multiprocessing.get_context("spawn")
-        parent, child = ctx.Pipe()
-        self._proc = ctx.Process(
-            target=_serve, args=(child, str(self.folder), self.vapid_public, self.towns), daemon=True
-        )
-        self._proc.start()
-        if not parent.poll(60):
-            self._proc.kill()
-            raise RuntimeError("the fakes did not start within 60 s")
-        self.urls = parent.recv()
-        self._conn = parent
+        self._spawn(_serve, str(self.folder), self.vapid_public, self.towns)
 
     def town_channels(self, town: str) -> dict[str, Any]:
         channels = self.channels()

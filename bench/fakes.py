@@ -21,6 +21,7 @@ import asyncio
 import contextlib
 import multiprocessing
 from collections import Counter
+from collections.abc import Callable
 from multiprocessing.connection import Connection
 from pathlib import Path
 from types import TracebackType
@@ -115,11 +116,13 @@ class Fleet:
         self._proc: Any = None
 
     def start(self) -> None:
+        self._spawn(_serve, str(self.folder), self.latency_s, self.vapid_public)
+
+    def _spawn(self, serve: Callable[..., None], *args: Any) -> None:
+        """`serve(conn, *args)` in a process of its own; waits for the fakes' addresses."""
         ctx = multiprocessing.get_context("spawn")
         parent, child = ctx.Pipe()
-        self._proc = ctx.Process(
-            target=_serve, args=(child, str(self.folder), self.latency_s, self.vapid_public), daemon=True
-        )
+        self._proc = ctx.Process(target=serve, args=(child, *args), daemon=True)
         self._proc.start()
         if not parent.poll(60):
             self._proc.kill()
